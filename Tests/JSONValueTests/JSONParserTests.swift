@@ -1,0 +1,51 @@
+import JSONValue
+import Testing
+
+@Suite struct JSONParserTests {
+    @Test func keepsKeyOrderAndTypes() throws {
+        let value = try JSONParser.parse(#"{"z": 1, "a": [true, null, "x\u00e9\n"], "m": -2.5e3}"#)
+        #expect(value.objectValue?.keys == ["z", "a", "m"])
+        #expect(value["a"] == [true, nil, "xé\n"])
+        #expect(value["m"] == .number(-2500))
+        #expect(value.serialized() == #"{"z":1,"a":[true,null,"xé\n"],"m":-2500}"#)
+    }
+
+    @Test func decodesSurrogatePairs() throws {
+        #expect(try JSONParser.parse(#""\ud83d\ude00""#) == "😀")
+    }
+
+    @Test(arguments: [
+        ("{\"a\": }", 1, 7, "unexpected character, expected a value"),
+        ("[1,\n 2,,]", 2, 4, "unexpected character, expected a value"),
+        ("\"abc", 1, 1, "unterminated string"),
+        ("01", 1, 1, "leading zeros are not allowed"),
+        ("{} x", 1, 4, "unexpected text after the JSON value"),
+        ("tru", 1, 1, "invalid literal, expected 'true'"),
+    ])
+    func reportsLocatedErrors(text: String, line: Int, column: Int, message: String) throws {
+        let error = try #require(throws: JSONParser.Error.self) { try JSONParser.parse(text) }
+        #expect(error.description == "\(line):\(column): \(message)")
+    }
+
+    @Test func refusesDeepNesting() {
+        let deep = String(repeating: "[", count: 10_000)
+        #expect(throws: JSONParser.Error.self) { try JSONParser.parse(deep) }
+    }
+
+    @Test func formatsNumbersLikeJavaScript() {
+        #expect(JSON.format(number: 10) == "10")
+        #expect(JSON.format(number: 0.5) == "0.5")
+        #expect(JSON.format(number: 1e-7) == "1e-7")
+        #expect(JSON.format(number: 1e21) == "1e+21")
+        #expect(JSON.format(number: -0.0) == "0")
+    }
+
+    @Test func pointersEscapeAndResolve() throws {
+        let value: JSON = ["a/b": ["c~d": [10, 20]]]
+        let pointer = JSONPointer(tokens: ["a/b", "c~d", "1"])
+        #expect(pointer.description == "/a~1b/c~0d/1")
+        #expect(JSONPointer(pointer.description) == pointer)
+        #expect(value[pointer: pointer] == 20)
+        #expect(JSONPointer(tokens: ["routes", "0", "call"]).dotted == "routes[0].call")
+    }
+}
