@@ -1,1 +1,4 @@
-print("x")
+import Foundation
+import ManifoldCLI
+
+exit(ManifoldCommand.main(Array(CommandLine.arguments.dropFirst())))

@@ -1,0 +1,79 @@
+import Foundation
+import JSONValue
+import ManifoldCompiler
+
+/// Prints diagnostics compiler-style, with the source line and a caret under the column.
+struct DiagnosticRenderer {
+    /// The text of each file, for source lines.
+    let sources: [String: [Substring]]
+
+    init(files: [SourceFile]) {
+        var sources: [String: [Substring]] = [:]
+        for file in files {
+            sources[file.path] = file.text.split(separator: "\n", omittingEmptySubsequences: false)
+        }
+        self.sources = sources
+    }
+
+    /// `file:line:col: severity: message`, the source line, a caret, then the notes.
+    func text(_ diagnostics: [Diagnostic]) -> String {
+        var output = ""
+        for diagnostic in diagnostics {
+            output += diagnostic.description + "\n"
+            output += snippet(at: diagnostic.location)
+            for note in diagnostic.notes {
+                output += (note.location.map { "\($0): " } ?? "") + "note: \(note.message)\n"
+            }
+        }
+        return output
+    }
+
+    private func snippet(at location: SourceLocation?) -> String {
+        guard let location, let lines = sources[location.file], location.line >= 1, location.line <= lines.count else { return "" }
+        let line = lines[location.line - 1].replacingTabs()
+        guard !line.trimmingCharacters(in: .whitespaces).isEmpty else { return "" }
+        let shown = line.unicodeScalars.count > 160 ? String(String.UnicodeScalarView(line.unicodeScalars.prefix(160))) + "..." : line
+        let caretColumn = min(max(location.column - 1, 0), 160)
+        return "  " + shown + "\n  " + String(repeating: " ", count: caretColumn) + "^\n"
+    }
+
+    /// "2 errors and 1 warning in 3 files."
+    static func summary(_ diagnostics: [Diagnostic], files: Int) -> String {
+        let errors = diagnostics.filter { $0.severity == .error }.count
+        let warnings = diagnostics.filter { $0.severity == .warning }.count
+        func count(_ number: Int, _ noun: String) -> String { "\(number) \(noun)\(number == 1 ? "" : "s")" }
+        return "\(count(errors, "error")) and \(count(warnings, "warning")) in \(count(files, "file")).\n"
+    }
+
+    /// The diagnostics as JSON, for tools.
+    static func json(_ diagnostics: [Diagnostic], files: Int) -> JSON {
+        func location(_ location: SourceLocation?) -> [(String, JSON)] {
+            guard let location else { return [] }
+            return [("file", .string(location.file)), ("line", .number(Double(location.line))), ("column", .number(Double(location.column)))]
+        }
+        let items: [JSON] = diagnostics.map { diagnostic in
+            var members: [(String, JSON)] = [("severity", .string(diagnostic.severity.rawValue))]
+            members += location(diagnostic.location)
+            members.append(("message", .string(diagnostic.message)))
+            if !diagnostic.notes.isEmpty {
+                members.append(("notes", .array(diagnostic.notes.map { note in
+                    .object(JSONObject(location(note.location) + [("message", .string(note.message))]))
+                })))
+            }
+            return .object(JSONObject(members))
+        }
+        return .object(JSONObject([
+            ("files", .number(Double(files))),
+            ("errors", .number(Double(diagnostics.filter { $0.severity == .error }.count))),
+            ("warnings", .number(Double(diagnostics.filter { $0.severity == .warning }.count))),
+            ("diagnostics", .array(items)),
+        ]))
+    }
+}
+
+extension Substring {
+    /// The line with tabs shown as one space each, so the caret stays under its column.
+    fileprivate func replacingTabs() -> String {
+        String(map { $0 == "\t" ? " " : $0 })
+    }
+}

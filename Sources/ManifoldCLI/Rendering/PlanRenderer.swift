@@ -1,0 +1,89 @@
+import ManifoldPlan
+
+/// Prints a plan for people: per connector its webhook, routes and targets with effective policies.
+enum PlanRenderer {
+    static func text(_ plan: Plan) -> String {
+        var lines = ["plan \(plan.version): \(plan.connectors.count) connector\(plan.connectors.count == 1 ? "" : "s")"]
+        for connector in plan.connectors {
+            lines.append("")
+            lines += self.lines(for: connector)
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    private static func lines(for connector: ConnectorPlan) -> [String] {
+        var lines = ["connector \(connector.name) v\(connector.version)" + (connector.sourceFile.map { "  (\($0))" } ?? "")]
+        if let description = connector.description { lines.append("  \(description)") }
+        let source = connector.source
+        let verification = source.verification
+        lines.append("  webhook POST \(source.path)")
+        var verify = "    verify      \(verification.scheme.rawValue)"
+        if verification.scheme != .none {
+            verify += ", \(verification.secrets.count) secret\(verification.secrets.count == 1 ? "" : "s")"
+        }
+        if let tolerance = verification.tolerance { verify += ", replay window \(tolerance.manifoldText)" }
+        if let url = verification.publicURL { verify += ", public URL \(url)" }
+        if let hmac = verification.hmac {
+            verify += ", \(hmac.algorithm.rawValue) \(hmac.encoding.rawValue) in \(hmac.header)"
+        }
+        lines.append(verify)
+        let idSource = source.eventID.map { "\($0)" } ?? verification.idHeader.map { "header \($0)" }
+            ?? verification.scheme.deliveryIDHeader.map { "header \($0)" } ?? "hash of the body"
+        lines.append("    event id    \(idSource)")
+        if let type = source.eventType { lines.append("    event type  \(type)") }
+        lines.append("    accepts     \(source.contentTypes.map(\.rawValue).joined(separator: ", ")), up to \(byteText(source.maxBodyBytes))"
+                     + (source.allowedNetworks.isEmpty ? "" : ", from \(source.allowedNetworks.joined(separator: ", "))"))
+        lines.append("  routes")
+        for route in connector.routes {
+            lines.append("    \(route.name)")
+            lines.append("      when      \(route.condition.map(\.source) ?? "always")")
+            var call = "      call      \(route.call)"
+            if let target = connector.target(named: route.target), let operation = target.operation(named: route.operation) {
+                call += "  \(operation.method.rawValue) \(target.baseURL)\(operation.path)"
+            }
+            lines.append(call)
+            if let key = route.idempotencyKey { lines.append("      idempotency key  \(key)") }
+        }
+        lines.append("  targets")
+        for target in connector.targets {
+            lines.append("    \(target.name)  \(target.baseURL)" + (target.allowInsecure ? "  (insecure http allowed)" : ""))
+            lines.append("      auth             \(authText(target.auth))")
+            lines.append("      timeout          \(target.timeout.manifoldText)")
+            lines.append("      concurrency      \(target.concurrency)")
+            lines.append("      rate limit       " + (target.rateLimit.map { limit in
+                "\(limit.requests) per \(limit.per.manifoldText)" + (limit.pool.map { " (pool \($0))" } ?? "")
+            } ?? "none"))
+            let retry = target.retry
+            lines.append("      retry            \(retry.maxAttempts) attempt\(retry.maxAttempts == 1 ? "" : "s"), backoff \(retry.initialBackoff.manifoldText) x\(multiplierText(retry.multiplier)) up to \(retry.maxBackoff.manifoldText), \(retry.jitter.rawValue) jitter, give up after \(retry.maxElapsed.manifoldText)")
+            lines.append("      circuit breaker  opens after \(target.circuitBreaker.failures) consecutive failures, for \(target.circuitBreaker.openFor.manifoldText)")
+            lines.append("      retry budget     at most \(target.worstCaseRetryBudget.manifoldText) from first attempt to giving up")
+            if let signing = target.signing { lines.append("      signs calls      \(signing.scheme.rawValue)") }
+            for operation in target.operations {
+                lines.append("      operation \(operation.name): \(operation.method.rawValue) \(operation.path)"
+                             + (operation.bodySchema == nil ? "" : "  (body checked against a schema)"))
+            }
+        }
+        return lines
+    }
+
+    private static func authText(_ auth: AuthMethod) -> String {
+        switch auth {
+        case .none: "none"
+        case .apiKey(.header(let name), _): "api_key in header \(name)"
+        case .apiKey(.query(let name), _): "api_key in query parameter \(name)"
+        case .bearer: "bearer token"
+        case .basic(let username, _): "basic (user \(username))"
+        case .oauth2(let settings): "oauth2 \(settings.grant.rawValue) (token from \(settings.tokenURL))"
+        }
+    }
+
+    private static func byteText(_ bytes: Int) -> String {
+        if bytes % (1 << 20) == 0 { return "\(bytes >> 20) MiB" }
+        if bytes % (1 << 10) == 0 { return "\(bytes >> 10) KiB" }
+        return "\(bytes) bytes"
+    }
+
+    private static func multiplierText(_ value: Double) -> String {
+        value == value.rounded() ? String(Int(value)) : String(value)
+    }
+}

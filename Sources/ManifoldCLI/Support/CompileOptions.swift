@@ -1,0 +1,39 @@
+import ArgumentParser
+import Foundation
+import ManifoldCompiler
+
+/// The options every command that compiles connectors shares.
+struct CompileOptions: ParsableArguments {
+    @Argument(help: "Connector files or directories (default: connectors/).")
+    var paths: [String] = []
+
+    @Option(name: .customLong("env-file"), help: "Read environment variables from a dotenv file as well as the process environment.")
+    var environmentFile: String?
+
+    /// The files named, read; or the failure message.
+    func sources() -> Result<[SourceFile], CommandFailure> {
+        do {
+            return .success(try SourceLoader.load(paths: paths.isEmpty ? ["connectors"] : paths))
+        } catch {
+            return .failure(CommandFailure(message: error.description))
+        }
+    }
+
+    /// The process environment, with the `--env-file` values added.
+    func environment() -> Result<[String: String], CommandFailure> {
+        var environment = ProcessInfo.processInfo.environment
+        if let environmentFile {
+            do {
+                environment.merge(try EnvironmentFile.read(environmentFile)) { _, file in file }
+            } catch {
+                return .failure(CommandFailure(message: error.message))
+            }
+        }
+        return .success(environment)
+    }
+}
+
+/// A usage or I/O failure with its message.
+struct CommandFailure: Error {
+    var message: String
+}

@@ -1,0 +1,390 @@
+import Foundation
+import JSONSchema
+import JSONValue
+import ManifoldPlan
+
+/// Builds one connector's plan from its schema-valid document, checking what the schema cannot:
+/// references between parts, durations, URLs, secrets and templates. Fills in every default.
+struct ConnectorBuilder {
+    let document: LocatedDocument
+    private(set) var diagnostics: [Diagnostic] = []
+
+    init(document: LocatedDocument) {
+        self.document = document
+    }
+
+    // MARK: Reporting
+
+    private mutating func error(_ message: String, at pointer: JSONPointer, key: Bool = false, notes: [Diagnostic.Note] = []) {
+        diagnostics.append(.error(message, at: key ? document.keyLocation(of: pointer) : document.location(of: pointer), notes: notes))
+    }
+
+    private mutating func warning(_ message: String, at pointer: JSONPointer, notes: [Diagnostic.Note] = []) {
+        diagnostics.append(.warning(message, at: document.location(of: pointer), notes: notes))
+    }
+
+    private func value(_ pointer: JSONPointer) -> JSON? {
+        document.value[pointer: pointer]
+    }
+
+    private static func pointer(_ tokens: String...) -> JSONPointer {
+        JSONPointer(tokens: tokens)
+    }
+
+    // MARK: Building
+
+    /// The connector's plan, or `nil` when an error was found (see `diagnostics`).
+    mutating func build() -> ConnectorPlan? {
+        let root = JSONPointer.root
+        let name = value(root.appending("connector"))?.stringValue ?? ""
+        let source = buildSource(at: root.appending("source").appending("webhook"))
+        var targets: [TargetPlan] = []
+        for (targetName, _) in value(root.appending("targets"))?.objectValue ?? JSONObject() {
+            targets.append(buildTarget(targetName, at: root.appending("targets").appending(targetName)))
+        }
+        var routes: [RoutePlan] = []
+        var routeNames: [String: JSONPointer] = [:]
+        for (index, _) in (value(root.appending("routes"))?.arrayValue ?? []).enumerated() {
+            let pointer = root.appending("routes").appending(index)
+            guard let route = buildRoute(at: pointer, targets: targets) else { continue }
+            if let first = routeNames[route.name] {
+                error("route name '\(route.name)' is used twice; route names must be unique in a connector",
+                      at: pointer.appending("name"), notes: [Diagnostic.Note("first used here", at: document.location(of: first))])
+            } else {
+                routeNames[route.name] = pointer.appending("name")
+            }
+            routes.append(route)
+        }
+        guard !diagnostics.hasErrors else { return nil }
+        return ConnectorPlan(name: name, version: value(root.appending("version"))?.intValue ?? 1,
+                             description: value(root.appending("description"))?.stringValue,
+                             sourceFile: document.file, source: source, targets: targets, routes: routes)
+    }
+
+    private mutating func buildSource(at pointer: JSONPointer) -> WebhookSource {
+        let verify = pointer.appending("verify")
+        let scheme = SignatureScheme(rawValue: value(verify.appending("scheme"))?.stringValue ?? "") ?? .none
+        var secrets: [ConfigString] = []
+        if let secret = value(verify.appending("secret")) {
+            secrets.append(secretString(secret, at: verify.appending("secret")))
+        }
+        for (index, secret) in (value(verify.appending("secrets"))?.arrayValue ?? []).enumerated() {
+            secrets.append(secretString(secret, at: verify.appending("secrets").appending(index)))
+        }
+        var tolerance: Duration? = scheme.signsTimestamp ? .seconds(300) : nil
+        if let written = value(verify.appending("tolerance")) {
+            let parsed = duration(written, at: verify.appending("tolerance"))
+            if scheme.signsTimestamp || value(verify.appending("timestamp_header")) != nil {
+                tolerance = parsed
+            } else {
+                warning("tolerance has no effect: scheme \(scheme.rawValue) signs no timestamp", at: verify.appending("tolerance"))
+            }
+        }
+        var hmac: HMACSettings?
+        if scheme == .hmac {
+            let timestampHeader = value(verify.appending("timestamp_header"))?.stringValue
+            if timestampHeader != nil, tolerance == nil { tolerance = .seconds(300) }
+            hmac = HMACSettings(
+                header: value(verify.appending("header"))?.stringValue ?? "",
+                algorithm: HMACSettings.Algorithm(rawValue: value(verify.appending("algorithm"))?.stringValue ?? "") ?? .sha256,
+                encoding: HMACSettings.Encoding(rawValue: value(verify.appending("encoding"))?.stringValue ?? "") ?? .hex,
+                prefix: value(verify.appending("prefix"))?.stringValue ?? "",
+                timestampHeader: timestampHeader,
+                stringToSign: value(verify.appending("string_to_sign"))?.stringValue ?? "{body}")
+            checkStringToSign(hmac!.stringToSign, at: verify.appending("string_to_sign"))
+        }
+        if scheme == .none {
+            warning("webhook signatures are not verified (scheme none): anyone who can reach \(value(pointer.appending("path"))?.stringValue ?? "the path") can post events; restrict it with allow_ips",
+                    at: verify.appending("scheme"))
+        }
+        let publicURL = value(verify.appending("public_url")).map { configString($0, at: verify.appending("public_url")) }
+        if let publicURL { checkURL(publicURL, allowInsecure: false, at: verify.appending("public_url")) }
+        let idHeader = value(verify.appending("id_header"))?.stringValue
+        let eventID = expression(at: pointer.appending("event_id"))
+        if eventID == nil, idHeader == nil, scheme.deliveryIDHeader == nil {
+            warning("no event_id: scheme \(scheme.rawValue) sends no delivery id, so duplicates are recognised only by an identical body; set event_id to the vendor's event id",
+                    at: pointer.appending("path"))
+        }
+        var maxBody = 1 << 20
+        if let written = value(pointer.appending("max_body")) {
+            let text = written.intValue.map(String.init) ?? written.stringValue ?? ""
+            if let size = StringSyntax.size(text), size > 0, size <= 32 << 20 {
+                maxBody = size
+            } else {
+                error("max_body must be at most 32MB (got \(written))", at: pointer.appending("max_body"))
+            }
+        }
+        var networks: [String] = []
+        for (index, network) in (value(pointer.appending("allow_ips"))?.arrayValue ?? []).enumerated() {
+            let text = network.stringValue ?? ""
+            if Self.isValidCIDR(text) {
+                networks.append(text)
+            } else {
+                error("'\(text)' is not a valid network in CIDR notation (such as 192.0.2.0/24 or 2001:db8::/32)",
+                      at: pointer.appending("allow_ips").appending(index))
+            }
+        }
+        let contentTypes = (value(pointer.appending("content_types"))?.arrayValue ?? ["json"])
+            .compactMap { $0.stringValue.flatMap(WebhookSource.ContentType.init(rawValue:)) }
+        return WebhookSource(
+            path: value(pointer.appending("path"))?.stringValue ?? "/",
+            verification: Verification(scheme: scheme, secrets: secrets, tolerance: tolerance, publicURL: publicURL,
+                                       idHeader: idHeader, hmac: hmac),
+            eventID: eventID, eventType: expression(at: pointer.appending("event_type")),
+            maxBodyBytes: maxBody, allowedNetworks: networks, contentTypes: contentTypes)
+    }
+
+    private mutating func checkStringToSign(_ text: String, at pointer: JSONPointer) {
+        var rest = Substring(text)
+        while let open = rest.firstIndex(of: "{") {
+            guard let close = rest[open...].firstIndex(of: "}") else {
+                error("string_to_sign has an unclosed '{'", at: pointer)
+                return
+            }
+            let name = rest[rest.index(after: open)..<close]
+            if !["body", "timestamp", "method", "url"].contains(name), !name.hasPrefix("header:") {
+                let suggestion = Suggestion.closest(to: String(name), in: ["body", "timestamp", "method", "url"])
+                error("string_to_sign placeholder {\(name)} is unknown (use {body}, {timestamp}, {method}, {url} or {header:NAME})"
+                      + (suggestion.map { "; did you mean {\($0)}?" } ?? ""), at: pointer)
+            }
+            rest = rest[rest.index(after: close)...]
+        }
+    }
+
+    private mutating func buildTarget(_ name: String, at pointer: JSONPointer) -> TargetPlan {
+        let allowInsecure = value(pointer.appending("allow_insecure"))?.boolValue ?? false
+        let baseURL = configString(value(pointer.appending("base_url")) ?? "", at: pointer.appending("base_url"))
+        checkURL(baseURL, allowInsecure: allowInsecure, at: pointer.appending("base_url"))
+
+        let timeout = value(pointer.appending("timeout")).map { duration($0, at: pointer.appending("timeout")) } ?? .seconds(30)
+        var rateLimit: RateLimit?
+        if let limit = value(pointer.appending("rate_limit")) {
+            rateLimit = RateLimit(requests: limit["requests"]?.intValue ?? 1,
+                                  per: duration(limit["per"] ?? "", at: pointer.appending("rate_limit").appending("per")),
+                                  pool: limit["pool"]?.stringValue)
+        }
+        let retryPointer = pointer.appending("retry")
+        let backoff = retryPointer.appending("backoff")
+        let defaults = RetryPolicy.defaults
+        let retry = RetryPolicy(
+            maxAttempts: value(retryPointer.appending("max_attempts"))?.intValue ?? defaults.maxAttempts,
+            maxElapsed: value(retryPointer.appending("max_elapsed")).map { duration($0, at: retryPointer.appending("max_elapsed")) } ?? defaults.maxElapsed,
+            initialBackoff: value(backoff.appending("initial")).map { duration($0, at: backoff.appending("initial")) } ?? defaults.initialBackoff,
+            maxBackoff: value(backoff.appending("max")).map { duration($0, at: backoff.appending("max")) } ?? defaults.maxBackoff,
+            multiplier: value(backoff.appending("multiplier"))?.numberValue ?? defaults.multiplier,
+            jitter: RetryPolicy.Jitter(rawValue: value(backoff.appending("jitter"))?.stringValue ?? "") ?? defaults.jitter)
+        if retry.initialBackoff > retry.maxBackoff {
+            error("backoff.initial (\(retry.initialBackoff.manifoldText)) is longer than backoff.max (\(retry.maxBackoff.manifoldText))",
+                  at: value(backoff.appending("initial")) != nil ? backoff.appending("initial") : backoff.appending("max"))
+        }
+        if retry.maxAttempts > 1, timeout >= retry.maxElapsed {
+            warning("timeout (\(timeout.manifoldText)) is not shorter than retry.max_elapsed (\(retry.maxElapsed.manifoldText)): a timed-out call is never retried",
+                    at: pointer.appending("timeout"))
+        }
+        let breaker = pointer.appending("circuit_breaker")
+        let circuitBreaker = CircuitBreakerPolicy(
+            failures: value(breaker.appending("failures"))?.intValue ?? CircuitBreakerPolicy.defaults.failures,
+            openFor: value(breaker.appending("open_for")).map { duration($0, at: breaker.appending("open_for")) } ?? CircuitBreakerPolicy.defaults.openFor)
+
+        var signing: OutboundSigning?
+        if let sign = value(pointer.appending("sign")) {
+            signing = OutboundSigning(scheme: SignatureScheme(rawValue: sign["scheme"]?.stringValue ?? "") ?? .standardWebhooks,
+                                      secret: secretString(sign["secret"] ?? "", at: pointer.appending("sign").appending("secret")))
+        }
+        var operations: [OperationPlan] = []
+        for (operationName, _) in value(pointer.appending("operations"))?.objectValue ?? JSONObject() {
+            operations.append(buildOperation(operationName, at: pointer.appending("operations").appending(operationName)))
+        }
+        return TargetPlan(
+            name: name, baseURL: baseURL, allowInsecure: allowInsecure, auth: buildAuth(at: pointer.appending("auth")),
+            timeout: timeout, concurrency: value(pointer.appending("concurrency"))?.intValue ?? 4, rateLimit: rateLimit,
+            retry: retry, circuitBreaker: circuitBreaker, headers: headers(at: pointer.appending("headers")),
+            signing: signing, operations: operations)
+    }
+
+    private mutating func buildAuth(at pointer: JSONPointer) -> AuthMethod {
+        guard let auth = value(pointer), let object = auth.objectValue, let kind = object.keys.first else { return .none }
+        let inner = pointer.appending(kind)
+        func field(_ name: String) -> JSON { auth[kind]?[name] ?? "" }
+        switch kind {
+        case "api_key":
+            let placement: AuthMethod.APIKeyPlacement = field("header").stringValue.map { .header($0) } ?? .query(field("query").stringValue ?? "")
+            return .apiKey(placement: placement, value: secretString(field("value"), at: inner.appending("value")))
+        case "bearer":
+            return .bearer(token: secretString(field("token"), at: inner.appending("token")))
+        case "basic":
+            return .basic(username: configString(field("username"), at: inner.appending("username")),
+                          password: secretString(field("password"), at: inner.appending("password")))
+        case "oauth2":
+            let tokenURL = configString(field("token_url"), at: inner.appending("token_url"))
+            checkURL(tokenURL, allowInsecure: false, at: inner.appending("token_url"))
+            return .oauth2(OAuth2Settings(
+                grant: OAuth2Settings.Grant(rawValue: field("grant").stringValue ?? "") ?? .clientCredentials,
+                tokenURL: tokenURL,
+                clientID: configString(field("client_id"), at: inner.appending("client_id")),
+                clientSecret: secretString(field("client_secret"), at: inner.appending("client_secret")),
+                refreshToken: auth[kind]?["refresh_token"].map { secretString($0, at: inner.appending("refresh_token")) },
+                scope: auth[kind]?["scope"]?.stringValue, audience: auth[kind]?["audience"]?.stringValue))
+        default:
+            return .none
+        }
+    }
+
+    private mutating func buildOperation(_ name: String, at pointer: JSONPointer) -> OperationPlan {
+        let path = configString(value(pointer.appending("path")) ?? "/", at: pointer.appending("path"))
+        if let literal = path.parts.first, case .literal(let text) = literal, !text.hasPrefix("/") {
+            error("operation path must start with / (got \"\(path)\")", at: pointer.appending("path"))
+        }
+        let bodySchema = value(pointer.appending("body_schema"))
+        return OperationPlan(
+            name: name, method: OperationPlan.Method(rawValue: value(pointer.appending("method"))?.stringValue ?? "") ?? .POST,
+            path: path, headers: headers(at: pointer.appending("headers")), query: headers(at: pointer.appending("query")),
+            bodySchema: bodySchema)
+    }
+
+    private mutating func buildRoute(at pointer: JSONPointer, targets: [TargetPlan]) -> RoutePlan? {
+        let name = value(pointer.appending("name"))?.stringValue ?? ""
+        let call = value(pointer.appending("call"))?.stringValue ?? ""
+        let parts = call.split(separator: ".", maxSplits: 1).map(String.init)
+        guard parts.count == 2 else { return nil }
+        let (targetName, operationName) = (parts[0], parts[1])
+        let routePath = headers(at: pointer.appending("path"))
+        if let target = targets.first(where: { $0.name == targetName }) {
+            if let operation = target.operation(named: operationName) {
+                let placeholders = operation.pathParameters
+                for missing in placeholders where !routePath.contains(where: { $0.name == missing }) {
+                    error("route '\(name)' calls \(call), whose path \(operation.path) needs a value for {\(missing)}: add path: { \(missing): ... }",
+                          at: pointer.appending("call"))
+                }
+                for extra in routePath where !placeholders.contains(extra.name) {
+                    let suggestion = Suggestion.closest(to: extra.name, in: placeholders)
+                    error("path value '\(extra.name)' matches no {placeholder} in \(call)'s path \(operation.path)"
+                          + (suggestion.map { "; did you mean '\($0)'?" } ?? ""),
+                          at: pointer.appending("path").appending(extra.name), key: true)
+                }
+            } else {
+                let suggestion = Suggestion.closest(to: operationName, in: target.operations.map(\.name))
+                error("target '\(targetName)' has no operation '\(operationName)'"
+                      + (suggestion.map { "; did you mean '\(targetName).\($0)'?" }
+                         ?? " (it has: \(target.operations.map(\.name).joined(separator: ", ")))"),
+                      at: pointer.appending("call"))
+            }
+        } else {
+            let suggestion = Suggestion.closest(to: targetName, in: targets.map(\.name))
+            error("route '\(name)' calls unknown target '\(targetName)'"
+                  + (suggestion.map { "; did you mean '\($0).\(operationName)'?" }
+                     ?? " (targets: \(targets.map(\.name).joined(separator: ", ")))"),
+                  at: pointer.appending("call"))
+        }
+        return RoutePlan(
+            name: name, condition: expression(at: pointer.appending("when")), target: targetName, operation: operationName,
+            body: value(pointer.appending("body")).map { template($0, at: pointer.appending("body")) },
+            headers: headers(at: pointer.appending("headers")), query: headers(at: pointer.appending("query")),
+            pathParameters: routePath, idempotencyKey: expression(at: pointer.appending("idempotency_key")))
+    }
+
+    // MARK: Values
+
+    private mutating func duration(_ written: JSON, at pointer: JSONPointer) -> Duration {
+        guard let text = written.stringValue, let parsed = StringSyntax.duration(text) else {
+            error("\(pointer.dotted) must be a duration such as 250ms, 10s, 5m or 1h (got \(written))", at: pointer)
+            return .zero
+        }
+        if parsed == .zero {
+            error("\(pointer.dotted) must be longer than 0 (got \(text))", at: pointer)
+        }
+        return parsed
+    }
+
+    private mutating func configString(_ written: JSON, at pointer: JSONPointer) -> ConfigString {
+        do {
+            return try StringSyntax.configString(written.stringValue ?? "")
+        } catch {
+            self.error("\(pointer.dotted): \(error.message)", at: pointer)
+            return ConfigString(literal: "")
+        }
+    }
+
+    /// A secret: a reference is expected; a value written inline is accepted with a warning.
+    private mutating func secretString(_ written: JSON, at pointer: JSONPointer) -> ConfigString {
+        let string = configString(written, at: pointer)
+        if !string.hasReferences {
+            warning("\(pointer.dotted) is written inline: use ${env:NAME} or ${file:PATH} so the secret stays out of the repository",
+                    at: pointer)
+        }
+        return string
+    }
+
+    private mutating func expression(at pointer: JSONPointer) -> ExpressionSource? {
+        guard let text = value(pointer)?.stringValue else { return nil }
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        if trimmed.hasPrefix("{%") {
+            error("\(pointer.dotted) is an expression already: write it without {% %}", at: pointer)
+        }
+        return ExpressionSource(trimmed)
+    }
+
+    private mutating func template(_ written: JSON, at pointer: JSONPointer) -> Template {
+        switch written {
+        case .string(let text):
+            do {
+                return try StringSyntax.template(text)
+            } catch {
+                self.error("\(pointer.dotted): \(error.message)", at: pointer)
+                return .literal(written)
+            }
+        case .array(let elements):
+            return .array(elements.enumerated().map { template($1, at: pointer.appending($0)) })
+        case .object(let object):
+            return .object(object.map { (key: $0.key, value: template($0.value, at: pointer.appending($0.key))) })
+        default:
+            return .literal(written)
+        }
+    }
+
+    private mutating func headers(at pointer: JSONPointer) -> [Header] {
+        (value(pointer)?.objectValue ?? JSONObject()).map { name, written in
+            let header = pointer.appending(name)
+            if name.contains(where: { $0 == "\r" || $0 == "\n" || $0 == ":" || $0 == " " }) {
+                error("'\(name)' is not a valid header or parameter name", at: header, key: true)
+            }
+            if let text = written.stringValue, text.contains(where: { $0 == "\r" || $0 == "\n" }) {
+                error("\(header.dotted) must not contain a line break", at: header)
+            }
+            return Header(name: name, value: template(written, at: header))
+        }
+    }
+
+    /// Checks that a URL is absolute and uses https (or http to loopback, or with `allow_insecure`).
+    private mutating func checkURL(_ url: ConfigString, allowInsecure: Bool, at pointer: JSONPointer) {
+        guard case .literal(let prefix)? = url.parts.first else { return }
+        let lowered = prefix.lowercased()
+        if lowered.hasPrefix("https://") { return }
+        guard lowered.hasPrefix("http://") else {
+            error("\(pointer.dotted) must be an absolute https:// URL (got \"\(url)\")", at: pointer)
+            return
+        }
+        guard url.literalValue != nil, let host = URLComponents(string: prefix)?.host?.lowercased() else {
+            if !allowInsecure {
+                error("\(pointer.dotted) uses plain http: use https, or set allow_insecure: true", at: pointer)
+            }
+            return
+        }
+        let loopback = host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]"
+        if !loopback, !allowInsecure {
+            error("\(pointer.dotted) uses plain http to \(host): use https, or set allow_insecure: true if the network is trusted", at: pointer)
+        }
+    }
+
+    static func isValidCIDR(_ text: String) -> Bool {
+        let parts = text.split(separator: "/")
+        guard parts.count == 2, let prefix = Int(parts[1]) else { return false }
+        let address = String(parts[0])
+        if address.contains(":") {
+            var storage = in6_addr()
+            return prefix <= 128 && inet_pton(AF_INET6, address, &storage) == 1
+        }
+        var storage = in_addr()
+        return prefix <= 32 && inet_pton(AF_INET, address, &storage) == 1
+    }
+}

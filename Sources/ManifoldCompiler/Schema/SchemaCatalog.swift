@@ -1,0 +1,32 @@
+public import JSONSchema
+public import JSONValue
+
+/// The JSON Schemas of `schemas/`, embedded in the binary at build time (one copy, in the repository).
+public enum SchemaCatalog {
+    /// The file names of the embedded schemas, such as `connector.schema.json`.
+    public static var names: [String] {
+        EmbeddedSchemas.files.keys.sorted()
+    }
+
+    /// The text of the embedded schema `name`, exactly as in `schemas/`.
+    public static func text(named name: String) -> String? {
+        EmbeddedSchemas.files[name]
+    }
+
+    /// The parsed connector schema.
+    public static let connectorSchema: JSON = parse("connector.schema.json")
+
+    /// A validator for connector documents, built once.
+    public static let connectorValidator = JSONSchemaValidator(schema: connectorSchema)
+
+    private static func parse(_ name: String) -> JSON {
+        guard let text = EmbeddedSchemas.files[name] else {
+            preconditionFailure("schemas/\(name) was not embedded at build time")
+        }
+        do {
+            return try JSONParser.parse(text)
+        } catch {
+            preconditionFailure("schemas/\(name) is not valid JSON: \(error)")
+        }
+    }
+}

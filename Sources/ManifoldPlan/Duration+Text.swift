@@ -1,0 +1,21 @@
+extension Duration {
+    /// Whole milliseconds, rounded down.
+    public var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+
+    /// The duration as an author writes it: `250ms`, `10s`, `1m30s`, `2h`, `1d2h`.
+    public var manifoldText: String {
+        var remaining = milliseconds
+        if remaining == 0 { return "0s" }
+        var text = ""
+        for (unit, size) in [("d", Int64(86_400_000)), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)] {
+            if remaining >= size {
+                text += "\(remaining / size)\(unit)"
+                remaining %= size
+            }
+        }
+        return text
+    }
+}

@@ -1,0 +1,135 @@
+public import JSONValue
+
+extension ConnectorPlan {
+    /// The connector as JSON, with every effective value; the input of the plan version hash.
+    public var json: JSON {
+        var object: JSONObject = ["connector": .string(name), "version": .number(Double(version))]
+        if let description { object["description"] = .string(description) }
+        object["source"] = source.json
+        object["targets"] = .object(JSONObject(targets.map { ($0.name, $0.json) }))
+        object["routes"] = .array(routes.map(\.json))
+        return .object(object)
+    }
+}
+
+extension JSONObject: ExpressibleByDictionaryLiteral {
+    public init(dictionaryLiteral elements: (String, JSON)...) {
+        self.init(elements)
+    }
+}
+
+extension WebhookSource {
+    var json: JSON {
+        var object: JSONObject = ["path": .string(path), "verify": verification.json]
+        if let eventID { object["event_id"] = .string(eventID.source) }
+        if let eventType { object["event_type"] = .string(eventType.source) }
+        object["max_body_bytes"] = .number(Double(maxBodyBytes))
+        if !allowedNetworks.isEmpty { object["allow_ips"] = .array(allowedNetworks.map(JSON.string)) }
+        object["content_types"] = .array(contentTypes.map { .string($0.rawValue) })
+        return .object(object)
+    }
+}
+
+extension Verification {
+    var json: JSON {
+        var object: JSONObject = ["scheme": .string(scheme.rawValue)]
+        if !secrets.isEmpty { object["secrets"] = .array(secrets.map { .string($0.description) }) }
+        if let tolerance { object["tolerance"] = .string(tolerance.manifoldText) }
+        if let publicURL { object["public_url"] = .string(publicURL.description) }
+        if let idHeader { object["id_header"] = .string(idHeader) }
+        if let hmac {
+            var settings: JSONObject = ["header": .string(hmac.header), "algorithm": .string(hmac.algorithm.rawValue),
+                                        "encoding": .string(hmac.encoding.rawValue), "prefix": .string(hmac.prefix),
+                                        "string_to_sign": .string(hmac.stringToSign)]
+            if let header = hmac.timestampHeader { settings["timestamp_header"] = .string(header) }
+            object["hmac"] = .object(settings)
+        }
+        return .object(object)
+    }
+}
+
+extension TargetPlan {
+    var json: JSON {
+        var object: JSONObject = ["base_url": .string(baseURL.description)]
+        if allowInsecure { object["allow_insecure"] = true }
+        object["auth"] = auth.json
+        object["timeout"] = .string(timeout.manifoldText)
+        object["concurrency"] = .number(Double(concurrency))
+        if let rateLimit {
+            var limit: JSONObject = ["requests": .number(Double(rateLimit.requests)), "per": .string(rateLimit.per.manifoldText)]
+            if let pool = rateLimit.pool { limit["pool"] = .string(pool) }
+            object["rate_limit"] = .object(limit)
+        }
+        object["retry"] = [
+            "max_attempts": .number(Double(retry.maxAttempts)),
+            "max_elapsed": .string(retry.maxElapsed.manifoldText),
+            "backoff": [
+                "initial": .string(retry.initialBackoff.manifoldText), "max": .string(retry.maxBackoff.manifoldText),
+                "multiplier": .number(retry.multiplier), "jitter": .string(retry.jitter.rawValue),
+            ],
+        ]
+        object["circuit_breaker"] = ["failures": .number(Double(circuitBreaker.failures)),
+                                     "open_for": .string(circuitBreaker.openFor.manifoldText)]
+        object["retry_budget"] = .string(worstCaseRetryBudget.manifoldText)
+        if !headers.isEmpty { object["headers"] = headers.json }
+        if let signing { object["sign"] = ["scheme": .string(signing.scheme.rawValue), "secret": .string(signing.secret.description)] }
+        object["operations"] = .object(JSONObject(operations.map { ($0.name, $0.json) }))
+        return .object(object)
+    }
+}
+
+extension AuthMethod {
+    var json: JSON {
+        switch self {
+        case .none:
+            return "none"
+        case .apiKey(let placement, let value):
+            switch placement {
+            case .header(let name): return ["api_key": ["header": .string(name), "value": .string(value.description)]]
+            case .query(let name): return ["api_key": ["query": .string(name), "value": .string(value.description)]]
+            }
+        case .bearer(let token):
+            return ["bearer": ["token": .string(token.description)]]
+        case .basic(let username, let password):
+            return ["basic": ["username": .string(username.description), "password": .string(password.description)]]
+        case .oauth2(let settings):
+            var object: JSONObject = ["grant": .string(settings.grant.rawValue), "token_url": .string(settings.tokenURL.description),
+                                      "client_id": .string(settings.clientID.description),
+                                      "client_secret": .string(settings.clientSecret.description)]
+            if let token = settings.refreshToken { object["refresh_token"] = .string(token.description) }
+            if let scope = settings.scope { object["scope"] = .string(scope) }
+            if let audience = settings.audience { object["audience"] = .string(audience) }
+            return ["oauth2": .object(object)]
+        }
+    }
+}
+
+extension OperationPlan {
+    var json: JSON {
+        var object: JSONObject = ["method": .string(method.rawValue), "path": .string(path.description)]
+        if !headers.isEmpty { object["headers"] = headers.json }
+        if !query.isEmpty { object["query"] = query.json }
+        if let bodySchema { object["body_schema"] = bodySchema }
+        return .object(object)
+    }
+}
+
+extension RoutePlan {
+    var json: JSON {
+        var object: JSONObject = ["name": .string(name)]
+        if let condition { object["when"] = .string(condition.source) }
+        object["call"] = .string(call)
+        if let body { object["body"] = body.json }
+        if !headers.isEmpty { object["headers"] = headers.json }
+        if !query.isEmpty { object["query"] = query.json }
+        if !pathParameters.isEmpty { object["path"] = pathParameters.json }
+        if let idempotencyKey { object["idempotency_key"] = .string(idempotencyKey.source) }
+        return .object(object)
+    }
+}
+
+extension [Header] {
+    var json: JSON {
+        .object(JSONObject(map { ($0.name, $0.value.json) }))
+    }
+}
