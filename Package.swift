@@ -60,13 +60,12 @@ let package = Package(
         ),
         .testTarget(
             name: "ManifoldCompilerTests",
-            dependencies: ["ManifoldCompiler", "ManifoldPlan", "JSONValue", "JSONSchema"],
-            resources: [.copy("Golden")]
+            dependencies: ["ManifoldCompiler", "ManifoldPlan", "JSONValue", "JSONSchema", "Yams"]
         ),
         .testTarget(
             name: "ManifoldCLITests",
-            dependencies: ["ManifoldCLI", "ManifoldCompiler"],
-            resources: [.copy("Golden")]
+            dependencies: ["ManifoldCLI", "ManifoldCompiler", "ManifoldPlan", "JSONValue"],
+            exclude: ["Golden"]
         ),
     ]
 )

@@ -31,7 +31,9 @@ struct DiagnosticRenderer {
     private func snippet(at location: SourceLocation?) -> String {
         guard let location, let lines = sources[location.file], location.line >= 1, location.line <= lines.count else { return "" }
         let line = lines[location.line - 1].replacingTabs()
-        guard !line.trimmingCharacters(in: .whitespaces).isEmpty else { return "" }
+        guard !line.trimmingCharacters(in: .whitespaces).isEmpty,
+            !line.unicodeScalars.contains(where: { $0 == "\u{FFFD}" || ($0.value < 0x20 && $0 != "\t") })
+        else { return "" }
         let shown = line.unicodeScalars.count > 160 ? String(String.UnicodeScalarView(line.unicodeScalars.prefix(160))) + "..." : line
         let caretColumn = min(max(location.column - 1, 0), 160)
         return "  " + shown + "\n  " + String(repeating: " ", count: caretColumn) + "^\n"

@@ -174,7 +174,7 @@ struct ConnectorBuilder {
             multiplier: value(backoff.appending("multiplier"))?.numberValue ?? defaults.multiplier,
             jitter: RetryPolicy.Jitter(rawValue: value(backoff.appending("jitter"))?.stringValue ?? "") ?? defaults.jitter)
         if retry.initialBackoff > retry.maxBackoff {
-            error("backoff.initial (\(retry.initialBackoff.manifoldText)) is longer than backoff.max (\(retry.maxBackoff.manifoldText))",
+            error("\(backoff.dotted).initial (\(retry.initialBackoff.manifoldText)) is longer than \(backoff.dotted).max (\(retry.maxBackoff.manifoldText))",
                   at: value(backoff.appending("initial")) != nil ? backoff.appending("initial") : backoff.appending("max"))
         }
         if retry.maxAttempts > 1, timeout >= retry.maxElapsed {

@@ -56,11 +56,16 @@ public struct ConnectorCompiler: Sendable {
         case .failure(let diagnostic): return (nil, [diagnostic], nil)
         }
         let schemaErrors = SchemaCatalog.connectorValidator.validate(document.value)
-        if !schemaErrors.isEmpty {
-            return (nil, SchemaDiagnostics(document: document).diagnostics(for: schemaErrors), document)
-        }
         var builder = ConnectorBuilder(document: document)
         let connector = builder.build()
+        if !schemaErrors.isEmpty {
+            // The checks of meaning run on a malformed document too, so that one run reports everything;
+            // where the schema already found fault on a line, its message is the one kept.
+            let schemaDiagnostics = SchemaDiagnostics(document: document).diagnostics(for: schemaErrors)
+            let faultyLines = Set(schemaDiagnostics.compactMap { $0.location?.line })
+            let further = builder.diagnostics.filter { $0.severity == .error && !faultyLines.contains($0.location?.line ?? 0) }
+            return (nil, schemaDiagnostics + further, document)
+        }
         var diagnostics = builder.diagnostics
         if let connector { diagnostics += environmentDiagnostics(connector, document: document) }
         return (diagnostics.hasErrors ? nil : connector, diagnostics, document)

@@ -23,7 +23,7 @@ extension YAMLLoader {
             }
             return .error("invalid YAML: \(problem)", at: at(mark), notes: contextNote(context))
         case .composer(let context, let problem, let mark, _):
-            if problem.contains("single document") {
+            if problem.contains("single document") || problem.contains("another document") {
                 return .error("a connector file holds one YAML document; remove the second `---` document", at: at(mark))
             }
             return .error("invalid YAML: \(problem)", at: at(mark), notes: contextNote(context))

@@ -78,24 +78,27 @@ public enum YAMLLoader {
         return SourceLocation(file: file, line: line, column: column)
     }
 
+    /// The offset of the first byte that is not part of well-formed UTF-8, if any.
     private static func firstInvalidUTF8(_ bytes: [UInt8]) -> Int? {
         var offset = 0
-        var iterator = bytes.makeIterator()
-        var decoder = UTF8()
-        while true {
-            let before = offset
-            var consumed = 0
-            var counting = AnyIterator { () -> UInt8? in
-                guard let byte = iterator.next() else { return nil }
-                consumed += 1
-                return byte
+        while offset < bytes.count {
+            let lead = bytes[offset]
+            let length: Int
+            switch lead {
+            case 0x00...0x7F: length = 1
+            case 0xC2...0xDF: length = 2
+            case 0xE0...0xEF: length = 3
+            case 0xF0...0xF4: length = 4
+            default: return offset
             }
-            switch decoder.decode(&counting) {
-            case .scalarValue: offset += consumed
-            case .emptyInput: return nil
-            case .error: return before + max(consumed - 1, 0)
+            guard offset + length <= bytes.count else { return offset }
+            for index in offset + 1 ..< offset + length where bytes[index] & 0xC0 != 0x80 {
+                return index
             }
+            if length > 1, String(validating: bytes[offset..<offset + length], as: UTF8.self) == nil { return offset }
+            offset += length
         }
+        return nil
     }
 
     /// The offset and depth where flow brackets or block indentation nest deeper than the limit.

@@ -1,0 +1,125 @@
+import Foundation
+import JSONValue
+import ManifoldCompiler
+import ManifoldPlan
+import Testing
+
+@Suite struct ConnectorCompilerTests {
+    @Test func exampleConnectorsCompileCleanly() throws {
+        let files = try Fixtures.exampleConnectors()
+        #expect(files.count >= 5)
+        let environment = ["STRIPE_WEBHOOK_SECRET", "HUBSPOT_CLIENT_ID", "HUBSPOT_CLIENT_SECRET", "SLACK_SALES_HOOK_PATH",
+                           "GITHUB_WEBHOOK_SECRET", "SLACK_BOT_TOKEN", "SHOPIFY_WEBHOOK_SECRET", "SHOPIFY_WEBHOOK_SECRET_PREVIOUS",
+                           "THREEPL_API_KEY", "TWILIO_AUTH_TOKEN", "ZENDESK_SUBDOMAIN", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN",
+                           "APP_EVENTS_SECRET", "ACME_WEBHOOK_SECRET", "GLOBEX_WEBHOOK_SECRET"]
+        let result = ConnectorCompiler(environment: .require(Dictionary(uniqueKeysWithValues: environment.map { ($0, "x") }))).compile(files)
+        #expect(result.diagnostics.isEmpty, "\(result.diagnostics)")
+        let plan = try #require(result.plan)
+        #expect(plan.connectors.map(\.name) == ["app-events-fanout", "github-to-slack", "shopify-to-3pl", "stripe-to-hubspot", "twilio-sms-to-helpdesk"])
+        let stripe = try #require(plan.connector(named: "stripe-to-hubspot"))
+        #expect(stripe.source.verification.scheme == .stripe)
+        #expect(stripe.routes.map(\.call) == ["hubspot.upsert_contact", "slack.notify"])
+    }
+
+    @Test func unsetEnvironmentIsAnErrorForTheEngine() {
+        let result = Fixtures.compile(["a.yaml": Fixtures.connector()], environment: .require([:]))
+        #expect(result.plan == nil)
+        #expect(result.diagnostics.map(\.description) == [
+            "a.yaml:5:39: error: environment variable DEMO_SECRET is not set (source.webhook.verify.secret)",
+        ])
+        let warned = Fixtures.compile(["a.yaml": Fixtures.connector()], environment: .warn([:]))
+        #expect(warned.plan != nil)
+        #expect(warned.diagnostics.map(\.severity) == [.warning])
+    }
+
+    @Test func defaultsAreFilledIn() throws {
+        let plan = try #require(Fixtures.compile(["a.yaml": Fixtures.connector()]).plan)
+        let target = try #require(plan.connectors.first?.target(named: "api"))
+        #expect(target.timeout == .seconds(30))
+        #expect(target.concurrency == 4)
+        #expect(target.retry == RetryPolicy.defaults)
+        #expect(target.circuitBreaker == CircuitBreakerPolicy.defaults)
+        #expect(target.auth == .none)
+        #expect(target.rateLimit == nil)
+        #expect(plan.connectors.first?.source.maxBodyBytes == 1 << 20)
+        #expect(plan.connectors.first?.source.contentTypes == [.json])
+    }
+
+    @Test func retryBudgetIsTheWorstCase() throws {
+        let plan = try #require(Fixtures.compile(["a.yaml": Fixtures.connector(target: """
+            timeout: 10s
+            retry: { max_attempts: 4, backoff: { initial: 1s, max: 3s, multiplier: 2 } }
+            """)]).plan)
+        let target = try #require(plan.connectors.first?.target(named: "api"))
+        // Four attempts of 10 s, and waits of 1 s, 2 s and 3 s (4 s capped at 3 s).
+        #expect(target.worstCaseRetryBudget == .seconds(46))
+        let capped = RetryPolicy(maxAttempts: 50, maxElapsed: .seconds(3600), initialBackoff: .seconds(1),
+                                 maxBackoff: .seconds(600), multiplier: 2, jitter: .full)
+        #expect(capped.worstCaseBudget(timeout: .seconds(30)) == .seconds(3600))
+    }
+
+    @Test func planVersionDependsOnContentNotLayout() throws {
+        let a = Fixtures.connector(name: "alpha", path: "/hooks/a")
+        let b = Fixtures.connector(name: "beta", path: "/hooks/b")
+        let one = try #require(Fixtures.compile(["1.yaml": a, "2.yaml": b]).plan)
+        let two = try #require(Fixtures.compile(["x/b.yaml": b, "y/a.yaml": "# a comment moves every line\n\n" + a]).plan)
+        #expect(one.version == two.version)
+        #expect(one == two)
+        let changed = try #require(Fixtures.compile(["1.yaml": a, "2.yaml": b.replacingOccurrences(of: "/events", with: "/events2")]).plan)
+        #expect(changed.version != one.version)
+        #expect(one.version.hasPrefix("sha256:") && one.version.count == 23)
+    }
+
+    @Test func planHoldsReferencesNeverSecretValues() throws {
+        let result = Fixtures.compile(["a.yaml": Fixtures.connector()], environment: .require(["DEMO_SECRET": "s3cr3t-value"]))
+        let plan = try #require(result.plan)
+        let text = plan.json.serialized()
+        #expect(text.contains("${env:DEMO_SECRET}"))
+        #expect(!text.contains("s3cr3t-value"))
+    }
+
+    @Test func templatesAreParsed() throws {
+        let plan = try #require(Fixtures.compile(["a.yaml": Fixtures.connector(routes: """
+              - name: forward
+                call: api.get
+                path: { id: "{% id %}" }
+                headers: { X-Trace: "run-{% $string(n) %}-${env:REGION}" }
+                body:
+                  whole: "{% amount / 100 %}"
+                  text: "plain text, 100% literal"
+                  nested: [1, "{% a %}"]
+            """)]).plan)
+        let route = try #require(plan.connectors.first?.routes.first)
+        #expect(route.pathParameters == [Header(name: "id", value: .expression(ExpressionSource("id")))])
+        #expect(route.headers.first?.value == .interpolated([.text("run-"), .expression(ExpressionSource("$string(n)")), .text("-"), .environment("REGION")]))
+        guard case .object(let members)? = route.body else { Issue.record("body is not an object"); return }
+        #expect(members.map(\.key) == ["whole", "text", "nested"])
+        #expect(members[0].value == .expression(ExpressionSource("amount / 100")))
+        #expect(members[1].value == .literal("plain text, 100% literal"))
+        #expect(members[2].value == .array([.literal(1), .expression(ExpressionSource("a"))]))
+    }
+
+    @Test(arguments: [
+        ("http://api.example.com", "targets.api.base_url uses plain http to api.example.com: use https, or set allow_insecure: true if the network is trusted"),
+        ("ftp://api.example.com", "targets.api.base_url must be an absolute https:// URL (got \"ftp://api.example.com\")"),
+    ])
+    func insecureURLsAreRefused(url: String, message: String) {
+        let text = Fixtures.connector().replacingOccurrences(of: "https://api.example.com", with: url)
+        #expect(Fixtures.compile(["a.yaml": text]).diagnostics.map(\.message) == [message])
+    }
+
+    @Test func insecureURLsAreAllowedForLoopbackOrExplicitly() {
+        for (url, extra) in [("http://127.0.0.1:8080", ""), ("http://localhost", ""), ("http://internal.example", "allow_insecure: true")] {
+            let text = Fixtures.connector(target: extra).replacingOccurrences(of: "https://api.example.com", with: url)
+            let result = Fixtures.compile(["a.yaml": text])
+            #expect(result.plan != nil, "\(url): \(result.diagnostics)")
+        }
+    }
+
+    @Test func everyErrorOfAFileIsReportedInFileOrder() {
+        let text = Fixtures.connector(target: "timeout: soon\nconcurrency: 0", routes: "  - name: a\n    call: nope.post\n  - name: b\n    call: api.gett")
+        let lines = Fixtures.compile(["a.yaml": text]).diagnostics.map { $0.location!.line }
+        #expect(lines.count == 4)
+        #expect(lines == lines.sorted())
+    }
+}

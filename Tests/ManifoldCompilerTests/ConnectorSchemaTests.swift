@@ -1,0 +1,83 @@
+import Foundation
+import JSONSchema
+import JSONValue
+import ManifoldCompiler
+import Testing
+
+/// `schemas/connector.schema.json`: complete for editors, valid for every tool, and the one copy.
+@Suite struct ConnectorSchemaTests {
+    static let schemaURL = Fixtures.packageRoot.appending(path: "schemas/connector.schema.json")
+
+    @Test func theBinaryEmbedsTheRepositoryCopy() throws {
+        let onDisk = try String(contentsOf: Self.schemaURL, encoding: .utf8)
+        #expect(SchemaCatalog.text(named: "connector.schema.json") == onDisk)
+    }
+
+    @Test func everyPropertyHasADescription() throws {
+        var missing: [String] = []
+        func walk(_ schema: JSON, _ path: String) {
+            guard case .object(let object) = schema else { return }
+            for key in ["properties", "patternProperties", "$defs"] {
+                for (name, child) in object[key]?.objectValue ?? JSONObject() {
+                    let described = child["description"] != nil || child["$ref"] != nil
+                    if key != "$defs", !described { missing.append("\(path)/\(key)/\(name)") }
+                    walk(child, "\(path)/\(key)/\(name)")
+                }
+            }
+            // Conditions (if/then/else, not) constrain properties described where they are declared.
+            for key in ["additionalProperties", "items"] {
+                if let child = object[key] { walk(child, "\(path)/\(key)") }
+            }
+            for key in ["oneOf", "anyOf", "allOf"] {
+                for (index, child) in (object[key]?.arrayValue ?? []).enumerated() { walk(child, "\(path)/\(key)/\(index)") }
+            }
+        }
+        let schema = SchemaCatalog.connectorSchema
+        walk(schema, "#")
+        // A property that only `$ref`s must reach a definition with a description.
+        for (name, definition) in schema["$defs"]?.objectValue ?? JSONObject() where definition["description"] == nil {
+            missing.append("#/$defs/\(name)")
+        }
+        #expect(missing.isEmpty, "properties without a description: \(missing)")
+    }
+
+    @Test func isAValidDraft2020_12Schema() throws {
+        var registry = SchemaRegistry()
+        let folder = Fixtures.packageRoot.appending(path: "Tests/JSONSchemaTests/Metaschemas")
+        for name in try FileManager.default.contentsOfDirectory(atPath: folder.path) where name.hasSuffix(".json") {
+            let document = try JSONParser.parse(String(contentsOf: folder.appending(path: name), encoding: .utf8))
+            registry.add(document, uri: try #require(document["$id"]?.stringValue))
+        }
+        let metaschema = try #require(registry.contains("https://json-schema.org/draft/2020-12/schema") ? JSON.object(["$ref": "https://json-schema.org/draft/2020-12/schema"]) : nil)
+        let errors = JSONSchemaValidator(schema: metaschema, registry: registry).validate(SchemaCatalog.connectorSchema)
+        #expect(errors.isEmpty, "\(errors)")
+    }
+
+    /// The examples validate with a standard tool too: Python's `jsonschema`, on the YAML that PyYAML reads.
+    @Test func examplesValidateWithAStandardTool() throws {
+        let script = """
+            import glob, json, sys, yaml, jsonschema
+            schema = json.load(open(sys.argv[1]))
+            validator = jsonschema.Draft202012Validator(schema, format_checker=None)
+            files = sorted(f for f in glob.glob(sys.argv[2] + "/*.yaml") if not f.endswith(".test.yaml"))
+            bad = 0
+            for name in files:
+                for error in validator.iter_errors(yaml.safe_load(open(name))):
+                    bad += 1
+                    print(name, list(error.absolute_path), error.message)
+            print(f"{len(files)} files, {bad} errors")
+            sys.exit(1 if bad or not files else 0)
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", script, Self.schemaURL.path, Fixtures.packageRoot.appending(path: "connectors").path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "python jsonschema: \(output)")
+        #expect(output.hasSuffix("5 files, 0 errors\n"), "\(output)")
+    }
+}
