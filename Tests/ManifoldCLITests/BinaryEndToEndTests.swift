@@ -1,0 +1,66 @@
+import Foundation
+import Testing
+
+/// Runs the built `manifold` executable as a user does, from a directory that is not the repository.
+/// (These start real processes; the rest of the CLI tests run in process.)
+@Suite struct BinaryEndToEndTests {
+    /// The `manifold` built beside this test bundle.
+    static let executable: URL = {
+        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for folder in [bundle, bundle.deletingLastPathComponent()] where FileManager.default.isExecutableFile(atPath: folder.appending(path: "manifold").path) {
+            return folder.appending(path: "manifold")
+        }
+        return GoldenFile.packageRoot.appending(path: ".build/debug/manifold")
+    }()
+
+    struct Run {
+        var status: Int32
+        var output: String
+        var error: String
+    }
+
+    static func run(_ arguments: [String]) throws -> Run {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.currentDirectoryURL = FileManager.default.temporaryDirectory
+        let output = Pipe(), error = Pipe()
+        process.standardOutput = output
+        process.standardError = error
+        try process.run()
+        let outputData = output.fileHandleForReading.readDataToEndOfFile()
+        let errorData = error.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus, output: String(decoding: outputData, as: UTF8.self),
+                   error: String(decoding: errorData, as: UTF8.self))
+    }
+
+    @Test func exitStatusesAreZeroOneTwo() throws {
+        let connectors = GoldenFile.packageRoot.appending(path: "connectors").path
+        let clean = try Self.run(["validate", "--env-file", connectors + "/example.env", connectors])
+        #expect(clean.status == 0, "\(clean.output)")
+        #expect(clean.output == "0 errors and 0 warnings in 5 files.\n")
+
+        let broken = try Self.run(["validate", GoldenFile.folder.appending(path: "Golden/validate/typos.yaml").path])
+        #expect(broken.status == 1)
+        #expect(broken.output.contains("typos.yaml:12:7: error: unknown key 'max_attemps' in targets.hubspot.retry; did you mean 'max_attempts'?"))
+
+        let missing = try Self.run(["validate"])   // no connectors/ in the temporary directory
+        #expect(missing.status == 2)
+        #expect(missing.error == "error: connectors: no such file or directory\n")
+
+        let usage = try Self.run(["plan", "--format"])
+        #expect(usage.status == 2)
+        #expect(usage.error.contains("Missing value for '--format <format>'"))
+    }
+
+    @Test func versionAndEmbeddedSchemaWorkFromAnyDirectory() throws {
+        let version = try Self.run(["--version"])
+        #expect(version.status == 0)
+        #expect(version.output == "0.1.0\n")
+        let schema = try Self.run(["schema"])
+        #expect(schema.status == 0)
+        let onDisk = try String(contentsOf: GoldenFile.packageRoot.appending(path: "schemas/connector.schema.json"), encoding: .utf8)
+        #expect(schema.output == onDisk)
+    }
+}
