@@ -52,9 +52,7 @@ struct Evaluation {
         let validating = scope.vocabularies.map { $0.contains(Self.validationVocabulary) } ?? true
 
         func fail(_ keyword: String, _ kind: ValidationError.Kind, _ instanceLocation: JSONPointer? = nil) {
-            outcome.errors.append(ValidationError(instanceLocation: instanceLocation ?? location,
-                                                  keywordLocation: keywordLocation.appending(keyword),
-                                                  kind: kind, schema: schema))
+            outcome.errors.append(Self.error(kind, keyword, schema, at: instanceLocation ?? location, keywordLocation))
         }
 
         // References.
@@ -151,6 +149,13 @@ struct Evaluation {
         return outcome
     }
 
+    /// The error `keyword` of `schema` reports about the instance at `location`.
+    static func error(_ kind: ValidationError.Kind, _ keyword: String, _ schema: JSON, at location: JSONPointer,
+                      _ keywordLocation: JSONPointer) -> ValidationError
+    {
+        ValidationError(instanceLocation: location, keywordLocation: keywordLocation.appending(keyword), kind: kind, schema: schema)
+    }
+
     static func matches(type: String, _ instance: JSON) -> Bool {
         switch (type, instance) {
         case ("null", .null), ("boolean", .bool), ("number", .number), ("string", .string),
@@ -208,9 +213,7 @@ struct Evaluation {
                                keywordLocation: JSONPointer, scope: Scope, outcome: inout Outcome)
     {
         func fail(_ keyword: String, _ kind: ValidationError.Kind, _ instanceLocation: JSONPointer? = nil) {
-            outcome.errors.append(ValidationError(instanceLocation: instanceLocation ?? location,
-                                                  keywordLocation: keywordLocation.appending(keyword),
-                                                  kind: kind, schema: schema))
+            outcome.errors.append(Self.error(kind, keyword, schema, at: instanceLocation ?? location, keywordLocation))
         }
         if validating {
             if let limit = object["minItems"]?.intValue, elements.count < limit {
@@ -281,9 +284,7 @@ struct Evaluation {
                                 keywordLocation: JSONPointer, scope: Scope, outcome: inout Outcome)
     {
         func fail(_ keyword: String, _ kind: ValidationError.Kind, _ instanceLocation: JSONPointer? = nil) {
-            outcome.errors.append(ValidationError(instanceLocation: instanceLocation ?? location,
-                                                  keywordLocation: keywordLocation.appending(keyword),
-                                                  kind: kind, schema: schema))
+            outcome.errors.append(Self.error(kind, keyword, schema, at: instanceLocation ?? location, keywordLocation))
         }
         if validating {
             if case .array(let required)? = object["required"] {

@@ -14,6 +14,9 @@ public struct SchemaRegistry: Sendable {
     private(set) var anchors: [String: Located] = [:]
     private(set) var dynamicAnchors: [String: Located] = [:]
     private(set) var patterns: [String: CompiledPattern] = [:]
+    /// Every `$ref` and `$dynamicRef` target, resolved once when the documents are added.
+    private(set) var references: [String: Located] = [:]
+    private var referencesToResolve: Set<String> = []
 
     /// An empty registry.
     public init() {}
@@ -24,6 +27,9 @@ public struct SchemaRegistry: Sendable {
         let base = SchemaURI.resolve(uri, against: uri)
         resources[base] = document
         index(document, base: base)
+        for reference in referencesToResolve {
+            if let target = resolve(reference) { references[reference] = target }
+        }
     }
 
     /// Whether a document is registered under `uri`.
@@ -45,8 +51,9 @@ public struct SchemaRegistry: Sendable {
             anchors[base + "#" + anchor] = Located(schema: schema, baseURI: base)
             dynamicAnchors[base + "#" + anchor] = Located(schema: schema, baseURI: base)
         }
-        for key in ["pattern"] {
-            if case .string(let pattern)? = object[key] { compile(pattern) }
+        if case .string(let pattern)? = object["pattern"] { compile(pattern) }
+        for key in ["$ref", "$dynamicRef"] {
+            if case .string(let reference)? = object[key] { referencesToResolve.insert(SchemaURI.resolve(reference, against: base)) }
         }
         if case .object(let patternProperties)? = object["patternProperties"] {
             for (pattern, _) in patternProperties { compile(pattern) }
@@ -81,6 +88,7 @@ public struct SchemaRegistry: Sendable {
 
     /// Resolves an absolute reference (`uri#fragment`) to a schema and its base URI.
     func resolve(_ reference: String) -> Located? {
+        if let known = references[reference] { return known }
         let (uri, fragment) = SchemaURI.split(reference)
         guard !fragment.isEmpty else {
             return resources[uri].map { Located(schema: $0, baseURI: uri) }

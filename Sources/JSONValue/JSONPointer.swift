@@ -17,7 +17,7 @@ public struct JSONPointer: Sendable, Hashable, Comparable, CustomStringConvertib
         if text.isEmpty { self.init(tokens: []); return }
         guard text.hasPrefix("/") else { return nil }
         self.init(tokens: text.dropFirst().split(separator: "/", omittingEmptySubsequences: false).map {
-            $0.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
+            $0.contains("~") ? $0.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~") : String($0)
         })
     }
 

@@ -20,14 +20,11 @@ struct PlanCommand: ParsableCommand, OutputCommand {
 
     func perform() -> CommandOutput {
         let files: [SourceFile]
-        let environment: [String: String]
-        switch (options.sources(), options.environment()) {
-        case (.failure(let failure), _), (_, .failure(let failure)):
-            return .failure(failure.message)
-        case (.success(let loaded), .success(let values)):
-            (files, environment) = (loaded, values)
+        let result: ConnectorCompiler.Result
+        switch options.compile() {
+        case .failure(let failure): return .failure(failure.message)
+        case .success(let compiled): (files, result) = compiled
         }
-        let result = ConnectorCompiler(environment: .warn(environment)).compile(files)
         let renderer = DiagnosticRenderer(files: files)
         guard let plan = result.plan else {
             return CommandOutput(standardError: renderer.text(result.diagnostics)

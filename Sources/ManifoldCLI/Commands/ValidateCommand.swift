@@ -23,14 +23,11 @@ struct ValidateCommand: ParsableCommand, OutputCommand {
 
     func perform() -> CommandOutput {
         let files: [SourceFile]
-        let environment: [String: String]
-        switch (options.sources(), options.environment()) {
-        case (.failure(let failure), _), (_, .failure(let failure)):
-            return .failure(failure.message)
-        case (.success(let loaded), .success(let values)):
-            (files, environment) = (loaded, values)
+        let result: ConnectorCompiler.Result
+        switch options.compile() {
+        case .failure(let failure): return .failure(failure.message)
+        case .success(let compiled): (files, result) = compiled
         }
-        let result = ConnectorCompiler(environment: .warn(environment)).compile(files)
         let failed = result.diagnostics.hasErrors || (strict && !result.diagnostics.isEmpty)
         var output = CommandOutput(status: failed ? 1 : 0)
         switch format {

@@ -4,15 +4,11 @@ import ManifoldCompiler
 
 /// Prints diagnostics compiler-style, with the source line and a caret under the column.
 struct DiagnosticRenderer {
-    /// The text of each file, for source lines.
-    let sources: [String: [Substring]]
+    /// The files, for source lines; only those with a diagnostic are ever decoded.
+    let files: [String: SourceFile]
 
     init(files: [SourceFile]) {
-        var sources: [String: [Substring]] = [:]
-        for file in files {
-            sources[file.path] = file.text.split(separator: "\n", omittingEmptySubsequences: false)
-        }
-        self.sources = sources
+        self.files = Dictionary(files.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// `file:line:col: severity: message`, the source line, a caret, then the notes.
@@ -29,7 +25,9 @@ struct DiagnosticRenderer {
     }
 
     private func snippet(at location: SourceLocation?) -> String {
-        guard let location, let lines = sources[location.file], location.line >= 1, location.line <= lines.count else { return "" }
+        guard let location, let file = files[location.file] else { return "" }
+        let lines = file.text.split(separator: "\n", omittingEmptySubsequences: false)
+        guard location.line >= 1, location.line <= lines.count else { return "" }
         let line = lines[location.line - 1].replacingTabs()
         guard !line.trimmingCharacters(in: .whitespaces).isEmpty,
             !line.unicodeScalars.contains(where: { $0 == "\u{FFFD}" || ($0.value < 0x20 && $0 != "\t") })

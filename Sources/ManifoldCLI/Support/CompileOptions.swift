@@ -10,6 +10,15 @@ struct CompileOptions: ParsableArguments {
     @Option(name: .customLong("env-file"), help: "Read environment variables from a dotenv file as well as the process environment.")
     var environmentFile: String?
 
+    /// Reads the files and compiles them, with unset environment variables as warnings.
+    func compile() -> Result<(files: [SourceFile], result: ConnectorCompiler.Result), CommandFailure> {
+        sources().flatMap { files in
+            environment().map { values in
+                (files, ConnectorCompiler(environment: .warn(values)).compile(files))
+            }
+        }
+    }
+
     /// The files named, read; or the failure message.
     func sources() -> Result<[SourceFile], CommandFailure> {
         do {
