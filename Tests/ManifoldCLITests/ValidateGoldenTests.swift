@@ -14,7 +14,7 @@ import Testing
         return output
     }
 
-    @Test(arguments: ["typos", "tabs", "dup", "empty", "list", "malformed", "semantic", "warnings", "yaml-features"])
+    @Test(arguments: ["typos", "auth-forms", "tabs", "dup", "empty", "list", "malformed", "semantic", "warnings", "yaml-features"])
     func brokenFileDiagnostics(name: String) throws {
         let output = try Self.validate([Self.inputs.appending(path: "\(name).yaml").path])
         try GoldenFile.check(output.standardOutput, against: "validate/\(name).txt")
