@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .executable(name: "manifold", targets: ["manifold"]),
         .library(name: "JSONSchema", targets: ["JSONSchema"]),
+        .library(name: "JSONata", targets: ["JSONata"]),
         .library(name: "ManifoldCompiler", targets: ["ManifoldCompiler"]),
     ],
     dependencies: [
@@ -22,6 +23,8 @@ let package = Package(
     targets: [
         // An ordered JSON value with its own parser and printer: the data every other module speaks.
         .target(name: "JSONValue", swiftSettings: strictSwift),
+        // The JSONata expression language: lexer, parser, evaluator, function library. No Manifold imports.
+        .target(name: "JSONata", dependencies: ["JSONValue"], swiftSettings: strictSwift),
         // A general JSON Schema (draft 2020-12) validator with structured, located errors.
         .target(name: "JSONSchema", dependencies: ["JSONValue"], swiftSettings: strictSwift),
         // The compiled execution plan: immutable, Sendable, Equatable value types.
@@ -41,7 +44,7 @@ let package = Package(
         .target(
             name: "ManifoldCLI",
             dependencies: [
-                "JSONValue", "ManifoldPlan", "ManifoldCompiler",
+                "JSONValue", "JSONata", "ManifoldPlan", "ManifoldCompiler",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSwift

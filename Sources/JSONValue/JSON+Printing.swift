@@ -50,22 +50,45 @@ extension JSON {
         }
     }
 
-    /// Formats a number as JavaScript does: integral values without a fraction, `1e-7` not `1e-07`.
+    /// Formats a number as JavaScript's `Number.prototype.toString` does: the shortest digits that
+    /// round-trip, in fixed notation from 1e-7 up to 1e21 (`0.000001`, `1e-7`, `100000000000000000000`, `1e+21`).
     public static func format(number value: Double) -> String {
         guard value.isFinite else { return "null" }
-        if value.isIntegral, abs(value) < 1e21 {
-            return value == 0 ? "0" : String(Int64(value))
+        if value == 0 { return "0" }
+        let negative = value < 0
+        // Swift's description gives the shortest round-trip digits; take them and their exponent apart.
+        var text = "\(abs(value))"
+        var exponent = 0
+        if let e = text.firstIndex(where: { $0 == "e" || $0 == "E" }) {
+            exponent = Int(text[text.index(after: e)...]) ?? 0
+            text = String(text[..<e])
         }
-        var text = "\(value)"
-        if let exponent = text.firstIndex(where: { $0 == "e" || $0 == "E" }) {
-            var mantissa = String(text[..<exponent])
-            if mantissa.hasSuffix(".0") { mantissa.removeLast(2) }
-            var power = String(text[text.index(after: exponent)...])
-            let sign = power.hasPrefix("-") ? "-" : "+"
-            power = String(power.drop { $0 == "-" || $0 == "+" }.drop { $0 == "0" })
-            text = mantissa + "e" + sign + (power.isEmpty ? "0" : power)
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        let integerPart = String(parts[0])
+        let fractionPart = parts.count > 1 ? String(parts[1]) : ""
+        var digits = integerPart + fractionPart
+        // value = 0.digits × 10^point
+        var point = integerPart.count + exponent
+        let leadingZeros = digits.prefix { $0 == "0" }.count
+        digits.removeFirst(leadingZeros)
+        point -= leadingZeros
+        while digits.hasSuffix("0") { digits.removeLast() }
+        if digits.isEmpty { return "0" }
+        let k = digits.count
+        let n = point
+        var result: String
+        if k <= n, n <= 21 {
+            result = digits + String(repeating: "0", count: n - k)
+        } else if 0 < n, n <= 21 {
+            result = String(digits.prefix(n)) + "." + String(digits.dropFirst(n))
+        } else if -6 < n, n <= 0 {
+            result = "0." + String(repeating: "0", count: -n) + digits
+        } else {
+            let mantissa = k == 1 ? digits : String(digits.prefix(1)) + "." + String(digits.dropFirst())
+            let power = n - 1
+            result = mantissa + "e" + (power >= 0 ? "+" : "-") + String(abs(power))
         }
-        return text
+        return negative ? "-" + result : result
     }
 
     /// Appends `string` as a quoted JSON string literal.

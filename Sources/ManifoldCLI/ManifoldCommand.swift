@@ -13,7 +13,7 @@ public struct ManifoldCommand: ParsableCommand {
             1 findings, 2 usage or I/O error.
             """,
         version: version,
-        subcommands: [ValidateCommand.self, PlanCommand.self, SchemaCommand.self]
+        subcommands: [ValidateCommand.self, PlanCommand.self, EvalCommand.self, SchemaCommand.self]
     )
 
     public init() {}

@@ -38,6 +38,12 @@ import Testing
         #expect(JSON.format(number: 1e-7) == "1e-7")
         #expect(JSON.format(number: 1e21) == "1e+21")
         #expect(JSON.format(number: -0.0) == "0")
+        #expect(JSON.format(number: 0.000001) == "0.000001")
+        #expect(JSON.format(number: 1e20) == "100000000000000000000")
+        #expect(JSON.format(number: 123.456) == "123.456")
+        #expect(JSON.format(number: -1.5e-9) == "-1.5e-9")
+        #expect(JSON.format(number: 2.5e25) == "2.5e+25")
+        #expect(JSON.format(number: 1 / 3) == "0.3333333333333333")
     }
 
     @Test func pointersEscapeAndResolve() throws {

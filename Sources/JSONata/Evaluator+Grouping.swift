@@ -1,0 +1,149 @@
+extension Evaluator {
+    /// An object constructor, or a grouping `step{key: value}`: one member per distinct key.
+    func evaluateGroup(_ node: Node, _ input: Value?, _ environment: Frame) throws(JSONataError) -> Value? {
+        let result = ObjectValue()
+        var groups: [String: (data: Value?, pairIndex: Int)] = [:]
+        var order: [String] = []
+        var items: [Value?]
+        var isTupleStream = false
+        if case .array(let array)? = input {
+            items = array.items
+            isTupleStream = array.isTupleStream
+        } else {
+            items = [input]
+        }
+        if items.isEmpty { items = [nil] }
+        for item in items {
+            var context = item
+            var frame = environment
+            if isTupleStream, case .object(let tuple)? = item {
+                context = tuple["@"]
+                frame = Self.frame(from: tuple, environment)
+            }
+            for (pairIndex, pair) in node.pairs.enumerated() {
+                let key = try evaluate(pair.0, context, frame)
+                guard let key else { continue }
+                guard case .string(let name) = key else {
+                    throw JSONataError(code: "T1003", message: "Key in object structure must evaluate to a string; got: \(Value.describe(key))",
+                                       position: node.position)
+                }
+                if let existing = groups[name] {
+                    if existing.pairIndex != pairIndex {
+                        throw JSONataError(code: "D1009", message: "Multiple key definitions evaluate to same key: \(name)",
+                                           position: node.position)
+                    }
+                    groups[name] = (Self.append(existing.data, item), pairIndex)
+                } else {
+                    groups[name] = (item, pairIndex)
+                    order.append(name)
+                }
+            }
+        }
+        for key in order {
+            let entry = groups[key]!
+            var context = entry.data
+            var frame = environment
+            if isTupleStream {
+                let tuple = Self.reduceTupleStream(entry.data)
+                context = tuple["@"]
+                tuple["@"] = nil
+                frame = Self.frame(from: tuple, environment)
+            }
+            if let value = try evaluate(node.pairs[entry.pairIndex].1, context, frame) {
+                result[key] = value
+            }
+        }
+        return .object(result)
+    }
+
+    /// Merges the tuples of a group: each binding becomes the list of its values.
+    private static func reduceTupleStream(_ stream: Value?) -> ObjectValue {
+        guard case .array(let array)? = stream else { return stream?.objectValue?.copy() ?? ObjectValue() }
+        let result = array.items.first?.objectValue?.copy() ?? ObjectValue()
+        for item in array.items.dropFirst() {
+            guard case .object(let tuple) = item else { continue }
+            for (key, value) in tuple.members {
+                result[key] = append(result[key], value)
+            }
+        }
+        return result
+    }
+
+    /// `^(...)`: a stable sort by the terms, undefined last.
+    func sort(_ node: Node, _ input: ArrayValue, _ environment: Frame) throws(JSONataError) -> ArrayValue {
+        let isTupleSort = input.isTupleStream
+        var keyed: [(value: Value, keys: [Value?])] = []
+        for item in input.items {
+            var context: Value? = item
+            var frame = environment
+            if isTupleSort, case .object(let tuple) = item {
+                context = tuple["@"]
+                frame = Self.frame(from: tuple, environment)
+            }
+            var keys: [Value?] = []
+            for term in node.terms {
+                keys.append(try evaluate(term.expression, context, frame))
+            }
+            keyed.append((item, keys))
+        }
+        let sorted = try Self.mergeSort(keyed) { (a, b) throws(JSONataError) -> Bool in
+            for (index, term) in node.terms.enumerated() {
+                let (x, y) = (a.keys[index], b.keys[index])
+                var comparison = 0
+                switch (x, y) {
+                case (nil, nil): comparison = 0
+                case (nil, _): comparison = 1
+                case (_, nil): comparison = -1
+                case (.number(let p)?, .number(let q)?): comparison = p == q ? 0 : (p < q ? -1 : 1)
+                case (.string(let p)?, .string(let q)?):
+                    comparison = p == q ? 0 : (Array(p.utf16).lexicographicallyPrecedes(Array(q.utf16)) ? -1 : 1)
+                case (.number?, .string?), (.string?, .number?):
+                    throw JSONataError(code: "T2007", message: "Type mismatch when comparing values in order-by clause", position: node.position)
+                default:
+                    throw JSONataError(code: "T2008", message: "The expressions within an order-by clause must evaluate to numeric or string values",
+                                       position: node.position)
+                }
+                if x == nil || y == nil {
+                    if comparison != 0 { return comparison == 1 }
+                    continue
+                }
+                if term.descending { comparison = -comparison }
+                if comparison != 0 { return comparison == 1 }
+            }
+            return false
+        }
+        let result = ArrayValue.sequence(sorted.map(\.value))
+        result.isTupleStream = isTupleSort
+        return result
+    }
+
+    /// jsonata-js's merge sort: `swap(a, b)` says `a` goes after `b`; equal items keep their order.
+    static func mergeSort<T>(_ items: [T], _ swap: (T, T) throws(JSONataError) -> Bool) throws(JSONataError) -> [T] {
+        if items.count <= 1 { return items }
+        let middle = items.count / 2
+        let left = try mergeSort(Array(items[..<middle]), swap)
+        let right = try mergeSort(Array(items[middle...]), swap)
+        var merged: [T] = []
+        merged.reserveCapacity(items.count)
+        var i = 0, j = 0
+        while i < left.count, j < right.count {
+            if try swap(left[i], right[j]) {
+                merged.append(right[j])
+                j += 1
+            } else {
+                merged.append(left[i])
+                i += 1
+            }
+        }
+        merged += left[i...]
+        merged += right[j...]
+        return merged
+    }
+}
+
+extension Value {
+    /// A short rendering of a value for error messages.
+    static func describe(_ value: Value) -> String {
+        (try? Evaluator.string(value)) ?? value.typeName
+    }
+}

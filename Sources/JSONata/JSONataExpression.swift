@@ -1,0 +1,84 @@
+public import JSONValue
+
+/// A compiled JSONata expression: parse once, evaluate many times, from any task.
+///
+/// ```swift
+/// let expression = try JSONataExpression("$sum(items.(price * quantity))")
+/// let total = try expression.evaluate(order)   // .number(42.5)
+/// ```
+public struct JSONataExpression: Sendable {
+    /// The expression's text.
+    public let source: String
+    let tree: Node
+
+    /// Parses `source`; a malformed expression is a `JSONataError` with its code and position.
+    public init(_ source: String) throws(JSONataError) {
+        self.source = source
+        self.tree = try Parser.parse(source)
+    }
+
+    /// Guardrails for one evaluation: authors' expressions run inside the engine.
+    public struct Limits: Sendable {
+        /// Nested evaluation steps allowed (recursion depth); deeper is error `U1001`.
+        public var maximumDepth: Int
+        /// Wall-clock time allowed; longer is error `U1001`. `nil` means no limit.
+        public var timeLimit: Duration?
+
+        public init(maximumDepth: Int = 500, timeLimit: Duration? = .seconds(1)) {
+            self.maximumDepth = maximumDepth
+            self.timeLimit = timeLimit
+        }
+
+        public static let `default` = Limits()
+    }
+
+    /// Evaluates against `input` (`nil` is JSONata's `undefined`); `nil` result is `undefined`.
+    /// `bindings` are variables (`$name`) and `functions` host functions (`$name(...)`).
+    public func evaluate(_ input: JSON?, bindings: [String: JSON] = [:], functions: [String: HostFunction] = [:],
+                         limits: Limits = .default) throws(JSONataError) -> JSON?
+    {
+        let deadline = limits.timeLimit.map { ContinuousClock.now + $0 }
+        let evaluator = Evaluator(maximumDepth: limits.maximumDepth, deadline: deadline)
+        let environment = Frame(parent: nil)
+        for (name, value) in bindings { environment.bind(name, Value(value)) }
+        for (name, function) in functions { environment.bind(name, function.value) }
+        var value = input.map(Value.init)
+        if case .array(let array)? = value {
+            let wrapper = ArrayValue.sequence([.array(array)])
+            wrapper.outerWrapper = true
+            value = .array(wrapper)
+        }
+        environment.bind("$", value)
+        let result = try evaluator.evaluate(tree, value, environment)
+        if case .number(let number)? = result, !number.isFinite {
+            throw JSONataError(code: "D1001", message: "Number out of range: \(number)")
+        }
+        return result?.json
+    }
+}
+
+/// A function the host adds to expressions, such as `$uuid()` or `$now()` with an injected clock.
+public struct HostFunction: Sendable {
+    /// The jsonata signature (`<s-:s>`), when arguments are to be checked; `nil` accepts anything.
+    public let signature: String?
+    public let implementation: @Sendable ([JSON?]) throws -> JSON?
+
+    public init(signature: String? = nil, _ implementation: @escaping @Sendable ([JSON?]) throws -> JSON?) {
+        self.signature = signature
+        self.implementation = implementation
+    }
+
+    var value: Value {
+        let implementation = self.implementation
+        let native = NativeFunction(name: "host", arity: 1) { _, arguments, _, _ in
+            do {
+                return try implementation(arguments.map { $0?.json }).map(Value.init)
+            } catch let error as JSONataError {
+                throw error
+            } catch {
+                throw JSONataError(code: "D3137", message: "\(error)")
+            }
+        }
+        return .function(FunctionValue(.native(native), signature: signature.flatMap { try? Signature($0) }))
+    }
+}

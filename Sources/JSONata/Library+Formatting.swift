@@ -1,0 +1,4 @@
+extension Library {
+    static func defineFormatting(_ define: Define) {}
+    static func defineDates(_ define: Define) {}
+}

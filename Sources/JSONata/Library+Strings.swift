@@ -1,0 +1,273 @@
+import Foundation
+import JSONValue
+
+extension Library {
+    static func defineStrings(_ define: Define) {
+        define("string", "<x-b?:s>", 1) { _, arguments, _, _ in
+            guard let value = argument(arguments, 0) else { return nil }
+            let pretty = argument(arguments, 1).flatMap { Evaluator.boolean($0) } ?? false
+            return .string(try Evaluator.string(value, pretty: pretty))
+        }
+        define("length", "<s-:n>", 1) { _, arguments, _, _ in
+            string(arguments, 0).map { .number(Double($0.unicodeScalars.count)) }
+        }
+        define("substring", "<s-nn?:s>", 3) { _, arguments, _, _ in
+            guard let text = string(arguments, 0) else { return nil }
+            return .string(substring(text, number(arguments, 1) ?? 0, number(arguments, 2)))
+        }
+        define("substringBefore", "<s-s:s>", 2) { _, arguments, _, _ in
+            guard let text = string(arguments, 0) else { return nil }
+            guard let chars = string(arguments, 1) else { return .string(text) }
+            if chars.isEmpty { return .string("") }
+            guard let range = text.range(of: chars) else { return .string(text) }
+            return .string(String(text[..<range.lowerBound]))
+        }
+        define("substringAfter", "<s-s:s>", 2) { _, arguments, _, _ in
+            guard let text = string(arguments, 0) else { return nil }
+            guard let chars = string(arguments, 1), let range = text.range(of: chars) else { return .string(text) }
+            return .string(String(text[range.upperBound...]))
+        }
+        define("uppercase", "<s-:s>", 1) { _, arguments, _, _ in string(arguments, 0).map { .string($0.uppercased()) } }
+        define("lowercase", "<s-:s>", 1) { _, arguments, _, _ in string(arguments, 0).map { .string($0.lowercased()) } }
+        define("trim", "<s-:s>", 1) { _, arguments, _, _ in
+            guard let text = string(arguments, 0) else { return nil }
+            var result = text.replacingOccurrences(of: "[ \t\n\r]+", with: " ", options: .regularExpression)
+            if result.hasPrefix(" ") { result.removeFirst() }
+            if result.hasSuffix(" ") { result.removeLast() }
+            return .string(result)
+        }
+        define("pad", "<s-nn?:s>", 3) { _, arguments, _, _ in
+            guard let text = string(arguments, 0) else { return nil }
+            let width = Int(number(arguments, 1) ?? 0)
+            var padCharacters = string(arguments, 2) ?? " "
+            if padCharacters.isEmpty { padCharacters = " " }
+            let padLength = Swift.abs(width) - text.unicodeScalars.count
+            guard padLength > 0 else { return .string(text) }
+            var padding = String(repeating: padCharacters, count: padLength)
+            padding = String(String.UnicodeScalarView(padding.unicodeScalars.prefix(padLength)))
+            return .string(width > 0 ? text + padding : padding + text)
+        }
+        define("contains", "<s-(sf):b>", 2) { _, arguments, _, _ in
+            guard let text = string(arguments, 0) else { return nil }
+            switch argument(arguments, 1) {
+            case .string(let token)?: return .bool(token.isEmpty || text.contains(token))
+            case .function(let function)?:
+                guard case .regex(let matcher) = function.body else { return .bool(false) }
+                return .bool(matcher.firstMatch(in: text) != nil)
+            default: return .bool(false)
+            }
+        }
+        define("split", "<s-(sf)n?:a<s>>", 3) { _, arguments, _, _ in
+            guard let text = string(arguments, 0) else { return nil }
+            let limit = number(arguments, 2)
+            if let limit, limit < 0 { throw error("D3020", "Third argument of split function must evaluate to a positive number") }
+            var parts: [String] = []
+            switch argument(arguments, 1) {
+            case .string(let separator)?:
+                if separator.isEmpty {
+                    parts = text.utf16.map { String(utf16CodeUnits: [$0], count: 1) }
+                } else {
+                    parts = text.components(separatedBy: separator)
+                }
+            case .function(let function)?:
+                guard case .regex(let matcher) = function.body else { break }
+                let nsText = text as NSString
+                var start = 0
+                let matches = matcher.matches(in: text)
+                var count = 0
+                for match in matches {
+                    if let limit, Double(count) >= limit { break }
+                    parts.append(nsText.substring(with: NSRange(location: start, length: match.start - start)))
+                    start = match.end
+                    count += 1
+                }
+                if limit == nil || Double(count) < limit! { parts.append(nsText.substring(from: start)) }
+                return .array(ArrayValue(parts.map(Value.string)))
+            default:
+                break
+            }
+            if let limit { parts = Array(parts.prefix(Int(limit))) }
+            return .array(ArrayValue(parts.map(Value.string)))
+        }
+        define("join", "<a<s>s?:s>", 2) { _, arguments, _, _ in
+            guard let value = argument(arguments, 0) else { return nil }
+            let strings = items(value).compactMap(\.stringValue)
+            return .string(strings.joined(separator: string(arguments, 1) ?? ""))
+        }
+        define("match", "<s-f<s:o>n?:a<o>>", 3) { _, arguments, _, _ in
+            guard let text = string(arguments, 0) else { return nil }
+            let limit = number(arguments, 2)
+            if let limit, limit < 0 { throw error("D3040", "Third argument of match function must evaluate to a positive number") }
+            guard case .function(let function)? = argument(arguments, 1), case .regex(let matcher) = function.body else { return nil }
+            var results: [Value] = []
+            for match in matcher.matches(in: text) {
+                if let limit, Double(results.count) >= limit { break }
+                let object = ObjectValue()
+                object["match"] = .string(match.match)
+                object["index"] = .number(Double(match.start))
+                object["groups"] = .array(ArrayValue(match.groups.map(Value.string)))
+                results.append(.object(object))
+            }
+            return .array(ArrayValue.sequence(results))
+        }
+        define("replace", "<s-(sf)(sf)n?:s>", 4) { evaluator, arguments, _, environment in
+            guard let text = string(arguments, 0) else { return nil }
+            let pattern = argument(arguments, 1)
+            if case .string("")? = pattern { throw error("D3010", "Second argument of replace function cannot be an empty string") }
+            let limit = number(arguments, 3)
+            if let limit, limit < 0 { throw error("D3011", "Fourth argument of replace function must evaluate to a positive number") }
+            if let limit, limit == 0 { return .string(text) }
+            let replacement = argument(arguments, 2)
+            switch pattern {
+            case .string(let search)?:
+                guard case .string(let substitute)? = replacement else { return .string(text) }
+                var result = ""
+                var rest = Substring(text)
+                var count = 0
+                while let range = rest.range(of: search), limit.map({ Double(count) < $0 }) ?? true {
+                    result += rest[..<range.lowerBound] + substitute
+                    rest = rest[range.upperBound...]
+                    count += 1
+                }
+                return .string(result + rest)
+            case .function(let function)?:
+                guard case .regex(let matcher) = function.body else { return .string(text) }
+                let nsText = text as NSString
+                var result = ""
+                var position = 0
+                var count = 0
+                for match in matcher.matches(in: text) {
+                    if let limit, Double(count) >= limit { break }
+                    result += nsText.substring(with: NSRange(location: position, length: match.start - position))
+                    switch replacement {
+                    case .string(let template)?:
+                        result += substitute(template, match)
+                    case .function?:
+                        let object = ObjectValue()
+                        object["match"] = .string(match.match)
+                        object["start"] = .number(Double(match.start))
+                        object["end"] = .number(Double(match.end))
+                        object["groups"] = .array(ArrayValue(match.groups.map(Value.string)))
+                        let replaced = try evaluator.apply(replacement, [.object(object)], nil, environment)
+                        guard case .string(let value)? = replaced else {
+                            throw error("D3012", "Attempted to replace a matched string with a non-string value")
+                        }
+                        result += value
+                    default:
+                        break
+                    }
+                    position = match.end
+                    count += 1
+                }
+                return .string(result + nsText.substring(from: position))
+            default:
+                return .string(text)
+            }
+        }
+        define("base64encode", "<s-:s>", 1) { _, arguments, _, _ in
+            string(arguments, 0).map { .string(Data($0.utf8).base64EncodedString()) }
+        }
+        define("base64decode", "<s-:s>", 1) { _, arguments, _, _ in
+            guard let text = string(arguments, 0) else { return nil }
+            guard let data = Data(base64Encoded: text, options: .ignoreUnknownCharacters) else { return .string("") }
+            return .string(String(decoding: data, as: UTF8.self))
+        }
+        define("encodeUrlComponent", "<s-:s>", 1) { _, arguments, _, _ in
+            guard let text = string(arguments, 0) else { return nil }
+            return .string(try encodeURI(text, keep: uriUnreserved))
+        }
+        define("encodeUrl", "<s-:s>", 1) { _, arguments, _, _ in
+            guard let text = string(arguments, 0) else { return nil }
+            return .string(try encodeURI(text, keep: uriUnreserved.union(uriReserved)))
+        }
+        define("decodeUrlComponent", "<s-:s>", 1) { _, arguments, _, _ in
+            guard let text = string(arguments, 0) else { return nil }
+            guard let decoded = text.removingPercentEncoding else { throw error("D3140", "Malformed URL passed to $decodeUrlComponent(): \"\(text)\"") }
+            return .string(decoded)
+        }
+        define("decodeUrl", "<s-:s>", 1) { _, arguments, _, _ in
+            guard let text = string(arguments, 0) else { return nil }
+            guard let decoded = text.removingPercentEncoding else { throw error("D3140", "Malformed URL passed to $decodeUrl(): \"\(text)\"") }
+            return .string(decoded)
+        }
+    }
+
+    static let uriUnreserved = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.!~*'()".unicodeScalars)
+    static let uriReserved = Set(";,/?:@&=+$#".unicodeScalars)
+
+    /// JavaScript's `encodeURIComponent`/`encodeURI`: UTF-8 percent-encoding of all but `keep`.
+    static func encodeURI(_ text: String, keep: Set<Unicode.Scalar>) throws(JSONataError) -> String {
+        if text.utf16.contains(where: { (0xD800...0xDFFF).contains($0) }), String(text.unicodeScalars) != text {
+            throw error("D3140", "Malformed URL passed to $encodeUrl(): \"\(text)\"")
+        }
+        var result = ""
+        for scalar in text.unicodeScalars {
+            if keep.contains(scalar) {
+                result.unicodeScalars.append(scalar)
+            } else {
+                for byte in String(scalar).utf8 {
+                    result += String(format: "%%%02X", byte)
+                }
+            }
+        }
+        return result
+    }
+
+    /// `$substring` over code points, with JavaScript `slice` semantics for negative positions.
+    static func substring(_ text: String, _ start: Double, _ length: Double?) -> String {
+        let scalars = Array(text.unicodeScalars)
+        let count = scalars.count
+        var start = Int(start.rounded(.towardZero))
+        if count + start < 0 { start = 0 }
+        func slice(_ from: Int, _ to: Int) -> String {
+            let lower = from < 0 ? Swift.max(count + from, 0) : Swift.min(from, count)
+            let upper = to < 0 ? Swift.max(count + to, 0) : Swift.min(to, count)
+            guard lower < upper else { return "" }
+            return String(String.UnicodeScalarView(scalars[lower..<upper]))
+        }
+        if let length {
+            if length <= 0 { return "" }
+            let end = start >= 0 ? start + Int(length.rounded(.towardZero)) : count + start + Int(length.rounded(.towardZero))
+            return slice(start, end)
+        }
+        return slice(start, count)
+    }
+
+    /// A `$replace` replacement string with `$0`, `$1`... and `$$` substituted.
+    static func substitute(_ template: String, _ match: RegexMatcher.Match) -> String {
+        let characters = Array(template)
+        var result = ""
+        var position = 0
+        while position < characters.count {
+            let character = characters[position]
+            guard character == "$", position + 1 < characters.count else {
+                result.append(character)
+                position += 1
+                continue
+            }
+            let next = characters[position + 1]
+            if next == "$" {
+                result += "$"
+                position += 2
+            } else if next == "0" {
+                result += match.match
+                position += 2
+            } else if next.isASCII, next.isNumber {
+                let maxDigits = match.groups.isEmpty ? 1 : Int(Foundation.floor(log10(Double(match.groups.count)))) + 1
+                var digits = String(characters[(position + 1)..<Swift.min(position + 1 + maxDigits, characters.count)].prefix { $0.isASCII && $0.isNumber })
+                if digits.count > 1, let value = Int(digits), value > match.groups.count { digits.removeLast() }
+                if let index = Int(digits) {
+                    if index >= 1, index <= match.groups.count { result += match.groups[index - 1] }
+                    position += 1 + digits.count
+                } else {
+                    result += "$"
+                    position += 1
+                }
+            } else {
+                result += "$"
+                position += 1
+            }
+        }
+        return result
+    }
+}

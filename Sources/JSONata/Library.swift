@@ -1,0 +1,165 @@
+import Foundation
+import JSONValue
+
+/// The built-in functions (`$sum`, `$substring`, `$map`, ...), with jsonata-js's signatures.
+enum Library {
+    struct Definition: Sendable {
+        var signature: Signature?
+        var native: NativeFunction
+    }
+
+    /// A fresh function value for the built-in `name`, if there is one.
+    static func function(named name: String) -> Value? {
+        guard let definition = definitions[name] else { return nil }
+        return .function(FunctionValue(.native(definition.native), signature: definition.signature))
+    }
+
+    static let definitions: [String: Definition] = {
+        var table: [String: Definition] = [:]
+        func define(_ name: String, _ signature: String?, _ arity: Int, _ implementation: @escaping NativeFunction.Implementation) {
+            table[name] = Definition(signature: signature.map { try! Signature($0) },
+                                     native: NativeFunction(name: name, arity: arity, implementation: implementation))
+        }
+        defineAggregation(define)
+        defineStrings(define)
+        defineNumeric(define)
+        defineArrays(define)
+        defineObjects(define)
+        defineHigherOrder(define)
+        defineFormatting(define)
+        defineDates(define)
+        return table
+    }()
+
+    typealias Define = (String, String?, Int, @escaping NativeFunction.Implementation) -> Void
+
+    // MARK: Argument access
+
+    static func argument(_ arguments: [Value?], _ index: Int) -> Value? {
+        index < arguments.count ? arguments[index] : nil
+    }
+
+    static func string(_ arguments: [Value?], _ index: Int) -> String? {
+        argument(arguments, index)?.stringValue
+    }
+
+    static func number(_ arguments: [Value?], _ index: Int) -> Double? {
+        argument(arguments, index)?.numberValue
+    }
+
+    static func items(_ value: Value?) -> [Value] {
+        guard let value else { return [] }
+        return value.arrayValue?.items ?? [value]
+    }
+
+    /// The arguments a higher-order function passes to `function`: the value, then the index and
+    /// the whole array, as far as the function declares parameters.
+    static func hofArguments(_ function: Value?, _ first: Value?, _ second: Value?, _ third: Value?) -> [Value?] {
+        let arity = function?.functionValue?.arity ?? 1
+        var arguments: [Value?] = [first]
+        if arity >= 2 { arguments.append(second) }
+        if arity >= 3 { arguments.append(third) }
+        return arguments
+    }
+
+    static func error(_ code: String, _ message: String) -> JSONataError {
+        JSONataError(code: code, message: message)
+    }
+
+    // MARK: Aggregation
+
+    static func defineAggregation(_ define: Define) {
+        define("sum", "<a<n>:n>", 1) { _, arguments, _, _ in
+            guard let value = argument(arguments, 0) else { return nil }
+            return .number(items(value).reduce(0) { $0 + ($1.numberValue ?? 0) })
+        }
+        define("count", "<a:n>", 1) { _, arguments, _, _ in
+            .number(Double(items(argument(arguments, 0)).count))
+        }
+        define("max", "<a<n>:n>", 1) { _, arguments, _, _ in
+            let numbers = items(argument(arguments, 0)).compactMap(\.numberValue)
+            return numbers.max().map(Value.number)
+        }
+        define("min", "<a<n>:n>", 1) { _, arguments, _, _ in
+            let numbers = items(argument(arguments, 0)).compactMap(\.numberValue)
+            return numbers.min().map(Value.number)
+        }
+        define("average", "<a<n>:n>", 1) { _, arguments, _, _ in
+            let numbers = items(argument(arguments, 0)).compactMap(\.numberValue)
+            guard !numbers.isEmpty else { return nil }
+            return .number(numbers.reduce(0, +) / Double(numbers.count))
+        }
+    }
+
+    // MARK: Numeric and Boolean
+
+    static func defineNumeric(_ define: Define) {
+        define("number", "<(nsb)-:n>", 1) { _, arguments, _, _ in
+            guard let value = argument(arguments, 0) else { return nil }
+            switch value {
+            case .number: return value
+            case .bool(let flag): return .number(flag ? 1 : 0)
+            case .string(let text):
+                if text.range(of: #"^-?[0-9]+(\.[0-9]+)?([Ee][-+]?[0-9]+)?$"#, options: .regularExpression) != nil,
+                    let number = Double(text), number.isFinite
+                {
+                    return .number(number)
+                }
+                let lower = text.lowercased()
+                for (prefix, radix) in [("0x", 16), ("0o", 8), ("0b", 2)] where lower.hasPrefix(prefix) {
+                    if let number = Int(lower.dropFirst(2), radix: radix) { return .number(Double(number)) }
+                }
+                throw error("D3030", "Unable to cast value to a number: \(Value.describe(value))")
+            default:
+                throw error("D3030", "Unable to cast value to a number: \(Value.describe(value))")
+            }
+        }
+        define("abs", "<n-:n>", 1) { _, arguments, _, _ in number(arguments, 0).map { .number(Swift.abs($0)) } }
+        define("floor", "<n-:n>", 1) { _, arguments, _, _ in number(arguments, 0).map { .number(Foundation.floor($0)) } }
+        define("ceil", "<n-:n>", 1) { _, arguments, _, _ in number(arguments, 0).map { .number(Foundation.ceil($0)) } }
+        define("round", "<n-n?:n>", 2) { _, arguments, _, _ in
+            guard let value = number(arguments, 0) else { return nil }
+            return .number(round(value, precision: Int(number(arguments, 1) ?? 0)))
+        }
+        define("sqrt", "<n-:n>", 1) { _, arguments, _, _ in
+            guard let value = number(arguments, 0) else { return nil }
+            if value < 0 { throw error("D3060", "The sqrt function cannot be applied to a negative number: \(JSON.format(number: value))") }
+            return .number(value.squareRoot())
+        }
+        define("power", "<n-n:n>", 2) { _, arguments, _, _ in
+            guard let base = number(arguments, 0), let exponent = number(arguments, 1) else { return nil }
+            let result = pow(base, exponent)
+            if !result.isFinite {
+                throw error("D3061", "The power function has resulted in a value that cannot be represented as a JSON number")
+            }
+            return .number(result)
+        }
+        define("random", "<:n>", 0) { _, _, _, _ in .number(Double.random(in: 0..<1)) }
+        define("boolean", "<x-:b>", 1) { _, arguments, _, _ in
+            Evaluator.boolean(argument(arguments, 0)).map(Value.bool)
+        }
+        define("not", "<x-:b>", 1) { _, arguments, _, _ in
+            Evaluator.boolean(argument(arguments, 0)).map { .bool(!$0) }
+        }
+        define("exists", "<x:b>", 1) { _, arguments, _, _ in .bool(argument(arguments, 0) != nil) }
+    }
+
+    /// Rounds half to even at `precision` decimal places, shifting in decimal text as jsonata-js does.
+    static func round(_ value: Double, precision: Int) -> Double {
+        func shift(_ number: Double, _ places: Int) -> Double {
+            let text = "\(number)".lowercased()
+            let parts = text.split(separator: "e")
+            let exponent = parts.count > 1 ? (Int(parts[1]) ?? 0) : 0
+            return Double("\(parts[0])e\(exponent + places)") ?? number
+        }
+        var shifted = precision != 0 ? shift(value, precision) : value
+        var result = Foundation.floor(shifted + 0.5)
+        let difference = result - shifted
+        if Swift.abs(difference) == 0.5, Swift.abs(result.truncatingRemainder(dividingBy: 2)) == 1 {
+            result -= 1
+        }
+        if precision != 0 { result = shift(result, -precision) }
+        shifted = result
+        return shifted == 0 ? 0 : shifted
+    }
+}

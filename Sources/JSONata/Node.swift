@@ -1,0 +1,61 @@
+/// A node of a parsed JSONata expression, after the parser's rewriting of paths, predicates,
+/// grouping and bindings (jsonata-js's `processAST`).
+///
+/// Nodes are built and rewritten only while an expression compiles; afterwards the tree is never
+/// mutated, which is why sharing it between tasks is safe.
+final class Node: @unchecked Sendable {
+    enum Kind: Equatable {
+        case path, binary, unary, name, string, number, value, wildcard, descendant, parent
+        case condition, block, bind, regex, function, partial, variable, lambda, apply, transform, sort
+        case filter, index, focus, group, `operator`, placeholder, error
+        /// `[ ... ]` array constructor.
+        case array
+        /// `{ ... }` object constructor (as a prefix).
+        case object
+    }
+
+    var kind: Kind
+    /// The operator, name, string or variable text.
+    var value: String
+    var number: Double = 0
+    /// For `.value` nodes: `true`, `false`, or `nil` for `null`.
+    var boolean: Bool?
+    var position: Int
+
+    var lhs: Node?
+    var rhs: Node?
+    var expression: Node?
+    var expressions: [Node] = []
+    var steps: [Node] = []
+    var stages: [Node] = []
+    var predicates: [Node] = []
+    var pairs: [(Node, Node)] = []
+    var group: Node?
+    var arguments: [Node] = []
+    var procedure: Node?
+    var body: Node?
+    var signature: Signature?
+    var condition: Node?
+    var then: Node?
+    var otherwise: Node?
+    var pattern: Node?
+    var update: Node?
+    var delete: Node?
+    var terms: [(descending: Bool, expression: Node)] = []
+    var regexFlags = ""
+
+    var focus: String?
+    var indexVariable: String?
+    var tuple = false
+    var keepArray = false
+    var keepSingletonArray = false
+    var consArray = false
+    var thunk = false
+    var nextFunction: String?
+
+    init(_ kind: Kind, _ value: String = "", position: Int) {
+        self.kind = kind
+        self.value = value
+        self.position = position
+    }
+}

@@ -1,0 +1,339 @@
+/// A Pratt parser for JSONata (a port of jsonata-js's parser), followed by the rewriting of the raw
+/// tree into paths with steps, stages, grouping and bindings.
+struct Parser {
+    static let bindingPowers: [String: Int] = [
+        ".": 75, "[": 80, "]": 0, "{": 70, "}": 0, "(": 80, ")": 0, ",": 0, "@": 80, "#": 80, ";": 80, ":": 80,
+        "?": 20, "+": 50, "-": 50, "*": 60, "/": 60, "%": 60, "|": 20, "=": 40, "<": 40, ">": 40, "^": 40, "**": 60,
+        "..": 20, ":=": 10, "!=": 40, "<=": 40, ">=": 40, "~>": 40, "?:": 40, "??": 40, "and": 30, "or": 25, "in": 40,
+        "&": 50, "!": 0, "~": 0,
+    ]
+    /// Operators with an infix (led) meaning, and their binding power.
+    static let infixOperators: [String: Int] = {
+        var table: [String: Int] = [:]
+        for op in [".", "+", "-", "*", "/", "%", "=", "<", ">", "!=", "<=", ">=", "&", "and", "or", "in", "~>",
+                   "(", "[", "^", "{", ":=", "@", "#", "?", "?:", "??"]
+        {
+            table[op] = bindingPowers[op]
+        }
+        return table
+    }()
+    /// Operators that are symbols with no infix meaning (their left binding power is 0).
+    static let plainSymbols: Set<String> = [":", ";", ",", ")", "]", "}", "..", "*", "**", "%", "|", "-", "(", "[", "{"]
+
+    private var lexer: Lexer
+    private var current: Token
+    private let length: Int
+
+    private init(_ source: String) {
+        lexer = Lexer(source)
+        current = Token(kind: .end, text: "(end)", position: 0)
+        length = source.unicodeScalars.count
+    }
+
+    /// Parses `source` into the rewritten tree.
+    static func parse(_ source: String) throws(JSONataError) -> Node {
+        var parser = Parser(source)
+        try parser.advance()
+        let raw = try parser.expression(0)
+        if parser.current.kind != .end {
+            throw JSONataError(code: "S0201", message: "Syntax error: \"\(parser.current.text)\"",
+                               position: parser.current.position, token: parser.current.text)
+        }
+        var rewriter = Rewriter()
+        let tree = try rewriter.process(raw)
+        return tree
+    }
+
+    private var id: String {
+        switch current.kind {
+        case .operator: current.text
+        case .name, .variable: "(name)"
+        case .string, .number, .value: "(literal)"
+        case .regex: "(regex)"
+        case .end: "(end)"
+        }
+    }
+
+    /// The left binding power of the current token.
+    private var leftBindingPower: Int {
+        guard current.kind == .operator else { return 0 }
+        return Self.infixOperators[current.text] ?? 0
+    }
+
+    private mutating func advance(_ expected: String? = nil, prefix: Bool = false) throws(JSONataError) {
+        if let expected, id != expected {
+            let code = current.kind == .end ? "S0203" : "S0202"
+            throw JSONataError(code: code, message: "Expected \"\(expected)\", got \"\(current.text)\"",
+                               position: current.position, token: current.text)
+        }
+        current = try lexer.next(prefix: prefix)
+        if current.kind == .end { current.position = length }
+        if current.kind == .operator, Self.infixOperators[current.text] == nil, !Self.plainSymbols.contains(current.text) {
+            throw JSONataError(code: "S0204", message: "Unknown operator: \"\(current.text)\"",
+                               position: current.position, token: current.text)
+        }
+    }
+
+    private mutating func expression(_ rightBindingPower: Int) throws(JSONataError) -> Node {
+        var token = current
+        try advance(prefix: true)
+        var left = try nud(token)
+        while rightBindingPower < leftBindingPower {
+            token = current
+            try advance()
+            left = try led(token, left)
+        }
+        return left
+    }
+
+    private func node(_ token: Token, _ kind: Node.Kind) -> Node {
+        Node(kind, token.text, position: token.position)
+    }
+
+    // MARK: Prefix
+
+    private mutating func nud(_ token: Token) throws(JSONataError) -> Node {
+        switch token.kind {
+        case .name:
+            return node(token, .name)
+        case .variable:
+            return node(token, .variable)
+        case .string:
+            return node(token, .string)
+        case .number:
+            let result = node(token, .number)
+            result.number = token.number
+            return result
+        case .value:
+            let result = node(token, .value)
+            result.boolean = token.boolean
+            return result
+        case .regex:
+            let result = node(token, .regex)
+            result.regexFlags = token.regexFlags
+            return result
+        case .end:
+            throw JSONataError(code: "S0207", message: "Unexpected end of expression", position: token.position, token: token.text)
+        case .operator:
+            break
+        }
+        switch token.text {
+        case "-":
+            let result = node(token, .unary)
+            result.expression = try expression(70)
+            return result
+        case "*":
+            return node(token, .wildcard)
+        case "**":
+            return node(token, .descendant)
+        case "%":
+            return node(token, .parent)
+        case "(":
+            let result = node(token, .block)
+            while id != ")" {
+                result.expressions.append(try expression(0))
+                if id != ";" { break }
+                try advance(";")
+            }
+            try advance(")", prefix: true)
+            return result
+        case "[":
+            let result = node(token, .unary)
+            if id != "]" {
+                while true {
+                    var item = try expression(0)
+                    if id == ".." {
+                        let range = Node(.binary, "..", position: current.position)
+                        range.lhs = item
+                        try advance("..")
+                        range.rhs = try expression(0)
+                        item = range
+                    }
+                    result.expressions.append(item)
+                    if id != "," { break }
+                    try advance(",")
+                }
+            }
+            try advance("]", prefix: true)
+            return result
+        case "{":
+            let result = node(token, .unary)
+            result.pairs = try objectPairs()
+            return result
+        case "|":
+            let result = node(token, .transform)
+            result.pattern = try expression(0)
+            try advance("|")
+            result.update = try expression(0)
+            if id == "," {
+                try advance(",")
+                result.delete = try expression(0)
+            }
+            try advance("|")
+            return result
+        case "and", "or", "in":
+            return node(token, .operator)
+        case "?":
+            return node(token, .operator)
+        default:
+            throw JSONataError(code: "S0211", message: "The symbol \"\(token.text)\" cannot be used as a unary operator",
+                               position: token.position, token: token.text)
+        }
+    }
+
+    private mutating func objectPairs() throws(JSONataError) -> [(Node, Node)] {
+        var pairs: [(Node, Node)] = []
+        if id != "}" {
+            while true {
+                let key = try expression(0)
+                try advance(":")
+                let value = try expression(0)
+                pairs.append((key, value))
+                if id != "," { break }
+                try advance(",")
+            }
+        }
+        try advance("}", prefix: true)
+        return pairs
+    }
+
+    // MARK: Infix
+
+    private mutating func led(_ token: Token, _ left: Node) throws(JSONataError) -> Node {
+        let power = Self.bindingPowers[token.text] ?? 0
+        switch token.text {
+        case "(":
+            return try call(token, left)
+        case "[":
+            if id == "]" {
+                var step: Node? = left
+                while let inner = step, inner.kind == .binary, inner.value == "[" { step = inner.lhs }
+                step?.keepArray = true
+                try advance("]")
+                return left
+            }
+            let result = node(token, .binary)
+            result.lhs = left
+            result.rhs = try expression(Self.bindingPowers["]"]!)
+            try advance("]", prefix: true)
+            return result
+        case "^":
+            try advance("(")
+            let result = node(token, .binary)
+            result.lhs = left
+            while true {
+                var descending = false
+                if id == "<" {
+                    try advance("<")
+                } else if id == ">" {
+                    descending = true
+                    try advance(">")
+                }
+                result.terms.append((descending, try expression(0)))
+                if id != "," { break }
+                try advance(",")
+            }
+            try advance(")")
+            return result
+        case "{":
+            let result = node(token, .binary)
+            result.lhs = left
+            result.pairs = try objectPairs()
+            return result
+        case ":=":
+            guard left.kind == .variable else {
+                throw JSONataError(code: "S0212", message: "The left side of := must be a variable name (start with $)",
+                                   position: left.position, token: left.value)
+            }
+            let result = node(token, .binary)
+            result.lhs = left
+            result.rhs = try expression(power - 1)
+            return result
+        case "@", "#":
+            let result = node(token, .binary)
+            result.lhs = left
+            result.rhs = try expression(power)
+            guard result.rhs?.kind == .variable else {
+                throw JSONataError(code: "S0214", message: "The right side of \(token.text) must be a variable name (start with $)",
+                                   position: result.rhs?.position, token: token.text)
+            }
+            return result
+        case "?":
+            let result = node(token, .condition)
+            result.condition = left
+            result.then = try expression(0)
+            if id == ":" {
+                try advance(":")
+                result.otherwise = try expression(0)
+            }
+            return result
+        case "?:":
+            let result = node(token, .condition)
+            result.condition = left
+            result.then = left
+            result.otherwise = try expression(0)
+            return result
+        case "??":
+            let result = node(token, .condition)
+            let exists = Node(.function, "(", position: token.position)
+            exists.procedure = Node(.variable, "exists", position: token.position)
+            exists.arguments = [left]
+            result.condition = exists
+            result.then = left
+            result.otherwise = try expression(0)
+            return result
+        default:
+            let result = node(token, .binary)
+            result.lhs = left
+            result.rhs = try expression(power)
+            return result
+        }
+    }
+
+    private mutating func call(_ token: Token, _ procedure: Node) throws(JSONataError) -> Node {
+        let result = node(token, .function)
+        result.procedure = procedure
+        if id != ")" {
+            while true {
+                if current.kind == .operator, current.text == "?" {
+                    result.kind = .partial
+                    result.arguments.append(Node(.placeholder, "?", position: current.position))
+                    try advance("?")
+                } else {
+                    result.arguments.append(try expression(0))
+                }
+                if id != "," { break }
+                try advance(",")
+            }
+        }
+        try advance(")", prefix: true)
+        guard procedure.kind == .name, procedure.value == "function" || procedure.value == "λ" else { return result }
+        for (index, argument) in result.arguments.enumerated() where argument.kind != .variable {
+            throw JSONataError(code: "S0208", message: "Parameter \(index + 1) of function definition must be a variable name (start with $)",
+                               position: argument.position, token: argument.value)
+        }
+        result.kind = .lambda
+        if id == "<" {
+            let signaturePosition = current.position
+            var depth = 1
+            var text = "<"
+            while depth > 0, id != "{", id != "(end)" {
+                try advance()
+                if id == ">" { depth -= 1 } else if id == "<" { depth += 1 }
+                text += current.text
+            }
+            try advance(">")
+            do {
+                result.signature = try Signature(text)
+            } catch {
+                var located = error
+                located.position = signaturePosition + (error.position ?? 0)
+                throw located
+            }
+        }
+        try advance("{")
+        result.body = try expression(0)
+        try advance("}")
+        return result
+    }
+}

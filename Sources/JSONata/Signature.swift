@@ -1,0 +1,195 @@
+import Foundation
+
+/// A function signature such as `<s-n?:s>`: validates and completes the arguments of a call
+/// (a port of jsonata-js's signature.js).
+struct Signature: @unchecked Sendable {
+    // The regular expression is immutable after creation and safe to share between threads.
+    struct Parameter {
+        var regex = ""
+        var type = ""
+        var isArray = false
+        var usesContext = false
+        var contextRegex: String?
+        var subtype: String?
+    }
+
+    let definition: String
+    private var parameters: [Parameter] = []
+    private let regex: NSRegularExpression
+
+    init(_ signature: String) throws(JSONataError) {
+        definition = signature
+        let scalars = Array(signature)
+        var position = 1
+        var parameter = Parameter()
+        var parameters: [Parameter] = []
+        func next() {
+            parameters.append(parameter)
+            parameter = Parameter()
+        }
+        func closing(_ start: Int, _ open: Character, _ close: Character) -> Int {
+            var depth = 1
+            var index = start
+            while index < scalars.count - 1 {
+                index += 1
+                if scalars[index] == close {
+                    depth -= 1
+                    if depth == 0 { break }
+                } else if scalars[index] == open {
+                    depth += 1
+                }
+            }
+            return index
+        }
+        while position < scalars.count {
+            let symbol = scalars[position]
+            if symbol == ":" { break }
+            switch symbol {
+            case "s", "n", "b", "l", "o":
+                parameter.regex = "[\(symbol)m]"
+                parameter.type = String(symbol)
+                next()
+            case "a":
+                parameter.regex = "[asnblfom]"
+                parameter.type = "a"
+                parameter.isArray = true
+                next()
+            case "f":
+                parameter.regex = "f"
+                parameter.type = "f"
+                next()
+            case "j":
+                parameter.regex = "[asnblom]"
+                parameter.type = "j"
+                next()
+            case "x":
+                parameter.regex = "[asnblfom]"
+                parameter.type = "x"
+                next()
+            case "-":
+                if !parameters.isEmpty {
+                    parameters[parameters.count - 1].usesContext = true
+                    parameters[parameters.count - 1].contextRegex = parameters[parameters.count - 1].regex
+                    parameters[parameters.count - 1].regex += "?"
+                }
+            case "?", "+":
+                if !parameters.isEmpty { parameters[parameters.count - 1].regex += String(symbol) }
+            case "(":
+                let end = closing(position, "(", ")")
+                let choice = String(scalars[(position + 1)..<end])
+                if choice.contains("<") {
+                    throw JSONataError(code: "S0402", message: "Choice groups containing parameterized types are not supported",
+                                       position: position, token: choice)
+                }
+                parameter.regex = "[\(choice)m]"
+                parameter.type = "(\(choice))"
+                position = end
+                next()
+            case "<":
+                guard let last = parameters.last, last.type == "a" || last.type == "f" else {
+                    throw JSONataError(code: "S0401", message: "Type parameters can only be applied to functions and arrays",
+                                       position: position, token: parameters.last?.type)
+                }
+                let end = closing(position, "<", ">")
+                parameters[parameters.count - 1].subtype = String(scalars[(position + 1)..<end])
+                position = end
+            default:
+                break
+            }
+            position += 1
+        }
+        self.parameters = parameters
+        let pattern = "^" + parameters.map { "(\($0.regex))" }.joined() + "$"
+        regex = try! NSRegularExpression(pattern: pattern)
+    }
+
+    static func symbol(of value: Value?) -> Character {
+        guard let value else { return "m" }
+        switch value {
+        case .string: return "s"
+        case .number: return "n"
+        case .bool: return "b"
+        case .null: return "l"
+        case .array: return "a"
+        case .object: return "o"
+        case .function: return "f"
+        }
+    }
+
+    /// The arguments checked and completed: the context stands in for a missing `-` argument, and a
+    /// single value becomes a one-item array where an array is expected.
+    func validate(_ arguments: [Value?], context: Value?) throws(JSONataError) -> [Value?] {
+        let supplied = String(arguments.map(Self.symbol(of:)))
+        let range = NSRange(supplied.startIndex..., in: supplied)
+        guard let match = regex.firstMatch(in: supplied, range: range) else {
+            throw validationError(arguments, supplied)
+        }
+        var validated: [Value?] = []
+        var argumentIndex = 0
+        for (index, parameter) in parameters.enumerated() {
+            let groupRange = match.range(at: index + 1)
+            let matched = groupRange.location == NSNotFound ? "" : (supplied as NSString).substring(with: groupRange)
+            if matched.isEmpty {
+                if parameter.usesContext, let contextRegex = parameter.contextRegex {
+                    let contextSymbol = String(Self.symbol(of: context))
+                    if contextSymbol.range(of: "^" + contextRegex + "$", options: .regularExpression) != nil {
+                        validated.append(context)
+                    } else {
+                        throw JSONataError(code: "T0411", message: "Context value is not a compatible type with argument \(argumentIndex + 1) of function",
+                                           token: nil)
+                    }
+                } else {
+                    validated.append(argumentIndex < arguments.count ? arguments[argumentIndex] : nil)
+                    argumentIndex += 1
+                }
+                continue
+            }
+            for single in matched {
+                var argument = argumentIndex < arguments.count ? arguments[argumentIndex] : nil
+                if parameter.type == "a" {
+                    if single == "m" {
+                        argument = nil
+                    } else {
+                        var arrayOK = true
+                        if let subtype = parameter.subtype {
+                            if single != "a", matched != subtype {
+                                arrayOK = false
+                            } else if single == "a", case .array(let array)? = argument, let first = array.items.first {
+                                let itemType = Self.symbol(of: first)
+                                if itemType != subtype.first {
+                                    arrayOK = false
+                                } else {
+                                    arrayOK = array.items.allSatisfy { Self.symbol(of: $0) == itemType }
+                                }
+                            }
+                        }
+                        if !arrayOK {
+                            throw JSONataError(code: "T0412", message: "Argument \(argumentIndex + 1) of function must be an array of \(Self.typeName(parameter.subtype ?? ""))")
+                        }
+                        if single != "a", let value = argument { argument = .array(ArrayValue([value])) }
+                    }
+                }
+                validated.append(argument)
+                argumentIndex += 1
+            }
+        }
+        return validated
+    }
+
+    private static func typeName(_ symbol: String) -> String {
+        ["a": "arrays", "b": "booleans", "f": "functions", "n": "numbers", "o": "objects", "s": "strings"][symbol] ?? symbol
+    }
+
+    private func validationError(_ arguments: [Value?], _ supplied: String) -> JSONataError {
+        var partial = "^"
+        var goodTo = 0
+        for parameter in parameters {
+            partial += parameter.regex
+            guard let match = supplied.range(of: partial, options: .regularExpression) else {
+                return JSONataError(code: "T0410", message: "Argument \(goodTo + 1) of function does not match function signature")
+            }
+            goodTo = supplied.distance(from: supplied.startIndex, to: match.upperBound)
+        }
+        return JSONataError(code: "T0410", message: "Argument \(goodTo + 1) of function does not match function signature")
+    }
+}

@@ -1,0 +1,163 @@
+public import JSONValue
+
+/// A value during evaluation. JSONata's `undefined` is Swift's `nil` (`Value?`).
+///
+/// Arrays and objects are reference types because evaluation marks arrays as sequences, singleton
+/// keepers or tuple streams as it goes, exactly as jsonata-js flags its JavaScript arrays.
+enum Value {
+    case null
+    case bool(Bool)
+    case number(Double)
+    case string(String)
+    case array(ArrayValue)
+    case object(ObjectValue)
+    case function(FunctionValue)
+
+    var isArray: Bool { if case .array = self { true } else { false } }
+    var isFunction: Bool { if case .function = self { true } else { false } }
+
+    var arrayValue: ArrayValue? { if case .array(let array) = self { array } else { nil } }
+    var objectValue: ObjectValue? { if case .object(let object) = self { object } else { nil } }
+    var stringValue: String? { if case .string(let string) = self { string } else { nil } }
+    var numberValue: Double? { if case .number(let number) = self { number } else { nil } }
+    var functionValue: FunctionValue? { if case .function(let function) = self { function } else { nil } }
+
+    /// The type name `$type` returns.
+    var typeName: String {
+        switch self {
+        case .null: "null"
+        case .bool: "boolean"
+        case .number: "number"
+        case .string: "string"
+        case .array: "array"
+        case .object: "object"
+        case .function: "function"
+        }
+    }
+}
+
+/// An array, with jsonata-js's flags.
+final class ArrayValue {
+    var items: [Value]
+    /// A sequence built by evaluation (a path's results), as opposed to an array in the data.
+    var isSequence = false
+    /// Keep a one-item sequence as an array (`[]` on a step).
+    var keepSingleton = false
+    /// Built by an array constructor: not flattened into a path's results.
+    var isConstructed = false
+    /// The items are tuples (`@`/`#` bindings).
+    var isTupleStream = false
+    /// A singleton wrapped around a value that was an array already.
+    var outerWrapper = false
+
+    init(_ items: [Value] = []) {
+        self.items = items
+    }
+
+    /// A new evaluation sequence.
+    static func sequence(_ items: [Value] = []) -> ArrayValue {
+        let array = ArrayValue(items)
+        array.isSequence = true
+        return array
+    }
+
+    var count: Int { items.count }
+    func append(_ value: Value) { items.append(value) }
+}
+
+/// An object: string keys in insertion order.
+final class ObjectValue {
+    private(set) var keys: [String] = []
+    private(set) var values: [String: Value] = [:]
+
+    init() {}
+
+    subscript(key: String) -> Value? {
+        get { values[key] }
+        set {
+            if let newValue {
+                if values.updateValue(newValue, forKey: key) == nil { keys.append(key) }
+            } else if values.removeValue(forKey: key) != nil {
+                keys.removeAll { $0 == key }
+            }
+        }
+    }
+
+    var count: Int { keys.count }
+
+    var members: [(key: String, value: Value)] {
+        keys.map { ($0, values[$0]!) }
+    }
+
+    func copy() -> ObjectValue {
+        let copy = ObjectValue()
+        copy.keys = keys
+        copy.values = values
+        return copy
+    }
+}
+
+/// A function value: a lambda with its closure, a built-in, a partial application, or a regex.
+///
+/// `@unchecked Sendable`: a function value never leaves the evaluation that made it (results are
+/// converted to JSON), but built-ins made during evaluation (`~>` chains, regex `next`) capture them
+/// in the `@Sendable` closures that the static library's type requires.
+final class FunctionValue: @unchecked Sendable {
+    enum Body {
+        case lambda(node: Node, environment: Frame, input: Value?)
+        case native(NativeFunction)
+        /// A partial application: `nil` marks a `?` placeholder, `.some(nil)` a bound undefined.
+        case partial(FunctionValue, arguments: [Value??])
+        case regex(RegexMatcher)
+        case transform(node: Node, environment: Frame)
+    }
+
+    let body: Body
+    let signature: Signature?
+
+    init(_ body: Body, signature: Signature? = nil) {
+        self.body = body
+        self.signature = signature
+    }
+
+    /// How many arguments the function declares (for `$map` and friends deciding what to pass).
+    var arity: Int {
+        switch body {
+        case .lambda(let node, _, _): node.arguments.count
+        case .native(let function): function.arity
+        case .partial(_, let arguments): arguments.filter { $0 == nil }.count
+        case .regex: 1
+        case .transform: 1
+        }
+    }
+}
+
+extension Value {
+    /// Builds a value from JSON input.
+    init(_ json: JSON) {
+        switch json {
+        case .null: self = .null
+        case .bool(let value): self = .bool(value)
+        case .number(let value): self = .number(value)
+        case .string(let value): self = .string(value)
+        case .array(let elements): self = .array(ArrayValue(elements.map(Value.init)))
+        case .object(let object):
+            let result = ObjectValue()
+            for (key, value) in object { result[key] = Value(value) }
+            self = .object(result)
+        }
+    }
+
+    /// The value as JSON; functions become empty strings, as JSON.stringify of jsonata-js results does.
+    var json: JSON {
+        switch self {
+        case .null: .null
+        case .bool(let value): .bool(value)
+        case .number(let value): .number(value)
+        case .string(let value): .string(value)
+        case .array(let array): .array(array.items.map(\.json))
+        case .object(let object): .object(JSONObject(object.members.map { ($0.key, $0.value.json) }))
+        case .function: .string("")
+        }
+    }
+}
