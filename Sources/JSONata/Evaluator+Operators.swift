@@ -246,8 +246,8 @@ extension Evaluator {
         case .null: output += "null"
         case .bool(let flag): output += flag ? "true" : "false"
         case .number(let number):
-            guard number.isFinite else { output += "null"; return }
-            output += JSON.format(number: roundTo15(number))
+            guard number.isFinite else { throw JSONataError(code: "D1001", message: "Number out of range: \(number)") }
+            output += JSON.format(number: number.isIntegral ? number : roundTo15(number))
         case .string(let text): JSON.writeQuoted(text, to: &output)
         case .function: output += "\"\""
         case .array(let array):

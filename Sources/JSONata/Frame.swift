@@ -1,6 +1,7 @@
 /// A scope of variable bindings, chained to its enclosing scope.
 final class Frame {
-    private var bindings: [String: Value] = [:]
+    /// A name bound to undefined is present with `nil`, and hides the enclosing scope's binding.
+    private var bindings: [String: Value?] = [:]
     let parent: Frame?
 
     init(parent: Frame?) {
@@ -8,7 +9,7 @@ final class Frame {
     }
 
     func bind(_ name: String, _ value: Value?) {
-        bindings[name] = value
+        bindings[name] = .some(value)
     }
 
     func lookup(_ name: String) -> Value? {

@@ -31,8 +31,8 @@ struct Lexer {
         position + offset < scalars.count ? scalars[position + offset] : nil
     }
 
-    /// The next token; `prefix` says an operand is expected, so `/` starts a regex.
-    mutating func next(prefix: Bool) throws(JSONataError) -> Token {
+    /// The next token; `infix` says an operand came just before, so `/` divides rather than starting a regex.
+    mutating func next(infix: Bool) throws(JSONataError) -> Token {
         while true {
             while let c = peek(), c == " " || c == "\t" || c == "\n" || c == "\r" || c == "\u{0B}" || c == "\u{0C}" {
                 position += 1
@@ -54,7 +54,7 @@ struct Lexer {
         }
         guard let c = peek() else { return Token(kind: .end, text: "(end)", position: position) }
 
-        if prefix, c == "/" {
+        if !infix, c == "/" {
             return try regex()
         }
         let two = peek(1).map { String(c) + String($0) }

@@ -36,7 +36,7 @@ extension Library {
             if result.hasSuffix(" ") { result.removeLast() }
             return .string(result)
         }
-        define("pad", "<s-nn?:s>", 3) { _, arguments, _, _ in
+        define("pad", "<s-ns?:s>", 3) { _, arguments, _, _ in
             guard let text = string(arguments, 0) else { return nil }
             let width = Int(number(arguments, 1) ?? 0)
             var padCharacters = string(arguments, 2) ?? " "
@@ -47,17 +47,16 @@ extension Library {
             padding = String(String.UnicodeScalarView(padding.unicodeScalars.prefix(padLength)))
             return .string(width > 0 ? text + padding : padding + text)
         }
-        define("contains", "<s-(sf):b>", 2) { _, arguments, _, _ in
-            guard let text = string(arguments, 0) else { return nil }
+        define("contains", "<s-(sf):b>", 2) { evaluator, arguments, _, environment in
+            guard let text = string(arguments, 0), argument(arguments, 1) != nil else { return nil }
             switch argument(arguments, 1) {
             case .string(let token)?: return .bool(token.isEmpty || text.contains(token))
-            case .function(let function)?:
-                guard case .regex(let matcher) = function.body else { return .bool(false) }
-                return .bool(matcher.firstMatch(in: text) != nil)
+            case let matcher?:
+                return .bool(!(try matches(matcher, in: text, limit: 1, function: "contains", evaluator: evaluator, environment: environment)).isEmpty)
             default: return .bool(false)
             }
         }
-        define("split", "<s-(sf)n?:a<s>>", 3) { _, arguments, _, _ in
+        define("split", "<s-(sf)n?:a<s>>", 3) { evaluator, arguments, _, environment in
             guard let text = string(arguments, 0) else { return nil }
             let limit = number(arguments, 2)
             if let limit, limit < 0 { throw error("D3020", "Third argument of split function must evaluate to a positive number") }
@@ -69,14 +68,12 @@ extension Library {
                 } else {
                     parts = text.components(separatedBy: separator)
                 }
-            case .function(let function)?:
-                guard case .regex(let matcher) = function.body else { break }
+            case let matcher?:
                 let nsText = text as NSString
                 var start = 0
-                let matches = matcher.matches(in: text)
+                let found = try matches(matcher, in: text, limit: limit, function: "split", evaluator: evaluator, environment: environment)
                 var count = 0
-                for match in matches {
-                    if let limit, Double(count) >= limit { break }
+                for match in found {
                     parts.append(nsText.substring(with: NSRange(location: start, length: match.start - start)))
                     start = match.end
                     count += 1
@@ -94,14 +91,12 @@ extension Library {
             let strings = items(value).compactMap(\.stringValue)
             return .string(strings.joined(separator: string(arguments, 1) ?? ""))
         }
-        define("match", "<s-f<s:o>n?:a<o>>", 3) { _, arguments, _, _ in
+        define("match", "<s-f<s:o>n?:a<o>>", 3) { evaluator, arguments, _, environment in
             guard let text = string(arguments, 0) else { return nil }
             let limit = number(arguments, 2)
             if let limit, limit < 0 { throw error("D3040", "Third argument of match function must evaluate to a positive number") }
-            guard case .function(let function)? = argument(arguments, 1), case .regex(let matcher) = function.body else { return nil }
             var results: [Value] = []
-            for match in matcher.matches(in: text) {
-                if let limit, Double(results.count) >= limit { break }
+            for match in try matches(argument(arguments, 1), in: text, limit: limit, function: "match", evaluator: evaluator, environment: environment) {
                 let object = ObjectValue()
                 object["match"] = .string(match.match)
                 object["index"] = .number(Double(match.start))
@@ -130,14 +125,12 @@ extension Library {
                     count += 1
                 }
                 return .string(result + rest)
-            case .function(let function)?:
-                guard case .regex(let matcher) = function.body else { return .string(text) }
+            case .function?:
                 let nsText = text as NSString
                 var result = ""
                 var position = 0
                 var count = 0
-                for match in matcher.matches(in: text) {
-                    if let limit, Double(count) >= limit { break }
+                for match in try matches(pattern, in: text, limit: limit, function: "replace", evaluator: evaluator, environment: environment) {
                     result += nsText.substring(with: NSRange(location: position, length: match.start - position))
                     switch replacement {
                     case .string(let template)?:

@@ -60,13 +60,13 @@ struct Parser {
         return Self.infixOperators[current.text] ?? 0
     }
 
-    private mutating func advance(_ expected: String? = nil, prefix: Bool = false) throws(JSONataError) {
+    private mutating func advance(_ expected: String? = nil, infix: Bool = false) throws(JSONataError) {
         if let expected, id != expected {
             let code = current.kind == .end ? "S0203" : "S0202"
             throw JSONataError(code: code, message: "Expected \"\(expected)\", got \"\(current.text)\"",
                                position: current.position, token: current.text)
         }
-        current = try lexer.next(prefix: prefix)
+        current = try lexer.next(infix: infix)
         if current.kind == .end { current.position = length }
         if current.kind == .operator, Self.infixOperators[current.text] == nil, !Self.plainSymbols.contains(current.text) {
             throw JSONataError(code: "S0204", message: "Unknown operator: \"\(current.text)\"",
@@ -76,7 +76,7 @@ struct Parser {
 
     private mutating func expression(_ rightBindingPower: Int) throws(JSONataError) -> Node {
         var token = current
-        try advance(prefix: true)
+        try advance(infix: true)
         var left = try nud(token)
         while rightBindingPower < leftBindingPower {
             token = current
@@ -135,7 +135,7 @@ struct Parser {
                 if id != ";" { break }
                 try advance(";")
             }
-            try advance(")", prefix: true)
+            try advance(")", infix: true)
             return result
         case "[":
             let result = node(token, .unary)
@@ -154,7 +154,7 @@ struct Parser {
                     try advance(",")
                 }
             }
-            try advance("]", prefix: true)
+            try advance("]", infix: true)
             return result
         case "{":
             let result = node(token, .unary)
@@ -193,7 +193,7 @@ struct Parser {
                 try advance(",")
             }
         }
-        try advance("}", prefix: true)
+        try advance("}", infix: true)
         return pairs
     }
 
@@ -215,7 +215,7 @@ struct Parser {
             let result = node(token, .binary)
             result.lhs = left
             result.rhs = try expression(Self.bindingPowers["]"]!)
-            try advance("]", prefix: true)
+            try advance("]", infix: true)
             return result
         case "^":
             try advance("(")
@@ -306,7 +306,7 @@ struct Parser {
                 try advance(",")
             }
         }
-        try advance(")", prefix: true)
+        try advance(")", infix: true)
         guard procedure.kind == .name, procedure.value == "function" || procedure.value == "λ" else { return result }
         for (index, argument) in result.arguments.enumerated() where argument.kind != .variable {
             throw JSONataError(code: "S0208", message: "Parameter \(index + 1) of function definition must be a variable name (start with $)",

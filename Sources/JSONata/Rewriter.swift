@@ -16,9 +16,10 @@ struct Rewriter {
             } else {
                 let operand = try process(expression.expression!)
                 if expression.value == "-", operand.kind == .number {
-                    operand.number = -operand.number
-                    operand.value = "-" + operand.value
-                    return keepingArray(expression, operand)
+                    // A new node: the raw tree may be rewritten twice (`a ?: b` uses `a` as condition and value).
+                    let negated = Node(.number, "-" + operand.value, position: operand.position)
+                    negated.number = -operand.number
+                    return keepingArray(expression, negated)
                 }
                 result.expression = operand
             }

@@ -1,0 +1,39 @@
+import Foundation
+
+extension Library {
+    /// The matches of a regex or a custom matcher function over `text`, in order, up to `limit`,
+    /// following jsonata-js: a zero-length match after the first would never progress (`D1004`).
+    static func matches(_ matcher: Value?, in text: String, limit: Double?, function: String, evaluator: Evaluator,
+                        environment: Frame) throws(JSONataError) -> [RegexMatcher.Match]
+    {
+        guard case .function(let value)? = matcher else { return [] }
+        var results: [RegexMatcher.Match] = []
+        func underLimit() -> Bool { limit.map { Double(results.count) < $0 } ?? true }
+        if case .regex(let regex) = value.body {
+            let length = (text as NSString).length
+            var next = regex.firstMatch(in: text)
+            while let match = next, underLimit() {
+                results.append(match)
+                guard match.end < length else { break }
+                next = regex.firstMatch(in: text, from: match.end)
+                if let following = next, following.match.isEmpty, underLimit() {
+                    throw JSONataError(code: "D1004", message: "Regular expression matches zero length string", token: regex.source)
+                }
+            }
+            return results
+        }
+        var result = try evaluator.apply(matcher, [.string(text)], nil, environment)
+        while let current = result, underLimit() {
+            guard case .object(let object) = current, case .string(let matched)? = object["match"],
+                case .number(let start)? = object["start"], case .number(let end)? = object["end"]
+            else {
+                throw JSONataError(code: "T1010", message: "The matcher function argument passed to function \(function) does not return the correct object structure")
+            }
+            let groups = (object["groups"]?.arrayValue?.items ?? []).compactMap(\.stringValue)
+            results.append(RegexMatcher.Match(match: matched, start: Int(start), end: Int(end), groups: groups))
+            guard let next = object["next"], next.isFunction else { break }
+            result = try evaluator.apply(next, [], nil, environment)
+        }
+        return results
+    }
+}

@@ -1,0 +1,34 @@
+import Foundation
+import Testing
+
+/// The JSONata test suite of `../shared/conformance/jsonata`, run through `manifold eval --jsonl` with
+/// the suite's own runner. Conformance may only go up: the test fails below the level reached.
+@Suite struct JSONataConformanceTests {
+    /// The number of cases that passed when this was last raised; raise it as conformance improves.
+    static let reached = 893
+
+    @Test func suitePassesAtLeastTheLevelReached() throws {
+        let conformance = GoldenFile.packageRoot.deletingLastPathComponent().appending(path: "shared/conformance/jsonata")
+        try #require(FileManager.default.fileExists(atPath: conformance.appending(path: "run_suite.py").path),
+                     "the JSONata suite is expected at \(conformance.path)")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", conformance.appending(path: "run_suite.py").path, conformance.appending(path: "suite").path,
+                             "--timeout", "300", "--stall-timeout", "60", "--", BinaryEndToEndTests.executable.path, "eval", "--jsonl"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["PYTHONIOENCODING"] = "utf-8:backslashreplace"
+        process.environment = environment
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        let summary = try #require(output.split(separator: "\n").last { $0.hasSuffix(" failed") && $0.contains(" passed, ") },
+                                   "no summary line in the runner's output:\n\(output.suffix(2000))")
+        let passed = Int(summary.split(separator: " ")[0]) ?? 0
+        let failed = Int(summary.split(separator: " ")[2]) ?? 0
+        print("JSONata conformance (\(passed + failed) cases): \(passed) passed, \(failed) failed; level reached \(Self.reached)")
+        #expect(passed >= Self.reached, "conformance fell below the level reached:\n\(output.suffix(4000))")
+    }
+}
