@@ -5,12 +5,15 @@ import Foundation
 final class Evaluator {
     let maximumDepth: Int
     let deadline: ContinuousClock.Instant?
+    /// The evaluation's one instant (epoch milliseconds): `$now()` and `$millis()` agree within an evaluation.
+    let timestamp: Double
     private var depth = 0
     private var steps = 0
 
-    init(maximumDepth: Int, deadline: ContinuousClock.Instant?) {
+    init(maximumDepth: Int, deadline: ContinuousClock.Instant?, timestamp: Double) {
         self.maximumDepth = maximumDepth
         self.deadline = deadline
+        self.timestamp = timestamp
     }
 
     // MARK: Dispatch

@@ -1,4 +1,256 @@
+import Foundation
+import JSONValue
+
 extension Library {
-    static func defineFormatting(_ define: Define) {}
-    static func defineDates(_ define: Define) {}
+    static func defineFormatting(_ define: Define) {
+        define("formatBase", "<n-n?:s>", 2) { _, arguments, _, _ in
+            guard let value = number(arguments, 0) else { return nil }
+            let radix = number(arguments, 1).map { round($0, precision: 0) } ?? 10
+            guard radix >= 2, radix <= 36 else {
+                throw error("D3100", "The radix of the formatBase function must be between 2 and 36.  It was given \(JSON.format(number: radix))")
+            }
+            let rounded = round(value, precision: 0)
+            let text = String(Int64(Swift.abs(rounded)), radix: Int(radix))
+            return .string(rounded < 0 ? "-" + text : text)
+        }
+        define("formatNumber", "<n-so?:s>", 3) { _, arguments, _, _ in
+            guard let value = number(arguments, 0) else { return nil }
+            var properties = NumberPicture.defaults
+            if case .object(let options)? = argument(arguments, 2) {
+                for (key, member) in options.members { if case .string(let text) = member { properties[key] = text } }
+            }
+            return .string(try NumberPicture.format(value, picture: string(arguments, 1) ?? "", properties: properties))
+        }
+        define("formatInteger", "<n-s:s>", 2) { _, arguments, _, _ in
+            guard let value = number(arguments, 0) else { return nil }
+            let format = try IntegerPicture(string(arguments, 1) ?? "")
+            return .string(try format.format(Foundation.floor(value)))
+        }
+        define("parseInteger", "<s-s:n>", 2) { _, arguments, _, _ in
+            guard let text = string(arguments, 0) else { return nil }
+            let format = try IntegerPicture(string(arguments, 1) ?? "")
+            return try format.parse(text).map(Value.number)
+        }
+    }
+}
+
+/// `$formatNumber`: XPath F&O 4.7 decimal-format pictures (a port of jsonata-js).
+enum NumberPicture {
+    static let defaults: [String: String] = [
+        "decimal-separator": ".", "grouping-separator": ",", "exponent-separator": "e", "infinity": "Infinity",
+        "minus-sign": "-", "NaN": "NaN", "percent": "%", "per-mille": "\u{2030}", "zero-digit": "0", "digit": "#",
+        "pattern-separator": ";",
+    ]
+
+    struct Parts {
+        var prefix: [Character]
+        var suffix: [Character]
+        var active: [Character]
+        var mantissa: [Character]
+        var exponent: [Character]?
+        var integer: [Character]
+        var fraction: [Character]
+        var picture: [Character]
+    }
+
+    struct Analysis {
+        var integerGroupingPositions: [Int]
+        var regularGrouping: Int
+        var minimumIntegerSize: Int
+        var scalingFactor: Int
+        var prefix: String
+        var fractionGroupingPositions: [Int]
+        var minimumFractionSize: Int
+        var maximumFractionSize: Int
+        var minimumExponentSize: Int
+        var suffix: String
+        var picture: [Character]
+    }
+
+    static func format(_ value: Double, picture: String, properties: [String: String]) throws(JSONataError) -> String {
+        func property(_ name: String) -> Character { properties[name]?.first ?? defaults[name]!.first! }
+        let zero = property("zero-digit")
+        let zeroValue = zero.unicodeScalars.first!.value
+        let digits: [Character] = (0..<10).map { Character(Unicode.Scalar(zeroValue + UInt32($0))!) }
+        let decimalSeparator = property("decimal-separator"), groupingSeparator = property("grouping-separator")
+        let exponentSeparator = property("exponent-separator"), digitSign = property("digit")
+        let patternSeparator = property("pattern-separator"), percent = property("percent"), perMille = property("per-mille")
+        let minus = properties["minus-sign"] ?? "-"
+        let active = Set(digits + [decimalSeparator, exponentSeparator, groupingSeparator, digitSign, patternSeparator])
+
+        let subPictures = picture.split(separator: patternSeparator, omittingEmptySubsequences: false).map { Array($0) }
+        if subPictures.count > 2 { throw JSONataError(code: "D3080", message: "The picture string must not contain more than one instance of the 'pattern-separator' character") }
+
+        func split(_ sub: [Character]) -> Parts {
+            // With no active character at all, the whole sub-picture counts as active (and fails validation).
+            let start = sub.firstIndex { active.contains($0) && $0 != exponentSeparator } ?? 0
+            let end = sub.lastIndex { active.contains($0) && $0 != exponentSeparator }.map { $0 + 1 } ?? sub.count
+            let prefix = Array(sub[..<start])
+            let suffix = end >= start ? Array(sub[end...]) : []
+            let activePart = end >= start ? Array(sub[start..<end]) : []
+            var mantissa = activePart
+            var exponent: [Character]?
+            if let position = sub[prefix.count...].firstIndex(of: exponentSeparator), position <= sub.count - suffix.count {
+                let relative = position - prefix.count
+                if relative <= activePart.count {
+                    mantissa = Array(activePart[..<relative])
+                    exponent = Array(activePart[Swift.min(relative + 1, activePart.count)...])
+                }
+            }
+            let integer: [Character]
+            let fraction: [Character]
+            if let decimal = mantissa.firstIndex(of: decimalSeparator) {
+                integer = Array(mantissa[..<decimal])
+                fraction = Array(mantissa[(decimal + 1)...])
+            } else {
+                integer = mantissa
+                fraction = suffix
+            }
+            return Parts(prefix: prefix, suffix: suffix, active: activePart, mantissa: mantissa, exponent: exponent,
+                         integer: integer, fraction: fraction, picture: sub)
+        }
+
+        func validate(_ parts: Parts) throws(JSONataError) {
+            var code: String?
+            let sub = parts.picture
+            func count(_ character: Character) -> Int { sub.filter { $0 == character }.count }
+            if count(decimalSeparator) > 1 { code = "D3081" }
+            if count(percent) > 1 { code = "D3082" }
+            if count(perMille) > 1 { code = "D3083" }
+            if count(percent) > 0, count(perMille) > 0 { code = "D3084" }
+            if !parts.mantissa.contains(where: { digits.contains($0) || $0 == digitSign }) { code = "D3085" }
+            if parts.active.contains(where: { !active.contains($0) }) { code = "D3086" }
+            if let decimal = sub.firstIndex(of: decimalSeparator) {
+                if (decimal > 0 && sub[decimal - 1] == groupingSeparator) || (decimal + 1 < sub.count && sub[decimal + 1] == groupingSeparator) {
+                    code = "D3087"
+                }
+            } else if parts.integer.last == groupingSeparator {
+                code = "D3088"
+            }
+            if zip(sub, sub.dropFirst()).contains(where: { $0 == groupingSeparator && $1 == groupingSeparator }) { code = "D3089" }
+            if let optional = parts.integer.firstIndex(of: digitSign), parts.integer[..<optional].contains(where: { digits.contains($0) }) {
+                code = "D3090"
+            }
+            if let optional = parts.fraction.lastIndex(of: digitSign), parts.fraction[optional...].contains(where: { digits.contains($0) }) {
+                code = "D3091"
+            }
+            if let exponent = parts.exponent {
+                if !exponent.isEmpty, count(percent) > 0 || count(perMille) > 0 { code = "D3092" }
+                if exponent.isEmpty || exponent.contains(where: { !digits.contains($0) }) { code = "D3093" }
+            }
+            if let code { throw JSONataError(code: code, message: "Invalid picture string for formatNumber: \(picture)") }
+        }
+
+        func groupingPositions(_ part: [Character], toLeft: Bool) -> [Int] {
+            var positions: [Int] = []
+            for (index, character) in part.enumerated() where character == groupingSeparator {
+                let side = toLeft ? part[..<index] : part[index...]
+                positions.append(side.filter { digits.contains($0) || $0 == digitSign }.count)
+            }
+            return positions
+        }
+
+        func analyse(_ parts: Parts) -> Analysis {
+            let integerPositions = groupingPositions(parts.integer, toLeft: false)
+            var regular = 0
+            if !integerPositions.isEmpty {
+                func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? a : gcd(b, a % b) }
+                let factor = integerPositions.reduce(integerPositions[0], gcd)
+                regular = (1...integerPositions.count).allSatisfy { integerPositions.contains($0 * factor) } ? factor : 0
+            }
+            var minimumInteger = parts.integer.filter { digits.contains($0) }.count
+            let scaling = minimumInteger
+            var minimumFraction = parts.fraction.filter { digits.contains($0) }.count
+            var maximumFraction = parts.fraction.filter { digits.contains($0) || $0 == digitSign }.count
+            let exponentPresent = parts.exponent != nil
+            if minimumInteger == 0, maximumFraction == 0 {
+                if exponentPresent {
+                    minimumFraction = 1
+                    maximumFraction = 1
+                } else {
+                    minimumInteger = 1
+                }
+            }
+            if exponentPresent, minimumInteger == 0, parts.integer.contains(digitSign) { minimumInteger = 1 }
+            if minimumInteger == 0, minimumFraction == 0 { minimumFraction = 1 }
+            let minimumExponent = parts.exponent.map { $0.filter { digits.contains($0) }.count } ?? 0
+            return Analysis(integerGroupingPositions: integerPositions, regularGrouping: regular, minimumIntegerSize: minimumInteger,
+                            scalingFactor: scaling, prefix: String(parts.prefix), fractionGroupingPositions: groupingPositions(parts.fraction, toLeft: true),
+                            minimumFractionSize: minimumFraction, maximumFractionSize: maximumFraction,
+                            minimumExponentSize: minimumExponent, suffix: String(parts.suffix), picture: parts.picture)
+        }
+
+        let parts = subPictures.map(split)
+        for part in parts { try validate(part) }
+        var variables = parts.map(analyse)
+        if variables.count == 1 {
+            var negative = variables[0]
+            negative.prefix = minus + negative.prefix
+            variables.append(negative)
+        }
+        let pic = value >= 0 ? variables[0] : variables[1]
+        var adjusted = value
+        if pic.picture.contains(percent) { adjusted = value * 100 } else if pic.picture.contains(perMille) { adjusted = value * 1000 }
+        var mantissa = adjusted
+        var exponent: Int?
+        if pic.minimumExponentSize != 0 {
+            let maxMantissa = pow(10, Double(pic.scalingFactor))
+            let minMantissa = pow(10, Double(pic.scalingFactor - 1))
+            var power = 0
+            let sign: Double = mantissa < 0 ? -1 : 1
+            mantissa = Swift.abs(mantissa)
+            if mantissa != 0 {
+                while mantissa < minMantissa { mantissa *= 10; power -= 1 }
+                while mantissa > maxMantissa { mantissa /= 10; power += 1 }
+            }
+            mantissa *= sign
+            exponent = power
+        }
+        let rounded = Library.round(mantissa, precision: pic.maximumFractionSize)
+        func makeString(_ number: Double, _ places: Int) -> [Character] {
+            let text = String(format: "%.\(places)f", Swift.abs(number))
+            return text.map { character in
+                if let digit = character.wholeNumberValue, character.isASCII { return digits[digit] }
+                return character
+            }
+        }
+        var text = makeString(rounded, pic.maximumFractionSize)
+        if let dot = text.firstIndex(of: ".") { text[dot] = decimalSeparator } else { text.append(decimalSeparator) }
+        while text.first == zero { text.removeFirst() }
+        while text.last == zero { text.removeLast() }
+        var decimal = text.firstIndex(of: decimalSeparator)!
+        let padLeft = pic.minimumIntegerSize - decimal
+        let padRight = pic.minimumFractionSize - (text.count - decimal - 1)
+        if padLeft > 0 { text = Array(repeating: zero, count: padLeft) + text }
+        if padRight > 0 { text += Array(repeating: zero, count: padRight) }
+        decimal = text.firstIndex(of: decimalSeparator)!
+        if pic.regularGrouping > 0 {
+            let groups = (decimal - 1) / pic.regularGrouping
+            if groups >= 1 {
+                for group in 1...groups {
+                    text.insert(groupingSeparator, at: decimal - group * pic.regularGrouping)
+                }
+            }
+        } else {
+            for position in pic.integerGroupingPositions {
+                text.insert(groupingSeparator, at: decimal - position)
+                decimal += 1
+            }
+        }
+        decimal = text.firstIndex(of: decimalSeparator)!
+        for position in pic.fractionGroupingPositions {
+            text.insert(groupingSeparator, at: position + decimal + 1)
+        }
+        decimal = text.firstIndex(of: decimalSeparator)!
+        if pic.maximumFractionSize == 0 || decimal == text.count - 1 {
+            text.remove(at: decimal)
+        }
+        if let exponent {
+            var exponentText = makeString(Double(exponent), 0)
+            let pad = pic.minimumExponentSize - exponentText.count
+            if pad > 0 { exponentText = Array(repeating: zero, count: pad) + exponentText }
+            text += [exponentSeparator] + (exponent < 0 ? Array(minus) : []) + exponentText
+        }
+        return pic.prefix + String(text) + pic.suffix
+    }
 }
