@@ -41,7 +41,7 @@ final class Evaluator {
         case .wildcard: result = wildcard(input)
         case .descendant: result = descendants(input)
         case .parent:
-            throw JSONataError(code: "S0217", message: "The parent operator % is not supported", position: node.position, token: "%")
+            result = environment.lookup(node.slot?.label ?? "")
         case .condition:
             let condition = try evaluate(node.condition!, input, environment)
             if Self.boolean(condition) == true {
@@ -252,6 +252,7 @@ final class Evaluator {
                         tuple["@"] = item
                     }
                     if let index = step.indexVariable { tuple[index] = .number(Double(position)) }
+                    if let ancestor = step.ancestor { tuple[ancestor.label] = binding["@"] }
                 }
                 result.append(.object(tuple))
             }

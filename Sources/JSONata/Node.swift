@@ -53,9 +53,30 @@ final class Node: @unchecked Sendable {
     var thunk = false
     var nextFunction: String?
 
+    /// `%`: where its value is bound (a label), and how many levels up it still has to climb.
+    var slot: AncestorSlot?
+    /// A step whose input the `%` with this slot refers to.
+    var ancestor: AncestorSlot?
+    /// Parent references inside this node not yet resolved against an enclosing path's steps.
+    var seekingParent: [AncestorSlot] = []
+
     init(_ kind: Kind, _ value: String = "", position: Int) {
         self.kind = kind
         self.value = value
         self.position = position
+    }
+}
+
+/// The binding of a parent operator `%`: resolved by the rewriter to the path step whose input it is.
+final class AncestorSlot: @unchecked Sendable {
+    // Mutated only while the expression compiles, like `Node`.
+    var label: String
+    var level: Int
+    let index: Int
+
+    init(label: String, level: Int, index: Int) {
+        self.label = label
+        self.level = level
+        self.index = index
     }
 }

@@ -41,6 +41,10 @@ struct Parser {
         }
         var rewriter = Rewriter()
         let tree = try rewriter.process(raw)
+        if tree.kind == .parent || !tree.seekingParent.isEmpty {
+            throw JSONataError(code: "S0217", message: "The object representing the 'parent' cannot be derived from this expression",
+                               position: tree.position, token: "%")
+        }
         return tree
     }
 

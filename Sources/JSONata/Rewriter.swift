@@ -2,6 +2,9 @@
 /// predicates become stages, `{}` after a step becomes grouping, `@`/`#` become tuple bindings, and
 /// lambda bodies get tail calls turned into thunks.
 struct Rewriter {
+    private var ancestorLabel = 0
+    private var ancestry: [Node] = []
+
     mutating func process(_ expression: Node) throws(JSONataError) -> Node {
         let result: Node
         switch expression.kind {
@@ -11,8 +14,13 @@ struct Rewriter {
             result = Node(.unary, expression.value, position: expression.position)
             if expression.value == "[" {
                 result.expressions = try expression.expressions.map { (item) throws(JSONataError) in try process(item) }
+                for item in result.expressions { pushAncestry(result, item) }
             } else if expression.value == "{" {
                 result.pairs = try expression.pairs.map { (pair) throws(JSONataError) in (try process(pair.0), try process(pair.1)) }
+                for pair in result.pairs {
+                    pushAncestry(result, pair.0)
+                    pushAncestry(result, pair.1)
+                }
             } else {
                 let operand = try process(expression.expression!)
                 if expression.value == "-", operand.kind == .number {
@@ -22,10 +30,12 @@ struct Rewriter {
                     return keepingArray(expression, negated)
                 }
                 result.expression = operand
+                pushAncestry(result, operand)
             }
         case .function, .partial:
             result = Node(expression.kind, expression.value, position: expression.position)
             result.arguments = try expression.arguments.map { (argument) throws(JSONataError) in try process(argument) }
+            for argument in result.arguments { pushAncestry(result, argument) }
             result.procedure = try process(expression.procedure!)
         case .lambda:
             result = Node(.lambda, expression.value, position: expression.position)
@@ -35,8 +45,13 @@ struct Rewriter {
         case .condition:
             result = Node(.condition, expression.value, position: expression.position)
             result.condition = try process(expression.condition!)
+            pushAncestry(result, result.condition!)
             result.then = try process(expression.then!)
-            if let otherwise = expression.otherwise { result.otherwise = try process(otherwise) }
+            pushAncestry(result, result.then!)
+            if let otherwise = expression.otherwise {
+                result.otherwise = try process(otherwise)
+                pushAncestry(result, result.otherwise!)
+            }
         case .transform:
             result = Node(.transform, expression.value, position: expression.position)
             result.pattern = try process(expression.pattern!)
@@ -45,6 +60,7 @@ struct Rewriter {
         case .block:
             result = Node(.block, expression.value, position: expression.position)
             result.expressions = try expression.expressions.map { (item) throws(JSONataError) in try process(item) }
+            for item in result.expressions { pushAncestry(result, item) }
             if result.expressions.contains(where: { $0.consArray || ($0.kind == .path && $0.steps.first?.consArray == true) }) {
                 result.consArray = true
             }
@@ -52,7 +68,12 @@ struct Rewriter {
             result = Node(.path, position: expression.position)
             result.steps = [expression]
             if expression.keepArray { result.keepSingletonArray = true }
-        case .string, .number, .value, .wildcard, .descendant, .variable, .regex, .parent, .placeholder:
+        case .parent:
+            result = Node(.parent, "%", position: expression.position)
+            result.slot = AncestorSlot(label: "!\(ancestorLabel)", level: 1, index: ancestry.count)
+            ancestorLabel += 1
+            ancestry.append(result)
+        case .string, .number, .value, .wildcard, .descendant, .variable, .regex, .placeholder:
             result = expression
         case .operator:
             if ["and", "or", "in"].contains(expression.value) {
@@ -85,6 +106,7 @@ struct Rewriter {
                 result = Node(.path, position: left.position)
                 result.steps = [left]
             }
+            if left.kind == .parent { result.seekingParent = [left.slot!] }
             let rest = try process(expression.rhs!)
             if rest.kind == .function, let procedure = rest.procedure, procedure.kind == .path, procedure.steps.count == 1,
                 procedure.steps[0].kind == .name, result.steps.last?.kind == .function
@@ -110,6 +132,7 @@ struct Rewriter {
             if result.steps.contains(where: \.keepArray) { result.keepSingletonArray = true }
             if let first = result.steps.first, first.kind == .unary, first.value == "[" { first.consArray = true }
             if let last = result.steps.last, last.kind == .unary, last.value == "[" { last.consArray = true }
+            try resolveAncestry(result)
             return result
         case "[":
             let result = try process(expression.lhs!)
@@ -124,7 +147,16 @@ struct Rewriter {
                                    position: expression.position)
             }
             let filter = Node(.filter, position: expression.position)
-            filter.expression = try process(expression.rhs!)
+            let predicate = try process(expression.rhs!)
+            for slot in predicate.seekingParent {
+                if slot.level == 1 {
+                    _ = try seekParent(step, slot)
+                } else {
+                    slot.level -= 1
+                }
+            }
+            pushAncestry(step, predicate)
+            filter.expression = predicate
             if toStages { step.stages.append(filter) } else { step.predicates.append(filter) }
             return result
         case "{":
@@ -145,12 +177,15 @@ struct Rewriter {
             }
             let sort = Node(.sort, position: expression.position)
             sort.terms = try expression.terms.map { (term) throws(JSONataError) in (term.descending, try process(term.expression)) }
+            for term in sort.terms { pushAncestry(sort, term.expression) }
             result.steps.append(sort)
+            try resolveAncestry(result)
             return result
         case ":=":
             let result = Node(.bind, expression.value, position: expression.position)
             result.lhs = try process(expression.lhs!)
             result.rhs = try process(expression.rhs!)
+            pushAncestry(result, result.rhs!)
             return result
         case "@":
             let result = try process(expression.lhs!)
@@ -199,7 +234,76 @@ struct Rewriter {
             let result = Node(.binary, expression.value, position: expression.position)
             result.lhs = try process(expression.lhs!)
             result.rhs = try process(expression.rhs!)
+            pushAncestry(result, result.lhs!)
+            pushAncestry(result, result.rhs!)
             return result
+        }
+    }
+
+    // MARK: Parent operator
+
+    /// Walks back from `node` to the step whose input a `%` refers to, consuming one level per step.
+    private mutating func seekParent(_ node: Node, _ slot: AncestorSlot) throws(JSONataError) -> AncestorSlot {
+        var slot = slot
+        switch node.kind {
+        case .name, .wildcard:
+            slot.level -= 1
+            if slot.level == 0 {
+                if let existing = node.ancestor {
+                    ancestry[slot.index].slot?.label = existing.label
+                }
+                node.ancestor = slot
+                node.tuple = true
+            }
+        case .parent:
+            slot.level += 1
+        case .block:
+            if let last = node.expressions.last {
+                node.tuple = true
+                slot = try seekParent(last, slot)
+            }
+        case .path:
+            node.tuple = true
+            var index = node.steps.count - 1
+            slot = try seekParent(node.steps[index], slot)
+            index -= 1
+            while slot.level > 0, index >= 0 {
+                slot = try seekParent(node.steps[index], slot)
+                index -= 1
+            }
+        default:
+            throw JSONataError(code: "S0217", message: "The object representing the 'parent' cannot be derived from this expression",
+                               position: node.position, token: "\(node.kind)")
+        }
+        return slot
+    }
+
+    private func pushAncestry(_ result: Node, _ value: Node) {
+        var slots = value.seekingParent
+        if value.kind == .parent, let slot = value.slot { slots.append(slot) }
+        result.seekingParent += slots
+    }
+
+    private mutating func resolveAncestry(_ path: Node) throws(JSONataError) {
+        guard let last = path.steps.last else { return }
+        var slots = last.seekingParent
+        if last.kind == .parent, let slot = last.slot { slots.append(slot) }
+        for original in slots {
+            var slot = original
+            var index = path.steps.count - 2
+            while slot.level > 0 {
+                if index < 0 {
+                    path.seekingParent.append(slot)
+                    break
+                }
+                var step = path.steps[index]
+                index -= 1
+                while index >= 0, step.focus != nil, path.steps[index].focus != nil {
+                    step = path.steps[index]
+                    index -= 1
+                }
+                slot = try seekParent(step, slot)
+            }
         }
     }
 

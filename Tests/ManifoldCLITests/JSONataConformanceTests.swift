@@ -5,7 +5,7 @@ import Testing
 /// the suite's own runner. Conformance may only go up: the test fails below the level reached.
 @Suite struct JSONataConformanceTests {
     /// The number of cases that passed when this was last raised; raise it as conformance improves.
-    static let reached = 1166
+    static let reached = 1199
 
     @Test func suitePassesAtLeastTheLevelReached() throws {
         let conformance = GoldenFile.packageRoot.deletingLastPathComponent().appending(path: "shared/conformance/jsonata")
