@@ -1,6 +1,9 @@
 extension Evaluator {
     /// An object constructor, or a grouping `step{key: value}`: one member per distinct key.
     func evaluateGroup(_ node: Node, _ input: Value?, _ environment: Frame) throws(JSONataError) -> Value? {
+        if !(input?.isArray ?? false) {
+            return try constructObject(node, input, environment)
+        }
         let result = ObjectValue()
         var groups: [String: (data: Value?, pairIndex: Int)] = [:]
         var order: [String] = []
@@ -51,6 +54,34 @@ extension Evaluator {
             }
             if let value = try evaluate(node.pairs[entry.pairIndex].1, context, frame) {
                 result[key] = value
+            }
+        }
+        return .object(result)
+    }
+
+    /// An object constructor over a single context: each pair's key and value, evaluated once.
+    private func constructObject(_ node: Node, _ input: Value?, _ environment: Frame) throws(JSONataError) -> Value? {
+        var keys: [(String, Int)] = []
+        keys.reserveCapacity(node.pairs.count)
+        for (pairIndex, pair) in node.pairs.enumerated() {
+            guard let key = try evaluate(pair.0, input, environment) else { continue }
+            guard case .string(let name) = key else {
+                throw JSONataError(code: "T1003", message: "Key in object structure must evaluate to a string; got: \(Value.describe(key))",
+                                   position: node.position)
+            }
+            if let existing = keys.first(where: { $0.0 == name }) {
+                if existing.1 != pairIndex {
+                    throw JSONataError(code: "D1009", message: "Multiple key definitions evaluate to same key: \(name)",
+                                       position: node.position)
+                }
+                continue
+            }
+            keys.append((name, pairIndex))
+        }
+        let result = ObjectValue()
+        for (name, pairIndex) in keys {
+            if let value = try evaluate(node.pairs[pairIndex].1, input, environment) {
+                result[name] = value
             }
         }
         return .object(result)

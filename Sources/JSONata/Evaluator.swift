@@ -97,11 +97,28 @@ final class Evaluator {
     // MARK: Paths
 
     private func evaluatePath(_ node: Node, _ input: Value?, _ environment: Frame) throws(JSONataError) -> Value? {
-        var inputSequence: [Value?]
+        if let names = node.simpleNames, case .object(var object)? = input {
+            // A chain of plain names through objects: no sequences needed.
+            for (index, name) in names.enumerated() {
+                guard let value = object[name] else { return nil }
+                if index == names.count - 1 { return value }
+                guard case .object(let next) = value else { return try evaluatePathSteps(node, input, environment) }
+                object = next
+            }
+        }
+        return try evaluatePathSteps(node, input, environment)
+    }
+
+    private func evaluatePathSteps(_ node: Node, _ input: Value?, _ environment: Frame) throws(JSONataError) -> Value? {
+        var inputSequence: [Value]
+        var undefinedInput = false
         if case .array(let array)? = input, node.steps.first?.kind != .variable {
             inputSequence = array.items
-        } else {
+        } else if let input {
             inputSequence = [input]
+        } else {
+            inputSequence = []
+            undefinedInput = true
         }
         var resultSequence: ArrayValue?
         var isTupleStream = false
@@ -109,15 +126,19 @@ final class Evaluator {
         for (index, step) in node.steps.enumerated() {
             if step.tuple { isTupleStream = true }
             if index == 0, step.consArray {
-                let context = ArrayValue.sequence(inputSequence.compactMap { $0 })
+                let context = ArrayValue.sequence(inputSequence)
                 resultSequence = Self.asSequence(try evaluate(step, .array(context), environment))
             } else if isTupleStream {
-                tupleBindings = try evaluateTupleStep(step, inputSequence, tupleBindings, environment)
+                tupleBindings = try evaluateTupleStep(step, undefinedInput ? [nil] : inputSequence.map { $0 }, tupleBindings, environment)
             } else {
-                resultSequence = try evaluateStep(step, inputSequence, environment, lastStep: index == node.steps.count - 1)
+                resultSequence = try evaluateStep(step, inputSequence, undefinedInput: undefinedInput, environment,
+                                                  lastStep: index == node.steps.count - 1)
             }
             if !isTupleStream, resultSequence == nil || resultSequence!.items.isEmpty { break }
-            if step.focus == nil, let resultSequence { inputSequence = resultSequence.items }
+            if step.focus == nil, let resultSequence {
+                inputSequence = resultSequence.items
+                undefinedInput = false
+            }
         }
         if isTupleStream {
             let stream = tupleBindings ?? []
@@ -154,19 +175,27 @@ final class Evaluator {
         return ArrayValue.sequence([value])
     }
 
-    private func evaluateStep(_ step: Node, _ input: [Value?], _ environment: Frame, lastStep: Bool) throws(JSONataError) -> ArrayValue {
+    private func evaluateStep(_ step: Node, _ input: [Value], undefinedInput: Bool, _ environment: Frame, lastStep: Bool)
+        throws(JSONataError) -> ArrayValue
+    {
         if step.kind == .sort {
-            var result = try sort(step, ArrayValue.sequence(input.compactMap { $0 }), environment)
+            var result = try sort(step, ArrayValue.sequence(input), environment)
             if !step.stages.isEmpty { result = try evaluateStages(step.stages, result, environment) }
             return result
         }
         var results: [Value] = []
-        for item in input {
+        results.reserveCapacity(input.count)
+        func visit(_ item: Value?) throws(JSONataError) {
             var value = try evaluate(step, item, environment)
             for stage in step.stages {
                 value = try filter(stage.expression!, value, environment)
             }
             if let value { results.append(value) }
+        }
+        if undefinedInput {
+            try visit(nil)
+        } else {
+            for item in input { try visit(item) }
         }
         if lastStep, results.count == 1, case .array(let array) = results[0], !array.isSequence {
             return array

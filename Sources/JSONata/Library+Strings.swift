@@ -19,12 +19,12 @@ extension Library {
             guard let text = string(arguments, 0) else { return nil }
             guard let chars = string(arguments, 1) else { return .string(text) }
             if chars.isEmpty { return .string("") }
-            guard let range = text.range(of: chars) else { return .string(text) }
+            guard let range = find(chars, in: text) else { return .string(text) }
             return .string(String(text[..<range.lowerBound]))
         }
         define("substringAfter", "<s-s:s>", 2) { _, arguments, _, _ in
             guard let text = string(arguments, 0) else { return nil }
-            guard let chars = string(arguments, 1), let range = text.range(of: chars) else { return .string(text) }
+            guard let chars = string(arguments, 1), let range = find(chars, in: text) else { return .string(text) }
             return .string(String(text[range.upperBound...]))
         }
         define("uppercase", "<s-:s>", 1) { _, arguments, _, _ in string(arguments, 0).map { .string($0.uppercased()) } }
@@ -183,6 +183,27 @@ extension Library {
             guard let decoded = text.removingPercentEncoding else { throw error("D3140", "Malformed URL passed to $decodeUrl(): \"\(text)\"") }
             return .string(decoded)
         }
+    }
+
+    /// The first occurrence of `needle` in `text`, compared by code points as JavaScript's `indexOf` does.
+    static func find(_ needle: String, in text: String) -> Range<String.Index>? {
+        let target = Array(needle.unicodeScalars)
+        guard let first = target.first else { return text.startIndex..<text.startIndex }
+        let scalars = text.unicodeScalars
+        var index = scalars.startIndex
+        while index != scalars.endIndex {
+            if scalars[index] == first {
+                var cursor = index
+                var matched = 0
+                while matched < target.count, cursor != scalars.endIndex, scalars[cursor] == target[matched] {
+                    matched += 1
+                    cursor = scalars.index(after: cursor)
+                }
+                if matched == target.count { return index..<cursor }
+            }
+            index = scalars.index(after: index)
+        }
+        return nil
     }
 
     static let uriUnreserved = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.!~*'()".unicodeScalars)

@@ -8,10 +8,14 @@ enum Library {
         var native: NativeFunction
     }
 
-    /// A fresh function value for the built-in `name`, if there is one.
+    /// The function value of the built-in `name`, if there is one.
     static func function(named name: String) -> Value? {
-        guard let definition = definitions[name] else { return nil }
-        return .function(FunctionValue(.native(definition.native), signature: definition.signature))
+        functionValues[name].map(Value.function)
+    }
+
+    /// One immutable function value per built-in, shared by every evaluation.
+    private static let functionValues: [String: FunctionValue] = definitions.mapValues { definition in
+        FunctionValue(.native(definition.native), signature: definition.signature)
     }
 
     static let definitions: [String: Definition] = {

@@ -52,6 +52,8 @@ final class Node: @unchecked Sendable {
     var consArray = false
     var thunk = false
     var nextFunction: String?
+    /// For a path that is only plain names (`a.b.c`): the names, for the evaluator's fast path.
+    var simpleNames: [String]?
 
     /// `%`: where its value is bound (a label), and how many levels up it still has to climb.
     var slot: AncestorSlot?

@@ -41,11 +41,37 @@ struct Parser {
         }
         var rewriter = Rewriter()
         let tree = try rewriter.process(raw)
+        Self.markSimplePaths(tree)
         if tree.kind == .parent || !tree.seekingParent.isEmpty {
             throw JSONataError(code: "S0217", message: "The object representing the 'parent' cannot be derived from this expression",
                                position: tree.position, token: "%")
         }
         return tree
+    }
+
+    /// Marks every path made only of plain names, which the evaluator walks without building sequences.
+    private static func markSimplePaths(_ node: Node) {
+        var visited = Set<ObjectIdentifier>()
+        func visit(_ node: Node?) {
+            guard let node, visited.insert(ObjectIdentifier(node)).inserted else { return }
+            if node.kind == .path, !node.keepSingletonArray, node.group == nil, !node.tuple, node.predicates.isEmpty, !node.keepArray,
+                node.steps.allSatisfy({ step in
+                    step.kind == .name && step.stages.isEmpty && step.predicates.isEmpty && step.group == nil && step.focus == nil
+                        && step.indexVariable == nil && !step.tuple && step.ancestor == nil && !step.keepArray
+                })
+            {
+                node.simpleNames = node.steps.map(\.value)
+            }
+            for child in [node.lhs, node.rhs, node.expression, node.group, node.procedure, node.body, node.condition, node.then,
+                          node.otherwise, node.pattern, node.update, node.delete]
+            {
+                visit(child)
+            }
+            for child in node.expressions + node.steps + node.stages + node.predicates + node.arguments { visit(child) }
+            for pair in node.pairs { visit(pair.0); visit(pair.1) }
+            for term in node.terms { visit(term.expression) }
+        }
+        visit(node)
     }
 
     private var id: String {

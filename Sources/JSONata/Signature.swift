@@ -2,9 +2,8 @@ import Foundation
 
 /// A function signature such as `<s-n?:s>`: validates and completes the arguments of a call
 /// (a port of jsonata-js's signature.js).
-struct Signature: @unchecked Sendable {
-    // The regular expression is immutable after creation and safe to share between threads.
-    struct Parameter {
+struct Signature: Sendable {
+    struct Parameter: Sendable {
         var regex = ""
         var type = ""
         var isArray = false
@@ -15,7 +14,7 @@ struct Signature: @unchecked Sendable {
 
     let definition: String
     private var parameters: [Parameter] = []
-    private let regex: NSRegularExpression
+    private var terms: [Term] = []
 
     init(_ signature: String) throws(JSONataError) {
         definition = signature
@@ -99,8 +98,51 @@ struct Signature: @unchecked Sendable {
             position += 1
         }
         self.parameters = parameters
-        let pattern = "^" + parameters.map { "(\($0.regex))" }.joined() + "$"
-        regex = try! NSRegularExpression(pattern: pattern)
+        self.terms = parameters.map { Self.term($0.regex) }
+    }
+
+    /// A parameter's regex fragment taken apart: the symbols it accepts and how many times.
+    private struct Term {
+        var symbols: Set<Character>
+        var minimum: Int
+        var unbounded: Bool
+    }
+
+    private static func term(_ regex: String) -> Term {
+        var body = Substring(regex)
+        var minimum = 1
+        var unbounded = false
+        if body.hasSuffix("?") { minimum = 0; body = body.dropLast() }
+        if body.hasSuffix("+") { unbounded = true; body = body.dropLast() }
+        if body.hasSuffix("?") { minimum = 0; body = body.dropLast() }
+        let symbols = body.hasPrefix("[") ? Set(body.dropFirst().dropLast()) : Set(body)
+        return Term(symbols: symbols, minimum: minimum, unbounded: unbounded)
+    }
+
+    /// Matches the supplied symbols against the parameters as the regex `^(p1)(p2)...$` would
+    /// (greedy, with backtracking); returns the symbols each parameter took.
+    private func match(_ supplied: [Character]) -> [[Character]]? {
+        var groups: [[Character]] = Array(repeating: [], count: terms.count)
+        func attempt(_ termIndex: Int, _ position: Int) -> Bool {
+            if termIndex == terms.count { return position == supplied.count }
+            let term = terms[termIndex]
+            var maximum = 0
+            while position + maximum < supplied.count, term.symbols.contains(supplied[position + maximum]),
+                term.unbounded || maximum < 1
+            {
+                maximum += 1
+            }
+            var taken = maximum
+            while taken >= term.minimum {
+                if attempt(termIndex + 1, position + taken) {
+                    groups[termIndex] = Array(supplied[position..<(position + taken)])
+                    return true
+                }
+                taken -= 1
+            }
+            return false
+        }
+        return attempt(0, 0) ? groups : nil
     }
 
     static func symbol(of value: Value?) -> Character {
@@ -119,20 +161,17 @@ struct Signature: @unchecked Sendable {
     /// The arguments checked and completed: the context stands in for a missing `-` argument, and a
     /// single value becomes a one-item array where an array is expected.
     func validate(_ arguments: [Value?], context: Value?) throws(JSONataError) -> [Value?] {
-        let supplied = String(arguments.map(Self.symbol(of:)))
-        let range = NSRange(supplied.startIndex..., in: supplied)
-        guard let match = regex.firstMatch(in: supplied, range: range) else {
-            throw validationError(arguments, supplied)
+        let supplied = arguments.map(Self.symbol(of:))
+        guard let groups = match(supplied) else {
+            throw validationError(supplied)
         }
         var validated: [Value?] = []
         var argumentIndex = 0
         for (index, parameter) in parameters.enumerated() {
-            let groupRange = match.range(at: index + 1)
-            let matched = groupRange.location == NSNotFound ? "" : (supplied as NSString).substring(with: groupRange)
+            let matched = groups[index]
             if matched.isEmpty {
                 if parameter.usesContext, let contextRegex = parameter.contextRegex {
-                    let contextSymbol = String(Self.symbol(of: context))
-                    if contextSymbol.range(of: "^" + contextRegex + "$", options: .regularExpression) != nil {
+                    if Self.term(contextRegex).symbols.contains(Self.symbol(of: context)) {
                         validated.append(context)
                     } else {
                         throw JSONataError(code: "T0411", message: "Context value is not a compatible type with argument \(argumentIndex + 1) of function",
@@ -152,7 +191,7 @@ struct Signature: @unchecked Sendable {
                     } else {
                         var arrayOK = true
                         if let subtype = parameter.subtype {
-                            if single != "a", matched != subtype {
+                            if single != "a", String(matched) != subtype {
                                 arrayOK = false
                             } else if single == "a", case .array(let array)? = argument, let first = array.items.first {
                                 let itemType = Self.symbol(of: first)
@@ -180,16 +219,18 @@ struct Signature: @unchecked Sendable {
         ["a": "arrays", "b": "booleans", "f": "functions", "n": "numbers", "o": "objects", "s": "strings"][symbol] ?? symbol
     }
 
-    private func validationError(_ arguments: [Value?], _ supplied: String) -> JSONataError {
-        var partial = "^"
-        var goodTo = 0
+    /// The argument where matching first fails, as jsonata-js reports it (`T0410`).
+    private func validationError(_ supplied: [Character]) -> JSONataError {
+        var position = 0
         for parameter in parameters {
-            partial += parameter.regex
-            guard let match = supplied.range(of: partial, options: .regularExpression) else {
-                return JSONataError(code: "T0410", message: "Argument \(goodTo + 1) of function does not match function signature")
+            let term = Self.term(parameter.regex)
+            var taken = 0
+            while position + taken < supplied.count, term.symbols.contains(supplied[position + taken]), term.unbounded || taken < 1 {
+                taken += 1
             }
-            goodTo = supplied.distance(from: supplied.startIndex, to: match.upperBound)
+            if taken < term.minimum { break }
+            position += taken
         }
-        return JSONataError(code: "T0410", message: "Argument \(goodTo + 1) of function does not match function signature")
+        return JSONataError(code: "T0410", message: "Argument \(position + 1) of function does not match function signature")
     }
 }

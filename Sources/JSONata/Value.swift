@@ -66,33 +66,61 @@ final class ArrayValue {
 }
 
 /// An object: string keys in insertion order.
+///
+/// An object from the input wraps its `JSONObject` and converts members only when they are read, so
+/// building the input of an evaluation costs nothing however large the document; the first change
+/// (a transform's copy) converts it for good.
 final class ObjectValue {
-    private(set) var keys: [String] = []
-    private(set) var values: [String: Value] = [:]
+    private var source: JSONObject?
+    private var storedKeys: [String] = []
+    private var storedValues: [String: Value] = [:]
 
     init() {}
 
+    /// An object that reads `object` lazily.
+    init(json object: JSONObject) {
+        source = object
+    }
+
+    var keys: [String] { source?.keys ?? storedKeys }
+
     subscript(key: String) -> Value? {
-        get { values[key] }
+        get {
+            if let source { return source[key].map(Value.init) }
+            return storedValues[key]
+        }
         set {
+            materialize()
             if let newValue {
-                if values.updateValue(newValue, forKey: key) == nil { keys.append(key) }
-            } else if values.removeValue(forKey: key) != nil {
-                keys.removeAll { $0 == key }
+                if storedValues.updateValue(newValue, forKey: key) == nil { storedKeys.append(key) }
+            } else if storedValues.removeValue(forKey: key) != nil {
+                storedKeys.removeAll { $0 == key }
             }
         }
     }
 
-    var count: Int { keys.count }
+    var count: Int { source?.count ?? storedKeys.count }
 
     var members: [(key: String, value: Value)] {
-        keys.map { ($0, values[$0]!) }
+        if let source { return source.map { ($0.key, Value($0.value)) } }
+        return storedKeys.map { ($0, storedValues[$0]!) }
+    }
+
+    private func materialize() {
+        guard let object = source else { return }
+        source = nil
+        storedKeys = object.keys
+        storedValues = Dictionary(uniqueKeysWithValues: object.map { ($0.key, Value($0.value)) })
     }
 
     func copy() -> ObjectValue {
         let copy = ObjectValue()
-        copy.keys = keys
-        copy.values = values
+        if let source {
+            copy.source = source
+        } else {
+            copy.storedKeys = storedKeys
+            copy.storedValues = storedValues
+        }
         return copy
     }
 }
@@ -142,9 +170,7 @@ extension Value {
         case .string(let value): self = .string(value)
         case .array(let elements): self = .array(ArrayValue(elements.map(Value.init)))
         case .object(let object):
-            let result = ObjectValue()
-            for (key, value) in object { result[key] = Value(value) }
-            self = .object(result)
+            self = .object(ObjectValue(json: object))
         }
     }
 

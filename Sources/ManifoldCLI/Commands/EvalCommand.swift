@@ -25,6 +25,9 @@ struct EvalCommand: ParsableCommand, OutputCommand {
     @Flag(help: "Speak the conformance runner's JSON Lines protocol on standard input and output.")
     var jsonl = false
 
+    @Option(help: ArgumentHelp("Evaluate N times and print timing figures to standard error (compiled once).", valueName: "N"))
+    var `repeat`: Int?
+
     func validate() throws {
         if !jsonl, expression == nil { throw ValidationError("an expression is required (or --jsonl)") }
     }
@@ -54,11 +57,32 @@ struct EvalCommand: ParsableCommand, OutputCommand {
         }
         do {
             let expression = try JSONataExpression(source)
-            guard let result = try expression.evaluate(document) else { return CommandOutput() }
-            return CommandOutput(standardOutput: result.serialized(.pretty) + "\n")
+            var timing = ""
+            if let count = `repeat`, count > 0 {
+                timing = try Self.measure(expression, document, count: count)
+            }
+            guard let result = try expression.evaluate(document) else { return CommandOutput(standardError: timing) }
+            return CommandOutput(standardOutput: result.serialized(.pretty) + "\n", standardError: timing)
         } catch {
             return CommandOutput(standardError: Self.describe(error, in: source), status: 1)
         }
+    }
+
+    /// Evaluates `count` times in 20 batches and reports the median time of one evaluation.
+    static func measure(_ expression: JSONataExpression, _ document: JSON?, count: Int) throws(JSONataError) -> String {
+        let batches = 20
+        let perBatch = max(1, count / batches)
+        var samples: [Double] = []
+        let clock = ContinuousClock()
+        for _ in 0..<batches {
+            let start = clock.now
+            for _ in 0..<perBatch { _ = try expression.evaluate(document) }
+            let elapsed = clock.now - start
+            samples.append(Double(elapsed.components.attoseconds) / 1e12 / Double(perBatch) + Double(elapsed.components.seconds) * 1e6 / Double(perBatch))
+        }
+        samples.sort()
+        let median = samples[samples.count / 2]
+        return "evaluations: \(perBatch * batches), median \(String(format: "%.2f", median)) us per evaluation (batch medians, min \(String(format: "%.2f", samples.first!)) us)\n"
     }
 
     /// The error with the expression and a caret under its position.
