@@ -81,7 +81,8 @@ struct DateTimePicture {
             } else {
                 marker.widthMin = parseWidth(width)
             }
-            presentation = text[text.index(after: text.startIndex)..<comma]
+            let afterComponent = text.index(after: text.startIndex)
+            presentation = comma > afterComponent ? text[afterComponent..<comma] : ""
         } else {
             presentation = text.dropFirst()
         }

@@ -131,8 +131,7 @@ extension Evaluator {
         if size > 1e7 {
             throw JSONataError(code: "D2014", message: "The size of the sequence allocated by the range operator (..) must not exceed 1e7.  Attempted to allocate \(JSON.format(number: size)).")
         }
-        let start = Int(a)
-        return .array(ArrayValue((0..<Int(size)).map { .number(Double(start + $0)) }))
+        return .array(ArrayValue((0..<Int(size)).map { .number(a + Double($0)) }))
     }
 
     func evaluateUnary(_ node: Node, _ input: Value?, _ environment: Frame) throws(JSONataError) -> Value? {

@@ -312,7 +312,7 @@ final class Evaluator {
             items = []
         }
         if predicate.kind == .number {
-            var index = Int(predicate.number.rounded(.down))
+            var index = predicate.number.rounded(.down).clampedInt
             if index < 0 { index += items.count }
             if items.indices.contains(index) {
                 if case .array(let array) = items[index] { return .array(array) }
@@ -333,7 +333,7 @@ final class Evaluator {
                 array.items.allSatisfy({ if case .number = $0 { true } else { false } })
             {
                 for case .number(let number) in array.items {
-                    var position = Int(number.rounded(.down))
+                    var position = number.rounded(.down).clampedInt
                     if position < 0 { position += items.count }
                     if position == index { results.append(item) }
                 }

@@ -86,8 +86,14 @@ struct IntegerPicture {
         var text: String
         switch primary {
         case .letters:
+            guard magnitude < 1e15 else {
+                throw JSONataError(code: "U1001", message: "The number \(magnitude) is too large to write in letters")
+            }
             text = Self.letters(Int(magnitude), base: letterCase == .upper ? "A" : "a")
         case .roman:
+            guard magnitude <= Self.largestRoman else {
+                throw JSONataError(code: "U1001", message: "Roman numerals for \(magnitude) would be too long (the limit is \(Int(Self.largestRoman)))")
+            }
             text = Self.roman(Int(magnitude))
             if letterCase == .upper { text = text.uppercased() }
         case .words:
@@ -110,7 +116,7 @@ struct IntegerPicture {
                 }
             } else {
                 for separator in separators.reversed() {
-                    characters.insert(separator.character, at: characters.count - separator.position)
+                    characters.insert(separator.character, at: Swift.max(0, characters.count - separator.position))
                 }
             }
             text = String(characters)
@@ -155,13 +161,18 @@ struct IntegerPicture {
                 for separator in separators { digits = digits.replacingOccurrences(of: String(separator.character), with: "") }
             }
             if zeroCode != 0x30 {
-                digits = String(String.UnicodeScalarView(digits.unicodeScalars.map { Unicode.Scalar($0.value - zeroCode + 0x30) ?? $0 }))
+                digits = String(String.UnicodeScalarView(digits.unicodeScalars.map { scalar in
+                    scalar.value >= zeroCode ? Unicode.Scalar(scalar.value - zeroCode + 0x30) ?? scalar : scalar
+                }))
             }
             return Double(digits.prefix { $0.isASCII && $0.isNumber })
         case .sequence:
             throw JSONataError(code: "D3130", message: "Formatting or parsing an integer as a sequence starting with \(token) is not supported by this implementation")
         }
     }
+
+    /// The largest number written in roman numerals: beyond it the text grows by a letter per thousand.
+    static let largestRoman = 1_000_000.0
 
     static func letters(_ value: Int, base: String) -> String {
         let code = base.unicodeScalars.first!.value

@@ -123,6 +123,9 @@ extension Library {
     }
 
     static func formatDateTime(_ millis: Double, picture: String?, timezone: String?) throws(JSONataError) -> String {
+        guard Swift.abs(millis) <= 8.64e15 else {
+            throw JSONataError(code: "D3110", message: "The timestamp \(millis) is out of the range of dates (±8.64e15 milliseconds)")
+        }
         var offsetHours = 0
         var offsetMinutes = 0
         if let timezone, let offset = Int(timezone.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "+", with: "")) {

@@ -10,8 +10,7 @@ extension Library {
                 throw error("D3100", "The radix of the formatBase function must be between 2 and 36.  It was given \(JSON.format(number: radix))")
             }
             let rounded = round(value, precision: 0)
-            let text = String(Int64(Swift.abs(rounded)), radix: Int(radix))
-            return .string(rounded < 0 ? "-" + text : text)
+            return .string((rounded < 0 ? "-" : "") + radixDigits(Swift.abs(rounded), radix: Int(radix)))
         }
         define("formatNumber", "<n-so?:s>", 3) { _, arguments, _, _ in
             guard let value = number(arguments, 0) else { return nil }
@@ -31,6 +30,22 @@ extension Library {
             let format = try IntegerPicture(string(arguments, 1) ?? "")
             return try format.parse(text).map(Value.number)
         }
+    }
+}
+
+extension Library {
+    /// A non-negative integral number in base `radix`, with JavaScript's lowercase digits.
+    static func radixDigits(_ value: Double, radix: Int) -> String {
+        if value < 9e15 { return String(Int64(value), radix: radix) }
+        var digits: [Character] = []
+        var remaining = value
+        let symbols = Array("0123456789abcdefghijklmnopqrstuvwxyz")
+        while remaining >= 1 {
+            let digit = Int(fmod(remaining, Double(radix)))
+            digits.append(symbols[digit])
+            remaining = Foundation.floor(remaining / Double(radix))
+        }
+        return String(digits.reversed())
     }
 }
 

@@ -38,11 +38,14 @@ extension Library {
         }
         define("pad", "<s-ns?:s>", 3) { _, arguments, _, _ in
             guard let text = string(arguments, 0) else { return nil }
-            let width = Int(number(arguments, 1) ?? 0)
+            let width = (number(arguments, 1) ?? 0).clampedInt
             var padCharacters = string(arguments, 2) ?? " "
             if padCharacters.isEmpty { padCharacters = " " }
             let padLength = Swift.abs(width) - text.unicodeScalars.count
             guard padLength > 0 else { return .string(text) }
+            guard padLength <= maximumPad else {
+                throw JSONataError(code: "U1001", message: "$pad to \(width) characters exceeds the limit of \(maximumPad)")
+            }
             var padding = String(repeating: padCharacters, count: padLength)
             padding = String(String.UnicodeScalarView(padding.unicodeScalars.prefix(padLength)))
             return .string(width > 0 ? text + padding : padding + text)
@@ -83,7 +86,7 @@ extension Library {
             default:
                 break
             }
-            if let limit { parts = Array(parts.prefix(Int(limit))) }
+            if let limit { parts = Array(parts.prefix(limit.clampedInt)) }
             return .array(ArrayValue(parts.map(Value.string)))
         }
         define("join", "<a<s>s?:s>", 2) { _, arguments, _, _ in
@@ -206,6 +209,9 @@ extension Library {
         return nil
     }
 
+    /// The widest `$pad` allowed: one expression may not allocate without bound.
+    static let maximumPad = 10_000_000
+
     static let uriUnreserved = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.!~*'()".unicodeScalars)
     static let uriReserved = Set(";,/?:@&=+$#".unicodeScalars)
 
@@ -231,7 +237,7 @@ extension Library {
     static func substring(_ text: String, _ start: Double, _ length: Double?) -> String {
         let scalars = Array(text.unicodeScalars)
         let count = scalars.count
-        var start = Int(start.rounded(.towardZero))
+        var start = start.clampedInt
         if count + start < 0 { start = 0 }
         func slice(_ from: Int, _ to: Int) -> String {
             let lower = from < 0 ? Swift.max(count + from, 0) : Swift.min(from, count)
@@ -241,7 +247,7 @@ extension Library {
         }
         if let length {
             if length <= 0 { return "" }
-            let end = start >= 0 ? start + Int(length.rounded(.towardZero)) : count + start + Int(length.rounded(.towardZero))
+            let end = start >= 0 ? start + length.clampedInt : count + start + length.clampedInt
             return slice(start, end)
         }
         return slice(start, count)

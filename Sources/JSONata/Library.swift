@@ -123,7 +123,7 @@ enum Library {
         define("ceil", "<n-:n>", 1) { _, arguments, _, _ in number(arguments, 0).map { .number(Foundation.ceil($0)) } }
         define("round", "<n-n?:n>", 2) { _, arguments, _, _ in
             guard let value = number(arguments, 0) else { return nil }
-            return .number(round(value, precision: Int(number(arguments, 1) ?? 0)))
+            return .number(round(value, precision: Swift.max(-400, Swift.min(400, (number(arguments, 1) ?? 0).clampedInt))))
         }
         define("sqrt", "<n-:n>", 1) { _, arguments, _, _ in
             guard let value = number(arguments, 0) else { return nil }

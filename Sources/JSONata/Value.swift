@@ -187,3 +187,12 @@ extension Value {
         }
     }
 }
+
+extension Double {
+    /// The value as an `Int` for indexes, counts and widths: truncated, clamped to ±2^53, NaN as 0,
+    /// so that no number an author writes can trap the conversion.
+    var clampedInt: Int {
+        guard !isNaN else { return 0 }
+        return Int(Swift.max(Swift.min(self.rounded(.towardZero), 9_007_199_254_740_992), -9_007_199_254_740_992))
+    }
+}
