@@ -78,7 +78,7 @@ extension Evaluator {
             }
             keys.append((name, pairIndex))
         }
-        let result = ObjectValue()
+        let result = ObjectValue(capacity: keys.count)
         for (name, pairIndex) in keys {
             if let value = try evaluate(node.pairs[pairIndex].1, input, environment) {
                 result[name] = value

@@ -98,7 +98,16 @@ final class Evaluator {
 
     private func evaluatePath(_ node: Node, _ input: Value?, _ environment: Frame) throws(JSONataError) -> Value? {
         if let names = node.simpleNames, case .object(var object)? = input {
-            // A chain of plain names through objects: no sequences needed.
+            // A chain of plain names through objects: no sequences needed, and input objects are read
+            // as JSON until the last name.
+            if var json = object.json {
+                for (index, name) in names.enumerated() {
+                    guard let value = json[name] else { return nil }
+                    if index == names.count - 1 { return Value(value) }
+                    guard case .object(let next) = value else { return try evaluatePathSteps(node, input, environment) }
+                    json = next
+                }
+            }
             for (index, name) in names.enumerated() {
                 guard let value = object[name] else { return nil }
                 if index == names.count - 1 { return value }

@@ -102,10 +102,29 @@ struct Signature: Sendable {
     }
 
     /// A parameter's regex fragment taken apart: the symbols it accepts and how many times.
-    private struct Term {
-        var symbols: Set<Character>
+    private struct Term: Sendable {
+        var symbols: UInt16
         var minimum: Int
         var unbounded: Bool
+
+        func accepts(_ symbol: Character) -> Bool {
+            symbols & Signature.bit(symbol) != 0
+        }
+    }
+
+    /// One bit per type symbol, so that a parameter's accepted types are a mask.
+    static func bit(_ symbol: Character) -> UInt16 {
+        switch symbol {
+        case "a": 1
+        case "s": 2
+        case "n": 4
+        case "b": 8
+        case "l": 16
+        case "f": 32
+        case "o": 64
+        case "m": 128
+        default: 0
+        }
     }
 
     private static func term(_ regex: String) -> Term {
@@ -115,19 +134,23 @@ struct Signature: Sendable {
         if body.hasSuffix("?") { minimum = 0; body = body.dropLast() }
         if body.hasSuffix("+") { unbounded = true; body = body.dropLast() }
         if body.hasSuffix("?") { minimum = 0; body = body.dropLast() }
-        let symbols = body.hasPrefix("[") ? Set(body.dropFirst().dropLast()) : Set(body)
-        return Term(symbols: symbols, minimum: minimum, unbounded: unbounded)
+        let symbols = body.hasPrefix("[") ? body.dropFirst().dropLast() : body
+        return Term(symbols: symbols.reduce(0) { $0 | bit($1) }, minimum: minimum, unbounded: unbounded)
     }
 
     /// Matches the supplied symbols against the parameters as the regex `^(p1)(p2)...$` would
     /// (greedy, with backtracking); returns the symbols each parameter took.
     private func match(_ supplied: [Character]) -> [[Character]]? {
+        // The common case: one argument per parameter, each of an accepted type.
+        if supplied.count == terms.count, zip(terms, supplied).allSatisfy({ $0.minimum == 1 && $0.accepts($1) }) {
+            return supplied.map { [$0] }
+        }
         var groups: [[Character]] = Array(repeating: [], count: terms.count)
         func attempt(_ termIndex: Int, _ position: Int) -> Bool {
             if termIndex == terms.count { return position == supplied.count }
             let term = terms[termIndex]
             var maximum = 0
-            while position + maximum < supplied.count, term.symbols.contains(supplied[position + maximum]),
+            while position + maximum < supplied.count, term.accepts(supplied[position + maximum]),
                 term.unbounded || maximum < 1
             {
                 maximum += 1
@@ -161,6 +184,13 @@ struct Signature: Sendable {
     /// The arguments checked and completed: the context stands in for a missing `-` argument, and a
     /// single value becomes a one-item array where an array is expected.
     func validate(_ arguments: [Value?], context: Value?) throws(JSONataError) -> [Value?] {
+        // The common case needs no completion: one argument per parameter, of an accepted type, none of them
+        // an array parameter (which would wrap a single value).
+        if arguments.count == terms.count, !parameters.contains(where: { $0.isArray }),
+            zip(terms, arguments).allSatisfy({ !$0.unbounded && $0.accepts(Self.symbol(of: $1)) })
+        {
+            return arguments
+        }
         let supplied = arguments.map(Self.symbol(of:))
         guard let groups = match(supplied) else {
             throw validationError(supplied)
@@ -171,7 +201,7 @@ struct Signature: Sendable {
             let matched = groups[index]
             if matched.isEmpty {
                 if parameter.usesContext, let contextRegex = parameter.contextRegex {
-                    if Self.term(contextRegex).symbols.contains(Self.symbol(of: context)) {
+                    if Self.term(contextRegex).accepts(Self.symbol(of: context)) {
                         validated.append(context)
                     } else {
                         throw JSONataError(code: "T0411", message: "Context value is not a compatible type with argument \(argumentIndex + 1) of function",
@@ -225,7 +255,7 @@ struct Signature: Sendable {
         for parameter in parameters {
             let term = Self.term(parameter.regex)
             var taken = 0
-            while position + taken < supplied.count, term.symbols.contains(supplied[position + taken]), term.unbounded || taken < 1 {
+            while position + taken < supplied.count, term.accepts(supplied[position + taken]), term.unbounded || taken < 1 {
                 taken += 1
             }
             if taken < term.minimum { break }

@@ -72,56 +72,100 @@ final class ArrayValue {
 /// (a transform's copy) converts it for good.
 final class ObjectValue {
     private var source: JSONObject?
-    private var storedKeys: [String] = []
-    private var storedValues: [String: Value] = [:]
+    private var stored = JSONObjectStorage()
 
     init() {}
+
+    /// An empty object with room for `capacity` members.
+    init(capacity: Int) {
+        stored.reserve(capacity)
+    }
 
     /// An object that reads `object` lazily.
     init(json object: JSONObject) {
         source = object
     }
 
-    var keys: [String] { source?.keys ?? storedKeys }
+    var keys: [String] { source?.keys ?? stored.keys }
+
+    /// The input object this wraps, while it is unchanged.
+    var json: JSONObject? { source }
 
     subscript(key: String) -> Value? {
         get {
             if let source { return source[key].map(Value.init) }
-            return storedValues[key]
+            return stored[key]
         }
         set {
             materialize()
-            if let newValue {
-                if storedValues.updateValue(newValue, forKey: key) == nil { storedKeys.append(key) }
-            } else if storedValues.removeValue(forKey: key) != nil {
-                storedKeys.removeAll { $0 == key }
-            }
+            stored[key] = newValue
         }
     }
 
-    var count: Int { source?.count ?? storedKeys.count }
+    var count: Int { source?.count ?? stored.keys.count }
 
     var members: [(key: String, value: Value)] {
         if let source { return source.map { ($0.key, Value($0.value)) } }
-        return storedKeys.map { ($0, storedValues[$0]!) }
+        return stored.members
     }
 
     private func materialize() {
         guard let object = source else { return }
         source = nil
-        storedKeys = object.keys
-        storedValues = Dictionary(uniqueKeysWithValues: object.map { ($0.key, Value($0.value)) })
+        stored = JSONObjectStorage()
+        stored.reserve(object.count)
+        for (key, value) in object { stored[key] = Value(value) }
     }
 
     func copy() -> ObjectValue {
         let copy = ObjectValue()
-        if let source {
-            copy.source = source
-        } else {
-            copy.storedKeys = storedKeys
-            copy.storedValues = storedValues
-        }
+        copy.source = source
+        copy.stored = stored
         return copy
+    }
+}
+
+/// Ordered members searched linearly while few, through a hash index when many.
+struct JSONObjectStorage {
+    private(set) var keys: [String] = []
+    private var values: [Value] = []
+    private var index: [String: Int]?
+
+    mutating func reserve(_ capacity: Int) {
+        keys.reserveCapacity(capacity)
+        values.reserveCapacity(capacity)
+    }
+
+    private func position(of key: String) -> Int? {
+        if let index { return index[key] }
+        return keys.firstIndex(of: key)
+    }
+
+    subscript(key: String) -> Value? {
+        get { position(of: key).map { values[$0] } }
+        set {
+            if let newValue {
+                if let position = position(of: key) {
+                    values[position] = newValue
+                } else {
+                    keys.append(key)
+                    values.append(newValue)
+                    if index != nil {
+                        index![key] = keys.count - 1
+                    } else if keys.count > 16 {
+                        index = Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, $0) })
+                    }
+                }
+            } else if let position = position(of: key) {
+                keys.remove(at: position)
+                values.remove(at: position)
+                index = keys.count > 16 ? Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, $0) }) : nil
+            }
+        }
+    }
+
+    var members: [(key: String, value: Value)] {
+        Array(zip(keys, values).map { (key: $0.0, value: $0.1) })
     }
 }
 
@@ -182,7 +226,7 @@ extension Value {
         case .number(let value): .number(value)
         case .string(let value): .string(value)
         case .array(let array): .array(array.items.map(\.json))
-        case .object(let object): .object(JSONObject(object.members.map { ($0.key, $0.value.json) }))
+        case .object(let object): .object(JSONObject(uniqueKeysWithValues: object.members.map { ($0.key, $0.value.json) }))
         case .function: .string("")
         }
     }
