@@ -23,9 +23,16 @@ public struct JSONObject: Sendable, Hashable, Sequence {
         for (key, value) in members { self[key] = value }
     }
 
-    /// An object with these members in this order (a repeated key keeps its first place and last value).
+    /// An object with these members in this order; the keys must be distinct (as for a `Dictionary`).
     public init(uniqueKeysWithValues members: [(String, JSON)]) {
-        self.init(members)
+        keys = members.map(\.0)
+        storage = members.map(\.1)
+        if keys.count > Self.indexThreshold {
+            index = Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, $0) })
+        } else {
+            index = nil
+            assert(Set(keys).count == keys.count, "duplicate keys in JSONObject(uniqueKeysWithValues:)")
+        }
     }
 
     /// The number of members.

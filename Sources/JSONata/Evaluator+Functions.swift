@@ -10,6 +10,7 @@ extension Evaluator {
                                position: node.position, token: name)
         }
         var arguments: [Value?] = []
+        arguments.reserveCapacity(node.arguments.count + 1)
         if let context { arguments.append(context) }
         for argument in node.arguments {
             arguments.append(try evaluate(argument, input, environment))

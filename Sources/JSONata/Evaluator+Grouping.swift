@@ -64,7 +64,9 @@ extension Evaluator {
         var keys: [(String, Int)] = []
         keys.reserveCapacity(node.pairs.count)
         for (pairIndex, pair) in node.pairs.enumerated() {
-            guard let key = try evaluate(pair.0, input, environment) else { continue }
+            // A literal key (the usual mapping) needs no evaluation.
+            let key: Value? = pair.0.kind == .string ? .string(pair.0.value) : try evaluate(pair.0, input, environment)
+            guard let key else { continue }
             guard case .string(let name) = key else {
                 throw JSONataError(code: "T1003", message: "Key in object structure must evaluate to a string; got: \(Value.describe(key))",
                                    position: node.position)

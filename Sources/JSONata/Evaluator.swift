@@ -7,26 +7,31 @@ final class Evaluator {
     let deadline: ContinuousClock.Instant?
     /// The evaluation's one instant (epoch milliseconds): `$now()` and `$millis()` agree within an evaluation.
     let timestamp: Double
-    private var depth = 0
-    private var steps = 0
+    // The counters live outside the object so that the hot path pays no exclusivity checks on them.
+    private let counters = UnsafeMutablePointer<Int>.allocate(capacity: 2)
 
     init(maximumDepth: Int, deadline: ContinuousClock.Instant?, timestamp: Double) {
         self.maximumDepth = maximumDepth
         self.deadline = deadline
         self.timestamp = timestamp
+        counters.initialize(repeating: 0, count: 2)
+    }
+
+    deinit {
+        counters.deallocate()
     }
 
     // MARK: Dispatch
 
     func evaluate(_ node: Node, _ input: Value?, _ environment: Frame) throws(JSONataError) -> Value? {
-        depth += 1
-        defer { depth -= 1 }
-        if depth > maximumDepth {
+        counters[0] += 1
+        defer { counters[0] -= 1 }
+        if counters[0] > maximumDepth {
             throw JSONataError(code: "U1001", message: "Stack overflow error: Check for non-terminating recursive function.  Consider rewriting as tail-recursive.",
                                position: node.position)
         }
-        steps += 1
-        if let deadline, steps & 63 == 0, ContinuousClock.now > deadline {
+        counters[1] += 1
+        if let deadline, counters[1] & 63 == 0, ContinuousClock.now > deadline {
             throw JSONataError(code: "U1001", message: "Expression evaluation timeout: Check for infinite loop", position: node.position)
         }
         var result: Value?
@@ -64,6 +69,8 @@ final class Evaluator {
         case .variable:
             if node.value.isEmpty {
                 if case .array(let array)? = input, array.outerWrapper, let first = array.items.first { result = first } else { result = input }
+            } else if let builtin = node.builtin {
+                result = environment.binding(node.value) ?? builtin
             } else {
                 result = environment.lookup(node.value)
             }
@@ -77,8 +84,10 @@ final class Evaluator {
         default:
             throw JSONataError(code: "S0206", message: "Unknown expression type", position: node.position, token: node.value)
         }
-        for predicate in node.predicates {
-            result = try filter(predicate.expression!, result, environment)
+        if !node.predicates.isEmpty {
+            for predicate in node.predicates {
+                result = try filter(predicate.expression!, result, environment)
+            }
         }
         if node.kind != .path, let group = node.group {
             result = try evaluateGroup(group, result, environment)

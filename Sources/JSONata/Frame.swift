@@ -1,7 +1,10 @@
 /// A scope of variable bindings, chained to its enclosing scope.
+///
+/// Scopes hold few bindings, so they are searched linearly; built-in functions are found last.
 final class Frame {
+    private var names: [String] = []
     /// A name bound to undefined is present with `nil`, and hides the enclosing scope's binding.
-    private var bindings: [String: Value?] = [:]
+    private var values: [Value?] = []
     let parent: Frame?
 
     init(parent: Frame?) {
@@ -9,15 +12,26 @@ final class Frame {
     }
 
     func bind(_ name: String, _ value: Value?) {
-        bindings[name] = .some(value)
+        if let index = names.firstIndex(of: name) {
+            values[index] = value
+        } else {
+            names.append(name)
+            values.append(value)
+        }
+    }
+
+    /// The binding of `name` in this scope or an enclosing one, if any (`.some(nil)`: bound to undefined).
+    func binding(_ name: String) -> Value?? {
+        var frame: Frame? = self
+        while let current = frame {
+            if let index = current.names.firstIndex(of: name) { return .some(current.values[index]) }
+            frame = current.parent
+        }
+        return nil
     }
 
     func lookup(_ name: String) -> Value? {
-        var frame: Frame? = self
-        while let current = frame {
-            if let value = current.bindings[name] { return value }
-            frame = current.parent
-        }
+        if let bound = binding(name) { return bound }
         return Library.function(named: name)
     }
 }

@@ -52,6 +52,8 @@ final class Node: @unchecked Sendable {
     var consArray = false
     var thunk = false
     var nextFunction: String?
+    /// For a variable naming a built-in function: that function, found when the expression compiles.
+    var builtin: Value?
     /// For a path that is only plain names (`a.b.c`): the names, for the evaluator's fast path.
     var simpleNames: [String]?
 

@@ -54,6 +54,7 @@ struct Parser {
         var visited = Set<ObjectIdentifier>()
         func visit(_ node: Node?) {
             guard let node, visited.insert(ObjectIdentifier(node)).inserted else { return }
+            if node.kind == .variable { node.builtin = Library.function(named: node.value) }
             if node.kind == .path, !node.keepSingletonArray, node.group == nil, !node.tuple, node.predicates.isEmpty, !node.keepArray,
                 node.steps.allSatisfy({ step in
                     step.kind == .name && step.stages.isEmpty && step.predicates.isEmpty && step.group == nil && step.focus == nil

@@ -109,6 +109,12 @@ final class ObjectValue {
         return stored.members
     }
 
+    /// The object as JSON: an unchanged input object as it came, without copying.
+    var jsonValue: JSONObject {
+        if let source { return source }
+        return stored.jsonValue
+    }
+
     private func materialize() {
         guard let object = source else { return }
         source = nil
@@ -166,6 +172,13 @@ struct JSONObjectStorage {
 
     var members: [(key: String, value: Value)] {
         Array(zip(keys, values).map { (key: $0.0, value: $0.1) })
+    }
+
+    var jsonValue: JSONObject {
+        var members: [(String, JSON)] = []
+        members.reserveCapacity(keys.count)
+        for index in keys.indices { members.append((keys[index], values[index].json)) }
+        return JSONObject(uniqueKeysWithValues: members)
     }
 }
 
@@ -226,7 +239,7 @@ extension Value {
         case .number(let value): .number(value)
         case .string(let value): .string(value)
         case .array(let array): .array(array.items.map(\.json))
-        case .object(let object): .object(JSONObject(uniqueKeysWithValues: object.members.map { ($0.key, $0.value.json) }))
+        case .object(let object): .object(object.jsonValue)
         case .function: .string("")
         }
     }
