@@ -36,7 +36,7 @@ let package = Package(
         // YAML + schema -> diagnostics and plan; pure and deterministic.
         .target(
             name: "ManifoldCompiler",
-            dependencies: ["JSONValue", "JSONSchema", "ManifoldPlan", "Yams"],
+            dependencies: ["JSONValue", "JSONSchema", "JSONata", "ManifoldPlan", "Yams"],
             swiftSettings: strictSwift,
             plugins: ["EmbedSchemas"]
         ),

@@ -1,4 +1,5 @@
 import Foundation
+import JSONata
 import JSONSchema
 import JSONValue
 import ManifoldPlan
@@ -320,15 +321,29 @@ struct ConnectorBuilder {
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         if trimmed.hasPrefix("{%") {
             error("\(pointer.dotted) is an expression already: write it without {% %}", at: pointer)
+            return ExpressionSource(trimmed)
         }
+        checkSyntax(trimmed, at: pointer)
         return ExpressionSource(trimmed)
+    }
+
+    /// Parses a JSONata expression and reports a syntax error with its code and character position.
+    private mutating func checkSyntax(_ source: String, at pointer: JSONPointer) {
+        do {
+            _ = try JSONataExpression(source)
+        } catch {
+            let position = error.position.map { " at character \($0)" } ?? ""
+            self.error("\(pointer.dotted): invalid expression\(position): \(error.message) (\(error.code))", at: pointer)
+        }
     }
 
     private mutating func template(_ written: JSON, at pointer: JSONPointer) -> Template {
         switch written {
         case .string(let text):
             do {
-                return try StringSyntax.template(text)
+                let template = try StringSyntax.template(text)
+                for expression in template.expressions { checkSyntax(expression.source, at: pointer) }
+                return template
             } catch {
                 self.error("\(pointer.dotted): \(error.message)", at: pointer)
                 return .literal(written)
