@@ -1,20 +1,12 @@
 /// A JSON object: string keys in insertion order.
 ///
-/// Equality and hashing ignore key order, as JSON does; iteration and printing keep it. Small objects
-/// (most of a webhook's) are searched linearly; a hash index is kept only past `indexThreshold` keys.
+/// Equality and hashing ignore key order, as JSON does; iteration and printing keep it.
 public struct JSONObject: Sendable, Hashable, Sequence {
-    public private(set) var keys: [String]
-    private var storage: [JSON]
-    private var index: [String: Int]?
-
-    /// Objects with more keys than this keep a hash index.
-    static let indexThreshold = 16
+    @usableFromInline var members: OrderedMembers<JSON>
 
     /// An empty object.
-    public init() {
-        keys = []
-        storage = []
-        index = nil
+    @inlinable public init() {
+        members = OrderedMembers()
     }
 
     /// An object with these members in this order; a repeated key keeps its first place and last value.
@@ -24,66 +16,39 @@ public struct JSONObject: Sendable, Hashable, Sequence {
     }
 
     /// An object with these members in this order; the keys must be distinct (as for a `Dictionary`).
-    public init(uniqueKeysWithValues members: [(String, JSON)]) {
-        keys = members.map(\.0)
-        storage = members.map(\.1)
-        if keys.count > Self.indexThreshold {
-            index = Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, $0) })
-        } else {
-            index = nil
-            assert(Set(keys).count == keys.count, "duplicate keys in JSONObject(uniqueKeysWithValues:)")
-        }
+    @inlinable public init(uniqueKeysWithValues members: [(String, JSON)]) {
+        self.members = OrderedMembers(uniqueKeys: members.map(\.0), values: members.map(\.1))
     }
+
+    /// The keys in order.
+    @inlinable public var keys: [String] { members.keys }
 
     /// The number of members.
-    public var count: Int { keys.count }
+    @inlinable public var count: Int { members.count }
 
     /// Whether the object has no members.
-    public var isEmpty: Bool { keys.isEmpty }
-
-    private func position(of key: String) -> Int? {
-        if let index { return index[key] }
-        return keys.firstIndex(of: key)
-    }
+    public var isEmpty: Bool { members.count == 0 }
 
     /// The value of `key`; assigning `nil` removes it.
-    public subscript(key: String) -> JSON? {
-        get { position(of: key).map { storage[$0] } }
-        set {
-            if let newValue {
-                if let position = position(of: key) {
-                    storage[position] = newValue
-                } else {
-                    keys.append(key)
-                    storage.append(newValue)
-                    if index != nil {
-                        index![key] = keys.count - 1
-                    } else if keys.count > Self.indexThreshold {
-                        index = Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, $0) })
-                    }
-                }
-            } else if let position = position(of: key) {
-                keys.remove(at: position)
-                storage.remove(at: position)
-                index = keys.count > Self.indexThreshold ? Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, $0) }) : nil
-            }
-        }
+    @inlinable public subscript(key: String) -> JSON? {
+        get { members[key] }
+        set { members[key] = newValue }
     }
 
     /// The members in order.
     public func makeIterator() -> some IteratorProtocol<(key: String, value: JSON)> {
-        zip(keys, storage).lazy.map { (key: $0.0, value: $0.1) }.makeIterator()
+        zip(members.keys, members.values).lazy.map { (key: $0.0, value: $0.1) }.makeIterator()
     }
 
     public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
         guard lhs.count == rhs.count else { return false }
-        return zip(lhs.keys, lhs.storage).allSatisfy { key, value in rhs[key] == value }
+        return zip(lhs.members.keys, lhs.members.values).allSatisfy { key, value in rhs[key] == value }
     }
 
     public func hash(into hasher: inout Hasher) {
         // Order-independent: the members' hashes are combined commutatively.
         var combined = 0
-        for (key, value) in zip(keys, storage) {
+        for (key, value) in zip(members.keys, members.values) {
             var member = Hasher()
             member.combine(key)
             member.combine(value)

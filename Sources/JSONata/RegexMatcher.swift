@@ -26,22 +26,6 @@ final class RegexMatcher: @unchecked Sendable {
         var groups: [String]
     }
 
-    /// Every match in `string`, in order.
-    func matches(in string: String) -> [Match] {
-        let text = string as NSString
-        return expression.matches(in: string, range: NSRange(location: 0, length: text.length)).map { result in
-            var groups: [String] = []
-            if result.numberOfRanges > 1 {
-                for index in 1..<result.numberOfRanges {
-                    let range = result.range(at: index)
-                    groups.append(range.location == NSNotFound ? "" : text.substring(with: range))
-                }
-            }
-            return Match(match: text.substring(with: result.range), start: result.range.location,
-                         end: result.range.location + result.range.length, groups: groups)
-        }
-    }
-
     /// The first match at or after `offset` (UTF-16 units).
     func firstMatch(in string: String, from offset: Int = 0) -> Match? {
         let text = string as NSString

@@ -72,13 +72,13 @@ final class ArrayValue {
 /// (a transform's copy) converts it for good.
 final class ObjectValue {
     private var source: JSONObject?
-    private var stored = JSONObjectStorage()
+    private var stored = OrderedMembers<Value>()
 
     init() {}
 
     /// An empty object with room for `capacity` members.
     init(capacity: Int) {
-        stored.reserve(capacity)
+        stored.reserveCapacity(capacity)
     }
 
     /// An object that reads `object` lazily.
@@ -106,20 +106,20 @@ final class ObjectValue {
 
     var members: [(key: String, value: Value)] {
         if let source { return source.map { ($0.key, Value($0.value)) } }
-        return stored.members
+        return zip(stored.keys, stored.values).map { (key: $0.0, value: $0.1) }
     }
 
     /// The object as JSON: an unchanged input object as it came, without copying.
     var jsonValue: JSONObject {
         if let source { return source }
-        return stored.jsonValue
+        return JSONObject(uniqueKeysWithValues: zip(stored.keys, stored.values).map { ($0, $1.json) })
     }
 
     private func materialize() {
         guard let object = source else { return }
         source = nil
-        stored = JSONObjectStorage()
-        stored.reserve(object.count)
+        stored = OrderedMembers()
+        stored.reserveCapacity(object.count)
         for (key, value) in object { stored[key] = Value(value) }
     }
 
@@ -128,57 +128,6 @@ final class ObjectValue {
         copy.source = source
         copy.stored = stored
         return copy
-    }
-}
-
-/// Ordered members searched linearly while few, through a hash index when many.
-struct JSONObjectStorage {
-    private(set) var keys: [String] = []
-    private var values: [Value] = []
-    private var index: [String: Int]?
-
-    mutating func reserve(_ capacity: Int) {
-        keys.reserveCapacity(capacity)
-        values.reserveCapacity(capacity)
-    }
-
-    private func position(of key: String) -> Int? {
-        if let index { return index[key] }
-        return keys.firstIndex(of: key)
-    }
-
-    subscript(key: String) -> Value? {
-        get { position(of: key).map { values[$0] } }
-        set {
-            if let newValue {
-                if let position = position(of: key) {
-                    values[position] = newValue
-                } else {
-                    keys.append(key)
-                    values.append(newValue)
-                    if index != nil {
-                        index![key] = keys.count - 1
-                    } else if keys.count > 16 {
-                        index = Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, $0) })
-                    }
-                }
-            } else if let position = position(of: key) {
-                keys.remove(at: position)
-                values.remove(at: position)
-                index = keys.count > 16 ? Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, $0) }) : nil
-            }
-        }
-    }
-
-    var members: [(key: String, value: Value)] {
-        Array(zip(keys, values).map { (key: $0.0, value: $0.1) })
-    }
-
-    var jsonValue: JSONObject {
-        var members: [(String, JSON)] = []
-        members.reserveCapacity(keys.count)
-        for index in keys.indices { members.append((keys[index], values[index].json)) }
-        return JSONObject(uniqueKeysWithValues: members)
     }
 }
 
