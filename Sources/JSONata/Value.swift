@@ -1,4 +1,4 @@
-public import JSONValue
+import JSONValue
 
 /// A value during evaluation. JSONata's `undefined` is Swift's `nil` (`Value?`).
 ///

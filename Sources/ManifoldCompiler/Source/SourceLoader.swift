@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// Finds and reads connector files: each path is a file, or a directory whose `*.yaml` and `*.yml`
 /// files (not `*.test.yaml`) are read, in name order.
