@@ -55,20 +55,23 @@ let package = Package(
         .executableTarget(name: "embed-schemas", path: "Plugins/EmbedSchemasTool"),
         .plugin(name: "EmbedSchemas", capability: .buildTool(), dependencies: ["embed-schemas"]),
 
+        // What the test targets share: paths, a seeded generator, running a child process.
+        .target(name: "TestSupport", dependencies: ["JSONSchema", "JSONValue"], path: "Tests/TestSupport",
+                swiftSettings: strictSwift),
         .testTarget(name: "JSONValueTests", dependencies: ["JSONValue"]),
-        .testTarget(name: "JSONataTests", dependencies: ["JSONata", "JSONValue"]),
+        .testTarget(name: "JSONataTests", dependencies: ["JSONata", "JSONValue", "TestSupport"]),
         .testTarget(
             name: "JSONSchemaTests",
-            dependencies: ["JSONSchema", "JSONValue"],
-            resources: [.copy("Metaschemas")]
+            dependencies: ["JSONSchema", "JSONValue", "TestSupport"],
+            exclude: ["Metaschemas"]
         ),
         .testTarget(
             name: "ManifoldCompilerTests",
-            dependencies: ["ManifoldCompiler", "ManifoldPlan", "JSONValue", "JSONSchema", "Yams"]
+            dependencies: ["ManifoldCompiler", "ManifoldPlan", "JSONValue", "JSONSchema", "Yams", "TestSupport"]
         ),
         .testTarget(
             name: "ManifoldCLITests",
-            dependencies: ["ManifoldCLI", "ManifoldCompiler", "ManifoldPlan", "JSONValue"],
+            dependencies: ["ManifoldCLI", "ManifoldCompiler", "ManifoldPlan", "JSONValue", "TestSupport"],
             exclude: ["Golden"]
         ),
     ]

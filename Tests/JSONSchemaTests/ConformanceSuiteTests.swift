@@ -1,6 +1,7 @@
 import Foundation
 import JSONSchema
 import JSONValue
+import TestSupport
 import Testing
 
 /// Runs the official JSON Schema Test Suite (draft 2020-12, required tests) from `../shared/conformance/json-schema`.
@@ -9,7 +10,7 @@ import Testing
         let testsFolder = SchemaFixtures.suiteRoot.appending(path: "tests/draft2020-12")
         try #require(FileManager.default.fileExists(atPath: testsFolder.path),
                      "the JSON Schema Test Suite is expected at \(testsFolder.path)")
-        var registry = try SchemaFixtures.metaschemaRegistry()
+        var registry = try Metaschemas.registry()
         try addRemotes(to: &registry)
 
         var passed = 0

@@ -1,25 +1,14 @@
 import Foundation
 import JSONata
 import JSONValue
+import TestSupport
 import Testing
 
 /// Mutated expressions from the conformance suite: compiling and evaluating them must never crash
 /// or hang, and every compile error carries a position.
 @Suite struct ParserFuzzTests {
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static func suiteExpressions() throws -> [String] {
-        let groups = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appending(path: "shared/conformance/jsonata/suite/groups")
+        let groups = TestPaths.shared.appending(path: "conformance/jsonata/suite/groups")
         var expressions: [String] = []
         let enumerator = FileManager.default.enumerator(atPath: groups.path)
         while let file = enumerator?.nextObject() as? String {
@@ -52,7 +41,7 @@ import Testing
     @Test func mutatedSuiteExpressionsNeverCrashOrHang() throws {
         let expressions = try Self.suiteExpressions()
         try #require(expressions.count > 1000, "the JSONata suite is expected beside the checkout")
-        var generator = Generator(state: 42)
+        var generator = SeededGenerator(seed: 42)
         let input: JSON = ["a": [1, 2, ["b": "c"]], "n": 3, "s": "text"]
         var compiled = 0
         var unlocated: [String] = []

@@ -1,38 +1,12 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Runs the built `manifold` executable as a user does, from a directory that is not the repository.
 /// (These start real processes; the rest of the CLI tests run in process.)
 @Suite struct BinaryEndToEndTests {
-    /// The `manifold` built beside this test bundle.
-    static let executable: URL = {
-        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for folder in [bundle, bundle.deletingLastPathComponent()] where FileManager.default.isExecutableFile(atPath: folder.appending(path: "manifold").path) {
-            return folder.appending(path: "manifold")
-        }
-        return GoldenFile.packageRoot.appending(path: ".build/debug/manifold")
-    }()
-
-    struct Run {
-        var status: Int32
-        var output: String
-        var error: String
-    }
-
-    static func run(_ arguments: [String]) throws -> Run {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.currentDirectoryURL = FileManager.default.temporaryDirectory
-        let output = Pipe(), error = Pipe()
-        process.standardOutput = output
-        process.standardError = error
-        try process.run()
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        let errorData = error.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, output: String(decoding: outputData, as: UTF8.self),
-                   error: String(decoding: errorData, as: UTF8.self))
+    static func run(_ arguments: [String]) throws -> ProcessRun {
+        try ProcessRun.run(TestPaths.manifold, arguments, in: FileManager.default.temporaryDirectory)
     }
 
     @Test func exitStatusesAreZeroOneTwo() throws {

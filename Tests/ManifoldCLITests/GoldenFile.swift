@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Compares what a user reads with a file under `Golden/`; `UPDATE_GOLDEN=1 swift test` rewrites them.
@@ -6,7 +7,7 @@ enum GoldenFile {
     /// This test target's folder in the source tree.
     static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     /// The package root.
-    static let packageRoot = folder.deletingLastPathComponent().deletingLastPathComponent()
+    static let packageRoot = TestPaths.packageRoot
 
     static func check(_ actual: String, against name: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
         let url = folder.appending(path: "Golden").appending(path: name)

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The JSONata test suite of `../shared/conformance/jsonata`, run through `manifold eval --jsonl` with
@@ -8,22 +9,14 @@ import Testing
     static let reached = 1199
 
     @Test func suitePassesAtLeastTheLevelReached() throws {
-        let conformance = GoldenFile.packageRoot.deletingLastPathComponent().appending(path: "shared/conformance/jsonata")
+        let conformance = TestPaths.shared.appending(path: "conformance/jsonata")
         try #require(FileManager.default.fileExists(atPath: conformance.appending(path: "run_suite.py").path),
                      "the JSONata suite is expected at \(conformance.path)")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", conformance.appending(path: "run_suite.py").path, conformance.appending(path: "suite").path,
-                             "--timeout", "300", "--stall-timeout", "60", "--", BinaryEndToEndTests.executable.path, "eval", "--jsonl"]
-        var environment = ProcessInfo.processInfo.environment
-        environment["PYTHONIOENCODING"] = "utf-8:backslashreplace"
-        process.environment = environment
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let run = try ProcessRun.python(
+            [conformance.appending(path: "run_suite.py").path, conformance.appending(path: "suite").path,
+             "--timeout", "300", "--stall-timeout", "60", "--", TestPaths.manifold.path, "eval", "--jsonl"],
+            environment: ["PYTHONIOENCODING": "utf-8:backslashreplace"])
+        let output = run.output + run.error
         let summary = try #require(output.split(separator: "\n").last { $0.hasSuffix(" failed") && $0.contains(" passed, ") },
                                    "no summary line in the runner's output:\n\(output.suffix(2000))")
         let passed = Int(summary.split(separator: " ")[0]) ?? 0

@@ -2,6 +2,7 @@ import Foundation
 import JSONSchema
 import JSONValue
 import ManifoldCompiler
+import TestSupport
 import Testing
 
 /// `schemas/connector.schema.json`: complete for editors, valid for every tool, and the one copy.
@@ -42,13 +43,9 @@ import Testing
     }
 
     @Test func isAValidDraft2020_12Schema() throws {
-        var registry = SchemaRegistry()
-        let folder = Fixtures.packageRoot.appending(path: "Tests/JSONSchemaTests/Metaschemas")
-        for name in try FileManager.default.contentsOfDirectory(atPath: folder.path) where name.hasSuffix(".json") {
-            let document = try JSONParser.parse(String(contentsOf: folder.appending(path: name), encoding: .utf8))
-            registry.add(document, uri: try #require(document["$id"]?.stringValue))
-        }
-        let metaschema = try #require(registry.contains("https://json-schema.org/draft/2020-12/schema") ? JSON.object(["$ref": "https://json-schema.org/draft/2020-12/schema"]) : nil)
+        let registry = try Metaschemas.registry()
+        try #require(registry.contains(Metaschemas.draft2020_12))
+        let metaschema: JSON = ["$ref": .string(Metaschemas.draft2020_12)]
         let errors = JSONSchemaValidator(schema: metaschema, registry: registry).validate(SchemaCatalog.connectorSchema)
         #expect(errors.isEmpty, "\(errors)")
     }
@@ -68,16 +65,8 @@ import Testing
             print(f"{len(files)} files, {bad} errors")
             sys.exit(1 if bad or not files else 0)
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, Self.schemaURL.path, Fixtures.packageRoot.appending(path: "connectors").path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "python jsonschema: \(output)")
-        #expect(output.hasSuffix("5 files, 0 errors\n"), "\(output)")
+        let run = try ProcessRun.python(["-c", script, Self.schemaURL.path, Fixtures.packageRoot.appending(path: "connectors").path])
+        #expect(run.status == 0, "python jsonschema: \(run.output)\(run.error)")
+        #expect(run.output.hasSuffix("5 files, 0 errors\n"), "\(run.output)\(run.error)")
     }
 }

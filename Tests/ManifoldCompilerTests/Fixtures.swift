@@ -1,10 +1,10 @@
 import Foundation
 import ManifoldCompiler
+import TestSupport
 
 /// Files the compiler tests read from the repository.
 enum Fixtures {
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
+    static let packageRoot = TestPaths.packageRoot
 
     /// The example connectors of `connectors/`.
     static func exampleConnectors() throws -> [SourceFile] {

@@ -1,26 +1,15 @@
 import Foundation
 import ManifoldCompiler
+import TestSupport
 import Testing
 
 /// A generated corpus of broken connector files: mutations of the examples. None may crash the
 /// compiler, and every diagnostic must point at a line and column inside its file.
 @Suite struct MutationCorpusTests {
-    /// A small deterministic generator (SplitMix64), so a failure reproduces from its seed.
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let fragments = ["\t", ":", "- ", "{", "}", "[", "]", "\"", "'", "&a", "*a", "<<: *a", "---", "? ", "|", ">",
                             "${env:", "{%", "%}", "!!str ", "\u{0}", "é", "0x", "~", "#", "  ", "\n", "null", "-1", "1e999"]
 
-    static func mutate(_ text: String, using generator: inout Generator) -> String {
+    static func mutate(_ text: String, using generator: inout SeededGenerator) -> String {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         for _ in 0..<Int.random(in: 1...3, using: &generator) {
             guard !lines.isEmpty else { break }
@@ -47,7 +36,7 @@ import Testing
 
     @Test func mutatedExamplesNeverCrashAndAlwaysLocateErrors() throws {
         let examples = try Fixtures.exampleConnectors()
-        var generator = Generator(state: 20_261_123)
+        var generator = SeededGenerator(seed: 20_261_123)
         var compiledCleanly = 0
         var failures: [String] = []
         let count = 1500

@@ -1,0 +1,42 @@
+public import Foundation
+
+/// A finished child process: its exit status and what it printed.
+public struct ProcessRun: Sendable {
+    public var status: Int32
+    public var output: String
+    public var error: String
+
+    /// Runs `executable` with `arguments` and waits for it. Standard error goes through a file, so a
+    /// process that writes a lot to both streams cannot block on a full pipe.
+    public static func run(_ executable: URL, _ arguments: [String], in directory: URL? = nil,
+                           environment: [String: String] = [:]) throws -> ProcessRun
+    {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = directory }
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
+        let errorFile = FileManager.default.temporaryDirectory.appending(path: "manifold-test-stderr-\(UUID().uuidString)")
+        guard FileManager.default.createFile(atPath: errorFile.path, contents: nil) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: errorFile.path])
+        }
+        defer { try? FileManager.default.removeItem(at: errorFile) }
+        let errorHandle = try FileHandle(forWritingTo: errorFile)
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = errorHandle
+        try process.run()
+        let outputData = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        try errorHandle.close()
+        return ProcessRun(status: process.terminationStatus, output: String(decoding: outputData, as: UTF8.self),
+                          error: String(decoding: FileManager.default.contents(atPath: errorFile.path) ?? Data(), as: UTF8.self))
+    }
+
+    /// Runs `python3` (found on the PATH) with `arguments`.
+    public static func python(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessRun {
+        try run(URL(fileURLWithPath: "/usr/bin/env"), ["python3"] + arguments, environment: environment)
+    }
+}
