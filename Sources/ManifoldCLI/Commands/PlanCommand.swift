@@ -19,22 +19,16 @@ struct PlanCommand: ParsableCommand, OutputCommand {
     var format: OutputFormat = .text
 
     func perform() -> CommandOutput {
-        let files: [SourceFile]
-        let result: ConnectorCompiler.Result
-        switch options.compile() {
-        case .failure(let failure): return .failure(failure.message)
-        case .success(let compiled): (files, result) = compiled
+        options.compiled { result, renderer in
+            guard let plan = result.plan else {
+                return CommandOutput(standardError: renderer.report(result.diagnostics), status: 1)
+            }
+            var output = CommandOutput(standardError: renderer.text(result.diagnostics))
+            switch format {
+            case .text: output.standardOutput = PlanRenderer.text(plan)
+            case .json: output.standardOutput = plan.json.serialized(.pretty) + "\n"
+            }
+            return output
         }
-        let renderer = DiagnosticRenderer(files: files)
-        guard let plan = result.plan else {
-            return CommandOutput(standardError: renderer.text(result.diagnostics)
-                                 + DiagnosticRenderer.summary(result.diagnostics, files: files.count), status: 1)
-        }
-        var output = CommandOutput(standardError: renderer.text(result.diagnostics))
-        switch format {
-        case .text: output.standardOutput = PlanRenderer.text(plan)
-        case .json: output.standardOutput = plan.json.serialized(.pretty) + "\n"
-        }
-        return output
     }
 }

@@ -22,21 +22,14 @@ struct ValidateCommand: ParsableCommand, OutputCommand {
     var strict = false
 
     func perform() -> CommandOutput {
-        let files: [SourceFile]
-        let result: ConnectorCompiler.Result
-        switch options.compile() {
-        case .failure(let failure): return .failure(failure.message)
-        case .success(let compiled): (files, result) = compiled
+        options.compiled { result, renderer in
+            let failed = result.diagnostics.hasErrors || (strict && !result.diagnostics.isEmpty)
+            var output = CommandOutput(status: failed ? 1 : 0)
+            switch format {
+            case .text: output.standardOutput = renderer.report(result.diagnostics)
+            case .json: output.standardOutput = renderer.json(result.diagnostics).serialized(.pretty) + "\n"
+            }
+            return output
         }
-        let failed = result.diagnostics.hasErrors || (strict && !result.diagnostics.isEmpty)
-        var output = CommandOutput(status: failed ? 1 : 0)
-        switch format {
-        case .text:
-            output.standardOutput = DiagnosticRenderer(files: files).text(result.diagnostics)
-                + DiagnosticRenderer.summary(result.diagnostics, files: files.count)
-        case .json:
-            output.standardOutput = DiagnosticRenderer.json(result.diagnostics, files: files.count).serialized(.pretty) + "\n"
-        }
-        return output
     }
 }

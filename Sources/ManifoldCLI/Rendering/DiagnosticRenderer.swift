@@ -6,17 +6,26 @@ import ManifoldCompiler
 struct DiagnosticRenderer {
     /// The files, for source lines; only those with a diagnostic are ever decoded.
     let files: [String: SourceFile]
+    /// How many files were compiled (a path named twice counts twice, as the compiler saw it).
+    let fileCount: Int
 
     init(files: [SourceFile]) {
         self.files = Dictionary(files.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
+        fileCount = files.count
     }
 
     /// `file:line:col: severity: message`, the source line, a caret, then the notes.
     func text(_ diagnostics: [Diagnostic]) -> String {
         var output = ""
+        var lines: [String: [Substring]] = [:]
         for diagnostic in diagnostics {
             output += diagnostic.description + "\n"
-            output += snippet(at: diagnostic.location)
+            if let location = diagnostic.location, let file = files[location.file] {
+                if lines[location.file] == nil {
+                    lines[location.file] = file.text.split(separator: "\n", omittingEmptySubsequences: false)
+                }
+                output += Self.snippet(at: location, in: lines[location.file]!)
+            }
             for note in diagnostic.notes {
                 output += (note.location.map { "\($0): " } ?? "") + "note: \(note.message)\n"
             }
@@ -24,9 +33,12 @@ struct DiagnosticRenderer {
         return output
     }
 
-    private func snippet(at location: SourceLocation?) -> String {
-        guard let location, let file = files[location.file] else { return "" }
-        let lines = file.text.split(separator: "\n", omittingEmptySubsequences: false)
+    /// The diagnostics, then the count line: what `validate` prints, and `plan` when it refuses.
+    func report(_ diagnostics: [Diagnostic]) -> String {
+        text(diagnostics) + Self.summary(diagnostics, files: fileCount)
+    }
+
+    private static func snippet(at location: SourceLocation, in lines: [Substring]) -> String {
         guard location.line >= 1, location.line <= lines.count else { return "" }
         let line = lines[location.line - 1].replacingTabs()
         guard !line.trimmingCharacters(in: .whitespaces).isEmpty,
@@ -38,7 +50,7 @@ struct DiagnosticRenderer {
     }
 
     /// "2 errors and 1 warning in 3 files."
-    static func summary(_ diagnostics: [Diagnostic], files: Int) -> String {
+    private static func summary(_ diagnostics: [Diagnostic], files: Int) -> String {
         let errors = diagnostics.filter { $0.severity == .error }.count
         let warnings = diagnostics.filter { $0.severity == .warning }.count
         func count(_ number: Int, _ noun: String) -> String { "\(number) \(noun)\(number == 1 ? "" : "s")" }
@@ -46,7 +58,7 @@ struct DiagnosticRenderer {
     }
 
     /// The diagnostics as JSON, for tools.
-    static func json(_ diagnostics: [Diagnostic], files: Int) -> JSON {
+    func json(_ diagnostics: [Diagnostic]) -> JSON {
         func location(_ location: SourceLocation?) -> [(String, JSON)] {
             guard let location else { return [] }
             return [("file", .string(location.file)), ("line", .number(Double(location.line))), ("column", .number(Double(location.column)))]
@@ -63,7 +75,7 @@ struct DiagnosticRenderer {
             return .object(JSONObject(members))
         }
         return .object(JSONObject([
-            ("files", .number(Double(files))),
+            ("files", .number(Double(fileCount))),
             ("errors", .number(Double(diagnostics.filter { $0.severity == .error }.count))),
             ("warnings", .number(Double(diagnostics.filter { $0.severity == .warning }.count))),
             ("diagnostics", .array(items)),

@@ -10,12 +10,15 @@ struct CompileOptions: ParsableArguments {
     @Option(name: .customLong("env-file"), help: "Read environment variables from a dotenv file as well as the process environment.")
     var environmentFile: String?
 
-    /// Reads the files and compiles them, with unset environment variables as warnings.
-    func compile() -> Result<(files: [SourceFile], result: ConnectorCompiler.Result), CommandFailure> {
-        sources().flatMap { files in
-            environment().map { values in
-                (files, ConnectorCompiler(environment: .warn(values)).compile(files))
-            }
+    /// Reads the files and compiles them (unset environment variables are warnings), then hands the
+    /// outcome to `body`; a usage or I/O failure becomes status 2 without calling it.
+    func compiled(_ body: (_ result: ConnectorCompiler.Result, _ renderer: DiagnosticRenderer) -> CommandOutput) -> CommandOutput {
+        let compilation = sources().flatMap { files in
+            environment().map { values in (files, ConnectorCompiler(environment: .warn(values)).compile(files)) }
+        }
+        switch compilation {
+        case .failure(let failure): return .failure(failure.message)
+        case .success(let (files, result)): return body(result, DiagnosticRenderer(files: files))
         }
     }
 
