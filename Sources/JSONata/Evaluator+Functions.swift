@@ -1,14 +1,23 @@
 import JSONValue
 
 extension Evaluator {
-    func evaluateFunction(_ node: Node, _ input: Value?, _ environment: Frame, applyTo context: Value??) throws(JSONataError) -> Value? {
-        let procedure = try evaluate(node.procedure!, input, environment)
+    /// The function a call or partial application names, and that name for errors. A bare name that
+    /// evaluates to nothing while `$name` exists is the common slip of a forgotten `$` (`code`).
+    private func procedure(of node: Node, _ input: Value?, _ environment: Frame, code: String, action: String)
+        throws(JSONataError) -> (value: Value?, name: String)
+    {
         let procedureNode = node.procedure!
+        let value = try evaluate(procedureNode, input, environment)
         let name = procedureNode.kind == .path ? procedureNode.steps.first?.value ?? "" : procedureNode.value
-        if procedure == nil, procedureNode.kind == .path, environment.lookup(name) != nil {
-            throw JSONataError(code: "T1005", message: "Attempted to invoke a non-function. Did you mean ${\(name)}?",
+        if value == nil, procedureNode.kind == .path, environment.lookup(name) != nil {
+            throw JSONataError(code: code, message: "Attempted to \(action) a non-function. Did you mean ${\(name)}?",
                                position: node.position, token: name)
         }
+        return (value, name)
+    }
+
+    func evaluateFunction(_ node: Node, _ input: Value?, _ environment: Frame, applyTo context: Value??) throws(JSONataError) -> Value? {
+        let (procedure, name) = try procedure(of: node, input, environment, code: "T1005", action: "invoke")
         var arguments: [Value?] = []
         arguments.reserveCapacity(node.arguments.count + 1)
         if let context { arguments.append(context) }
@@ -50,11 +59,7 @@ extension Evaluator {
         }
         switch function.body {
         case .lambda(let node, let closure, let closureInput):
-            let frame = Frame(parent: closure)
-            for (index, parameter) in node.arguments.enumerated() {
-                frame.bind(parameter.value, index < arguments.count ? arguments[index] : nil)
-            }
-            return try evaluate(node.body!, closureInput, frame)
+            return try applyLambda(node, closure, closureInput, arguments)
         case .native(let native):
             return try invoke(native, arguments, input, environment)
         case .partial(let target, let bound):
@@ -71,11 +76,7 @@ extension Evaluator {
             switch target.body {
             case .native(let native): return try invoke(native, filled, input, environment)
             case .lambda(let node, let closure, let closureInput):
-                let frame = Frame(parent: closure)
-                for (index, parameter) in node.arguments.enumerated() {
-                    frame.bind(parameter.value, index < filled.count ? filled[index] : nil)
-                }
-                return try evaluate(node.body!, closureInput, frame)
+                return try applyLambda(node, closure, closureInput, filled)
             default:
                 return try apply(.function(target), filled, input, environment)
             }
@@ -85,6 +86,15 @@ extension Evaluator {
         case .transform(let node, let closure):
             return try transform(node, arguments.first ?? nil, closure)
         }
+    }
+
+    /// Binds the arguments to a lambda's parameters in a scope of its closure and evaluates its body.
+    private func applyLambda(_ node: Node, _ closure: Frame, _ input: Value?, _ arguments: [Value?]) throws(JSONataError) -> Value? {
+        let frame = Frame(parent: closure)
+        for (index, parameter) in node.arguments.enumerated() {
+            frame.bind(parameter.value, index < arguments.count ? arguments[index] : nil)
+        }
+        return try evaluate(node.body!, input, frame)
     }
 
     /// Calls a built-in; whatever it throws surfaces as a `JSONataError`.
@@ -122,13 +132,7 @@ extension Evaluator {
                 arguments.append(.some(try evaluate(argument, input, environment)))
             }
         }
-        let procedure = try evaluate(node.procedure!, input, environment)
-        let procedureNode = node.procedure!
-        let name = procedureNode.kind == .path ? procedureNode.steps.first?.value ?? "" : procedureNode.value
-        if procedure == nil, procedureNode.kind == .path, environment.lookup(name) != nil {
-            throw JSONataError(code: "T1007", message: "Attempted to partially apply a non-function. Did you mean ${\(name)}?",
-                               position: node.position, token: name)
-        }
+        let (procedure, name) = try procedure(of: node, input, environment, code: "T1007", action: "partially apply")
         guard case .function(let function)? = procedure else {
             throw JSONataError(code: "T1008", message: "Attempted to partially apply a non-function", position: node.position, token: name)
         }

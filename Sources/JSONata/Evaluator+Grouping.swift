@@ -24,12 +24,7 @@ extension Evaluator {
                 frame = Self.frame(from: tuple, environment)
             }
             for (pairIndex, pair) in node.pairs.enumerated() {
-                let key = try evaluate(pair.0, context, frame)
-                guard let key else { continue }
-                guard case .string(let name) = key else {
-                    throw JSONataError(code: "T1003", message: "Key in object structure must evaluate to a string; got: \(Value.describe(key))",
-                                       position: node.position)
-                }
+                guard let name = try key(of: pair.0, in: node, context, frame) else { continue }
                 if let existing = groups[name] {
                     if existing.pairIndex != pairIndex {
                         throw JSONataError(code: "D1009", message: "Multiple key definitions evaluate to same key: \(name)",
@@ -64,13 +59,7 @@ extension Evaluator {
         var keys: [(String, Int)] = []
         keys.reserveCapacity(node.pairs.count)
         for (pairIndex, pair) in node.pairs.enumerated() {
-            // A literal key (the usual mapping) needs no evaluation.
-            let key: Value? = pair.0.kind == .string ? .string(pair.0.value) : try evaluate(pair.0, input, environment)
-            guard let key else { continue }
-            guard case .string(let name) = key else {
-                throw JSONataError(code: "T1003", message: "Key in object structure must evaluate to a string; got: \(Value.describe(key))",
-                                   position: node.position)
-            }
+            guard let name = try key(of: pair.0, in: node, input, environment) else { continue }
             if let existing = keys.first(where: { $0.0 == name }) {
                 if existing.1 != pairIndex {
                     throw JSONataError(code: "D1009", message: "Multiple key definitions evaluate to same key: \(name)",
@@ -87,6 +76,18 @@ extension Evaluator {
             }
         }
         return .object(result)
+    }
+
+    /// A member's key: a string, or `nil` when it evaluates to undefined. A literal key (the usual
+    /// mapping) needs no evaluation.
+    private func key(of expression: Node, in node: Node, _ context: Value?, _ environment: Frame) throws(JSONataError) -> String? {
+        if expression.kind == .string, expression.predicates.isEmpty, expression.group == nil { return expression.value }
+        guard let key = try evaluate(expression, context, environment) else { return nil }
+        guard case .string(let name) = key else {
+            throw JSONataError(code: "T1003", message: "Key in object structure must evaluate to a string; got: \(Value.describe(key))",
+                               position: node.position)
+        }
+        return name
     }
 
     /// Merges the tuples of a group: each binding becomes the list of its values.
@@ -171,12 +172,5 @@ extension Evaluator {
         merged += left[i...]
         merged += right[j...]
         return merged
-    }
-}
-
-extension Value {
-    /// A short rendering of a value for error messages.
-    static func describe(_ value: Value) -> String {
-        (try? Evaluator.string(value)) ?? value.typeName
     }
 }

@@ -5,15 +5,15 @@ import Foundation
 final class Evaluator {
     let maximumDepth: Int
     let deadline: ContinuousClock.Instant?
-    /// The evaluation's one instant (epoch milliseconds): `$now()` and `$millis()` agree within an evaluation.
-    let timestamp: Double
+    /// The evaluation's one instant (epoch milliseconds): `$now()` and `$millis()` agree within an
+    /// evaluation. Read from the clock only if an expression asks for it.
+    lazy var timestamp: Double = (Date().timeIntervalSince1970 * 1000).rounded(.down)
     // The counters live outside the object so that the hot path pays no exclusivity checks on them.
     private let counters = UnsafeMutablePointer<Int>.allocate(capacity: 2)
 
-    init(maximumDepth: Int, deadline: ContinuousClock.Instant?, timestamp: Double) {
+    init(maximumDepth: Int, deadline: ContinuousClock.Instant?) {
         self.maximumDepth = maximumDepth
         self.deadline = deadline
-        self.timestamp = timestamp
         counters.initialize(repeating: 0, count: 2)
     }
 

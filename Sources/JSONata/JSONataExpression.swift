@@ -39,8 +39,7 @@ public struct JSONataExpression: Sendable {
                          limits: Limits = .default) throws(JSONataError) -> JSON?
     {
         let deadline = limits.timeLimit.map { ContinuousClock.now + $0 }
-        let evaluator = Evaluator(maximumDepth: limits.maximumDepth, deadline: deadline,
-                                  timestamp: (Date().timeIntervalSince1970 * 1000).rounded(.down))
+        let evaluator = Evaluator(maximumDepth: limits.maximumDepth, deadline: deadline)
         let environment = Frame(parent: nil)
         for (name, value) in bindings { environment.bind(name, Value(value)) }
         for (name, function) in functions { environment.bind(name, function.value) }

@@ -156,14 +156,12 @@ enum Library {
             let exponent = parts.count > 1 ? (Int(parts[1]) ?? 0) : 0
             return Double("\(parts[0])e\(exponent + places)") ?? number
         }
-        var shifted = precision != 0 ? shift(value, precision) : value
+        let shifted = precision != 0 ? shift(value, precision) : value
         var result = Foundation.floor(shifted + 0.5)
-        let difference = result - shifted
-        if Swift.abs(difference) == 0.5, Swift.abs(result.truncatingRemainder(dividingBy: 2)) == 1 {
-            result -= 1
+        if Swift.abs(result - shifted) == 0.5, Swift.abs(result.truncatingRemainder(dividingBy: 2)) == 1 {
+            result -= 1   // halfway: round to even
         }
         if precision != 0 { result = shift(result, -precision) }
-        shifted = result
-        return shifted == 0 ? 0 : shifted
+        return result == 0 ? 0 : result   // no -0
     }
 }

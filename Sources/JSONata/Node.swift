@@ -5,13 +5,13 @@
 /// mutated, which is why sharing it between tasks is safe.
 final class Node: @unchecked Sendable {
     enum Kind: Equatable {
+        /// `unary` is `-x`, and the `[...]` and `{...}` constructors (the `value` says which).
         case path, binary, unary, name, string, number, value, wildcard, descendant, parent
         case condition, block, bind, regex, function, partial, variable, lambda, apply, transform, sort
-        case filter, index, focus, group, `operator`, placeholder, error
-        /// `[ ... ]` array constructor.
-        case array
-        /// `{ ... }` object constructor (as a prefix).
-        case object
+        /// A predicate stage, an `#` index stage, a grouping clause.
+        case filter, index, group
+        /// `and`/`or`/`in` read as an operand (they become names), or a `?` placeholder.
+        case `operator`, placeholder
     }
 
     var kind: Kind
@@ -51,7 +51,6 @@ final class Node: @unchecked Sendable {
     var keepSingletonArray = false
     var consArray = false
     var thunk = false
-    var nextFunction: String?
     /// For a variable naming a built-in function: that function, found when the expression compiles.
     var builtin: Value?
     /// For a path that is only plain names (`a.b.c`): the names, for the evaluator's fast path.

@@ -108,11 +108,6 @@ struct Rewriter {
             }
             if left.kind == .parent { result.seekingParent = [left.slot!] }
             let rest = try process(expression.rhs!)
-            if rest.kind == .function, let procedure = rest.procedure, procedure.kind == .path, procedure.steps.count == 1,
-                procedure.steps[0].kind == .name, result.steps.last?.kind == .function
-            {
-                result.steps.last?.nextFunction = procedure.steps[0].value
-            }
             if rest.kind == .path {
                 result.steps += rest.steps
             } else {

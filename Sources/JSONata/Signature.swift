@@ -1,5 +1,3 @@
-import Foundation
-
 /// A function signature such as `<s-n?:s>`: validates and completes the arguments of a call
 /// (a port of jsonata-js's signature.js).
 struct Signature: Sendable {
@@ -8,7 +6,8 @@ struct Signature: Sendable {
         var type = ""
         var isArray = false
         var usesContext = false
-        var contextRegex: String?
+        /// For a `-` parameter: the types the context may stand in with.
+        var contextTerm: Term?
         var subtype: String?
     }
 
@@ -68,7 +67,7 @@ struct Signature: Sendable {
             case "-":
                 if !parameters.isEmpty {
                     parameters[parameters.count - 1].usesContext = true
-                    parameters[parameters.count - 1].contextRegex = parameters[parameters.count - 1].regex
+                    parameters[parameters.count - 1].contextTerm = Self.term(parameters[parameters.count - 1].regex)
                     parameters[parameters.count - 1].regex += "?"
                 }
             case "?", "+":
@@ -102,7 +101,7 @@ struct Signature: Sendable {
     }
 
     /// A parameter's regex fragment taken apart: the symbols it accepts and how many times.
-    private struct Term: Sendable {
+    struct Term: Sendable {
         var symbols: UInt16
         var minimum: Int
         var unbounded: Bool
@@ -200,8 +199,8 @@ struct Signature: Sendable {
         for (index, parameter) in parameters.enumerated() {
             let matched = groups[index]
             if matched.isEmpty {
-                if parameter.usesContext, let contextRegex = parameter.contextRegex {
-                    if Self.term(contextRegex).accepts(Self.symbol(of: context)) {
+                if parameter.usesContext, let contextTerm = parameter.contextTerm {
+                    if contextTerm.accepts(Self.symbol(of: context)) {
                         validated.append(context)
                     } else {
                         throw JSONataError(code: "T0411", message: "Context value is not a compatible type with argument \(argumentIndex + 1) of function",

@@ -22,6 +22,11 @@ enum Value {
     var numberValue: Double? { if case .number(let number) = self { number } else { nil } }
     var functionValue: FunctionValue? { if case .function(let function) = self { function } else { nil } }
 
+    /// A short rendering of a value for error messages.
+    static func describe(_ value: Value) -> String {
+        (try? Evaluator.string(value)) ?? value.typeName
+    }
+
     /// The type name `$type` returns.
     var typeName: String {
         switch self {
