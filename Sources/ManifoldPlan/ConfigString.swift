@@ -26,11 +26,6 @@ public struct ConfigString: Sendable, Hashable, CustomStringConvertible {
         parts.contains { if case .literal = $0 { false } else { true } }
     }
 
-    /// The names of the environment variables it reads.
-    public var environmentNames: [String] {
-        parts.compactMap { if case .environment(let name) = $0 { name } else { nil } }
-    }
-
     /// The text when there are no references.
     public var literalValue: String? {
         hasReferences ? nil : parts.map { if case .literal(let text) = $0 { text } else { "" } }.joined()
@@ -45,19 +40,5 @@ public struct ConfigString: Sendable, Hashable, CustomStringConvertible {
             case .file(let path): "${file:\(path)}"
             }
         }.joined()
-    }
-
-    /// Resolves the references with `lookup`, which returns `nil` for what it cannot resolve.
-    public func resolve(_ lookup: (Part) -> String?) -> String? {
-        var text = ""
-        for part in parts {
-            if case .literal(let literal) = part {
-                text += literal
-            } else {
-                guard let value = lookup(part) else { return nil }
-                text += value
-            }
-        }
-        return text
     }
 }

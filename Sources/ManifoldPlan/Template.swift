@@ -30,16 +30,6 @@ public indirect enum Template: Sendable, Hashable {
         }
     }
 
-    /// The environment variables the template reads through `${env:NAME}`.
-    public var environmentNames: [String] {
-        switch self {
-        case .literal, .expression: []
-        case .interpolated(let parts): parts.compactMap { if case .environment(let name) = $0 { name } else { nil } }
-        case .object(let members): members.flatMap(\.value.environmentNames)
-        case .array(let elements): elements.flatMap(\.environmentNames)
-        }
-    }
-
     /// The template as the author wrote it (strings with `{% %}`), as JSON.
     public var json: JSON {
         switch self {

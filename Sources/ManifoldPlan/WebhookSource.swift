@@ -71,14 +71,6 @@ public enum SignatureScheme: String, Sendable, Hashable, CaseIterable {
         }
     }
 
-    /// Whether the scheme signs the request URL, so that the public URL must be known.
-    public var signsURL: Bool {
-        switch self {
-        case .twilio, .square, .hubspotV3: true
-        default: false
-        }
-    }
-
     /// The header in which the vendor sends a delivery id, if it has one.
     public var deliveryIDHeader: String? {
         switch self {
