@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import JSONata
 import JSONValue
+import ManifoldCompiler
 
 /// `manifold eval`: the JSONata playground, and the conformance runner's JSON Lines protocol.
 struct EvalCommand: ParsableCommand, OutputCommand {
@@ -40,8 +41,11 @@ struct EvalCommand: ParsableCommand, OutputCommand {
         guard let source = expression else { return .failure("an expression is required") }
         let data: Data?
         if let input {
-            guard let contents = FileManager.default.contents(atPath: input) else { return .failure("cannot read \(input)") }
-            data = contents
+            do {
+                data = try SourceLoader.read(input)
+            } catch {
+                return .failure(error.description)
+            }
         } else if isatty(STDIN_FILENO) == 0 {
             data = FileHandle.standardInput.readDataToEndOfFile()
         } else {

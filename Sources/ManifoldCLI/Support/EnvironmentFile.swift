@@ -1,4 +1,5 @@
 import Foundation
+import ManifoldCompiler
 
 /// Reads a dotenv file: `NAME=value` lines, `#` comments, optional `export ` and quotes.
 enum EnvironmentFile {
@@ -7,8 +8,11 @@ enum EnvironmentFile {
     }
 
     static func read(_ path: String) throws(Failure) -> [String: String] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw Failure(message: "cannot read the environment file \(path)")
+        let data: Data
+        do {
+            data = try SourceLoader.read(path)
+        } catch {
+            throw Failure(message: "environment file \(error.description)")
         }
         var values: [String: String] = [:]
         for (number, rawLine) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Finds and reads connector files: each path is a file, or a directory whose `*.yaml` and `*.yml`
 /// files (not `*.test.yaml`) are read, in name order.
@@ -15,13 +15,26 @@ public enum SourceLoader {
         var files: [SourceFile] = []
         for path in paths {
             for file in try connectorFiles(at: path) {
-                guard let contents = FileManager.default.contents(atPath: file) else {
-                    throw Failure(path: file, reason: "cannot be read")
-                }
-                files.append(SourceFile(path: file, contents: contents))
+                files.append(SourceFile(path: file, contents: try read(file)))
             }
         }
         return files
+    }
+
+    /// The bytes of the file at `path`, or a failure that says why they cannot be read.
+    public static func read(_ path: String) throws(Failure) -> Data {
+        do {
+            return try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            let reason = switch (error as? CocoaError)?.code {
+            case .fileReadNoSuchFile?, .fileNoSuchFile?: "no such file"
+            case .fileReadNoPermission?: "permission denied"
+            default:
+                FileManager.default.fileExists(atPath: path, isDirectory: nil) && (try? FileManager.default.contentsOfDirectory(atPath: path)) != nil
+                    ? "it is a directory" : error.localizedDescription
+            }
+            throw Failure(path: path, reason: "cannot be read: \(reason)")
+        }
     }
 
     /// The connector file paths at `path`.
