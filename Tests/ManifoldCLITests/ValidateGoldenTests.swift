@@ -49,6 +49,15 @@ import Testing
         #expect(output.status == 1)
     }
 
+    @Test func unreadableInputsSayWhy() throws {
+        let eval = try EvalCommand.parse(["id", "--input", "/nonexistent/event.json"]).perform()
+        #expect(eval.status == 2)
+        #expect(eval.standardError == "error: /nonexistent/event.json: cannot be read: no such file\n")
+        let environment = try ValidateCommand.parse(["--env-file", "/nonexistent/.env", Self.inputs.path]).perform()
+        #expect(environment.status == 2)
+        #expect(environment.standardError == "error: environment file /nonexistent/.env: cannot be read: no such file\n")
+    }
+
     @Test func missingPathIsAnIOError() throws {
         let output = try ValidateCommand.parse(["/nonexistent/connectors"]).perform()
         #expect(output.status == 2)
