@@ -19,6 +19,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // An ordered JSON value with its own parser and printer: the data every other module speaks.
@@ -40,12 +45,37 @@ let package = Package(
             swiftSettings: strictSwift,
             plugins: ["EmbedSchemas"]
         ),
+        // Webhook ingress without HTTP: signature schemes (verify and sign), secrets, the decision for one request.
+        .target(
+            name: "ManifoldIngress",
+            dependencies: ["JSONValue", "JSONata", "ManifoldPlan", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictSwift
+        ),
+        // The event store: a protocol and its SQLite implementation (WAL, group commit, versioned migrations).
+        .target(
+            name: "ManifoldStore",
+            dependencies: ["JSONValue", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strictSwift
+        ),
+        // The engine: an HTTP server in front of ingress and the store, run under service lifecycle.
+        .target(
+            name: "ManifoldEngine",
+            dependencies: [
+                "JSONValue", "ManifoldPlan", "ManifoldCompiler", "ManifoldIngress", "ManifoldStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSwift
+        ),
         // The subcommands; the executable only calls into this.
         .target(
             name: "ManifoldCLI",
             dependencies: [
-                "JSONValue", "JSONata", "ManifoldPlan", "ManifoldCompiler",
+                "JSONValue", "JSONata", "ManifoldPlan", "ManifoldCompiler", "ManifoldIngress", "ManifoldStore",
+                "ManifoldEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: strictSwift
         ),
@@ -68,6 +98,22 @@ let package = Package(
         .testTarget(
             name: "ManifoldCompilerTests",
             dependencies: ["ManifoldCompiler", "ManifoldPlan", "JSONValue", "JSONSchema", "Yams", "TestSupport"]
+        ),
+        .testTarget(
+            name: "ManifoldIngressTests",
+            dependencies: ["ManifoldIngress", "ManifoldCompiler", "ManifoldPlan", "JSONValue", "TestSupport"],
+            exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "ManifoldStoreTests",
+            dependencies: ["ManifoldStore", "JSONValue", "TestSupport"]
+        ),
+        .testTarget(
+            name: "ManifoldEngineTests",
+            dependencies: [
+                "ManifoldEngine", "ManifoldIngress", "ManifoldStore", "ManifoldCompiler", "ManifoldPlan", "JSONValue",
+                "TestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
         ),
         .testTarget(
             name: "ManifoldCLITests",

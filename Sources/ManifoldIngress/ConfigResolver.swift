@@ -1,0 +1,44 @@
+import Foundation
+public import ManifoldPlan
+
+/// Resolves the plan's `${env:NAME}` and `${file:PATH}` references when the engine starts.
+///
+/// Errors name the variable or file, never a value.
+public struct ConfigResolver: Sendable {
+    public struct Failure: Error, Equatable, CustomStringConvertible {
+        public var description: String
+    }
+
+    private let environment: [String: String]
+    /// Relative `${file:}` paths are read from here.
+    private let directory: String
+
+    /// `directory` defaults to the working directory.
+    public init(environment: [String: String], directory: String? = nil) {
+        self.environment = environment
+        self.directory = directory ?? FileManager.default.currentDirectoryPath
+    }
+
+    public func resolve(_ string: ConfigString) throws(Failure) -> String {
+        var out = ""
+        for part in string.parts {
+            switch part {
+            case .literal(let text):
+                out += text
+            case .environment(let name):
+                guard let value = environment[name] else {
+                    throw Failure(description: "the environment variable \(name) is not set")
+                }
+                out += value
+            case .file(let path):
+                let full = path.hasPrefix("/") ? path : directory + "/" + path
+                guard let data = FileManager.default.contents(atPath: full),
+                      let text = String(data: data, encoding: .utf8)
+                else { throw Failure(description: "cannot read the file \(path)") }
+                // A secret file usually ends with a newline that is not part of the secret.
+                out += text.hasSuffix("\n") ? String(text.dropLast()) : text
+            }
+        }
+        return out
+    }
+}

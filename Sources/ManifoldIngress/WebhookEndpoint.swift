@@ -1,0 +1,209 @@
+import Crypto
+public import JSONValue
+import JSONata
+public import ManifoldPlan
+
+/// One connector's webhook, ready to admit requests: secrets resolved, networks parsed, expressions compiled.
+///
+/// `admit` is the whole ingress decision for one request, without HTTP or storage, in the order that
+/// refuses the cheapest way first: method, network, size, content type, signature; then it parses
+/// (a verified body that does not parse is kept, quarantined) and finds the event's id and type.
+public struct WebhookEndpoint: Sendable {
+    public let connector: String
+    public let source: WebhookSource
+    public let signature: WebhookSignature
+    private let networks: [NetworkRange]
+    private let eventID: JSONataExpression?
+    private let eventType: JSONataExpression?
+
+    public struct SetupError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public init(connector: ConnectorPlan, resolver: ConfigResolver) throws(SetupError) {
+        self.connector = connector.name
+        self.source = connector.source
+        let verification = source.verification
+        do {
+            let secrets = try verification.secrets.map { secret throws(ConfigResolver.Failure) in
+                try resolver.resolve(secret)
+            }
+            let publicURL = try verification.publicURL.map { url throws(ConfigResolver.Failure) in
+                try resolver.resolve(url)
+            }
+            signature = WebhookSignature(verification: verification, secrets: secrets, publicURL: publicURL)
+        } catch {
+            throw SetupError(description: "connector \(connector.name): \(error)")
+        }
+        networks = source.allowedNetworks.compactMap(NetworkRange.init)
+        // The compiler has parsed both expressions already; a failure here would be a compiler bug.
+        eventID = source.eventID.flatMap { try? JSONataExpression($0.source) }
+        eventType = source.eventType.flatMap { try? JSONataExpression($0.source) }
+    }
+
+    /// Why a request was refused: the HTTP status, a short code and a message that holds no secret.
+    public struct Refusal: Error, Equatable, Sendable {
+        public var status: Int
+        public var code: String
+        public var message: String
+
+        public init(status: Int, code: String, message: String) {
+            self.status = status
+            self.code = code
+            self.message = message
+        }
+
+        /// The response body: `{"error": code, "message": ...}`.
+        public var body: String {
+            JSON.object(JSONObject([("error", .string(code)), ("message", .string(message))])).serialized()
+        }
+    }
+
+    /// Decides on `request` at Unix time `now`: an event to store, or a refusal.
+    public func admit(_ request: WebhookRequest, now: Int64) -> Result<AdmittedEvent, Refusal> {
+        guard request.method == "POST" else {
+            return .failure(Refusal(status: 405, code: "method_not_allowed", message: "webhooks are posted (POST)"))
+        }
+        if !networks.isEmpty {
+            guard let address = request.remoteAddress, networks.contains(where: { $0.contains(address) }) else {
+                return .failure(Refusal(status: 403, code: "forbidden", message: "this client network may not post here"))
+            }
+        }
+        guard request.body.count <= source.maxBodyBytes else {
+            return .failure(Refusal(status: 413, code: "too_large",
+                                    message: "the body is larger than \(source.maxBodyBytes) bytes"))
+        }
+        guard let format = contentType(of: request) else {
+            let accepted = source.contentTypes.map { $0 == .json ? "application/json" : "application/x-www-form-urlencoded" }
+            return .failure(Refusal(status: 415, code: "unsupported_media_type",
+                                    message: "the Content-Type must be " + accepted.joined(separator: " or ")))
+        }
+        do {
+            try signature.verify(request, now: now)
+        } catch {
+            return .failure(Refusal(status: 401, code: "signature", message: error.description))
+        }
+        return .success(event(from: request, format: format))
+    }
+
+    private func contentType(of request: WebhookRequest) -> WebhookSource.ContentType? {
+        let mediaType = (request.headers["Content-Type"] ?? "")
+            .split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        let format: WebhookSource.ContentType? =
+            if mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json")) {
+                .json
+            } else if mediaType == "application/x-www-form-urlencoded" {
+                .form
+            } else {
+                nil
+            }
+        return format.flatMap { source.contentTypes.contains($0) ? $0 : nil }
+    }
+
+    private func event(from request: WebhookRequest, format: WebhookSource.ContentType) -> AdmittedEvent {
+        let headers = redacted(request.headers)
+        var event = AdmittedEvent(connector: connector, eventID: "", eventType: nil, contentType: format,
+                                  headers: headers, body: request.body, payload: nil, quarantine: nil)
+        let payload: JSON
+        switch format {
+        case .json:
+            do {
+                payload = try JSONParser.parse(bytes: request.body)
+            } catch {
+                event.quarantine = "the body is not valid JSON (\(error))"
+                event.eventID = deliveryID(request) ?? bodyHash(request.body)
+                return event
+            }
+        case .form:
+            guard let pairs = Encoding.formPairs(request.body) else {
+                event.quarantine = "the body is not valid form-urlencoded UTF-8"
+                event.eventID = deliveryID(request) ?? bodyHash(request.body)
+                return event
+            }
+            payload = .object(JSONObject(formObject(pairs)))
+        }
+        event.payload = payload
+        let bindings: [String: JSON] = ["headers": .object(JSONObject(headers.fields.map { ($0.name.lowercased(), .string($0.value)) }))]
+        do {
+            if let eventID, let value = try eventID.evaluate(payload, bindings: bindings) {
+                guard let id = Self.text(of: value), !id.isEmpty else {
+                    event.quarantine = "event_id gave \(value.typeName), not a string or number"
+                    event.eventID = deliveryID(request) ?? bodyHash(request.body)
+                    return event
+                }
+                event.eventID = id
+            }
+            if let eventType, let value = try eventType.evaluate(payload, bindings: bindings) {
+                event.eventType = Self.text(of: value)
+            }
+        } catch {
+            event.quarantine = "evaluating the event id or type failed: \(error)"
+        }
+        if event.eventID.isEmpty {
+            event.eventID = deliveryID(request) ?? bodyHash(request.body)
+        }
+        return event
+    }
+
+    private static func text(of value: JSON) -> String? {
+        switch value {
+        case .string(let text): text
+        case .number(let number): JSON.format(number: number)
+        default: nil
+        }
+    }
+
+    /// The vendor's delivery id: the configured `id_header`, else the scheme's.
+    private func deliveryID(_ request: WebhookRequest) -> String? {
+        let header = source.verification.idHeader ?? source.verification.scheme.deliveryIDHeader
+        return header.flatMap { request.headers[$0] }.flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    private func bodyHash(_ body: [UInt8]) -> String {
+        "sha256:" + Encoding.hex(SHA256.hash(data: body))
+    }
+
+    /// Form pairs as an object; a repeated name becomes an array of its values.
+    private func formObject(_ pairs: [(name: String, value: String)]) -> [(String, JSON)] {
+        var order: [String] = []
+        var values: [String: [String]] = [:]
+        for pair in pairs {
+            if values[pair.name] == nil { order.append(pair.name) }
+            values[pair.name, default: []].append(pair.value)
+        }
+        return order.map { name in
+            let list = values[name]!
+            return (name, list.count == 1 ? .string(list[0]) : .array(list.map(JSON.string)))
+        }
+    }
+
+    /// The headers with every credential replaced by `[redacted]`: the scheme's signature headers and any whose
+    /// name says it carries one.
+    public func redacted(_ headers: HeaderList) -> HeaderList {
+        let signatureHeaders = signature.signatureHeaders.map { $0.lowercased() }
+        return HeaderList(headers.fields.map { field in
+            let name = field.name.lowercased()
+            let secret = signatureHeaders.contains(name)
+                || ["authorization", "proxy-authorization", "cookie", "set-cookie"].contains(name)
+                || (["signature", "secret", "token", "api-key", "apikey", "password", "hmac"].contains { name.contains($0) }
+                    && !name.contains("idempotency"))
+            return secret ? (name: field.name, value: "[redacted]") : field
+        })
+    }
+}
+
+/// A request that passed verification: what the store keeps.
+public struct AdmittedEvent: Sendable {
+    public var connector: String
+    /// The deduplication key: from `event_id`, the delivery header, or `sha256:` and the body's hash.
+    public var eventID: String
+    public var eventType: String?
+    public var contentType: WebhookSource.ContentType
+    /// The headers, redacted.
+    public var headers: HeaderList
+    public var body: [UInt8]
+    /// The parsed body (form bodies as an object of strings); `nil` when quarantined for not parsing.
+    public var payload: JSON?
+    /// Why the event is quarantined, if it is.
+    public var quarantine: String?
+}

@@ -1,0 +1,124 @@
+import Foundation
+import JSONValue
+import ManifoldIngress
+import ManifoldPlan
+import TestSupport
+import Testing
+
+/// The presets against published vectors: the vendors' docs and official SDK tests (`../shared`), and the
+/// vectors our `scripts/sdk-signature-vectors` made with the vendors' own SDKs (`Fixtures/sdk-vectors.json`).
+@Suite struct SignatureVectorTests {
+    struct Vector {
+        var label: String
+        var scheme: SignatureScheme
+        var secret: String
+        var request: WebhookRequest
+        var publicURL: String?
+        var expected: [(String, String)]
+        var now: Int64
+    }
+
+    static func vectors(in file: URL, label: String) throws -> [Vector] {
+        let json = try JSONParser.parse(bytes: Array(try Data(contentsOf: file)))
+        return try (json["cases"]?.arrayValue ?? []).enumerated().map { index, item in
+            let scheme = try #require(SignatureScheme(rawValue: item["scheme"]?.stringValue ?? ""))
+            var headers = HeaderList()
+            for (name, value) in item["headers"]?.objectValue ?? JSONObject() {
+                headers.append(name, value.stringValue ?? "")
+            }
+            var body = Array((item["body"]?.stringValue ?? "").utf8)
+            if let form = item["form"]?.objectValue {
+                body = Array(form.map { "\(formEncode($0.key))=\(formEncode($0.value.stringValue ?? ""))" }
+                    .joined(separator: "&").utf8)
+                headers.append("Content-Type", "application/x-www-form-urlencoded")
+            } else {
+                headers.append("Content-Type", item["content_type"]?.stringValue ?? "application/json")
+            }
+            let url = item["url"]?.stringValue
+            let target = url.map { url in
+                let components = URLComponents(string: url)!
+                return components.percentEncodedPath + (components.percentEncodedQuery.map { "?" + $0 } ?? "")
+            } ?? "/hooks/test"
+            let expected = (item["expected"]?.objectValue ?? JSONObject()).map { ($0.key, $0.value.stringValue ?? "") }
+            let stamp = headers.fields.first { $0.name.lowercased().hasSuffix("timestamp") }?.value
+            let now = item["now"]?.intValue.map(Int64.init)
+                ?? stamp.flatMap { Int64($0) }.map { scheme == .hubspotV3 ? $0 / 1000 : $0 } ?? 0
+            return Vector(label: "\(label) #\(index) \(scheme.rawValue)", scheme: scheme,
+                          secret: item["secret"]?.stringValue ?? "",
+                          request: WebhookRequest(method: item["method"]?.stringValue ?? "POST", target: target,
+                                                  headers: headers, body: body, remoteAddress: nil),
+                          publicURL: url, expected: expected, now: now)
+        }
+    }
+
+    static func formEncode(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-_.~"))) ?? text
+    }
+
+    static func signature(_ vector: Vector, secrets: [String]? = nil, tolerance: Duration? = nil) -> WebhookSignature {
+        let verification = Verification(scheme: vector.scheme, secrets: [], tolerance: tolerance, publicURL: nil,
+                                        idHeader: nil, hmac: nil)
+        return WebhookSignature(verification: verification, secrets: secrets ?? [vector.secret], publicURL: vector.publicURL)
+    }
+
+    static let published = TestPaths.shared.appending(path: "conformance/webhook-signatures/vectors.json")
+    static let sdk = TestPaths.packageRoot.appending(path: "Tests/ManifoldIngressTests/Fixtures/sdk-vectors.json")
+
+    static func all() throws -> [Vector] {
+        try vectors(in: published, label: "published") + vectors(in: sdk, label: "sdk")
+    }
+
+    @Test func everyPresetHasVectors() throws {
+        let covered = Set(try Self.all().map(\.scheme))
+        let presets = Set(SignatureScheme.allCases).subtracting([.hmac, .none])
+        #expect(presets.subtracting(covered).isEmpty, "presets without a vector: \(presets.subtracting(covered))")
+    }
+
+    @Test func vectorsVerify() throws {
+        for vector in try Self.all() {
+            var request = vector.request
+            for (name, value) in vector.expected { request.headers.append(name, value) }
+            #expect(throws: Never.self, "\(vector.label)") {
+                try Self.signature(vector).verify(request, now: vector.now)
+            }
+            // The same request with one byte of the body changed, or under another secret, is refused.
+            var forged = request
+            forged.body = forged.body.isEmpty ? [0x20] : [forged.body[0] ^ 0x01] + forged.body.dropFirst()
+            #expect(throws: SignatureFailure.self, "\(vector.label) forged body") {
+                try Self.signature(vector).verify(forged, now: vector.now)
+            }
+            #expect(throws: SignatureFailure.mismatch, "\(vector.label) wrong secret") {
+                try Self.signature(vector, secrets: [vector.secret + "x"]).verify(request, now: vector.now)
+            }
+            // Rotation: a list with the right secret anywhere in it verifies.
+            #expect(throws: Never.self, "\(vector.label) rotation") {
+                try Self.signature(vector, secrets: ["old-secret", vector.secret]).verify(request, now: vector.now)
+            }
+        }
+    }
+
+    @Test func signingReproducesTheVectors() throws {
+        for vector in try Self.all() {
+            let deliveryID = vector.request.headers["webhook-id"] ?? "unused"
+            let signed = Self.signature(vector).sign(vector.request, now: vector.now, deliveryID: deliveryID)
+            for (name, value) in vector.expected {
+                #expect(signed[name] == value, "\(vector.label): \(name)")
+            }
+        }
+    }
+
+    @Test func timestampsOutsideTheToleranceAreReplays() throws {
+        for vector in try Self.all() where vector.scheme.signsTimestamp {
+            var request = vector.request
+            for (name, value) in vector.expected { request.headers.append(name, value) }
+            let signature = Self.signature(vector, tolerance: .seconds(300))
+            #expect(throws: Never.self) { try signature.verify(request, now: vector.now + 300) }
+            #expect(throws: SignatureFailure.outsideTolerance(seconds: 300), "\(vector.label) late") {
+                try signature.verify(request, now: vector.now + 301)
+            }
+            #expect(throws: SignatureFailure.outsideTolerance(seconds: 300), "\(vector.label) early") {
+                try signature.verify(request, now: vector.now - 301)
+            }
+        }
+    }
+}

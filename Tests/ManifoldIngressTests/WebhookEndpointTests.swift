@@ -1,0 +1,184 @@
+import JSONValue
+import ManifoldCompiler
+import ManifoldIngress
+import ManifoldPlan
+import Testing
+
+/// The ingress decision for one request: status codes, redaction, event ids, quarantine.
+@Suite struct WebhookEndpointTests {
+    static func endpoint(_ webhook: String, environment: [String: String] = ["SECRET": "s3cret-value"]) throws
+        -> WebhookEndpoint
+    {
+        let text = """
+        connector: demo
+        version: 1
+        source:
+          webhook:
+        \(webhook.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
+        targets:
+          sink:
+            base_url: https://example.com
+            operations:
+              post: { method: POST, path: /in }
+        routes:
+          - name: all
+            call: sink.post
+            body: "{% $ %}"
+        """
+        let result = ConnectorCompiler().compile([SourceFile(path: "demo.yaml", text: text)])
+        let plan = try #require(result.plan, "\(result.diagnostics.map(\.message))")
+        return try WebhookEndpoint(connector: plan.connectors[0], resolver: ConfigResolver(environment: environment))
+    }
+
+    static let github = """
+    path: /hooks/github
+    verify: { scheme: github, secret: "${env:SECRET}" }
+    event_type: $headers.'x-github-event'
+    """
+
+    static func request(_ body: String, headers: HeaderList = ["Content-Type": "application/json"],
+                        from address: String = "127.0.0.1") -> WebhookRequest
+    {
+        WebhookRequest(method: "POST", target: "/hooks/github", headers: headers, body: Array(body.utf8),
+                       remoteAddress: address)
+    }
+
+    static func signed(_ endpoint: WebhookEndpoint, _ request: WebhookRequest, id: String = "d-1") -> WebhookRequest {
+        var request = request
+        for (name, value) in endpoint.signature.sign(request, now: 1_700_000_000, deliveryID: id) {
+            request.headers.append(name, value)
+        }
+        return request
+    }
+
+    static func status(_ result: Result<AdmittedEvent, WebhookEndpoint.Refusal>) -> Int {
+        switch result {
+        case .success: 200
+        case .failure(let refusal): refusal.status
+        }
+    }
+
+    @Test func refusalsHaveTheirStatus() throws {
+        let endpoint = try Self.endpoint(Self.github + "\nmax_body: 64B\nallow_ips: [10.0.0.0/8, \"::1/128\"]")
+        let good = Self.signed(endpoint, Self.request(#"{"a":1}"#, from: "10.1.2.3"))
+        #expect(Self.status(endpoint.admit(good, now: 1_700_000_000)) == 200)
+        var get = good
+        get.method = "GET"
+        #expect(Self.status(endpoint.admit(get, now: 0)) == 405)
+        var outsider = good
+        outsider.remoteAddress = "192.168.1.1"
+        #expect(Self.status(endpoint.admit(outsider, now: 0)) == 403)
+        outsider.remoteAddress = "::1"
+        #expect(Self.status(endpoint.admit(outsider, now: 0)) == 200)
+        outsider.remoteAddress = "::ffff:10.9.9.9"
+        #expect(Self.status(endpoint.admit(outsider, now: 0)) == 200)
+        let large = Self.signed(endpoint, Self.request(String(repeating: "x", count: 65), from: "10.0.0.1"))
+        #expect(Self.status(endpoint.admit(large, now: 0)) == 413)
+        let text = Self.signed(endpoint, Self.request("{}", headers: ["Content-Type": "text/plain"], from: "10.0.0.1"))
+        #expect(Self.status(endpoint.admit(text, now: 0)) == 415)
+        let unsigned = Self.request("{}", from: "10.0.0.1")
+        guard case .failure(let refusal) = endpoint.admit(unsigned, now: 0) else {
+            Issue.record("an unsigned request was admitted")
+            return
+        }
+        #expect(refusal.status == 401)
+        #expect(refusal.body == #"{"error":"signature","message":"the X-Hub-Signature-256 header is missing"}"#)
+        var forged = good
+        forged.body = Array(#"{"a":2}"#.utf8)
+        guard case .failure(let forgery) = endpoint.admit(forged, now: 0) else {
+            Issue.record("a forged request was admitted")
+            return
+        }
+        #expect(forgery.status == 401)
+        #expect(!forgery.body.contains("s3cret"))
+    }
+
+    @Test func eventIDsComeFromTheExpressionThenTheDeliveryHeaderThenTheBody() throws {
+        let byHeader = try Self.endpoint(Self.github)
+        var request = Self.request(#"{"action":"opened"}"#)
+        request.headers.append("X-GitHub-Event", "pull_request")
+        let admitted = try byHeader.admit(Self.signed(byHeader, request, id: "72d3162e"), now: 0).get()
+        #expect(admitted.eventID == "72d3162e")
+        #expect(admitted.eventType == "pull_request")
+        #expect(admitted.payload?["action"] == "opened")
+
+        let byExpression = try Self.endpoint(Self.github + "\nevent_id: \"'gh-' & number\"")
+        let numbered = try byExpression.admit(Self.signed(byExpression, Self.request(#"{"number":7}"#)), now: 0).get()
+        #expect(numbered.eventID == "gh-7")
+
+        let none = try Self.endpoint("path: /hooks/x\nverify: { scheme: none }")
+        let hashed = try none.admit(Self.request("{}"), now: 0).get()
+        #expect(hashed.eventID == "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a")
+    }
+
+    @Test func signedGarbageIsQuarantinedNotRefused() throws {
+        let endpoint = try Self.endpoint(Self.github)
+        let admitted = try endpoint.admit(Self.signed(endpoint, Self.request(#"{"unterminated"#), id: "g-1"), now: 0).get()
+        #expect(admitted.quarantine?.hasPrefix("the body is not valid JSON") == true)
+        #expect(admitted.eventID == "g-1")
+        #expect(admitted.payload == nil)
+    }
+
+    @Test func formBodiesBecomeObjects() throws {
+        let endpoint = try Self.endpoint("""
+        path: /hooks/form
+        verify: { scheme: none }
+        content_types: [form]
+        event_id: MessageSid
+        """)
+        let request = Self.request("MessageSid=SM1&Body=caf%C3%A9+au+lait&To=a&To=b",
+                                   headers: ["Content-Type": "application/x-www-form-urlencoded; charset=utf-8"])
+        let admitted = try endpoint.admit(request, now: 0).get()
+        #expect(admitted.eventID == "SM1")
+        #expect(admitted.payload?["Body"] == "café au lait")
+        #expect(admitted.payload?["To"] == ["a", "b"])
+        let json = Self.request("{}")
+        #expect(Self.status(endpoint.admit(json, now: 0)) == 415)
+    }
+
+    @Test func storedHeadersHoldNoCredential() throws {
+        let endpoint = try Self.endpoint(Self.github)
+        var request = Self.request("{}", headers: [
+            "Content-Type": "application/json", "Authorization": "Bearer abc", "X-Api-Key": "k",
+            "Cookie": "session=1", "X-GitHub-Delivery": "d", "User-Agent": "GitHub-Hookshot/1",
+        ])
+        request = Self.signed(endpoint, request)
+        let stored = try endpoint.admit(request, now: 0).get().headers
+        #expect(stored["X-Hub-Signature-256"] == "[redacted]")
+        #expect(stored["Authorization"] == "[redacted]")
+        #expect(stored["X-Api-Key"] == "[redacted]")
+        #expect(stored["Cookie"] == "[redacted]")
+        #expect(stored["User-Agent"] == "GitHub-Hookshot/1")
+        #expect(stored["X-GitHub-Delivery"] == "d")
+    }
+
+    @Test func genericHMACFollowsItsSettings() throws {
+        let endpoint = try Self.endpoint("""
+        path: /hooks/custom
+        verify:
+          scheme: hmac
+          secrets: ["${env:SECRET}", "next"]
+          header: X-Signature
+          algorithm: sha512
+          encoding: base64
+          prefix: "sig="
+          timestamp_header: X-Timestamp
+          string_to_sign: "{timestamp}.{method}.{header:X-Tenant}.{body}"
+          tolerance: 1m
+        """)
+        let request = Self.request(#"{"ok":true}"#, headers: ["Content-Type": "application/json", "X-Tenant": "acme"])
+        let signed = Self.signed(endpoint, request)
+        #expect(signed.headers["X-Signature"]?.hasPrefix("sig=") == true)
+        #expect(Self.status(endpoint.admit(signed, now: 1_700_000_030)) == 200)
+        #expect(Self.status(endpoint.admit(signed, now: 1_700_000_061)) == 401)
+        var otherTenant = signed
+        otherTenant.headers = HeaderList(signed.headers.fields.map { $0.name == "X-Tenant" ? ($0.name, "evil") : $0 })
+        #expect(Self.status(endpoint.admit(otherTenant, now: 1_700_000_000)) == 401)
+    }
+
+    @Test func aMissingSecretIsNamedNotGuessed() {
+        #expect(throws: WebhookEndpoint.SetupError.self) {
+            try Self.endpoint(Self.github, environment: [:])
+        }
+    }
+}
