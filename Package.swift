@@ -106,7 +106,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ManifoldStoreTests",
-            dependencies: ["ManifoldStore", "JSONValue", "TestSupport"]
+            dependencies: ["ManifoldStore", "JSONValue", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
             name: "ManifoldEngineTests",

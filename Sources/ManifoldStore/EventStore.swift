@@ -1,0 +1,140 @@
+public import Foundation
+public import JSONValue
+
+/// The durable record of every event: append-only, the engine's source of truth.
+///
+/// SQLite (`SQLiteEventStore`) is the embedded implementation; a PostgreSQL one will implement the same
+/// protocol when several engines share a store.
+public protocol EventStore: Sendable {
+    /// Appends a received event and its first status, durably: when this returns, the event survives a crash.
+    /// A second event with the same connector and event id is not stored again; it is recorded as a duplicate
+    /// of the first.
+    func append(_ event: NewEvent) async throws -> AppendOutcome
+    /// Appends a status record to an event's history.
+    func recordStatus(_ status: EventStatus, of id: String, detail: JSON?) async throws
+    /// Events matching `query`, newest first.
+    func events(_ query: EventQuery) async throws -> [EventSummary]
+    /// One event with its whole history, or `nil`.
+    func event(id: String) async throws -> EventRecord?
+    /// Throws unless the store can commit a write now.
+    func checkWritable() async throws
+}
+
+/// An event to append.
+public struct NewEvent: Sendable {
+    public var connector: String
+    /// The deduplication key, unique per connector.
+    public var eventID: String
+    public var eventType: String?
+    /// The plan version that received it.
+    public var planVersion: String
+    public var receivedAt: Date
+    /// `json` or `form`.
+    public var contentType: String
+    /// The headers as received, credentials already redacted.
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]
+    public var remoteAddress: String?
+    /// The first status: `received`, or `quarantined` with the reason in `detail`.
+    public var status: EventStatus
+    public var detail: JSON?
+
+    public init(connector: String, eventID: String, eventType: String?, planVersion: String, receivedAt: Date,
+                contentType: String, headers: [(name: String, value: String)], body: [UInt8], remoteAddress: String?,
+                status: EventStatus, detail: JSON?)
+    {
+        self.connector = connector
+        self.eventID = eventID
+        self.eventType = eventType
+        self.planVersion = planVersion
+        self.receivedAt = receivedAt
+        self.contentType = contentType
+        self.headers = headers
+        self.body = body
+        self.remoteAddress = remoteAddress
+        self.status = status
+        self.detail = detail
+    }
+}
+
+/// What `append` did.
+public enum AppendOutcome: Sendable, Equatable {
+    /// Stored under this id.
+    case stored(id: String)
+    /// Already stored under this id; the delivery was recorded on it as a duplicate.
+    case duplicate(of: String)
+
+    public var id: String {
+        switch self {
+        case .stored(let id), .duplicate(let id): id
+        }
+    }
+}
+
+/// A step in an event's story.
+public struct EventStatus: RawRepresentable, Sendable, Hashable, ExpressibleByStringLiteral, CustomStringConvertible {
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(stringLiteral value: String) { self.rawValue = value }
+    public var description: String { rawValue }
+
+    /// Verified and stored, waiting to be routed.
+    public static let received: EventStatus = "received"
+    /// Verified but not usable (a body that does not parse, an id that cannot be read): kept, not processed.
+    public static let quarantined: EventStatus = "quarantined"
+    /// Delivered again by the vendor; not processed again. Does not change the event's status.
+    public static let duplicate: EventStatus = "duplicate"
+}
+
+/// A filter on the event list.
+public struct EventQuery: Sendable {
+    public var connector: String?
+    public var status: EventStatus?
+    public var since: Date?
+    public var limit: Int
+
+    public init(connector: String? = nil, status: EventStatus? = nil, since: Date? = nil, limit: Int = 100) {
+        self.connector = connector
+        self.status = status
+        self.since = since
+        self.limit = limit
+    }
+}
+
+/// An event as the list shows it.
+public struct EventSummary: Sendable, Equatable {
+    public var id: String
+    public var connector: String
+    public var eventID: String
+    public var eventType: String?
+    public var planVersion: String
+    public var receivedAt: Date
+    /// The latest status other than `duplicate`.
+    public var status: EventStatus
+    /// How many times the vendor delivered it again.
+    public var duplicates: Int
+}
+
+/// An event with everything the store holds about it.
+public struct EventRecord: Sendable {
+    public var summary: EventSummary
+    public var contentType: String
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]
+    public var remoteAddress: String?
+    /// The status records in order, the first being `received` or `quarantined`.
+    public var history: [StatusRecord]
+}
+
+/// One record of an event's history.
+public struct StatusRecord: Sendable, Equatable {
+    public var at: Date
+    public var status: EventStatus
+    public var detail: JSON?
+}
+
+/// Errors of the store, said for the person running the engine.
+public struct StoreError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import GRDB
+
+/// Batches concurrent writes into one transaction, so that one fsync makes many of them durable.
+///
+/// Callers hand over a piece of work and wait. A dedicated thread takes everything waiting, runs each piece
+/// in its own savepoint inside one `BEGIN IMMEDIATE` transaction, commits (with `synchronous = FULL` the WAL is
+/// fsynced), and only then answers every caller. While a commit is on disk the next batch gathers, so the
+/// batch grows with the load: one caller gets the latency of one commit, many share it.
+final class GroupCommitWriter: @unchecked Sendable {
+    typealias Work = @Sendable (Database) throws -> any Sendable
+
+    private struct Job {
+        var work: Work
+        var continuation: CheckedContinuation<any Sendable, any Error>
+    }
+
+    private let database: DatabasePool
+    private let maximumBatch: Int
+    private let condition = NSCondition()
+    // Guarded by `condition`.
+    private var pending: [Job] = []
+    private var stopping = false
+    private var finished = false
+    private var batches = 0
+    private var written = 0
+
+    init(database: DatabasePool, maximumBatch: Int = 1024) {
+        self.database = database
+        self.maximumBatch = maximumBatch
+        let thread = Thread { [self] in run() }
+        thread.name = "manifold-store-writer"
+        thread.start()
+    }
+
+    /// Runs `work` in the next batch; returns once its transaction is durable.
+    func write<Value: Sendable>(_ work: @escaping @Sendable (Database) throws -> Value) async throws -> Value {
+        let value = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<any Sendable, any Error>) in
+            condition.lock()
+            if stopping {
+                condition.unlock()
+                continuation.resume(throwing: StoreError("the event store is closed"))
+                return
+            }
+            pending.append(Job(work: { try work($0) }, continuation: continuation))
+            condition.signal()
+            condition.unlock()
+        }
+        return value as! Value
+    }
+
+    /// Commits what is waiting, then stops the thread. Later writes fail.
+    func close() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        while !finished { condition.wait() }
+        condition.unlock()
+    }
+
+    /// Batches committed and writes in them so far.
+    var statistics: (batches: Int, writes: Int) {
+        condition.lock()
+        defer { condition.unlock() }
+        return (batches, written)
+    }
+
+    private func run() {
+        while true {
+            condition.lock()
+            while pending.isEmpty && !stopping { condition.wait() }
+            if pending.isEmpty {
+                finished = true
+                condition.broadcast()
+                condition.unlock()
+                return
+            }
+            let batch = Array(pending.prefix(maximumBatch))
+            pending.removeFirst(batch.count)
+            condition.unlock()
+            commit(batch)
+        }
+    }
+
+    private func commit(_ batch: [Job]) {
+        var results: [Result<any Sendable, any Error>] = []
+        results.reserveCapacity(batch.count)
+        do {
+            try database.writeWithoutTransaction { db in
+                try db.inTransaction(.immediate) {
+                    for job in batch {
+                        var result: Result<any Sendable, any Error> = .failure(StoreError("not run"))
+                        // One piece of work failing rolls back only its own savepoint.
+                        do {
+                            try db.inSavepoint {
+                                result = .success(try job.work(db))
+                                return .commit
+                            }
+                        } catch {
+                            result = .failure(error)
+                        }
+                        results.append(result)
+                    }
+                    return .commit
+                }
+            }
+        } catch {
+            // The commit itself failed (disk full, I/O error): nothing in the batch is durable.
+            results = Array(repeating: .failure(StoreError("the event store could not commit: \(error)")), count: batch.count)
+        }
+        condition.lock()
+        batches += 1
+        written += batch.count
+        condition.unlock()
+        for (job, result) in zip(batch, results) {
+            job.continuation.resume(with: result)
+        }
+    }
+}

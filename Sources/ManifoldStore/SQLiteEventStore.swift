@@ -1,0 +1,239 @@
+import Foundation
+import GRDB
+public import JSONValue
+
+/// The embedded event store: one SQLite file in WAL mode, written through group commit.
+///
+/// `events` and `event_history` are append-only (triggers refuse UPDATE and DELETE); an event's status is its
+/// latest history record. Commits are fsynced (`synchronous = FULL`) before `append` returns. Readers — the
+/// CLI while the engine runs, the dashboard — never block the writer.
+public final class SQLiteEventStore: EventStore {
+    public let path: String
+    private let database: DatabasePool
+    private let writer: GroupCommitWriter
+
+    /// Opens (creating and migrating if needed) the store at `path`.
+    /// With `create: false`, a missing file is an error rather than a new empty store.
+    public init(path: String, create: Bool = true) throws {
+        if !create && !FileManager.default.fileExists(atPath: path) {
+            throw StoreError("there is no event store at \(path)")
+        }
+        self.path = path
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        do {
+            database = try DatabasePool(path: path, configuration: configuration)
+            try Self.migrator.migrate(database)
+        } catch {
+            throw StoreError("cannot open the event store at \(path): \(error)")
+        }
+        writer = GroupCommitWriter(database: database)
+    }
+
+    /// Commits what is waiting and stops writing.
+    public func close() {
+        writer.close()
+    }
+
+    /// Group-commit batches and the writes in them since opening.
+    public var commitStatistics: (batches: Int, writes: Int) { writer.statistics }
+
+    // MARK: Schema
+
+    /// Versioned migrations; each runs once, in order, recorded in `grdb_migrations`.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("1 events and their history") { db in
+            try db.execute(sql: """
+                CREATE TABLE events (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    id TEXT NOT NULL UNIQUE,
+                    connector TEXT NOT NULL,
+                    event_id TEXT NOT NULL,
+                    event_type TEXT,
+                    plan_version TEXT NOT NULL,
+                    received_at INTEGER NOT NULL,
+                    content_type TEXT NOT NULL,
+                    headers TEXT NOT NULL,
+                    body BLOB NOT NULL,
+                    remote_address TEXT,
+                    UNIQUE (connector, event_id)
+                );
+                CREATE INDEX events_by_time ON events (received_at);
+                CREATE INDEX events_by_connector ON events (connector, received_at);
+                CREATE TABLE event_history (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    event_seq INTEGER NOT NULL REFERENCES events (seq),
+                    at INTEGER NOT NULL,
+                    status TEXT NOT NULL,
+                    detail TEXT
+                );
+                CREATE INDEX event_history_by_event ON event_history (event_seq, seq);
+                CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
+                    BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+                CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
+                    BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+                CREATE TRIGGER event_history_append_only_update BEFORE UPDATE ON event_history
+                    BEGIN SELECT RAISE(ABORT, 'event history is append-only'); END;
+                CREATE TRIGGER event_history_append_only_delete BEFORE DELETE ON event_history
+                    BEGIN SELECT RAISE(ABORT, 'event history is append-only'); END;
+                CREATE TABLE engine_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                """)
+        }
+        return migrator
+    }
+
+    // MARK: Writing
+
+    public func append(_ event: NewEvent) async throws -> AppendOutcome {
+        let id = EventIdentifier.make(at: event.receivedAt)
+        let headers = JSON.array(event.headers.map { .array([.string($0.name), .string($0.value)]) }).serialized()
+        let at = Self.milliseconds(event.receivedAt)
+        let detail = event.detail?.serialized()
+        return try await writer.write { db in
+            try db.execute(sql: """
+                INSERT INTO events (id, connector, event_id, event_type, plan_version, received_at, content_type,
+                                    headers, body, remote_address)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (connector, event_id) DO NOTHING
+                """, arguments: [id, event.connector, event.eventID, event.eventType, event.planVersion, at,
+                                 event.contentType, headers, Data(event.body), event.remoteAddress])
+            if db.changesCount == 1 {
+                let seq = db.lastInsertedRowID
+                try Self.insertHistory(db, seq: seq, at: at, status: event.status, detail: detail)
+                return AppendOutcome.stored(id: id)
+            }
+            let original = try Row.fetchOne(db, sql: "SELECT seq, id, body FROM events WHERE connector = ? AND event_id = ?",
+                                            arguments: [event.connector, event.eventID])!
+            let sameBody = (original["body"] as Data?) == Data(event.body)
+            let note = JSON.object(JSONObject([("same_body", .bool(sameBody)),
+                                               ("remote_address", event.remoteAddress.map(JSON.string) ?? .null)]))
+            try Self.insertHistory(db, seq: original["seq"], at: at, status: .duplicate, detail: note.serialized())
+            return AppendOutcome.duplicate(of: original["id"])
+        }
+    }
+
+    public func recordStatus(_ status: EventStatus, of id: String, detail: JSON?) async throws {
+        let text = detail?.serialized()
+        let at = Self.milliseconds(Date())
+        try await writer.write { db in
+            guard let seq = try Int64.fetchOne(db, sql: "SELECT seq FROM events WHERE id = ?", arguments: [id]) else {
+                throw StoreError("there is no event \(id)")
+            }
+            try Self.insertHistory(db, seq: seq, at: at, status: status, detail: text)
+        }
+    }
+
+    public func checkWritable() async throws {
+        let now = String(Self.milliseconds(Date()))
+        try await writer.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO engine_state (key, value) VALUES ('last_ready_check', ?)",
+                           arguments: [now])
+        }
+    }
+
+    private static func insertHistory(_ db: Database, seq: Int64, at: Int64, status: EventStatus, detail: String?) throws {
+        try db.execute(sql: "INSERT INTO event_history (event_seq, at, status, detail) VALUES (?, ?, ?, ?)",
+                       arguments: [seq, at, status.rawValue, detail])
+    }
+
+    // MARK: Reading
+
+    private static let summaryColumns = """
+        e.seq, e.id, e.connector, e.event_id, e.event_type, e.plan_version, e.received_at,
+        (SELECT status FROM event_history h WHERE h.event_seq = e.seq AND h.status != 'duplicate'
+         ORDER BY h.seq DESC LIMIT 1) AS status,
+        (SELECT count(*) FROM event_history h WHERE h.event_seq = e.seq AND h.status = 'duplicate') AS duplicates
+        """
+
+    public func events(_ query: EventQuery) async throws -> [EventSummary] {
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        if let connector = query.connector {
+            conditions.append("connector = ?")
+            arguments += [connector]
+        }
+        if let since = query.since {
+            conditions.append("received_at >= ?")
+            arguments += [Self.milliseconds(since)]
+        }
+        if let status = query.status {
+            conditions.append("status = ?")
+            arguments += [status.rawValue]
+        }
+        arguments += [query.limit]
+        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let sql = "SELECT * FROM (SELECT \(Self.summaryColumns) FROM events e) \(filter) ORDER BY seq DESC LIMIT ?"
+        let finalArguments = arguments
+        return try await database.read { db in
+            try Row.fetchAll(db, sql: sql, arguments: finalArguments).map(Self.summary)
+        }
+    }
+
+    public func event(id: String) async throws -> EventRecord? {
+        try await database.read { db in
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT \(Self.summaryColumns), e.content_type, e.headers, e.body, e.remote_address
+                FROM events e WHERE e.id = ?
+                """, arguments: [id])
+            else { return nil }
+            let history = try Row.fetchAll(db, sql: "SELECT at, status, detail FROM event_history WHERE event_seq = ? ORDER BY seq",
+                                           arguments: [row["seq"] as Int64]).map { record in
+                StatusRecord(at: Self.date(record["at"]), status: EventStatus(rawValue: record["status"]),
+                             detail: (record["detail"] as String?).flatMap { try? JSONParser.parse($0) })
+            }
+            let headers = ((try? JSONParser.parse(row["headers"] as String))?.arrayValue ?? []).map { pair in
+                (name: pair.arrayValue?.first?.stringValue ?? "", value: pair.arrayValue?.last?.stringValue ?? "")
+            }
+            return EventRecord(summary: Self.summary(row), contentType: row["content_type"], headers: headers,
+                               body: Array(row["body"] as Data), remoteAddress: row["remote_address"], history: history)
+        }
+    }
+
+    /// Number of stored events (not counting duplicates).
+    public func count() async throws -> Int {
+        try await database.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM events") ?? 0 }
+    }
+
+    private static func summary(_ row: Row) -> EventSummary {
+        EventSummary(id: row["id"], connector: row["connector"], eventID: row["event_id"], eventType: row["event_type"],
+                     planVersion: row["plan_version"], receivedAt: date(row["received_at"]),
+                     status: EventStatus(rawValue: row["status"] ?? "received"), duplicates: row["duplicates"])
+    }
+
+    static func milliseconds(_ date: Date) -> Int64 {
+        Int64((date.timeIntervalSince1970 * 1000).rounded())
+    }
+
+    static func date(_ milliseconds: Int64) -> Date {
+        Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+    }
+}
+
+/// Event ids: `ev_` and a ULID (48 bits of milliseconds, 80 random bits, Crockford base32), sortable by time.
+enum EventIdentifier {
+    private static let alphabet = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ".utf8)
+
+    static func make(at date: Date) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return make(milliseconds: UInt64(max(0, date.timeIntervalSince1970 * 1000)), using: &generator)
+    }
+
+    static func make(milliseconds: UInt64, using generator: inout some RandomNumberGenerator) -> String {
+        var out = Array("ev_".utf8)
+        for shift in stride(from: 45, through: 0, by: -5) {
+            out.append(alphabet[Int((milliseconds >> UInt64(shift)) & 0x1F)])
+        }
+        // 80 random bits as 16 characters.
+        let high = generator.next() as UInt64
+        let low = generator.next() as UInt64
+        for index in 0..<16 {
+            let bits = index < 12 ? high >> UInt64(4 + 5 * (11 - index)) : low >> UInt64(5 * (15 - index))
+            out.append(alphabet[Int(bits & 0x1F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
