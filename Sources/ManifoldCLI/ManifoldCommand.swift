@@ -13,7 +13,10 @@ public struct ManifoldCommand: ParsableCommand {
             1 findings, 2 usage or I/O error.
             """,
         version: version,
-        subcommands: [ValidateCommand.self, PlanCommand.self, EvalCommand.self, SchemaCommand.self]
+        subcommands: [
+            ValidateCommand.self, PlanCommand.self, RunCommand.self, EventsCommand.self, SendCommand.self,
+            EvalCommand.self, SchemaCommand.self,
+        ]
     )
 
     public init() {}
@@ -21,13 +24,18 @@ public struct ManifoldCommand: ParsableCommand {
     /// Parses `arguments`, runs the subcommand, and returns the exit status, mapping argument errors to 2.
     ///
     /// ```swift
-    /// exit(ManifoldCommand.main(Array(CommandLine.arguments.dropFirst())))
+    /// exit(await ManifoldCommand.main(Array(CommandLine.arguments.dropFirst())))
     /// ```
-    public static func main(_ arguments: [String]) -> Int32 {
+    public static func main(_ arguments: [String]) async -> Int32 {
         do {
             var command = try parseAsRoot(arguments)
             if let runnable = command as? any OutputCommand {
                 let output = runnable.perform()
+                output.write()
+                return output.status
+            }
+            if let runnable = command as? any AsyncOutputCommand {
+                let output = await runnable.perform()
                 output.write()
                 return output.status
             }

@@ -18,6 +18,8 @@ public protocol EventStore: Sendable {
     func event(id: String) async throws -> EventRecord?
     /// Throws unless the store can commit a write now.
     func checkWritable() async throws
+    /// Commits what is waiting and stops writing; later writes fail.
+    func close()
 }
 
 /// An event to append.

@@ -1,4 +1,4 @@
 import Foundation
 import ManifoldCLI
 
-exit(ManifoldCommand.main(Array(CommandLine.arguments.dropFirst())))
+exit(await ManifoldCommand.main(Array(CommandLine.arguments.dropFirst())))

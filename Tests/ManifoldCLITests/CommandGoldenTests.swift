@@ -44,9 +44,9 @@ import Testing
         #expect(output.standardError.contains("typos.yaml:2:10: error: version must be an integer >= 1 (got 0)"))
     }
 
-    @Test func usageErrorsExitWithTwo() {
-        #expect(ManifoldCommand.main(["validate", "--format", "yaml"]) == 2)
-        #expect(ManifoldCommand.main(["no-such-command"]) == 2)
-        #expect(ManifoldCommand.main(["--version"]) == 0)
+    @Test func usageErrorsExitWithTwo() async {
+        #expect(await ManifoldCommand.main(["validate", "--format", "yaml"]) == 2)
+        #expect(await ManifoldCommand.main(["no-such-command"]) == 2)
+        #expect(await ManifoldCommand.main(["--version"]) == 0)
     }
 }

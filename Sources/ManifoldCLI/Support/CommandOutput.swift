@@ -42,3 +42,9 @@ public protocol OutputCommand {
     /// Does the work and returns what to print and the exit status.
     func perform() -> CommandOutput
 }
+
+/// A subcommand whose work is asynchronous (it serves, reads the store or talks HTTP).
+public protocol AsyncOutputCommand {
+    /// Does the work and returns what is left to print and the exit status.
+    func perform() async -> CommandOutput
+}

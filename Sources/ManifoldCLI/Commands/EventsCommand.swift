@@ -1,0 +1,210 @@
+import ArgumentParser
+import Foundation
+import JSONValue
+import ManifoldStore
+
+/// `manifold events`: reads the event store, also while the engine writes to it.
+struct EventsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "events",
+        abstract: "List stored events, or show the whole story of one.",
+        subcommands: [EventsListCommand.self, EventsShowCommand.self]
+    )
+}
+
+/// The store option the event commands share.
+struct StoreOptions: ParsableArguments {
+    @Option(help: "The SQLite event store file.")
+    var store = "manifold.db"
+
+    @Option(help: "Output format: text or json.")
+    var format: OutputFormat = .text
+
+    func open() -> Result<SQLiteEventStore, CommandOutputError> {
+        do {
+            return .success(try SQLiteEventStore(path: store, create: false))
+        } catch {
+            return .failure(CommandOutputError(.failure("\(error)")))
+        }
+    }
+}
+
+struct EventsListCommand: AsyncParsableCommand, AsyncOutputCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list",
+        abstract: "List events, newest first.",
+        discussion: "--since takes a time (2026-11-23T10:00:00Z or 2026-11-23) or an age (90s, 15m, 2h, 7d)."
+    )
+
+    @OptionGroup var options: StoreOptions
+
+    @Option(help: "Only this connector's events.")
+    var connector: String?
+
+    @Option(help: "Only events whose status is this (received, quarantined, ...).")
+    var status: String?
+
+    @Option(help: "Only events received since this time or within this age.")
+    var since: String?
+
+    @Option(help: "At most this many events.")
+    var limit = 50
+
+    func validate() throws {
+        if let since, Self.time(since, now: Date()) == nil {
+            throw ValidationError("--since must be a time such as 2026-11-23T10:00:00Z or an age such as 15m (got \(since))")
+        }
+        guard limit > 0 else { throw ValidationError("--limit must be at least 1") }
+    }
+
+    static func time(_ text: String, now: Date) -> Date? {
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+        if let unit = text.last.flatMap({ units[$0] }), let amount = Double(text.dropLast()), amount >= 0 {
+            return now.addingTimeInterval(-amount * unit)
+        }
+        let full = ISO8601DateFormatter()
+        full.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let plain = ISO8601DateFormatter()
+        let day = ISO8601DateFormatter()
+        day.formatOptions = [.withFullDate]
+        return full.date(from: text) ?? plain.date(from: text) ?? day.date(from: text)
+    }
+
+    func perform() async -> CommandOutput {
+        let store: SQLiteEventStore
+        switch options.open() {
+        case .failure(let failure): return failure.output
+        case .success(let opened): store = opened
+        }
+        defer { store.close() }
+        let query = EventQuery(connector: connector, status: status.map(EventStatus.init(rawValue:)),
+                               since: since.flatMap { Self.time($0, now: Date()) }, limit: limit)
+        let events: [EventSummary]
+        do {
+            events = try await store.events(query)
+        } catch {
+            return .failure("\(error)")
+        }
+        switch options.format {
+        case .json:
+            return CommandOutput(standardOutput: JSON.array(events.map(\.json)).serialized(.pretty) + "\n")
+        case .text:
+            guard !events.isEmpty else { return CommandOutput(standardOutput: "no events\n") }
+            let rows = [["ID", "RECEIVED", "CONNECTOR", "TYPE", "STATUS", "EVENT ID"]] + events.map { event in
+                [event.id, Timestamp.text(event.receivedAt), event.connector, event.eventType ?? "-",
+                 event.status.rawValue + (event.duplicates > 0 ? " (+\(event.duplicates) dup)" : ""), event.eventID]
+            }
+            return CommandOutput(standardOutput: Table.render(rows))
+        }
+    }
+}
+
+struct EventsShowCommand: AsyncParsableCommand, AsyncOutputCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show",
+        abstract: "Show one event: what was received, and its timeline."
+    )
+
+    @OptionGroup var options: StoreOptions
+
+    @Argument(help: "The event's id (ev_...).")
+    var id: String
+
+    func perform() async -> CommandOutput {
+        let store: SQLiteEventStore
+        switch options.open() {
+        case .failure(let failure): return failure.output
+        case .success(let opened): store = opened
+        }
+        defer { store.close() }
+        let found: EventRecord?
+        do {
+            found = try await store.event(id: id)
+        } catch {
+            return .failure("\(error)")
+        }
+        guard let record = found else {
+            return CommandOutput(standardError: "error: there is no event \(id) in \(options.store)\n", status: 1)
+        }
+        switch options.format {
+        case .json: return CommandOutput(standardOutput: record.json.serialized(.pretty) + "\n")
+        case .text: return CommandOutput(standardOutput: Self.text(record))
+        }
+    }
+
+    static func text(_ record: EventRecord) -> String {
+        let event = record.summary
+        var out = "event \(event.id)\n"
+        let fields: [(String, String)] = [
+            ("connector", event.connector), ("event id", event.eventID), ("type", event.eventType ?? "-"),
+            ("status", event.status.rawValue), ("plan", event.planVersion), ("from", record.remoteAddress ?? "-"),
+            ("body", "\(record.body.count) bytes, \(record.contentType)"),
+        ]
+        for (name, value) in fields { out += "  " + name.padding(toLength: 10, withPad: " ", startingAt: 0) + value + "\n" }
+        out += "\nheaders\n"
+        for header in record.headers { out += "  \(header.name): \(header.value)\n" }
+        out += "\ntimeline\n"
+        for step in record.history {
+            out += "  \(Timestamp.text(step.at))  \(step.status.rawValue)"
+            if let detail = step.detail?.objectValue {
+                out += "  " + detail.map { "\($0.key)=\($0.value.stringValue ?? $0.value.serialized())" }.joined(separator: " ")
+            }
+            out += "\n"
+        }
+        out += "\nbody\n"
+        let text = String(decoding: record.body, as: UTF8.self)
+        if record.contentType == "json", let json = try? JSONParser.parse(bytes: record.body) {
+            out += json.serialized(.pretty) + "\n"
+        } else {
+            out += text + (text.hasSuffix("\n") ? "" : "\n")
+        }
+        return out
+    }
+}
+
+extension EventSummary {
+    var json: JSON {
+        .object(JSONObject([
+            ("id", .string(id)), ("connector", .string(connector)), ("event_id", .string(eventID)),
+            ("event_type", eventType.map(JSON.string) ?? .null), ("status", .string(status.rawValue)),
+            ("duplicates", .number(Double(duplicates))), ("plan_version", .string(planVersion)),
+            ("received_at", .string(Timestamp.text(receivedAt))),
+        ]))
+    }
+}
+
+extension EventRecord {
+    var json: JSON {
+        var object = summary.json.objectValue ?? JSONObject()
+        object["content_type"] = .string(contentType)
+        object["remote_address"] = remoteAddress.map(JSON.string) ?? .null
+        object["headers"] = .array(headers.map { .array([.string($0.name), .string($0.value)]) })
+        object["body"] = .string(String(decoding: body, as: UTF8.self))
+        object["history"] = .array(history.map { step in
+            .object(JSONObject([("at", .string(Timestamp.text(step.at))), ("status", .string(step.status.rawValue)),
+                                ("detail", step.detail ?? .null)]))
+        })
+        return .object(object)
+    }
+}
+
+/// Times as the CLI prints them: ISO 8601 in UTC with milliseconds.
+enum Timestamp {
+    static func text(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: date)
+    }
+}
+
+/// Columns padded to their widest cell.
+enum Table {
+    static func render(_ rows: [[String]]) -> String {
+        let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+        return rows.map { row in
+            row.enumerated().map { column, cell in
+                column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }.joined(separator: "\n") + "\n"
+    }
+}

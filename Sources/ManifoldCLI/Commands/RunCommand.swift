@@ -1,0 +1,132 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ManifoldCompiler
+import ManifoldEngine
+import ManifoldIngress
+import ManifoldPlan
+import ManifoldStore
+
+/// The options of the commands that load connectors as the engine does: every `${env:}` must be set.
+struct EngineOptions: ParsableArguments {
+    @Option(help: "The directory (or file) of connectors.")
+    var connectors = "connectors"
+
+    @Option(name: .customLong("env-file"), help: "Read environment variables from a dotenv file as well as the process environment.")
+    var environmentFile: String?
+
+    /// The compiled plan and the environment, or what stops the engine (diagnostics on standard error, status 1;
+    /// an I/O failure, status 2).
+    func load() -> Result<(plan: Plan, environment: [String: String]), CommandOutputError> {
+        var compile = CompileOptions()
+        compile.paths = [connectors]
+        compile.environmentFile = environmentFile
+        let files: [SourceFile], environment: [String: String]
+        switch compile.sources().flatMap({ files in compile.environment().map { (files, $0) } }) {
+        case .failure(let failure): return .failure(CommandOutputError(.failure(failure.message)))
+        case .success(let loaded): (files, environment) = loaded
+        }
+        let result = ConnectorCompiler(environment: .require(environment)).compile(files)
+        guard let plan = result.plan else {
+            let report = DiagnosticRenderer(files: files).report(result.diagnostics)
+            return .failure(CommandOutputError(CommandOutput(standardError: report, status: 1)))
+        }
+        return .success((plan, environment))
+    }
+
+    /// Resolves `${env:}` and relative `${file:}` (from the working directory).
+    func resolver(_ environment: [String: String]) -> ConfigResolver {
+        ConfigResolver(environment: environment)
+    }
+}
+
+/// A command's early end, carrying what to print.
+struct CommandOutputError: Error {
+    var output: CommandOutput
+    init(_ output: CommandOutput) { self.output = output }
+}
+
+/// `manifold run`: the engine, serving webhooks into the event store until SIGTERM or SIGINT.
+struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Serve the connectors' webhooks into the event store.",
+        discussion: """
+            Compiles every connector (any error stops it, with file:line:col), opens the SQLite event store \
+            (WAL; created if missing) and listens. Each webhook is verified on its raw body, stored durably, then \
+            acknowledged. GET /healthz answers while the process is up, GET /readyz when the store commits and a \
+            plan is loaded. SIGTERM or SIGINT drain requests in flight, then close the store.
+            """
+    )
+
+    @OptionGroup var options: EngineOptions
+
+    @Option(help: "The SQLite event store file.")
+    var store = "manifold.db"
+
+    @Option(help: "The address to listen on, HOST:PORT (port 0 picks a free one).")
+    var listen = "127.0.0.1:8080"
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel = "info"
+
+    func validate() throws {
+        guard Self.address(listen) != nil else {
+            throw ValidationError("--listen must be HOST:PORT, such as 127.0.0.1:8080 (got \(listen))")
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+    }
+
+    static func address(_ text: String) -> (host: String, port: Int)? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+              (0...65535).contains(port), colon != text.startIndex
+        else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host, port)
+    }
+
+    func perform() async -> CommandOutput {
+        let plan: Plan, environment: [String: String]
+        switch options.load() {
+        case .failure(let failure): return failure.output
+        case .success(let loaded): (plan, environment) = loaded
+        }
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "manifold")
+        let eventStore: SQLiteEventStore
+        do {
+            eventStore = try SQLiteEventStore(path: store)
+        } catch {
+            return .failure("\(error)")
+        }
+        let engine: Engine
+        do {
+            engine = try Engine(plan: plan, store: eventStore, resolver: options.resolver(environment), logger: logger)
+        } catch {
+            eventStore.close()
+            return .failure(error.description)
+        }
+        let (host, port) = Self.address(listen)!
+        do {
+            try await EngineServer.run(engine: engine, host: host, port: port, logger: logger) { bound in
+                var lines = ["manifold \(ManifoldCommand.version): listening on http://\(host):\(bound)",
+                             "  plan \(plan.version), \(plan.connectors.count) connector(s), store \(store)"]
+                for connector in plan.connectors {
+                    lines.append("  POST \(connector.source.path)  -> \(connector.name) (\(connector.source.verification.scheme.rawValue))")
+                }
+                FileOutput.standardError(lines.joined(separator: "\n") + "\n")
+            }
+        } catch {
+            return .failure("the server stopped: \(error)")
+        }
+        return CommandOutput(standardError: "manifold: stopped; the event store is closed\n")
+    }
+}

@@ -1,0 +1,125 @@
+public import Foundation
+public import JSONValue
+public import ManifoldIngress
+public import ManifoldPlan
+public import ManifoldStore
+import Synchronization
+public import Logging
+
+/// The engine without its HTTP server: the running plan, the webhook endpoints, the store.
+///
+/// `receive` is the front door: admit (verify and parse), then append to the store, and only once the append
+/// is durable answer 2xx. A store that cannot commit gets 503, so the vendor retries: nothing is acknowledged
+/// that is not on disk.
+public final class Engine: Sendable {
+    /// What one plan puts in place: its version and an endpoint per webhook path. Swapped whole.
+    struct Routing: Sendable {
+        var plan: Plan
+        var endpoints: [String: WebhookEndpoint]
+    }
+
+    private let routing: Mutex<Routing>
+    public let store: any EventStore
+    private let now: @Sendable () -> Date
+    let logger: Logger
+
+    /// Sets the plan up: every secret and public URL must resolve, or this throws naming the connector and what is missing.
+    public init(plan: Plan, store: any EventStore, resolver: ConfigResolver, logger: Logger,
+                now: @escaping @Sendable () -> Date = { Date() }) throws(WebhookEndpoint.SetupError)
+    {
+        var endpoints: [String: WebhookEndpoint] = [:]
+        for connector in plan.connectors {
+            endpoints[connector.source.path] = try WebhookEndpoint(connector: connector, resolver: resolver)
+        }
+        routing = Mutex(Routing(plan: plan, endpoints: endpoints))
+        self.store = store
+        self.logger = logger
+        self.now = now
+    }
+
+    /// The running plan.
+    public var plan: Plan { routing.withLock { $0.plan } }
+
+    /// Whether a webhook is served at `path`.
+    func endpoint(at path: String) -> (endpoint: WebhookEndpoint, planVersion: String)? {
+        routing.withLock { routing in routing.endpoints[path].map { ($0, routing.plan.version) } }
+    }
+
+    /// The answer to a webhook request.
+    public struct Reply: Sendable, Equatable {
+        public var status: Int
+        public var body: JSON
+
+        public init(status: Int, body: JSON) {
+            self.status = status
+            self.body = body
+        }
+
+        static func error(_ status: Int, _ code: String, _ message: String) -> Reply {
+            Reply(status: status, body: .object(JSONObject([("error", .string(code)), ("message", .string(message))])))
+        }
+    }
+
+    /// Handles a request to a webhook path: refuse it, or store it and acknowledge.
+    public func receive(_ request: WebhookRequest, path: String) async -> Reply {
+        guard let (endpoint, planVersion) = endpoint(at: path) else {
+            return .error(404, "not_found", "no webhook is served at this path")
+        }
+        let received = now()
+        let admitted: AdmittedEvent
+        switch endpoint.admit(request, now: Int64(received.timeIntervalSince1970)) {
+        case .failure(let refusal):
+            logger.notice("webhook refused", metadata: [
+                "connector": "\(endpoint.connector)", "status": "\(refusal.status)", "reason": "\(refusal.message)",
+                "remote": "\(request.remoteAddress ?? "-")",
+            ])
+            return .error(refusal.status, refusal.code, refusal.message)
+        case .success(let event):
+            admitted = event
+        }
+        let event = NewEvent(
+            connector: admitted.connector, eventID: admitted.eventID, eventType: admitted.eventType,
+            planVersion: planVersion, receivedAt: received, contentType: admitted.contentType.rawValue,
+            headers: admitted.headers.fields, body: admitted.body, remoteAddress: request.remoteAddress,
+            status: admitted.quarantine == nil ? .received : .quarantined,
+            detail: admitted.quarantine.map { .object(JSONObject([("reason", .string($0))])) })
+        let outcome: AppendOutcome
+        do {
+            outcome = try await store.append(event)
+        } catch {
+            logger.error("event store append failed", metadata: ["connector": "\(endpoint.connector)", "error": "\(error)"])
+            return .error(503, "unavailable", "the event could not be stored; retry later")
+        }
+        let metadata: Logger.Metadata = [
+            "connector": "\(admitted.connector)", "event": "\(outcome.id)", "event_id": "\(admitted.eventID)",
+        ]
+        switch outcome {
+        case .stored(let id):
+            if let reason = admitted.quarantine {
+                logger.warning("event quarantined", metadata: metadata.merging(["reason": "\(reason)"]) { $1 })
+                return Reply(status: 202, body: ["status": "quarantined", "id": .string(id)])
+            }
+            logger.debug("event stored", metadata: metadata)
+            return Reply(status: 200, body: ["status": "accepted", "id": .string(id)])
+        case .duplicate(let id):
+            logger.info("duplicate delivery", metadata: metadata)
+            return Reply(status: 200, body: ["status": "duplicate", "id": .string(id)])
+        }
+    }
+
+    /// `/readyz`: the store commits a write and a plan is loaded.
+    public func readiness() async -> Reply {
+        let plan = self.plan
+        do {
+            try await store.checkWritable()
+        } catch {
+            return .error(503, "store_unavailable", "the event store cannot commit: \(error)")
+        }
+        guard !plan.connectors.isEmpty else {
+            return .error(503, "no_plan", "no connector is loaded")
+        }
+        return Reply(status: 200, body: [
+            "status": "ready", "plan": .string(plan.version), "connectors": .number(Double(plan.connectors.count)),
+        ])
+    }
+}
