@@ -119,6 +119,9 @@ let package = Package(
             dependencies: [
                 "ManifoldEngine", "ManifoldIngress", "ManifoldStore", "ManifoldCompiler", "ManifoldPlan", "JSONValue",
                 "TestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(

@@ -1,0 +1,199 @@
+import AsyncHTTPClient
+import Foundation
+import JSONValue
+import Logging
+import ManifoldCompiler
+import ManifoldEngine
+import ManifoldIngress
+import ManifoldPlan
+import ManifoldStore
+import NIOCore
+import ServiceLifecycle
+import Testing
+
+/// The engine over real HTTP on 127.0.0.1 (a port it picks): what a vendor sees.
+@Suite struct EngineHTTPTests {
+    static let secret = "whsec_engine_test_secret_value"
+    static let connector = """
+    connector: shop
+    version: 1
+    source:
+      webhook:
+        path: /hooks/stripe
+        verify: { scheme: stripe, secret: "${env:STRIPE_SECRET}" }
+        event_id: id
+        event_type: type
+        max_body: 2KB
+    targets:
+      sink:
+        base_url: https://example.com
+        operations:
+          post: { method: POST, path: /in }
+    routes:
+      - name: all
+        call: sink.post
+        body: "{% $ %}"
+    """
+
+    /// A running engine on a free port, stopped by `stop()`.
+    final class Running: Sendable {
+        let port: Int
+        let engine: Engine
+        let group: ServiceGroup
+        let task: Task<Void, any Error>
+
+        init(store: any EventStore) async throws {
+            let result = ConnectorCompiler().compile([SourceFile(path: "shop.yaml", text: EngineHTTPTests.connector)])
+            let plan = try #require(result.plan)
+            var logger = Logger(label: "test")
+            logger.logLevel = .critical
+            engine = try Engine(plan: plan, store: store,
+                                resolver: ConfigResolver(environment: ["STRIPE_SECRET": EngineHTTPTests.secret]),
+                                logger: logger)
+            let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+            let services = EngineServer.services(engine: engine, host: "127.0.0.1", port: 0, logger: logger) { port in
+                continuation.yield(port)
+            }
+            group = ServiceGroup(configuration: .init(services: services, logger: logger))
+            task = Task { [group] in try await group.run() }
+            var iterator = ports.makeAsyncIterator()
+            port = try #require(await iterator.next())
+        }
+
+        func stop() async throws {
+            await group.triggerGracefulShutdown()
+            try await task.value
+        }
+
+        func post(_ path: String = "/hooks/stripe", body: String, headers: [(String, String)] = [],
+                  contentType: String = "application/json", sign: Bool = true,
+                  timeout: Int64 = 10) async throws -> (status: Int, body: JSON?)
+        {
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: contentType)
+            for (name, value) in headers { request.headers.add(name: name, value: value) }
+            if sign {
+                let endpoint = try WebhookEndpoint(connector: engine.plan.connectors[0],
+                                                   resolver: ConfigResolver(environment: ["STRIPE_SECRET": EngineHTTPTests.secret]))
+                let webhook = WebhookRequest(method: "POST", target: path, headers: [:], body: Array(body.utf8), remoteAddress: nil)
+                for field in endpoint.signature.sign(webhook, now: Int64(Date().timeIntervalSince1970), deliveryID: "d") {
+                    request.headers.add(name: field.name, value: field.value)
+                }
+            }
+            request.body = .bytes(ByteBuffer(string: body))
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(timeout))
+            let bytes = try await response.body.collect(upTo: 1 << 16)
+            return (Int(response.status.code), try? JSONParser.parse(bytes: Array(bytes.readableBytesView)))
+        }
+
+        func get(_ path: String) async throws -> (status: Int, body: JSON?) {
+            let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)"),
+                                                               timeout: .seconds(10))
+            let bytes = try await response.body.collect(upTo: 1 << 16)
+            return (Int(response.status.code), try? JSONParser.parse(bytes: Array(bytes.readableBytesView)))
+        }
+    }
+
+    static func storePath() -> String {
+        let directory = FileManager.default.temporaryDirectory.appending(path: "manifold-engine-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return directory.appending(path: "events.db").path
+    }
+
+    @Test func aVendorGetsClearAnswers() async throws {
+        let path = Self.storePath()
+        let store = try SQLiteEventStore(path: path)
+        let running = try await Running(store: store)
+        let event = #"{"id":"evt_1","type":"invoice.paid"}"#
+
+        let accepted = try await running.post(body: event)
+        #expect(accepted.status == 200)
+        #expect(accepted.body?["status"] == "accepted")
+        let id = try #require(accepted.body?["id"]?.stringValue)
+        let again = try await running.post(body: event)
+        #expect(again.status == 200)
+        #expect(again.body?["status"] == "duplicate")
+        #expect(again.body?["id"]?.stringValue == id)
+
+        let forged = try await running.post(body: event, headers: [("Stripe-Signature", "t=1,v1=00")], sign: false)
+        #expect(forged.status == 401)
+        #expect(forged.body?["error"] == "signature")
+        let unsigned = try await running.post(body: #"{"id":"evt_2"}"#, sign: false)
+        #expect(unsigned.status == 401)
+        #expect(unsigned.body?["message"] == "the Stripe-Signature header is missing")
+        #expect(try await running.post("/hooks/other", body: event).status == 404)
+        #expect(try await running.post(body: String(repeating: " ", count: 2049) + event).status == 413)
+        #expect(try await running.post(body: event, contentType: "text/plain").status == 415)
+        let garbage = try await running.post(body: #"{"id": "evt_3", "#)
+        #expect(garbage.status == 202)
+        #expect(garbage.body?["status"] == "quarantined")
+
+        #expect(try await running.get("/healthz").status == 200)
+        let ready = try await running.get("/readyz")
+        #expect(ready.status == 200)
+        #expect(ready.body?["plan"]?.stringValue == running.engine.plan.version)
+        try await running.stop()
+
+        // After shutdown the store is closed: reopen it and read what the vendor was told.
+        let reopened = try SQLiteEventStore(path: path, create: false)
+        defer { reopened.close() }
+        let events = try await reopened.events(EventQuery())
+        #expect(events.map(\.status) == [.quarantined, .received])
+        let record = try #require(try await reopened.event(id: id))
+        #expect(record.summary.duplicates == 1)
+        #expect(record.headers.first { $0.name.lowercased() == "stripe-signature" }?.value == "[redacted]")
+        #expect(record.summary.planVersion == running.engine.plan.version)
+        // No secret and no signature reached the disk.
+        for file in [path, path + "-wal"] {
+            let bytes = (try? Data(contentsOf: URL(fileURLWithPath: file))) ?? Data()
+            #expect(bytes.range(of: Data(Self.secret.utf8)) == nil, "\(file) holds the secret")
+            #expect(bytes.range(of: Data("v1=".utf8)) == nil, "\(file) holds a signature")
+        }
+    }
+
+    /// A store that cannot commit: nothing may be acknowledged.
+    final class BrokenStore: EventStore {
+        func append(_ event: NewEvent) async throws -> AppendOutcome { throw StoreError("disk I/O error") }
+        func recordStatus(_ status: EventStatus, of id: String, detail: JSON?) async throws { throw StoreError("disk I/O error") }
+        func events(_ query: EventQuery) async throws -> [EventSummary] { [] }
+        func event(id: String) async throws -> EventRecord? { nil }
+        func checkWritable() async throws { throw StoreError("disk I/O error") }
+        func close() {}
+    }
+
+    @Test func aStoreThatCannotCommitAcknowledgesNothing() async throws {
+        let running = try await Running(store: BrokenStore())
+        let answer = try await running.post(body: #"{"id":"evt_1","type":"x"}"#)
+        #expect(answer.status == 503)
+        #expect(answer.body?["error"] == "unavailable")
+        #expect(try await running.get("/readyz").status == 503)
+        #expect(try await running.get("/healthz").status == 200)
+        try await running.stop()
+    }
+
+    @Test func shutdownDrainsRequestsInFlight() async throws {
+        let path = Self.storePath()
+        let running = try await Running(store: try SQLiteEventStore(path: path))
+        let acknowledged = await withTaskGroup(of: String?.self) { group in
+            for index in 0..<200 {
+                group.addTask {
+                    let answer = try? await running.post(body: #"{"id":"evt_\#(index)","type":"x"}"#, timeout: 2)
+                    return answer?.status == 200 ? answer?.body?["id"]?.stringValue : nil
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: .milliseconds(30))
+                try? await running.stop()
+                return nil
+            }
+            return await group.reduce(into: [String]()) { if let id = $1 { $0.append(id) } }
+        }
+        let reopened = try SQLiteEventStore(path: path, create: false)
+        defer { reopened.close() }
+        for id in acknowledged {
+            #expect(try await reopened.event(id: id) != nil, "\(id) was acknowledged but is not stored")
+        }
+        #expect(!acknowledged.isEmpty)
+    }
+}
