@@ -15,6 +15,8 @@ public struct WebhookEndpoint: Sendable {
     private let networks: [NetworkRange]
     private let eventID: JSONataExpression?
     private let eventType: JSONataExpression?
+    /// Whether either expression reads `$headers` (building it costs per request).
+    private let readsHeaders: Bool
 
     public struct SetupError: Error, CustomStringConvertible {
         public var description: String
@@ -39,6 +41,7 @@ public struct WebhookEndpoint: Sendable {
         // The compiler has parsed both expressions already; a failure here would be a compiler bug.
         eventID = source.eventID.flatMap { try? JSONataExpression($0.source) }
         eventType = source.eventType.flatMap { try? JSONataExpression($0.source) }
+        readsHeaders = [source.eventID, source.eventType].contains { $0?.source.contains("$headers") == true }
     }
 
     /// Why a request was refused: the HTTP status, a short code and a message that holds no secret.
@@ -88,7 +91,7 @@ public struct WebhookEndpoint: Sendable {
 
     private func contentType(of request: WebhookRequest) -> WebhookSource.ContentType? {
         let mediaType = (request.headers["Content-Type"] ?? "")
-            .split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+            .split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).asciiLowercased } ?? ""
         let format: WebhookSource.ContentType? =
             if mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json")) {
                 .json
@@ -123,7 +126,8 @@ public struct WebhookEndpoint: Sendable {
             payload = .object(JSONObject(formObject(pairs)))
         }
         event.payload = payload
-        let bindings: [String: JSON] = ["headers": .object(JSONObject(headers.fields.map { ($0.name.lowercased(), .string($0.value)) }))]
+        let bindings: [String: JSON] = readsHeaders
+            ? ["headers": .object(JSONObject(headers.fields.map { ($0.name.asciiLowercased, .string($0.value)) }))] : [:]
         do {
             if let eventID, let value = try eventID.evaluate(payload, bindings: bindings) {
                 guard let id = Self.text(of: value), !id.isEmpty else {
@@ -180,13 +184,13 @@ public struct WebhookEndpoint: Sendable {
     /// The headers with every credential replaced by `[redacted]`: the scheme's signature headers and any whose
     /// name says it carries one.
     public func redacted(_ headers: HeaderList) -> HeaderList {
-        let signatureHeaders = signature.signatureHeaders.map { $0.lowercased() }
+        let signatureHeaders = signature.signatureHeaders.map(\.asciiLowercased)
         return HeaderList(headers.fields.map { field in
-            let name = field.name.lowercased()
+            let name = field.name.asciiLowercased
             let secret = signatureHeaders.contains(name)
                 || ["authorization", "proxy-authorization", "cookie", "set-cookie"].contains(name)
-                || (["signature", "secret", "token", "api-key", "apikey", "password", "hmac"].contains { name.contains($0) }
-                    && !name.contains("idempotency"))
+                || (["signature", "secret", "token", "api-key", "apikey", "password", "hmac"].contains { name.containsBytes($0) }
+                    && !name.containsBytes("idempotency"))
             return secret ? (name: field.name, value: "[redacted]") : field
         })
     }

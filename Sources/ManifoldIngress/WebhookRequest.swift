@@ -64,3 +64,22 @@ extension String {
         }
     }
 }
+
+extension String {
+    /// Lower-cases ASCII letters only, as HTTP header names and media types compare; much cheaper than
+    /// `lowercased()`, which maps all of Unicode.
+    var asciiLowercased: String {
+        guard utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) else { return self }
+        return String(decoding: utf8.map { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 | 0x20 : $0 },
+                      as: UTF8.self)
+    }
+
+    /// Whether the bytes of `part` occur in the string's, without Foundation's locale-aware search.
+    func containsBytes(_ part: String) -> Bool {
+        let haystack = Array(utf8), needle = Array(part.utf8)
+        guard needle.count <= haystack.count else { return false }
+        return (0...(haystack.count - needle.count)).contains { start in
+            haystack[start..<(start + needle.count)].elementsEqual(needle)
+        }
+    }
+}

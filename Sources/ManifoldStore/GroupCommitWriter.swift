@@ -3,9 +3,10 @@ import GRDB
 
 /// Batches concurrent writes into one transaction, so that one fsync makes many of them durable.
 ///
-/// Callers hand over a piece of work and wait. A dedicated thread takes everything waiting, runs each piece
-/// in its own savepoint inside one `BEGIN IMMEDIATE` transaction, commits (with `synchronous = FULL` the WAL is
-/// fsynced), and only then answers every caller. While a commit is on disk the next batch gathers, so the
+/// Callers hand over a piece of work and wait. A dedicated thread takes everything waiting, runs it all in one
+/// `BEGIN IMMEDIATE` transaction, commits (with `synchronous = FULL` the WAL is fsynced), and only then answers
+/// every caller. If anything in the batch fails, the batch is rolled back and each piece runs again in its own
+/// transaction, so that one failing write fails alone. While a commit is on disk the next batch gathers, so the
 /// batch grows with the load: one caller gets the latency of one commit, many share it.
 final class GroupCommitWriter: @unchecked Sendable {
     typealias Work = @Sendable (Database) throws -> any Sendable
@@ -83,30 +84,34 @@ final class GroupCommitWriter: @unchecked Sendable {
     }
 
     private func commit(_ batch: [Job]) {
-        var results: [Result<any Sendable, any Error>] = []
-        results.reserveCapacity(batch.count)
+        var results: [Result<any Sendable, any Error>]
         do {
-            try database.writeWithoutTransaction { db in
+            // The fast path: the whole batch in one transaction, one fsync.
+            results = try database.writeWithoutTransaction { db in
+                var results: [Result<any Sendable, any Error>] = []
+                results.reserveCapacity(batch.count)
                 try db.inTransaction(.immediate) {
-                    for job in batch {
-                        var result: Result<any Sendable, any Error> = .failure(StoreError("not run"))
-                        // One piece of work failing rolls back only its own savepoint.
-                        do {
-                            try db.inSavepoint {
-                                result = .success(try job.work(db))
-                                return .commit
-                            }
-                        } catch {
-                            result = .failure(error)
-                        }
-                        results.append(result)
-                    }
+                    for job in batch { results.append(.success(try job.work(db))) }
                     return .commit
                 }
+                return results
             }
         } catch {
-            // The commit itself failed (disk full, I/O error): nothing in the batch is durable.
-            results = Array(repeating: .failure(StoreError("the event store could not commit: \(error)")), count: batch.count)
+            // A piece of work failed (or the commit did): run each alone, so that one bad write fails only itself.
+            results = batch.map { job in
+                Result {
+                    try database.writeWithoutTransaction { db in
+                        var value: (any Sendable)?
+                        try db.inTransaction(.immediate) {
+                            value = try job.work(db)
+                            return .commit
+                        }
+                        return value!
+                    }
+                }.mapError { error in
+                    error is StoreError ? error : StoreError("the event store could not commit: \(error)")
+                }
+            }
         }
         condition.lock()
         batches += 1

@@ -94,13 +94,13 @@ public final class SQLiteEventStore: EventStore {
         let at = Self.milliseconds(event.receivedAt)
         let detail = event.detail?.serialized()
         return try await writer.write { db in
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT INTO events (id, connector, event_id, event_type, plan_version, received_at, content_type,
                                     headers, body, remote_address)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (connector, event_id) DO NOTHING
-                """, arguments: [id, event.connector, event.eventID, event.eventType, event.planVersion, at,
-                                 event.contentType, headers, Data(event.body), event.remoteAddress])
+                """).execute(arguments: [id, event.connector, event.eventID, event.eventType, event.planVersion, at,
+                                         event.contentType, headers, Data(event.body), event.remoteAddress])
             if db.changesCount == 1 {
                 let seq = db.lastInsertedRowID
                 try Self.insertHistory(db, seq: seq, at: at, status: event.status, detail: detail)
@@ -136,8 +136,8 @@ public final class SQLiteEventStore: EventStore {
     }
 
     private static func insertHistory(_ db: Database, seq: Int64, at: Int64, status: EventStatus, detail: String?) throws {
-        try db.execute(sql: "INSERT INTO event_history (event_seq, at, status, detail) VALUES (?, ?, ?, ?)",
-                       arguments: [seq, at, status.rawValue, detail])
+        try db.cachedStatement(sql: "INSERT INTO event_history (event_seq, at, status, detail) VALUES (?, ?, ?, ?)")
+            .execute(arguments: [seq, at, status.rawValue, detail])
     }
 
     // MARK: Reading

@@ -1,0 +1,120 @@
+import Foundation
+import JSONValue
+import TestSupport
+import Testing
+
+/// The author's loop with the real binary: `manifold run` on the example connectors, `manifold send` of each
+/// sample, `manifold events list|show` while the engine runs, then SIGTERM.
+@Suite struct EngineEndToEndTests {
+    static let connectors = GoldenFile.packageRoot.appending(path: "connectors").path
+    static let environment = connectors + "/example.env"
+
+    /// Starts `manifold run` on port 0 and reads the port it prints.
+    static func start(store: String) throws -> (process: Process, port: Int, log: URL) {
+        let log = FileManager.default.temporaryDirectory.appending(path: "manifold-run-\(UUID().uuidString).log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let process = Process()
+        process.executableURL = TestPaths.manifold
+        process.arguments = ["run", "--connectors", connectors, "--env-file", environment, "--store", store,
+                             "--listen", "127.0.0.1:0"]
+        process.standardError = try FileHandle(forWritingTo: log)
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            if let range = text.range(of: #"listening on http://127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+                let port = Int(text[range].split(separator: ":").last!)!
+                return (process, port, log)
+            }
+            if !process.isRunning { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        process.terminate()
+        throw CocoaError(.fileReadUnknown, userInfo: ["log": (try? String(contentsOf: log, encoding: .utf8)) ?? ""])
+    }
+
+    static func manifold(_ arguments: [String]) throws -> ProcessRun {
+        try ProcessRun.run(TestPaths.manifold, arguments, in: GoldenFile.packageRoot)
+    }
+
+    static func send(_ connector: String, _ sample: String, port: Int, _ extra: [String] = []) throws -> ProcessRun {
+        try manifold(["send", connector, "--connectors", connectors, "--env-file", environment,
+                      "--body", "connectors/samples/" + sample, "--url", "http://127.0.0.1:\(port)"] + extra)
+    }
+
+    @Test func sendEveryExampleThenReadTheStoreWhileTheEngineRuns() throws {
+        let store = FileManager.default.temporaryDirectory.appending(path: "manifold-e2e-\(UUID().uuidString).db").path
+        let (engine, port, log) = try Self.start(store: store)
+        defer { if engine.isRunning { engine.terminate() } }
+
+        let samples: [(String, String, [String])] = [
+            ("stripe-to-hubspot", "stripe-checkout-completed.json", []),
+            ("github-to-slack", "github-pull-request-opened.json", ["--header", "X-GitHub-Event: pull_request"]),
+            ("shopify-to-3pl", "shopify-order-paid.json", ["--header", "X-Shopify-Topic: orders/paid"]),
+            ("twilio-sms-to-helpdesk", "twilio-sms.form", []),
+            ("app-events-fanout", "app-event-invoice-paid.json", []),
+        ]
+        for (connector, sample, extra) in samples {
+            let sent = try Self.send(connector, sample, port: port, extra)
+            #expect(sent.status == 0, "\(connector): \(sent.output)\(sent.error)")
+            #expect(sent.output.hasPrefix("200 OK\n{\"status\":\"accepted\",\"id\":\"ev_"), "\(connector): \(sent.output)")
+        }
+        let again = try Self.send("stripe-to-hubspot", "stripe-checkout-completed.json", port: port)
+        #expect(again.status == 0)
+        #expect(again.output.contains(#""status":"duplicate""#))
+        let unsigned = try Self.send("stripe-to-hubspot", "stripe-checkout-completed.json", port: port, ["--unsigned"])
+        #expect(unsigned.status == 1)
+        #expect(unsigned.output == "401 Unauthorized\n{\"error\":\"signature\",\"message\":\"the Stripe-Signature header is missing\"}\n")
+
+        // Read while the engine runs.
+        let list = try Self.manifold(["events", "list", "--store", store, "--format", "json"])
+        #expect(list.status == 0, "\(list.error)")
+        let events = try JSONParser.parse(list.output).arrayValue ?? []
+        #expect(events.compactMap { $0["connector"]?.stringValue }.sorted() == samples.map(\.0).sorted())
+        #expect(events.first { $0["connector"] == "github-to-slack" }?["event_type"] == "pull_request")
+        #expect(events.first { $0["connector"] == "twilio-sms-to-helpdesk" }?["event_id"] == "SM0123456789abcdef0123456789abcdef")
+        let stripe = try #require(events.first { $0["connector"] == "stripe-to-hubspot" })
+        #expect(stripe["duplicates"] == 1)
+
+        let filtered = try Self.manifold(["events", "list", "--store", store, "--connector", "github-to-slack"])
+        #expect(filtered.output.split(separator: "\n").count == 2, "\(filtered.output)")
+        let show = try Self.manifold(["events", "show", "--store", store, try #require(stripe["id"]?.stringValue)])
+        #expect(show.status == 0)
+        #expect(show.output.contains("  Stripe-Signature: [redacted]\n"))
+        #expect(show.output.contains("received\n"))
+        #expect(show.output.contains("duplicate  same_body=true"))
+        #expect(show.output.contains(#""email": "ada@example.com""#))
+        #expect(!show.output.contains("whsec_test_example_secret"))
+        let missing = try Self.manifold(["events", "show", "--store", store, "ev_nope"])
+        #expect(missing.status == 1)
+
+        engine.terminate()   // SIGTERM
+        engine.waitUntilExit()
+        #expect(engine.terminationStatus == 0)
+        let text = try String(contentsOf: log, encoding: .utf8)
+        #expect(text.contains("manifold: stopped; the event store is closed"))
+        #expect(!text.contains("whsec_test_example_secret"))
+    }
+
+    @Test func theEngineRefusesToStartWithoutItsSecretsOrItsStore() throws {
+        let noEnvironment = try Self.manifold(["run", "--connectors", Self.connectors, "--listen", "127.0.0.1:0",
+                                               "--store", "/nonexistent/dir/x.db"])
+        #expect(noEnvironment.status == 1)
+        #expect(noEnvironment.error.contains("stripe-to-hubspot.yaml:"))
+        #expect(noEnvironment.error.contains("STRIPE_WEBHOOK_SECRET"))
+
+        let noStore = try Self.manifold(["run", "--connectors", Self.connectors, "--env-file", Self.environment,
+                                         "--listen", "127.0.0.1:0", "--store", "/nonexistent/dir/x.db"])
+        #expect(noStore.status == 2)
+        #expect(noStore.error.hasPrefix("error: cannot open the event store at /nonexistent/dir/x.db"))
+
+        let badListen = try Self.manifold(["run", "--listen", "8080"])
+        #expect(badListen.status == 2)
+        #expect(badListen.error.contains("--listen must be HOST:PORT"))
+
+        let absent = try Self.manifold(["events", "list", "--store", "/nonexistent/x.db"])
+        #expect(absent.status == 2)
+        #expect(absent.error == "error: there is no event store at /nonexistent/x.db\n")
+    }
+}
