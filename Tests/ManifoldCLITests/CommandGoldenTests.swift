@@ -5,12 +5,16 @@ import Testing
 
 /// `--help` of every command and `manifold plan` of the examples, as a user reads them.
 @Suite struct CommandGoldenTests {
-    @Test(arguments: ["manifold", "validate", "plan", "schema"])
+    @Test(arguments: ["manifold", "validate", "plan", "schema", "run", "send", "events-list", "events-show"])
     func help(command: String) throws {
         let subcommand: any ParsableCommand.Type = switch command {
         case "validate": ValidateCommand.self
         case "plan": PlanCommand.self
         case "schema": SchemaCommand.self
+        case "run": RunCommand.self
+        case "send": SendCommand.self
+        case "events-list": EventsListCommand.self
+        case "events-show": EventsShowCommand.self
         default: ManifoldCommand.self
         }
         try GoldenFile.check(ManifoldCommand.helpMessage(for: subcommand, columns: 100) + "\n", against: "help/\(command).txt")
