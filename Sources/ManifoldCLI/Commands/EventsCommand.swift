@@ -20,11 +20,14 @@ struct StoreOptions: ParsableArguments {
     @Option(help: "Output format: text or json.")
     var format: OutputFormat = .text
 
-    func open() -> Result<SQLiteEventStore, CommandOutputError> {
+    /// Opens the store (which must exist), reads it with `body`, closes it; a store error is status 2.
+    func reading(_ body: (SQLiteEventStore) async throws -> CommandOutput) async -> CommandOutput {
         do {
-            return .success(try SQLiteEventStore(path: store, create: false))
+            let opened = try SQLiteEventStore(path: store, create: false)
+            defer { opened.close() }
+            return try await body(opened)
         } catch {
-            return .failure(CommandOutputError(.failure("\(error)")))
+            return .failure("\(error)")
         }
     }
 }
@@ -71,20 +74,12 @@ struct EventsListCommand: AsyncParsableCommand, AsyncOutputCommand {
     }
 
     func perform() async -> CommandOutput {
-        let store: SQLiteEventStore
-        switch options.open() {
-        case .failure(let failure): return failure.output
-        case .success(let opened): store = opened
-        }
-        defer { store.close() }
         let query = EventQuery(connector: connector, status: status.map(EventStatus.init(rawValue:)),
                                since: since.flatMap { Self.time($0, now: Date()) }, limit: limit)
-        let events: [EventSummary]
-        do {
-            events = try await store.events(query)
-        } catch {
-            return .failure("\(error)")
-        }
+        return await options.reading { store in render(try await store.events(query)) }
+    }
+
+    private func render(_ events: [EventSummary]) -> CommandOutput {
         switch options.format {
         case .json:
             return CommandOutput(standardOutput: JSON.array(events.map(\.json)).serialized(.pretty) + "\n")
@@ -111,24 +106,14 @@ struct EventsShowCommand: AsyncParsableCommand, AsyncOutputCommand {
     var id: String
 
     func perform() async -> CommandOutput {
-        let store: SQLiteEventStore
-        switch options.open() {
-        case .failure(let failure): return failure.output
-        case .success(let opened): store = opened
-        }
-        defer { store.close() }
-        let found: EventRecord?
-        do {
-            found = try await store.event(id: id)
-        } catch {
-            return .failure("\(error)")
-        }
-        guard let record = found else {
-            return CommandOutput(standardError: "error: there is no event \(id) in \(options.store)\n", status: 1)
-        }
-        switch options.format {
-        case .json: return CommandOutput(standardOutput: record.json.serialized(.pretty) + "\n")
-        case .text: return CommandOutput(standardOutput: Self.text(record))
+        await options.reading { store in
+            guard let record = try await store.event(id: id) else {
+                return CommandOutput(standardError: "error: there is no event \(id) in \(options.store)\n", status: 1)
+            }
+            switch options.format {
+            case .json: return CommandOutput(standardOutput: record.json.serialized(.pretty) + "\n")
+            case .text: return CommandOutput(standardOutput: Self.text(record))
+            }
         }
     }
 
