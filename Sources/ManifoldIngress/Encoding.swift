@@ -84,22 +84,4 @@ enum Encoding {
         }
         return String(validating: out, as: UTF8.self)
     }
-
-    /// Percent-encodes for a form body or query (`application/x-www-form-urlencoded`).
-    static func formEncode(_ text: String) -> String {
-        var out = ""
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."),
-                 UInt8(ascii: "~"):
-                out.unicodeScalars.append(Unicode.Scalar(byte))
-            case UInt8(ascii: " "):
-                out += "+"
-            default:
-                out += "%" + hex([byte]).uppercased()
-            }
-        }
-        return out
-    }
 }

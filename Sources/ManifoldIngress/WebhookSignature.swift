@@ -27,14 +27,14 @@ public enum SignatureFailure: Error, Equatable, Sendable, CustomStringConvertibl
 /// (`HMAC.isValidAuthenticationCode`); each of several secrets is tried, so a rotation loses nothing.
 public struct WebhookSignature: Sendable {
     public let verification: Verification
-    /// The secrets as text, resolved from the plan's references.
-    private let secrets: [String]
+    /// The HMAC keys of the secrets resolved from the plan's references, in order, derived once.
+    private let keys: [SymmetricKey]
     /// The URL the vendor posts to, for schemes that sign it.
     private let publicURL: String?
 
     public init(verification: Verification, secrets: [String], publicURL: String?) {
         self.verification = verification
-        self.secrets = secrets
+        self.keys = secrets.map { SymmetricKey(data: Self.keyBytes($0, scheme: verification.scheme)) }
         self.publicURL = publicURL
     }
 
@@ -71,13 +71,12 @@ public struct WebhookSignature: Sendable {
         if let timestamp = header.timestamp {
             try checkTolerance(timestamp, now: now)
         }
-        if scheme == .twilio, let bodyHash = try twilioBodyHash(request) {
+        if scheme == .twilio, let bodyHash = twilioBodyHash(request) {
             guard constantTimeEquals(Array(bodyHash.lowercased().utf8), Array(Encoding.hex(SHA256.hash(data: request.body)).utf8))
             else { throw .bodyHashMismatch }
         }
-        let message = try signedMessage(request, timestamp: header.timestamp)
-        for secret in secrets {
-            let key = SymmetricKey(data: keyBytes(secret))
+        let message = signedMessage(request, timestamp: header.timestamp)
+        for key in keys {
             for signature in header.signatures where isValid(signature, message: message, key: key) {
                 return
             }
@@ -186,7 +185,7 @@ public struct WebhookSignature: Sendable {
         }
     }
 
-    private func keyBytes(_ secret: String) -> [UInt8] {
+    private static func keyBytes(_ secret: String, scheme: SignatureScheme) -> [UInt8] {
         guard scheme == .standardWebhooks else { return Array(secret.utf8) }
         // Standard Webhooks: the key is the base64 after `whsec_`; Stripe, by contrast, uses the whole string.
         let encoded = secret.hasPrefix("whsec_") ? secret.dropFirst(6) : Substring(secret)
@@ -209,9 +208,8 @@ public struct WebhookSignature: Sendable {
         }
     }
 
-    private func mac(_ message: [UInt8], secret: String) -> [UInt8] {
-        let key = SymmetricKey(data: keyBytes(secret))
-        return switch algorithm {
+    private func mac(_ message: [UInt8], key: SymmetricKey) -> [UInt8] {
+        switch algorithm {
         case .sha1: Array(HMAC<Insecure.SHA1>.authenticationCode(for: message, using: key))
         case .sha256: Array(HMAC<SHA256>.authenticationCode(for: message, using: key))
         case .sha512: Array(HMAC<SHA512>.authenticationCode(for: message, using: key))
@@ -231,7 +229,15 @@ public struct WebhookSignature: Sendable {
         return proto + "://" + (request.headers["Host"] ?? "localhost") + request.target
     }
 
-    private func twilioBodyHash(_ request: WebhookRequest) throws(SignatureFailure) -> String? {
+    /// The request target as the vendor would post `request`: Twilio signs a body that is not a form through the
+    /// body's SHA-256 in the URL's query (`bodySHA256`), so it is added there; other schemes post it unchanged.
+    public func vendorTarget(for request: WebhookRequest) -> String {
+        guard scheme == .twilio, !isForm(request), twilioBodyHash(request) == nil else { return request.target }
+        let separator = request.target.contains("?") ? "&" : "?"
+        return request.target + separator + "bodySHA256=" + Encoding.hex(SHA256.hash(data: request.body))
+    }
+
+    private func twilioBodyHash(_ request: WebhookRequest) -> String? {
         let query = request.query
         for item in query.split(separator: "&") where item.hasPrefix("bodySHA256=") {
             return String(item.dropFirst("bodySHA256=".count))
@@ -239,7 +245,7 @@ public struct WebhookSignature: Sendable {
         return nil
     }
 
-    private func signedMessage(_ request: WebhookRequest, timestamp: String?) throws(SignatureFailure) -> [UInt8] {
+    private func signedMessage(_ request: WebhookRequest, timestamp: String?) -> [UInt8] {
         let body = request.body
         let stamp = timestamp ?? ""
         switch scheme {
@@ -318,7 +324,7 @@ public struct WebhookSignature: Sendable {
             added.append(name, value)
             request.headers.append(name, value)
         }
-        guard scheme != .none, let secret = secrets.first else { return added }
+        guard scheme != .none, let key = keys.first else { return added }
         let stamp = scheme == .hubspotV3 ? String(now * 1000) : String(now)
         switch scheme {
         case .slack: add("X-Slack-Request-Timestamp", stamp)
@@ -335,9 +341,8 @@ public struct WebhookSignature: Sendable {
         }
         if let idHeader = verification.idHeader, request.headers[idHeader] == nil { add(idHeader, deliveryID) }
         let signsTimestamp = scheme.signsTimestamp || verification.hmac?.timestampHeader != nil
-        // Failures here cannot happen: every header the message needs was added above.
-        let message = (try? signedMessage(request, timestamp: signsTimestamp ? stamp : nil)) ?? []
-        let code = mac(message, secret: secret)
+        let message = signedMessage(request, timestamp: signsTimestamp ? stamp : nil)
+        let code = mac(message, key: key)
         let encoded = encoding == .hex ? Encoding.hex(code) : Encoding.base64(code)
         let name = signatureHeaders[0]
         switch scheme {

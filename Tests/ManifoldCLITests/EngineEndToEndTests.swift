@@ -12,7 +12,7 @@ import Testing
     /// Starts `manifold run` on port 0 and reads the port it prints.
     static func start(store: String) throws -> (process: Process, port: Int, log: URL) {
         let log = FileManager.default.temporaryDirectory.appending(path: "manifold-run-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let process = Process()
         process.executableURL = TestPaths.manifold
         process.arguments = ["run", "--connectors", connectors, "--env-file", environment, "--store", store,

@@ -1,6 +1,5 @@
 import ArgumentParser
 import AsyncHTTPClient
-import Crypto
 import Foundation
 import ManifoldCompiler
 import ManifoldIngress
@@ -86,19 +85,13 @@ struct SendCommand: AsyncParsableCommand, AsyncOutputCommand {
             request.headers.append(String(header[..<colon]).trimmingCharacters(in: .whitespaces),
                                    String(header[header.index(after: colon)...]).trimmingCharacters(in: .whitespaces))
         }
-        if connectorPlan.source.verification.scheme == .twilio && format == .json {
-            // Twilio signs a JSON body through its hash in the URL.
-            let hash = SHA256.hash(data: payload).map { String(format: "%02x", $0) }.joined()
-            let separator = target.query == nil ? "?" : "&"
-            target = URL(string: target.absoluteString + separator + "bodySHA256=" + hash)!
-            request.target = Self.requestTarget(target)
-        }
+        request.target = endpoint.signature.vendorTarget(for: request)
         if !unsigned {
             let signed = endpoint.signature.sign(request, now: Int64(Date().timeIntervalSince1970),
                                                  deliveryID: id ?? UUID().uuidString.lowercased())
             for field in signed { request.headers.append(field.name, field.value) }
         }
-        return await post(request, to: target)
+        return await post(request, to: URL(string: request.target, relativeTo: target)!.absoluteURL)
     }
 
     static func requestTarget(_ url: URL) -> String {
