@@ -40,9 +40,16 @@ public final class Engine: Sendable {
     /// The running plan.
     public var plan: Plan { routing.withLock { $0.plan } }
 
-    /// Whether a webhook is served at `path`.
-    func endpoint(at path: String) -> (endpoint: WebhookEndpoint, planVersion: String)? {
-        routing.withLock { routing in routing.endpoints[path].map { ($0, routing.plan.version) } }
+    /// The webhook served at a path, with the version of the plan it belongs to: looked up once per request, so
+    /// that its size limit, its admission and the version stored with the event all come from one plan.
+    public struct Route: Sendable {
+        public let endpoint: WebhookEndpoint
+        public let planVersion: String
+    }
+
+    /// The webhook served at `path`, if any.
+    public func route(for path: String) -> Route? {
+        routing.withLock { routing in routing.endpoints[path].map { Route(endpoint: $0, planVersion: routing.plan.version) } }
     }
 
     /// The answer to a webhook request.
@@ -55,16 +62,18 @@ public final class Engine: Sendable {
             self.body = body
         }
 
+        public init(_ refusal: WebhookEndpoint.Refusal) {
+            self.init(status: refusal.status, body: refusal.json)
+        }
+
         static func error(_ status: Int, _ code: String, _ message: String) -> Reply {
-            Reply(status: status, body: .object(JSONObject([("error", .string(code)), ("message", .string(message))])))
+            Reply(WebhookEndpoint.Refusal(status: status, code: code, message: message))
         }
     }
 
-    /// Handles a request to a webhook path: refuse it, or store it and acknowledge.
-    public func receive(_ request: WebhookRequest, path: String) async -> Reply {
-        guard let (endpoint, planVersion) = endpoint(at: path) else {
-            return .error(404, "not_found", "no webhook is served at this path")
-        }
+    /// Handles a request to a webhook: refuse it, or store it and acknowledge.
+    public func receive(_ request: WebhookRequest, on route: Route) async -> Reply {
+        let endpoint = route.endpoint
         let received = now()
         let admitted: AdmittedEvent
         switch endpoint.admit(request, now: Int64(received.timeIntervalSince1970)) {
@@ -73,13 +82,13 @@ public final class Engine: Sendable {
                 "connector": "\(endpoint.connector)", "status": "\(refusal.status)", "reason": "\(refusal.message)",
                 "remote": "\(request.remoteAddress ?? "-")",
             ])
-            return .error(refusal.status, refusal.code, refusal.message)
+            return Reply(refusal)
         case .success(let event):
             admitted = event
         }
         let event = NewEvent(
             connector: admitted.connector, eventID: admitted.eventID, eventType: admitted.eventType,
-            planVersion: planVersion, receivedAt: received, contentType: admitted.contentType.rawValue,
+            planVersion: route.planVersion, receivedAt: received, contentType: admitted.contentType.rawValue,
             headers: admitted.headers.fields, body: admitted.body, remoteAddress: request.remoteAddress,
             status: admitted.quarantine == nil ? .received : .quarantined,
             detail: admitted.quarantine.map { .object(JSONObject([("reason", .string($0))])) })

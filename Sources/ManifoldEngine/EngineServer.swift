@@ -21,8 +21,6 @@ public struct EngineRequestContext: RequestContext {
 /// Routes HTTP requests: `/healthz`, `/readyz`, and every webhook path of the running plan.
 struct EngineResponder: HTTPResponder {
     let engine: Engine
-    /// The largest body any webhook accepts; a larger one is not even read.
-    let bodyLimit: @Sendable (String) -> Int?
 
     func respond(to request: Request, context: EngineRequestContext) async throws -> Response {
         let path = request.uri.path
@@ -30,23 +28,23 @@ struct EngineResponder: HTTPResponder {
         case (.get, "/healthz"):
             return Self.json(200, ["status": "up"])
         case (.get, "/readyz"):
-            let reply = await engine.readiness()
-            return Self.json(reply.status, reply.body)
+            return Self.json(await engine.readiness())
         default:
             break
         }
-        guard let limit = bodyLimit(path) else {
-            return Self.json(404, ["error": "not_found", "message": "no webhook is served at this path"])
+        guard let route = engine.route(for: path) else {
+            return Self.json(Engine.Reply(.notFound))
         }
-        let tooLarge = Self.json(413, ["error": "too_large", "message": .string("the body is larger than \(limit) bytes")])
+        // A body over the limit is not read: refused from its Content-Length, or when collecting passes the limit.
+        let limit = route.endpoint.source.maxBodyBytes
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
-            return tooLarge
+            return Self.json(Engine.Reply(.tooLarge(limit: limit)))
         }
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: limit)
         } catch is NIOTooManyBytesError {
-            return tooLarge
+            return Self.json(Engine.Reply(.tooLarge(limit: limit)))
         }
         var headers = HeaderList()
         for field in request.headers {
@@ -54,8 +52,11 @@ struct EngineResponder: HTTPResponder {
         }
         let webhook = WebhookRequest(method: request.method.rawValue, target: request.uri.string, headers: headers,
                                      body: Array(buffer.readableBytesView), remoteAddress: context.remoteAddress)
-        let reply = await engine.receive(webhook, path: path)
-        return Self.json(reply.status, reply.body)
+        return Self.json(await engine.receive(webhook, on: route))
+    }
+
+    static func json(_ reply: Engine.Reply) -> Response {
+        json(reply.status, reply.body)
     }
 
     static func json(_ status: Int, _ body: JSON) -> Response {
@@ -84,9 +85,7 @@ public enum EngineServer {
     public static func services(engine: Engine, host: String, port: Int, logger: Logger,
                                 onListening: @escaping @Sendable (Int) async -> Void = { _ in }) -> [any Service]
     {
-        let responder = EngineResponder(engine: engine) { path in
-            engine.endpoint(at: path)?.endpoint.source.maxBodyBytes
-        }
+        let responder = EngineResponder(engine: engine)
         let application = Application(
             responder: responder,
             configuration: .init(address: .hostname(host, port: port), serverName: "manifold", backlog: 1024),

@@ -57,8 +57,18 @@ public struct WebhookEndpoint: Sendable {
         }
 
         /// The response body: `{"error": code, "message": ...}`.
-        public var body: String {
-            JSON.object(JSONObject([("error", .string(code)), ("message", .string(message))])).serialized()
+        public var json: JSON {
+            .object(JSONObject([("error", .string(code)), ("message", .string(message))]))
+        }
+
+        public var body: String { json.serialized() }
+
+        /// No webhook is served at the path.
+        public static let notFound = Refusal(status: 404, code: "not_found", message: "no webhook is served at this path")
+
+        /// The body is over the source's `max_body`.
+        public static func tooLarge(limit: Int) -> Refusal {
+            Refusal(status: 413, code: "too_large", message: "the body is larger than \(limit) bytes")
         }
     }
 
@@ -73,8 +83,7 @@ public struct WebhookEndpoint: Sendable {
             }
         }
         guard request.body.count <= source.maxBodyBytes else {
-            return .failure(Refusal(status: 413, code: "too_large",
-                                    message: "the body is larger than \(source.maxBodyBytes) bytes"))
+            return .failure(.tooLarge(limit: source.maxBodyBytes))
         }
         guard let format = contentType(of: request) else {
             let accepted = source.contentTypes.map { $0 == .json ? "application/json" : "application/x-www-form-urlencoded" }
