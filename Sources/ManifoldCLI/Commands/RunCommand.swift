@@ -22,7 +22,7 @@ struct EngineOptions: ParsableArguments {
         compile.paths = [connectors]
         compile.environmentFile = environmentFile
         let files: [SourceFile], environment: [String: String]
-        switch compile.sources().flatMap({ files in compile.environment().map { (files, $0) } }) {
+        switch compile.inputs() {
         case .failure(let failure): return .failure(CommandOutputError(.failure(failure.message)))
         case .success(let loaded): (files, environment) = loaded
         }
@@ -32,11 +32,6 @@ struct EngineOptions: ParsableArguments {
             return .failure(CommandOutputError(CommandOutput(standardError: report, status: 1)))
         }
         return .success((plan, environment))
-    }
-
-    /// Resolves `${env:}` and relative `${file:}` (from the working directory).
-    func resolver(_ environment: [String: String]) -> ConfigResolver {
-        ConfigResolver(environment: environment)
     }
 }
 
@@ -109,7 +104,7 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
         }
         let engine: Engine
         do {
-            engine = try Engine(plan: plan, store: eventStore, resolver: options.resolver(environment), logger: logger)
+            engine = try Engine(plan: plan, store: eventStore, resolver: ConfigResolver(environment: environment), logger: logger)
         } catch {
             eventStore.close()
             return .failure(error.description)

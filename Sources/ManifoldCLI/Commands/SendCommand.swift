@@ -61,7 +61,7 @@ struct SendCommand: AsyncParsableCommand, AsyncOutputCommand {
         }
         let endpoint: WebhookEndpoint
         do {
-            endpoint = try WebhookEndpoint(connector: connectorPlan, resolver: options.resolver(environment))
+            endpoint = try WebhookEndpoint(connector: connectorPlan, resolver: ConfigResolver(environment: environment))
         } catch {
             return .failure(error.description)
         }

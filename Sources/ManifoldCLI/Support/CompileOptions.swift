@@ -13,13 +13,18 @@ struct CompileOptions: ParsableArguments {
     /// Reads the files and compiles them (unset environment variables are warnings), then hands the
     /// outcome to `body`; a usage or I/O failure becomes status 2 without calling it.
     func compiled(_ body: (_ result: ConnectorCompiler.Result, _ renderer: DiagnosticRenderer) -> CommandOutput) -> CommandOutput {
-        let compilation = sources().flatMap { files in
-            environment().map { values in (files, ConnectorCompiler(environment: .warn(values)).compile(files)) }
+        let compilation = inputs().map { files, values in
+            (files, ConnectorCompiler(environment: .warn(values)).compile(files))
         }
         switch compilation {
         case .failure(let failure): return .failure(failure.message)
         case .success(let (files, result)): return body(result, DiagnosticRenderer(files: files))
         }
+    }
+
+    /// The files named, read, and the environment to compile them in; or the failure message.
+    func inputs() -> Result<(files: [SourceFile], environment: [String: String]), CommandFailure> {
+        sources().flatMap { files in environment().map { (files, $0) } }
     }
 
     /// The files named, read; or the failure message.
