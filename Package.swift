@@ -91,7 +91,8 @@ let package = Package(
         .plugin(name: "EmbedSchemas", capability: .buildTool(), dependencies: ["embed-schemas"]),
 
         // What the test targets share: paths, a seeded generator, running a child process.
-        .target(name: "TestSupport", dependencies: ["JSONSchema", "JSONValue"], path: "Tests/TestSupport",
+        .target(name: "TestSupport", dependencies: ["JSONSchema", "JSONValue", "ManifoldCompiler", "ManifoldPlan"],
+                path: "Tests/TestSupport",
                 swiftSettings: strictSwift),
         .testTarget(name: "JSONValueTests", dependencies: ["JSONValue"]),
         .testTarget(name: "JSONataTests", dependencies: ["JSONata", "JSONValue", "TestSupport"]),
@@ -106,7 +107,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ManifoldIngressTests",
-            dependencies: ["ManifoldIngress", "ManifoldCompiler", "ManifoldPlan", "JSONValue", "TestSupport"],
+            dependencies: ["ManifoldIngress", "ManifoldPlan", "JSONValue", "TestSupport"],
             exclude: ["Fixtures"]
         ),
         .testTarget(
@@ -116,7 +117,7 @@ let package = Package(
         .testTarget(
             name: "ManifoldEngineTests",
             dependencies: [
-                "ManifoldEngine", "ManifoldIngress", "ManifoldStore", "ManifoldCompiler", "ManifoldPlan", "JSONValue",
+                "ManifoldEngine", "ManifoldIngress", "ManifoldStore", "ManifoldPlan", "JSONValue",
                 "TestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

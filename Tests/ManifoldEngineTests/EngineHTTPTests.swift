@@ -2,54 +2,42 @@ import AsyncHTTPClient
 import Foundation
 import JSONValue
 import Logging
-import ManifoldCompiler
 import ManifoldEngine
 import ManifoldIngress
 import ManifoldPlan
 import ManifoldStore
 import NIOCore
 import ServiceLifecycle
+import TestSupport
 import Testing
 
 /// The engine over real HTTP on 127.0.0.1 (a port it picks): what a vendor sees.
 @Suite struct EngineHTTPTests {
     static let secret = "whsec_engine_test_secret_value"
-    static let connector = """
-    connector: shop
-    version: 1
-    source:
-      webhook:
-        path: /hooks/stripe
-        verify: { scheme: stripe, secret: "${env:STRIPE_SECRET}" }
-        event_id: id
-        event_type: type
-        max_body: 2KB
-    targets:
-      sink:
-        base_url: https://example.com
-        operations:
-          post: { method: POST, path: /in }
-    routes:
-      - name: all
-        call: sink.post
-        body: "{% $ %}"
+    static let webhook = """
+    path: /hooks/stripe
+    verify: { scheme: stripe, secret: "${env:STRIPE_SECRET}" }
+    event_id: id
+    event_type: type
+    max_body: 2KB
     """
+    static let resolver = ConfigResolver(environment: ["STRIPE_SECRET": secret])
 
     /// A running engine on a free port, stopped by `stop()`.
     final class Running: Sendable {
         let port: Int
         let engine: Engine
+        /// The connector's endpoint, to sign requests as the vendor would.
+        let vendor: WebhookEndpoint
         let group: ServiceGroup
         let task: Task<Void, any Error>
 
         init(store: any EventStore) async throws {
-            let result = ConnectorCompiler().compile([SourceFile(path: "shop.yaml", text: EngineHTTPTests.connector)])
-            let plan = try #require(result.plan)
+            let plan = try TestConnector.plan(name: "shop", webhook: EngineHTTPTests.webhook)
             var logger = Logger(label: "test")
             logger.logLevel = .critical
-            engine = try Engine(plan: plan, store: store,
-                                resolver: ConfigResolver(environment: ["STRIPE_SECRET": EngineHTTPTests.secret]),
-                                logger: logger)
+            engine = try Engine(plan: plan, store: store, resolver: EngineHTTPTests.resolver, logger: logger)
+            vendor = try WebhookEndpoint(connector: plan.connectors[0], resolver: EngineHTTPTests.resolver)
             let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
             let services = EngineServer.services(engine: engine, host: "127.0.0.1", port: 0, logger: logger) { port in
                 continuation.yield(port)
@@ -74,10 +62,8 @@ import Testing
             request.headers.add(name: "Content-Type", value: contentType)
             for (name, value) in headers { request.headers.add(name: name, value: value) }
             if sign {
-                let endpoint = try WebhookEndpoint(connector: engine.plan.connectors[0],
-                                                   resolver: ConfigResolver(environment: ["STRIPE_SECRET": EngineHTTPTests.secret]))
                 let webhook = WebhookRequest(method: "POST", target: path, headers: [:], body: Array(body.utf8), remoteAddress: nil)
-                for field in endpoint.signature.sign(webhook, now: Int64(Date().timeIntervalSince1970), deliveryID: "d") {
+                for field in vendor.signature.sign(webhook, now: Int64(Date().timeIntervalSince1970), deliveryID: "d") {
                     request.headers.add(name: field.name, value: field.value)
                 }
             }

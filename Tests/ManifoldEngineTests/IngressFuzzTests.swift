@@ -19,8 +19,7 @@ import Testing
         let store = try SQLiteEventStore(path: path)
         let running = try await EngineHTTPTests.Running(store: store)
         var random = SeededGenerator(seed: 20261123)
-        let endpoint = try WebhookEndpoint(connector: running.engine.plan.connectors[0],
-                                           resolver: ConfigResolver(environment: ["STRIPE_SECRET": EngineHTTPTests.secret]))
+        let endpoint = running.vendor
         let start = ContinuousClock.now
         var statuses: [Int: Int] = [:]
         var acknowledged: [String: String] = [:]   // store id -> event id it was acknowledged for

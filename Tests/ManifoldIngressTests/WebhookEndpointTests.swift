@@ -1,7 +1,7 @@
 import JSONValue
-import ManifoldCompiler
 import ManifoldIngress
 import ManifoldPlan
+import TestSupport
 import Testing
 
 /// The ingress decision for one request: status codes, redaction, event ids, quarantine.
@@ -9,24 +9,7 @@ import Testing
     static func endpoint(_ webhook: String, environment: [String: String] = ["SECRET": "s3cret-value"]) throws
         -> WebhookEndpoint
     {
-        let text = """
-        connector: demo
-        version: 1
-        source:
-          webhook:
-        \(webhook.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
-        targets:
-          sink:
-            base_url: https://example.com
-            operations:
-              post: { method: POST, path: /in }
-        routes:
-          - name: all
-            call: sink.post
-            body: "{% $ %}"
-        """
-        let result = ConnectorCompiler().compile([SourceFile(path: "demo.yaml", text: text)])
-        let plan = try #require(result.plan, "\(result.diagnostics.map(\.message))")
+        let plan = try TestConnector.plan(webhook: webhook)
         return try WebhookEndpoint(connector: plan.connectors[0], resolver: ConfigResolver(environment: environment))
     }
 
@@ -177,8 +160,9 @@ import Testing
     }
 
     @Test func aMissingSecretIsNamedNotGuessed() {
-        #expect(throws: WebhookEndpoint.SetupError.self) {
+        let error = #expect(throws: WebhookEndpoint.SetupError.self) {
             try Self.endpoint(Self.github, environment: [:])
         }
+        #expect(error?.description == "connector demo: the environment variable SECRET is not set")
     }
 }
