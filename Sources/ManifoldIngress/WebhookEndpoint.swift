@@ -17,6 +17,8 @@ public struct WebhookEndpoint: Sendable {
     private let eventType: JSONataExpression?
     /// Whether either expression reads `$headers` (building it costs per request).
     private let readsHeaders: Bool
+    /// Lower-case names of the headers always redacted: the scheme's signature headers and the usual credentials.
+    private let credentialHeaders: Set<String>
 
     public struct SetupError: Error, CustomStringConvertible {
         public var description: String
@@ -42,6 +44,8 @@ public struct WebhookEndpoint: Sendable {
         eventID = source.eventID.flatMap { try? JSONataExpression($0.source) }
         eventType = source.eventType.flatMap { try? JSONataExpression($0.source) }
         readsHeaders = [source.eventID, source.eventType].contains { $0?.source.contains("$headers") == true }
+        credentialHeaders = Set(signature.signatureHeaders.map(\.asciiLowercased))
+            .union(["authorization", "proxy-authorization", "cookie", "set-cookie"])
     }
 
     /// Why a request was refused: the HTTP status, a short code and a message that holds no secret.
@@ -193,15 +197,25 @@ public struct WebhookEndpoint: Sendable {
     /// The headers with every credential replaced by `[redacted]`: the scheme's signature headers and any whose
     /// name says it carries one.
     public func redacted(_ headers: HeaderList) -> HeaderList {
-        let signatureHeaders = signature.signatureHeaders.map(\.asciiLowercased)
-        return HeaderList(headers.fields.map { field in
+        HeaderList(headers.fields.map { field in
             let name = field.name.asciiLowercased
-            let secret = signatureHeaders.contains(name)
-                || ["authorization", "proxy-authorization", "cookie", "set-cookie"].contains(name)
-                || (["signature", "secret", "token", "api-key", "apikey", "password", "hmac"].contains { name.containsBytes($0) }
-                    && !name.containsBytes("idempotency"))
+            let bytes = Array(name.utf8)
+            let secret = credentialHeaders.contains(name)
+                || (Self.credentialWords.contains { Self.occurs($0, in: bytes) } && !Self.occurs(Self.idempotency, in: bytes))
             return secret ? (name: field.name, value: "[redacted]") : field
         })
+    }
+
+    /// Words that, in a header's name, say it carries a credential.
+    private static let credentialWords = ["signature", "secret", "token", "api-key", "apikey", "password", "hmac"]
+        .map { Array($0.utf8) }
+    private static let idempotency = Array("idempotency".utf8)
+
+    private static func occurs(_ needle: [UInt8], in haystack: [UInt8]) -> Bool {
+        guard needle.count <= haystack.count else { return false }
+        return (0...(haystack.count - needle.count)).contains { start in
+            haystack[start..<(start + needle.count)].elementsEqual(needle)
+        }
     }
 }
 

@@ -74,12 +74,4 @@ extension String {
                       as: UTF8.self)
     }
 
-    /// Whether the bytes of `part` occur in the string's, without Foundation's locale-aware search.
-    func containsBytes(_ part: String) -> Bool {
-        let haystack = Array(utf8), needle = Array(part.utf8)
-        guard needle.count <= haystack.count else { return false }
-        return (0...(haystack.count - needle.count)).contains { start in
-            haystack[start..<(start + needle.count)].elementsEqual(needle)
-        }
-    }
 }
