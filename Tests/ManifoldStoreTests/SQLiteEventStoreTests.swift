@@ -59,6 +59,25 @@ import Testing
         #expect(statistics.batches < 400, "no write shared a commit: \(statistics)")
     }
 
+    @Test func aFailingWriteFailsAloneInItsBatch() async throws {
+        let store = try SQLiteEventStore(path: Self.temporaryPath())
+        defer { store.close() }
+        let results = await withTaskGroup(of: Bool.self) { group in
+            for index in 0..<200 {
+                group.addTask {
+                    if index % 50 == 25 {   // a status for an event that does not exist: fails
+                        return (try? await store.recordStatus("routed", of: "ev_missing_\(index)", detail: nil)) != nil
+                    }
+                    return (try? await store.append(Self.event("evt_\(index)"))) != nil
+                }
+            }
+            return await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(results.filter { $0 }.count == 196)
+        #expect(try await store.count() == 196)
+        #expect(store.commitStatistics.batches < 200, "no write shared a commit: \(store.commitStatistics)")
+    }
+
     @Test func historyIsAppendOnlyAndTheStatusIsTheLatestRecord() async throws {
         let path = Self.temporaryPath()
         let store = try SQLiteEventStore(path: path)
