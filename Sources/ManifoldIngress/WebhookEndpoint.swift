@@ -8,7 +8,7 @@ public import ManifoldPlan
 /// `admit` is the whole ingress decision for one request, without HTTP or storage, in the order that
 /// refuses the cheapest way first: method, network, size, content type, signature; then it parses
 /// (a verified body that does not parse is kept, quarantined) and finds the event's id and type.
-public struct WebhookEndpoint: Sendable {
+public final class WebhookEndpoint: Sendable {
     public let connector: String
     public let source: WebhookSource
     public let signature: WebhookSignature
