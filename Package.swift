@@ -58,11 +58,23 @@ let package = Package(
             dependencies: ["JSONValue", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictSwift
         ),
+        // Delivery: routing, lanes (queue, concurrency, rate limit, breaker), mapping, auth, outbound HTTP, retries.
+        .target(
+            name: "ManifoldDelivery",
+            dependencies: [
+                "JSONValue", "JSONata", "JSONSchema", "ManifoldPlan", "ManifoldIngress", "ManifoldStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSwift
+        ),
         // The engine: an HTTP server in front of ingress and the store, run under service lifecycle.
         .target(
             name: "ManifoldEngine",
             dependencies: [
-                "JSONValue", "ManifoldPlan", "ManifoldCompiler", "ManifoldIngress", "ManifoldStore",
+                "JSONValue", "ManifoldPlan", "ManifoldCompiler", "ManifoldIngress", "ManifoldStore", "ManifoldDelivery",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -75,7 +87,7 @@ let package = Package(
             name: "ManifoldCLI",
             dependencies: [
                 "JSONValue", "JSONata", "ManifoldPlan", "ManifoldCompiler", "ManifoldIngress", "ManifoldStore",
-                "ManifoldEngine",
+                "ManifoldDelivery", "ManifoldEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -117,13 +129,18 @@ let package = Package(
         .testTarget(
             name: "ManifoldEngineTests",
             dependencies: [
-                "ManifoldEngine", "ManifoldIngress", "ManifoldStore", "ManifoldPlan", "JSONValue",
+                "ManifoldEngine", "ManifoldIngress", "ManifoldStore", "ManifoldPlan", "ManifoldDelivery", "JSONValue",
                 "TestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
+        ),
+        .testTarget(
+            name: "ManifoldDeliveryTests",
+            dependencies: ["ManifoldDelivery", "ManifoldPlan", "ManifoldStore", "JSONValue", "TestSupport"]
         ),
         .testTarget(
             name: "ManifoldCLITests",

@@ -3,6 +3,7 @@ public import JSONValue
 public import ManifoldIngress
 public import ManifoldPlan
 public import ManifoldStore
+public import ManifoldDelivery
 import Synchronization
 public import Logging
 
@@ -16,25 +17,42 @@ public final class Engine: Sendable {
     struct Routing: Sendable {
         var plan: Plan
         var endpoints: [String: WebhookEndpoint]
+        var router: Router
     }
 
     private let routing: Mutex<Routing>
     public let store: any EventStore
+    /// Delivers the jobs routing makes; without it, events are stored and routed but nothing is sent.
+    public let runtime: DeliveryRuntime?
     private let now: @Sendable () -> Date
     let logger: Logger
 
     /// Sets the plan up: every secret and public URL must resolve, or this throws naming the connector and what is missing.
     public init(plan: Plan, store: any EventStore, resolver: ConfigResolver, logger: Logger,
-                now: @escaping @Sendable () -> Date = { Date() }) throws(WebhookEndpoint.SetupError)
+                runtime: DeliveryRuntime? = nil, now: @escaping @Sendable () -> Date = { Date() }) throws(SetupError)
     {
         var endpoints: [String: WebhookEndpoint] = [:]
-        for connector in plan.connectors {
-            endpoints[connector.source.path] = try WebhookEndpoint(connector: connector, resolver: resolver)
+        do {
+            for connector in plan.connectors {
+                endpoints[connector.source.path] = try WebhookEndpoint(connector: connector, resolver: resolver)
+            }
+            let router = try Router(plan: plan)
+            if let runtime {
+                runtime.install(try DeliveryPlan(plan: plan, resolver: resolver))
+            }
+            routing = Mutex(Routing(plan: plan, endpoints: endpoints, router: router))
+        } catch {
+            throw SetupError(description: "\(error)")
         }
-        routing = Mutex(Routing(plan: plan, endpoints: endpoints))
         self.store = store
+        self.runtime = runtime
         self.logger = logger
         self.now = now
+    }
+
+    /// Why a plan cannot run: a secret or URL that does not resolve, named with its connector.
+    public struct SetupError: Error, CustomStringConvertible {
+        public var description: String
     }
 
     /// The running plan.
@@ -45,11 +63,14 @@ public final class Engine: Sendable {
     public struct Route: Sendable {
         public let endpoint: WebhookEndpoint
         public let planVersion: String
+        let router: Router
     }
 
     /// The webhook served at `path`, if any.
     public func route(for path: String) -> Route? {
-        routing.withLock { routing in routing.endpoints[path].map { Route(endpoint: $0, planVersion: routing.plan.version) } }
+        routing.withLock { routing in
+            routing.endpoints[path].map { Route(endpoint: $0, planVersion: routing.plan.version, router: routing.router) }
+        }
     }
 
     /// The answer to a webhook request.
@@ -86,12 +107,24 @@ public final class Engine: Sendable {
         case .success(let event):
             admitted = event
         }
+        // Routing: the jobs are stored with the event, in one transaction; a route that cannot be evaluated
+        // quarantines the event (bad data).
+        var quarantine = admitted.quarantine
+        var jobs: [NewJob]?
+        if quarantine == nil, let payload = admitted.payload {
+            do {
+                jobs = try route.router.route(connector: admitted.connector, payload: payload, headers: admitted.headers.fields)
+            } catch {
+                quarantine = "routing failed: \(error)"
+            }
+        }
         let event = NewEvent(
             connector: admitted.connector, eventID: admitted.eventID, eventType: admitted.eventType,
             planVersion: route.planVersion, receivedAt: received, contentType: admitted.contentType.rawValue,
             headers: admitted.headers.fields, body: admitted.body, remoteAddress: request.remoteAddress,
-            status: admitted.quarantine == nil ? .received : .quarantined,
-            detail: admitted.quarantine.map { .object(JSONObject([("reason", .string($0))])) })
+            status: quarantine == nil ? .received : .quarantined,
+            detail: quarantine.map { .object(JSONObject([("reason", .string($0))])) },
+            jobs: jobs, lease: jobs.flatMap { $0.isEmpty ? nil : runtime?.newLease })
         let outcome: AppendOutcome
         do {
             outcome = try await store.append(event)
@@ -104,7 +137,11 @@ public final class Engine: Sendable {
         ]
         switch outcome {
         case .stored(let id):
-            if let reason = admitted.quarantine {
+            if let jobs, !jobs.isEmpty, let runtime, let payload = admitted.payload {
+                runtime.enqueue(jobs, eventStoreID: id, connector: admitted.connector, vendorEventID: admitted.eventID,
+                                payload: payload, headers: admitted.headers.fields, receivedAt: received)
+            }
+            if let reason = quarantine {
                 logger.warning("event quarantined", metadata: metadata.merging(["reason": "\(reason)"]) { $1 })
                 return Reply(status: 202, body: ["status": "quarantined", "id": .string(id)])
             }

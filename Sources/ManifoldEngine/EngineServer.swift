@@ -4,7 +4,9 @@ import JSONValue
 public import Logging
 import ManifoldIngress
 import ManifoldStore
+import ManifoldDelivery
 import NIOCore
+import Synchronization
 public import ServiceLifecycle
 
 /// The request context: Hummingbird's core plus the client's address, for IP allowlists.
@@ -91,8 +93,33 @@ public enum EngineServer {
             configuration: .init(address: .hostname(host, port: port), serverName: "manifold", backlog: 1024),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
             logger: logger)
-        return [StoreService(store: engine.store), application]
+        var services: [any Service] = [StoreService(store: engine.store)]
+        if let runtime = engine.runtime { services.append(DeliveryService(runtime: runtime)) }
+        services.append(application)
+        return services
     }
+}
+
+/// Runs deliveries: sweeps and lease renewals until shutdown, then drains calls in flight and releases leases.
+/// Stops after the HTTP server (no new events) and before the store closes.
+struct DeliveryService: Service {
+    let runtime: DeliveryRuntime
+
+    func run() async throws {
+        let stop = StopFlag()
+        await withGracefulShutdownHandler {
+            await runtime.run(until: { stop.isSet })
+        } onGracefulShutdown: {
+            stop.set()
+        }
+    }
+}
+
+/// A flag set once, read from any task.
+final class StopFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    var isSet: Bool { flag.load(ordering: .relaxed) }
+    func set() { flag.store(true, ordering: .relaxed) }
 }
 
 /// Keeps the store open while the server runs and closes it after the server has drained.

@@ -131,12 +131,12 @@ public final class WebhookEndpoint: Sendable {
                 return event
             }
         case .form:
-            guard let pairs = Encoding.formPairs(request.body) else {
+            guard let form = Self.formPayload(request.body) else {
                 event.quarantine = "the body is not valid form-urlencoded UTF-8"
                 event.eventID = deliveryID(request) ?? bodyHash(request.body)
                 return event
             }
-            payload = .object(JSONObject(formObject(pairs)))
+            payload = form
         }
         event.payload = payload
         let bindings: [String: JSON] = readsHeaders
@@ -180,8 +180,17 @@ public final class WebhookEndpoint: Sendable {
         "sha256:" + Encoding.hex(SHA256.hash(data: body))
     }
 
+    /// A stored body as expressions see it: JSON parsed, a form as an object of strings; `nil` when it does not parse.
+    public static func payload(of body: [UInt8], contentType: String) -> JSON? {
+        contentType == WebhookSource.ContentType.form.rawValue ? formPayload(body) : try? JSONParser.parse(bytes: body)
+    }
+
+    private static func formPayload(_ body: [UInt8]) -> JSON? {
+        Encoding.formPairs(body).map { .object(JSONObject(formObject($0))) }
+    }
+
     /// Form pairs as an object; a repeated name becomes an array of its values.
-    private func formObject(_ pairs: [(name: String, value: String)]) -> [(String, JSON)] {
+    private static func formObject(_ pairs: [(name: String, value: String)]) -> [(String, JSON)] {
         var order: [String] = []
         var values: [String: [String]] = [:]
         for pair in pairs {

@@ -124,6 +124,7 @@ extension RoutePlan {
         if !query.isEmpty { object["query"] = query.json }
         if !pathParameters.isEmpty { object["path"] = pathParameters.json }
         if let idempotencyKey { object["idempotency_key"] = .string(idempotencyKey.source) }
+        if let orderingKey { object["ordering_key"] = .string(orderingKey.source) }
         return .object(object)
     }
 }

@@ -11,9 +11,11 @@ public struct RoutePlan: Sendable, Hashable {
     public var pathParameters: [Header]
     /// The idempotency key expression; `nil` means the event id and the route name.
     public var idempotencyKey: ExpressionSource?
+    /// Jobs with the same key are delivered in order, one at a time; `nil` means no ordering.
+    public var orderingKey: ExpressionSource?
 
     public init(name: String, condition: ExpressionSource?, target: String, operation: String, body: Template?,
-                headers: [Header], query: [Header], pathParameters: [Header], idempotencyKey: ExpressionSource?)
+                headers: [Header], query: [Header], pathParameters: [Header], idempotencyKey: ExpressionSource?, orderingKey: ExpressionSource? = nil)
     {
         self.name = name
         self.condition = condition
@@ -24,6 +26,7 @@ public struct RoutePlan: Sendable, Hashable {
         self.query = query
         self.pathParameters = pathParameters
         self.idempotencyKey = idempotencyKey
+        self.orderingKey = orderingKey
     }
 
     /// `target.operation`.

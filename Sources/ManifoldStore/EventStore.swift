@@ -40,11 +40,18 @@ public struct NewEvent: Sendable {
     /// The first status: `received`, or `quarantined` with the reason in `detail`.
     public var status: EventStatus
     public var detail: JSON?
+    /// The jobs its routes made, created in the same transaction (the event is then `routed`, or `skipped` when
+    /// no route matched); `nil` when it was not routed (quarantined).
+    public var jobs: [NewJob]?
+    /// The engine that leases the jobs at once, and until when.
+    public var lease: (owner: String, until: Date)?
 
     public init(connector: String, eventID: String, eventType: String?, planVersion: String, receivedAt: Date,
                 contentType: String, headers: [(name: String, value: String)], body: [UInt8], remoteAddress: String?,
-                status: EventStatus, detail: JSON?)
+                status: EventStatus, detail: JSON?, jobs: [NewJob]? = nil, lease: (owner: String, until: Date)? = nil)
     {
+        self.jobs = jobs
+        self.lease = lease
         self.connector = connector
         self.eventID = eventID
         self.eventType = eventType
@@ -86,6 +93,16 @@ public struct EventStatus: RawRepresentable, Sendable, Hashable, ExpressibleBySt
     public static let quarantined: EventStatus = "quarantined"
     /// Delivered again by the vendor; not processed again. Does not change the event's status.
     public static let duplicate: EventStatus = "duplicate"
+    /// Its routes were evaluated; the jobs they made are in `detail`.
+    public static let routed: EventStatus = "routed"
+    /// No route matched.
+    public static let skipped: EventStatus = "skipped"
+    /// A job of it was delivered.
+    public static let delivered: EventStatus = "delivered"
+    /// A job of it failed for good and is a dead letter.
+    public static let deadLettered: EventStatus = "dead_lettered"
+    /// It was replayed: new jobs were made for it.
+    public static let replayed: EventStatus = "replayed"
 }
 
 /// A filter on the event list.

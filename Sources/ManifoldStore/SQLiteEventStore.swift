@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 import GRDB
 public import JSONValue
 
@@ -9,8 +9,8 @@ public import JSONValue
 /// CLI while the engine runs, the dashboard — never block the writer.
 public final class SQLiteEventStore: EventStore {
     public let path: String
-    private let database: DatabasePool
-    private let writer: GroupCommitWriter
+    let database: DatabasePool
+    let writer: GroupCommitWriter
 
     /// Opens (creating and migrating if needed) the store at `path`.
     /// With `create: false`, a missing file is an error rather than a new empty store.
@@ -83,6 +83,9 @@ public final class SQLiteEventStore: EventStore {
                 CREATE TABLE engine_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
                 """)
         }
+        migrator.registerMigration("2 delivery jobs, attempts and kept plans") { db in
+            try db.execute(sql: Self.jobsSchema)
+        }
         return migrator
     }
 
@@ -90,7 +93,7 @@ public final class SQLiteEventStore: EventStore {
 
     public func append(_ event: NewEvent) async throws -> AppendOutcome {
         let id = EventIdentifier.make(at: event.receivedAt)
-        let headers = JSON.array(event.headers.map { .array([.string($0.name), .string($0.value)]) }).serialized()
+        let headers = Self.headersText(event.headers)
         let at = Self.milliseconds(event.receivedAt)
         let detail = event.detail?.serialized()
         return try await writer.write { db in
@@ -104,6 +107,11 @@ public final class SQLiteEventStore: EventStore {
             if db.changesCount == 1 {
                 let seq = db.lastInsertedRowID
                 try Self.insertHistory(db, seq: seq, at: at, status: event.status, detail: detail)
+                if let jobs = event.jobs {
+                    try Self.insertJobs(db, jobs, eventSeq: seq, connector: event.connector, at: at, lease: event.lease)
+                    try Self.insertHistory(db, seq: seq, at: at, status: jobs.isEmpty ? .skipped : .routed,
+                                           detail: Self.routedDetail(jobs).serialized())
+                }
                 return AppendOutcome.stored(id: id)
             }
             let original = try Row.fetchOne(db, sql: "SELECT seq, id, body FROM events WHERE connector = ? AND event_id = ?",
@@ -135,7 +143,7 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
-    private static func insertHistory(_ db: Database, seq: Int64, at: Int64, status: EventStatus, detail: String?) throws {
+    static func insertHistory(_ db: Database, seq: Int64, at: Int64, status: EventStatus, detail: String?) throws {
         try db.cachedStatement(sql: "INSERT INTO event_history (event_seq, at, status, detail) VALUES (?, ?, ?, ?)")
             .execute(arguments: [seq, at, status.rawValue, detail])
     }
@@ -185,9 +193,7 @@ public final class SQLiteEventStore: EventStore {
                 StatusRecord(at: Self.date(record["at"]), status: EventStatus(rawValue: record["status"]),
                              detail: (record["detail"] as String?).flatMap { try? JSONParser.parse($0) })
             }
-            let headers = ((try? JSONParser.parse(row["headers"] as String))?.arrayValue ?? []).map { pair in
-                (name: pair.arrayValue?.first?.stringValue ?? "", value: pair.arrayValue?.last?.stringValue ?? "")
-            }
+            let headers = Self.headers(row["headers"])
             return EventRecord(summary: Self.summary(row), contentType: row["content_type"], headers: headers,
                                body: Array(row["body"] as Data), remoteAddress: row["remote_address"], history: history)
         }
@@ -214,10 +220,10 @@ public final class SQLiteEventStore: EventStore {
 }
 
 /// Event ids: `ev_` and a ULID (48 bits of milliseconds, 80 random bits, Crockford base32), sortable by time.
-enum EventIdentifier {
+public enum EventIdentifier {
     private static let alphabet = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ".utf8)
 
-    static func make(at date: Date) -> String {
+    public static func make(at date: Date) -> String {
         var generator = SystemRandomNumberGenerator()
         return make(milliseconds: UInt64(max(0, date.timeIntervalSince1970 * 1000)), using: &generator)
     }

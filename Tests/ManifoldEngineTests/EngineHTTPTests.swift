@@ -125,7 +125,7 @@ import Testing
         let reopened = try SQLiteEventStore(path: path, create: false)
         defer { reopened.close() }
         let events = try await reopened.events(EventQuery())
-        #expect(events.map(\.status) == [.quarantined, .received])
+        #expect(events.map(\.status) == [.quarantined, .routed])
         let record = try #require(try await reopened.event(id: id))
         #expect(record.summary.duplicates == 1)
         #expect(record.headers.first { $0.name.lowercased() == "stripe-signature" }?.value == "[redacted]")

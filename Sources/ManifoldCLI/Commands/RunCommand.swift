@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import ManifoldCompiler
+import ManifoldDelivery
 import ManifoldEngine
 import ManifoldIngress
 import ManifoldPlan
@@ -18,6 +19,12 @@ struct EngineOptions: ParsableArguments {
     /// The compiled plan and the environment, or what stops the engine (diagnostics on standard error, status 1;
     /// an I/O failure, status 2).
     func load() -> Result<(plan: Plan, environment: [String: String]), CommandOutputError> {
+        loadWithSources().map { ($0.plan, $0.environment) }
+    }
+
+    /// As `load`, with the sources to keep with the plan version (none when a secret is written inline, so that
+    /// no secret reaches the store).
+    func loadWithSources() -> Result<(plan: Plan, environment: [String: String], sources: [PlanSource]), CommandOutputError> {
         var compile = CompileOptions()
         compile.paths = [connectors]
         compile.environmentFile = environmentFile
@@ -31,7 +38,9 @@ struct EngineOptions: ParsableArguments {
             let report = DiagnosticRenderer(files: files).report(result.diagnostics)
             return .failure(CommandOutputError(CommandOutput(standardError: report, status: 1)))
         }
-        return .success((plan, environment))
+        let inlineSecret = result.diagnostics.contains { $0.message.contains("is written inline") }
+        let sources = inlineSecret ? [] : files.map { PlanSource(path: $0.path, text: $0.text) }
+        return .success((plan, environment, sources))
     }
 }
 
@@ -84,10 +93,10 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
     }
 
     func perform() async -> CommandOutput {
-        let plan: Plan, environment: [String: String]
-        switch options.load() {
+        let plan: Plan, environment: [String: String], sources: [PlanSource]
+        switch options.loadWithSources() {
         case .failure(let failure): return failure.output
-        case .success(let loaded): (plan, environment) = loaded
+        case .success(let loaded): (plan, environment, sources) = loaded
         }
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
@@ -103,12 +112,25 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
             return .failure("\(error)")
         }
         let engine: Engine
+        let transport = AsyncHTTPTransport()
+        let resolver = ConfigResolver(environment: environment)
+        let runtime = DeliveryRuntime(store: eventStore, transport: transport, logger: logger, planLoader: { version in
+            // Replays on the original plan: compile the sources kept with that version.
+            guard let sources = try await eventStore.planSources(version: version) else { return nil }
+            let result = ConnectorCompiler(environment: .ignore).compile(
+                sources.map { SourceFile(path: $0.path, text: $0.text) })
+            guard let old = result.plan else { return nil }
+            return try DeliveryPlan(plan: old, resolver: resolver)
+        })
         do {
-            engine = try Engine(plan: plan, store: eventStore, resolver: ConfigResolver(environment: environment), logger: logger)
+            engine = try Engine(plan: plan, store: eventStore, resolver: resolver, logger: logger, runtime: runtime)
+            if !sources.isEmpty { try await eventStore.keepPlan(version: plan.version, sources: sources) }
         } catch {
             eventStore.close()
-            return .failure(error.description)
+            await transport.shutdown()
+            return .failure("\(error)")
         }
+        defer { Task { await transport.shutdown() } }
         let (host, port) = Self.address(listen)!
         do {
             try await EngineServer.run(engine: engine, host: host, port: port, logger: logger) { bound in

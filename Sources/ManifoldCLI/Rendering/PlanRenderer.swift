@@ -43,6 +43,7 @@ enum PlanRenderer {
             }
             lines.append(call)
             if let key = route.idempotencyKey { lines.append("      idempotency key  \(key)") }
+            if let key = route.orderingKey { lines.append("      ordering key     \(key)") }
         }
         lines.append("  targets")
         for target in connector.targets {

@@ -281,7 +281,8 @@ struct ConnectorBuilder {
             name: name, condition: expression(at: pointer.appending("when")), target: targetName, operation: operationName,
             body: value(pointer.appending("body")).map { template($0, at: pointer.appending("body")) },
             headers: headers(at: pointer.appending("headers")), query: headers(at: pointer.appending("query")),
-            pathParameters: routePath, idempotencyKey: expression(at: pointer.appending("idempotency_key")))
+            pathParameters: routePath, idempotencyKey: expression(at: pointer.appending("idempotency_key")),
+            orderingKey: expression(at: pointer.appending("ordering_key")))
     }
 
     // MARK: Values

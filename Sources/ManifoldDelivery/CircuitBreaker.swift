@@ -1,0 +1,93 @@
+/// A target's circuit breaker: closed → open after `threshold` consecutive failures → half-open after `openFor`,
+/// where one probe call decides: success closes it, failure opens it again.
+public struct CircuitBreaker: Sendable, Equatable {
+    public enum State: Sendable, Equatable {
+        case closed(failures: Int)
+        case open(until: Duration)
+        /// Waiting for its probe: `probing` once the probe call has started.
+        case halfOpen(probing: Bool)
+
+        public var name: String {
+            switch self {
+            case .closed: "closed"
+            case .open: "open"
+            case .halfOpen: "half_open"
+            }
+        }
+    }
+
+    /// What the breaker allows now.
+    public enum Permit: Sendable, Equatable {
+        case call
+        /// One call, the probe.
+        case probe
+        /// Nothing until this time (open), or until the probe's result (`nil`).
+        case wait(until: Duration?)
+    }
+
+    public let threshold: Int
+    public let openFor: Duration
+    public private(set) var state: State = .closed(failures: 0)
+
+    public init(threshold: Int, openFor: Duration) {
+        self.threshold = max(1, threshold)
+        self.openFor = openFor
+    }
+
+    /// Whether a call may start at `now`; an open breaker whose time is up becomes half-open.
+    public mutating func permit(at now: Duration) -> Permit {
+        switch state {
+        case .closed:
+            return .call
+        case .open(let until):
+            guard now >= until else { return .wait(until: until) }
+            state = .halfOpen(probing: false)
+            return .probe
+        case .halfOpen(let probing):
+            return probing ? .wait(until: nil) : .probe
+        }
+    }
+
+    /// A call started after `permit` said `.probe`.
+    public mutating func probeStarted() {
+        if case .halfOpen = state { state = .halfOpen(probing: true) }
+    }
+
+    /// A call succeeded. Returns the state it left, if it changed.
+    @discardableResult
+    public mutating func recordSuccess() -> State? {
+        switch state {
+        case .closed:
+            state = .closed(failures: 0)
+            return nil
+        case .halfOpen:
+            let old = state
+            state = .closed(failures: 0)
+            return old
+        case .open:
+            // A call that started before the breaker opened; the probe decides.
+            return nil
+        }
+    }
+
+    /// A call failed (transiently) at `now`. Returns the state it left, if it changed.
+    @discardableResult
+    public mutating func recordFailure(at now: Duration) -> State? {
+        switch state {
+        case .closed(let failures):
+            if failures + 1 >= threshold {
+                let old = state
+                state = .open(until: now + openFor)
+                return old
+            }
+            state = .closed(failures: failures + 1)
+            return nil
+        case .halfOpen:
+            let old = state
+            state = .open(until: now + openFor)
+            return old
+        case .open:
+            return nil
+        }
+    }
+}

@@ -1,0 +1,227 @@
+public import Foundation
+public import JSONata
+public import JSONSchema
+public import JSONValue
+public import ManifoldIngress
+public import ManifoldPlan
+public import ManifoldStore
+
+/// A plan made ready to deliver: every expression parsed, every template compiled, every reference resolved,
+/// every auth provider built. Made once per plan; routing and mapping then only evaluate.
+public struct DeliveryPlan: Sendable {
+    public let plan: Plan
+    let connectors: [String: ConnectorProgram]
+
+    public var version: String { plan.version }
+
+    /// Fails naming the connector and what could not be resolved or parsed.
+    public init(plan: Plan, resolver: ConfigResolver, tokens: OAuth2TokenCache = OAuth2TokenCache()) throws(SetupError) {
+        self.plan = plan
+        var connectors: [String: ConnectorProgram] = [:]
+        for connector in plan.connectors {
+            do {
+                connectors[connector.name] = try ConnectorProgram(connector, resolver: resolver, tokens: tokens)
+            } catch {
+                throw SetupError(description: "connector '\(connector.name)': \(error)")
+            }
+        }
+        self.connectors = connectors
+    }
+
+    public struct SetupError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// The lane of a connector's target.
+    public static func lane(connector: String, target: String) -> String { "\(connector)/\(target)" }
+
+    /// The connector's route program, if the plan has it.
+    func route(_ connector: String, _ route: String) -> (ConnectorProgram, RouteProgram)? {
+        guard let program = connectors[connector], let route = program.routes.first(where: { $0.plan.name == route })
+        else { return nil }
+        return (program, route)
+    }
+
+    /// Every target of the plan, by lane.
+    var targetsByLane: [String: TargetProgram] {
+        var lanes: [String: TargetProgram] = [:]
+        for connector in connectors.values {
+            for target in connector.targets.values { lanes[target.lane] = target }
+        }
+        return lanes
+    }
+}
+
+/// A connector's compiled routes and targets.
+struct ConnectorProgram: Sendable {
+    let name: String
+    let targets: [String: TargetProgram]
+    let routes: [RouteProgram]
+    let readsHeaders: Bool
+
+    init(_ connector: ConnectorPlan, resolver: ConfigResolver, tokens: OAuth2TokenCache) throws {
+        name = connector.name
+        var targets: [String: TargetProgram] = [:]
+        for target in connector.targets {
+            targets[target.name] = try TargetProgram(target, connector: connector.name, resolver: resolver, tokens: tokens)
+        }
+        self.targets = targets
+        routes = try connector.routes.map { try RouteProgram($0, connector: connector.name, resolver: resolver) }
+        readsHeaders = connector.routes.contains { route in
+            ([route.condition, route.idempotencyKey, route.orderingKey].compactMap { $0?.source }
+                + ([route.body].compactMap { $0 } + (route.headers + route.query + route.pathParameters).map(\.value))
+                .flatMap(\.expressions).map(\.source))
+                .contains { $0.contains("$headers") }
+        }
+    }
+
+    func bindings(headers: [(name: String, value: String)]) -> [String: JSON] {
+        guard readsHeaders else { return [:] }
+        return ["headers": .object(JSONObject(headers.map { ($0.name.lowercased(), .string($0.value)) }))]
+    }
+}
+
+/// A named templated value (header, query parameter, path value) and whether it carries a secret.
+struct NamedTemplate: Sendable {
+    let name: String
+    let template: CompiledTemplate
+    let secret: Bool
+
+    init(_ header: Header, resolver: ConfigResolver) throws {
+        name = header.name
+        template = try CompiledTemplate(header.value, resolver: resolver)
+        secret = CompiledTemplate.readsSecrets(header.value) || Redaction.isCredentialName(header.name)
+    }
+}
+
+/// A string with resolved references, and the same string with `${env:NAME}` in their place, for the record.
+struct ResolvedString: Sendable {
+    let value: String
+    let display: String
+
+    init(_ string: ConfigString, resolver: ConfigResolver) throws {
+        var value = ""
+        var display = ""
+        for part in string.parts {
+            switch part {
+            case .literal(let text):
+                value += text
+                display += text
+            case .environment, .file:
+                value += try resolver.resolve(ConfigString(parts: [part]))
+                display += ConfigString(parts: [part]).description
+            }
+        }
+        self.value = value
+        self.display = display
+    }
+}
+
+/// A target: its URL, auth, fixed headers and operations, and its lane's policies.
+struct TargetProgram: Sendable {
+    let plan: TargetPlan
+    let lane: String
+    let baseURL: ResolvedString
+    let auth: AuthProvider
+    let headers: [NamedTemplate]
+    let operations: [String: OperationProgram]
+
+    init(_ target: TargetPlan, connector: String, resolver: ConfigResolver, tokens: OAuth2TokenCache) throws {
+        plan = target
+        lane = DeliveryPlan.lane(connector: connector, target: target.name)
+        baseURL = try ResolvedString(target.baseURL, resolver: resolver)
+        auth = try AuthProvider(target.auth, resolver: resolver, tokens: tokens, key: lane)
+        headers = try target.headers.map { try NamedTemplate($0, resolver: resolver) }
+        var operations: [String: OperationProgram] = [:]
+        for operation in target.operations {
+            operations[operation.name] = try OperationProgram(operation, resolver: resolver)
+        }
+        self.operations = operations
+    }
+
+    /// The limiter's key: the pool's name when it names one, else the lane.
+    var limiterKey: String? {
+        guard let limit = plan.rateLimit else { return nil }
+        return limit.pool.map { "pool:\($0)" } ?? "lane:\(lane)"
+    }
+}
+
+/// An operation: method, path with placeholders, fixed headers and query, and its body schema.
+struct OperationProgram: Sendable {
+    let plan: OperationPlan
+    let path: ResolvedString
+    let headers: [NamedTemplate]
+    let query: [NamedTemplate]
+    let bodySchema: JSONSchemaValidator?
+
+    init(_ operation: OperationPlan, resolver: ConfigResolver) throws {
+        plan = operation
+        path = try ResolvedString(operation.path, resolver: resolver)
+        headers = try operation.headers.map { try NamedTemplate($0, resolver: resolver) }
+        query = try operation.query.map { try NamedTemplate($0, resolver: resolver) }
+        bodySchema = operation.bodySchema.map { JSONSchemaValidator(schema: $0) }
+    }
+}
+
+/// A route: condition, mapping and keys, compiled.
+struct RouteProgram: Sendable {
+    let plan: RoutePlan
+    let lane: String
+    let condition: JSONataExpression?
+    let body: CompiledTemplate?
+    let headers: [NamedTemplate]
+    let query: [NamedTemplate]
+    let path: [NamedTemplate]
+    let idempotencyKey: JSONataExpression?
+    let orderingKey: JSONataExpression?
+
+    init(_ route: RoutePlan, connector: String, resolver: ConfigResolver) throws {
+        plan = route
+        lane = DeliveryPlan.lane(connector: connector, target: route.target)
+        condition = try route.condition.map { try JSONataExpression($0.source) }
+        body = try route.body.map { try CompiledTemplate($0, resolver: resolver) }
+        headers = try route.headers.map { try NamedTemplate($0, resolver: resolver) }
+        query = try route.query.map { try NamedTemplate($0, resolver: resolver) }
+        path = try route.pathParameters.map { try NamedTemplate($0, resolver: resolver) }
+        idempotencyKey = try route.idempotencyKey.map { try JSONataExpression($0.source) }
+        orderingKey = try route.orderingKey.map { try JSONataExpression($0.source) }
+    }
+}
+
+/// W3C trace context ids.
+public enum TraceContext {
+    /// 32 random hex digits.
+    public static func newTraceID() -> String { randomHex(bytes: 16) }
+
+    /// 16 random hex digits.
+    public static func newSpanID() -> String { randomHex(bytes: 8) }
+
+    /// The `traceparent` header of a call.
+    public static func traceparent(traceID: String, spanID: String) -> String { "00-\(traceID)-\(spanID)-01" }
+
+    private static func randomHex(bytes: Int) -> String {
+        var generator = SystemRandomNumberGenerator()
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes * 2)
+        for _ in 0..<bytes {
+            let byte = UInt8.random(in: 0...255, using: &generator)
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// What the record of a call hides.
+enum Redaction {
+    private static let words = ["authorization", "signature", "secret", "token", "api-key", "apikey", "api_key",
+                                "password", "hmac", "cookie", "key"]
+
+    /// Whether a header or parameter name says it carries a credential (not `Idempotency-Key`).
+    static func isCredentialName(_ name: String) -> Bool {
+        let lower = name.lowercased()
+        if lower == "idempotency-key" { return false }
+        return words.contains { lower.contains($0) }
+    }
+}

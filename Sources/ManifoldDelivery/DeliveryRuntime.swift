@@ -1,0 +1,445 @@
+public import Foundation
+public import JSONValue
+public import Logging
+public import ManifoldIngress
+public import ManifoldStore
+import Synchronization
+
+/// Delivers jobs: a lane per target (queue, concurrency, rate limit, breaker), a worker per call, every attempt
+/// and outcome recorded before the lane moves on. Jobs are leased in the store and the leases renewed; a sweep
+/// claims jobs nobody holds (replays, jobs of an engine that died, leases that ran out).
+public final class DeliveryRuntime: Sendable {
+    public struct Configuration: Sendable {
+        /// How long a claimed job stays ours without renewal: after a crash, its jobs resume this much later.
+        public var leaseDuration: Duration = .seconds(10)
+        /// How often the store is swept for unclaimed jobs.
+        public var sweepInterval: Duration = .seconds(1)
+        /// No jobs are claimed from the store while this many are in memory.
+        public var maximumBacklog = 100_000
+        /// At shutdown, how long calls in flight may take to finish.
+        public var drainTimeout: Duration = .seconds(10)
+        /// Added to every rate-limit window, so that network jitter cannot make the vendor see one call too many.
+        public var windowMargin: @Sendable (Duration) -> Duration = { window in min(window / 50, .milliseconds(200)) }
+
+        public init() {}
+    }
+
+    /// Counts since start, for tests, benchmarks and (later) metrics.
+    public struct Statistics: Sendable, Equatable {
+        public var delivered = 0
+        public var retried = 0
+        public var rateLimited = 0
+        public var deadLettered = 0
+        public var quarantined = 0
+        public var recordFailures = 0
+    }
+
+    public let owner: String
+    let store: any JobStore
+    let transport: any HTTPTransport
+    let clock: any RuntimeClock
+    let logger: Logger
+    let configuration: Configuration
+    /// Loads the delivery plan of an older version, for jobs that pin theirs (replays on the original plan).
+    let planLoader: @Sendable (String) async throws -> DeliveryPlan?
+    /// Told every recorded outcome (tests and benchmarks).
+    let observer: (@Sendable (DeliveryJob, JobOutcome) -> Void)?
+
+    private let current = Mutex<DeliveryPlan?>(nil)
+    private let pinned = Mutex<[String: DeliveryPlan]>([:])
+    private let lanes = Mutex<[String: Lane]>([:])
+    private let limiters = Mutex<[String: SlidingWindowLimiter]>([:])
+    /// Jobs in memory (queued or in flight), so that a sweep never claims one twice.
+    private let known = Mutex<Set<String>>([])
+    /// Jobs whose lane the plan no longer has; kept (and leased), reported, never dropped.
+    private let orphans = Mutex<[DeliveryJob]>([])
+    private let stopping = Atomic<Bool>(false)
+    private let inFlight = Atomic<Int>(0)
+    private let statistics = Mutex(Statistics())
+
+    public init(store: any JobStore, transport: any HTTPTransport, clock: any RuntimeClock = SystemRuntimeClock(),
+                logger: Logger, configuration: Configuration = Configuration(),
+                owner: String = "engine-" + TraceContext.newSpanID(),
+                planLoader: @escaping @Sendable (String) async throws -> DeliveryPlan? = { _ in nil },
+                observer: (@Sendable (DeliveryJob, JobOutcome) -> Void)? = nil)
+    {
+        self.observer = observer
+        self.store = store
+        self.transport = transport
+        self.clock = clock
+        self.logger = logger
+        self.configuration = configuration
+        self.owner = owner
+        self.planLoader = planLoader
+    }
+
+    public var stats: Statistics { statistics.withLock { $0 } }
+
+    /// The lease a job made now gets.
+    public var newLease: (owner: String, until: Date) { (owner, Date() + configuration.leaseDuration.timeInterval) }
+
+    // MARK: Plan
+
+    /// Runs `plan` from now on: lanes of new targets open, lanes of kept targets take the new policies and keep
+    /// their queue, breaker and limiter when those policies stay the same.
+    public func install(_ plan: DeliveryPlan) {
+        current.withLock { $0 = plan }
+        let targets = plan.targetsByLane
+        var touched: [Lane] = []
+        for (name, target) in targets {
+            let limiter = limiter(for: target)
+            let breaker = CircuitBreaker(threshold: target.plan.circuitBreaker.failures,
+                                         openFor: target.plan.circuitBreaker.openFor)
+            let lane = lanes.withLock { lanes -> Lane in
+                if let lane = lanes[name] { return lane }
+                let lane = Lane(name: name,
+                                state: LaneState(concurrency: target.plan.concurrency, limiter: limiter, breaker: breaker),
+                                clock: clock, isStopping: { [weak self] in self?.stopping.load(ordering: .relaxed) ?? true },
+                                start: { [weak self] job, lane in self?.start(job, on: lane) })
+                lanes[name] = lane
+                return lane
+            }
+            lane.update { state in
+                state.concurrency = max(1, target.plan.concurrency)
+                state.limiter = limiter
+                if state.breaker.threshold != breaker.threshold || state.breaker.openFor != breaker.openFor {
+                    state.breaker = breaker
+                }
+            }
+            touched.append(lane)
+        }
+        // Jobs whose lane came back get it.
+        let adopted = orphans.withLock { orphans -> [DeliveryJob] in
+            let adopted = orphans.filter { targets[$0.lane] != nil }
+            orphans.removeAll { targets[$0.lane] != nil }
+            return adopted
+        }
+        if !adopted.isEmpty { place(adopted) }
+    }
+
+    private func limiter(for target: TargetProgram) -> SlidingWindowLimiter? {
+        guard let limit = target.plan.rateLimit, let key = target.limiterKey else { return nil }
+        let window = limit.per + configuration.windowMargin(limit.per)
+        return limiters.withLock { limiters in
+            if let existing = limiters[key], existing.requests == limit.requests, existing.window == window { return existing }
+            let limiter = SlidingWindowLimiter(requests: limit.requests, window: window)
+            limiters[key] = limiter
+            return limiter
+        }
+    }
+
+    /// The running delivery plan.
+    public var plan: DeliveryPlan? { current.withLock { $0 } }
+
+    // MARK: Jobs in
+
+    /// Hands jobs just stored with their event (and leased to this engine) to their lanes.
+    public func enqueue(_ jobs: [NewJob], eventStoreID: String, connector: String, vendorEventID: String, payload: JSON,
+                        headers: [(name: String, value: String)], receivedAt: Date)
+    {
+        place(jobs.map { job in
+            DeliveryJob(id: job.id, eventStoreID: eventStoreID, connector: connector, route: job.route, target: job.target,
+                        lane: job.lane, orderingKey: job.orderingKey, traceID: job.traceID, planVersion: job.planVersion,
+                        pinsPlan: job.pinsPlan, vendorEventID: vendorEventID, payload: payload, headers: headers,
+                        receivedAt: receivedAt, attempts: 0, firstAttemptAt: nil)
+        })
+    }
+
+    private func place(_ jobs: [DeliveryJob], notBefore: [String: Duration] = [:]) {
+        known.withLock { known in for job in jobs { known.insert(job.id) } }
+        var byLane: [String: [DeliveryJob]] = [:]
+        for job in jobs { byLane[job.lane, default: []].append(job) }
+        for (name, jobs) in byLane {
+            guard let lane = lanes.withLock({ $0[name] }) else {
+                logger.warning("jobs wait for a lane the plan does not have", metadata: ["lane": "\(name)", "jobs": "\(jobs.count)"])
+                orphans.withLock { $0.append(contentsOf: jobs) }
+                continue
+            }
+            // Claimed jobs keep their retry time; the lane takes each at its own.
+            let now = clock.now
+            lane.enqueue(jobs.filter { notBefore[$0.id] == nil })
+            for job in jobs { if let at = notBefore[job.id] { lane.enqueue([job], notBefore: max(now, at)) } }
+        }
+    }
+
+    /// Claims unclaimed jobs from the store; returns how many.
+    @discardableResult
+    public func sweep() async -> Int {
+        let backlog = known.withLock { $0.count }
+        guard backlog < configuration.maximumBacklog else { return 0 }
+        let claimed: [ClaimedJob]
+        do {
+            let lease = newLease
+            claimed = try await store.claimJobs(owner: owner, leaseUntil: lease.until, now: Date(),
+                                                limit: min(1000, configuration.maximumBacklog - backlog))
+        } catch {
+            logger.error("claiming jobs failed", metadata: ["error": "\(error)"])
+            return 0
+        }
+        let fresh = known.withLock { known in claimed.filter { !known.contains($0.job.id) } }
+        guard !fresh.isEmpty else { return 0 }
+        var notBefore: [String: Duration] = [:]
+        let wall = Date()
+        let now = clock.now
+        let jobs = fresh.map { claim -> DeliveryJob in
+            let job = claim.job
+            if let time = job.notBefore, time > wall {
+                notBefore[job.id] = now + .milliseconds(Int64(time.timeIntervalSince(wall) * 1000))
+            }
+            let payload = WebhookEndpoint.payload(of: claim.event.body, contentType: claim.event.contentType) ?? .null
+            return DeliveryJob(id: job.id, eventStoreID: job.eventID, connector: job.connector, route: job.route,
+                               target: job.target, lane: job.lane, orderingKey: job.orderingKey, traceID: job.traceID,
+                               planVersion: job.planVersion, pinsPlan: job.pinsPlan,
+                               vendorEventID: claim.event.summary.eventID, payload: payload, headers: claim.event.headers,
+                               receivedAt: claim.event.summary.receivedAt, attempts: job.attempts,
+                               firstAttemptAt: job.firstAttemptAt)
+        }
+        logger.info("claimed jobs", metadata: ["jobs": "\(jobs.count)"])
+        place(jobs, notBefore: notBefore)
+        return jobs.count
+    }
+
+    // MARK: Running
+
+    /// Sweeps and renews leases until cancelled or `shutdown` is set; then stops starting calls, lets those in flight
+    /// finish (up to the drain timeout) and gives the leases back.
+    public func run(until shutdown: @escaping @Sendable () -> Bool = { false }) async {
+        await sweep()
+        var lastRenewal = clock.now
+        while !Task.isCancelled, !shutdown() {
+            try? await Task.sleep(for: configuration.sweepInterval)
+            if Task.isCancelled || shutdown() { break }
+            await sweep()
+            if clock.now - lastRenewal >= configuration.leaseDuration / 3 {
+                lastRenewal = clock.now
+                do {
+                    try await store.renewLeases(owner: owner, until: newLease.until)
+                } catch {
+                    logger.error("renewing leases failed", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+        await drain()
+    }
+
+    /// Stops starting calls, waits for those in flight, releases the leases.
+    public func drain() async {
+        stopping.store(true, ordering: .relaxed)
+        let deadline = ContinuousClock.now + configuration.drainTimeout
+        while inFlight.load(ordering: .relaxed) > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        do {
+            try await store.releaseLeases(owner: owner)
+        } catch {
+            logger.error("releasing leases failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Lanes by name: breaker state, queued jobs, calls in flight.
+    public var laneSnapshots: [String: (breaker: String, queued: Int, inFlight: Int)] {
+        let lanes = self.lanes.withLock { $0 }
+        return lanes.mapValues { lane in
+            let snapshot = lane.snapshot
+            return (snapshot.breaker.name, snapshot.queued, snapshot.inFlight)
+        }
+    }
+
+    /// Jobs in memory: queued, waiting or in flight.
+    public var backlog: Int { known.withLock { $0.count } }
+
+    // MARK: One attempt
+
+    private func start(_ job: DeliveryJob, on lane: Lane) {
+        inFlight.add(1, ordering: .relaxed)
+        Task {
+            await self.attempt(job, on: lane)
+            self.inFlight.subtract(1, ordering: .relaxed)
+        }
+    }
+
+    private func attempt(_ job: DeliveryJob, on lane: Lane) async {
+        var job = job
+        let startedAt = Date()
+        let started = ContinuousClock.now
+        let (outcome, prepared) = await perform(job)
+        let duration = ContinuousClock.now - started
+        let counts: Bool
+        switch outcome {
+        case .transient, .permanent, .delivered: counts = true
+        case .rateLimited, .badData: counts = false
+        }
+        if counts {
+            job.attempts += 1
+            if job.firstAttemptAt == nil { job.firstAttemptAt = startedAt }
+        }
+        let policy = plan?.targetsByLane[job.lane]?.plan.retry ?? .defaults
+        let elapsed = Duration.milliseconds(Int64(Date().timeIntervalSince(job.firstAttemptAt ?? startedAt) * 1000))
+        var generator = SystemRandomNumberGenerator()
+        let now = clock.now
+        let stored: JobOutcome
+        let result: LaneState<DeliveryJob>.Result
+        let health: LaneState<DeliveryJob>.Health
+        switch outcome {
+        case .delivered:
+            (stored, result, health) = (.delivered, .done, .success)
+        case .transient(_, let retryAfter, let reason):
+            if let wait = RetrySchedule.wait(policy: policy, attempts: job.attempts, elapsed: elapsed,
+                                             retryAfter: retryAfter, using: &generator)
+            {
+                (stored, result, health) = (.retry(at: Date() + wait.timeInterval), .retry(at: now + wait), .failure)
+            } else {
+                (stored, result, health) = (.dead(reason: "\(reason); gave up after \(job.attempts) attempts"), .done, .failure)
+            }
+        case .rateLimited(let retryAfter):
+            if let wait = RetrySchedule.rateLimitedWait(policy: policy, attempts: job.attempts, elapsed: elapsed,
+                                                        retryAfter: retryAfter, using: &generator)
+            {
+                (stored, result, health) = (.retry(at: Date() + wait.timeInterval), .rateLimited(until: now + wait), .neutral)
+            } else {
+                (stored, result, health) = (.dead(reason: "rate limited past max_elapsed"), .done, .neutral)
+            }
+        case .permanent(_, let reason):
+            (stored, result, health) = (.dead(reason: reason), .done, .neutral)
+        case .badData(let reason):
+            (stored, result, health) = (.quarantined(reason: reason), .done, .neutral)
+        }
+        let record = AttemptRecord(
+            jobID: job.id, startedAt: startedAt, duration: duration, countsAsAttempt: counts,
+            errorClass: outcome.errorClass, request: prepared?.record(), responseStatus: outcome.status,
+            responseHeaders: prepared?.responseHeaders ?? [], responseBody: prepared?.responseBody, error: outcome.reason)
+        do {
+            try await store.record(record, outcome: stored)
+        } catch {
+            statistics.withLock { $0.recordFailures += 1 }
+            logger.error("recording an attempt failed; the job stays leased and is tried again",
+                         metadata: ["job": "\(job.id)", "error": "\(error)"])
+        }
+        statistics.withLock { statistics in
+            switch stored {
+            case .delivered: statistics.delivered += 1
+            case .retry: if case .rateLimited = outcome { statistics.rateLimited += 1 } else { statistics.retried += 1 }
+            case .dead: statistics.deadLettered += 1
+            case .quarantined: statistics.quarantined += 1
+            }
+        }
+        log(job, outcome: outcome, stored: stored, duration: duration)
+        if case .retry = result {} else if case .rateLimited = result {} else {
+            known.withLock { _ = $0.remove(job.id) }
+        }
+        lane.finish(job, result: result, health: health)
+        observer?(job, stored)
+    }
+
+    private func log(_ job: DeliveryJob, outcome: AttemptOutcome, stored: JobOutcome, duration: Duration) {
+        let metadata: Logger.Metadata = [
+            "job": "\(job.id)", "event": "\(job.eventStoreID)", "route": "\(job.route)", "lane": "\(job.lane)",
+            "trace_id": "\(job.traceID)", "attempt": "\(job.attempts)", "class": "\(outcome.errorClass)",
+            "status": "\(outcome.status.map(String.init) ?? "-")", "duration_ms": "\(duration.milliseconds)",
+        ]
+        switch stored {
+        case .delivered: logger.debug("delivered", metadata: metadata)
+        case .retry: logger.info("will retry", metadata: metadata.merging(["reason": "\(outcome.reason ?? "")"]) { $1 })
+        case .dead(let reason): logger.error("dead-lettered", metadata: metadata.merging(["reason": "\(reason)"]) { $1 })
+        case .quarantined(let reason): logger.error("quarantined", metadata: metadata.merging(["reason": "\(reason)"]) { $1 })
+        }
+    }
+
+    /// What the record keeps of the call and its answer.
+    struct Exchange {
+        var request: PreparedRequest
+        var responseHeaders: [(name: String, value: String)] = []
+        var responseBody: String?
+
+        func record() -> JSON { request.record() }
+    }
+
+    /// Maps, authenticates, calls and classifies; a 401 with OAuth fetches a new token and calls once more.
+    private func perform(_ job: DeliveryJob) async -> (AttemptOutcome, Exchange?) {
+        guard let deliveryPlan = await plan(for: job),
+              let (connector, route) = deliveryPlan.route(job.connector, job.route),
+              let target = connector.targets[route.plan.target]
+        else { return (.badData(reason: "the plan has no route '\(job.route)' of '\(job.connector)'"), nil) }
+        var prepared: PreparedRequest
+        do {
+            prepared = try RequestBuilder.prepare(job: job, connector: connector, route: route)
+        } catch {
+            return (.badData(reason: error.description), nil)
+        }
+        prepared.request.headers.append(("traceparent", TraceContext.traceparent(traceID: job.traceID,
+                                                                                   spanID: TraceContext.newSpanID())))
+        prepared.displayHeaders.append(prepared.request.headers.last!)
+        var exchange = Exchange(request: prepared)
+        var rejected: String?
+        for round in 0..<2 {
+            var request = prepared.request
+            if case .oauth2(let client) = target.auth {
+                do {
+                    let token = try await client.token(transport: transport, replacing: rejected)
+                    request.headers.append(("Authorization", "Bearer " + token))
+                    if rejected == nil { exchange.request.displayHeaders.append(("Authorization", "[redacted]")) }
+                    rejected = token
+                } catch let failure as OAuth2Client.Failure {
+                    return (failure.transient ? .transient(status: nil, retryAfter: nil, reason: failure.description)
+                        : .permanent(status: nil, reason: failure.description), exchange)
+                } catch {
+                    return (.transient(status: nil, retryAfter: nil, reason: "\(error)"), exchange)
+                }
+            }
+            let response: InboundResponse
+            do {
+                response = try await transport.execute(request, timeout: target.plan.timeout)
+            } catch {
+                return (.transient(status: nil, retryAfter: nil, reason: error.description), exchange)
+            }
+            exchange.responseHeaders = response.headers.filter { !Redaction.isCredentialName($0.name) }
+            exchange.responseBody = String(decoding: response.body.prefix(2048), as: UTF8.self)
+            if response.status == 401, case .oauth2 = target.auth, round == 0 {
+                // Once: a token the vendor revoked or that expired early.
+                continue
+            }
+            return (AttemptOutcome.classify(response), exchange)
+        }
+        return (.permanent(status: 401, reason: "the target refused a freshly fetched token (401)"), exchange)
+    }
+
+    /// The plan a job is delivered with: the running one, or its own version when it pins it.
+    private func plan(for job: DeliveryJob) async -> DeliveryPlan? {
+        guard let running = plan else { return nil }
+        guard job.pinsPlan, job.planVersion != running.version else { return running }
+        if let cached = pinned.withLock({ $0[job.planVersion] }) { return cached }
+        do {
+            guard let loaded = try await planLoader(job.planVersion) else { return nil }
+            pinned.withLock { $0[job.planVersion] = loaded }
+            return loaded
+        } catch {
+            logger.error("loading a kept plan failed", metadata: ["plan": "\(job.planVersion)", "error": "\(error)"])
+            return nil
+        }
+    }
+}
+
+extension AttemptOutcome {
+    var status: Int? {
+        switch self {
+        case .delivered(let status): status
+        case .transient(let status, _, _), .permanent(let status, _): status
+        case .rateLimited: 429
+        case .badData: nil
+        }
+    }
+
+    var reason: String? {
+        switch self {
+        case .delivered: nil
+        case .transient(_, _, let reason), .permanent(_, let reason), .badData(let reason): reason
+        case .rateLimited: "the target answered 429"
+        }
+    }
+}
+
+extension Duration {
+    var timeInterval: TimeInterval {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}

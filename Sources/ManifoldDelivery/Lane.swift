@@ -1,0 +1,91 @@
+public import Foundation
+public import JSONValue
+import Synchronization
+
+/// A job in memory: what its lane needs to schedule it and its worker needs to deliver it.
+public struct DeliveryJob: LaneItem {
+    public let id: String
+    public let eventStoreID: String
+    public let connector: String
+    public let route: String
+    public let target: String
+    public let lane: String
+    public let orderingKey: String?
+    public let traceID: String
+    public let planVersion: String
+    public let pinsPlan: Bool
+    /// The vendor's event id.
+    public let vendorEventID: String
+    public let payload: JSON
+    public let headers: [(name: String, value: String)]
+    /// When the event was received, for end-to-end latency.
+    public let receivedAt: Date
+    /// Attempts that counted so far.
+    public var attempts: Int
+    public var firstAttemptAt: Date?
+}
+
+/// A lane running: its state machine under a lock, started jobs handed to the runtime, and one timer for the
+/// next time the state machine said to look again.
+final class Lane: Sendable {
+    let name: String
+    private let state: Mutex<LaneState<DeliveryJob>>
+    private let timer = Mutex<Duration?>(nil)
+    private let clock: any RuntimeClock
+    private let start: @Sendable (DeliveryJob, Lane) -> Void
+    private let isStopping: @Sendable () -> Bool
+
+    init(name: String, state: LaneState<DeliveryJob>, clock: any RuntimeClock,
+         isStopping: @escaping @Sendable () -> Bool, start: @escaping @Sendable (DeliveryJob, Lane) -> Void)
+    {
+        self.name = name
+        self.state = Mutex(state)
+        self.clock = clock
+        self.isStopping = isStopping
+        self.start = start
+    }
+
+    /// Changes the lane's policies (a reload) without losing its queue, breaker or limiter history where they stay.
+    func update(_ change: (inout LaneState<DeliveryJob>) -> Void) {
+        state.withLock { change(&$0) }
+        pump()
+    }
+
+    func enqueue(_ jobs: [DeliveryJob], notBefore: Duration? = nil) {
+        state.withLock { state in
+            for job in jobs { state.enqueue(job, notBefore: notBefore) }
+        }
+        pump()
+    }
+
+    func finish(_ job: DeliveryJob, result: LaneState<DeliveryJob>.Result, health: LaneState<DeliveryJob>.Health) {
+        let now = clock.now
+        state.withLock { $0.finish(job, result: result, health: health, at: now) }
+        pump()
+    }
+
+    /// The breaker's state, queue length and calls in flight.
+    var snapshot: (breaker: CircuitBreaker.State, queued: Int, inFlight: Int) {
+        state.withLock { ($0.breaker.state, $0.queued, $0.inFlight) }
+    }
+
+    /// Starts what may start now, and sets the timer for the next time something may.
+    func pump() {
+        guard !isStopping() else { return }
+        let now = clock.now
+        let (jobs, wake) = state.withLock { $0.take(at: now) }
+        for job in jobs { start(job, self) }
+        guard let wake else { return }
+        let schedule = timer.withLock { current -> Bool in
+            if let current, current <= wake, current > now { return false }
+            current = wake
+            return true
+        }
+        guard schedule else { return }
+        Task { [clock] in
+            try? await clock.sleep(until: wake)
+            self.timer.withLock { if $0 == wake { $0 = nil } }
+            self.pump()
+        }
+    }
+}

@@ -1,0 +1,152 @@
+/// Something a lane delivers: an id, and an optional ordering key.
+public protocol LaneItem: Sendable {
+    var id: String { get }
+    var orderingKey: String? { get }
+}
+
+/// One target's lane as a state machine on an injected time: its queue (ready, waiting to retry, held behind an
+/// earlier job of the same ordering key), its concurrency limit, its rate limiter, its circuit breaker and a pause
+/// a vendor imposed (429). `take` says which jobs may start now and when to look again; `finish` takes a result.
+/// No I/O and no clock of its own, so tests drive it step by step.
+public struct LaneState<Item: LaneItem>: Sendable {
+    /// What became of a started job.
+    public enum Result: Sendable, Equatable {
+        /// Done for good (delivered, dead-lettered or quarantined).
+        case done
+        /// Try again at this time.
+        case retry(at: Duration)
+        /// The vendor said slow down: pause the whole lane until then; the job goes back to the front.
+        case rateLimited(until: Duration)
+    }
+
+    /// What the call told the breaker.
+    public enum Health: Sendable, Equatable {
+        case success
+        case failure
+        /// Says nothing about the target's health (a 4xx for bad data, a 429, a mapping error).
+        case neutral
+    }
+
+    public var concurrency: Int
+    public var limiter: SlidingWindowLimiter?
+    public var breaker: CircuitBreaker
+    public private(set) var inFlight = 0
+    public private(set) var pausedUntil: Duration?
+
+    private var ready: [Item] = []
+    private var readyHead = 0
+    /// Jobs waiting to retry, ordered by time.
+    private var delayed: [(at: Duration, item: Item)] = []
+    /// Jobs behind an earlier job of the same key.
+    private var held: [String: [Item]] = [:]
+    private var activeKeys: Set<String> = []
+    private var probeInFlight: String?
+
+    public init(concurrency: Int, limiter: SlidingWindowLimiter?, breaker: CircuitBreaker) {
+        self.concurrency = max(1, concurrency)
+        self.limiter = limiter
+        self.breaker = breaker
+    }
+
+    /// Jobs queued (ready, waiting or held), not counting those in flight.
+    public var queued: Int {
+        (ready.count - readyHead) + delayed.count + held.values.reduce(0) { $0 + $1.count }
+    }
+
+    /// Adds a job; `notBefore` delays it. A job whose ordering key is active waits behind it.
+    public mutating func enqueue(_ item: Item, notBefore: Duration? = nil) {
+        if let key = item.orderingKey {
+            if activeKeys.contains(key) {
+                held[key, default: []].append(item)
+                return
+            }
+            activeKeys.insert(key)
+        }
+        schedule(item, at: notBefore)
+    }
+
+    private mutating func schedule(_ item: Item, at time: Duration?) {
+        if let time {
+            let index = delayed.firstIndex { $0.at > time } ?? delayed.count
+            delayed.insert((time, item), at: index)
+        } else {
+            ready.append(item)
+        }
+    }
+
+    /// The jobs that may start at `now`, and the time to look again (`nil`: when a job finishes or is added).
+    public mutating func take(at now: Duration) -> (start: [Item], wake: Duration?) {
+        var promoted = 0
+        while promoted < delayed.count, delayed[promoted].at <= now { promoted += 1 }
+        if promoted > 0 {
+            ready.append(contentsOf: delayed[..<promoted].map(\.item))
+            delayed.removeFirst(promoted)
+        }
+        var start: [Item] = []
+        var wake: Duration?
+        while inFlight < concurrency, readyHead < ready.count {
+            if let pause = pausedUntil {
+                if now < pause { wake = pause; break }
+                pausedUntil = nil
+            }
+            let permit = breaker.permit(at: now)
+            if case .wait(let until) = permit { wake = until; break }
+            if let limiter, let free = limiter.acquire(at: now) { wake = free; break }
+            let item = ready[readyHead]
+            readyHead += 1
+            if permit == .probe {
+                breaker.probeStarted()
+                probeInFlight = item.id
+            }
+            inFlight += 1
+            start.append(item)
+        }
+        if readyHead > 64, readyHead * 2 > ready.count {
+            ready.removeFirst(readyHead)
+            readyHead = 0
+        }
+        if let next = delayed.first?.at {
+            wake = wake.map { min($0, next) } ?? next
+        }
+        return (start, wake)
+    }
+
+    /// A started job ended with `result`; `health` feeds the breaker.
+    public mutating func finish(_ item: Item, result: Result, health: Health, at now: Duration) {
+        inFlight -= 1
+        if probeInFlight == item.id { probeInFlight = nil }
+        switch health {
+        case .success: breaker.recordSuccess()
+        case .failure: breaker.recordFailure(at: now)
+        case .neutral:
+            // A neutral answer to the probe says the target is reachable.
+            if case .halfOpen(probing: true) = breaker.state { breaker.recordSuccess() }
+        }
+        switch result {
+        case .done:
+            release(item)
+        case .retry(let time):
+            schedule(item, at: time)
+        case .rateLimited(let until):
+            pausedUntil = max(pausedUntil ?? until, until)
+            if readyHead > 0 {
+                readyHead -= 1
+                ready[readyHead] = item
+            } else {
+                ready.insert(item, at: 0)
+            }
+        }
+    }
+
+    /// A job of an ordering key is done: the next one of that key becomes ready.
+    private mutating func release(_ item: Item) {
+        guard let key = item.orderingKey else { return }
+        if var waiting = held[key], !waiting.isEmpty {
+            let next = waiting.removeFirst()
+            held[key] = waiting.isEmpty ? nil : waiting
+            schedule(next, at: nil)
+        } else {
+            activeKeys.remove(key)
+        }
+    }
+}

@@ -1,0 +1,94 @@
+public import JSONata
+public import JSONValue
+public import ManifoldPlan
+public import ManifoldStore
+
+/// Decides which routes an event takes: every route whose `when` holds makes a job. Needs no secrets, so the CLI
+/// can route (for replays) without the engine's environment.
+public struct Router: Sendable {
+    public let planVersion: String
+    private let connectors: [String: [Rule]]
+    private let readsHeaders: Set<String>
+
+    private struct Rule: Sendable {
+        let name: String
+        let target: String
+        let lane: String
+        let condition: JSONataExpression?
+        let orderingKey: JSONataExpression?
+    }
+
+    public struct SetupError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Why an event could not be routed: bad data, so it is quarantined.
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public init(plan: Plan) throws(SetupError) {
+        planVersion = plan.version
+        var connectors: [String: [Rule]] = [:]
+        var readsHeaders: Set<String> = []
+        for connector in plan.connectors {
+            do {
+                connectors[connector.name] = try connector.routes.map { route in
+                    Rule(name: route.name, target: route.target,
+                         lane: DeliveryPlan.lane(connector: connector.name, target: route.target),
+                         condition: try route.condition.map { try JSONataExpression($0.source) },
+                         orderingKey: try route.orderingKey.map { try JSONataExpression($0.source) })
+                }
+            } catch {
+                throw SetupError(description: "connector '\(connector.name)': \(error)")
+            }
+            if connector.routes.contains(where: { [$0.condition, $0.orderingKey].contains { $0?.source.contains("$headers") == true } }) {
+                readsHeaders.insert(connector.name)
+            }
+        }
+        self.connectors = connectors
+        self.readsHeaders = readsHeaders
+    }
+
+    /// Whether the plan has this connector.
+    public func has(connector: String) -> Bool { connectors[connector] != nil }
+
+    /// The jobs an event makes: one per route whose condition holds, in the routes' order.
+    public func route(connector name: String, payload: JSON, headers: [(name: String, value: String)],
+                      replayOf: (String) -> String? = { _ in nil }, pinsPlan: Bool = false) throws(Failure) -> [NewJob]
+    {
+        guard let rules = connectors[name] else { return [] }
+        let bindings: [String: JSON] = readsHeaders.contains(name)
+            ? ["headers": .object(JSONObject(headers.map { ($0.name.lowercased(), .string($0.value)) }))] : [:]
+        var jobs: [NewJob] = []
+        for rule in rules {
+            do {
+                if let condition = rule.condition {
+                    guard let value = try condition.evaluate(payload, bindings: bindings), Self.isTrue(value) else { continue }
+                }
+                var orderingKey: String?
+                if let expression = rule.orderingKey, let value = try expression.evaluate(payload, bindings: bindings) {
+                    orderingKey = CompiledTemplate.text(of: value)
+                }
+                jobs.append(NewJob(route: rule.name, target: rule.target, lane: rule.lane, orderingKey: orderingKey,
+                                   traceID: TraceContext.newTraceID(), replayOf: replayOf(rule.name),
+                                   planVersion: planVersion, pinsPlan: pinsPlan))
+            } catch {
+                throw Failure(description: "route '\(rule.name)': \(error)")
+            }
+        }
+        return jobs
+    }
+
+    /// JSONata's truthiness for a condition's value.
+    static func isTrue(_ value: JSON) -> Bool {
+        switch value {
+        case .bool(let flag): flag
+        case .null: false
+        case .number(let number): number != 0
+        case .string(let text): !text.isEmpty
+        case .array(let elements): elements.contains(where: isTrue)
+        case .object: true
+        }
+    }
+}

@@ -1,0 +1,110 @@
+import AsyncHTTPClient
+public import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// A call as it goes out.
+public struct OutboundRequest: Sendable {
+    public var method: String
+    public var url: String
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]?
+
+    public init(method: String, url: String, headers: [(name: String, value: String)], body: [UInt8]?) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+    }
+}
+
+/// A vendor's answer; the body is cut at the transport's limit.
+public struct InboundResponse: Sendable {
+    public var status: Int
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]
+
+    public init(status: Int, headers: [(name: String, value: String)], body: [UInt8]) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    public func header(_ name: String) -> String? {
+        headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+    }
+}
+
+/// Why no answer came back: transient failures, retried.
+public enum TransportError: Error, CustomStringConvertible, Equatable {
+    case timeout(Duration)
+    case connection(String)
+    case invalidURL(String)
+
+    public var description: String {
+        switch self {
+        case .timeout(let limit): "no answer within \(limit)"
+        case .connection(let reason): "connection failed: \(reason)"
+        case .invalidURL(let url): "not a valid URL: \(url)"
+        }
+    }
+}
+
+/// Sends calls. The engine uses AsyncHTTPClient; tests may use anything.
+public protocol HTTPTransport: Sendable {
+    func execute(_ request: OutboundRequest, timeout: Duration) async throws(TransportError) -> InboundResponse
+}
+
+/// Outbound HTTP on AsyncHTTPClient: pooled keep-alive connections, no redirects followed (a redirect is an
+/// answer, classed like any other), a deadline per call.
+public final class AsyncHTTPTransport: HTTPTransport {
+    private let client: HTTPClient
+    /// Bytes of a response body kept; the rest is read and dropped so the connection can be reused.
+    public let bodyLimit: Int
+
+    public init(maximumConnectionsPerHost: Int = 64, bodyLimit: Int = 64 * 1024) {
+        var configuration = HTTPClient.Configuration()
+        configuration.redirectConfiguration = .disallow
+        configuration.timeout = .init(connect: .seconds(5))
+        configuration.connectionPool = .init(idleTimeout: .seconds(60),
+                                             concurrentHTTP1ConnectionsPerHostSoftLimit: maximumConnectionsPerHost)
+        configuration.decompression = .enabled(limit: .ratio(20))
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        self.bodyLimit = bodyLimit
+    }
+
+    public func shutdown() async {
+        try? await client.shutdown()
+    }
+
+    public func execute(_ request: OutboundRequest, timeout: Duration) async throws(TransportError) -> InboundResponse {
+        var outbound = HTTPClientRequest(url: request.url)
+        outbound.method = HTTPMethod(rawValue: request.method)
+        for header in request.headers { outbound.headers.add(name: header.name, value: header.value) }
+        if let body = request.body {
+            outbound.body = .bytes(ByteBuffer(bytes: body))
+        }
+        let nanoseconds = timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
+        do {
+            let response = try await client.execute(outbound, timeout: .nanoseconds(nanoseconds))
+            var kept: [UInt8] = []
+            for try await chunk in response.body {
+                if kept.count < bodyLimit {
+                    kept.append(contentsOf: chunk.readableBytesView.prefix(bodyLimit - kept.count))
+                }
+            }
+            return InboundResponse(status: Int(response.status.code),
+                                   headers: response.headers.map { (name: $0.name, value: $0.value) }, body: kept)
+        } catch let error as HTTPClientError {
+            if [HTTPClientError.deadlineExceeded, .readTimeout, .connectTimeout, .writeTimeout].contains(error) {
+                throw .timeout(timeout)
+            }
+            if [HTTPClientError.invalidURL, .emptyHost, .emptyScheme].contains(error) {
+                throw .invalidURL(request.url)
+            }
+            throw .connection(String(describing: error))
+        } catch {
+            throw .connection(String(describing: error))
+        }
+    }
+}

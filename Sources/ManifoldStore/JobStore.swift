@@ -1,0 +1,210 @@
+public import Foundation
+public import JSONValue
+
+/// The durable delivery queue: one job per matched route of an event, its attempts, its dead letters.
+///
+/// Jobs are leased: an engine holds a job while it delivers or waits to retry it, renewing the lease; a lease that
+/// runs out (the engine was killed) makes the job claimable again, so unfinished jobs resume after a restart.
+public protocol JobStore: Sendable {
+    /// Claims up to `limit` pending jobs whose lease is free or has run out, oldest first, leasing them to `owner`.
+    func claimJobs(owner: String, leaseUntil: Date, now: Date, limit: Int) async throws -> [ClaimedJob]
+    /// Extends every lease `owner` holds.
+    func renewLeases(owner: String, until: Date) async throws
+    /// Gives up every lease `owner` holds (at shutdown), so that the next engine resumes them at once.
+    func releaseLeases(owner: String) async throws
+    /// Records an attempt (or a decision without a call) and the job's new state, in one transaction.
+    func record(_ attempt: AttemptRecord, outcome: JobOutcome) async throws
+    /// Jobs matching `query`, newest first.
+    func jobs(_ query: JobQuery) async throws -> [JobSummary]
+    /// One job with its attempts, or `nil`.
+    func job(id: String) async throws -> JobRecord?
+    /// Adds jobs to a stored event (a replay), recording `status` with `detail` in its history.
+    func addJobs(_ jobs: [NewJob], toEvent id: String, status: EventStatus, detail: JSON) async throws
+    /// Moves jobs in one of `from` to `to` (a dead letter replayed or purged); returns the ids moved.
+    func moveJobs(_ ids: [String], from: [JobState], to: JobState) async throws -> [String]
+    /// Keeps a plan's connector sources under its version, for replays on the original plan.
+    func keepPlan(version: String, sources: [PlanSource]) async throws
+    /// The sources of a kept plan, or `nil`.
+    func planSources(version: String) async throws -> [PlanSource]?
+}
+
+/// A job to create with its event.
+public struct NewJob: Sendable, Equatable {
+    public var id: String
+    public var route: String
+    public var target: String
+    /// The lane that delivers it: `connector/target`.
+    public var lane: String
+    public var orderingKey: String?
+    /// The W3C trace id (32 hex digits) carried by every attempt.
+    public var traceID: String
+    /// The job this one replays.
+    public var replayOf: String?
+    /// The plan version whose routes made it.
+    public var planVersion: String
+    /// Deliver it with the mapping of `planVersion` even when another plan runs (a replay on the original plan);
+    /// otherwise the running plan's mapping is used.
+    public var pinsPlan: Bool
+
+    public init(id: String = JobIdentifier.make(), route: String, target: String, lane: String, orderingKey: String?,
+                traceID: String, replayOf: String? = nil, planVersion: String, pinsPlan: Bool = false)
+    {
+        self.pinsPlan = pinsPlan
+        self.id = id
+        self.route = route
+        self.target = target
+        self.lane = lane
+        self.orderingKey = orderingKey
+        self.traceID = traceID
+        self.replayOf = replayOf
+        self.planVersion = planVersion
+    }
+}
+
+/// Where a job is in its life.
+public enum JobState: String, Sendable, CaseIterable {
+    /// Waiting, leased or in flight.
+    case pending
+    case delivered
+    /// Failed for good (a permanent error, or retries exhausted): a dead letter.
+    case dead
+    /// Bad data (a mapping error, a body that fails the operation's schema): never sent.
+    case quarantined
+    /// A dead letter that was replayed (the replay is a new job).
+    case replayed
+    /// A dead letter removed from the queue by an operator.
+    case purged
+}
+
+/// A job claimed by an engine, with the event it delivers.
+public struct ClaimedJob: Sendable {
+    public var job: JobSummary
+    public var event: EventRecord
+}
+
+/// What happened to a job after an attempt.
+public enum JobOutcome: Sendable, Equatable {
+    case delivered
+    /// Try again at this time.
+    case retry(at: Date)
+    case dead(reason: String)
+    case quarantined(reason: String)
+}
+
+/// One attempt: the call as sent (redacted), the answer, the time it took and its class.
+public struct AttemptRecord: Sendable {
+    public var jobID: String
+    public var startedAt: Date
+    public var duration: Duration
+    /// Whether the attempt used up one of `max_attempts` (a 429 or our own wait does not).
+    public var countsAsAttempt: Bool
+    /// `delivered`, `transient`, `rate_limited`, `permanent`, `bad_data`, `circuit_open`.
+    public var errorClass: String
+    /// Method, URL, headers (credentials redacted) and a truncated body; `nil` when nothing was sent.
+    public var request: JSON?
+    public var responseStatus: Int?
+    public var responseHeaders: [(name: String, value: String)]
+    /// The response body, truncated.
+    public var responseBody: String?
+    public var error: String?
+
+    public init(jobID: String, startedAt: Date, duration: Duration, countsAsAttempt: Bool, errorClass: String,
+                request: JSON?, responseStatus: Int?, responseHeaders: [(name: String, value: String)],
+                responseBody: String?, error: String?)
+    {
+        self.jobID = jobID
+        self.startedAt = startedAt
+        self.duration = duration
+        self.countsAsAttempt = countsAsAttempt
+        self.errorClass = errorClass
+        self.request = request
+        self.responseStatus = responseStatus
+        self.responseHeaders = responseHeaders
+        self.responseBody = responseBody
+        self.error = error
+    }
+}
+
+/// A filter on the job list.
+public struct JobQuery: Sendable {
+    public var states: [JobState]
+    public var connector: String?
+    public var target: String?
+    public var eventID: String?
+    public var since: Date?
+    public var until: Date?
+    public var limit: Int
+
+    public init(states: [JobState] = [], connector: String? = nil, target: String? = nil, eventID: String? = nil,
+                since: Date? = nil, until: Date? = nil, limit: Int = 100)
+    {
+        self.states = states
+        self.connector = connector
+        self.target = target
+        self.eventID = eventID
+        self.since = since
+        self.until = until
+        self.limit = limit
+    }
+}
+
+/// A job as lists show it.
+public struct JobSummary: Sendable, Equatable {
+    public var id: String
+    /// The store id of its event (`ev_…`).
+    public var eventID: String
+    public var connector: String
+    public var route: String
+    public var target: String
+    public var lane: String
+    public var planVersion: String
+    public var orderingKey: String?
+    public var traceID: String
+    public var state: JobState
+    public var attempts: Int
+    public var createdAt: Date
+    public var firstAttemptAt: Date?
+    public var notBefore: Date?
+    public var updatedAt: Date
+    public var lastStatus: Int?
+    public var lastError: String?
+    public var replayOf: String?
+    public var pinsPlan: Bool
+}
+
+/// A job with its attempts.
+public struct JobRecord: Sendable {
+    public var summary: JobSummary
+    public var attempts: [AttemptSummary]
+}
+
+/// An attempt as the store keeps it.
+public struct AttemptSummary: Sendable {
+    public var at: Date
+    public var durationMilliseconds: Int
+    public var countsAsAttempt: Bool
+    public var errorClass: String
+    public var request: JSON?
+    public var responseStatus: Int?
+    public var responseHeaders: [(name: String, value: String)]
+    public var responseBody: String?
+    public var error: String?
+}
+
+/// A connector file of a plan, as read.
+public struct PlanSource: Sendable, Equatable {
+    public var path: String
+    public var text: String
+
+    public init(path: String, text: String) {
+        self.path = path
+        self.text = text
+    }
+}
+
+/// Job ids: `job_` and a ULID, sortable by time.
+public enum JobIdentifier {
+    public static func make(at date: Date = Date()) -> String {
+        "job_" + EventIdentifier.make(at: date).dropFirst(3)
+    }
+}

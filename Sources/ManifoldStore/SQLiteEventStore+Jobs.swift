@@ -1,0 +1,315 @@
+public import Foundation
+import GRDB
+public import JSONValue
+
+extension SQLiteEventStore: JobStore {
+    /// Jobs are a work queue (their state changes); their attempts and the events' history stay append-only.
+    static let jobsSchema = """
+        CREATE TABLE jobs (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            event_seq INTEGER NOT NULL REFERENCES events (seq),
+            connector TEXT NOT NULL,
+            route TEXT NOT NULL,
+            target TEXT NOT NULL,
+            lane TEXT NOT NULL,
+            plan_version TEXT NOT NULL,
+            ordering_key TEXT,
+            trace_id TEXT NOT NULL,
+            state TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL,
+            first_attempt_at INTEGER,
+            not_before INTEGER,
+            lease_owner TEXT,
+            lease_until INTEGER,
+            last_status INTEGER,
+            last_error TEXT,
+            updated_at INTEGER NOT NULL,
+            replay_of TEXT,
+            pins_plan INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX jobs_pending ON jobs (state, lease_until) WHERE state = 'pending';
+        CREATE INDEX jobs_by_owner ON jobs (lease_owner) WHERE state = 'pending';
+        CREATE INDEX jobs_by_state ON jobs (state, updated_at);
+        CREATE INDEX jobs_by_event ON jobs (event_seq);
+        CREATE TABLE job_attempts (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            job_seq INTEGER NOT NULL REFERENCES jobs (seq),
+            at INTEGER NOT NULL,
+            duration_ms INTEGER NOT NULL,
+            counts INTEGER NOT NULL,
+            class TEXT NOT NULL,
+            request TEXT,
+            response_status INTEGER,
+            response_headers TEXT NOT NULL,
+            response_body TEXT,
+            error TEXT
+        );
+        CREATE INDEX job_attempts_by_job ON job_attempts (job_seq, seq);
+        CREATE TRIGGER job_attempts_append_only_update BEFORE UPDATE ON job_attempts
+            BEGIN SELECT RAISE(ABORT, 'attempts are append-only'); END;
+        CREATE TRIGGER job_attempts_append_only_delete BEFORE DELETE ON job_attempts
+            BEGIN SELECT RAISE(ABORT, 'attempts are append-only'); END;
+        CREATE TABLE plans (
+            version TEXT PRIMARY KEY,
+            kept_at INTEGER NOT NULL,
+            sources TEXT NOT NULL
+        );
+        """
+
+    static func milliseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+    }
+
+    static func routedDetail(_ jobs: [NewJob]) -> JSON {
+        .object(JSONObject([("jobs", .array(jobs.map { job in
+            .object(JSONObject([("job", .string(job.id)), ("route", .string(job.route)), ("target", .string(job.target))]))
+        }))]))
+    }
+
+    static func insertJobs(_ db: Database, _ jobs: [NewJob], eventSeq: Int64, connector: String, at: Int64,
+                           lease: (owner: String, until: Date)?) throws
+    {
+        let statement = try db.cachedStatement(sql: """
+            INSERT INTO jobs (id, event_seq, connector, route, target, lane, plan_version, ordering_key, trace_id, state,
+                              created_at, lease_owner, lease_until, updated_at, replay_of, pins_plan)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)
+            """)
+        for job in jobs {
+            try statement.execute(arguments: [
+                job.id, eventSeq, connector, job.route, job.target, job.lane, job.planVersion, job.orderingKey,
+                job.traceID, at, lease?.owner, lease.map { milliseconds($0.until) }, at, job.replayOf, job.pinsPlan ? 1 : 0,
+            ])
+        }
+    }
+
+    // MARK: Leases
+
+    public func claimJobs(owner: String, leaseUntil: Date, now: Date, limit: Int) async throws -> [ClaimedJob] {
+        let until = Self.milliseconds(leaseUntil)
+        let current = Self.milliseconds(now)
+        let seqs: [Int64] = try await writer.write { db in
+            let seqs = try Int64.fetchAll(db, sql: """
+                SELECT seq FROM jobs WHERE state = 'pending' AND (lease_until IS NULL OR lease_until < ?)
+                ORDER BY seq LIMIT ?
+                """, arguments: [current, limit])
+            for seq in seqs {
+                try db.cachedStatement(sql: "UPDATE jobs SET lease_owner = ?, lease_until = ? WHERE seq = ?")
+                    .execute(arguments: [owner, until, seq])
+            }
+            return seqs
+        }
+        guard !seqs.isEmpty else { return [] }
+        return try await database.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT \(Self.jobColumns), e.id AS event_store_id, e.connector AS event_connector, e.event_id, e.event_type,
+                       e.plan_version AS event_plan_version, e.received_at, e.content_type, e.headers, e.body, e.remote_address
+                FROM jobs j JOIN events e ON e.seq = j.event_seq
+                WHERE j.seq IN (\(seqs.map(String.init).joined(separator: ","))) ORDER BY j.seq
+                """).map { row in
+                let summary = EventSummary(id: row["event_store_id"], connector: row["event_connector"],
+                                           eventID: row["event_id"], eventType: row["event_type"],
+                                           planVersion: row["event_plan_version"], receivedAt: Self.date(row["received_at"]),
+                                           status: .routed, duplicates: 0)
+                let event = EventRecord(summary: summary, contentType: row["content_type"],
+                                        headers: Self.headers(row["headers"]), body: Array(row["body"] as Data),
+                                        remoteAddress: row["remote_address"], history: [])
+                return ClaimedJob(job: Self.jobSummary(row), event: event)
+            }
+        }
+    }
+
+    public func renewLeases(owner: String, until: Date) async throws {
+        let until = Self.milliseconds(until)
+        try await writer.write { db in
+            try db.execute(sql: "UPDATE jobs SET lease_until = ? WHERE lease_owner = ? AND state = 'pending'",
+                           arguments: [until, owner])
+        }
+    }
+
+    public func releaseLeases(owner: String) async throws {
+        try await writer.write { db in
+            try db.execute(sql: "UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ? AND state = 'pending'",
+                           arguments: [owner])
+        }
+    }
+
+    // MARK: Attempts
+
+    public func record(_ attempt: AttemptRecord, outcome: JobOutcome) async throws {
+        let at = Self.milliseconds(attempt.startedAt)
+        let now = Self.milliseconds(Date())
+        let request = attempt.request?.serialized()
+        let headers = Self.headersText(attempt.responseHeaders)
+        try await writer.write { db in
+            guard let job = try Row.fetchOne(db, sql: "SELECT seq, event_seq, route, target, state FROM jobs WHERE id = ?",
+                                             arguments: [attempt.jobID])
+            else { throw StoreError("there is no job \(attempt.jobID)") }
+            let seq: Int64 = job["seq"]
+            try db.cachedStatement(sql: """
+                INSERT INTO job_attempts (job_seq, at, duration_ms, counts, class, request, response_status,
+                                          response_headers, response_body, error)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [seq, at, Self.milliseconds(attempt.duration), attempt.countsAsAttempt ? 1 : 0,
+                                         attempt.errorClass, request, attempt.responseStatus, headers,
+                                         attempt.responseBody, attempt.error])
+            let state: JobState
+            var notBefore: Int64?
+            var eventStatus: EventStatus?
+            var reason: String?
+            switch outcome {
+            case .delivered: state = .delivered; eventStatus = .delivered
+            case .retry(let time): state = .pending; notBefore = Self.milliseconds(time)
+            case .dead(let why): state = .dead; eventStatus = .deadLettered; reason = why
+            case .quarantined(let why): state = .quarantined; eventStatus = .quarantined; reason = why
+            }
+            try db.cachedStatement(sql: """
+                UPDATE jobs SET state = ?, attempts = attempts + ?, first_attempt_at = coalesce(first_attempt_at, ?),
+                    not_before = ?, last_status = ?, last_error = ?, updated_at = ?,
+                    lease_owner = CASE WHEN ? = 'pending' THEN lease_owner END,
+                    lease_until = CASE WHEN ? = 'pending' THEN lease_until END
+                WHERE seq = ?
+                """).execute(arguments: [state.rawValue, attempt.countsAsAttempt ? 1 : 0,
+                                         attempt.request == nil ? nil : at, notBefore, attempt.responseStatus,
+                                         reason ?? attempt.error, now, state.rawValue, state.rawValue, seq])
+            if let eventStatus {
+                var detail: [(String, JSON)] = [("job", .string(attempt.jobID)), ("route", .string(job["route"])),
+                                                ("target", .string(job["target"]))]
+                if let status = attempt.responseStatus { detail.append(("status", .number(Double(status)))) }
+                if let reason { detail.append(("reason", .string(reason))) }
+                try Self.insertHistory(db, seq: job["event_seq"], at: now, status: eventStatus,
+                                       detail: JSON.object(JSONObject(detail)).serialized())
+            }
+        }
+    }
+
+    // MARK: Dead letters and replays
+
+    public func addJobs(_ jobs: [NewJob], toEvent id: String, status: EventStatus, detail: JSON) async throws {
+        let now = Self.milliseconds(Date())
+        var detail = detail.objectValue ?? JSONObject()
+        detail["jobs"] = Self.routedDetail(jobs)["jobs"]
+        let text = JSON.object(detail).serialized()
+        try await writer.write { db in
+            guard let event = try Row.fetchOne(db, sql: "SELECT seq, connector FROM events WHERE id = ?", arguments: [id]) else {
+                throw StoreError("there is no event \(id)")
+            }
+            try Self.insertJobs(db, jobs, eventSeq: event["seq"], connector: event["connector"], at: now, lease: nil)
+            try Self.insertHistory(db, seq: event["seq"], at: now, status: status, detail: text)
+        }
+    }
+
+    public func moveJobs(_ ids: [String], from: [JobState], to: JobState) async throws -> [String] {
+        let now = Self.milliseconds(Date())
+        let states = from.map { "'\($0.rawValue)'" }.joined(separator: ",")
+        return try await writer.write { db in
+            var moved: [String] = []
+            for id in ids {
+                try db.execute(sql: "UPDATE jobs SET state = ?, updated_at = ? WHERE id = ? AND state IN (\(states))",
+                               arguments: [to.rawValue, now, id])
+                if db.changesCount == 1 { moved.append(id) }
+            }
+            return moved
+        }
+    }
+
+    public func keepPlan(version: String, sources: [PlanSource]) async throws {
+        let text = JSON.array(sources.map { .object(JSONObject([("path", .string($0.path)), ("text", .string($0.text))])) })
+            .serialized()
+        let now = Self.milliseconds(Date())
+        try await writer.write { db in
+            try db.execute(sql: "INSERT OR IGNORE INTO plans (version, kept_at, sources) VALUES (?, ?, ?)",
+                           arguments: [version, now, text])
+        }
+    }
+
+    public func planSources(version: String) async throws -> [PlanSource]? {
+        try await database.read { db in
+            guard let text = try String.fetchOne(db, sql: "SELECT sources FROM plans WHERE version = ?", arguments: [version]),
+                  let list = (try? JSONParser.parse(text))?.arrayValue
+            else { return nil }
+            return list.map { PlanSource(path: $0["path"]?.stringValue ?? "", text: $0["text"]?.stringValue ?? "") }
+        }
+    }
+
+    // MARK: Reading jobs
+
+    static let jobColumns = """
+        j.id, (SELECT id FROM events WHERE seq = j.event_seq) AS event_id_text, j.connector, j.route, j.target, j.lane,
+        j.plan_version, j.ordering_key, j.trace_id, j.state, j.attempts, j.created_at, j.first_attempt_at, j.not_before,
+        j.updated_at, j.last_status, j.last_error, j.replay_of, j.pins_plan
+        """
+
+    public func jobs(_ query: JobQuery) async throws -> [JobSummary] {
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        if !query.states.isEmpty {
+            conditions.append("j.state IN (\(query.states.map { "'\($0.rawValue)'" }.joined(separator: ",")))")
+        }
+        if let connector = query.connector { conditions.append("j.connector = ?"); arguments += [connector] }
+        if let target = query.target { conditions.append("j.target = ?"); arguments += [target] }
+        if let event = query.eventID {
+            conditions.append("j.event_seq = (SELECT seq FROM events WHERE id = ?)"); arguments += [event]
+        }
+        if let since = query.since { conditions.append("j.updated_at >= ?"); arguments += [Self.milliseconds(since)] }
+        if let until = query.until { conditions.append("j.updated_at < ?"); arguments += [Self.milliseconds(until)] }
+        arguments += [query.limit]
+        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let sql = "SELECT \(Self.jobColumns) FROM jobs j \(filter) ORDER BY j.seq DESC LIMIT ?"
+        let finalArguments = arguments
+        return try await database.read { db in
+            try Row.fetchAll(db, sql: sql, arguments: finalArguments).map(Self.jobSummary)
+        }
+    }
+
+    public func job(id: String) async throws -> JobRecord? {
+        try await database.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT j.seq, \(Self.jobColumns) FROM jobs j WHERE j.id = ?",
+                                             arguments: [id])
+            else { return nil }
+            let attempts = try Row.fetchAll(db, sql: "SELECT * FROM job_attempts WHERE job_seq = ? ORDER BY seq",
+                                            arguments: [row["seq"] as Int64]).map { attempt in
+                AttemptSummary(at: Self.date(attempt["at"]), durationMilliseconds: attempt["duration_ms"],
+                               countsAsAttempt: (attempt["counts"] as Int) == 1, errorClass: attempt["class"],
+                               request: (attempt["request"] as String?).flatMap { try? JSONParser.parse($0) },
+                               responseStatus: attempt["response_status"],
+                               responseHeaders: Self.headers(attempt["response_headers"]),
+                               responseBody: attempt["response_body"], error: attempt["error"])
+            }
+            return JobRecord(summary: Self.jobSummary(row), attempts: attempts)
+        }
+    }
+
+    /// Jobs by state, for tests and proofs.
+    public func jobCounts() async throws -> [JobState: Int] {
+        try await database.read { db in
+            var counts: [JobState: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT state, count(*) AS n FROM jobs GROUP BY state") {
+                if let state = JobState(rawValue: row["state"]) { counts[state] = row["n"] }
+            }
+            return counts
+        }
+    }
+
+    static func jobSummary(_ row: Row) -> JobSummary {
+        JobSummary(id: row["id"], eventID: row["event_id_text"], connector: row["connector"], route: row["route"],
+                   target: row["target"], lane: row["lane"], planVersion: row["plan_version"],
+                   orderingKey: row["ordering_key"], traceID: row["trace_id"],
+                   state: JobState(rawValue: row["state"]) ?? .pending, attempts: row["attempts"],
+                   createdAt: date(row["created_at"]), firstAttemptAt: (row["first_attempt_at"] as Int64?).map(date),
+                   notBefore: (row["not_before"] as Int64?).map(date), updatedAt: date(row["updated_at"]),
+                   lastStatus: row["last_status"], lastError: row["last_error"], replayOf: row["replay_of"],
+                   pinsPlan: (row["pins_plan"] as Int) == 1)
+    }
+
+    static func headersText(_ headers: [(name: String, value: String)]) -> String {
+        JSON.array(headers.map { .array([.string($0.name), .string($0.value)]) }).serialized()
+    }
+
+    static func headers(_ text: String) -> [(name: String, value: String)] {
+        ((try? JSONParser.parse(text))?.arrayValue ?? []).map { pair in
+            (name: pair.arrayValue?.first?.stringValue ?? "", value: pair.arrayValue?.last?.stringValue ?? "")
+        }
+    }
+}
