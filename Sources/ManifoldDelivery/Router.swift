@@ -50,8 +50,11 @@ public struct Router: Sendable {
         self.readsHeaders = readsHeaders
     }
 
-    /// Whether the plan has this connector.
-    public func has(connector: String) -> Bool { connectors[connector] != nil }
+    /// Whether the plan has this connector (and this route of it).
+    public func has(connector: String, route: String? = nil) -> Bool {
+        guard let rules = connectors[connector] else { return false }
+        return route.map { name in rules.contains { $0.name == name } } ?? true
+    }
 
     /// The jobs an event makes: one per route whose condition holds, in the routes' order.
     public func route(connector name: String, payload: JSON, headers: [(name: String, value: String)],

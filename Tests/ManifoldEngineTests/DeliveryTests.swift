@@ -213,6 +213,25 @@ final class MockVendor: Sendable {
         #expect(statuses["o3"] == .deadLettered)
         #expect(statuses["o4"] == .quarantined)
         #expect(statuses["o5"] == .skipped)
+        // Replaying the dead letter once the vendor is fixed: a new job, claimed by the runtime's sweep and delivered;
+        // the dead letter leaves the queue, the event's history says who replayed it.
+        let deadLetter = try #require(dead.first { $0.state == .dead })
+        let replayer = Replayer(store: store, router: try Router(plan: plan), loadRouter: { _ in nil })
+        let report = try await replayer.replay(jobs: [deadLetter], originalPlan: false, by: "test")
+        #expect(report.replayed.count == 1 && report.skipped.isEmpty)
+        let again = try await replayer.replay(jobs: [deadLetter], originalPlan: false, by: "test")
+        #expect(again.skipped.first?.reason == "it is no longer a dead letter (already replayed or purged)")
+        #expect(await runtime.sweep() == 1)
+        let replayID = try #require(report.replayed.first?.jobs.first)
+        while try await store.job(id: replayID)?.summary.state == .pending, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(try await store.job(id: replayID)?.summary.state == .delivered)
+        #expect(try await store.job(id: replayID)?.summary.replayOf == deadLetter.id)
+        #expect(try await store.job(id: deadLetter.id)?.summary.state == .replayed)
+        let history = try #require(try await store.event(id: deadLetter.eventID)).history.map(\.status)
+        #expect(history.suffix(2) == [.replayed, .delivered])
+
         // No secret reached the store.
         await runtime.drain()
         store.close()

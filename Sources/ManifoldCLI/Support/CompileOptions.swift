@@ -51,6 +51,7 @@ struct CompileOptions: ParsableArguments {
 }
 
 /// A usage or I/O failure with its message.
-struct CommandFailure: Error {
+struct CommandFailure: Error, CustomStringConvertible {
     var message: String
+    var description: String { message }
 }

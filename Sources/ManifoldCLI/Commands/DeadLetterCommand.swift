@@ -1,0 +1,343 @@
+import ArgumentParser
+import Foundation
+import JSONValue
+import ManifoldCompiler
+import ManifoldDelivery
+import ManifoldPlan
+import ManifoldStore
+
+/// `manifold dlq`: the dead letters — jobs that failed for good or were quarantined as bad data.
+struct DeadLetterCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dlq",
+        abstract: "List, show, replay or purge dead letters.",
+        subcommands: [DeadLetterListCommand.self, DeadLetterShowCommand.self, DeadLetterReplayCommand.self,
+                      DeadLetterPurgeCommand.self]
+    )
+}
+
+/// Which dead letters: ids, or filters.
+struct DeadLetterSelection: ParsableArguments {
+    @Argument(help: "Job ids (job_...).")
+    var jobs: [String] = []
+
+    @Flag(help: "Every dead letter that matches the filters.")
+    var all = false
+
+    @Option(help: "Only this connector's dead letters.")
+    var connector: String?
+
+    @Option(help: "Only dead letters of this target.")
+    var target: String?
+
+    func validate() throws {
+        guard !jobs.isEmpty || all else { throw ValidationError("name job ids, or --all (with --connector/--target to narrow)") }
+    }
+
+    func select(_ store: SQLiteEventStore) async throws -> [JobSummary] {
+        if !jobs.isEmpty {
+            var found: [JobSummary] = []
+            for id in jobs {
+                guard let job = try await store.job(id: id) else { throw CommandFailure(message: "there is no job \(id)") }
+                found.append(job.summary)
+            }
+            return found
+        }
+        return try await store.jobs(JobQuery(states: [.dead, .quarantined], connector: connector, target: target,
+                                             limit: 1_000_000)).reversed()
+    }
+}
+
+/// The current plan for replays: the connectors as they are on disk (conditions only; no secrets needed).
+struct ReplayPlanOptions: ParsableArguments {
+    @Option(help: "The connectors whose plan replays run on (the running plan).")
+    var connectors = "connectors"
+
+    @Flag(name: .customLong("original-plan"), help: "Replay on the plan version that first ran, as kept in the store.")
+    var originalPlan = false
+
+    func replayer(_ store: SQLiteEventStore) throws -> Replayer {
+        let router = try Self.router(paths: [connectors])
+        return Replayer(store: store, router: router, loadRouter: { version in
+            guard let sources = try await store.planSources(version: version) else { return nil }
+            guard let plan = ConnectorCompiler().compile(sources.map { SourceFile(path: $0.path, text: $0.text) }).plan
+            else { return nil }
+            return try Router(plan: plan)
+        })
+    }
+
+    static func router(paths: [String]) throws -> Router {
+        var options = CompileOptions()
+        options.paths = paths
+        let files: [SourceFile]
+        switch options.sources() {
+        case .failure(let failure): throw failure
+        case .success(let read): files = read
+        }
+        let result = ConnectorCompiler().compile(files)
+        guard let plan = result.plan else {
+            throw CommandFailure(message: "the connectors do not compile; run `manifold validate \(paths.joined(separator: " "))`")
+        }
+        return try Router(plan: plan)
+    }
+}
+
+/// A progress bar on standard error for long replays.
+struct ProgressBar {
+    let label: String
+
+    func update(_ done: Int, _ total: Int) {
+        guard total >= 20, done == total || done % max(1, total / 100) == 0 else { return }
+        let width = 30
+        let filled = total == 0 ? width : done * width / total
+        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+        FileOutput.standardError("\r\(label) [\(bar)] \(done)/\(total)" + (done == total ? "\n" : ""))
+    }
+}
+
+extension Replayer.Report {
+    func output(format: OutputFormat, noun: String) -> CommandOutput {
+        switch format {
+        case .json:
+            return CommandOutput(standardOutput: json.serialized(.pretty) + "\n")
+        case .text:
+            var out = "replayed \(replayed.count) \(noun)(s)\n"
+            for item in replayed { out += "  \(item.from) -> \(item.jobs.isEmpty ? "(no route matched)" : item.jobs.joined(separator: ", "))\n" }
+            if !skipped.isEmpty {
+                out += "skipped \(skipped.count)\n"
+                for item in skipped { out += "  \(item.id): \(item.reason)\n" }
+            }
+            return CommandOutput(standardOutput: out, status: skipped.isEmpty ? 0 : 1)
+        }
+    }
+}
+
+struct DeadLetterListCommand: AsyncParsableCommand, AsyncOutputCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List dead letters, newest first.")
+
+    @OptionGroup var options: StoreOptions
+
+    @Option(help: "Only this connector's dead letters.")
+    var connector: String?
+
+    @Option(help: "Only dead letters of this target.")
+    var target: String?
+
+    @Option(help: "Only dead letters since this time or within this age (15m, 2h, 2026-11-23).")
+    var since: String?
+
+    @Option(help: "At most this many.")
+    var limit = 50
+
+    func perform() async -> CommandOutput {
+        let query = JobQuery(states: [.dead, .quarantined], connector: connector, target: target,
+                             since: since.flatMap { EventsListCommand.time($0, now: Date()) }, limit: limit)
+        return await options.reading { store in
+            let jobs = try await store.jobs(query)
+            switch options.format {
+            case .json:
+                return CommandOutput(standardOutput: JSON.array(jobs.map(\.json)).serialized(.pretty) + "\n")
+            case .text:
+                guard !jobs.isEmpty else { return CommandOutput(standardOutput: "no dead letters\n") }
+                let rows = [["JOB", "AT", "CONNECTOR", "ROUTE", "STATE", "ATTEMPTS", "LAST", "REASON"]] + jobs.map { job in
+                    [job.id, Timestamp.text(job.updatedAt), job.connector, job.route, job.state.rawValue, "\(job.attempts)",
+                     job.lastStatus.map(String.init) ?? "-", job.lastError ?? "-"]
+                }
+                return CommandOutput(standardOutput: Table.render(rows))
+            }
+        }
+    }
+}
+
+struct DeadLetterShowCommand: AsyncParsableCommand, AsyncOutputCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show", abstract: "Show a job: its event, and every attempt with its request and response.")
+
+    @OptionGroup var options: StoreOptions
+
+    @Argument(help: "The job's id (job_...).")
+    var id: String
+
+    func perform() async -> CommandOutput {
+        await options.reading { store in
+            guard let record = try await store.job(id: id) else {
+                return CommandOutput(standardError: "error: there is no job \(id) in \(options.store)\n", status: 1)
+            }
+            switch options.format {
+            case .json: return CommandOutput(standardOutput: record.json.serialized(.pretty) + "\n")
+            case .text: return CommandOutput(standardOutput: Self.text(record))
+            }
+        }
+    }
+
+    static func text(_ record: JobRecord) -> String {
+        let job = record.summary
+        var out = "job \(job.id)\n"
+        let fields: [(String, String)] = [
+            ("event", job.eventID), ("connector", job.connector), ("route", job.route), ("target", job.target),
+            ("state", job.state.rawValue), ("attempts", "\(job.attempts)"), ("plan", job.planVersion),
+            ("trace", job.traceID), ("reason", job.lastError ?? "-"),
+        ] + (job.replayOf.map { [("replays", $0)] } ?? []) + (job.orderingKey.map { [("ordering", $0)] } ?? [])
+        for (name, value) in fields { out += "  " + name.padding(toLength: 10, withPad: " ", startingAt: 0) + value + "\n" }
+        for (index, attempt) in record.attempts.enumerated() {
+            out += "\nattempt \(index + 1)  \(Timestamp.text(attempt.at))  \(attempt.errorClass)"
+                + "  \(attempt.responseStatus.map(String.init) ?? "-")  \(attempt.durationMilliseconds) ms"
+                + (attempt.countsAsAttempt ? "" : "  (not counted)") + "\n"
+            if let error = attempt.error { out += "  error     \(error)\n" }
+            if let request = attempt.request {
+                out += "  request   \(request["method"]?.stringValue ?? "") \(request["url"]?.stringValue ?? "")\n"
+                for header in request["headers"]?.arrayValue ?? [] {
+                    out += "    \(header.arrayValue?.first?.stringValue ?? ""): \(header.arrayValue?.last?.stringValue ?? "")\n"
+                }
+                if let body = request["body"]?.stringValue { out += "    \(body)\n" }
+            }
+            if attempt.responseStatus != nil {
+                out += "  response\n"
+                for header in attempt.responseHeaders { out += "    \(header.name): \(header.value)\n" }
+                if let body = attempt.responseBody, !body.isEmpty { out += "    \(body)\n" }
+            }
+        }
+        return out
+    }
+}
+
+struct DeadLetterReplayCommand: AsyncParsableCommand, AsyncOutputCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Replay dead letters as new jobs; a running engine picks them up within a second.")
+
+    @OptionGroup var options: StoreOptions
+    @OptionGroup var selection: DeadLetterSelection
+    @OptionGroup var plan: ReplayPlanOptions
+
+    func perform() async -> CommandOutput {
+        await options.reading { store in
+            let jobs = try await selection.select(store)
+            let bar = ProgressBar(label: "replaying")
+            let report = try await plan.replayer(store).replay(jobs: jobs, originalPlan: plan.originalPlan,
+                                                               by: Actor.current, progress: bar.update)
+            return report.output(format: options.format, noun: "dead letter")
+        }
+    }
+}
+
+struct DeadLetterPurgeCommand: AsyncParsableCommand, AsyncOutputCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "purge", abstract: "Remove dead letters from the queue (their events and attempts stay in the store).")
+
+    @OptionGroup var options: StoreOptions
+    @OptionGroup var selection: DeadLetterSelection
+
+    func perform() async -> CommandOutput {
+        await options.reading { store in
+            let jobs = try await selection.select(store)
+            let purged = try await store.moveJobs(jobs.map(\.id), from: [.dead, .quarantined], to: .purged)
+            return CommandOutput(standardOutput: "purged \(purged.count) dead letter(s)\n")
+        }
+    }
+}
+
+/// `manifold replay`: route stored events again.
+struct ReplayCommand: AsyncParsableCommand, AsyncOutputCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Route stored events again and deliver what their routes ask for.",
+        discussion: "Choose events by id, or by connector and time range, or by status. The replay is recorded in each event's history.")
+
+    @OptionGroup var options: StoreOptions
+    @OptionGroup var plan: ReplayPlanOptions
+
+    @Option(name: .customLong("event"), help: "An event id (ev_...); repeat for several.")
+    var events: [String] = []
+
+    @Option(help: "Events of this connector.")
+    var connector: String?
+
+    @Option(help: "Events received since this time or within this age.")
+    var since: String?
+
+    @Option(help: "Events received before this time.")
+    var until: String?
+
+    @Option(help: "Events whose status is this (dead_lettered, quarantined, ...).")
+    var status: String?
+
+    @Option(help: "At most this many events.")
+    var limit = 10_000
+
+    func validate() throws {
+        guard !events.isEmpty || connector != nil || status != nil || since != nil else {
+            throw ValidationError("choose events: --event ID, or --connector/--since/--until, or --status")
+        }
+    }
+
+    func perform() async -> CommandOutput {
+        await options.reading { store in
+            var chosen: [EventSummary] = []
+            if !events.isEmpty {
+                for id in events {
+                    guard let record = try await store.event(id: id) else { throw CommandFailure(message: "there is no event \(id)") }
+                    chosen.append(record.summary)
+                }
+            } else {
+                let before = until.flatMap { EventsListCommand.time($0, now: Date()) }
+                chosen = try await store.events(EventQuery(
+                    connector: connector, status: status.map(EventStatus.init(rawValue:)),
+                    since: since.flatMap { EventsListCommand.time($0, now: Date()) }, limit: limit))
+                    .filter { before == nil || $0.receivedAt < before! }.reversed()
+            }
+            let bar = ProgressBar(label: "replaying")
+            let report = try await plan.replayer(store).replay(events: chosen, originalPlan: plan.originalPlan,
+                                                               by: Actor.current, progress: bar.update)
+            return report.output(format: options.format, noun: "event")
+        }
+    }
+}
+
+/// Who runs a command, for the record.
+enum Actor {
+    static var current: String {
+        "cli:" + (ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"] ?? "unknown")
+    }
+}
+
+extension JobSummary {
+    var json: JSON {
+        var object = JSONObject()
+        object["id"] = .string(id)
+        object["event"] = .string(eventID)
+        object["connector"] = .string(connector)
+        object["route"] = .string(route)
+        object["target"] = .string(target)
+        object["state"] = .string(state.rawValue)
+        object["attempts"] = .number(Double(attempts))
+        object["plan_version"] = .string(planVersion)
+        object["trace_id"] = .string(traceID)
+        object["updated_at"] = .string(Timestamp.text(updatedAt))
+        if let lastStatus { object["last_status"] = .number(Double(lastStatus)) }
+        if let lastError { object["reason"] = .string(lastError) }
+        if let replayOf { object["replay_of"] = .string(replayOf) }
+        if let orderingKey { object["ordering_key"] = .string(orderingKey) }
+        return .object(object)
+    }
+}
+
+extension JobRecord {
+    var json: JSON {
+        var object = summary.json.objectValue ?? JSONObject()
+        object["attempts_detail"] = .array(attempts.map { attempt in
+            var item = JSONObject()
+            item["at"] = .string(Timestamp.text(attempt.at))
+            item["class"] = .string(attempt.errorClass)
+            item["counts"] = .bool(attempt.countsAsAttempt)
+            item["duration_ms"] = .number(Double(attempt.durationMilliseconds))
+            if let status = attempt.responseStatus { item["status"] = .number(Double(status)) }
+            if let error = attempt.error { item["error"] = .string(error) }
+            if let request = attempt.request { item["request"] = request }
+            item["response_headers"] = .array(attempt.responseHeaders.map { .array([.string($0.name), .string($0.value)]) })
+            if let body = attempt.responseBody { item["response_body"] = .string(body) }
+            return .object(item)
+        })
+        return .object(object)
+    }
+}

@@ -1,0 +1,108 @@
+public import Foundation
+public import JSONValue
+public import ManifoldIngress
+public import ManifoldStore
+
+/// Replays: dead letters re-run as new jobs, or events routed again. A replay is itself recorded: the new job
+/// names the one it replays, the event's history says who replayed it and on which plan, the dead letter leaves
+/// the queue (`replayed`). The running plan decides by default; `originalPlan` uses the version that first ran.
+public struct Replayer: Sendable {
+    let store: any EventStore & JobStore
+    let router: Router
+    let loadRouter: @Sendable (String) async throws -> Router?
+
+    public init(store: any EventStore & JobStore, router: Router,
+                loadRouter: @escaping @Sendable (String) async throws -> Router?)
+    {
+        self.store = store
+        self.router = router
+        self.loadRouter = loadRouter
+    }
+
+    public struct Report: Sendable {
+        /// Old id (job or event) and the new jobs made.
+        public var replayed: [(from: String, jobs: [String])] = []
+        /// Id and why it was not replayed.
+        public var skipped: [(id: String, reason: String)] = []
+
+        public var json: JSON {
+            .object(JSONObject([
+                ("replayed", .array(replayed.map { .object(JSONObject([("from", .string($0.from)),
+                                                                       ("jobs", .array($0.jobs.map(JSON.string)))])) })),
+                ("skipped", .array(skipped.map { .object(JSONObject([("id", .string($0.id)), ("reason", .string($0.reason))])) })),
+            ]))
+        }
+    }
+
+    private func router(for version: String, originalPlan: Bool) async throws -> Router? {
+        guard originalPlan, version != router.planVersion else { return router }
+        return try await loadRouter(version)
+    }
+
+    /// Re-runs dead letters (jobs `dead` or `quarantined`) as new jobs of the same route.
+    public func replay(jobs: [JobSummary], originalPlan: Bool, by actor: String,
+                       progress: (Int, Int) -> Void = { _, _ in }) async throws -> Report
+    {
+        var report = Report()
+        for (index, job) in jobs.enumerated() {
+            defer { progress(index + 1, jobs.count) }
+            guard let chosen = try await router(for: job.planVersion, originalPlan: originalPlan) else {
+                report.skipped.append((job.id, "plan \(job.planVersion) was not kept; replay it on the running plan"))
+                continue
+            }
+            guard chosen.has(connector: job.connector, route: job.route) else {
+                report.skipped.append((job.id, "plan \(chosen.planVersion) has no route '\(job.route)' in '\(job.connector)'"))
+                continue
+            }
+            guard try await store.moveJobs([job.id], from: [.dead, .quarantined], to: .replayed) == [job.id] else {
+                report.skipped.append((job.id, "it is no longer a dead letter (already replayed or purged)"))
+                continue
+            }
+            let new = NewJob(route: job.route, target: job.target, lane: job.lane, orderingKey: job.orderingKey,
+                             traceID: TraceContext.newTraceID(), replayOf: job.id, planVersion: chosen.planVersion,
+                             pinsPlan: originalPlan)
+            try await store.addJobs([new], toEvent: job.eventID, status: .replayed, detail: [
+                "by": .string(actor), "replay_of": .string(job.id), "plan": .string(chosen.planVersion),
+            ])
+            report.replayed.append((job.id, [new.id]))
+        }
+        return report
+    }
+
+    /// Routes events again and makes their jobs.
+    public func replay(events: [EventSummary], originalPlan: Bool, by actor: String,
+                       progress: (Int, Int) -> Void = { _, _ in }) async throws -> Report
+    {
+        var report = Report()
+        for (index, summary) in events.enumerated() {
+            defer { progress(index + 1, events.count) }
+            guard let event = try await store.event(id: summary.id),
+                  let payload = WebhookEndpoint.payload(of: event.body, contentType: event.contentType)
+            else {
+                report.skipped.append((summary.id, "its body does not parse"))
+                continue
+            }
+            guard let chosen = try await router(for: summary.planVersion, originalPlan: originalPlan) else {
+                report.skipped.append((summary.id, "plan \(summary.planVersion) was not kept; replay it on the running plan"))
+                continue
+            }
+            guard chosen.has(connector: summary.connector) else {
+                report.skipped.append((summary.id, "plan \(chosen.planVersion) has no connector '\(summary.connector)'"))
+                continue
+            }
+            let jobs: [NewJob]
+            do {
+                jobs = try chosen.route(connector: summary.connector, payload: payload, headers: event.headers,
+                                        pinsPlan: originalPlan)
+            } catch {
+                report.skipped.append((summary.id, error.description))
+                continue
+            }
+            try await store.addJobs(jobs, toEvent: summary.id, status: .replayed, detail: [
+                "by": .string(actor), "plan": .string(chosen.planVersion),
+            ])
+            report.replayed.append((summary.id, jobs.map(\.id)))
+        }
+        return report
+    }
+}
