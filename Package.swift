@@ -97,6 +97,12 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .executableTarget(name: "manifold", dependencies: ["ManifoldCLI"], swiftSettings: strictSwift),
+        // A vendor on loopback for the delivery proofs and benchmarks: told to be fast, slow, failing or rate-limiting.
+        .executableTarget(
+            name: "manifold-mock-vendor",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strictSwift
+        ),
 
         // Embeds schemas/*.json into the binary so that there is one copy and `manifold` runs from anywhere.
         .executableTarget(name: "embed-schemas", path: "Plugins/EmbedSchemasTool"),

@@ -1,0 +1,123 @@
+// A vendor for the delivery proofs and benchmarks, on loopback: records every call (time, path, idempotency key)
+// and answers as told — fast, slow, failing, rate-limiting or flapping — per path prefix.
+//
+//   manifold-mock-vendor --port 0 --port-file F     (prints the bound port into F)
+//   POST /_mode?prefix=/a&status=503&delay_ms=0&for_ms=60000   behaviour for paths under /a (for_ms: then back to 200)
+//   POST /_mode?prefix=/a&limit=100&window_ms=10000           answer 429 (Retry-After) past that rate
+//   GET  /_log                                                 one JSON line per call: t_ms, wall_ms, path, key, status
+//   GET  /_stats                                               counts
+import Foundation
+import Hummingbird
+import NIOCore
+import Synchronization
+
+struct Behaviour: Sendable {
+    var status = 200
+    var delay: Duration = .zero
+    var until: ContinuousClock.Instant?
+    var limit: Int?
+    var window: Duration = .seconds(1)
+}
+
+final class Vendor: Sendable {
+    struct Call: Sendable {
+        var at: Duration
+        var wall: Double
+        var path: String
+        var key: String
+        var status: Int
+    }
+
+    let origin = ContinuousClock.now
+    let behaviours = Mutex<[String: Behaviour]>([:])
+    let calls = Mutex<[Call]>([])
+    let recent = Mutex<[String: [Duration]]>([:])
+
+    func behaviour(for path: String) -> (prefix: String, behaviour: Behaviour) {
+        behaviours.withLock { all in
+            let match = all.keys.filter { path.hasPrefix($0) }.max { $0.count < $1.count }
+            guard let prefix = match, var found = all[prefix] else { return ("", Behaviour()) }
+            if let until = found.until, ContinuousClock.now >= until {
+                found = Behaviour(limit: found.limit, window: found.window)
+                all[prefix] = found
+            }
+            return (prefix, found)
+        }
+    }
+}
+
+struct VendorResponder: HTTPResponder {
+    let vendor: Vendor
+
+    func respond(to request: Request, context: BasicRequestContext) async throws -> Response {
+        let path = request.uri.path
+        let query = request.uri.queryParameters
+        switch path {
+        case "/_mode":
+            var behaviour = Behaviour()
+            behaviour.status = query["status"].flatMap { Int(String($0)) } ?? 200
+            behaviour.delay = .milliseconds(query["delay_ms"].flatMap { Int(String($0)) } ?? 0)
+            if let ms = query["for_ms"].flatMap({ Int(String($0)) }) { behaviour.until = .now + .milliseconds(ms) }
+            behaviour.limit = query["limit"].flatMap { Int(String($0)) }
+            behaviour.window = .milliseconds(query["window_ms"].flatMap { Int(String($0)) } ?? 1000)
+            let prefix = query["prefix"].map(String.init) ?? "/"
+            vendor.behaviours.withLock { $0[prefix] = behaviour }
+            return text(200, "ok\n")
+        case "/_log":
+            let lines = vendor.calls.withLock { calls in
+                calls.map { call in
+                    let ms = Double(call.at.components.seconds) * 1000 + Double(call.at.components.attoseconds) / 1e15
+                    return #"{"t_ms":\#(ms),"wall_ms":\#(call.wall),"path":"\#(call.path)","key":"\#(call.key)","status":\#(call.status)}"#
+                }
+            }
+            return text(200, lines.joined(separator: "\n") + "\n")
+        case "/_stats":
+            let count = vendor.calls.withLock { $0.count }
+            return text(200, #"{"calls":\#(count)}"# + "\n")
+        default:
+            break
+        }
+        _ = try await request.body.collect(upTo: 1 << 20)
+        let (prefix, behaviour) = vendor.behaviour(for: path)
+        let now = vendor.origin.duration(to: .now)
+        var status = behaviour.status
+        if let limit = behaviour.limit {
+            let over = vendor.recent.withLock { recent -> Bool in
+                var times = recent[prefix, default: []].filter { $0 > now - behaviour.window }
+                let over = times.count >= limit
+                if !over { times.append(now) }
+                recent[prefix] = times
+                return over
+            }
+            if over { status = 429 }
+        }
+        let key = request.headers.first { $0.name.canonicalName == "idempotency-key" }?.value ?? ""
+        vendor.calls.withLock { $0.append(.init(at: now, wall: Date().timeIntervalSince1970 * 1000, path: path, key: key, status: status)) }
+        if behaviour.delay > .zero { try await Task.sleep(for: behaviour.delay) }
+        var response = text(status, #"{"ok":\#(status < 300)}"#)
+        if status == 429 { response.headers[.retryAfter] = "1" }
+        return response
+    }
+
+    func text(_ status: Int, _ body: String) -> Response {
+        Response(status: .init(code: status), headers: [.contentType: "application/json"],
+                 body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+}
+
+let arguments = CommandLine.arguments
+func option(_ name: String) -> String? {
+    arguments.firstIndex(of: name).flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }
+}
+let port = Int(option("--port") ?? "0") ?? 0
+let portFile = option("--port-file")
+let vendor = Vendor()
+let application = Application(
+    responder: VendorResponder(vendor: vendor),
+    configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "mock-vendor", backlog: 1024),
+    onServerRunning: { channel in
+        let bound = channel.localAddress?.port ?? port
+        if let portFile { try? "\(bound)\n".write(toFile: portFile, atomically: true, encoding: .utf8) }
+        print("mock vendor on http://127.0.0.1:\(bound)")
+    })
+try await application.runService()
