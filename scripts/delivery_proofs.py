@@ -85,7 +85,7 @@ class Engine:
         log = open(os.path.join(self.work, "engine.log"), "ab")
         self.process = subprocess.Popen([self.bin, "run", "--connectors", self.directory, "--env-file",
                                          os.path.join(self.work, "proof.env"), "--store", self.store,
-                                         "--listen", f"127.0.0.1:{self.port}", "--log-level", "error"],
+                                         "--listen", f"127.0.0.1:{self.port}", "--log-level", os.environ.get("PROOF_LOG_LEVEL", "error")],
                                         stdout=log, stderr=log)
         wait_http(self.port, "/healthz")
 
@@ -195,7 +195,7 @@ def prove_outage(options, vendor, results):
     circuit_breaker: {{ failures: {threshold}, open_for: {open_for}s }}""")})
     engine.start()
     try:
-        vendor.mode(prefix="/flaky", status=503, for_ms=options.outage * 1000)
+        vendor.mode(prefix="/flaky", status=503, for_ms=int(options.outage * 1000))
         outage_start = time.time() * 1000
         acknowledged = send(engine.port, "/hooks/flaky", options.events, threads=4, rate=50)
         print(f"{len(acknowledged)} events acknowledged during the outage")
