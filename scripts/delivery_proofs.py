@@ -301,9 +301,147 @@ def prove_isolation(options, vendor, results):
     results.append(("B's p99 within 20% of its baseline", slow_p99 <= max(base_p99 * 1.2, base_p99 + 5)))
 
 
+BENCH_CONNECTOR = """
+connector: bench
+version: 1
+source:
+  webhook:
+    path: /hooks/bench
+    verify: {{ scheme: github, secret: "${{env:PROOF_SECRET}}" }}
+    event_id: $headers.'x-bench-id'
+    event_type: type
+targets:
+  vendor:
+    base_url: http://127.0.0.1:{port}
+    concurrency: 64
+    operations:
+      post: {{ method: POST, path: /fast }}
+routes:
+  - name: deliver
+    when: {condition}
+    call: vendor.post
+    body: "{{% $ %}}"
+"""
+
+
+def store_latencies(store, since_seq=0):
+    """(first received, last delivered, end-to-end ms per delivered job) from the store."""
+    database = sqlite3.connect(store, timeout=30)
+    rows = database.execute("""SELECT e.received_at, j.updated_at FROM jobs j JOIN events e ON e.seq = j.event_seq
+                               WHERE j.state = 'delivered' AND e.seq > ?""", (since_seq,)).fetchall()
+    database.close()
+    if not rows:
+        return 0, 0, []
+    return min(r[0] for r in rows), max(r[1] for r in rows), [r[1] - r[0] for r in rows]
+
+
+def max_seq(store):
+    database = sqlite3.connect(store, timeout=30)
+    try:
+        return database.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+    finally:
+        database.close()
+
+
+def wrk(port, body_file, signature, tag, seconds):
+    environment = dict(os.environ, BENCH_BODY=body_file, BENCH_SIGNATURE=signature, BENCH_TAG=tag)
+    output = subprocess.run(["wrk", "-t2", "-c64", f"-d{seconds}s", "-s", "benchmarks/fixtures/ingress/post.lua",
+                             f"http://127.0.0.1:{port}/hooks/bench"], env=environment, capture_output=True, text=True).stdout
+    rate = float(next(line.split()[1] for line in output.splitlines() if line.startswith("Requests/sec")))
+    non2xx = next((int(line.split()[-1]) for line in output.splitlines() if "Non-2xx" in line), 0)
+    return rate, non2xx
+
+
+def prove_throughput(options, vendor, results):
+    body = json.dumps({"type": "push", "padding": "x" * 900}).encode()
+    body_file = os.path.join(options.work, "body.json")
+    open(body_file, "wb").write(body)
+    signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    figures = {"baseline": [], "delivered": []}
+    for kind, condition in [("baseline", "type = 'never'"), ("delivered", "type = 'push'")]:
+        for run in range(options.runs):
+            work = os.path.join(options.work, f"{kind}-{run}")
+            os.makedirs(work)
+            engine = Engine(options.bin, work, {"bench": BENCH_CONNECTOR.format(port=vendor.port, condition=condition)})
+            engine.start()
+            try:
+                rate, non2xx = wrk(engine.port, body_file, signature, f"{kind}{run}", options.seconds)
+                if kind == "delivered":
+                    wait_until(lambda: engine.jobs().get("pending", 0) == 0, 300, step=0.2)
+                    first, last, latencies = store_latencies(engine.store)
+                    delivered = len(latencies)
+                    span = max(1, last - first) / 1000
+                    figures[kind].append((delivered / span, percentile(latencies, 0.5), percentile(latencies, 0.99)))
+                    print(f"{kind} run {run + 1}: ingested {rate:,.0f}/s, delivered {delivered:,} in {span:.1f} s ="
+                          f" {delivered / span:,.0f} events/s end to end; latency p50 {percentile(latencies, 0.5):.0f} ms,"
+                          f" p99 {percentile(latencies, 0.99):.0f} ms; non-2xx {non2xx}")
+                else:
+                    figures[kind].append((rate, 0, 0))
+                    print(f"{kind} run {run + 1} (ingest only, no route matches): {rate:,.0f} events/s; non-2xx {non2xx}")
+            finally:
+                engine.stop()
+    # At a steady 1,000 events/s.
+    work = os.path.join(options.work, "steady")
+    os.makedirs(work)
+    engine = Engine(options.bin, work, {"bench": BENCH_CONNECTOR.format(port=vendor.port, condition="type = 'push'")})
+    engine.start()
+    steady = []
+    try:
+        for run in range(options.runs):
+            since = max_seq(engine.store)
+            sender_body = body
+            acknowledged = send_bench(engine.port, sender_body, signature, 1000 * options.seconds, rate=1000, tag=f"steady{run}")
+            wait_until(lambda: engine.jobs().get("pending", 0) == 0, 120, step=0.2)
+            _, _, latencies = store_latencies(engine.store, since)
+            steady.append((percentile(latencies, 0.5), percentile(latencies, 0.99)))
+            print(f"steady run {run + 1}: {acknowledged} events at 1,000/s, delivered {len(latencies)}; latency p50"
+                  f" {steady[-1][0]:.0f} ms, p99 {steady[-1][1]:.0f} ms")
+    finally:
+        engine.stop()
+    median = lambda values: sorted(values)[len(values) // 2]
+    baseline = median([f[0] for f in figures["baseline"]])
+    delivered = median([f[0] for f in figures["delivered"]])
+    print(f"median: ingest only {baseline:,.0f}/s; ingested + delivered end to end {delivered:,.0f} events/s"
+          f" ({delivered / baseline:.2f}x the ingest-only baseline); at max p50 {median([f[1] for f in figures['delivered']]):.0f} ms"
+          f" p99 {median([f[2] for f in figures['delivered']]):.0f} ms")
+    p99 = median([s[1] for s in steady])
+    print(f"median at 1,000/s: p50 {median([s[0] for s in steady]):.0f} ms, p99 {p99:.0f} ms")
+    results.append((f"at least 5,000 events/s end to end ({delivered:,.0f})", delivered >= 5000))
+    results.append((f"p99 under 50 ms at 1,000/s ({p99:.0f} ms)", p99 < 50))
+
+
+def send_bench(port, body, signature, count, rate, tag, threads=4):
+    acknowledged = [0]
+    lock = threading.Lock()
+    started = time.time()
+
+    def worker(offset):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        for index in range(offset, count, threads):
+            due = started + index / rate
+            if due > time.time():
+                time.sleep(due - time.time())
+            if time.time() - started > count / rate + 30:
+                return
+            connection.request("POST", "/hooks/bench", body=body, headers={
+                "Content-Type": "application/json", "X-Hub-Signature-256": signature, "X-Bench-Id": f"{tag}-{index}"})
+            response = connection.getresponse()
+            response.read()
+            if response.status == 200:
+                with lock:
+                    acknowledged[0] += 1
+
+    pool = [threading.Thread(target=worker, args=(offset,)) for offset in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return acknowledged[0]
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("scenario", choices=["ratelimit", "outage", "crash", "isolation"])
+    parser.add_argument("scenario", choices=["ratelimit", "outage", "crash", "isolation", "throughput"])
     parser.add_argument("--bin", required=True)
     parser.add_argument("--work", required=True)
     parser.add_argument("--events", type=int)
@@ -314,8 +452,9 @@ def main():
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--rate-a", type=int, default=20)
     parser.add_argument("--rate-b", type=int, default=100)
+    parser.add_argument("--runs", type=int, default=3)
     options = parser.parse_args()
-    options.events = options.events or {"ratelimit": 10_000, "outage": 500, "crash": 3000, "isolation": 0}[options.scenario]
+    options.events = options.events or {"ratelimit": 10_000, "outage": 500, "crash": 3000, "isolation": 0, "throughput": 0}[options.scenario]
     vendor = Vendor(options.bin, options.work)
     results = []
     try:

@@ -204,6 +204,11 @@ public final class DeliveryRuntime: Sendable {
     /// Sweeps and renews leases until cancelled or `shutdown` is set; then stops starting calls, lets those in flight
     /// finish (up to the drain timeout) and gives the leases back.
     public func run(until shutdown: @escaping @Sendable () -> Bool = { false }) async {
+        do {
+            try await store.renewLeases(owner: owner, until: newLease.until)
+        } catch {
+            logger.error("taking the engine's lease failed", metadata: ["error": "\(error)"])
+        }
         await sweep()
         var lastRenewal = clock.now
         while !Task.isCancelled, !shutdown() {
@@ -273,7 +278,7 @@ public final class DeliveryRuntime: Sendable {
             job.attempts += 1
             if job.firstAttemptAt == nil { job.firstAttemptAt = startedAt }
         }
-        let policy = plan?.targetsByLane[job.lane]?.plan.retry ?? .defaults
+        let policy = plan?.connectors[job.connector]?.targets[job.target]?.plan.retry ?? .defaults
         let elapsed = Duration.milliseconds(Int64(Date().timeIntervalSince(job.firstAttemptAt ?? startedAt) * 1000))
         var generator = SystemRandomNumberGenerator()
         let now = clock.now
@@ -332,6 +337,7 @@ public final class DeliveryRuntime: Sendable {
     }
 
     private func log(_ job: DeliveryJob, outcome: AttemptOutcome, stored: JobOutcome, duration: Duration) {
+        if case .delivered = stored, logger.logLevel > .debug { return }
         let metadata: Logger.Metadata = [
             "job": "\(job.id)", "event": "\(job.eventStoreID)", "route": "\(job.route)", "lane": "\(job.lane)",
             "trace_id": "\(job.traceID)", "attempt": "\(job.attempts)", "class": "\(outcome.errorClass)",

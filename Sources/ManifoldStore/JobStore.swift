@@ -3,12 +3,14 @@ public import JSONValue
 
 /// The durable delivery queue: one job per matched route of an event, its attempts, its dead letters.
 ///
-/// Jobs are leased: an engine holds a job while it delivers or waits to retry it, renewing the lease; a lease that
-/// runs out (the engine was killed) makes the job claimable again, so unfinished jobs resume after a restart.
+/// Jobs are leased: an engine holds a job (its id on the job) while it delivers or waits to retry it, and renews its
+/// own lease (one row per engine); when an engine's lease runs out (it was killed) its jobs are claimable again, so
+/// unfinished jobs resume after a restart.
 public protocol JobStore: Sendable {
-    /// Claims up to `limit` pending jobs whose lease is free or has run out, oldest first, leasing them to `owner`.
+    /// Renews `owner`'s lease, then claims up to `limit` pending jobs held by nobody or by an engine whose lease ran
+    /// out, oldest first.
     func claimJobs(owner: String, leaseUntil: Date, now: Date, limit: Int) async throws -> [ClaimedJob]
-    /// Extends every lease `owner` holds.
+    /// Extends `owner`'s lease, and with it every job it holds.
     func renewLeases(owner: String, until: Date) async throws
     /// Gives up every lease `owner` holds (at shutdown), so that the next engine resumes them at once.
     func releaseLeases(owner: String) async throws

@@ -29,7 +29,7 @@ extension SQLiteEventStore: JobStore {
             replay_of TEXT,
             pins_plan INTEGER NOT NULL DEFAULT 0
         );
-        CREATE INDEX jobs_pending ON jobs (state, lease_until) WHERE state = 'pending';
+        CREATE INDEX jobs_pending ON jobs (seq) WHERE state = 'pending';
         CREATE INDEX jobs_by_owner ON jobs (lease_owner) WHERE state = 'pending';
         CREATE INDEX jobs_by_state ON jobs (state, updated_at);
         CREATE INDEX jobs_by_event ON jobs (event_seq);
@@ -51,6 +51,10 @@ extension SQLiteEventStore: JobStore {
             BEGIN SELECT RAISE(ABORT, 'attempts are append-only'); END;
         CREATE TRIGGER job_attempts_append_only_delete BEFORE DELETE ON job_attempts
             BEGIN SELECT RAISE(ABORT, 'attempts are append-only'); END;
+        CREATE TABLE engine_leases (
+            owner TEXT PRIMARY KEY,
+            until INTEGER NOT NULL
+        );
         CREATE TABLE plans (
             version TEXT PRIMARY KEY,
             kept_at INTEGER NOT NULL,
@@ -79,7 +83,7 @@ extension SQLiteEventStore: JobStore {
         for job in jobs {
             try statement.execute(arguments: [
                 job.id, eventSeq, connector, job.route, job.target, job.lane, job.planVersion, job.orderingKey,
-                job.traceID, at, lease?.owner, lease.map { milliseconds($0.until) }, at, job.replayOf, job.pinsPlan ? 1 : 0,
+                job.traceID, at, lease?.owner, nil as Int64?, at, job.replayOf, job.pinsPlan ? 1 : 0,
             ])
         }
     }
@@ -90,13 +94,14 @@ extension SQLiteEventStore: JobStore {
         let until = Self.milliseconds(leaseUntil)
         let current = Self.milliseconds(now)
         let seqs: [Int64] = try await writer.write { db in
+            try Self.renew(db, owner: owner, until: until)
             let seqs = try Int64.fetchAll(db, sql: """
-                SELECT seq FROM jobs WHERE state = 'pending' AND (lease_until IS NULL OR lease_until < ?)
+                SELECT seq FROM jobs WHERE state = 'pending'
+                  AND (lease_owner IS NULL OR lease_owner NOT IN (SELECT owner FROM engine_leases WHERE until >= ?))
                 ORDER BY seq LIMIT ?
                 """, arguments: [current, limit])
             for seq in seqs {
-                try db.cachedStatement(sql: "UPDATE jobs SET lease_owner = ?, lease_until = ? WHERE seq = ?")
-                    .execute(arguments: [owner, until, seq])
+                try db.cachedStatement(sql: "UPDATE jobs SET lease_owner = ? WHERE seq = ?").execute(arguments: [owner, seq])
             }
             return seqs
         }
@@ -120,18 +125,22 @@ extension SQLiteEventStore: JobStore {
         }
     }
 
+    /// One row per engine: renewing the lease of every job an engine holds is one write, however many it holds.
     public func renewLeases(owner: String, until: Date) async throws {
         let until = Self.milliseconds(until)
-        try await writer.write { db in
-            try db.execute(sql: "UPDATE jobs SET lease_until = ? WHERE lease_owner = ? AND state = 'pending'",
-                           arguments: [until, owner])
-        }
+        try await writer.write { db in try Self.renew(db, owner: owner, until: until) }
+    }
+
+    private static func renew(_ db: Database, owner: String, until: Int64) throws {
+        try db.cachedStatement(sql: "INSERT OR REPLACE INTO engine_leases (owner, until) VALUES (?, ?)")
+            .execute(arguments: [owner, until])
     }
 
     public func releaseLeases(owner: String) async throws {
         try await writer.write { db in
-            try db.execute(sql: "UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ? AND state = 'pending'",
+            try db.execute(sql: "UPDATE jobs SET lease_owner = NULL WHERE lease_owner = ? AND state = 'pending'",
                            arguments: [owner])
+            try db.execute(sql: "DELETE FROM engine_leases WHERE owner = ?", arguments: [owner])
         }
     }
 
@@ -167,12 +176,11 @@ extension SQLiteEventStore: JobStore {
             try db.cachedStatement(sql: """
                 UPDATE jobs SET state = ?, attempts = attempts + ?, first_attempt_at = coalesce(first_attempt_at, ?),
                     not_before = ?, last_status = ?, last_error = ?, updated_at = ?,
-                    lease_owner = CASE WHEN ? = 'pending' THEN lease_owner END,
-                    lease_until = CASE WHEN ? = 'pending' THEN lease_until END
+                    lease_owner = CASE WHEN ? = 'pending' THEN lease_owner END
                 WHERE seq = ?
                 """).execute(arguments: [state.rawValue, attempt.countsAsAttempt ? 1 : 0,
                                          attempt.request == nil ? nil : at, notBefore, attempt.responseStatus,
-                                         reason ?? attempt.error, now, state.rawValue, state.rawValue, seq])
+                                         reason ?? attempt.error, now, state.rawValue, seq])
             if let eventStatus {
                 var detail: [(String, JSON)] = [("job", .string(attempt.jobID)), ("route", .string(job["route"])),
                                                 ("target", .string(job["target"]))]
