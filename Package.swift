@@ -75,6 +75,7 @@ let package = Package(
             name: "ManifoldEngine",
             dependencies: [
                 "JSONValue", "ManifoldPlan", "ManifoldCompiler", "ManifoldIngress", "ManifoldStore", "ManifoldDelivery",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

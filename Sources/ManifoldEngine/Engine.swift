@@ -29,8 +29,10 @@ public final class Engine: Sendable {
 
     /// Sets the plan up: every secret and public URL must resolve, or this throws naming the connector and what is missing.
     public init(plan: Plan, store: any EventStore, resolver: ConfigResolver, logger: Logger,
-                runtime: DeliveryRuntime? = nil, now: @escaping @Sendable () -> Date = { Date() }) throws(SetupError)
+                runtime: DeliveryRuntime? = nil, admin: AdminAPI? = nil,
+                now: @escaping @Sendable () -> Date = { Date() }) throws(SetupError)
     {
+        self.admin = admin
         var endpoints: [String: WebhookEndpoint] = [:]
         do {
             for connector in plan.connectors {
@@ -57,6 +59,12 @@ public final class Engine: Sendable {
 
     /// The running plan.
     public var plan: Plan { routing.withLock { $0.plan } }
+
+    /// The running plan's router.
+    public var router: Router { routing.withLock { $0.router } }
+
+    /// The admin API, when a token is configured.
+    public let admin: AdminAPI?
 
     /// The webhook served at a path, with the version of the plan it belongs to: looked up once per request, so
     /// that its size limit, its admission and the version stored with the event all come from one plan.

@@ -34,6 +34,19 @@ struct EngineResponder: HTTPResponder {
         default:
             break
         }
+        if path.hasPrefix("/admin/") {
+            guard let admin = engine.admin else {
+                return Self.json(404, ["error": "not_found", "message": "the admin API is off: set MANIFOLD_ADMIN_TOKEN"])
+            }
+            guard admin.authorized(request.headers[.authorization]) else {
+                return Self.json(401, ["error": "unauthorized", "message": "send Authorization: Bearer <admin token>"])
+            }
+            let body = try await request.body.collect(upTo: 1 << 20)
+            var query: [String: String] = [:]
+            for (name, value) in request.uri.queryParameters { query[String(name)] = String(value) }
+            return Self.json(await admin.handle(method: request.method.rawValue, path: path, query: query,
+                                                body: Array(body.readableBytesView), engine: engine))
+        }
         guard let route = engine.route(for: path) else {
             return Self.json(Engine.Reply(.notFound))
         }

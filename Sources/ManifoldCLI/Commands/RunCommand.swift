@@ -123,7 +123,9 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
             return try DeliveryPlan(plan: old, resolver: resolver)
         })
         do {
-            engine = try Engine(plan: plan, store: eventStore, resolver: resolver, logger: logger, runtime: runtime)
+            // The admin API is on only with a token, from the environment (or the --env-file).
+            let admin = environment["MANIFOLD_ADMIN_TOKEN"].flatMap { $0.isEmpty ? nil : AdminAPI(store: eventStore, token: $0) }
+            engine = try Engine(plan: plan, store: eventStore, resolver: resolver, logger: logger, runtime: runtime, admin: admin)
             if !sources.isEmpty { try await eventStore.keepPlan(version: plan.version, sources: sources) }
         } catch {
             eventStore.close()

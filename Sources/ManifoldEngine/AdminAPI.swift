@@ -1,0 +1,130 @@
+import Crypto
+public import Foundation
+import JSONValue
+import ManifoldCompiler
+import ManifoldDelivery
+import ManifoldIngress
+public import ManifoldStore
+
+/// The admin HTTP API: dead letters and replays, as the CLI offers them, for an operator or a tool that cannot
+/// reach the store file. Every request must carry `Authorization: Bearer <token>`; without a configured token the
+/// API is off (404), never open.
+///
+///   GET  /admin/dlq[?connector=&target=&limit=]       dead letters, newest first
+///   GET  /admin/jobs/{id}                             a job with its attempts
+///   POST /admin/dlq/replay  {"jobs": [...]} | {"all": true, "connector": .., "target": ..}, "original_plan": bool
+///   POST /admin/dlq/purge   {"jobs": [...]} | {"all": true, ...}
+///   POST /admin/replay      {"events": [...]} | {"connector": .., "since": ISO, "until": ISO, "status": ..}
+public struct AdminAPI: Sendable {
+    let store: any EventStore & JobStore
+    private let tokenDigest: [UInt8]
+
+    public init(store: any EventStore & JobStore, token: String) {
+        self.store = store
+        tokenDigest = Array(SHA256.hash(data: Array(token.utf8)))
+    }
+
+    /// Whether the request's bearer token is the admin token (compared as digests, in constant time).
+    func authorized(_ header: String?) -> Bool {
+        guard let header, header.hasPrefix("Bearer ") else { return false }
+        let given = Array(SHA256.hash(data: Array(header.dropFirst(7).utf8)))
+        return zip(given, tokenDigest).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+
+    func handle(method: String, path: String, query: [String: String], body: [UInt8], engine: Engine) async -> Engine.Reply {
+        do {
+            switch (method, path) {
+            case ("GET", "/admin/dlq"):
+                let jobs = try await store.jobs(JobQuery(states: [.dead, .quarantined], connector: query["connector"],
+                                                         target: query["target"], limit: Int(query["limit"] ?? "") ?? 100))
+                return Engine.Reply(status: 200, body: ["dead_letters": .array(jobs.map(\.json))])
+            case ("GET", _) where path.hasPrefix("/admin/jobs/"):
+                guard let record = try await store.job(id: String(path.dropFirst("/admin/jobs/".count))) else {
+                    return .error(404, "not_found", "there is no such job")
+                }
+                return Engine.Reply(status: 200, body: record.json)
+            case ("POST", "/admin/dlq/replay"), ("POST", "/admin/dlq/purge"):
+                let request = try Self.object(body)
+                let jobs = try await select(request)
+                if path.hasSuffix("purge") {
+                    let purged = try await store.moveJobs(jobs.map(\.id), from: [.dead, .quarantined], to: .purged)
+                    return Engine.Reply(status: 200, body: ["purged": .array(purged.map(JSON.string))])
+                }
+                let report = try await replayer(engine).replay(jobs: jobs, originalPlan: request["original_plan"]?.boolValue == true,
+                                                               by: "admin-api")
+                return Engine.Reply(status: 200, body: report.json)
+            case ("POST", "/admin/replay"):
+                let request = try Self.object(body)
+                var events: [EventSummary] = []
+                if let ids = request["events"]?.arrayValue {
+                    for id in ids.compactMap(\.stringValue) {
+                        guard let event = try await store.event(id: id) else {
+                            return .error(404, "not_found", "there is no event \(id)")
+                        }
+                        events.append(event.summary)
+                    }
+                } else {
+                    let since = try request["since"]?.stringValue.map(Self.date)
+                    let until = try request["until"]?.stringValue.map(Self.date)
+                    guard request["connector"] != nil || request["status"] != nil || since != nil else {
+                        return .error(400, "bad_request", "choose events: events, or connector/since/until, or status")
+                    }
+                    events = try await store.events(EventQuery(
+                        connector: request["connector"]?.stringValue,
+                        status: request["status"]?.stringValue.map(EventStatus.init(rawValue:)), since: since, limit: 100_000))
+                        .filter { until == nil || $0.receivedAt < until! }.reversed()
+                }
+                let report = try await replayer(engine).replay(events: events, originalPlan: request["original_plan"]?.boolValue == true,
+                                                               by: "admin-api")
+                return Engine.Reply(status: 200, body: report.json)
+            default:
+                return .error(404, "not_found", "no such admin endpoint")
+            }
+        } catch let error as BadRequest {
+            return .error(400, "bad_request", error.message)
+        } catch {
+            return .error(500, "internal", "\(error)")
+        }
+    }
+
+    struct BadRequest: Error {
+        var message: String
+    }
+
+    private func select(_ request: JSON) async throws -> [JobSummary] {
+        if let ids = request["jobs"]?.arrayValue {
+            var jobs: [JobSummary] = []
+            for id in ids.compactMap(\.stringValue) {
+                guard let job = try await store.job(id: id) else { throw BadRequest(message: "there is no job \(id)") }
+                jobs.append(job.summary)
+            }
+            return jobs
+        }
+        guard request["all"]?.boolValue == true else { throw BadRequest(message: "name jobs, or say all: true") }
+        return try await store.jobs(JobQuery(states: [.dead, .quarantined], connector: request["connector"]?.stringValue,
+                                             target: request["target"]?.stringValue, limit: 1_000_000)).reversed()
+    }
+
+    private func replayer(_ engine: Engine) -> Replayer {
+        let store = self.store
+        return Replayer(store: store, router: engine.router, loadRouter: { version in
+            guard let sources = try await store.planSources(version: version),
+                  let plan = ConnectorCompiler().compile(sources.map { SourceFile(path: $0.path, text: $0.text) }).plan
+            else { return nil }
+            return try Router(plan: plan)
+        })
+    }
+
+    private static func object(_ body: [UInt8]) throws -> JSON {
+        guard let json = try? JSONParser.parse(bytes: body), json.objectValue != nil else {
+            throw BadRequest(message: "the body must be a JSON object")
+        }
+        return json
+    }
+
+    private static func date(_ text: String) throws -> Date {
+        let formatter = ISO8601DateFormatter()
+        guard let date = formatter.date(from: text) else { throw BadRequest(message: "not an ISO 8601 time: \(text)") }
+        return date
+    }
+}

@@ -1,0 +1,82 @@
+import AsyncHTTPClient
+import Foundation
+import JSONValue
+import Logging
+import ManifoldDelivery
+import ManifoldEngine
+import ManifoldIngress
+import ManifoldPlan
+import ManifoldStore
+import NIOCore
+import NIOHTTP1
+import ServiceLifecycle
+import TestSupport
+import Testing
+
+/// The admin API over HTTP: a bearer token or nothing; dead letters listed, shown, replayed, purged.
+@Suite struct AdminAPITests {
+    @Test func deadLettersAreServedOnlyWithTheTokenAndReplayedThroughTheAPI() async throws {
+        let path = EngineHTTPTests.storePath()
+        let store = try SQLiteEventStore(path: path)
+        let plan = try TestConnector.plan(name: "shop", webhook: EngineHTTPTests.webhook)
+        // One event with one job that failed for good.
+        let job = NewJob(route: "all", target: "sink", lane: "shop/sink", orderingKey: nil, traceID: TraceContext.newTraceID(),
+                         planVersion: plan.version)
+        let event = NewEvent(connector: "shop", eventID: "evt_1", eventType: nil, planVersion: plan.version, receivedAt: Date(),
+                             contentType: "json", headers: [], body: Array(#"{"id":"evt_1"}"#.utf8), remoteAddress: nil,
+                             status: .received, detail: nil, jobs: [job])
+        let eventID = try await store.append(event).id
+        try await store.record(AttemptRecord(jobID: job.id, startedAt: Date(), duration: .milliseconds(3), countsAsAttempt: true,
+                                             errorClass: "permanent", request: ["method": "POST"], responseStatus: 400,
+                                             responseHeaders: [], responseBody: "{}", error: "the target answered 400"),
+                               outcome: .dead(reason: "the target answered 400"))
+
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let engine = try Engine(plan: plan, store: store, resolver: EngineHTTPTests.resolver, logger: logger,
+                                admin: AdminAPI(store: store, token: "s3cret-admin"))
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let group = ServiceGroup(configuration: .init(
+            services: EngineServer.services(engine: engine, host: "127.0.0.1", port: 0, logger: logger) { continuation.yield($0) },
+            logger: logger))
+        let task = Task { try await group.run() }
+        var iterator = ports.makeAsyncIterator()
+        let port = try #require(await iterator.next())
+
+        func call(_ method: HTTPMethod, _ path: String, token: String? = "s3cret-admin", body: String? = nil) async throws
+            -> (Int, JSON?)
+        {
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+            request.method = method
+            if let token { request.headers.add(name: "Authorization", value: "Bearer " + token) }
+            if let body { request.body = .bytes(ByteBuffer(string: body)) }
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            let bytes = try await response.body.collect(upTo: 1 << 20)
+            return (Int(response.status.code), try? JSONParser.parse(bytes: Array(bytes.readableBytesView)))
+        }
+
+        #expect(try await call(.GET, "/admin/dlq", token: nil).0 == 401)
+        #expect(try await call(.GET, "/admin/dlq", token: "guess").0 == 401)
+        let (status, list) = try await call(.GET, "/admin/dlq")
+        #expect(status == 200)
+        #expect(list?["dead_letters"]?.arrayValue?.map { $0["id"]?.stringValue } == [job.id])
+        let (_, shown) = try await call(.GET, "/admin/jobs/\(job.id)")
+        #expect(shown?["reason"] == "the target answered 400")
+        #expect(shown?["attempts_detail"]?.arrayValue?.first?["status"] == 400)
+
+        let (replayStatus, report) = try await call(.POST, "/admin/dlq/replay", body: #"{"jobs": ["\#(job.id)"]}"#)
+        #expect(replayStatus == 200)
+        let newJob = try #require(report?["replayed"]?.arrayValue?.first?["jobs"]?.arrayValue?.first?.stringValue)
+        #expect(try await store.job(id: newJob)?.summary.replayOf == job.id)
+        #expect(try await call(.GET, "/admin/dlq").1?["dead_letters"]?.arrayValue?.isEmpty == true)
+        let (eventReplay, eventReport) = try await call(.POST, "/admin/replay", body: #"{"events": ["\#(eventID)"]}"#)
+        #expect(eventReplay == 200)
+        #expect(eventReport?["replayed"]?.arrayValue?.count == 1)
+        #expect(try await call(.POST, "/admin/dlq/replay", body: "[]").0 == 400)
+        let history = try #require(try await store.event(id: eventID)).history
+        #expect(history.filter { $0.status == .replayed }.compactMap { $0.detail?["by"]?.stringValue } == ["admin-api", "admin-api"])
+
+        await group.triggerGracefulShutdown()
+        try await task.value
+    }
+}
