@@ -1,7 +1,6 @@
 import Crypto
 public import Foundation
 import JSONValue
-import ManifoldCompiler
 import ManifoldDelivery
 import ManifoldIngress
 public import ManifoldStore
@@ -108,10 +107,7 @@ public struct AdminAPI: Sendable {
     private func replayer(_ engine: Engine) -> Replayer {
         let store = self.store
         return Replayer(store: store, router: engine.router, loadRouter: { version in
-            guard let sources = try await store.planSources(version: version),
-                  let plan = ConnectorCompiler().compile(sources.map { SourceFile(path: $0.path, text: $0.text) }).plan
-            else { return nil }
-            return try Router(plan: plan)
+            try await KeptPlans.plan(version: version, in: store).map { try Router(plan: $0) }
         })
     }
 

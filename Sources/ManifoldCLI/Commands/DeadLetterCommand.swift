@@ -3,6 +3,7 @@ import Foundation
 import JSONValue
 import ManifoldCompiler
 import ManifoldDelivery
+import ManifoldEngine
 import ManifoldPlan
 import ManifoldStore
 
@@ -59,10 +60,7 @@ struct ReplayPlanOptions: ParsableArguments {
     func replayer(_ store: SQLiteEventStore) throws -> Replayer {
         let router = try Self.router(paths: [connectors])
         return Replayer(store: store, router: router, loadRouter: { version in
-            guard let sources = try await store.planSources(version: version) else { return nil }
-            guard let plan = ConnectorCompiler().compile(sources.map { SourceFile(path: $0.path, text: $0.text) }).plan
-            else { return nil }
-            return try Router(plan: plan)
+            try await KeptPlans.plan(version: version, in: store).map { try Router(plan: $0) }
         })
     }
 

@@ -116,11 +116,7 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
         let resolver = ConfigResolver(environment: environment)
         let runtime = DeliveryRuntime(store: eventStore, transport: transport, logger: logger, planLoader: { version in
             // Replays on the original plan: compile the sources kept with that version.
-            guard let sources = try await eventStore.planSources(version: version) else { return nil }
-            let result = ConnectorCompiler(environment: .ignore).compile(
-                sources.map { SourceFile(path: $0.path, text: $0.text) })
-            guard let old = result.plan else { return nil }
-            return try DeliveryPlan(plan: old, resolver: resolver)
+            try await KeptPlans.plan(version: version, in: eventStore).map { try DeliveryPlan(plan: $0, resolver: resolver) }
         })
         do {
             // The admin API is on only with a token, from the environment (or the --env-file).
