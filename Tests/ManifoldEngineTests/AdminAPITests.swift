@@ -7,6 +7,7 @@ import ManifoldEngine
 import ManifoldIngress
 import ManifoldPlan
 import ManifoldStore
+import ManifoldCompiler
 import NIOCore
 import NIOHTTP1
 import ServiceLifecycle
@@ -78,5 +79,67 @@ import Testing
 
         await group.triggerGracefulShutdown()
         try await task.value
+    }
+}
+
+/// Replays on the original plan: the kept sources of the version that first ran are compiled again and the new job
+/// pins that version; a version that was not kept is refused with a reason.
+@Suite struct OriginalPlanReplayTests {
+    @Test func aReplayOnTheOriginalPlanPinsTheKeptVersion() async throws {
+        let store = try SQLiteEventStore(path: EngineHTTPTests.storePath())
+        defer { store.close() }
+        let old = try TestConnector.plan(name: "shop", webhook: EngineHTTPTests.webhook)
+        let current = try TestConnector.plan(name: "shop", webhook: EngineHTTPTests.webhook.replacingOccurrences(of: "2KB", with: "4KB"))
+        #expect(old.version != current.version)
+        let text = """
+        connector: shop
+        version: 1
+        source:
+          webhook:
+        \(EngineHTTPTests.webhook.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
+        targets:
+          sink:
+            base_url: https://example.com
+            operations:
+              post: { method: POST, path: /in }
+        routes:
+          - name: all
+            call: sink.post
+            body: "{% $ %}"
+        """
+        #expect(try await KeptPlans.plan(version: old.version, in: store) == nil)
+        try await store.keepPlan(version: old.version, sources: [PlanSource(path: "shop.yaml", text: text)])
+        #expect(try await KeptPlans.plan(version: old.version, in: store)?.version == old.version)
+
+        func deadLetter(_ id: String, plan version: String) async throws -> JobSummary {
+            let job = NewJob(route: "all", target: "sink", lane: "shop/sink", orderingKey: nil,
+                             traceID: TraceContext.newTraceID(), planVersion: version)
+            _ = try await store.append(NewEvent(connector: "shop", eventID: id, eventType: nil, planVersion: version,
+                                                receivedAt: Date(), contentType: "json", headers: [],
+                                                body: Array(#"{"id":"\#(id)"}"#.utf8), remoteAddress: nil,
+                                                status: .received, detail: nil, jobs: [job]))
+            try await store.record(AttemptRecord(jobID: job.id, startedAt: Date(), duration: .zero, countsAsAttempt: true,
+                                                 errorClass: "permanent", request: nil, responseStatus: 400,
+                                                 responseHeaders: [], responseBody: nil, error: "400"),
+                                   outcome: .dead(reason: "400"))
+            return try #require(try await store.job(id: job.id)).summary
+        }
+        let kept = try await deadLetter("e1", plan: old.version)
+        let lost = try await deadLetter("e2", plan: "sha256:0000000000000000")
+        let replayer = Replayer(store: store, router: try Router(plan: current), loadRouter: { version in
+            try await KeptPlans.plan(version: version, in: store).map { try Router(plan: $0) }
+        })
+        let report = try await replayer.replay(jobs: [kept, lost], originalPlan: true, by: "test")
+        let newID = try #require(report.replayed.first?.jobs.first)
+        let replayed = try #require(try await store.job(id: newID)).summary
+        #expect(replayed.planVersion == old.version)
+        #expect(replayed.pinsPlan)
+        #expect(report.skipped.map(\.id) == [lost.id])
+        #expect(report.skipped.first?.reason.contains("was not kept") == true)
+        // On the running plan instead, the same dead letter would take the current version.
+        let onCurrent = try await replayer.replay(jobs: [lost], originalPlan: false, by: "test")
+        let currentID = try #require(onCurrent.replayed.first?.jobs.first)
+        let currentJob = try #require(try await store.job(id: currentID)).summary
+        #expect(currentJob.planVersion == current.version && !currentJob.pinsPlan)
     }
 }
