@@ -116,7 +116,7 @@ final class OAuth2Client: Sendable {
         form.append(("client_secret", credentials.clientSecret))
         if let scope = credentials.scope { form.append(("scope", scope)) }
         if let audience = credentials.audience { form.append(("audience", audience)) }
-        let body = form.map { "\(PercentEncoding.formComponent($0.0))=\(PercentEncoding.formComponent($0.1))" }
+        let body = form.map { "\(PercentEncoding.component($0.0))=\(PercentEncoding.component($0.1))" }
             .joined(separator: "&")
         let request = OutboundRequest(method: "POST", url: credentials.tokenURL, headers: [
             ("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "application/json"),
@@ -150,7 +150,7 @@ final class OAuth2Client: Sendable {
 /// Percent-encoding for URLs and forms.
 enum PercentEncoding {
     /// RFC 3986 unreserved characters stay; every other byte of the UTF-8 is `%XX`. Safe for a path segment
-    /// (a `/` in a value cannot make a new segment) and for a query component.
+    /// (a `/` in a value cannot make a new segment), a query component and a form field.
     static func component(_ text: String) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(text.utf8.count)
@@ -169,7 +169,4 @@ enum PercentEncoding {
         }
         return String(decoding: out, as: UTF8.self)
     }
-
-    /// `application/x-www-form-urlencoded`: as `component`, which every server decodes.
-    static func formComponent(_ text: String) -> String { component(text) }
 }

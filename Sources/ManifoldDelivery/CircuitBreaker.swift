@@ -53,41 +53,21 @@ public struct CircuitBreaker: Sendable, Equatable {
         if case .halfOpen = state { state = .halfOpen(probing: true) }
     }
 
-    /// A call succeeded. Returns the state it left, if it changed.
-    @discardableResult
-    public mutating func recordSuccess() -> State? {
-        switch state {
-        case .closed:
-            state = .closed(failures: 0)
-            return nil
-        case .halfOpen:
-            let old = state
-            state = .closed(failures: 0)
-            return old
-        case .open:
-            // A call that started before the breaker opened; the probe decides.
-            return nil
-        }
+    /// A call succeeded. While open, it is a call that started before the breaker opened: the probe decides.
+    public mutating func recordSuccess() {
+        if case .open = state { return }
+        state = .closed(failures: 0)
     }
 
-    /// A call failed (transiently) at `now`. Returns the state it left, if it changed.
-    @discardableResult
-    public mutating func recordFailure(at now: Duration) -> State? {
+    /// A call failed (transiently) at `now`.
+    public mutating func recordFailure(at now: Duration) {
         switch state {
         case .closed(let failures):
-            if failures + 1 >= threshold {
-                let old = state
-                state = .open(until: now + openFor)
-                return old
-            }
-            state = .closed(failures: failures + 1)
-            return nil
+            state = failures + 1 >= threshold ? .open(until: now + openFor) : .closed(failures: failures + 1)
         case .halfOpen:
-            let old = state
             state = .open(until: now + openFor)
-            return old
         case .open:
-            return nil
+            break
         }
     }
 }

@@ -67,17 +67,12 @@ struct ConnectorProgram: Sendable {
         }
         self.targets = targets
         routes = try connector.routes.map { try RouteProgram($0, connector: connector.name, resolver: resolver) }
-        readsHeaders = connector.routes.contains { route in
-            ([route.condition, route.idempotencyKey, route.orderingKey].compactMap { $0?.source }
-                + ([route.body].compactMap { $0 } + (route.headers + route.query + route.pathParameters).map(\.value))
-                .flatMap(\.expressions).map(\.source))
-                .contains { $0.contains("$headers") }
-        }
+        // Conditions and ordering keys are the router's; the mapping is evaluated here.
+        readsHeaders = HeaderBindings.read(by: connector.routes.flatMap(\.mappingExpressions))
     }
 
     func bindings(headers: [(name: String, value: String)]) -> [String: JSON] {
-        guard readsHeaders else { return [:] }
-        return ["headers": .object(JSONObject(headers.map { ($0.name.lowercased(), .string($0.value)) }))]
+        readsHeaders ? HeaderBindings.bindings(headers) : [:]
     }
 }
 
@@ -163,28 +158,24 @@ struct OperationProgram: Sendable {
     }
 }
 
-/// A route: condition, mapping and keys, compiled.
+/// A route's mapping and idempotency key, compiled (its condition and ordering key are the `Router`'s).
 struct RouteProgram: Sendable {
     let plan: RoutePlan
     let lane: String
-    let condition: JSONataExpression?
     let body: CompiledTemplate?
     let headers: [NamedTemplate]
     let query: [NamedTemplate]
     let path: [NamedTemplate]
     let idempotencyKey: JSONataExpression?
-    let orderingKey: JSONataExpression?
 
     init(_ route: RoutePlan, connector: String, resolver: ConfigResolver) throws {
         plan = route
         lane = DeliveryPlan.lane(connector: connector, target: route.target)
-        condition = try route.condition.map { try JSONataExpression($0.source) }
         body = try route.body.map { try CompiledTemplate($0, resolver: resolver) }
         headers = try route.headers.map { try NamedTemplate($0, resolver: resolver) }
         query = try route.query.map { try NamedTemplate($0, resolver: resolver) }
         path = try route.pathParameters.map { try NamedTemplate($0, resolver: resolver) }
         idempotencyKey = try route.idempotencyKey.map { try JSONataExpression($0.source) }
-        orderingKey = try route.orderingKey.map { try JSONataExpression($0.source) }
     }
 }
 
@@ -210,6 +201,27 @@ public enum TraceContext {
             out.append(digits[Int(byte & 0x0F)])
         }
         return String(decoding: out, as: UTF8.self)
+    }
+}
+
+extension RoutePlan {
+    /// The expressions evaluated at delivery time: the templates of body, headers, query and path, and the
+    /// idempotency key.
+    var mappingExpressions: [ExpressionSource] {
+        let templates: [Template] = (body.map { [$0] } ?? []) + (headers + query + pathParameters).map(\.value)
+        return templates.flatMap(\.expressions) + (idempotencyKey.map { [$0] } ?? [])
+    }
+}
+
+/// The `$headers` binding expressions may read: the event's headers by lower-case name, bound only when some
+/// expression reads it.
+enum HeaderBindings {
+    static func read(by expressions: [ExpressionSource]) -> Bool {
+        expressions.contains { $0.source.contains("$headers") }
+    }
+
+    static func bindings(_ headers: [(name: String, value: String)]) -> [String: JSON] {
+        ["headers": .object(JSONObject(headers.map { ($0.name.lowercased(), .string($0.value)) }))]
     }
 }
 

@@ -269,11 +269,7 @@ public final class DeliveryRuntime: Sendable {
         let started = ContinuousClock.now
         let (outcome, prepared) = await perform(job)
         let duration = ContinuousClock.now - started
-        let counts: Bool
-        switch outcome {
-        case .transient, .permanent, .delivered: counts = true
-        case .rateLimited, .badData: counts = false
-        }
+        let counts = outcome.countsAsAttempt
         if counts {
             job.attempts += 1
             if job.firstAttemptAt == nil { job.firstAttemptAt = startedAt }
@@ -311,7 +307,7 @@ public final class DeliveryRuntime: Sendable {
         }
         let record = AttemptRecord(
             jobID: job.id, startedAt: startedAt, duration: duration, countsAsAttempt: counts,
-            errorClass: outcome.errorClass, request: prepared?.record(), responseStatus: outcome.status,
+            errorClass: outcome.errorClass, request: prepared?.request.record(), responseStatus: outcome.status,
             responseHeaders: prepared?.responseHeaders ?? [], responseBody: prepared?.responseBody, error: outcome.reason)
         do {
             try await store.record(record, outcome: stored)
@@ -329,7 +325,7 @@ public final class DeliveryRuntime: Sendable {
             }
         }
         log(job, outcome: outcome, stored: stored, duration: duration)
-        if case .retry = result {} else if case .rateLimited = result {} else {
+        if result == .done {
             known.withLock { _ = $0.remove(job.id) }
         }
         lane.finish(job, result: result, health: health)
@@ -356,8 +352,6 @@ public final class DeliveryRuntime: Sendable {
         var request: PreparedRequest
         var responseHeaders: [(name: String, value: String)] = []
         var responseBody: String?
-
-        func record() -> JSON { request.record() }
     }
 
     /// Maps, authenticates, calls and classifies; a 401 with OAuth fetches a new token and calls once more.
@@ -426,6 +420,14 @@ public final class DeliveryRuntime: Sendable {
 }
 
 extension AttemptOutcome {
+    /// Whether it uses up one of `max_attempts`: a call was answered or failed; not a 429, not bad data.
+    var countsAsAttempt: Bool {
+        switch self {
+        case .transient, .permanent, .delivered: true
+        case .rateLimited, .badData: false
+        }
+    }
+
     var status: Int? {
         switch self {
         case .delivered(let status): status

@@ -42,7 +42,7 @@ public struct Router: Sendable {
             } catch {
                 throw SetupError(description: "connector '\(connector.name)': \(error)")
             }
-            if connector.routes.contains(where: { [$0.condition, $0.orderingKey].contains { $0?.source.contains("$headers") == true } }) {
+            if HeaderBindings.read(by: connector.routes.flatMap { [$0.condition, $0.orderingKey].compactMap { $0 } }) {
                 readsHeaders.insert(connector.name)
             }
         }
@@ -61,8 +61,7 @@ public struct Router: Sendable {
                       replayOf: (String) -> String? = { _ in nil }, pinsPlan: Bool = false) throws(Failure) -> [NewJob]
     {
         guard let rules = connectors[name] else { return [] }
-        let bindings: [String: JSON] = readsHeaders.contains(name)
-            ? ["headers": .object(JSONObject(headers.map { ($0.name.lowercased(), .string($0.value)) }))] : [:]
+        let bindings = readsHeaders.contains(name) ? HeaderBindings.bindings(headers) : [:]
         var jobs: [NewJob] = []
         for rule in rules {
             do {
