@@ -85,7 +85,7 @@ struct NamedTemplate: Sendable {
     init(_ header: Header, resolver: ConfigResolver) throws {
         name = header.name
         template = try CompiledTemplate(header.value, resolver: resolver)
-        secret = CompiledTemplate.readsSecrets(header.value) || Redaction.isCredentialName(header.name)
+        secret = CompiledTemplate.readsSecrets(header.value) || CredentialName.matches(header.name)
     }
 }
 
@@ -222,18 +222,5 @@ enum HeaderBindings {
 
     static func bindings(_ headers: [(name: String, value: String)]) -> [String: JSON] {
         ["headers": .object(JSONObject(headers.map { ($0.name.lowercased(), .string($0.value)) }))]
-    }
-}
-
-/// What the record of a call hides.
-enum Redaction {
-    private static let words = ["authorization", "signature", "secret", "token", "api-key", "apikey", "api_key",
-                                "password", "hmac", "cookie", "key"]
-
-    /// Whether a header or parameter name says it carries a credential (not `Idempotency-Key`).
-    static func isCredentialName(_ name: String) -> Bool {
-        let lower = name.lowercased()
-        if lower == "idempotency-key" { return false }
-        return words.contains { lower.contains($0) }
     }
 }

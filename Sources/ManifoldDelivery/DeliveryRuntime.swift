@@ -392,7 +392,7 @@ public final class DeliveryRuntime: Sendable {
             } catch {
                 return (.transient(status: nil, retryAfter: nil, reason: error.description), exchange)
             }
-            exchange.responseHeaders = response.headers.filter { !Redaction.isCredentialName($0.name) }
+            exchange.responseHeaders = response.headers.filter { !CredentialName.matches($0.name) }
             exchange.responseBody = String(decoding: response.body.prefix(2048), as: UTF8.self)
             if response.status == 401, case .oauth2 = target.auth, round == 0 {
                 // Once: a token the vendor revoked or that expired early.

@@ -208,17 +208,27 @@ public final class WebhookEndpoint: Sendable {
     public func redacted(_ headers: HeaderList) -> HeaderList {
         HeaderList(headers.fields.map { field in
             let name = field.name.asciiLowercased
-            let bytes = Array(name.utf8)
-            let secret = credentialHeaders.contains(name)
-                || (Self.credentialWords.contains { Self.occurs($0, in: bytes) } && !Self.occurs(Self.idempotency, in: bytes))
+            let secret = credentialHeaders.contains(name) || CredentialName.matches(lowercased: name)
             return secret ? (name: field.name, value: "[redacted]") : field
         })
     }
+}
 
-    /// Words that, in a header's name, say it carries a credential.
-    private static let credentialWords = ["signature", "secret", "token", "api-key", "apikey", "password", "hmac"]
-        .map { Array($0.utf8) }
+/// Whether a header's (or parameter's) name says it carries a credential: the one rule for what the store, the
+/// logs and the attempt records hide, inbound and outbound. `Idempotency-Key` is not one.
+public enum CredentialName {
+    private static let words = ["signature", "secret", "token", "api-key", "apikey", "api_key", "password", "hmac",
+                                "auth", "cookie"].map { Array($0.utf8) }
     private static let idempotency = Array("idempotency".utf8)
+
+    public static func matches(_ name: String) -> Bool {
+        matches(lowercased: name.asciiLowercased)
+    }
+
+    static func matches(lowercased name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        return words.contains { occurs($0, in: bytes) } && !occurs(idempotency, in: bytes)
+    }
 
     private static func occurs(_ needle: [UInt8], in haystack: [UInt8]) -> Bool {
         guard needle.count <= haystack.count else { return false }
