@@ -106,3 +106,43 @@ public struct Replayer: Sendable {
         return report
     }
 }
+
+/// What a replay or a purge acts on, as the CLI and the admin API choose it.
+public enum ReplaySelection {
+    /// A named job or event that is not in the store.
+    public struct NotFound: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// The jobs named, or (with none named) every dead letter of the connector and target given, oldest first.
+    public static func deadLetters(ids: [String], connector: String?, target: String?,
+                                   in store: any JobStore) async throws -> [JobSummary]
+    {
+        if !ids.isEmpty {
+            var jobs: [JobSummary] = []
+            for id in ids {
+                guard let job = try await store.job(id: id) else { throw NotFound(description: "there is no job \(id)") }
+                jobs.append(job.summary)
+            }
+            return jobs
+        }
+        return try await store.jobs(JobQuery(states: [.dead, .quarantined], connector: connector, target: target,
+                                             limit: 1_000_000)).reversed()
+    }
+
+    /// The events named, or (with none named) those matching the filters, received before `until`, oldest first.
+    public static func events(ids: [String], connector: String?, status: EventStatus?, since: Date?, until: Date?,
+                              limit: Int, in store: any EventStore) async throws -> [EventSummary]
+    {
+        if !ids.isEmpty {
+            var events: [EventSummary] = []
+            for id in ids {
+                guard let event = try await store.event(id: id) else { throw NotFound(description: "there is no event \(id)") }
+                events.append(event.summary)
+            }
+            return events
+        }
+        return try await store.events(EventQuery(connector: connector, status: status, since: since, limit: limit))
+            .filter { until == nil || $0.receivedAt < until! }.reversed()
+    }
+}

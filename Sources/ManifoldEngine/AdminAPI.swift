@@ -54,25 +54,16 @@ public struct AdminAPI: Sendable {
                 return Engine.Reply(status: 200, body: report.json)
             case ("POST", "/admin/replay"):
                 let request = try Self.object(body)
-                var events: [EventSummary] = []
-                if let ids = request["events"]?.arrayValue {
-                    for id in ids.compactMap(\.stringValue) {
-                        guard let event = try await store.event(id: id) else {
-                            return .error(404, "not_found", "there is no event \(id)")
-                        }
-                        events.append(event.summary)
-                    }
-                } else {
-                    let since = try request["since"]?.stringValue.map(Self.date)
-                    let until = try request["until"]?.stringValue.map(Self.date)
-                    guard request["connector"] != nil || request["status"] != nil || since != nil else {
-                        return .error(400, "bad_request", "choose events: events, or connector/since/until, or status")
-                    }
-                    events = try await store.events(EventQuery(
-                        connector: request["connector"]?.stringValue,
-                        status: request["status"]?.stringValue.map(EventStatus.init(rawValue:)), since: since, limit: 100_000))
-                        .filter { until == nil || $0.receivedAt < until! }.reversed()
+                let since = try request["since"]?.stringValue.map(Self.date)
+                let until = try request["until"]?.stringValue.map(Self.date)
+                let ids = request["events"]?.arrayValue?.compactMap(\.stringValue) ?? []
+                guard !ids.isEmpty || request["connector"] != nil || request["status"] != nil || since != nil else {
+                    return .error(400, "bad_request", "choose events: events, or connector/since/until, or status")
                 }
+                let events = try await ReplaySelection.events(
+                    ids: ids, connector: request["connector"]?.stringValue,
+                    status: request["status"]?.stringValue.map(EventStatus.init(rawValue:)), since: since, until: until,
+                    limit: 100_000, in: store)
                 let report = try await replayer(engine).replay(events: events, originalPlan: request["original_plan"]?.boolValue == true,
                                                                by: "admin-api")
                 return Engine.Reply(status: 200, body: report.json)
@@ -81,6 +72,8 @@ public struct AdminAPI: Sendable {
             }
         } catch let error as BadRequest {
             return .error(400, "bad_request", error.message)
+        } catch let error as ReplaySelection.NotFound {
+            return .error(404, "not_found", error.description)
         } catch {
             return .error(500, "internal", "\(error)")
         }
@@ -91,17 +84,10 @@ public struct AdminAPI: Sendable {
     }
 
     private func select(_ request: JSON) async throws -> [JobSummary] {
-        if let ids = request["jobs"]?.arrayValue {
-            var jobs: [JobSummary] = []
-            for id in ids.compactMap(\.stringValue) {
-                guard let job = try await store.job(id: id) else { throw BadRequest(message: "there is no job \(id)") }
-                jobs.append(job.summary)
-            }
-            return jobs
-        }
-        guard request["all"]?.boolValue == true else { throw BadRequest(message: "name jobs, or say all: true") }
-        return try await store.jobs(JobQuery(states: [.dead, .quarantined], connector: request["connector"]?.stringValue,
-                                             target: request["target"]?.stringValue, limit: 1_000_000)).reversed()
+        let ids = request["jobs"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        guard !ids.isEmpty || request["all"]?.boolValue == true else { throw BadRequest(message: "name jobs, or say all: true") }
+        return try await ReplaySelection.deadLetters(ids: ids, connector: request["connector"]?.stringValue,
+                                                     target: request["target"]?.stringValue, in: store)
     }
 
     private func replayer(_ engine: Engine) -> Replayer {

@@ -36,16 +36,7 @@ struct DeadLetterSelection: ParsableArguments {
     }
 
     func select(_ store: SQLiteEventStore) async throws -> [JobSummary] {
-        if !jobs.isEmpty {
-            var found: [JobSummary] = []
-            for id in jobs {
-                guard let job = try await store.job(id: id) else { throw CommandFailure(message: "there is no job \(id)") }
-                found.append(job.summary)
-            }
-            return found
-        }
-        return try await store.jobs(JobQuery(states: [.dead, .quarantined], connector: connector, target: target,
-                                             limit: 1_000_000)).reversed()
+        try await ReplaySelection.deadLetters(ids: jobs, connector: connector, target: target, in: store)
     }
 }
 
@@ -271,19 +262,10 @@ struct ReplayCommand: AsyncParsableCommand, AsyncOutputCommand {
 
     func perform() async -> CommandOutput {
         await options.reading { store in
-            var chosen: [EventSummary] = []
-            if !events.isEmpty {
-                for id in events {
-                    guard let record = try await store.event(id: id) else { throw CommandFailure(message: "there is no event \(id)") }
-                    chosen.append(record.summary)
-                }
-            } else {
-                let before = until.flatMap { EventsListCommand.time($0, now: Date()) }
-                chosen = try await store.events(EventQuery(
-                    connector: connector, status: status.map(EventStatus.init(rawValue:)),
-                    since: since.flatMap { EventsListCommand.time($0, now: Date()) }, limit: limit))
-                    .filter { before == nil || $0.receivedAt < before! }.reversed()
-            }
+            let chosen = try await ReplaySelection.events(
+                ids: events, connector: connector, status: status.map(EventStatus.init(rawValue:)),
+                since: since.flatMap { EventsListCommand.time($0, now: Date()) },
+                until: until.flatMap { EventsListCommand.time($0, now: Date()) }, limit: limit, in: store)
             let bar = ProgressBar(label: "replaying")
             let report = try await plan.replayer(store).replay(events: chosen, originalPlan: plan.originalPlan,
                                                                by: Actor.current, progress: bar.update)
