@@ -151,7 +151,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ManifoldCLITests",
-            dependencies: ["ManifoldCLI", "ManifoldCompiler", "ManifoldPlan", "JSONValue", "TestSupport"],
+            dependencies: ["ManifoldCLI", "ManifoldCompiler", "ManifoldPlan", "ManifoldStore", "JSONValue", "TestSupport"],
             exclude: ["Golden"]
         ),
     ]
