@@ -148,15 +148,7 @@ struct DeadLetterShowCommand: AsyncParsableCommand, AsyncOutputCommand {
     var id: String
 
     func perform() async -> CommandOutput {
-        await options.reading { store in
-            guard let record = try await store.job(id: id) else {
-                return CommandOutput(standardError: "error: there is no job \(id) in \(options.store)\n", status: 1)
-            }
-            switch options.format {
-            case .json: return CommandOutput(standardOutput: record.json.serialized(.pretty) + "\n")
-            case .text: return CommandOutput(standardOutput: Self.text(record))
-            }
-        }
+        await options.showing("job", id, find: { try await $0.job(id: id) }, json: \.json, text: Self.text)
     }
 
     static func text(_ record: JobRecord) -> String {
@@ -167,7 +159,7 @@ struct DeadLetterShowCommand: AsyncParsableCommand, AsyncOutputCommand {
             ("state", job.state.rawValue), ("attempts", "\(job.attempts)"), ("plan", job.planVersion),
             ("trace", job.traceID), ("reason", job.lastError ?? "-"),
         ] + (job.replayOf.map { [("replays", $0)] } ?? []) + (job.orderingKey.map { [("ordering", $0)] } ?? [])
-        for (name, value) in fields { out += "  " + name.padding(toLength: 10, withPad: " ", startingAt: 0) + value + "\n" }
+        out += StoreOptions.fieldLines(fields)
         for (index, attempt) in record.attempts.enumerated() {
             out += "\nattempt \(index + 1)  \(Timestamp.text(attempt.at))  \(attempt.errorClass)"
                 + "  \(attempt.responseStatus.map(String.init) ?? "-")  \(attempt.durationMilliseconds) ms"

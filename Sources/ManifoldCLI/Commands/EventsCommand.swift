@@ -20,6 +20,26 @@ struct StoreOptions: ParsableArguments {
     @Option(help: "Output format: text or json.")
     var format: OutputFormat = .text
 
+    /// Shows one record found by id: as JSON or as text; a missing one is an error naming the store (status 1).
+    func showing<Record>(_ noun: String, _ id: String, find: @escaping (SQLiteEventStore) async throws -> Record?,
+                         json: @escaping (Record) -> JSON, text: @escaping (Record) -> String) async -> CommandOutput
+    {
+        await reading { store in
+            guard let record = try await find(store) else {
+                return CommandOutput(standardError: "error: there is no \(noun) \(id) in \(self.store)\n", status: 1)
+            }
+            switch format {
+            case .json: return CommandOutput(standardOutput: json(record).serialized(.pretty) + "\n")
+            case .text: return CommandOutput(standardOutput: text(record))
+            }
+        }
+    }
+
+    /// `  name      value` lines, the names in a column.
+    static func fieldLines(_ fields: [(String, String)]) -> String {
+        fields.map { "  " + $0.0.padding(toLength: 10, withPad: " ", startingAt: 0) + $0.1 + "\n" }.joined()
+    }
+
     /// Opens the store (which must exist), reads it with `body`, closes it; a store error is status 2.
     func reading(_ body: (SQLiteEventStore) async throws -> CommandOutput) async -> CommandOutput {
         do {
@@ -106,15 +126,7 @@ struct EventsShowCommand: AsyncParsableCommand, AsyncOutputCommand {
     var id: String
 
     func perform() async -> CommandOutput {
-        await options.reading { store in
-            guard let record = try await store.event(id: id) else {
-                return CommandOutput(standardError: "error: there is no event \(id) in \(options.store)\n", status: 1)
-            }
-            switch options.format {
-            case .json: return CommandOutput(standardOutput: record.json.serialized(.pretty) + "\n")
-            case .text: return CommandOutput(standardOutput: Self.text(record))
-            }
-        }
+        await options.showing("event", id, find: { try await $0.event(id: id) }, json: \.json, text: Self.text)
     }
 
     static func text(_ record: EventRecord) -> String {
@@ -125,7 +137,7 @@ struct EventsShowCommand: AsyncParsableCommand, AsyncOutputCommand {
             ("status", event.status.rawValue), ("plan", event.planVersion), ("from", record.remoteAddress ?? "-"),
             ("body", "\(record.body.count) bytes, \(record.contentType)"),
         ]
-        for (name, value) in fields { out += "  " + name.padding(toLength: 10, withPad: " ", startingAt: 0) + value + "\n" }
+        out += StoreOptions.fieldLines(fields)
         out += "\nheaders\n"
         for header in record.headers { out += "  \(header.name): \(header.value)\n" }
         out += "\ntimeline\n"
