@@ -91,22 +91,7 @@ import Testing
         let old = try TestConnector.plan(name: "shop", webhook: EngineHTTPTests.webhook)
         let current = try TestConnector.plan(name: "shop", webhook: EngineHTTPTests.webhook.replacingOccurrences(of: "2KB", with: "4KB"))
         #expect(old.version != current.version)
-        let text = """
-        connector: shop
-        version: 1
-        source:
-          webhook:
-        \(EngineHTTPTests.webhook.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
-        targets:
-          sink:
-            base_url: https://example.com
-            operations:
-              post: { method: POST, path: /in }
-        routes:
-          - name: all
-            call: sink.post
-            body: "{% $ %}"
-        """
+        let text = TestConnector.source(name: "shop", webhook: EngineHTTPTests.webhook)
         #expect(try await KeptPlans.plan(version: old.version, in: store) == nil)
         try await store.keepPlan(version: old.version, sources: [PlanSource(path: "shop.yaml", text: text)])
         #expect(try await KeptPlans.plan(version: old.version, in: store)?.version == old.version)

@@ -6,7 +6,16 @@ public enum TestConnector {
     /// Compiles a connector named `name` whose `source.webhook` is `webhook` (YAML, one key per line), with one
     /// target and one route; throws the diagnostics if it does not compile.
     public static func plan(name: String = "demo", webhook: String) throws -> Plan {
-        let text = """
+        let result = ConnectorCompiler().compile([SourceFile(path: name + ".yaml", text: source(name: name, webhook: webhook))])
+        guard let plan = result.plan else {
+            throw CompileFailure(diagnostics: result.diagnostics.map(\.message))
+        }
+        return plan
+    }
+
+    /// The connector file `plan` compiles.
+    public static func source(name: String = "demo", webhook: String) -> String {
+        """
         connector: \(name)
         version: 1
         source:
@@ -22,11 +31,6 @@ public enum TestConnector {
             call: sink.post
             body: "{% $ %}"
         """
-        let result = ConnectorCompiler().compile([SourceFile(path: name + ".yaml", text: text)])
-        guard let plan = result.plan else {
-            throw CompileFailure(diagnostics: result.diagnostics.map(\.message))
-        }
-        return plan
     }
 
     public struct CompileFailure: Error {
