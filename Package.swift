@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "JSONSchema", targets: ["JSONSchema"]),
         .library(name: "JSONata", targets: ["JSONata"]),
         .library(name: "ManifoldCompiler", targets: ["ManifoldCompiler"]),
+        .library(name: "ManifoldDiff", targets: ["ManifoldDiff"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -46,6 +47,8 @@ let package = Package(
             swiftSettings: strictSwift,
             plugins: ["EmbedSchemas"]
         ),
+        // What changed in behaviour between two plans, classified breaking / risky / safe, as text, Markdown or JSON.
+        .target(name: "ManifoldDiff", dependencies: ["JSONValue", "ManifoldPlan"], swiftSettings: strictSwift),
         // Webhook ingress without HTTP: signature schemes (verify and sign), secrets, the decision for one request.
         .target(
             name: "ManifoldIngress",
@@ -74,7 +77,8 @@ let package = Package(
         .target(
             name: "ManifoldEngine",
             dependencies: [
-                "JSONValue", "ManifoldPlan", "ManifoldCompiler", "ManifoldIngress", "ManifoldStore", "ManifoldDelivery",
+                "JSONValue", "ManifoldPlan", "ManifoldCompiler", "ManifoldDiff", "ManifoldIngress", "ManifoldStore",
+                "ManifoldDelivery",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -87,7 +91,7 @@ let package = Package(
         .target(
             name: "ManifoldCLI",
             dependencies: [
-                "JSONValue", "JSONata", "ManifoldPlan", "ManifoldCompiler", "ManifoldIngress", "ManifoldStore",
+                "JSONValue", "JSONata", "ManifoldPlan", "ManifoldCompiler", "ManifoldDiff", "ManifoldIngress", "ManifoldStore",
                 "ManifoldDelivery", "ManifoldEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -19,7 +19,8 @@ extension JSONObject: ExpressibleByDictionaryLiteral {
 }
 
 extension WebhookSource {
-    var json: JSON {
+    /// As JSON, with every effective value.
+    public var json: JSON {
         var object: JSONObject = ["path": .string(path), "verify": verification.json]
         if let eventID { object["event_id"] = .string(eventID.source) }
         if let eventType { object["event_type"] = .string(eventType.source) }
@@ -31,7 +32,8 @@ extension WebhookSource {
 }
 
 extension Verification {
-    var json: JSON {
+    /// As JSON, with every effective value.
+    public var json: JSON {
         var object: JSONObject = ["scheme": .string(scheme.rawValue)]
         if !secrets.isEmpty { object["secrets"] = .array(secrets.map { .string($0.description) }) }
         if let tolerance { object["tolerance"] = .string(tolerance.manifoldText) }
@@ -49,7 +51,8 @@ extension Verification {
 }
 
 extension TargetPlan {
-    var json: JSON {
+    /// As JSON, with every effective value.
+    public var json: JSON {
         var object: JSONObject = ["base_url": .string(baseURL.description)]
         if allowInsecure { object["allow_insecure"] = true }
         object["auth"] = auth.json
@@ -79,7 +82,8 @@ extension TargetPlan {
 }
 
 extension AuthMethod {
-    var json: JSON {
+    /// As JSON, with every effective value.
+    public var json: JSON {
         switch self {
         case .none:
             return "none"
@@ -105,7 +109,8 @@ extension AuthMethod {
 }
 
 extension OperationPlan {
-    var json: JSON {
+    /// As JSON, with every effective value.
+    public var json: JSON {
         var object: JSONObject = ["method": .string(method.rawValue), "path": .string(path.description)]
         if !headers.isEmpty { object["headers"] = headers.json }
         if !query.isEmpty { object["query"] = query.json }
@@ -115,7 +120,8 @@ extension OperationPlan {
 }
 
 extension RoutePlan {
-    var json: JSON {
+    /// As JSON, with every effective value.
+    public var json: JSON {
         var object: JSONObject = ["name": .string(name)]
         if let condition { object["when"] = .string(condition.source) }
         object["call"] = .string(call)
