@@ -26,6 +26,11 @@ public struct DeliveryPlan: Sendable {
             }
         }
         self.connectors = connectors
+        var lanes: [String: TargetProgram] = [:]
+        for connector in connectors.values {
+            for target in connector.targets.values { lanes[target.lane] = target }
+        }
+        targetsByLane = lanes
     }
 
     public struct SetupError: Error, CustomStringConvertible {
@@ -42,14 +47,13 @@ public struct DeliveryPlan: Sendable {
         return (program, route)
     }
 
-    /// Every target of the plan, by lane.
-    var targetsByLane: [String: TargetProgram] {
-        var lanes: [String: TargetProgram] = [:]
-        for connector in connectors.values {
-            for target in connector.targets.values { lanes[target.lane] = target }
-        }
-        return lanes
+    /// Whether the plan can deliver `job`: it has the job's route, and its lane.
+    func delivers(_ job: DeliveryJob) -> Bool {
+        route(job.connector, job.route).map { $0.1.plan.target == job.target } ?? false
     }
+
+    /// Every target of the plan, by lane.
+    let targetsByLane: [String: TargetProgram]
 }
 
 /// A connector's compiled routes and targets.

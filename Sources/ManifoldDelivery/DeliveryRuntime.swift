@@ -51,8 +51,9 @@ public final class DeliveryRuntime: Sendable {
     private let limiters = Mutex<[String: SlidingWindowLimiter]>([:])
     /// Jobs in memory (queued or in flight), so that a sweep never claims one twice.
     private let known = Mutex<Set<String>>([])
-    /// Jobs whose lane the plan no longer has; kept (and leased), reported, never dropped.
-    private let orphans = Mutex<[DeliveryJob]>([])
+    /// Jobs whose connector, target or route the running plan does not have (a reload removed it): kept in memory
+    /// and leased, reported, resumed when a plan has it again; never dropped.
+    private let held = Mutex<[DeliveryJob]>([])
     private let stopping = Atomic<Bool>(false)
     private let inFlight = Atomic<Int>(0)
     private let statistics = Mutex(Statistics())
@@ -75,13 +76,18 @@ public final class DeliveryRuntime: Sendable {
 
     public var stats: Statistics { statistics.withLock { $0 } }
 
+    /// OAuth clients, kept across plan swaps while a target's credentials stay the same (no new token fetch).
+    public let tokens = OAuth2TokenCache()
+
     /// The lease a job made now gets.
     public var newLease: (owner: String, until: Date) { (owner, Date() + configuration.leaseDuration.timeInterval) }
 
     // MARK: Plan
 
     /// Runs `plan` from now on: lanes of new targets open, lanes of kept targets take the new policies and keep
-    /// their queue, breaker and limiter when those policies stay the same.
+    /// their queue, breaker and limiter when those policies stay the same. Queued jobs of a lane the plan no longer
+    /// has are held; held jobs whose route the plan has again go back to their lane. Calls in flight finish on the
+    /// plan they started with; queued jobs are mapped with `plan` when they start.
     public func install(_ plan: DeliveryPlan) {
         current.withLock { $0 = plan }
         let targets = plan.targetsByLane
@@ -108,13 +114,32 @@ public final class DeliveryRuntime: Sendable {
             }
             touched.append(lane)
         }
-        // Jobs whose lane came back get it.
-        let adopted = orphans.withLock { orphans -> [DeliveryJob] in
-            let adopted = orphans.filter { targets[$0.lane] != nil }
-            orphans.removeAll { targets[$0.lane] != nil }
-            return adopted
+        let retired = lanes.withLock { lanes in lanes.filter { targets[$0.key] == nil }.map(\.value) }
+        let resumed = held.withLock { held -> [DeliveryJob] in
+            let resumed = held.filter { plan.delivers($0) }
+            held.removeAll { plan.delivers($0) }
+            return resumed
         }
-        if !adopted.isEmpty { place(adopted) }
+        if !resumed.isEmpty {
+            logger.notice("held jobs resume: the plan has their routes again", metadata: ["jobs": "\(resumed.count)"])
+            place(resumed)
+        }
+        for lane in retired {
+            let jobs = lane.removeQueued()
+            guard !jobs.isEmpty else { continue }
+            logger.warning("the plan has no target for queued jobs: they are held until it does",
+                           metadata: ["lane": "\(lane.name)", "jobs": "\(jobs.count)"])
+            held.withLock { $0.append(contentsOf: jobs) }
+        }
+    }
+
+    /// Held jobs by `connector/route`: jobs whose route the running plan does not have, kept until it does.
+    public var heldJobs: [String: Int] {
+        held.withLock { held in
+            var counts: [String: Int] = [:]
+            for job in held { counts[job.connector + "/" + job.route, default: 0] += 1 }
+            return counts
+        }
     }
 
     private func limiter(for target: TargetProgram) -> SlidingWindowLimiter? {
@@ -150,9 +175,10 @@ public final class DeliveryRuntime: Sendable {
         var byLane: [String: [DeliveryJob]] = [:]
         for job in jobs { byLane[job.lane, default: []].append(job) }
         for (name, jobs) in byLane {
-            guard let lane = lanes.withLock({ $0[name] }) else {
-                logger.warning("jobs wait for a lane the plan does not have", metadata: ["lane": "\(name)", "jobs": "\(jobs.count)"])
-                orphans.withLock { $0.append(contentsOf: jobs) }
+            guard let lane = lanes.withLock({ $0[name] }), plan?.targetsByLane[name] != nil else {
+                logger.warning("the plan has no target for these jobs: they are held until it does",
+                               metadata: ["lane": "\(name)", "jobs": "\(jobs.count)"])
+                held.withLock { $0.append(contentsOf: jobs) }
                 continue
             }
             // Claimed jobs keep their retry time; the lane takes each at its own.
@@ -243,7 +269,8 @@ public final class DeliveryRuntime: Sendable {
 
     /// Lanes by name: breaker state, queued jobs, calls in flight.
     public var laneSnapshots: [String: (breaker: String, queued: Int, inFlight: Int)] {
-        let lanes = self.lanes.withLock { $0 }
+        let running = plan?.targetsByLane ?? [:]
+        let lanes = self.lanes.withLock { $0 }.filter { running[$0.key] != nil }
         return lanes.mapValues { lane in
             let snapshot = lane.snapshot
             return (snapshot.breaker.name, snapshot.queued, snapshot.inFlight)
@@ -265,9 +292,18 @@ public final class DeliveryRuntime: Sendable {
 
     private func attempt(_ job: DeliveryJob, on lane: Lane) async {
         var job = job
+        // The plan the call is made with, fixed now: a reload during the call does not change it.
+        let deliveryPlan = await plan(for: job)
+        if !job.pinsPlan, deliveryPlan?.delivers(job) != true {
+            logger.warning("the plan has no route for this job: held until it does",
+                           metadata: ["job": "\(job.id)", "connector": "\(job.connector)", "route": "\(job.route)"])
+            held.withLock { $0.append(job) }
+            lane.finish(job, result: .done, health: .neutral)
+            return
+        }
         let startedAt = Date()
         let started = ContinuousClock.now
-        let (outcome, prepared) = await perform(job)
+        let (outcome, prepared) = await perform(job, with: deliveryPlan)
         let duration = ContinuousClock.now - started
         let counts = outcome.countsAsAttempt
         if counts {
@@ -355,9 +391,8 @@ public final class DeliveryRuntime: Sendable {
     }
 
     /// Maps, authenticates, calls and classifies; a 401 with OAuth fetches a new token and calls once more.
-    private func perform(_ job: DeliveryJob) async -> (AttemptOutcome, Exchange?) {
-        guard let deliveryPlan = await plan(for: job),
-              let (connector, route) = deliveryPlan.route(job.connector, job.route),
+    private func perform(_ job: DeliveryJob, with deliveryPlan: DeliveryPlan?) async -> (AttemptOutcome, Exchange?) {
+        guard let deliveryPlan, let (connector, route) = deliveryPlan.route(job.connector, job.route),
               let target = connector.targets[route.plan.target]
         else { return (.badData(reason: "the plan has no route '\(job.route)' of '\(job.connector)'"), nil) }
         var prepared: PreparedRequest

@@ -45,8 +45,9 @@ extension JobRecord {
     }
 }
 
-enum JobJSON {
-    static func time(_ date: Date) -> String {
+/// How the JSON the engine serves writes times: ISO 8601 with milliseconds, in UTC.
+public enum JobJSON {
+    public static func time(_ date: Date) -> String {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return formatter.string(from: date)

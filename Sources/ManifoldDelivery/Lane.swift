@@ -64,6 +64,11 @@ final class Lane: Sendable {
         pump()
     }
 
+    /// Takes the queued jobs out; calls in flight finish.
+    func removeQueued() -> [DeliveryJob] {
+        state.withLock { $0.removeQueued() }
+    }
+
     /// The breaker's state, queue length and calls in flight.
     var snapshot: (breaker: CircuitBreaker.State, queued: Int, inFlight: Int) {
         state.withLock { ($0.breaker.state, $0.queued, $0.inFlight) }

@@ -138,6 +138,19 @@ public struct LaneState<Item: LaneItem>: Sendable {
         }
     }
 
+    /// Takes every queued job out (ready, waiting to retry, held behind a key), in the order they would have run;
+    /// jobs in flight stay. For a lane the plan no longer has.
+    public mutating func removeQueued() -> [Item] {
+        let waiting = Array(ready[readyHead...]) + delayed.map(\.item)
+        for item in waiting { if let key = item.orderingKey { activeKeys.remove(key) } }
+        let behind = held.keys.sorted().flatMap { held[$0]! }
+        ready = []
+        readyHead = 0
+        delayed = []
+        held = [:]
+        return waiting + behind
+    }
+
     /// A job of an ordering key is done: the next one of that key becomes ready.
     private mutating func release(_ item: Item) {
         guard let key = item.orderingKey else { return }

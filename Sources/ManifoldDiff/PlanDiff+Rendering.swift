@@ -59,7 +59,7 @@ extension PlanDiff {
 
 extension PlanChange {
     /// `field: before → after`, `added: value`, or `removed (was value)`, each value passed through `quote`.
-    func what(quoting quote: (String) -> String = { $0 }) -> String {
+    public func what(quoting quote: (String) -> String = { $0 }) -> String {
         switch (field, before, after) {
         case (nil, nil, let after?): "added: \(quote(after))"
         case (nil, let before?, nil): "removed (was \(quote(before)))"

@@ -14,6 +14,9 @@ public import ManifoldStore
 ///   POST /admin/dlq/replay  {"jobs": [...]} | {"all": true, "connector": .., "target": ..}, "original_plan": bool
 ///   POST /admin/dlq/purge   {"jobs": [...]} | {"all": true, ...}
 ///   POST /admin/replay      {"events": [...]} | {"connector": .., "since": ISO, "until": ISO, "status": ..}
+///   POST /admin/reload                                reloads the connectors: 200 applied or unchanged (with the
+///                                                     diff), 422 rejected (with the diagnostics; the plan stays)
+///   GET  /admin/reload                                the running plan, the last reload, held jobs
 public struct AdminAPI: Sendable {
     let store: any EventStore & JobStore
     private let tokenDigest: [UInt8]
@@ -30,9 +33,20 @@ public struct AdminAPI: Sendable {
         return zip(given, tokenDigest).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
     }
 
-    func handle(method: String, path: String, query: [String: String], body: [UInt8], engine: Engine) async -> Engine.Reply {
+    func handle(method: String, path: String, query: [String: String], body: [UInt8], engine: Engine,
+                reloader: ConfigReloader? = nil) async -> Engine.Reply
+    {
         do {
             switch (method, path) {
+            case ("POST", "/admin/reload"):
+                guard let reloader else { return .error(404, "not_found", "this engine does not reload its connectors") }
+                let outcome = await reloader.reload(trigger: "admin")
+                return Engine.Reply(status: outcome.result == .rejected ? 422 : 200, body: outcome.json)
+            case ("GET", "/admin/reload"):
+                var status: JSONObject = ["plan": .string(engine.plan.version)]
+                if let last = reloader?.last { status["last_reload"] = last.json }
+                status["held_jobs"] = ReloadOutcome.json(heldJobs: engine.runtime?.heldJobs ?? [:])
+                return Engine.Reply(status: 200, body: .object(status))
             case ("GET", "/admin/dlq"):
                 let jobs = try await store.jobs(JobQuery(states: [.dead, .quarantined], connector: query["connector"],
                                                          target: query["target"], limit: Int(query["limit"] ?? "") ?? 100))

@@ -29,27 +29,48 @@ public final class Engine: Sendable {
 
     /// Sets the plan up: every secret and public URL must resolve, or this throws naming the connector and what is missing.
     public init(plan: Plan, store: any EventStore, resolver: ConfigResolver, logger: Logger,
-                runtime: DeliveryRuntime? = nil, admin: AdminAPI? = nil,
+                runtime: DeliveryRuntime? = nil, admin: AdminAPI? = nil, metrics: EngineMetrics = EngineMetrics(),
                 now: @escaping @Sendable () -> Date = { Date() }) throws(SetupError)
     {
         self.admin = admin
-        var endpoints: [String: WebhookEndpoint] = [:]
-        do {
-            for connector in plan.connectors {
-                endpoints[connector.source.path] = try WebhookEndpoint(connector: connector, resolver: resolver)
-            }
-            let router = try Router(plan: plan)
-            if let runtime {
-                runtime.install(try DeliveryPlan(plan: plan, resolver: resolver))
-            }
-            routing = Mutex(Routing(plan: plan, endpoints: endpoints, router: router))
-        } catch {
-            throw SetupError(description: "\(error)")
-        }
+        let (routing, delivery) = try Self.prepare(plan, resolver: resolver, runtime: runtime)
+        if let delivery { runtime?.install(delivery) }
+        self.routing = Mutex(routing)
         self.store = store
         self.runtime = runtime
         self.logger = logger
+        self.metrics = metrics
         self.now = now
+    }
+
+    /// Swaps `plan` in: every endpoint, the router and the delivery plan are built first, and only if all of them
+    /// can be (every secret resolves) do they replace the running ones, together. Requests already admitted and
+    /// calls in flight finish on the plan they started with. Returns the plan it replaced.
+    @discardableResult
+    public func apply(_ plan: Plan, resolver: ConfigResolver) throws(SetupError) -> Plan {
+        let (next, delivery) = try Self.prepare(plan, resolver: resolver, runtime: runtime)
+        // Lanes first: a job routed by the new plan finds its lane.
+        if let delivery { runtime?.install(delivery) }
+        return routing.withLock { routing in
+            let previous = routing.plan
+            routing = next
+            return previous
+        }
+    }
+
+    private static func prepare(_ plan: Plan, resolver: ConfigResolver, runtime: DeliveryRuntime?) throws(SetupError)
+        -> (Routing, DeliveryPlan?)
+    {
+        do {
+            var endpoints: [String: WebhookEndpoint] = [:]
+            for connector in plan.connectors {
+                endpoints[connector.source.path] = try WebhookEndpoint(connector: connector, resolver: resolver)
+            }
+            let delivery = try runtime.map { try DeliveryPlan(plan: plan, resolver: resolver, tokens: $0.tokens) }
+            return (Routing(plan: plan, endpoints: endpoints, router: try Router(plan: plan)), delivery)
+        } catch {
+            throw SetupError(description: "\(error)")
+        }
     }
 
     /// Why a plan cannot run: a secret or URL that does not resolve, named with its connector.
@@ -65,6 +86,9 @@ public final class Engine: Sendable {
 
     /// The admin API, when a token is configured.
     public let admin: AdminAPI?
+
+    /// The engine's metrics, served at `/metrics`.
+    public let metrics: EngineMetrics
 
     /// The webhook served at a path, with the version of the plan it belongs to: looked up once per request, so
     /// that its size limit, its admission and the version stored with the event all come from one plan.

@@ -20,9 +20,10 @@ public struct EngineRequestContext: RequestContext {
     }
 }
 
-/// Routes HTTP requests: `/healthz`, `/readyz`, and every webhook path of the running plan.
+/// Routes HTTP requests: `/healthz`, `/readyz`, `/metrics`, the admin API, and every webhook path of the running plan.
 struct EngineResponder: HTTPResponder {
     let engine: Engine
+    let reloader: ConfigReloader?
 
     func respond(to request: Request, context: EngineRequestContext) async throws -> Response {
         let path = request.uri.path
@@ -30,7 +31,16 @@ struct EngineResponder: HTTPResponder {
         case (.get, "/healthz"):
             return Self.json(200, ["status": "up"])
         case (.get, "/readyz"):
-            return Self.json(await engine.readiness())
+            var reply = await engine.readiness()
+            // The plan running is what readiness is about; a rejected reload is shown, and does not make it unready.
+            if let last = reloader?.last, case .object(var body) = reply.body {
+                body["last_reload"] = last.json
+                reply.body = .object(body)
+            }
+            return Self.json(reply)
+        case (.get, "/metrics"):
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(string: engine.metrics.exposition)))
         default:
             break
         }
@@ -45,7 +55,7 @@ struct EngineResponder: HTTPResponder {
             var query: [String: String] = [:]
             for (name, value) in request.uri.queryParameters { query[String(name)] = String(value) }
             return Self.json(await admin.handle(method: request.method.rawValue, path: path, query: query,
-                                                body: Array(body.readableBytesView), engine: engine))
+                                                body: Array(body.readableBytesView), engine: engine, reloader: reloader))
         }
         guard let route = engine.route(for: path) else {
             return Self.json(Engine.Reply(.notFound))
@@ -86,21 +96,34 @@ struct EngineResponder: HTTPResponder {
 /// let requests in flight finish (and their appends commit), then close the store.
 public enum EngineServer {
     /// Serves until a shutdown signal. `onListening` gets the bound port (useful with port 0).
-    public static func run(engine: Engine, host: String, port: Int, logger: Logger,
+    public static func run(engine: Engine, host: String, port: Int, logger: Logger, reloading: Reloading? = nil,
                            onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws
     {
         let group = ServiceGroup(configuration: .init(
-            services: services(engine: engine, host: host, port: port, logger: logger, onListening: onListening),
+            services: services(engine: engine, host: host, port: port, logger: logger, reloading: reloading,
+                               onListening: onListening),
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()
     }
 
+    /// How the engine reloads its connectors: the reloader, and the path to watch (none: only on SIGHUP and
+    /// `POST /admin/reload`).
+    public struct Reloading: Sendable {
+        public var reloader: ConfigReloader
+        public var watch: String?
+
+        public init(reloader: ConfigReloader, watch: String?) {
+            self.reloader = reloader
+            self.watch = watch
+        }
+    }
+
     /// The services, in start order; they stop in reverse (the server first, then the store).
-    public static func services(engine: Engine, host: String, port: Int, logger: Logger,
+    public static func services(engine: Engine, host: String, port: Int, logger: Logger, reloading: Reloading? = nil,
                                 onListening: @escaping @Sendable (Int) async -> Void = { _ in }) -> [any Service]
     {
-        let responder = EngineResponder(engine: engine)
+        let responder = EngineResponder(engine: engine, reloader: reloading?.reloader)
         let application = Application(
             responder: responder,
             configuration: .init(address: .hostname(host, port: port), serverName: "manifold", backlog: 1024),
@@ -108,6 +131,10 @@ public enum EngineServer {
             logger: logger)
         var services: [any Service] = [StoreService(store: engine.store)]
         if let runtime = engine.runtime { services.append(DeliveryService(runtime: runtime)) }
+        if let reloading {
+            services.append(ReloadSignalService(reloader: reloading.reloader))
+            if let path = reloading.watch { services.append(ConnectorWatcher(path: path, reloader: reloading.reloader)) }
+        }
         services.append(application)
         return services
     }

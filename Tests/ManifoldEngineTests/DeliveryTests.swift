@@ -29,12 +29,15 @@ final class MockVendor: Sendable {
         /// Statuses to answer per path, in order; then 200.
         let script = Mutex<[String: [Int]]>([:])
         let tokens = Mutex(0)
+        /// How long to wait before answering, per path.
+        let delays = Mutex<[String: Duration]>([:])
     }
 
     let state = State()
     var calls: [Call] { state.calls.withLock { $0 } }
     var tokens: Int { state.tokens.withLock { $0 } }
     func answer(_ path: String, with statuses: [Int]) { state.script.withLock { $0[path] = statuses } }
+    func delay(_ path: String, by duration: Duration?) { state.delays.withLock { $0[path] = duration } }
     let port: Int
     private let task: Task<Void, any Error>
     private let group: ServiceGroup
@@ -42,7 +45,7 @@ final class MockVendor: Sendable {
     init() async throws {
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let state = self.state
-        let responder = CallResponder { request, body in
+        let responder = CallResponder(delay: { path in state.delays.withLock { $0[path] } }) { request, body in
             let path = request.uri.path
             if path == "/token" {
                 let count = state.tokens.withLock { $0 += 1; return $0 }
@@ -77,10 +80,12 @@ final class MockVendor: Sendable {
     }
 
     struct CallResponder: HTTPResponder {
+        let delay: @Sendable (String) -> Duration?
         let answer: @Sendable (Request, String) -> (Int, String)
 
         func respond(to request: Request, context: BasicRequestContext) async throws -> Response {
             let body = try await request.body.collect(upTo: 1 << 20)
+            if let delay = delay(request.uri.path) { try await Task.sleep(for: delay) }
             let (status, text) = answer(request, String(buffer: body))
             return Response(status: .init(code: status), headers: [.contentType: "application/json"],
                             body: .init(byteBuffer: ByteBuffer(string: text)))

@@ -86,7 +86,7 @@ struct DiffCommand: ParsableCommand, OutputCommand {
         guard let old, let new else { return CommandOutput(standardError: errors, status: 2) }
         let diff = PlanDiff(old: old, new: new)
         let rendered = switch format {
-        case .text: diff.text(colour: useColour)
+        case .text: diff.text(colour: Self.useColour(color))
         case .markdown: diff.markdown
         case .json: diff.json.serialized(.pretty) + "\n"
         }
@@ -95,7 +95,8 @@ struct DiffCommand: ParsableCommand, OutputCommand {
         return CommandOutput(standardOutput: rendered, status: fails ? 1 : 0)
     }
 
-    private var useColour: Bool {
+    /// Whether to colour: as asked, or when standard output is a terminal and NO_COLOR is not set.
+    static func useColour(_ color: Colour) -> Bool {
         switch color {
         case .always: true
         case .never: false

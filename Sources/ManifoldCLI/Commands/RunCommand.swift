@@ -25,6 +25,22 @@ struct EngineOptions: ParsableArguments {
     /// As `load`, with the sources to keep with the plan version (none when a secret is written inline, so that
     /// no secret reaches the store).
     func loadWithSources() -> Result<(plan: Plan, environment: [String: String], sources: [PlanSource]), CommandOutputError> {
+        Self.load(connectors: connectors, environmentFile: environmentFile)
+    }
+
+    /// The files and the environment as they are now, compiled for a reload: the plan, or the errors one per line.
+    static func compilation(connectors: String, environmentFile: String?) -> PlanCompilation {
+        switch load(connectors: connectors, environmentFile: environmentFile, renderErrors: false) {
+        case .success(let loaded):
+            return .compiled(loaded.plan, sources: loaded.sources, resolver: ConfigResolver(environment: loaded.environment))
+        case .failure(let failure):
+            return .refused(diagnostics: failure.output.standardError.split(separator: "\n").map(String.init))
+        }
+    }
+
+    private static func load(connectors: String, environmentFile: String?, renderErrors: Bool = true)
+        -> Result<(plan: Plan, environment: [String: String], sources: [PlanSource]), CommandOutputError>
+    {
         var compile = CompileOptions()
         compile.paths = [connectors]
         compile.environmentFile = environmentFile
@@ -35,7 +51,9 @@ struct EngineOptions: ParsableArguments {
         }
         let result = ConnectorCompiler(environment: .require(environment)).compile(files)
         guard let plan = result.plan else {
-            let report = DiagnosticRenderer(files: files).report(result.diagnostics)
+            // For a person, with source lines and carets; for a reload's log and answer, one error per line.
+            let report = renderErrors ? DiagnosticRenderer(files: files).report(result.diagnostics)
+                : result.diagnostics.filter { $0.severity == .error }.map(\.description).joined(separator: "\n")
             return .failure(CommandOutputError(CommandOutput(standardError: report, status: 1)))
         }
         let inlineSecret = result.diagnostics.contains { $0.message.contains("is written inline") }
@@ -59,7 +77,12 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
             Compiles every connector (any error stops it, with file:line:col), opens the SQLite event store \
             (WAL; created if missing) and listens. Each webhook is verified on its raw body, stored durably, then \
             acknowledged. GET /healthz answers while the process is up, GET /readyz when the store commits and a \
-            plan is loaded. SIGTERM or SIGINT drain requests in flight, then close the store.
+            plan is loaded; GET /metrics serves Prometheus metrics. SIGTERM or SIGINT drain requests in flight, \
+            then close the store.
+
+            Hot reload: a change to the connector files (or SIGHUP, or POST /admin/reload, or `manifold reload`) \
+            compiles them all; only if every file is valid does the new plan swap in. Otherwise the running plan \
+            stays and the errors are logged and shown by /readyz.
             """
     )
 
@@ -73,6 +96,9 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
+
+    @Flag(name: .customLong("no-watch"), help: "Do not watch the connectors for changes (reload on SIGHUP or POST /admin/reload only).")
+    var noWatch = false
 
     func validate() throws {
         guard Self.address(listen) != nil else {
@@ -130,8 +156,15 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
         }
         defer { Task { await transport.shutdown() } }
         let (host, port) = Self.address(listen)!
+        let (connectors, environmentFile) = (options.connectors, options.environmentFile)
+        let reloader = ConfigReloader(engine: engine, logger: logger, compile: {
+            EngineOptions.compilation(connectors: connectors, environmentFile: environmentFile)
+        }, keepSources: { version, sources in
+            try await eventStore.keepPlan(version: version, sources: sources)
+        })
+        let reloading = EngineServer.Reloading(reloader: reloader, watch: noWatch ? nil : connectors)
         do {
-            try await EngineServer.run(engine: engine, host: host, port: port, logger: logger) { bound in
+            try await EngineServer.run(engine: engine, host: host, port: port, logger: logger, reloading: reloading) { bound in
                 var lines = ["manifold \(ManifoldCommand.version): listening on http://\(host):\(bound)",
                              "  plan \(plan.version), \(plan.connectors.count) connector(s), store \(store)"]
                 for connector in plan.connectors {
