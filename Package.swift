@@ -158,7 +158,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ManifoldCLITests",
-            dependencies: ["ManifoldCLI", "ManifoldCompiler", "ManifoldPlan", "ManifoldStore", "JSONValue", "TestSupport"],
+            dependencies: [
+                "ManifoldCLI", "ManifoldCompiler", "ManifoldPlan", "ManifoldStore", "JSONValue", "TestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             exclude: ["Golden"]
         ),
     ]

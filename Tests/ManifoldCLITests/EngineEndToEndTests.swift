@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import JSONValue
 import TestSupport
@@ -10,13 +11,16 @@ import Testing
     static let environment = connectors + "/example.env"
 
     /// Starts `manifold run` on port 0 and reads the port it prints.
-    static func start(store: String) throws -> (process: Process, port: Int, log: URL) {
+    static func start(store: String, arguments: [String]? = nil, environment: [String: String] = [:]) throws
+        -> (process: Process, port: Int, log: URL)
+    {
         let log = FileManager.default.temporaryDirectory.appending(path: "manifold-run-\(UUID().uuidString).log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let process = Process()
         process.executableURL = TestPaths.manifold
-        process.arguments = ["run", "--connectors", connectors, "--env-file", environment, "--store", store,
-                             "--listen", "127.0.0.1:0"]
+        process.arguments = ["run", "--store", store, "--listen", "127.0.0.1:0"]
+            + (arguments ?? ["--connectors", connectors, "--env-file", Self.environment])
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardError = try FileHandle(forWritingTo: log)
         process.standardOutput = FileHandle.nullDevice
         try process.run()
@@ -34,8 +38,68 @@ import Testing
         throw CocoaError(.fileReadUnknown, userInfo: ["log": (try? String(contentsOf: log, encoding: .utf8)) ?? ""])
     }
 
-    static func manifold(_ arguments: [String]) throws -> ProcessRun {
-        try ProcessRun.run(TestPaths.manifold, arguments, in: GoldenFile.packageRoot)
+    static func manifold(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessRun {
+        try ProcessRun.run(TestPaths.manifold, arguments, in: GoldenFile.packageRoot, environment: environment)
+    }
+
+    /// GET `path` on the engine: the status and the body.
+    static func get(_ path: String, port: Int) async throws -> (Int, String) {
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)"),
+                                                           timeout: .seconds(10))
+        return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 1 << 20)))
+    }
+
+    /// An operator's reload loop with the real binary: a broken file refused by `manifold reload` (exit 1, with its
+    /// location), a fix applied (exit 0, with what changed), SIGHUP, and what /readyz and /metrics then say.
+    @Test func reloadARunningEngine() async throws {
+        try await TemporaryDirectory.withAsync { folder in
+            let base = try String(contentsOf: GoldenFile.folder.appending(path: "Golden/diff/base.yaml"), encoding: .utf8)
+            let file = folder.appending(path: "orders.yaml")
+            try base.write(to: file, atomically: true, encoding: .utf8)
+            let secrets = ["ORDERS_SECRET": "s", "CRM_TOKEN": "t", "MANIFOLD_ADMIN_TOKEN": "admin-token"]
+            let (engine, port, log) = try Self.start(store: folder.appending(path: "m.db").path,
+                                                     arguments: ["--connectors", folder.path, "--no-watch"], environment: secrets)
+            defer { if engine.isRunning { engine.terminate() } }
+            let url = "http://127.0.0.1:\(port)"
+            let reload = { try Self.manifold(["reload", "--url", url, "--color", "never"], environment: secrets) }
+
+            try "connector: orders\nversion: [\n".write(to: file, atomically: true, encoding: .utf8)
+            let refused = try reload()
+            #expect(refused.status == 1, "\(refused.error)")
+            #expect(refused.output.hasPrefix("refused: plan sha256:"))
+            #expect(refused.output.contains(file.path + ":3:1: error: invalid YAML"), "\(refused.output)")
+            let (ready, readiness) = try await Self.get("/readyz", port: port)
+            #expect(ready == 200, "a rejected reload leaves the running plan ready")
+            #expect(readiness.contains(#""result":"rejected""#) && readiness.contains(":3:1: error:"))
+
+            try base.replacingOccurrences(of: "max_attempts: 8", with: "max_attempts: 3").write(to: file, atomically: true, encoding: .utf8)
+            let applied = try reload()
+            #expect(applied.status == 0, "\(applied.error)")
+            #expect(applied.output.contains("2 changes in behaviour: 2 risky"))
+            #expect(applied.output.contains("risky     target crm  retry.max_attempts: 8 → 3"))
+
+            try base.replacingOccurrences(of: "concurrency: 4", with: "concurrency: 2").write(to: file, atomically: true, encoding: .utf8)
+            kill(engine.processIdentifier, SIGHUP)
+            var signalled = ""
+            for _ in 0..<100 where !signalled.contains(#""trigger":"signal""#) {
+                try await Task.sleep(for: .milliseconds(50))
+                signalled = try await Self.get("/readyz", port: port).1
+            }
+            #expect(signalled.contains(#""result":"applied","trigger":"signal""#), "\(signalled)")
+
+            let metrics = try await Self.get("/metrics", port: port).1
+            #expect(metrics.contains(#"manifold_config_reloads_total{result="rejected"} 1"#))
+            #expect(metrics.contains(#"manifold_config_reloads_total{result="applied"} 2"#))
+            let wrongToken = try Self.manifold(["reload", "--url", url], environment: ["MANIFOLD_ADMIN_TOKEN": "nope"])
+            #expect(wrongToken.status == 2)
+            #expect(wrongToken.error.contains("the engine answered 401"))
+
+            engine.terminate()
+            engine.waitUntilExit()
+            let text = try String(contentsOf: log, encoding: .utf8)
+            #expect(text.contains("reload rejected; the running plan stays"))
+            #expect(text.contains("risky: orders target crm retry.max_attempts: 8 → 3"))
+        }
     }
 
     static func send(_ connector: String, _ sample: String, port: Int, _ extra: [String] = []) throws -> ProcessRun {
