@@ -1,10 +1,11 @@
-// A vendor for the delivery proofs and benchmarks, on loopback: records every call (time, path, idempotency key)
+// A vendor for the delivery proofs and benchmarks, on loopback: records every call (time, path, idempotency key,
+// the X-Proof-Tag header a proof's mapping may set)
 // and answers as told — fast, slow, failing, rate-limiting or flapping — per path prefix.
 //
 //   manifold-mock-vendor --port 0 --port-file F     (prints the bound port into F)
 //   POST /_mode?prefix=/a&status=503&delay_ms=0&for_ms=60000   behaviour for paths under /a (for_ms: then back to 200)
 //   POST /_mode?prefix=/a&limit=100&window_ms=10000           answer 429 (Retry-After) past that rate
-//   GET  /_log                                                 one JSON line per call: t_ms, wall_ms, path, key, status
+//   GET  /_log                                                 one JSON line per call: t_ms, wall_ms, path, key, tag, status
 //   GET  /_stats                                               counts
 import Foundation
 import Hummingbird
@@ -25,6 +26,7 @@ final class Vendor: Sendable {
         var wall: Double
         var path: String
         var key: String
+        var tag: String
         var status: Int
     }
 
@@ -67,7 +69,7 @@ struct VendorResponder: HTTPResponder {
             let lines = vendor.calls.withLock { calls in
                 calls.map { call in
                     let ms = Double(call.at.components.seconds) * 1000 + Double(call.at.components.attoseconds) / 1e15
-                    return #"{"t_ms":\#(ms),"wall_ms":\#(call.wall),"path":"\#(call.path)","key":"\#(call.key)","status":\#(call.status)}"#
+                    return #"{"t_ms":\#(ms),"wall_ms":\#(call.wall),"path":"\#(call.path)","key":"\#(call.key)","tag":"\#(call.tag)","status":\#(call.status)}"#
                 }
             }
             return text(200, lines.joined(separator: "\n") + "\n")
@@ -92,7 +94,10 @@ struct VendorResponder: HTTPResponder {
             if over { status = 429 }
         }
         let key = request.headers.first { $0.name.canonicalName == "idempotency-key" }?.value ?? ""
-        vendor.calls.withLock { $0.append(.init(at: now, wall: Date().timeIntervalSince1970 * 1000, path: path, key: key, status: status)) }
+        let tag = request.headers.first { $0.name.canonicalName == "x-proof-tag" }?.value ?? ""
+        vendor.calls.withLock {
+            $0.append(.init(at: now, wall: Date().timeIntervalSince1970 * 1000, path: path, key: key, tag: tag, status: status))
+        }
         if behaviour.delay > .zero { try await Task.sleep(for: behaviour.delay) }
         var response = text(status, #"{"ok":\#(status < 300)}"#)
         if status == 429 { response.headers[.retryAfter] = "1" }
