@@ -46,6 +46,12 @@ public actor ConfigReloader {
         switch compile() {
         case .refused(let diagnostics):
             outcome = finished(.rejected, trigger: trigger, started: started, diff: PlanDiff(changes: []), diagnostics: diagnostics)
+        case .compiled(let plan, _, _) where plan.connectors.isEmpty && !running.connectors.isEmpty:
+            // A directory emptied (a deploy half done, a wrong path) would take every webhook down at once.
+            outcome = finished(.rejected, trigger: trigger, started: started, diff: PlanDiff(changes: []), diagnostics: [
+                "error: no connector files: every connector would be removed; the running plan stays "
+                    + "(remove connectors one at a time, or stop the engine)",
+            ])
         case .compiled(let plan, let sources, let resolver):
             do {
                 try engine.apply(plan, resolver: resolver)

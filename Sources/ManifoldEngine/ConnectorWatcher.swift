@@ -102,12 +102,13 @@ private struct ChangeSource {
     /// Waits up to `waiting` for changes and returns their names.
     mutating func next(waiting: Duration) -> [String?] {
         if !watching {
-            // Again after the directory was removed or renamed: it may be back.
+            // Again after the directory was removed or renamed: once it is back, that is a change.
             watching = addWatch()
-            if !watching {
+            guard watching else {
                 usleep(UInt32(waiting.milliseconds * 1000))
                 return []
             }
+            return [nil]
         }
         var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
         guard poll(&poller, 1, Int32(max(1, waiting.milliseconds))) > 0 else { return [] }

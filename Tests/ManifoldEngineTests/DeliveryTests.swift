@@ -31,6 +31,8 @@ final class MockVendor: Sendable {
         let tokens = Mutex(0)
         /// How long to wait before answering, per path.
         let delays = Mutex<[String: Duration]>([:])
+        /// Paths of calls received, as they arrive (before any delay).
+        let arrivals = Mutex<[String]>([])
     }
 
     let state = State()
@@ -38,6 +40,8 @@ final class MockVendor: Sendable {
     var tokens: Int { state.tokens.withLock { $0 } }
     func answer(_ path: String, with statuses: [Int]) { state.script.withLock { $0[path] = statuses } }
     func delay(_ path: String, by duration: Duration?) { state.delays.withLock { $0[path] = duration } }
+    /// Paths of the calls received so far, including those not answered yet.
+    var arrivals: [String] { state.arrivals.withLock { $0 } }
     let port: Int
     private let task: Task<Void, any Error>
     private let group: ServiceGroup
@@ -45,7 +49,10 @@ final class MockVendor: Sendable {
     init() async throws {
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let state = self.state
-        let responder = CallResponder(delay: { path in state.delays.withLock { $0[path] } }) { request, body in
+        let responder = CallResponder(delay: { path in
+            state.arrivals.withLock { $0.append(path) }
+            return state.delays.withLock { $0[path] }
+        }) { request, body in
             let path = request.uri.path
             if path == "/token" {
                 let count = state.tokens.withLock { $0 += 1; return $0 }
@@ -80,6 +87,7 @@ final class MockVendor: Sendable {
     }
 
     struct CallResponder: HTTPResponder {
+        /// Told of each call as it arrives; says how long to wait before answering it.
         let delay: @Sendable (String) -> Duration?
         let answer: @Sendable (Request, String) -> (Int, String)
 

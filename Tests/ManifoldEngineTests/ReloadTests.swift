@@ -152,7 +152,17 @@ final class ReloadHarness: Sendable {
         #expect(harness.engine.plan.version == running)
         let metrics = harness.engine.metrics.exposition
         #expect(metrics.contains(#"manifold_config_reloads_total{result="rejected"} 2"#))
+        #expect(metrics.contains(#"manifold_config_reloads_total{result="applied"} 0"#))
         #expect(metrics.contains("manifold_config_last_reload_successful 0"))
+
+        // Every file gone (a deploy half done): refused, not every webhook taken down.
+        let saved = harness.disk.files.withLock { files in defer { files = [:] }; return files }
+        let emptied = await harness.reloader.reload(trigger: "test")
+        #expect(emptied.result == .rejected)
+        #expect(emptied.diagnostics == ["error: no connector files: every connector would be removed; the running plan stays "
+            + "(remove connectors one at a time, or stop the engine)"])
+        #expect(harness.engine.route(for: "/hooks/orders") != nil)
+        harness.disk.files.withLock { $0 = saved }
 
         // Fixed: applied, with what changed in behaviour.
         harness.write("billing.yaml", ReloadHarness.connector("billing", port: harness.vendor.port, maxAttempts: 2))
@@ -189,8 +199,8 @@ final class ReloadHarness: Sendable {
         harness.vendor.delay("/orders/o1", by: .milliseconds(800))
         #expect(await harness.post("orders", #"{"id":"o1","total":1}"#).status == 200)
         #expect(await harness.post("orders", #"{"id":"o2","total":2}"#).status == 200)
-        // o1 is in flight (the vendor takes 800 ms), o2 waits behind it (concurrency 1).
-        #expect(try await harness.until { harness.runtime.laneSnapshots["orders/vendor"]?.inFlight == 1 })
+        // o1 is in flight (sent; the vendor takes 800 ms to answer), o2 waits behind it (concurrency 1).
+        #expect(try await harness.until { harness.vendor.arrivals.contains("/orders/o1") })
         harness.write("orders.yaml", ReloadHarness.connector("orders", port: harness.vendor.port, body: "{ amount: \"{% total %}\" }",
                                                              concurrency: 1))
         #expect(await harness.reloader.reload(trigger: "test").result == .applied)
@@ -206,8 +216,9 @@ final class ReloadHarness: Sendable {
         harness.vendor.answer("/billing/b1", with: [503, 503])
         #expect(await harness.post("billing", #"{"id":"b1","total":3}"#).status == 200)
         // After the first 503 the job waits 300 ms in its lane to retry; remove the connector then.
-        #expect(try await harness.until { try await harness.store.jobs(JobQuery()).first { $0.connector == "billing" }?.attempts == 1 })
-        try await Task.sleep(for: .milliseconds(30))
+        #expect(try await harness.until {
+            harness.runtime.laneSnapshots["billing/vendor"].map { $0.queued == 1 && $0.inFlight == 0 } == true
+        })
         harness.write("billing.yaml", nil)
         let removed = await harness.reloader.reload(trigger: "test")
         #expect(removed.result == .applied)
