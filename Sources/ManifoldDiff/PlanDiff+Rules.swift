@@ -123,7 +123,7 @@ enum Rules {
 
     /// A setting's value as a reviewer reads it; a secret written inline is never shown.
     static func display(_ field: String, _ value: JSON?) -> String? {
-        guard let value else { return nil }
+        guard let value else { return field == "when" ? "always" : nil }
         switch field {
         case "rate_limit":
             let requests = value["requests"]?.numberValue.map { String(Int($0)) } ?? "?"

@@ -12,6 +12,7 @@ import Testing
         "route-added": [("routes:\n", "routes:\n  - { name: audit, call: chat.post, body: { text: \"{% id %}\" } }\n")],
         "route-removed": [("  - name: notify\n    call: chat.post\n    body:\n      text: \"{% 'Order ' & id %}\"\n", "")],
         "route-condition": [("when: action = 'created'", "when: action in ['created', 'updated']")],
+        "route-condition-removed": [("    when: action = 'created'\n", "")],
         "route-target": [("call: crm.upsert", "call: chat.post")],
         "route-mapping": [("      name: \"{% customer.name %}\"", "      full_name: \"{% customer.name %}\"")],
         "route-idempotency": [("    call: crm.upsert\n", "    call: crm.upsert\n    idempotency_key: \"'order-' & id\"\n")],
