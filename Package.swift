@@ -90,12 +90,21 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        // `manifold test`: a connector's test cases through the real plan, engine and runtime, offline and on virtual time.
+        .target(
+            name: "ManifoldTestRunner",
+            dependencies: [
+                "JSONValue", "JSONata", "ManifoldPlan", "ManifoldCompiler", "ManifoldIngress", "ManifoldStore",
+                "ManifoldDelivery", "ManifoldEngine", .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
         // The subcommands; the executable only calls into this.
         .target(
             name: "ManifoldCLI",
             dependencies: [
                 "JSONValue", "JSONata", "ManifoldPlan", "ManifoldCompiler", "ManifoldDiff", "ManifoldIngress", "ManifoldStore",
-                "ManifoldDelivery", "ManifoldEngine",
+                "ManifoldDelivery", "ManifoldEngine", "ManifoldTestRunner",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),

@@ -14,7 +14,7 @@ public struct ManifoldCommand: ParsableCommand {
             """,
         version: version,
         subcommands: [
-            ValidateCommand.self, PlanCommand.self, DiffCommand.self, RunCommand.self, ReloadCommand.self, EventsCommand.self, DeadLetterCommand.self,
+            ValidateCommand.self, PlanCommand.self, DiffCommand.self, TestCommand.self, RunCommand.self, ReloadCommand.self, EventsCommand.self, DeadLetterCommand.self,
             ReplayCommand.self, SendCommand.self,
             EvalCommand.self, SchemaCommand.self,
         ]

@@ -95,24 +95,20 @@ struct NamedTemplate: Sendable {
 
 /// A string with resolved references, and the same string with `${env:NAME}` in their place, for the record.
 struct ResolvedString: Sendable {
-    let value: String
-    let display: String
+    /// The pieces as written: literal text, or a reference with its resolved value and how it is shown.
+    let parts: [(value: String, display: String, literal: Bool)]
+    var value: String { parts.map(\.value).joined() }
+    var display: String { parts.map(\.display).joined() }
 
     init(_ string: ConfigString, resolver: ConfigResolver) throws {
-        var value = ""
-        var display = ""
-        for part in string.parts {
+        parts = try string.parts.map { part in
             switch part {
             case .literal(let text):
-                value += text
-                display += text
+                (text, text, true)
             case .environment, .file:
-                value += try resolver.resolve(ConfigString(parts: [part]))
-                display += ConfigString(parts: [part]).description
+                (try resolver.resolve(ConfigString(parts: [part])), ConfigString(parts: [part]).description, false)
             }
         }
-        self.value = value
-        self.display = display
     }
 }
 

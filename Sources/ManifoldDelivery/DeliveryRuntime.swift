@@ -20,6 +20,8 @@ public final class DeliveryRuntime: Sendable {
         public var drainTimeout: Duration = .seconds(10)
         /// Added to every rate-limit window, so that network jitter cannot make the vendor see one call too many.
         public var windowMargin: @Sendable (Duration) -> Duration = { window in min(window / 50, .milliseconds(200)) }
+        /// Jitter from a generator with this seed (the same waits every run), instead of the system's randomness.
+        public var jitterSeed: UInt64?
 
         public init() {}
     }
@@ -57,6 +59,7 @@ public final class DeliveryRuntime: Sendable {
     private let stopping = Atomic<Bool>(false)
     private let inFlight = Atomic<Int>(0)
     private let statistics = Mutex(Statistics())
+    private let jitter: Jitter
 
     public init(store: any JobStore, transport: any HTTPTransport, clock: any RuntimeClock = SystemRuntimeClock(),
                 logger: Logger, configuration: Configuration = Configuration(),
@@ -65,6 +68,7 @@ public final class DeliveryRuntime: Sendable {
                 observer: (@Sendable (DeliveryJob, JobOutcome) -> Void)? = nil)
     {
         self.observer = observer
+        jitter = Jitter(seed: configuration.jitterSeed)
         self.store = store
         self.transport = transport
         self.clock = clock
@@ -301,7 +305,7 @@ public final class DeliveryRuntime: Sendable {
             lane.finish(job, result: .done, health: .neutral)
             return
         }
-        let startedAt = Date()
+        let startedAt = clock.wall
         let started = ContinuousClock.now
         let (outcome, prepared) = await perform(job, with: deliveryPlan)
         let duration = ContinuousClock.now - started
@@ -311,8 +315,9 @@ public final class DeliveryRuntime: Sendable {
             if job.firstAttemptAt == nil { job.firstAttemptAt = startedAt }
         }
         let policy = plan?.connectors[job.connector]?.targets[job.target]?.plan.retry ?? .defaults
-        let elapsed = Duration.milliseconds(Int64(Date().timeIntervalSince(job.firstAttemptAt ?? startedAt) * 1000))
-        var generator = SystemRandomNumberGenerator()
+        let wall = clock.wall
+        let elapsed = Duration.milliseconds(Int64(wall.timeIntervalSince(job.firstAttemptAt ?? startedAt) * 1000))
+        var generator = JitterSource(jitter: jitter)
         let now = clock.now
         let stored: JobOutcome
         let result: LaneState<DeliveryJob>.Result
@@ -324,7 +329,7 @@ public final class DeliveryRuntime: Sendable {
             if let wait = RetrySchedule.wait(policy: policy, attempts: job.attempts, elapsed: elapsed,
                                              retryAfter: retryAfter, using: &generator)
             {
-                (stored, result, health) = (.retry(at: Date() + wait.timeInterval), .retry(at: now + wait), .failure)
+                (stored, result, health) = (.retry(at: wall + wait.timeInterval), .retry(at: now + wait), .failure)
             } else {
                 (stored, result, health) = (.dead(reason: "\(reason); gave up after \(job.attempts) attempts"), .done, .failure)
             }
@@ -332,7 +337,7 @@ public final class DeliveryRuntime: Sendable {
             if let wait = RetrySchedule.rateLimitedWait(policy: policy, attempts: job.attempts, elapsed: elapsed,
                                                         retryAfter: retryAfter, using: &generator)
             {
-                (stored, result, health) = (.retry(at: Date() + wait.timeInterval), .rateLimited(until: now + wait), .neutral)
+                (stored, result, health) = (.retry(at: wall + wait.timeInterval), .rateLimited(until: now + wait), .neutral)
             } else {
                 (stored, result, health) = (.dead(reason: "rate limited past max_elapsed"), .done, .neutral)
             }
@@ -485,4 +490,26 @@ extension Duration {
     var timeInterval: TimeInterval {
         Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
+}
+
+/// The runtime's randomness for jitter: a seeded generator when configured, the system's otherwise.
+private final class Jitter: Sendable {
+    private let seeded: Mutex<SeededGenerator?>
+
+    init(seed: UInt64?) {
+        seeded = Mutex(seed.map(SeededGenerator.init(seed:)))
+    }
+
+    func next() -> UInt64 {
+        seeded.withLock { generator in
+            guard generator != nil else { return UInt64.random(in: .min ... .max) }
+            return generator!.next()
+        }
+    }
+}
+
+private struct JitterSource: RandomNumberGenerator {
+    let jitter: Jitter
+
+    mutating func next() -> UInt64 { jitter.next() }
 }

@@ -1,4 +1,4 @@
-public import JSONValue
+import JSONValue
 import ManifoldPlan
 
 /// A mapping that cannot make a valid call: the job is quarantined, never sent.
@@ -158,6 +158,12 @@ enum RequestBuilder {
             }
             return out
         }
-        return (try substitute(path.value, display: false), try substitute(path.display, display: true))
+        // Placeholders are in the text as written: a `${env:NAME}` part (and the secret it resolves to) is not one.
+        var value = "", display = ""
+        for part in path.parts {
+            value += part.literal ? try substitute(part.value, display: false) : part.value
+            display += part.literal ? try substitute(part.display, display: true) : part.display
+        }
+        return (value, display)
     }
 }

@@ -19,6 +19,20 @@ public enum SchemaCatalog {
     /// A validator for connector documents, built once.
     public static let connectorValidator = JSONSchemaValidator(schema: connectorSchema)
 
+    /// A validator for connector test files (`*.test.yaml`), built once.
+    public static let connectorTestValidator = JSONSchemaValidator(schema: parse("connector-test.schema.json"))
+
+    /// Reads a YAML file and validates it with `validator`: the located document, and its errors phrased and placed
+    /// as for a connector (`file:line:col`, "did you mean"). No document when the YAML itself is broken.
+    public static func load(_ file: SourceFile, validator: JSONSchemaValidator) -> (LocatedDocument?, [Diagnostic]) {
+        switch YAMLLoader.load(file) {
+        case .failure(let diagnostic):
+            return (nil, [diagnostic])
+        case .success(let document):
+            return (document, SchemaDiagnostics(document: document).diagnostics(for: validator.validate(document.value)))
+        }
+    }
+
     private static func parse(_ name: String) -> JSON {
         guard let text = EmbeddedSchemas.files[name] else {
             preconditionFailure("schemas/\(name) was not embedded at build time")

@@ -1,0 +1,109 @@
+import ArgumentParser
+import Foundation
+import ManifoldCompiler
+import ManifoldIngress
+import ManifoldTestRunner
+
+/// `manifold test`: runs connectors' test files offline, through the real plan and runtime.
+struct TestCommand: AsyncParsableCommand, AsyncOutputCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "test",
+        abstract: "Run connectors' tests offline.",
+        discussion: """
+            Each <connector>.test.yaml (see schemas/connector-test.schema.json) names its connector, the fake \
+            secrets it reads (env:) and its cases: a webhook (signed with the connector's scheme unless the case \
+            says otherwise), the scripted answers of each target, and what must happen (the engine's answer, the \
+            routes that match, the requests sent, the number of calls, the outcome). Cases run through the real \
+            compiled plan, engine and delivery runtime, with an in-process network, virtual time and seeded \
+            jitter: no credentials, no network, the same result every run.
+
+            Exit status: 0 every case passed, 1 a case failed, 2 a test file (or its connector) is invalid.
+
+              manifold test connectors/
+              manifold test connectors/stripe-to-hubspot.test.yaml --format junit > report.xml
+            """
+    )
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case text, junit
+    }
+
+    @Argument(help: "Test files, or directories of them (default: connectors/).")
+    var paths: [String] = []
+
+    @Option(help: "Output format: text, or junit (JUnit XML for CI systems).")
+    var format: Format = .text
+
+    func perform() async -> CommandOutput {
+        var files: [String] = []
+        for path in paths.isEmpty ? ["connectors"] : paths {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                return .failure("\(path): no such file or directory")
+            }
+            if isDirectory.boolValue {
+                let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+                let separator = path.hasSuffix("/") ? "" : "/"
+                files += names.filter { $0.hasSuffix(".test.yaml") || $0.hasSuffix(".test.yml") }.sorted().map { path + separator + $0 }
+            } else {
+                files.append(path)
+            }
+        }
+        guard !files.isEmpty else { return .failure("no test files (*.test.yaml) in \(paths.joined(separator: ", "))") }
+        var invalid = ""
+        var suites: [TestReport.Suite] = []
+        for file in files {
+            switch await Self.run(file) {
+            case .success(let suite): suites.append(suite)
+            case .failure(let failure): invalid += failure.report
+            }
+        }
+        let report = TestReport(suites: suites)
+        let status: Int32 = !invalid.isEmpty ? 2 : report.failed > 0 ? 1 : 0
+        return CommandOutput(standardOutput: format == .junit ? report.junit : report.text, standardError: invalid, status: status)
+    }
+
+    /// Loads one test file and its connector and runs its cases; or the diagnostics that stop it.
+    static func run(_ path: String) async -> Result<TestReport.Suite, InvalidSuite> {
+        let suite: ConnectorTestSuite
+        switch ConnectorTestSuite.load(path: path) {
+        case .failure(let invalid):
+            return .failure(InvalidSuite(report: Self.render(invalid.diagnostics, files: [path])))
+        case .success(let loaded):
+            suite = loaded
+        }
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        let connectorPath = directory + "/" + suite.connector + ".yaml"
+        let files: [SourceFile]
+        do {
+            files = try SourceLoader.load(paths: [connectorPath])
+        } catch {
+            return .failure(InvalidSuite(report: "\(path): error: the connector under test cannot be read: \(error.description)\n"))
+        }
+        // Only the test's own environment: a test needs no real secret and reads none from the machine.
+        let result = ConnectorCompiler(environment: .require(suite.environment)).compile(files)
+        guard let plan = result.plan, let connector = plan.connector(named: suite.connector) else {
+            let note = result.plan == nil ? "" : "\(path): error: \(connectorPath) holds no connector named '\(suite.connector)'\n"
+            return .failure(InvalidSuite(report: note + DiagnosticRenderer(files: files).report(result.diagnostics)
+                + (result.diagnostics.contains { $0.message.contains("environment variable") }
+                    ? "note: give every variable the connector reads a fake value under env: in \(path)\n" : "")))
+        }
+        let runner = ConnectorTestRunner(connector: connector, resolver: ConfigResolver(environment: suite.environment))
+        let problems = runner.check(suite)
+        guard problems.isEmpty else { return .failure(InvalidSuite(report: Self.render(problems, files: [path]))) }
+        var results: [CaseResult] = []
+        for testCase in suite.cases {
+            results.append(await runner.run(testCase))
+        }
+        return .success(TestReport.Suite(path: path, connector: suite.connector, results: results))
+    }
+
+    struct InvalidSuite: Error {
+        var report: String
+    }
+
+    private static func render(_ diagnostics: [Diagnostic], files paths: [String]) -> String {
+        let files = paths.compactMap { path in (try? SourceLoader.read(path)).map { SourceFile(path: path, contents: $0) } }
+        return DiagnosticRenderer(files: files).report(diagnostics)
+    }
+}

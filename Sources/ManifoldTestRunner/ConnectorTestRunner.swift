@@ -1,0 +1,276 @@
+public import Foundation
+import JSONata
+public import JSONValue
+import Logging
+public import ManifoldCompiler
+import ManifoldDelivery
+import ManifoldEngine
+public import ManifoldIngress
+public import ManifoldPlan
+import ManifoldStore
+
+/// Runs a connector's test cases through the real compiled plan and the real engine and runtime (ingress,
+/// verification, routing, mapping, auth, lanes, retries, dead letters), with a scripted transport instead of the
+/// network, a virtual clock and seeded jitter, each case on a fresh store.
+///
+///     let runner = ConnectorTestRunner(connector: plan.connectors[0], resolver: ConfigResolver(environment: suite.environment))
+///     for testCase in suite.cases { print(await runner.run(testCase).passed) }
+public struct ConnectorTestRunner: Sendable {
+    let connector: ConnectorPlan
+    let resolver: ConfigResolver
+
+    public init(connector: ConnectorPlan, resolver: ConfigResolver) {
+        self.connector = connector
+        self.resolver = resolver
+    }
+
+    /// What a case names that the connector does not have (routes, targets): the test file is wrong, not the
+    /// connector, so these are diagnostics (exit 2), not failures.
+    public func check(_ suite: ConnectorTestSuite) -> [Diagnostic] {
+        let routes = Set(connector.routes.map(\.name)), targets = Set(connector.targets.map(\.name))
+        var diagnostics: [Diagnostic] = []
+        func unknown(_ kind: String, _ name: String, _ known: Set<String>, at location: SourceLocation) {
+            guard name != "*", !known.contains(name) else { return }
+            diagnostics.append(.error("\(connector.name) has no \(kind) '\(name)' (it has: \(known.sorted().joined(separator: ", ")))",
+                                      at: location))
+        }
+        for testCase in suite.cases {
+            for target in testCase.responses.keys { unknown("target", target, targets, at: testCase.location) }
+            for route in testCase.expect.routes?.value ?? [] { unknown("route", route, routes, at: testCase.expect.routes!.location) }
+            for request in testCase.expect.requests { unknown("route", request.route, routes, at: request.location) }
+            for (route, expected) in testCase.expect.attempts { unknown("route", route, routes, at: expected.location) }
+            for (route, expected) in testCase.expect.outcomes { unknown("route", route, routes, at: expected.location) }
+            for request in testCase.expect.requests {
+                if let assertion = request.assertion {
+                    do {
+                        _ = try JSONataExpression(assertion.value)
+                    } catch {
+                        diagnostics.append(.error("assert: \(error)", at: assertion.location))
+                    }
+                }
+            }
+        }
+        return diagnostics
+    }
+
+    /// Runs one case: sends its webhook, lets every job finish, and checks what was expected.
+    public func run(_ testCase: ConnectorTestSuite.Case) async -> CaseResult {
+        let started = ContinuousClock.now
+        let folder = FileManager.default.temporaryDirectory.appending(path: "manifold-case-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var failures: [CaseResult.Failure] = []
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let store = try SQLiteEventStore(path: folder.appending(path: "case.db").path)
+            defer { store.close() }
+            var logger = Logger(label: "manifold-test")
+            logger.logLevel = .critical
+            var configuration = DeliveryRuntime.Configuration()
+            configuration.jitterSeed = 1
+            let transport = ScriptedTransport(connector: connector, resolver: resolver, scripts: testCase.responses)
+            let runtime = DeliveryRuntime(store: store, transport: transport, clock: VirtualClock(), logger: logger,
+                                          configuration: configuration)
+            let engine = try Engine(plan: Plan(connectors: [connector]), store: store, resolver: resolver, logger: logger,
+                                    runtime: runtime)
+            guard let route = engine.route(for: connector.source.path) else { throw CaseError("no webhook at \(connector.source.path)") }
+            let request = try webhook(testCase.webhook, endpoint: route.endpoint)
+            var replies: [Engine.Reply] = []
+            for _ in 0..<testCase.webhook.deliveries {
+                replies.append(await engine.receive(request, on: route))
+            }
+            // Every job to its end: virtual time makes backoffs instant; real time bounds a connector that never settles.
+            let deadline = ContinuousClock.now + .seconds(10)
+            while runtime.backlog > 0, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(1))
+            }
+            await runtime.drain()
+            var records: [JobRecord] = []
+            for summary in try await store.jobs(JobQuery(limit: 1000)).reversed() {
+                if let record = try await store.job(id: summary.id) { records.append(record) }
+            }
+            failures = Checks(expect: testCase.expect, replies: replies, jobs: records).failures()
+        } catch {
+            failures.append(.init(message: "the case could not run: \(error)", location: testCase.location))
+        }
+        return CaseResult(name: testCase.name, location: testCase.location, failures: failures, duration: ContinuousClock.now - started)
+    }
+
+    /// The webhook request of a case, signed as it says.
+    private func webhook(_ webhook: ConnectorTestSuite.Webhook, endpoint: WebhookEndpoint) throws -> WebhookRequest {
+        var request = WebhookRequest(method: "POST", target: connector.source.path,
+                                     headers: HeaderList([("Content-Type", webhook.contentType)] + webhook.headers),
+                                     body: webhook.body, remoteAddress: "127.0.0.1")
+        let now = Int64(Date().timeIntervalSince1970)
+        let signature: WebhookSignature
+        switch webhook.signature {
+        case .none: return request
+        case .valid: signature = endpoint.signature
+        case .forged:
+            signature = WebhookSignature(verification: connector.source.verification, secrets: ["forged-\(UUID().uuidString)"],
+                                         publicURL: endpoint.signature.signedURL(for: request))
+        }
+        let existing = Set(request.headers.fields.map { $0.name.lowercased() })
+        for field in signature.sign(request, now: now, deliveryID: "test-delivery-1") where !existing.contains(field.name.lowercased()) {
+            request.headers.append(field.name, field.value)
+        }
+        return request
+    }
+
+    struct CaseError: Error, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = description }
+    }
+}
+
+/// The outcome of one case.
+public struct CaseResult: Sendable {
+    public var name: String
+    public var location: SourceLocation
+    public var failures: [Failure]
+    public var duration: Duration
+    public var passed: Bool { failures.isEmpty }
+
+    /// An expectation not met: where it is written, what was expected and what happened.
+    public struct Failure: Sendable {
+        public var message: String
+        public var location: SourceLocation
+        public var expected: String?
+        public var actual: String?
+
+        public init(message: String, location: SourceLocation, expected: String? = nil, actual: String? = nil) {
+            self.message = message
+            self.location = location
+            self.expected = expected
+            self.actual = actual
+        }
+    }
+}
+
+/// Compares what happened with what a case expects.
+struct Checks {
+    let expect: ConnectorTestSuite.Expectations
+    let replies: [Engine.Reply]
+    let jobs: [JobRecord]
+
+    func failures() -> [CaseResult.Failure] {
+        var failures: [CaseResult.Failure] = []
+        let ingress = expect.ingress
+        if replies.first?.status != ingress.value {
+            failures.append(.init(message: "the engine answered the webhook \(replies.first.map { "\($0.status)" } ?? "nothing"), expected \(ingress.value)",
+                                  location: ingress.location, actual: replies.first?.body.serialized()))
+        }
+        if let duplicate = expect.duplicate {
+            let later = replies.dropFirst().map { $0.body["status"]?.stringValue ?? "" }
+            if duplicate.value != (!later.isEmpty && later.allSatisfy { $0 == "duplicate" }) {
+                failures.append(.init(message: duplicate.value ? "the redeliveries were not all answered as duplicates"
+                                          : "a redelivery was answered as a duplicate",
+                                      location: duplicate.location, actual: later.joined(separator: ", ")))
+            }
+        }
+        let byRoute = Dictionary(grouping: jobs, by: \.summary.route)
+        if let routes = expect.routes, Set(routes.value) != Set(byRoute.keys) {
+            failures.append(.init(message: "other routes matched", location: routes.location,
+                                  expected: routes.value.sorted().joined(separator: ", "),
+                                  actual: byRoute.keys.sorted().joined(separator: ", ")))
+        }
+        for (route, expected) in expect.attempts.sorted(by: { $0.key < $1.key }) {
+            let calls = byRoute[route, default: []].reduce(0) { $0 + $1.attempts.filter { $0.request != nil }.count }
+            if calls != expected.value {
+                failures.append(.init(message: "route \(route) made \(calls) call(s), expected \(expected.value)", location: expected.location))
+            }
+        }
+        for (route, expected) in expect.outcomes.sorted(by: { $0.key < $1.key }) {
+            let records = route == "*" ? jobs : byRoute[route, default: []]
+            if records.isEmpty {
+                failures.append(.init(message: route == "*" ? "no route matched, so nothing was \(expected.value.rawValue)"
+                                          : "route \(route) did not match, so nothing was \(expected.value.rawValue)",
+                                      location: expected.location))
+            }
+            for record in records where Self.outcome(record) != expected.value {
+                failures.append(.init(message: "route \(record.summary.route) ended \(Self.outcome(record).rawValue), expected \(expected.value.rawValue)",
+                                      location: expected.location, actual: record.attempts.last.map(Self.describe)))
+            }
+        }
+        for request in expect.requests {
+            failures += check(request, against: byRoute[request.route]?.first)
+        }
+        return failures
+    }
+
+    static func outcome(_ record: JobRecord) -> ConnectorTestSuite.Outcome {
+        switch record.summary.state {
+        case .delivered: .delivered
+        case .dead: .deadLettered
+        case .quarantined: .quarantined
+        default: .pending
+        }
+    }
+
+    static func describe(_ attempt: AttemptSummary) -> String {
+        "last attempt: \(attempt.errorClass)" + (attempt.responseStatus.map { " \($0)" } ?? "") + (attempt.error.map { ": \($0)" } ?? "")
+    }
+
+    private func check(_ expected: ConnectorTestSuite.RequestExpectation, against record: JobRecord?) -> [CaseResult.Failure] {
+        guard let record, let sent = record.attempts.first(where: { $0.request != nil })?.request else {
+            let why = record.map { "it sent nothing (\($0.attempts.last.map(Self.describe) ?? "no attempt"))" } ?? "it did not match"
+            return [.init(message: "route \(expected.route) sent no request: \(why)", location: expected.location)]
+        }
+        var failures: [CaseResult.Failure] = []
+        let route = expected.route
+        if let method = expected.method, sent["method"]?.stringValue != method.value {
+            failures.append(.init(message: "route \(route): another method", location: method.location,
+                                  expected: method.value, actual: sent["method"]?.stringValue))
+        }
+        if let url = expected.url, sent["url"]?.stringValue != url.value {
+            failures.append(.init(message: "route \(route): another URL", location: url.location,
+                                  expected: url.value, actual: sent["url"]?.stringValue))
+        }
+        if let headers = expected.headers {
+            let actual = (sent["headers"]?.arrayValue ?? []).compactMap { pair -> (String, String)? in
+                guard let items = pair.arrayValue, items.count == 2 else { return nil }
+                return (items[0].stringValue ?? "", items[1].stringValue ?? "")
+            }
+            for (name, value) in headers.value {
+                let found = actual.first { $0.0.caseInsensitiveCompare(name) == .orderedSame }?.1
+                if found != value {
+                    failures.append(.init(message: "route \(route): header \(name)", location: headers.location,
+                                          expected: value, actual: found ?? "(not sent)"))
+                }
+            }
+        }
+        let text = sent["body"]?.stringValue
+        let json = text.flatMap { try? JSONParser.parse($0) }
+        if let body = expected.body {
+            let matches = body.value.stringValue.map { $0 == text } ?? (json == body.value)
+            if !matches {
+                failures.append(.init(message: "route \(route): the body differs", location: body.location,
+                                      expected: body.value.stringValue ?? body.value.serialized(.pretty),
+                                      actual: json.map { $0.serialized(.pretty) } ?? text ?? "(no body)"))
+            }
+        }
+        if let subset = expected.bodyIncludes, !(json.map { Self.includes($0, subset.value) } ?? false) {
+            failures.append(.init(message: "route \(route): the body lacks what body_includes names", location: subset.location,
+                                  expected: subset.value.serialized(.pretty), actual: json.map { $0.serialized(.pretty) } ?? text ?? "(no body)"))
+        }
+        if let assertion = expected.assertion {
+            let holds: Bool
+            do {
+                holds = try JSONataExpression(assertion.value).evaluate(json ?? .null) == .bool(true)
+            } catch {
+                holds = false
+            }
+            if !holds {
+                failures.append(.init(message: "route \(route): assert is not true: \(assertion.value)", location: assertion.location,
+                                      actual: json.map { $0.serialized(.pretty) } ?? text ?? "(no body)"))
+            }
+        }
+        return failures
+    }
+
+    /// Whether `value` has every member of `subset` with its value (recursively in objects; lists and scalars equal).
+    static func includes(_ value: JSON, _ subset: JSON) -> Bool {
+        guard case .object(let wanted) = subset else { return value == subset }
+        guard case .object(let actual) = value else { return false }
+        return wanted.allSatisfy { key, member in actual[key].map { includes($0, member) } ?? false }
+    }
+}
