@@ -89,10 +89,10 @@ public struct TestReport: Sendable {
             while i < old.count || j < new.count {
                 if i < old.count, j < new.count, old[i] == new[j] {
                     lines.append("  " + old[i]); i += 1; j += 1
-                } else if j < new.count, i == old.count || table[i][j + 1] >= table[i + 1][j] {
-                    lines.append("+ " + new[j]); j += 1
-                } else {
+                } else if i < old.count, j == new.count || table[i + 1][j] >= table[i][j + 1] {
                     lines.append("- " + old[i]); i += 1
+                } else {
+                    lines.append("+ " + new[j]); j += 1
                 }
             }
             return lines

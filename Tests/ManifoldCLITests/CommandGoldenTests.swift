@@ -5,13 +5,14 @@ import Testing
 
 /// `--help` of every command and `manifold plan` of the examples, as a user reads them.
 @Suite struct CommandGoldenTests {
-    @Test(arguments: ["manifold", "validate", "plan", "diff", "reload", "schema", "run", "send", "events-list", "events-show"])
+    @Test(arguments: ["manifold", "validate", "plan", "diff", "test", "reload", "schema", "run", "send", "events-list", "events-show"])
     func help(command: String) throws {
         let subcommand: any ParsableCommand.Type = switch command {
         case "validate": ValidateCommand.self
         case "plan": PlanCommand.self
         case "diff": DiffCommand.self
         case "reload": ReloadCommand.self
+        case "test": TestCommand.self
         case "schema": SchemaCommand.self
         case "run": RunCommand.self
         case "send": SendCommand.self

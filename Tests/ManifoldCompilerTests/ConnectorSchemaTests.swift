@@ -5,16 +5,24 @@ import ManifoldCompiler
 import TestSupport
 import Testing
 
-/// `schemas/connector.schema.json`: complete for editors, valid for every tool, and the one copy.
+/// `schemas/connector.schema.json` and `schemas/connector-test.schema.json`: complete for editors, valid for every
+/// tool, and the one copy.
 @Suite struct ConnectorSchemaTests {
     static let schemaURL = Fixtures.packageRoot.appending(path: "schemas/connector.schema.json")
+    static let schemas = ["connector.schema.json", "connector-test.schema.json"]
 
-    @Test func theBinaryEmbedsTheRepositoryCopy() throws {
-        let onDisk = try String(contentsOf: Self.schemaURL, encoding: .utf8)
-        #expect(SchemaCatalog.text(named: "connector.schema.json") == onDisk)
+    static func schema(_ name: String) throws -> JSON {
+        try JSONParser.parse(try #require(SchemaCatalog.text(named: name)))
     }
 
-    @Test func everyPropertyHasADescription() throws {
+    @Test(arguments: schemas)
+    func theBinaryEmbedsTheRepositoryCopy(_ name: String) throws {
+        let onDisk = try String(contentsOf: Fixtures.packageRoot.appending(path: "schemas/" + name), encoding: .utf8)
+        #expect(SchemaCatalog.text(named: name) == onDisk)
+    }
+
+    @Test(arguments: schemas)
+    func everyPropertyHasADescription(_ name: String) throws {
         var missing: [String] = []
         func walk(_ schema: JSON, _ path: String) {
             guard case .object(let object) = schema else { return }
@@ -33,7 +41,7 @@ import Testing
                 for (index, child) in (object[key]?.arrayValue ?? []).enumerated() { walk(child, "\(path)/\(key)/\(index)") }
             }
         }
-        let schema = SchemaCatalog.connectorSchema
+        let schema = try Self.schema(name)
         walk(schema, "#")
         // A property that only `$ref`s must reach a definition with a description.
         for (name, definition) in schema["$defs"]?.objectValue ?? JSONObject() where definition["description"] == nil {
@@ -42,11 +50,12 @@ import Testing
         #expect(missing.isEmpty, "properties without a description: \(missing)")
     }
 
-    @Test func isAValidDraft2020_12Schema() throws {
+    @Test(arguments: schemas)
+    func isAValidDraft2020_12Schema(_ name: String) throws {
         let registry = try Metaschemas.registry()
         try #require(registry.contains(Metaschemas.draft2020_12))
         let metaschema: JSON = ["$ref": .string(Metaschemas.draft2020_12)]
-        let errors = JSONSchemaValidator(schema: metaschema, registry: registry).validate(SchemaCatalog.connectorSchema)
+        let errors = JSONSchemaValidator(schema: metaschema, registry: registry).validate(try Self.schema(name))
         #expect(errors.isEmpty, "\(errors)")
     }
 
@@ -66,6 +75,26 @@ import Testing
             sys.exit(1 if bad or not files else 0)
             """
         let run = try ProcessRun.python(["-c", script, Self.schemaURL.path, Fixtures.packageRoot.appending(path: "connectors").path])
+        #expect(run.status == 0, "python jsonschema: \(run.output)\(run.error)")
+        #expect(run.output.hasSuffix("5 files, 0 errors\n"), "\(run.output)\(run.error)")
+    }
+
+    /// The example connectors' test files validate with Python's `jsonschema` against their own schema.
+    @Test func exampleTestFilesValidateWithAStandardTool() throws {
+        let script = """
+            import glob, json, sys, yaml, jsonschema
+            validator = jsonschema.Draft202012Validator(json.load(open(sys.argv[1])), format_checker=None)
+            files = sorted(glob.glob(sys.argv[2] + "/*.test.yaml"))
+            bad = 0
+            for name in files:
+                for error in validator.iter_errors(yaml.safe_load(open(name))):
+                    bad += 1
+                    print(name, list(error.absolute_path), error.message)
+            print(f"{len(files)} files, {bad} errors")
+            sys.exit(1 if bad or not files else 0)
+            """
+        let schema = Fixtures.packageRoot.appending(path: "schemas/connector-test.schema.json").path
+        let run = try ProcessRun.python(["-c", script, schema, Fixtures.packageRoot.appending(path: "connectors").path])
         #expect(run.status == 0, "python jsonschema: \(run.output)\(run.error)")
         #expect(run.output.hasSuffix("5 files, 0 errors\n"), "\(run.output)\(run.error)")
     }

@@ -60,7 +60,8 @@ struct TestCommand: AsyncParsableCommand, AsyncOutputCommand {
         }
         let report = TestReport(suites: suites)
         let status: Int32 = !invalid.isEmpty ? 2 : report.failed > 0 ? 1 : 0
-        return CommandOutput(standardOutput: format == .junit ? report.junit : report.text, standardError: invalid, status: status)
+        let output = suites.isEmpty ? "" : format == .junit ? report.junit : report.text
+        return CommandOutput(standardOutput: output, standardError: invalid, status: status)
     }
 
     /// Loads one test file and its connector and runs its cases; or the diagnostics that stop it.

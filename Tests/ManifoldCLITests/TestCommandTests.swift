@@ -1,0 +1,102 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+@testable import ManifoldCLI
+import TestSupport
+import Testing
+
+/// `manifold test`: the example connectors' own tests, and what an author reads when a case fails or a file is wrong.
+@Suite struct TestCommandTests {
+    static let connectors = GoldenFile.packageRoot.appending(path: "connectors")
+
+    /// Times vary run to run; the temporary folder too.
+    static func normalized(_ text: String, folder: URL) -> String {
+        text.replacingOccurrences(of: folder.path, with: "DIR")
+            .replacingOccurrences(of: #"\(\d+ ms\)"#, with: "(N ms)", options: .regularExpression)
+            .replacingOccurrences(of: #"time="[0-9.]+""#, with: #"time="N""#, options: .regularExpression)
+    }
+
+    /// The project runs `manifold test connectors/`: every example connector has tests, and they pass.
+    @Test func everyExampleConnectorHasPassingTests() async throws {
+        let names = try FileManager.default.contentsOfDirectory(atPath: Self.connectors.path)
+        let connectors = names.filter { $0.hasSuffix(".yaml") && !$0.hasSuffix(".test.yaml") }.map { String($0.dropLast(5)) }
+        for connector in connectors {
+            #expect(names.contains(connector + ".test.yaml"), "\(connector) has no test file")
+        }
+        let output = try await TestCommand.parse([Self.connectors.path]).perform()
+        #expect(output.status == 0, "\(output.standardOutput)\(output.standardError)")
+        #expect(output.standardOutput.contains(" passed, 0 failed\n"))
+        // Each covers its happy path, a transient failure that recovers, a permanent one that dead-letters, a forged
+        // signature and a duplicate delivery.
+        for connector in connectors {
+            let text = try String(contentsOf: Self.connectors.appending(path: connector + ".test.yaml"), encoding: .utf8)
+            for needle in ["outcome: delivered", "dead_lettered", "signature: forged", "deliveries: ", "duplicate: true", "responses:"] {
+                #expect(text.contains(needle), "\(connector).test.yaml has no case with \(needle)")
+            }
+        }
+    }
+
+    /// A test file beside a copy of stripe-to-hubspot, with `edit` applied.
+    static func run(_ edit: (String) -> String, _ options: [String] = []) async throws -> (output: CommandOutput, folder: URL) {
+        let folder = FileManager.default.temporaryDirectory.appending(path: "manifold-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder.appending(path: "samples"), withIntermediateDirectories: true)
+        for name in ["stripe-to-hubspot.yaml", "samples/stripe-checkout-completed.json"] {
+            try FileManager.default.copyItem(at: Self.connectors.appending(path: name), to: folder.appending(path: name))
+        }
+        let tests = try String(contentsOf: Self.connectors.appending(path: "stripe-to-hubspot.test.yaml"), encoding: .utf8)
+        try edit(tests).write(to: folder.appending(path: "stripe-to-hubspot.test.yaml"), atomically: true, encoding: .utf8)
+        return (try await TestCommand.parse([folder.path] + options).perform(), folder)
+    }
+
+    @Test func aFailingCaseShowsWhereAndADiffOfExpectedAndActual() async throws {
+        let (output, folder) = try await Self.run { text in
+            text.replacingOccurrences(of: "lifecyclestage: customer }", with: "lifecyclestage: lead }")
+                .replacingOccurrences(of: "attempts: { contact: 8 }", with: "attempts: { contact: 7 }")
+                .replacingOccurrences(of: "      routes: [contact]\n", with: "      routes: [contact, big-sale]\n")
+        }
+        defer { try? FileManager.default.removeItem(at: folder) }
+        #expect(output.status == 1)
+        try GoldenFile.check(Self.normalized(output.standardOutput, folder: folder), against: "test/failures.txt")
+        let (junit, again) = try await Self.run({ $0.replacingOccurrences(of: "attempts: { contact: 8 }", with: "attempts: { contact: 7 }") },
+                                                ["--format", "junit"])
+        defer { try? FileManager.default.removeItem(at: again) }
+        #expect(junit.status == 1)
+        try GoldenFile.check(Self.normalized(junit.standardOutput, folder: again), against: "test/junit.xml")
+        let parser = XMLParser(data: Data(junit.standardOutput.utf8))
+        #expect(parser.parse(), "the JUnit report is well-formed XML")
+    }
+
+    @Test func runsAreTheSameEveryTime() async throws {
+        let (first, folder) = try await Self.run { $0 }
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let second = try await TestCommand.parse([folder.path]).perform()
+        #expect(first.status == 0 && second.status == 0)
+        #expect(Self.normalized(first.standardOutput, folder: folder) == Self.normalized(second.standardOutput, folder: folder))
+    }
+
+    @Test func anInvalidTestFileExitsTwoAndSaysWhereAndWhy() async throws {
+        let (typo, folder) = try await Self.run {
+            $0.replacingOccurrences(of: "      signature: forged", with: "      signatur: forged")
+                .replacingOccurrences(of: "      attempts: { contact: 1, big-sale: 1 }\n      outcome: delivered",
+                                      with: "      attempts: { contact: 1, big-sale: 1 }\n      outcom: delivered")
+        }
+        defer { try? FileManager.default.removeItem(at: folder) }
+        #expect(typo.status == 2)
+        #expect(typo.standardError.contains("stripe-to-hubspot.test.yaml:83:7: error: unknown key 'signatur' in cases[5].webhook; did you mean 'signature'?"),
+                "\(typo.standardError)")
+        #expect(typo.standardError.contains("unknown key 'outcom' in cases[0].expect; did you mean 'outcome'?"))
+
+        let (unknownRoute, other) = try await Self.run { $0.replacingOccurrences(of: "attempts: { contact: 8 }", with: "attempts: { contcat: 8 }") }
+        defer { try? FileManager.default.removeItem(at: other) }
+        #expect(unknownRoute.status == 2)
+        #expect(unknownRoute.standardError.contains("error: stripe-to-hubspot has no route 'contcat' (it has: big-sale, contact)"),
+                "\(unknownRoute.standardError)")
+
+        let (missingSecret, third) = try await Self.run { $0.replacingOccurrences(of: "  HUBSPOT_CLIENT_SECRET: test-client-secret\n", with: "") }
+        defer { try? FileManager.default.removeItem(at: third) }
+        #expect(missingSecret.status == 2)
+        #expect(missingSecret.standardError.contains("HUBSPOT_CLIENT_SECRET"))
+        #expect(missingSecret.standardError.contains("give every variable the connector reads a fake value under env:"))
+    }
+}
