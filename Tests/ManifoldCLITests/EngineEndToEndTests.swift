@@ -153,6 +153,24 @@ import Testing
         let missing = try Self.manifold(["events", "show", "--store", store, "ev_nope"])
         #expect(missing.status == 1)
 
+        // A stored event recorded as a test case, appended to the connector's tests, passes when replayed offline.
+        let recorded = try Self.manifold(["test", "--record", try #require(stripe["id"]?.stringValue), "--store", store])
+        #expect(recorded.status == 0, "\(recorded.error)")
+        #expect(recorded.output.contains("  - name: \"recorded: checkout.session.completed evt_1QxDemo000000000000001"))
+        try TemporaryDirectory.with { folder in
+            try FileManager.default.createDirectory(at: folder.appending(path: "samples"), withIntermediateDirectories: true)
+            for name in ["stripe-to-hubspot.yaml", "samples/stripe-checkout-completed.json"] {
+                try FileManager.default.copyItem(at: URL(fileURLWithPath: Self.connectors).appending(path: name),
+                                                 to: folder.appending(path: name))
+            }
+            let tests = try String(contentsOf: URL(fileURLWithPath: Self.connectors).appending(path: "stripe-to-hubspot.test.yaml"),
+                                   encoding: .utf8)
+            try (tests + recorded.output).write(to: folder.appending(path: "stripe-to-hubspot.test.yaml"), atomically: true, encoding: .utf8)
+            let replayed = try Self.manifold(["test", folder.path])
+            #expect(replayed.status == 0, "\(replayed.output)\(replayed.error)\n\(recorded.output)")
+            #expect(replayed.output.contains("pass  recorded: checkout.session.completed"))
+        }
+
         engine.terminate()   // SIGTERM
         engine.waitUntilExit()
         #expect(engine.terminationStatus == 0)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ManifoldCompiler
 import ManifoldIngress
+import ManifoldStore
 import ManifoldTestRunner
 
 /// `manifold test`: runs connectors' test files offline, through the real plan and runtime.
@@ -21,6 +22,7 @@ struct TestCommand: AsyncParsableCommand, AsyncOutputCommand {
 
               manifold test connectors/
               manifold test connectors/stripe-to-hubspot.test.yaml --format junit > report.xml
+              manifold test --record ev_01J... --store manifold.db >> connectors/stripe-to-hubspot.test.yaml
             """
     )
 
@@ -34,7 +36,14 @@ struct TestCommand: AsyncParsableCommand, AsyncOutputCommand {
     @Option(help: "Output format: text, or junit (JUnit XML for CI systems).")
     var format: Format = .text
 
+    @Option(help: "Print a stored event as a new test case (YAML to add under cases:), instead of running tests.")
+    var record: String?
+
+    @Option(help: "The SQLite event store to --record from.")
+    var store = "manifold.db"
+
     func perform() async -> CommandOutput {
+        if let record { return await Self.record(record, store: store) }
         var files: [String] = []
         for path in paths.isEmpty ? ["connectors"] : paths {
             var isDirectory: ObjCBool = false
@@ -97,6 +106,23 @@ struct TestCommand: AsyncParsableCommand, AsyncOutputCommand {
             results.append(await runner.run(testCase))
         }
         return .success(TestReport.Suite(path: path, connector: suite.connector, results: results))
+    }
+
+    /// The event `id` as a test case: its body and headers, the targets' answers and what happened, as expectations.
+    static func record(_ id: String, store path: String) async -> CommandOutput {
+        var options = StoreOptions()
+        options.store = path
+        return await options.reading { store in
+            guard let event = try await store.event(id: id) else {
+                return CommandOutput(standardError: "error: there is no event \(id) in \(path)\n", status: 1)
+            }
+            var jobs: [JobRecord] = []
+            for summary in try await store.jobs(JobQuery(eventID: id, limit: 1000)).reversed() {
+                if let job = try await store.job(id: summary.id) { jobs.append(job) }
+            }
+            let header = "# Add under cases: in \(event.summary.connector).test.yaml, then name the case for what it proves.\n"
+            return CommandOutput(standardOutput: header + CaseRecorder.yaml(event: event, jobs: jobs))
+        }
     }
 
     struct InvalidSuite: Error {
