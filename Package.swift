@@ -126,7 +126,7 @@ let package = Package(
         .plugin(name: "EmbedSchemas", capability: .buildTool(), dependencies: ["embed-schemas"]),
 
         // What the test targets share: paths, a seeded generator, running a child process.
-        .target(name: "TestSupport", dependencies: ["JSONSchema", "JSONValue", "ManifoldCompiler", "ManifoldPlan"],
+        .target(name: "TestSupport", dependencies: ["JSONSchema", "JSONValue", "ManifoldCompiler", "ManifoldPlan", "ManifoldDelivery"],
                 path: "Tests/TestSupport",
                 swiftSettings: strictSwift),
         .testTarget(name: "JSONValueTests", dependencies: ["JSONValue"]),

@@ -1,16 +1,5 @@
-/// A small deterministic random generator (SplitMix64), so that a generated test case reproduces from its seed.
-public struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
+public import ManifoldDelivery
 
-    public init(seed: UInt64) {
-        state = seed
-    }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// The deterministic generator (SplitMix64) the runtime seeds its jitter with, so that a generated test case
+/// reproduces from its seed. One implementation: `ManifoldDelivery.SeededGenerator`.
+public typealias SeededGenerator = ManifoldDelivery.SeededGenerator
