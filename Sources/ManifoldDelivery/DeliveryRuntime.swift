@@ -486,12 +486,6 @@ extension AttemptOutcome {
     }
 }
 
-extension Duration {
-    var timeInterval: TimeInterval {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
-    }
-}
-
 /// The runtime's randomness for jitter: a seeded generator when configured, the system's otherwise.
 private final class Jitter: Sendable {
     private let seeded: Mutex<SeededGenerator?>

@@ -2,6 +2,7 @@ public import Foundation
 public import JSONValue
 public import ManifoldDiff
 import ManifoldDelivery
+import ManifoldPlan
 
 /// What one reload did: applied a new plan, found nothing to change, or was rejected (the running plan stays).
 public struct ReloadOutcome: Sendable {
@@ -43,7 +44,7 @@ public struct ReloadOutcome: Sendable {
             "result": .string(result.rawValue), "trigger": .string(trigger),
             "at": .string(JobJSON.time(at)),
             "at_unix_ms": .number((at.timeIntervalSince1970 * 1000).rounded()),
-            "duration_ms": .number((duration.fractionalMilliseconds * 1000).rounded() / 1000),
+            "duration_ms": .number((duration.timeInterval * 1_000_000).rounded() / 1000),
             "plan": .string(running),
         ]
         if result == .applied { object["diff"] = diff.json }
@@ -71,12 +72,5 @@ public struct ReloadOutcome: Sendable {
                   heldJobs: (json["held_jobs"]?.objectValue).map { object in
                       Dictionary(uniqueKeysWithValues: object.map { ($0.key, Int($0.value.numberValue ?? 0)) })
                   } ?? [:])
-    }
-}
-
-extension Duration {
-    /// Milliseconds with their fraction.
-    var fractionalMilliseconds: Double {
-        Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15
     }
 }

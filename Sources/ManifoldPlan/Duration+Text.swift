@@ -5,6 +5,11 @@ extension Duration {
         return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
 
+    /// Seconds with their fraction (`TimeInterval`), for dates and reports.
+    public var timeInterval: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+
     /// The duration as an author writes it: `250ms`, `10s`, `1m30s`, `2h`, `1d2h`.
     public var manifoldText: String {
         var remaining = milliseconds

@@ -1,4 +1,5 @@
 public import ManifoldCompiler
+import ManifoldPlan
 
 /// The results of a `manifold test` run: per test file, its cases' results; as text for a person or JUnit XML.
 public struct TestReport: Sendable {
@@ -29,8 +30,7 @@ public struct TestReport: Sendable {
         for suite in suites {
             lines.append("\(suite.path)  (\(suite.connector))")
             for result in suite.results {
-                let milliseconds = result.duration.components.seconds * 1000 + result.duration.components.attoseconds / 1_000_000_000_000_000
-                lines.append("  \(result.passed ? "pass" : "FAIL")  \(result.name)  (\(milliseconds) ms)")
+                lines.append("  \(result.passed ? "pass" : "FAIL")  \(result.name)  (\(result.duration.milliseconds) ms)")
                 for failure in result.failures {
                     lines.append("        \(failure.location): \(failure.message)")
                     lines += Self.diff(expected: failure.expected, actual: failure.actual).map { "          " + $0 }
@@ -48,10 +48,10 @@ public struct TestReport: Sendable {
                      #"<testsuites name="manifold test" tests="\#(cases)" failures="\#(failed)">"#]
         for suite in suites {
             let failures = suite.results.filter { !$0.passed }.count
-            let seconds = suite.results.reduce(0.0) { $0 + Self.seconds($1.duration) }
+            let seconds = suite.results.reduce(0.0) { $0 + $1.duration.timeInterval }
             lines.append(#"  <testsuite name="\#(Self.escape(suite.connector))" file="\#(Self.escape(suite.path))" tests="\#(suite.results.count)" failures="\#(failures)" time="\#(Self.format(seconds))">"#)
             for result in suite.results {
-                let open = #"    <testcase classname="\#(Self.escape(suite.connector))" name="\#(Self.escape(result.name))" file="\#(Self.escape(suite.path))" line="\#(result.location.line)" time="\#(Self.format(Self.seconds(result.duration)))""#
+                let open = #"    <testcase classname="\#(Self.escape(suite.connector))" name="\#(Self.escape(result.name))" file="\#(Self.escape(suite.path))" line="\#(result.location.line)" time="\#(Self.format(result.duration.timeInterval))""#
                 guard !result.passed else {
                     lines.append(open + "/>")
                     continue
@@ -97,10 +97,6 @@ public struct TestReport: Sendable {
             }
             return lines
         }
-    }
-
-    private static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     private static func format(_ seconds: Double) -> String {

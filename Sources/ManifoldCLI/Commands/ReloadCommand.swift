@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Foundation
 import JSONValue
 import ManifoldEngine
+import ManifoldPlan
 import NIOCore
 
 /// `manifold reload`: asks a running engine to reload its connectors and prints what changed or why it was refused.
@@ -67,8 +68,7 @@ struct ReloadCommand: AsyncParsableCommand, AsyncOutputCommand {
 
     /// The outcome as an operator reads it.
     static func text(_ outcome: ReloadOutcome, colour: Bool) -> String {
-        let took = String(format: "%.1f ms", Double(outcome.duration.components.seconds) * 1000
-            + Double(outcome.duration.components.attoseconds) / 1e15)
+        let took = String(format: "%.1f ms", outcome.duration.timeInterval * 1000)
         var text: String
         switch outcome.result {
         case .applied:
