@@ -64,7 +64,8 @@ enum Rules {
                 : (.risky, "calls authenticate with other credentials")
         case "timeout":
             guard new.timeout > old.timeout else { return (.safe, "slow answers time out sooner and are retried") }
-            return new.retry.fitsAllAttempts(timeout: new.timeout) || !old.retry.fitsAllAttempts(timeout: old.timeout)
+            let fits = { (target: TargetPlan) in target.retry.timeForAllAttempts(timeout: target.timeout) <= target.retry.maxElapsed }
+            return fits(new) || !fits(old)
                 ? (.safe, "slower answers are waited for")
                 : (.risky, "the timeout is past the retry budget: not every attempt fits in max_elapsed")
         case "concurrency":
@@ -129,9 +130,7 @@ enum Rules {
             let requests = value["requests"]?.numberValue.map { String(Int($0)) } ?? "?"
             let pool = value["pool"]?.stringValue.map { " (pool \($0))" } ?? ""
             return "\(requests) per \(value["per"]?.stringValue ?? "?")\(pool)"
-        case "auth", "sign":
-            return text(masked(value))
-        case "verify.secrets":
+        case "auth", "sign", "verify.secrets":
             return text(masked(value))
         default:
             return text(value)
@@ -195,16 +194,4 @@ struct Endpoint {
 extension RateLimit {
     /// Calls per second, to compare limits written over different windows.
     var perSecond: Double { Double(requests) / max(0.001, Double(per.milliseconds) / 1000) }
-}
-
-extension RetryPolicy {
-    /// Whether every attempt, each taking `timeout`, and every wait between them fit within `max_elapsed`.
-    func fitsAllAttempts(timeout: Duration) -> Bool {
-        var total: Duration = .zero
-        for attempt in 1...maxAttempts {
-            total += timeout
-            if attempt < maxAttempts { total += maximumWait(after: attempt) }
-        }
-        return total <= maxElapsed
-    }
 }

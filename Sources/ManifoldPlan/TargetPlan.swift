@@ -159,11 +159,16 @@ public struct RetryPolicy: Sendable, Hashable {
 
     /// The worst-case time from the first attempt to giving up, when every attempt takes `timeout`.
     public func worstCaseBudget(timeout: Duration) -> Duration {
+        min(timeForAllAttempts(timeout: timeout), maxElapsed)
+    }
+
+    /// How long every attempt (each taking `timeout`) and every wait between them would take, were `max_elapsed`
+    /// not there: more than `max_elapsed` means the last attempts never happen.
+    public func timeForAllAttempts(timeout: Duration) -> Duration {
         var total: Duration = .zero
         for attempt in 1...maxAttempts {
             total += timeout
             if attempt < maxAttempts { total += maximumWait(after: attempt) }
-            if total >= maxElapsed { return maxElapsed }
         }
         return total
     }
