@@ -1,7 +1,6 @@
 import Foundation
 import ManifoldCompiler
 public import ServiceLifecycle
-import UnixSignals
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -158,20 +157,4 @@ private struct ChangeSource {
         return result
     }
     #endif
-}
-
-/// Reloads on SIGHUP, the Unix way to ask a daemon to re-read its configuration.
-public struct ReloadSignalService: Service {
-    let reloader: ConfigReloader
-
-    public init(reloader: ConfigReloader) {
-        self.reloader = reloader
-    }
-
-    public func run() async throws {
-        let signals = await UnixSignalsSequence(trapping: .sighup)
-        for await _ in signals.cancelOnGracefulShutdown() {
-            await reloader.reload(trigger: "signal")
-        }
-    }
 }

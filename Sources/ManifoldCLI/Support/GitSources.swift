@@ -19,7 +19,9 @@ enum GitSources {
                 .map { try file(ref: ref, path: $0) }
         default:
             // Not at that ref: make sure the ref itself exists, so that a typo is not "everything was added".
-            _ = try git(["rev-parse", "--verify", "--quiet", ref + "^{commit}"])
+            guard try git(["rev-parse", "--verify", "--quiet", ref + "^{commit}"], allowFailure: true) != nil else {
+                throw Failure(message: "no such git ref: \(ref)")
+            }
             return []
         }
     }
@@ -35,9 +37,7 @@ enum GitSources {
         let process = try run(arguments)
         guard process.status == 0 else {
             if allowFailure { return nil }
-            let what = arguments.first == "rev-parse" ? "no such git ref: \(arguments[3].dropLast(9))"
-                : "git \(arguments.joined(separator: " ")): \(process.error)"
-            throw Failure(message: what)
+            throw Failure(message: "git \(arguments.joined(separator: " ")): \(process.error)")
         }
         return String(decoding: process.output, as: UTF8.self)
     }
