@@ -36,7 +36,9 @@ public struct ConnectorTestRunner: Sendable {
         }
         for testCase in suite.cases {
             for target in testCase.responses.keys { unknown("target", target, targets, at: testCase.location) }
-            for route in testCase.expect.routes?.value ?? [] { unknown("route", route, routes, at: testCase.expect.routes!.location) }
+            if let expected = testCase.expect.routes {
+                for route in expected.value { unknown("route", route, routes, at: expected.location) }
+            }
             for request in testCase.expect.requests { unknown("route", request.route, routes, at: request.location) }
             for (route, expected) in testCase.expect.attempts { unknown("route", route, routes, at: expected.location) }
             for (route, expected) in testCase.expect.outcomes { unknown("route", route, routes, at: expected.location) }
