@@ -8,7 +8,6 @@ import Testing
 /// `schemas/connector.schema.json` and `schemas/connector-test.schema.json`: complete for editors, valid for every
 /// tool, and the one copy.
 @Suite struct ConnectorSchemaTests {
-    static let schemaURL = Fixtures.packageRoot.appending(path: "schemas/connector.schema.json")
     static let schemas = ["connector.schema.json", "connector-test.schema.json"]
 
     static func schema(_ name: String) throws -> JSON {
@@ -59,32 +58,15 @@ import Testing
         #expect(errors.isEmpty, "\(errors)")
     }
 
-    /// The examples validate with a standard tool too: Python's `jsonschema`, on the YAML that PyYAML reads.
-    @Test func examplesValidateWithAStandardTool() throws {
-        let script = """
-            import glob, json, sys, yaml, jsonschema
-            schema = json.load(open(sys.argv[1]))
-            validator = jsonschema.Draft202012Validator(schema, format_checker=None)
-            files = sorted(f for f in glob.glob(sys.argv[2] + "/*.yaml") if not f.endswith(".test.yaml"))
-            bad = 0
-            for name in files:
-                for error in validator.iter_errors(yaml.safe_load(open(name))):
-                    bad += 1
-                    print(name, list(error.absolute_path), error.message)
-            print(f"{len(files)} files, {bad} errors")
-            sys.exit(1 if bad or not files else 0)
-            """
-        let run = try ProcessRun.python(["-c", script, Self.schemaURL.path, Fixtures.packageRoot.appending(path: "connectors").path])
-        #expect(run.status == 0, "python jsonschema: \(run.output)\(run.error)")
-        #expect(run.output.hasSuffix("5 files, 0 errors\n"), "\(run.output)\(run.error)")
-    }
-
-    /// The example connectors' test files validate with Python's `jsonschema` against their own schema.
-    @Test func exampleTestFilesValidateWithAStandardTool() throws {
+    /// The examples validate with a standard tool too: Python's `jsonschema`, on the YAML that PyYAML reads — the
+    /// connectors against their schema, their test files against theirs.
+    @Test(arguments: [("connector.schema.json", false), ("connector-test.schema.json", true)])
+    func examplesValidateWithAStandardTool(_ schema: String, testFiles: Bool) throws {
         let script = """
             import glob, json, sys, yaml, jsonschema
             validator = jsonschema.Draft202012Validator(json.load(open(sys.argv[1])), format_checker=None)
-            files = sorted(glob.glob(sys.argv[2] + "/*.test.yaml"))
+            tests = sys.argv[3] == "tests"
+            files = sorted(f for f in glob.glob(sys.argv[2] + "/*.yaml") if f.endswith(".test.yaml") == tests)
             bad = 0
             for name in files:
                 for error in validator.iter_errors(yaml.safe_load(open(name))):
@@ -93,8 +75,8 @@ import Testing
             print(f"{len(files)} files, {bad} errors")
             sys.exit(1 if bad or not files else 0)
             """
-        let schema = Fixtures.packageRoot.appending(path: "schemas/connector-test.schema.json").path
-        let run = try ProcessRun.python(["-c", script, schema, Fixtures.packageRoot.appending(path: "connectors").path])
+        let run = try ProcessRun.python(["-c", script, Fixtures.packageRoot.appending(path: "schemas/" + schema).path,
+                                         Fixtures.packageRoot.appending(path: "connectors").path, testFiles ? "tests" : "connectors"])
         #expect(run.status == 0, "python jsonschema: \(run.output)\(run.error)")
         #expect(run.output.hasSuffix("5 files, 0 errors\n"), "\(run.output)\(run.error)")
     }
