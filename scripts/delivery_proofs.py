@@ -45,7 +45,9 @@ class Vendor:
         self.process.kill()
 
 
-def connector(name, path, port, prefix, policies):
+def connector(name, path, port, prefix, policies, headers="", body='{ id: "{% id %}", sent_ms: "{% sent_ms %}" }'):
+    """A connector posting each event to the vendor at prefix/{id}; `headers` and `body` are the route's mapping."""
+    headers = f"\n    headers: {headers}" if headers else ""
     return f"""
 connector: {name}
 version: 1
@@ -63,8 +65,8 @@ targets:
 routes:
   - name: deliver
     call: vendor.post
-    path: {{ id: "{{% id %}}" }}
-    body: {{ id: "{{% id %}}", sent_ms: "{{% sent_ms %}}" }}
+    path: {{ id: "{{% id %}}" }}{headers}
+    body: {body}
 """
 
 

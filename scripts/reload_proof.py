@@ -3,7 +3,7 @@ times (valid and invalid, alternating) while events arrive; then every acknowled
 exactly once, by a plan that was valid and live at the time, and every reload's latency is reported."""
 import argparse, hashlib, hmac, http.client, json, os, random, sqlite3, sys, threading, time
 
-from delivery_proofs import Engine, SECRET, Vendor, percentile, wait_until
+from delivery_proofs import Engine, SECRET, Vendor, connector as proof_connector, percentile, wait_until
 
 ADMIN_TOKEN = "proof-admin-token"
 
@@ -11,27 +11,9 @@ ADMIN_TOKEN = "proof-admin-token"
 def connector(index, port, generation):
     """Connector c{index}: its route tags every call with the generation of the file that mapped it."""
     name = f"c{index:03d}"
-    return f"""# generation {generation}
-connector: {name}
-version: 1
-source:
-  webhook:
-    path: /hooks/{name}
-    verify: {{ scheme: github, secret: "${{env:PROOF_SECRET}}" }}
-    event_id: id
-targets:
-  vendor:
-    base_url: http://127.0.0.1:{port}
-    concurrency: 4
-    operations:
-      post: {{ method: POST, path: "/{name}/{{id}}" }}
-routes:
-  - name: deliver
-    call: vendor.post
-    path: {{ id: "{{% id %}}" }}
-    headers: {{ X-Proof-Tag: "{generation}" }}
-    body: {{ id: "{{% id %}}", generation: {generation} }}
-"""
+    return f"# generation {generation}" + proof_connector(
+        name, f"/hooks/{name}", port, f"/{name}", "    concurrency: 4",
+        headers=f'{{ X-Proof-Tag: "{generation}" }}', body=f'{{ id: "{{% id %}}", generation: {generation} }}')
 
 
 # Four ways a file is wrong: YAML, schema, meaning, a secret that does not resolve.
