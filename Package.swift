@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
     ],
     targets: [
         // An ordered JSON value with its own parser and printer: the data every other module speaks.
@@ -50,6 +51,9 @@ let package = Package(
         ),
         // What changed in behaviour between two plans, classified breaking / risky / safe, as text, Markdown or JSON.
         .target(name: "ManifoldDiff", dependencies: ["JSONValue", "ManifoldPlan"], swiftSettings: strictSwift),
+        // Watching the engine: rolling figures per lane and connector, alert rules evaluated on them, their messages
+        // and their Prometheus equivalents. Pure: time and the engine's state come in as values.
+        .target(name: "ManifoldMonitor", dependencies: ["JSONValue", "ManifoldPlan"], swiftSettings: strictSwift),
         // Webhook ingress without HTTP: signature schemes (verify and sign), secrets, the decision for one request.
         .target(
             name: "ManifoldIngress",
@@ -71,6 +75,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: strictSwift
         ),
@@ -79,8 +84,9 @@ let package = Package(
             name: "ManifoldEngine",
             dependencies: [
                 "JSONValue", "ManifoldPlan", "ManifoldCompiler", "ManifoldDiff", "ManifoldIngress", "ManifoldStore",
-                "ManifoldDelivery",
+                "ManifoldDelivery", "ManifoldMonitor",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -104,8 +110,9 @@ let package = Package(
             name: "ManifoldCLI",
             dependencies: [
                 "JSONValue", "JSONata", "ManifoldPlan", "ManifoldCompiler", "ManifoldDiff", "ManifoldIngress", "ManifoldStore",
-                "ManifoldDelivery", "ManifoldEngine", "ManifoldTestRunner",
+                "ManifoldDelivery", "ManifoldEngine", "ManifoldTestRunner", "ManifoldMonitor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -170,6 +177,8 @@ let package = Package(
             dependencies: [
                 "ManifoldCLI", "ManifoldCompiler", "ManifoldPlan", "ManifoldStore", "JSONValue", "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             exclude: ["Golden"]
         ),

@@ -190,6 +190,24 @@ public enum TraceContext {
     /// The `traceparent` header of a call.
     public static func traceparent(traceID: String, spanID: String) -> String { "00-\(traceID)-\(spanID)-01" }
 
+    /// The span id of an event's own span, the parent of its ingress span and of every attempt's span: derived from
+    /// the trace id (FNV-1a), so that an attempt made after a restart, or a replay, joins the same tree.
+    public static func eventSpanID(traceID: String) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in traceID.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        if hash == 0 { hash = 1 }
+        let hex = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    /// The context of an event's span, from which its ingress and attempt spans start.
+    public static func eventContext(traceID: String) -> TraceParent {
+        TraceParent(traceID: traceID, spanID: eventSpanID(traceID: traceID))
+    }
+
     private static func randomHex(bytes: Int) -> String {
         var generator = SystemRandomNumberGenerator()
         let digits = Array("0123456789abcdef".utf8)

@@ -4,6 +4,7 @@ public import Logging
 public import ManifoldIngress
 public import ManifoldStore
 import Synchronization
+public import Tracing
 
 /// Delivers jobs: a lane per target (queue, concurrency, rate limit, breaker), a worker per call, every attempt
 /// and outcome recorded before the lane moves on. Jobs are leased in the store and the leases renewed; a sweep
@@ -22,6 +23,9 @@ public final class DeliveryRuntime: Sendable {
         public var windowMargin: @Sendable (Duration) -> Duration = { window in min(window / 50, .milliseconds(200)) }
         /// Jitter from a generator with this seed (the same waits every run), instead of the system's randomness.
         public var jitterSeed: UInt64?
+        /// Starts a span per attempt and writes the `traceparent` vendors get (the bootstrapped tracer by default;
+        /// with none, calls still carry a `traceparent` of the event's trace).
+        public var tracer: (any Tracer)?
 
         public init() {}
     }
@@ -59,6 +63,7 @@ public final class DeliveryRuntime: Sendable {
     private let stopping = Atomic<Bool>(false)
     private let inFlight = Atomic<Int>(0)
     private let statistics = Mutex(Statistics())
+    private let monitors = Mutex<[any DeliveryMonitor]>([])
     private let jitter: Jitter
 
     public init(store: any JobStore, transport: any HTTPTransport, clock: any RuntimeClock = SystemRuntimeClock(),
@@ -79,6 +84,11 @@ public final class DeliveryRuntime: Sendable {
     }
 
     public var stats: Statistics { statistics.withLock { $0 } }
+
+    /// Adds a monitor, told every recorded attempt from now on (metrics, the dashboard, alerts).
+    public func attach(_ monitor: any DeliveryMonitor) {
+        monitors.withLock { $0.append(monitor) }
+    }
 
     /// OAuth clients, kept across plan swaps while a target's credentials stay the same (no new token fetch).
     public let tokens = OAuth2TokenCache()
@@ -271,6 +281,12 @@ public final class DeliveryRuntime: Sendable {
         }
     }
 
+    /// Every lane of the running plan as it is now: breaker, queue, calls in flight, oldest queued event.
+    public var laneStatuses: [LaneStatus] {
+        let running = plan?.targetsByLane ?? [:]
+        return lanes.withLock { $0 }.filter { running[$0.key] != nil }.map(\.value.status).sorted { $0.lane < $1.lane }
+    }
+
     /// Lanes by name: breaker state, queued jobs, calls in flight.
     public var laneSnapshots: [String: (breaker: String, queued: Int, inFlight: Int)] {
         let running = plan?.targetsByLane ?? [:]
@@ -307,7 +323,8 @@ public final class DeliveryRuntime: Sendable {
         }
         let startedAt = clock.wall
         let started = ContinuousClock.now
-        let (outcome, prepared) = await perform(job, with: deliveryPlan)
+        let span = startSpan(for: job)
+        let (outcome, prepared) = await perform(job, with: deliveryPlan, traceparent: traceparent(of: span, job: job))
         let duration = ContinuousClock.now - started
         let counts = outcome.countsAsAttempt
         if counts {
@@ -366,6 +383,12 @@ public final class DeliveryRuntime: Sendable {
             }
         }
         log(job, outcome: outcome, stored: stored, duration: duration)
+        end(span, job: job, outcome: outcome, stored: stored)
+        report(AttemptReport(
+            job: job, outcome: stored, errorClass: outcome.errorClass, status: outcome.status, duration: duration,
+            endToEnd: stored == .delivered ? .milliseconds(Int64(wall.timeIntervalSince(job.receivedAt) * 1000)) : nil,
+            rateLimitWait: { if case .rateLimited(let until) = result { return until - now } else { return nil } }(),
+            reason: outcome.reason, finishedAt: wall))
         if result == .done {
             known.withLock { _ = $0.remove(job.id) }
         }
@@ -373,18 +396,76 @@ public final class DeliveryRuntime: Sendable {
         observer?(job, stored)
     }
 
+    private func report(_ report: AttemptReport) {
+        for monitor in monitors.withLock({ $0 }) { monitor.attempted(report) }
+    }
+
+    /// The attempt's span: a client span under the event's span, in the event's trace.
+    private func startSpan(for job: DeliveryJob) -> (any Span)? {
+        guard let tracer = configuration.tracer else { return nil }
+        var context = InstrumentationContext.topLevel
+        context.traceParent = TraceContext.eventContext(traceID: job.traceID)
+        tracer.extract([("traceparent", context.traceParent!.description)], into: &context, using: HeaderPairsExtractor())
+        let span = tracer.startSpan("deliver \(job.lane)", context: context, ofKind: .client)
+        span.updateAttributes { attributes in
+            attributes["manifold.connector"] = job.connector
+            attributes["manifold.route"] = job.route
+            attributes["manifold.target"] = job.target
+            attributes["manifold.job_id"] = job.id
+            attributes["manifold.event_id"] = job.eventStoreID
+            attributes["manifold.attempt"] = job.attempts + 1
+        }
+        return span
+    }
+
+    /// The `traceparent` the vendor gets: the span's, as the tracer writes it; without a tracer (or one that writes
+    /// none), a new span id in the event's trace.
+    private func traceparent(of span: (any Span)?, job: DeliveryJob) -> String {
+        if let span, let tracer = configuration.tracer {
+            var carrier: [(name: String, value: String)] = []
+            tracer.inject(span.context, into: &carrier, using: HeaderPairsInjector())
+            if let header = carrier.first(where: { $0.name == "traceparent" })?.value { return header }
+        }
+        return TraceContext.traceparent(traceID: job.traceID, spanID: TraceContext.newSpanID())
+    }
+
+    private func end(_ span: (any Span)?, job: DeliveryJob, outcome: AttemptOutcome, stored: JobOutcome) {
+        guard let span else { return }
+        span.updateAttributes { attributes in
+            attributes["manifold.outcome"] = outcome.errorClass
+            if let status = outcome.status { attributes["http.response.status_code"] = status }
+        }
+        switch outcome {
+        case .delivered: span.setStatus(SpanStatus(code: .ok))
+        default: span.setStatus(SpanStatus(code: .error, message: outcome.reason))
+        }
+        span.end()
+    }
+
     private func log(_ job: DeliveryJob, outcome: AttemptOutcome, stored: JobOutcome, duration: Duration) {
-        if case .delivered = stored, logger.logLevel > .debug { return }
-        let metadata: Logger.Metadata = [
-            "job": "\(job.id)", "event": "\(job.eventStoreID)", "route": "\(job.route)", "lane": "\(job.lane)",
-            "trace_id": "\(job.traceID)", "attempt": "\(job.attempts)", "class": "\(outcome.errorClass)",
-            "status": "\(outcome.status.map(String.init) ?? "-")", "duration_ms": "\(duration.milliseconds)",
+        var metadata: Logger.Metadata = [
+            "connector": "\(job.connector)", "route": "\(job.route)", "target": "\(job.target)",
+            "event": "\(job.eventStoreID)", "job": "\(job.id)", "attempt": "\(job.attempts)",
+            "class": "\(outcome.errorClass)", "duration_ms": "\(duration.milliseconds)", "trace_id": "\(job.traceID)",
         ]
+        if let status = outcome.status { metadata["status"] = "\(status)" }
         switch stored {
-        case .delivered: logger.debug("delivered", metadata: metadata)
-        case .retry: logger.info("will retry", metadata: metadata.merging(["reason": "\(outcome.reason ?? "")"]) { $1 })
-        case .dead(let reason): logger.error("dead-lettered", metadata: metadata.merging(["reason": "\(reason)"]) { $1 })
-        case .quarantined(let reason): logger.error("quarantined", metadata: metadata.merging(["reason": "\(reason)"]) { $1 })
+        case .delivered:
+            metadata["outcome"] = "delivered"
+            logger.info("delivered", metadata: metadata)
+        case .retry(let at):
+            metadata["outcome"] = "retry"
+            metadata["retry_at"] = "\(at.ISO8601Format())"
+            metadata["reason"] = "\(outcome.reason ?? "")"
+            logger.warning("will retry", metadata: metadata)
+        case .dead(let reason):
+            metadata["outcome"] = "dead_lettered"
+            metadata["reason"] = "\(reason)"
+            logger.error("dead-lettered", metadata: metadata)
+        case .quarantined(let reason):
+            metadata["outcome"] = "quarantined"
+            metadata["reason"] = "\(reason)"
+            logger.error("quarantined", metadata: metadata)
         }
     }
 
@@ -396,7 +477,9 @@ public final class DeliveryRuntime: Sendable {
     }
 
     /// Maps, authenticates, calls and classifies; a 401 with OAuth fetches a new token and calls once more.
-    private func perform(_ job: DeliveryJob, with deliveryPlan: DeliveryPlan?) async -> (AttemptOutcome, Exchange?) {
+    private func perform(_ job: DeliveryJob, with deliveryPlan: DeliveryPlan?, traceparent: String) async
+        -> (AttemptOutcome, Exchange?)
+    {
         guard let deliveryPlan, let (connector, route) = deliveryPlan.route(job.connector, job.route),
               let target = connector.targets[route.plan.target]
         else { return (.badData(reason: "the plan has no route '\(job.route)' of '\(job.connector)'"), nil) }
@@ -406,8 +489,7 @@ public final class DeliveryRuntime: Sendable {
         } catch {
             return (.badData(reason: error.description), nil)
         }
-        prepared.request.headers.append(("traceparent", TraceContext.traceparent(traceID: job.traceID,
-                                                                                   spanID: TraceContext.newSpanID())))
+        prepared.request.headers.append(("traceparent", traceparent))
         prepared.displayHeaders.append(prepared.request.headers.last!)
         var exchange = Exchange(request: prepared)
         var rejected: String?

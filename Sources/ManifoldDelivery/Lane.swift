@@ -25,6 +25,20 @@ public struct DeliveryJob: LaneItem {
     public var firstAttemptAt: Date?
 }
 
+/// One lane as it is now.
+public struct LaneStatus: Sendable, Equatable {
+    /// `connector/target`.
+    public var lane: String
+    /// closed, open or half-open.
+    public var breaker: String
+    public var queued: Int
+    public var inFlight: Int
+    /// When the oldest queued job's event was received.
+    public var oldestQueued: Date?
+    /// How many times the rate limiter made the lane wait, since the lane opened.
+    public var limiterWaits: Int
+}
+
 /// A lane running: its state machine under a lock, started jobs handed to the runtime, and one timer for the
 /// next time the state machine said to look again.
 final class Lane: Sendable {
@@ -72,6 +86,14 @@ final class Lane: Sendable {
     /// The breaker's state, queue length and calls in flight.
     var snapshot: (breaker: CircuitBreaker.State, queued: Int, inFlight: Int) {
         state.withLock { ($0.breaker.state, $0.queued, $0.inFlight) }
+    }
+
+    /// What a dashboard or a scrape shows of the lane now.
+    var status: LaneStatus {
+        state.withLock { state in
+            LaneStatus(lane: name, breaker: state.breaker.state.name, queued: state.queued, inFlight: state.inFlight,
+                       oldestQueued: state.minimum(of: \.receivedAt), limiterWaits: state.limiterWaits)
+        }
     }
 
     /// Starts what may start now, and sets the timer for the next time something may.

@@ -32,6 +32,9 @@ public struct LaneState<Item: LaneItem>: Sendable {
     public var breaker: CircuitBreaker
     public private(set) var inFlight = 0
     public private(set) var pausedUntil: Duration?
+    /// How many times the rate limiter made the lane wait (once per wait, however often the lane looked again).
+    public private(set) var limiterWaits = 0
+    private var limitedUntil: Duration?
 
     private var ready: [Item] = []
     private var readyHead = 0
@@ -51,6 +54,19 @@ public struct LaneState<Item: LaneItem>: Sendable {
     /// Jobs queued (ready, waiting or held), not counting those in flight.
     public var queued: Int {
         (ready.count - readyHead) + delayed.count + held.values.reduce(0) { $0 + $1.count }
+    }
+
+    /// The least of `key` over the queued jobs (ready, waiting or held): the oldest one's age, say.
+    public func minimum<Key: Comparable>(of key: (Item) -> Key) -> Key? {
+        var least: Key?
+        func visit(_ item: Item) {
+            let value = key(item)
+            if least.map({ value < $0 }) ?? true { least = value }
+        }
+        for item in ready[readyHead...] { visit(item) }
+        for entry in delayed { visit(entry.item) }
+        for items in held.values { for item in items { visit(item) } }
+        return least
     }
 
     /// Adds a job; `notBefore` delays it. A job whose ordering key is active waits behind it.
@@ -91,7 +107,12 @@ public struct LaneState<Item: LaneItem>: Sendable {
             }
             let permit = breaker.permit(at: now)
             if case .wait(let until) = permit { wake = until; break }
-            if let limiter, let free = limiter.acquire(at: now) { wake = free; break }
+            if let limiter, let free = limiter.acquire(at: now) {
+                if limitedUntil.map({ $0 < now }) ?? true { limiterWaits += 1 }
+                limitedUntil = free
+                wake = free
+                break
+            }
             let item = ready[readyHead]
             readyHead += 1
             if permit == .probe {

@@ -56,8 +56,10 @@ public struct Router: Sendable {
         return route.map { name in rules.contains { $0.name == name } } ?? true
     }
 
-    /// The jobs an event makes: one per route whose condition holds, in the routes' order.
+    /// The jobs an event makes: one per route whose condition holds, in the routes' order, all in the event's
+    /// trace (`traceID`; a new one by default).
     public func route(connector name: String, payload: JSON, headers: [(name: String, value: String)],
+                      traceID: String = TraceContext.newTraceID(),
                       replayOf: (String) -> String? = { _ in nil }, pinsPlan: Bool = false) throws(Failure) -> [NewJob]
     {
         guard let rules = connectors[name] else { return [] }
@@ -73,7 +75,7 @@ public struct Router: Sendable {
                     orderingKey = CompiledTemplate.text(of: value)
                 }
                 jobs.append(NewJob(route: rule.name, target: rule.target, lane: rule.lane, orderingKey: orderingKey,
-                                   traceID: TraceContext.newTraceID(), replayOf: replayOf(rule.name),
+                                   traceID: traceID, replayOf: replayOf(rule.name),
                                    planVersion: planVersion, pinsPlan: pinsPlan))
             } catch {
                 throw Failure(description: "route '\(rule.name)': \(error)")

@@ -6,6 +6,7 @@ public import ManifoldStore
 public import ManifoldDelivery
 import Synchronization
 public import Logging
+public import Tracing
 
 /// The engine without its HTTP server: the running plan, the webhook endpoints, the store.
 ///
@@ -30,9 +31,11 @@ public final class Engine: Sendable {
     /// Sets the plan up: every secret and public URL must resolve, or this throws naming the connector and what is missing.
     public init(plan: Plan, store: any EventStore, resolver: ConfigResolver, logger: Logger,
                 runtime: DeliveryRuntime? = nil, admin: AdminAPI? = nil, metrics: EngineMetrics = EngineMetrics(),
-                now: @escaping @Sendable () -> Date = { Date() }) throws(SetupError)
+                tracer: (any Tracer)? = nil, now: @escaping @Sendable () -> Date = { Date() }) throws(SetupError)
     {
         self.admin = admin
+        self.tracer = tracer
+        runtime?.attach(metrics)
         let (routing, delivery) = try Self.prepare(plan, resolver: resolver, runtime: runtime)
         if let delivery { runtime?.install(delivery) }
         self.routing = Mutex(routing)
@@ -90,6 +93,9 @@ public final class Engine: Sendable {
     /// The engine's metrics, served at `/metrics`.
     public let metrics: EngineMetrics
 
+    /// Starts a span per webhook request, in the trace its `traceparent` names (or a new one per event).
+    let tracer: (any Tracer)?
+
     /// The webhook served at a path, with the version of the plan it belongs to: looked up once per request, so
     /// that its size limit, its admission and the version stored with the event all come from one plan.
     public struct Route: Sendable {
@@ -124,16 +130,49 @@ public final class Engine: Sendable {
         }
     }
 
-    /// Handles a request to a webhook: refuse it, or store it and acknowledge.
+    /// Handles a request to a webhook: refuse it, or store it and acknowledge. The event's trace is the one its
+    /// `traceparent` names, or a new one; its jobs (and every call they make) belong to it.
     public func receive(_ request: WebhookRequest, on route: Route) async -> Reply {
         let endpoint = route.endpoint
         let received = now()
+        let incoming = request.headers.fields.first { $0.name.lowercased() == "traceparent" }.flatMap { TraceParent(header: $0.value) }
+        let traceID = incoming?.traceID ?? TraceContext.newTraceID()
+        let span = startSpan(connector: endpoint.connector, traceID: traceID, incoming: incoming)
+        let reply = await admit(request, on: route, receivedAt: received, traceID: traceID)
+        if let span {
+            span.updateAttributes { attributes in
+                attributes["http.response.status_code"] = reply.status
+                if let id = reply.body["id"]?.stringValue { attributes["manifold.event_id"] = id }
+                if let status = reply.body["status"]?.stringValue ?? reply.body["error"]?.stringValue {
+                    attributes["manifold.outcome"] = status
+                }
+            }
+            if reply.status >= 400 { span.setStatus(SpanStatus(code: .error, message: reply.body["message"]?.stringValue)) }
+            span.end()
+        }
+        return reply
+    }
+
+    /// The request's server span: a child of the caller's span when it sent one, else of the event's own span.
+    private func startSpan(connector: String, traceID: String, incoming: TraceParent?) -> (any Span)? {
+        guard let tracer else { return nil }
+        var context = InstrumentationContext.topLevel
+        let parent = incoming ?? TraceContext.eventContext(traceID: traceID)
+        tracer.extract([("traceparent", parent.description)], into: &context, using: HeaderPairsExtractor())
+        let span = tracer.startSpan("webhook \(connector)", context: context, ofKind: .server)
+        span.updateAttributes { $0["manifold.connector"] = connector }
+        return span
+    }
+
+    private func admit(_ request: WebhookRequest, on route: Route, receivedAt received: Date, traceID: String) async -> Reply {
+        let endpoint = route.endpoint
         let admitted: AdmittedEvent
         switch endpoint.admit(request, now: Int64(received.timeIntervalSince1970)) {
         case .failure(let refusal):
+            metrics.received(endpoint.connector, .rejected(reason: refusal.code), at: received)
             logger.notice("webhook refused", metadata: [
-                "connector": "\(endpoint.connector)", "status": "\(refusal.status)", "reason": "\(refusal.message)",
-                "remote": "\(request.remoteAddress ?? "-")",
+                "connector": "\(endpoint.connector)", "status": "\(refusal.status)", "code": "\(refusal.code)",
+                "reason": "\(refusal.message)", "remote": "\(request.remoteAddress ?? "-")", "trace_id": "\(traceID)",
             ])
             return Reply(refusal)
         case .success(let event):
@@ -145,7 +184,8 @@ public final class Engine: Sendable {
         var jobs: [NewJob]?
         if quarantine == nil, let payload = admitted.payload {
             do {
-                jobs = try route.router.route(connector: admitted.connector, payload: payload, headers: admitted.headers.fields)
+                jobs = try route.router.route(connector: admitted.connector, payload: payload, headers: admitted.headers.fields,
+                                              traceID: traceID)
             } catch {
                 quarantine = "routing failed: \(error)"
             }
@@ -161,14 +201,19 @@ public final class Engine: Sendable {
         do {
             outcome = try await store.append(event)
         } catch {
-            logger.error("event store append failed", metadata: ["connector": "\(endpoint.connector)", "error": "\(error)"])
+            logger.error("event store append failed", metadata: [
+                "connector": "\(endpoint.connector)", "error": "\(error)", "trace_id": "\(traceID)",
+            ])
             return .error(503, "unavailable", "the event could not be stored; retry later")
         }
-        let metadata: Logger.Metadata = [
+        var metadata: Logger.Metadata = [
             "connector": "\(admitted.connector)", "event": "\(outcome.id)", "event_id": "\(admitted.eventID)",
+            "trace_id": "\(traceID)",
         ]
+        if let type = admitted.eventType { metadata["event_type"] = "\(type)" }
         switch outcome {
         case .stored(let id):
+            metrics.received(admitted.connector, .accepted(quarantined: quarantine != nil), at: received)
             if let jobs, !jobs.isEmpty, let runtime, let payload = admitted.payload {
                 runtime.enqueue(jobs, eventStoreID: id, connector: admitted.connector, vendorEventID: admitted.eventID,
                                 payload: payload, headers: admitted.headers.fields, receivedAt: received)
@@ -177,12 +222,28 @@ public final class Engine: Sendable {
                 logger.warning("event quarantined", metadata: metadata.merging(["reason": "\(reason)"]) { $1 })
                 return Reply(status: 202, body: ["status": "quarantined", "id": .string(id)])
             }
-            logger.debug("event stored", metadata: metadata)
+            metadata["routes"] = "\(jobs?.map(\.route).joined(separator: ",") ?? "")"
+            logger.info("event stored", metadata: metadata)
             return Reply(status: 200, body: ["status": "accepted", "id": .string(id)])
         case .duplicate(let id):
+            metrics.received(admitted.connector, .duplicate, at: received)
             logger.info("duplicate delivery", metadata: metadata)
             return Reply(status: 200, body: ["status": "duplicate", "id": .string(id)])
         }
+    }
+
+    /// `/metrics`: the gauges read now (lanes, dead letters and quarantine sizes), then the exposition.
+    public func scrape() async -> String {
+        var counts: [JobCount] = []
+        if let jobs = store as? any JobStore {
+            do {
+                counts = try await jobs.jobCounts(states: [.dead, .quarantined])
+            } catch {
+                logger.error("counting dead letters for /metrics failed", metadata: ["error": "\(error)"])
+            }
+        }
+        metrics.refresh(lanes: runtime?.laneStatuses ?? [], counts: counts)
+        return metrics.exposition
     }
 
     /// `/readyz`: the store commits a write and a plan is loaded.

@@ -24,6 +24,8 @@ public struct EngineRequestContext: RequestContext {
 struct EngineResponder: HTTPResponder {
     let engine: Engine
     let reloader: ConfigReloader?
+    var alerts: AlertCenter?
+    var dashboardRefresh = 2
 
     func respond(to request: Request, context: EngineRequestContext) async throws -> Response {
         let path = request.uri.path
@@ -38,9 +40,18 @@ struct EngineResponder: HTTPResponder {
                 reply.body = .object(body)
             }
             return Self.json(reply)
+        case (.get, "/"):
+            let data = await DashboardData(engine: engine, alerts: alerts).overview()
+            return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+                            body: .init(byteBuffer: ByteBuffer(string: DashboardPage.html(data, refreshSeconds: dashboardRefresh))))
+        case (.get, "/dashboard/data"):
+            return Self.json(200, await DashboardData(engine: engine, alerts: alerts).overview())
+        case (.get, _) where path.hasPrefix("/dashboard/events/"):
+            let id = String(path.dropFirst("/dashboard/events/".count)).removingPercentEncoding ?? ""
+            return Self.json(await DashboardData(engine: engine, alerts: alerts).timeline(eventID: id))
         case (.get, "/metrics"):
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                            body: .init(byteBuffer: ByteBuffer(string: engine.metrics.exposition)))
+                            body: .init(byteBuffer: ByteBuffer(string: await engine.scrape())))
         default:
             break
         }
@@ -97,11 +108,12 @@ struct EngineResponder: HTTPResponder {
 public enum EngineServer {
     /// Serves until a shutdown signal. `onListening` gets the bound port (useful with port 0).
     public static func run(engine: Engine, host: String, port: Int, logger: Logger, reloading: Reloading? = nil,
+                           alerts: AlertCenter? = nil,
                            onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws
     {
         let group = ServiceGroup(configuration: .init(
             services: services(engine: engine, host: host, port: port, logger: logger, reloading: reloading,
-                               onListening: onListening),
+                               alerts: alerts, onListening: onListening),
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()
@@ -121,9 +133,10 @@ public enum EngineServer {
 
     /// The services, in start order; they stop in reverse (the server first, then the store).
     public static func services(engine: Engine, host: String, port: Int, logger: Logger, reloading: Reloading? = nil,
+                                alerts: AlertCenter? = nil,
                                 onListening: @escaping @Sendable (Int) async -> Void = { _ in }) -> [any Service]
     {
-        let responder = EngineResponder(engine: engine, reloader: reloading?.reloader)
+        let responder = EngineResponder(engine: engine, reloader: reloading?.reloader, alerts: alerts)
         let application = Application(
             responder: responder,
             configuration: .init(address: .hostname(host, port: port), serverName: "manifold", backlog: 1024),
@@ -131,6 +144,7 @@ public enum EngineServer {
             logger: logger)
         var services: [any Service] = [StoreService(store: engine.store)]
         if let runtime = engine.runtime { services.append(DeliveryService(runtime: runtime)) }
+        if let alerts { services.append(alerts) }
         if let reloading {
             services.append(ReloadSignalService(reloader: reloading.reloader))
             if let path = reloading.watch { services.append(ConnectorWatcher(path: path, reloader: reloading.reloader)) }

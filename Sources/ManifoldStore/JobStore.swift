@@ -20,6 +20,8 @@ public protocol JobStore: Sendable {
     func jobs(_ query: JobQuery) async throws -> [JobSummary]
     /// One job with its attempts, or `nil`.
     func job(id: String) async throws -> JobRecord?
+    /// How many jobs are in each of `states`, by connector and target (dead letters and quarantine sizes).
+    func jobCounts(states: [JobState]) async throws -> [JobCount]
     /// Adds jobs to a stored event (a replay), recording `status` with `detail` in its history.
     func addJobs(_ jobs: [NewJob], toEvent id: String, status: EventStatus, detail: JSON) async throws
     /// Moves jobs in one of `from` to `to` (a dead letter replayed or purged); returns the ids moved.
@@ -28,6 +30,21 @@ public protocol JobStore: Sendable {
     func keepPlan(version: String, sources: [PlanSource]) async throws
     /// The sources of a kept plan, or `nil`.
     func planSources(version: String) async throws -> [PlanSource]?
+}
+
+/// How many jobs of one lane are in one state.
+public struct JobCount: Sendable, Equatable {
+    public var connector: String
+    public var target: String
+    public var state: JobState
+    public var count: Int
+
+    public init(connector: String, target: String, state: JobState, count: Int) {
+        self.connector = connector
+        self.target = target
+        self.state = state
+        self.count = count
+    }
 }
 
 /// A job to create with its event.

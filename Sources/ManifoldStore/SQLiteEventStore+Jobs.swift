@@ -271,6 +271,21 @@ extension SQLiteEventStore: JobStore {
         }
     }
 
+    public func jobCounts(states: [JobState]) async throws -> [JobCount] {
+        guard !states.isEmpty else { return [] }
+        let sql = """
+            SELECT connector, target, state, COUNT(*) AS count FROM jobs
+            WHERE state IN (\(states.map { "'\($0.rawValue)'" }.joined(separator: ","))) GROUP BY connector, target, state
+            """
+        return try await database.read { db in
+            try Row.fetchAll(db, sql: sql).compactMap { row in
+                JobState(rawValue: row["state"]).map { state in
+                    JobCount(connector: row["connector"], target: row["target"], state: state, count: row["count"])
+                }
+            }
+        }
+    }
+
     public func job(id: String) async throws -> JobRecord? {
         try await database.read { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT j.seq, \(Self.jobColumns) FROM jobs j WHERE j.id = ?",

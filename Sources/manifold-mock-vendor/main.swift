@@ -1,5 +1,6 @@
-// A vendor for the delivery proofs and benchmarks, on loopback: records every call (time, path, idempotency key,
-// the X-Proof-Tag header a proof's mapping may set)
+// A vendor for the delivery proofs, benchmarks and observability tests, on loopback: records every call (time,
+// path, idempotency key, the X-Proof-Tag header a proof's mapping may set, traceparent, the body's first 4 KB) —
+// also an alert sink
 // and answers as told — fast, slow, failing, rate-limiting or flapping — per path prefix.
 //
 //   manifold-mock-vendor --port 0 --port-file F     (prints the bound port into F)
@@ -28,6 +29,8 @@ final class Vendor: Sendable {
         var key: String
         var tag: String
         var status: Int
+        var traceparent: String
+        var body: String
     }
 
     let origin = ContinuousClock.now
@@ -69,7 +72,11 @@ struct VendorResponder: HTTPResponder {
             let lines = vendor.calls.withLock { calls in
                 calls.map { call in
                     let ms = Double(call.at.components.seconds) * 1000 + Double(call.at.components.attoseconds) / 1e15
-                    return #"{"t_ms":\#(ms),"wall_ms":\#(call.wall),"path":"\#(call.path)","key":"\#(call.key)","tag":"\#(call.tag)","status":\#(call.status)}"#
+                    let strings = [call.path, call.key, call.tag, call.traceparent, call.body].map { text -> String in
+                        let data = (try? JSONSerialization.data(withJSONObject: text, options: [.fragmentsAllowed])) ?? Data("\"\"".utf8)
+                        return String(decoding: data, as: UTF8.self)
+                    }
+                    return #"{"t_ms":\#(ms),"wall_ms":\#(call.wall),"path":\#(strings[0]),"key":\#(strings[1]),"tag":\#(strings[2]),"status":\#(call.status),"traceparent":\#(strings[3]),"body":\#(strings[4])}"#
                 }
             }
             return text(200, lines.joined(separator: "\n") + "\n")
@@ -79,7 +86,7 @@ struct VendorResponder: HTTPResponder {
         default:
             break
         }
-        _ = try await request.body.collect(upTo: 1 << 20)
+        let body = try await request.body.collect(upTo: 1 << 20)
         let (prefix, behaviour) = vendor.behaviour(for: path)
         let now = vendor.origin.duration(to: .now)
         var status = behaviour.status
@@ -95,8 +102,11 @@ struct VendorResponder: HTTPResponder {
         }
         let key = request.headers.first { $0.name.canonicalName == "idempotency-key" }?.value ?? ""
         let tag = request.headers.first { $0.name.canonicalName == "x-proof-tag" }?.value ?? ""
+        let traceparent = request.headers.first { $0.name.canonicalName == "traceparent" }?.value ?? ""
+        let bodyText = String(decoding: body.readableBytesView.prefix(4096), as: UTF8.self)
         vendor.calls.withLock {
-            $0.append(.init(at: now, wall: Date().timeIntervalSince1970 * 1000, path: path, key: key, tag: tag, status: status))
+            $0.append(.init(at: now, wall: Date().timeIntervalSince1970 * 1000, path: path, key: key, tag: tag, status: status,
+                            traceparent: traceparent, body: bodyText))
         }
         if behaviour.delay > .zero { try await Task.sleep(for: behaviour.delay) }
         var response = text(status, #"{"ok":\#(status < 300)}"#)

@@ -7,6 +7,7 @@ import ManifoldEngine
 import ManifoldIngress
 import ManifoldPlan
 import ManifoldStore
+import Tracing
 
 /// The options of the commands that load connectors as the engine does: every `${env:}` must be set.
 struct EngineOptions: ParsableArguments {
@@ -62,6 +63,25 @@ struct EngineOptions: ParsableArguments {
     }
 }
 
+extension RunCommand {
+    /// Reads and compiles the global configuration; its errors as for a connector (file:line:col, source lines).
+    static func loadConfiguration(_ path: String, environment: [String: String]) -> Result<EngineConfiguration, CommandOutputError> {
+        let file: SourceFile
+        do {
+            file = SourceFile(path: path, contents: try SourceLoader.read(path))
+        } catch {
+            return .failure(CommandOutputError(.failure("\(error)")))
+        }
+        switch EngineConfigurationCompiler.compile(file, environment: environment) {
+        case .success(let configuration):
+            return .success(configuration)
+        case .failure(let invalid):
+            let report = DiagnosticRenderer(files: [file]).report(invalid.diagnostics)
+            return .failure(CommandOutputError(CommandOutput(standardError: report, status: 1)))
+        }
+    }
+}
+
 /// A command's early end, carrying what to print.
 struct CommandOutputError: Error {
     var output: CommandOutput
@@ -97,6 +117,12 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
+    @Option(name: .customLong("log-format"), help: "json (one object per line), logfmt, or auto: logfmt on a terminal, JSON otherwise.")
+    var logFormat = "auto"
+
+    @Option(help: "The engine's global configuration (alert rules and sinks), validated against schemas/manifold.schema.json.")
+    var config: String?
+
     @Flag(name: .customLong("no-watch"), help: "Do not watch the connectors for changes (reload on SIGHUP or POST /admin/reload only).")
     var noWatch = false
 
@@ -106,6 +132,9 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
         }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        guard logFormat == "auto" || StructuredLogHandler.Format(rawValue: logFormat) != nil else {
+            throw ValidationError("--log-format must be json, logfmt or auto")
         }
     }
 
@@ -124,13 +153,30 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
         case .failure(let failure): return failure.output
         case .success(let loaded): (plan, environment, sources) = loaded
         }
-        let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+        var configuration = EngineConfiguration()
+        if let config {
+            switch Self.loadConfiguration(config, environment: environment) {
+            case .failure(let failure): return failure.output
+            case .success(let loaded): configuration = loaded
+            }
         }
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let format = StructuredLogHandler.Format(rawValue: logFormat) ?? .automatic
+        LoggingSystem.bootstrap { label in StructuredLogHandler(label: label, format: format, level: level) }
         let logger = Logger(label: "manifold")
+        // Spans are logged at debug level; an OpenTelemetry tracer bootstrapped instead would export them.
+        let spanLogger = Logger(label: "manifold.trace")
+        InstrumentationSystem.bootstrap(W3CTracer { span in
+            guard spanLogger.logLevel <= .debug else { return }
+            var metadata: Logger.Metadata = [
+                "trace_id": "\(span.traceID)", "span_id": "\(span.spanID)", "parent_span_id": "\(span.parentSpanID ?? "-")",
+                "kind": "\(span.kind)", "duration_ms": "\(String(format: "%.2f", span.durationMilliseconds))",
+            ]
+            for (key, value) in span.attributes { metadata[key] = "\(value)" }
+            if let status = span.status { metadata["span_status"] = "\(status.code)" }
+            spanLogger.debug("span \(span.name)", metadata: metadata)
+        })
+        let tracer = InstrumentationSystem.tracer
         let eventStore: SQLiteEventStore
         do {
             eventStore = try SQLiteEventStore(path: store)
@@ -140,14 +186,21 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
         let engine: Engine
         let transport = AsyncHTTPTransport()
         let resolver = ConfigResolver(environment: environment)
-        let runtime = DeliveryRuntime(store: eventStore, transport: transport, logger: logger, planLoader: { version in
+        var delivery = DeliveryRuntime.Configuration()
+        delivery.tracer = tracer
+        let runtime = DeliveryRuntime(store: eventStore, transport: transport, logger: logger, configuration: delivery,
+                                      planLoader: { version in
             // Replays on the original plan: compile the sources kept with that version.
             try await KeptPlans.plan(version: version, in: eventStore).map { try DeliveryPlan(plan: $0, resolver: resolver) }
         })
         do {
             // The admin API is on only with a token, from the environment (or the --env-file).
             let admin = environment["MANIFOLD_ADMIN_TOKEN"].flatMap { $0.isEmpty ? nil : AdminAPI(store: eventStore, token: $0) }
-            engine = try Engine(plan: plan, store: eventStore, resolver: resolver, logger: logger, runtime: runtime, admin: admin)
+            // The rolling figures cover the longest window and baseline a rule compares (two hours at least).
+            let longest = (configuration.alerts?.rules ?? []).map { $0.window + $0.baseline }.max() ?? .zero
+            let metrics = EngineMetrics(retention: max(.seconds(7200), longest + .seconds(60)))
+            engine = try Engine(plan: plan, store: eventStore, resolver: resolver, logger: logger, runtime: runtime, admin: admin,
+                                metrics: metrics, tracer: tracer)
             if !sources.isEmpty { try await eventStore.keepPlan(version: plan.version, sources: sources) }
         } catch {
             eventStore.close()
@@ -163,12 +216,24 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
             try await eventStore.keepPlan(version: version, sources: sources)
         })
         let reloading = EngineServer.Reloading(reloader: reloader, watch: noWatch ? nil : connectors)
+        let alerts = configuration.alerts.map { plan in
+            AlertCenter(plan: plan, engine: engine, transport: transport, logger: Logger(label: "manifold.alerts"),
+                        dashboardURL: configuration.dashboardURL)
+        }
+        let configuredDashboard = configuration.dashboardURL
         do {
-            try await EngineServer.run(engine: engine, host: host, port: port, logger: logger, reloading: reloading) { bound in
+            try await EngineServer.run(engine: engine, host: host, port: port, logger: logger, reloading: reloading,
+                                       alerts: alerts) { bound in
+                if let alerts, configuredDashboard == nil { alerts.dashboardURL = "http://\(host):\(bound)/" }
                 var lines = ["manifold \(ManifoldCommand.version): listening on http://\(host):\(bound)",
                              "  plan \(plan.version), \(plan.connectors.count) connector(s), store \(store)"]
                 for connector in plan.connectors {
                     lines.append("  POST \(connector.source.path)  -> \(connector.name) (\(connector.source.verification.scheme.rawValue))")
+                }
+                lines.append("  dashboard http://\(host):\(bound)/, metrics http://\(host):\(bound)/metrics")
+                if let alerts {
+                    lines.append("  alerts: \(alerts.plan.rules.count) rule(s) every \(alerts.plan.evaluateEvery.manifoldText) -> "
+                                 + alerts.plan.sinks.map { "\($0.name) (\($0.kind.rawValue))" }.joined(separator: ", "))
                 }
                 FileOutput.standardError(lines.joined(separator: "\n") + "\n")
             }

@@ -51,12 +51,9 @@ enum PlanRenderer {
             lines.append("      auth             \(authText(target.auth))")
             lines.append("      timeout          \(target.timeout.manifoldText)")
             lines.append("      concurrency      \(target.concurrency)")
-            lines.append("      rate limit       " + (target.rateLimit.map { limit in
-                "\(limit.requests) per \(limit.per.manifoldText)" + (limit.pool.map { " (pool \($0))" } ?? "")
-            } ?? "none"))
-            let retry = target.retry
-            lines.append("      retry            \(retry.maxAttempts) attempt\(retry.maxAttempts == 1 ? "" : "s"), backoff \(retry.initialBackoff.manifoldText) x\(multiplierText(retry.multiplier)) up to \(retry.maxBackoff.manifoldText), \(retry.jitter.rawValue) jitter, give up after \(retry.maxElapsed.manifoldText)")
-            lines.append("      circuit breaker  opens after \(target.circuitBreaker.failures) consecutive failures, for \(target.circuitBreaker.openFor.manifoldText)")
+            lines.append("      rate limit       " + rateLimitText(target.rateLimit))
+            lines.append("      retry            " + retryText(target.retry))
+            lines.append("      circuit breaker  " + breakerText(target.circuitBreaker))
             lines.append("      retry budget     at most \(target.worstCaseRetryBudget.manifoldText) from first attempt to giving up")
             if let signing = target.signing { lines.append("      signs calls      \(signing.scheme.rawValue)") }
             for operation in target.operations {
@@ -67,7 +64,21 @@ enum PlanRenderer {
         return lines
     }
 
-    private static func authText(_ auth: AuthMethod) -> String {
+    static func rateLimitText(_ limit: RateLimit?) -> String {
+        limit.map { "\($0.requests) per \($0.per.manifoldText)" + ($0.pool.map { " (pool \($0))" } ?? "") } ?? "none"
+    }
+
+    static func retryText(_ retry: RetryPolicy) -> String {
+        "\(retry.maxAttempts) attempt\(retry.maxAttempts == 1 ? "" : "s"), backoff \(retry.initialBackoff.manifoldText) "
+            + "x\(multiplierText(retry.multiplier)) up to \(retry.maxBackoff.manifoldText), \(retry.jitter.rawValue) jitter, "
+            + "give up after \(retry.maxElapsed.manifoldText)"
+    }
+
+    static func breakerText(_ breaker: CircuitBreakerPolicy) -> String {
+        "opens after \(breaker.failures) consecutive failures, for \(breaker.openFor.manifoldText)"
+    }
+
+    static func authText(_ auth: AuthMethod) -> String {
         switch auth {
         case .none: "none"
         case .apiKey(.header(let name), _): "api_key in header \(name)"
@@ -78,7 +89,7 @@ enum PlanRenderer {
         }
     }
 
-    private static func byteText(_ bytes: Int) -> String {
+    static func byteText(_ bytes: Int) -> String {
         if bytes % (1 << 20) == 0 { return "\(bytes >> 20) MiB" }
         if bytes % (1 << 10) == 0 { return "\(bytes >> 10) KiB" }
         return "\(bytes) bytes"

@@ -22,6 +22,9 @@ public enum SchemaCatalog {
     /// A validator for connector test files (`*.test.yaml`), built once.
     public static let connectorTestValidator = JSONSchemaValidator(schema: parse("connector-test.schema.json"))
 
+    /// A validator for the engine's global configuration (`manifold.yaml`), built once.
+    public static let manifoldValidator = JSONSchemaValidator(schema: parse("manifold.schema.json"))
+
     /// Reads a YAML file and validates it with `validator`: the located document, and its errors phrased and placed
     /// as for a connector (`file:line:col`, "did you mean"). No document when the YAML itself is broken.
     public static func load(_ file: SourceFile, validator: JSONSchemaValidator) -> (LocatedDocument?, [Diagnostic]) {

@@ -1,0 +1,171 @@
+import Foundation
+import ManifoldCompiler
+import ManifoldPlan
+
+/// `manifold audit`: the integration audit in Markdown — every connector, its source and verification, its targets
+/// with endpoints, auth and effective policies, its routes and tests, and the risks found, most severe first.
+struct AuditReport {
+    enum Severity: Int, Comparable, CaseIterable {
+        case high, medium, low
+        static func < (lhs: Severity, rhs: Severity) -> Bool { lhs.rawValue < rhs.rawValue }
+        var label: String { ["high", "medium", "low"][rawValue] }
+    }
+
+    struct Risk {
+        var severity: Severity
+        var connector: String
+        var text: String
+    }
+
+    /// API hosts known to enforce rate limits, with the limit they document: a target calling one without a
+    /// `rate_limit` will meet 429s (or a ban) under load.
+    static let rateLimitedHosts: [(suffix: String, vendor: String, limit: String)] = [
+        ("api.hubapi.com", "HubSpot", "100 requests per 10s per app"),
+        ("slack.com", "Slack", "about 1 message per second per channel"),
+        ("api.github.com", "GitHub", "5,000 requests per hour per token"),
+        ("myshopify.com", "Shopify", "2 requests per second (REST, leaky bucket)"),
+        ("api.stripe.com", "Stripe", "100 requests per second in live mode"),
+        ("zendesk.com", "Zendesk", "200 to 700 requests per minute by plan"),
+        ("api.twilio.com", "Twilio", "per-account concurrency limits"),
+        ("salesforce.com", "Salesforce", "daily API request allocations"),
+        ("api.intercom.io", "Intercom", "1,000 requests per minute"),
+        ("api.notion.com", "Notion", "3 requests per second"),
+    ]
+
+    let plan: Plan
+    let diagnostics: [Diagnostic]
+    /// The test file of each connector file, when there is one beside it.
+    let testFiles: [String: (path: String, cases: Int)]
+
+    static func testFile(for sourceFile: String) -> (path: String, cases: Int)? {
+        let stem = sourceFile.hasSuffix(".yaml") ? String(sourceFile.dropLast(5)) : sourceFile.hasSuffix(".yml")
+            ? String(sourceFile.dropLast(4)) : sourceFile
+        for path in [stem + ".test.yaml", stem + ".test.yml"] {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { continue }
+            let cases = text.split(separator: "\n").filter { $0.hasPrefix("  - name:") }.count
+            return (path, cases)
+        }
+        return nil
+    }
+
+    func risks() -> [Risk] {
+        var risks: [Risk] = []
+        for connector in plan.connectors {
+            let name = connector.name
+            let verification = connector.source.verification
+            if verification.scheme == .none {
+                risks.append(Risk(severity: .high, connector: name,
+                                  text: "webhook `\(connector.source.path)` is not verified: anyone who finds the URL can post events"))
+            } else if verification.tolerance == nil, verification.scheme.signsTimestamp {
+                risks.append(Risk(severity: .low, connector: name, text: "no replay window (`tolerance`) on a timestamped signature"))
+            }
+            for target in connector.targets {
+                let url = target.baseURL.description
+                if url.hasPrefix("http://") {
+                    risks.append(Risk(severity: .high, connector: name,
+                                      text: "target `\(target.name)` calls \(url) over plain http: payloads and credentials travel unencrypted"))
+                }
+                if target.retry == .defaults {
+                    risks.append(Risk(severity: .low, connector: name,
+                                      text: "target `\(target.name)` has no retry policy of its own: engine defaults apply (\(PlanRenderer.retryText(target.retry)))"))
+                }
+                if target.rateLimit == nil, let host = Self.host(of: url),
+                   let known = Self.rateLimitedHosts.first(where: { host == $0.suffix || host.hasSuffix("." + $0.suffix) })
+                {
+                    risks.append(Risk(severity: .medium, connector: name,
+                                      text: "target `\(target.name)` calls \(known.vendor) (\(host)), which rate-limits (\(known.limit)), without a `rate_limit`"))
+                }
+                let secretInPath = target.operations.contains { $0.path.hasReferences }
+                if case .none = target.auth, target.signing == nil, !url.contains("${env:"), !secretInPath {
+                    risks.append(Risk(severity: .low, connector: name, text: "target `\(target.name)` sends no credentials (auth none)"))
+                }
+            }
+            if let file = connector.sourceFile, testFiles[file] == nil {
+                risks.append(Risk(severity: .medium, connector: name,
+                                  text: "no tests: add \(URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent).test.yaml beside it (`manifold test`)"))
+            }
+        }
+        for diagnostic in diagnostics where diagnostic.message.contains("is written inline") {
+            let connector = plan.connectors.first { $0.sourceFile == diagnostic.location?.file }?.name ?? diagnostic.location?.file ?? "?"
+            let place = diagnostic.location.map { "\($0.file):\($0.line):\($0.column)" } ?? ""
+            let field = diagnostic.message.components(separatedBy: " is written inline").first ?? ""
+            risks.append(Risk(severity: .high, connector: connector,
+                              text: "secret `\(field)` is written inline (\(place)): use ${env:NAME} so it stays out of the repository"))
+        }
+        return risks.sorted { ($0.severity, $0.connector) < ($1.severity, $1.connector) }
+    }
+
+    static func host(of url: String) -> String? {
+        guard let start = url.range(of: "://")?.upperBound else { return nil }
+        let rest = url[start...]
+        let host = rest.prefix { $0 != "/" && $0 != ":" && $0 != "?" }
+        return host.isEmpty ? nil : host.lowercased()
+    }
+
+    func markdown() -> String {
+        let risks = self.risks()
+        var lines = ["# Integration audit", ""]
+        let counts = Severity.allCases.map { severity in "\(risks.filter { $0.severity == severity }.count) \(severity.label)" }
+        lines.append("\(plan.connectors.count) connector\(plan.connectors.count == 1 ? "" : "s"), plan `\(plan.version)`; "
+                     + "risks: \(counts.joined(separator: ", ")).")
+        lines += ["", "## Connectors", "", "| connector | source | verification | targets | routes | tests | risks |",
+                  "|---|---|---|---|---|---|---|"]
+        for connector in plan.connectors {
+            let tests = connector.sourceFile.flatMap { testFiles[$0] }.map { "\($0.cases) cases" } ?? "**none**"
+            let mine = risks.filter { $0.connector == connector.name }
+            let riskText = mine.isEmpty ? "none" : Severity.allCases.compactMap { severity in
+                let count = mine.filter { $0.severity == severity }.count
+                return count == 0 ? nil : "\(count) \(severity.label)"
+            }.joined(separator: ", ")
+            lines.append("| `\(connector.name)` | webhook `\(connector.source.path)` | \(connector.source.verification.scheme.rawValue) | "
+                         + "\(connector.targets.map { "`\($0.name)`" }.joined(separator: ", ")) | \(connector.routes.count) | \(tests) | \(riskText) |")
+        }
+        lines += ["", "## Risks", ""]
+        if risks.isEmpty { lines.append("None found.") }
+        for risk in risks { lines.append("- **\(risk.severity.label)** `\(risk.connector)`: \(risk.text)") }
+        for connector in plan.connectors { lines += [""] + section(connector) }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    private func section(_ connector: ConnectorPlan) -> [String] {
+        var lines = ["## `\(connector.name)` (v\(connector.version))", ""]
+        if let description = connector.description { lines += [description, ""] }
+        if let file = connector.sourceFile { lines.append("- File: `\(file)`") }
+        let source = connector.source
+        let verification = source.verification
+        var verify = verification.scheme.rawValue
+        if verification.scheme != .none {
+            verify += ", \(verification.secrets.count) secret\(verification.secrets.count == 1 ? "" : "s")"
+            verify += verification.secrets.contains { $0.hasReferences } ? " from the environment" : " (inline)"
+        }
+        if let tolerance = verification.tolerance { verify += ", replay window \(tolerance.manifoldText)" }
+        lines.append("- Source: webhook `POST \(source.path)`, up to \(PlanRenderer.byteText(source.maxBodyBytes)), "
+                     + source.contentTypes.map(\.rawValue).joined(separator: ", ")
+                     + (source.allowedNetworks.isEmpty ? "" : ", only from \(source.allowedNetworks.joined(separator: ", "))"))
+        lines.append("- Verification: \(verify)")
+        lines.append("- Deduplication: " + (source.eventID.map { "event id `\($0)`" } ?? verification.idHeader.map { "header `\($0)`" }
+            ?? verification.scheme.deliveryIDHeader.map { "header `\($0)`" } ?? "hash of the body"))
+        if let file = connector.sourceFile, let tests = testFiles[file] {
+            lines.append("- Tests: `\(tests.path)` (\(tests.cases) cases)")
+        } else {
+            lines.append("- Tests: none")
+        }
+        lines += ["", "| target | endpoint | auth | timeout | concurrency | rate limit | retry | circuit breaker | retry budget |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for target in connector.targets {
+            lines.append("| `\(target.name)` | \(target.baseURL) | \(PlanRenderer.authText(target.auth)) | \(target.timeout.manifoldText) | "
+                         + "\(target.concurrency) | \(PlanRenderer.rateLimitText(target.rateLimit)) | \(PlanRenderer.retryText(target.retry)) | "
+                         + "\(PlanRenderer.breakerText(target.circuitBreaker)) | \(target.worstCaseRetryBudget.manifoldText) |")
+        }
+        lines += ["", "| route | when | call |", "|---|---|---|"]
+        for route in connector.routes {
+            var call = "`\(route.call)`"
+            if let target = connector.target(named: route.target), let operation = target.operation(named: route.operation) {
+                call += " \(operation.method.rawValue) \(target.baseURL)\(operation.path)"
+            }
+            let condition = route.condition.map { "`\($0.source.replacingOccurrences(of: "|", with: "\\|"))`" } ?? "always"
+            lines.append("| `\(route.name)` | \(condition) | \(call) |")
+        }
+        return lines
+    }
+}

@@ -1,0 +1,165 @@
+public import Foundation
+import JSONValue
+public import Logging
+public import ManifoldDelivery
+public import ManifoldMonitor
+public import ManifoldPlan
+import Synchronization
+public import ServiceLifecycle
+
+/// Evaluates the alert rules every `evaluate_every` against the engine's rolling figures and lanes, and delivers
+/// each notification (firing once, repeated after `repeat_after`, resolved once) to its sinks: each sink is a lane
+/// of its own, in order, with retries and exponential backoff that honour `Retry-After`, so that a sink that is
+/// down delays nothing else. Every notification is also logged.
+public final class AlertCenter: Service, Sendable {
+    public let plan: AlertPlan
+    let engine: Engine
+    let transport: any HTTPTransport
+    let logger: Logger
+    private let dashboard: Mutex<String?>
+    private let evaluator: Mutex<AlertEvaluator>
+    private let lanes: [String: SinkLane]
+
+    public init(plan: AlertPlan, engine: Engine, transport: any HTTPTransport, logger: Logger, dashboardURL: String?) {
+        self.plan = plan
+        self.engine = engine
+        self.transport = transport
+        self.logger = logger
+        dashboard = Mutex(dashboardURL)
+        evaluator = Mutex(AlertEvaluator(plan: plan))
+        var lanes: [String: SinkLane] = [:]
+        for sink in plan.sinks { lanes[sink.name] = SinkLane(sink: sink) }
+        self.lanes = lanes
+    }
+
+    /// The dashboard's address, linked from messages (set once the server knows its port).
+    public var dashboardURL: String? {
+        get { dashboard.withLock { $0 } }
+        set { dashboard.withLock { $0 = newValue } }
+    }
+
+    /// The alerts firing now.
+    public var active: [AlertNotification] { evaluator.withLock { $0.active } }
+
+    /// Evaluates the rules now and queues what is to be sent; returns it.
+    @discardableResult
+    public func evaluate(now: Date = Date()) -> [AlertNotification] {
+        var lanes: [LaneKey: MonitorSnapshot.Lane] = [:]
+        for status in engine.runtime?.laneStatuses ?? [] {
+            guard let key = LaneKey(lane: status.lane) else { continue }
+            lanes[key] = MonitorSnapshot.Lane(breaker: status.breaker, queued: status.queued, oldestQueued: status.oldestQueued)
+        }
+        let snapshot = MonitorSnapshot(now: now, lanes: lanes, connectors: engine.plan.connectors.map(\.name))
+        let stats = engine.metrics.stats
+        let notifications = evaluator.withLock { $0.evaluate(snapshot, stats: stats) }
+        for notification in notifications {
+            let metadata: Logger.Metadata = [
+                "rule": "\(notification.rule)", "kind": "\(notification.kind.rawValue)", "subject": "\(notification.subject)",
+                "severity": "\(notification.severity.rawValue)", "summary": "\(notification.summary)",
+                "fingerprint": "\(notification.fingerprint)",
+            ]
+            if notification.status == .firing {
+                logger.warning("alert firing", metadata: metadata)
+            } else {
+                logger.notice("alert resolved", metadata: metadata)
+            }
+            engine.metrics.alerted(notification)
+            for (name, lane) in self.lanes where notification.sinks?.contains(name) ?? true {
+                lane.enqueue(notification)
+            }
+        }
+        engine.metrics.alertsFiring(evaluator.withLock { $0.active })
+        return notifications
+    }
+
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                for lane in self.lanes.values {
+                    group.addTask { await self.deliver(lane) }
+                }
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: self.plan.evaluateEvery)
+                        if Task.isCancelled { break }
+                        self.evaluate()
+                    }
+                }
+                await group.next()
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            for lane in self.lanes.values { lane.finish() }
+        }
+    }
+
+    /// Sends a sink's notifications one after another, each until it is delivered, refused for good, or out of attempts.
+    private func deliver(_ lane: SinkLane) async {
+        for await notification in lane.stream {
+            let sink = lane.sink
+            var headers: [(name: String, value: String)] = [("Content-Type", "application/json")]
+            headers += sink.headers
+            let body = Array(notification.body(for: sink.kind, dashboardURL: dashboardURL).serialized().utf8)
+            let request = OutboundRequest(method: "POST", url: sink.url, headers: headers, body: body)
+            var metadata: Logger.Metadata = ["sink": "\(sink.name)", "rule": "\(notification.rule)",
+                                             "subject": "\(notification.subject)", "status": "\(notification.status.rawValue)"]
+            var delivered = false
+            for attempt in 1...max(plan.delivery.maxAttempts, 1) {
+                metadata["attempt"] = "\(attempt)"
+                let outcome: AttemptOutcome
+                do {
+                    outcome = AttemptOutcome.classify(try await transport.execute(request, timeout: plan.delivery.timeout))
+                } catch {
+                    outcome = .transient(status: nil, retryAfter: nil, reason: error.description)
+                }
+                var retryAfter: Duration?
+                switch outcome {
+                case .delivered:
+                    delivered = true
+                case .transient(_, let after, let reason):
+                    retryAfter = after
+                    metadata["reason"] = "\(reason)"
+                case .rateLimited(let after):
+                    retryAfter = after
+                    metadata["reason"] = "rate limited (429)"
+                case .permanent(_, let reason), .badData(let reason):
+                    metadata["reason"] = "\(reason)"
+                    logger.error("alert sink refused the notification; not retried", metadata: metadata)
+                    engine.metrics.alertSinkFailed(sink.name)
+                    break
+                }
+                if delivered { break }
+                if case .permanent = outcome { break }
+                if case .badData = outcome { break }
+                guard attempt < plan.delivery.maxAttempts else {
+                    logger.error("alert notification not delivered: out of attempts", metadata: metadata)
+                    engine.metrics.alertSinkFailed(sink.name)
+                    break
+                }
+                let backoff = plan.delivery.initialDelay * (1 << min(attempt - 1, 20))
+                let wait = max(min(backoff, plan.delivery.maxDelay), retryAfter ?? .zero)
+                logger.warning("alert notification failed; will retry", metadata: metadata.merging(["wait_ms": "\(wait.milliseconds)"]) { $1 })
+                try? await Task.sleep(for: wait)
+                if Task.isCancelled { break }
+            }
+            if delivered {
+                logger.info("alert notification delivered", metadata: metadata)
+            }
+        }
+    }
+}
+
+/// One sink's queue.
+final class SinkLane: Sendable {
+    let sink: AlertSink
+    let stream: AsyncStream<AlertNotification>
+    private let continuation: AsyncStream<AlertNotification>.Continuation
+
+    init(sink: AlertSink) {
+        self.sink = sink
+        (stream, continuation) = AsyncStream.makeStream(of: AlertNotification.self)
+    }
+
+    func enqueue(_ notification: AlertNotification) { continuation.yield(notification) }
+    func finish() { continuation.finish() }
+}

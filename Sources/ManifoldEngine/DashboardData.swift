@@ -1,0 +1,131 @@
+import Foundation
+import JSONValue
+import ManifoldDelivery
+import ManifoldMonitor
+import ManifoldStore
+
+/// What the dashboard shows, as JSON: per lane (connector/target) its recent figures and state, per connector its
+/// recent events, the last failures, the dead letters, the alerts firing; and one event's timeline. Read-only;
+/// no payload, request body or credential is ever part of it.
+struct DashboardData {
+    let engine: Engine
+    let alerts: AlertCenter?
+    /// The window the figures cover.
+    var window: Duration = .seconds(300)
+
+    func overview(now: Date = Date()) async -> JSON {
+        let plan = engine.plan
+        let stats = engine.metrics.stats
+        let statuses = Dictionary((engine.runtime?.laneStatuses ?? []).map { ($0.lane, $0) }) { first, _ in first }
+        var counts: [String: (dead: Int, quarantined: Int)] = [:]
+        if let jobs = engine.store as? any JobStore,
+           let found = try? await jobs.jobCounts(states: [.dead, .quarantined])
+        {
+            for count in found {
+                var entry = counts["\(count.connector)/\(count.target)"] ?? (0, 0)
+                if count.state == .dead { entry.dead += count.count } else { entry.quarantined += count.count }
+                counts["\(count.connector)/\(count.target)"] = entry
+            }
+        }
+        var lanes: [JSON] = []
+        var connectors: [JSON] = []
+        for connector in plan.connectors {
+            let events = stats.events(connector.name, window: window, endingAt: now)
+            connectors.append([
+                "name": .string(connector.name), "path": .string(connector.source.path),
+                "verification": .string(connector.source.verification.scheme.rawValue),
+                "accepted": .number(Double(events[.accepted] ?? 0)), "rejected": .number(Double(events[.rejected] ?? 0)),
+                "duplicates": .number(Double(events[.duplicate] ?? 0)),
+                "quarantined": .number(Double(events[.quarantined] ?? 0)),
+            ])
+            for target in connector.targets {
+                let lane = "\(connector.name)/\(target.name)"
+                let summary = stats.summary(LaneKey(connector: connector.name, target: target.name), window: window, endingAt: now)
+                let status = statuses[lane]
+                var object: JSONObject = [
+                    "lane": .string(lane), "connector": .string(connector.name), "target": .string(target.name),
+                    "attempts": .number(Double(summary.attempts)), "delivered": .number(Double(summary.delivered)),
+                    "failed": .number(Double(summary.failed)), "rate_limited": .number(Double(summary.rateLimited)),
+                    "breaker": .string(status?.breaker ?? "closed"), "queued": .number(Double(status?.queued ?? 0)),
+                    "in_flight": .number(Double(status?.inFlight ?? 0)),
+                    "dead_letters": .number(Double(counts[lane]?.dead ?? 0)),
+                    "quarantined": .number(Double(counts[lane]?.quarantined ?? 0)),
+                ]
+                object["success_rate"] = summary.successRate.map(JSON.number) ?? .null
+                object["error_rate"] = summary.errorRate.map(JSON.number) ?? .null
+                object["p50_ms"] = summary.p50.map(JSON.number) ?? .null
+                object["p99_ms"] = summary.p99.map(JSON.number) ?? .null
+                object["oldest_queued_s"] = status?.oldestQueued.map { .number(max(0, now.timeIntervalSince($0)).rounded()) } ?? .null
+                lanes.append(.object(object))
+            }
+        }
+        let failures = engine.metrics.recentFailures.prefix(20).map { failure -> JSON in
+            var object: JSONObject = [
+                "at": .string(JobJSON.time(failure.at)), "lane": .string("\(failure.connector)/\(failure.target)"),
+                "route": .string(failure.route), "job": .string(failure.job), "event": .string(failure.event),
+                "attempt": .number(Double(failure.attempt)), "class": .string(failure.errorClass),
+                "outcome": .string(failure.outcome), "reason": .string(failure.reason), "trace_id": .string(failure.traceID),
+            ]
+            if let status = failure.status { object["status"] = .number(Double(status)) }
+            return .object(object)
+        }
+        var deadLetters: [JSON] = []
+        if let jobs = engine.store as? any JobStore,
+           let found = try? await jobs.jobs(JobQuery(states: [.dead, .quarantined], limit: 20))
+        {
+            deadLetters = found.map(\.json)
+        }
+        return [
+            "plan": .string(plan.version), "generated_at": .string(JobJSON.time(now)),
+            "window": .string("\(window.components.seconds / 60)m"),
+            "admin": .bool(engine.admin != nil),
+            "connectors": .array(connectors), "lanes": .array(lanes), "failures": .array(Array(failures)),
+            "dead_letters": .array(deadLetters),
+            "alerts": .array((alerts?.active ?? []).map { $0.body(for: .webhook, dashboardURL: nil) }),
+        ]
+    }
+
+    /// One event's timeline: received, routed, each attempt of each job with its class, status and reason, and
+    /// how each job ended; in time order.
+    func timeline(eventID: String) async -> Engine.Reply {
+        guard let record = try? await engine.store.event(id: eventID) else {
+            return .error(404, "not_found", "there is no event \(eventID)")
+        }
+        var entries: [(at: Date, order: Int, json: JSON)] = []
+        for (index, step) in record.history.enumerated() {
+            var object: JSONObject = ["at": .string(JobJSON.time(step.at)), "kind": .string("event"),
+                                      "status": .string(step.status.rawValue)]
+            if let detail = step.detail { object["detail"] = detail }
+            entries.append((step.at, index, .object(object)))
+        }
+        var jobsJSON: [JSON] = []
+        if let store = engine.store as? any JobStore,
+           let jobs = try? await store.jobs(JobQuery(eventID: eventID, limit: 100))
+        {
+            for summary in jobs.reversed() {
+                jobsJSON.append(summary.json)
+                guard let job = try? await store.job(id: summary.id) else { continue }
+                for (number, attempt) in job.attempts.enumerated() {
+                    var object: JSONObject = [
+                        "at": .string(JobJSON.time(attempt.at)), "kind": .string("attempt"), "job": .string(summary.id),
+                        "route": .string(summary.route), "target": .string(summary.target),
+                        "attempt": .number(Double(number + 1)), "class": .string(attempt.errorClass),
+                        "duration_ms": .number(Double(attempt.durationMilliseconds)),
+                    ]
+                    if let status = attempt.responseStatus { object["status"] = .number(Double(status)) }
+                    if let error = attempt.error { object["error"] = .string(error) }
+                    entries.append((attempt.at, 1000 + number, .object(object)))
+                }
+            }
+        }
+        let summary = record.summary
+        var event: JSONObject = [
+            "id": .string(summary.id), "connector": .string(summary.connector), "event_id": .string(summary.eventID),
+            "received_at": .string(JobJSON.time(summary.receivedAt)), "status": .string(summary.status.rawValue),
+            "plan_version": .string(summary.planVersion), "duplicates": .number(Double(summary.duplicates)),
+        ]
+        if let type = summary.eventType { event["event_type"] = .string(type) }
+        let ordered = entries.sorted { ($0.at, $0.order) < ($1.at, $1.order) }.map(\.json)
+        return Engine.Reply(status: 200, body: ["event": .object(event), "jobs": .array(jobsJSON), "timeline": .array(ordered)])
+    }
+}

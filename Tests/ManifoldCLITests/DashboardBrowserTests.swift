@@ -1,0 +1,180 @@
+import AsyncHTTPClient
+import Foundation
+import JSONValue
+import NIOCore
+import NIOHTTP1
+import TestSupport
+import Testing
+
+/// The dashboard in a real browser: Debian's Chromium, headless, driven through chromedriver (W3C WebDriver over
+/// HTTP). `scripts/test` installs both; without them this test fails and says so.
+@Suite struct DashboardBrowserTests {
+    /// A WebDriver session.
+    struct Browser {
+        let driver: Process
+        let base: String
+        let session: String
+
+        static func start() async throws -> Browser {
+            let executable = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"].first {
+                FileManager.default.isExecutableFile(atPath: $0)
+            }
+            guard let executable else {
+                Issue.record("chromedriver is not installed: scripts/test installs chromium and chromium-driver")
+                throw CocoaError(.fileNoSuchFile)
+            }
+            let log = FileManager.default.temporaryDirectory.appending(path: "chromedriver-\(UUID().uuidString).log")
+            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+            let driver = Process()
+            driver.executableURL = URL(fileURLWithPath: executable)
+            driver.arguments = ["--port=0"]
+            driver.standardOutput = try FileHandle(forWritingTo: log)
+            driver.standardError = FileHandle.nullDevice
+            try driver.run()
+            var port = 0
+            for _ in 0..<100 where port == 0 {
+                let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+                if let range = text.range(of: #"started successfully on port (\d+)"#, options: .regularExpression) {
+                    port = Int(text[range].split(separator: " ").last!) ?? 0
+                } else {
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+            }
+            guard port > 0 else { driver.terminate(); throw CocoaError(.fileReadUnknown) }
+            let base = "http://127.0.0.1:\(port)"
+            let options: JSON = [
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1100"],
+            ]
+            let capabilities: JSON = ["capabilities": ["alwaysMatch": ["browserName": "chrome", "goog:chromeOptions": options]]]
+            let created = try await Self.call(base + "/session", method: .POST, body: capabilities)
+            guard let session = created["value"]?["sessionId"]?.stringValue else {
+                driver.terminate()
+                Issue.record("chromedriver did not start a session: \(created)")
+                throw CocoaError(.fileReadUnknown)
+            }
+            return Browser(driver: driver, base: base, session: session)
+        }
+
+        static func call(_ url: String, method: HTTPMethod, body: JSON? = nil) async throws -> JSON {
+            var request = HTTPClientRequest(url: url)
+            request.method = method
+            if let body {
+                request.headers.add(name: "Content-Type", value: "application/json")
+                request.body = .bytes(ByteBuffer(string: body.serialized()))
+            }
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+            return try JSONParser.parse(String(buffer: try await response.body.collect(upTo: 32 << 20)))
+        }
+
+        func command(_ path: String, _ body: JSON? = nil, method: HTTPMethod = .POST) async throws -> JSON {
+            return try await Self.call(base + "/session/\(session)" + path, method: method, body: body ?? (method == .POST ? [:] : nil))["value"] ?? .null
+        }
+
+        func open(_ url: String) async throws { _ = try await command("/url", ["url": .string(url)]) }
+
+        /// Runs JavaScript in the page and returns its value.
+        func script(_ source: String) async throws -> JSON {
+            try await command("/execute/sync", ["script": .string(source), "args": []])
+        }
+
+        func element(_ selector: String) async throws -> String {
+            let found = try await command("/element", ["using": "css selector", "value": .string(selector)])
+            guard let id = found["element-6066-11e4-a52e-4f735466cecf"]?.stringValue else {
+                throw CocoaError(.fileNoSuchFile, userInfo: ["selector": selector, "answer": "\(found)"])
+            }
+            return id
+        }
+
+        func click(_ selector: String) async throws { _ = try await command("/element/\(try await element(selector))/click") }
+
+        func type(_ text: String, into selector: String) async throws {
+            _ = try await command("/element/\(try await element(selector))/value", ["text": .string(text)])
+        }
+
+        func screenshot() async throws -> Data {
+            // Through the DevTools protocol (chromedriver's W3C GET /screenshot refuses a bodyless GET from this client).
+            let answer = try await command("/goog/cdp/execute", ["cmd": "Page.captureScreenshot", "params": ["format": "png"]])
+            guard let encoded = answer["data"]?.stringValue, let png = Data(base64Encoded: encoded) else {
+                Issue.record("chromedriver did not return a screenshot: \(answer.serialized().prefix(300))")
+                return Data()
+            }
+            return png
+        }
+
+        /// Polls a JavaScript condition until it returns true, for up to `seconds`.
+        func waitFor(_ condition: String, seconds: Double = 20) async throws -> Bool {
+            try await ObservabilityEndToEndTests.eventually(seconds) { try await script("return Boolean(\(condition))").boolValue == true }
+        }
+
+        func quit() async {
+            _ = try? await command("", method: .DELETE)
+            // chromedriver may not exit on SIGTERM while it winds its browser down: it is not waited for.
+            kill(driver.processIdentifier, SIGKILL)
+        }
+    }
+
+    @Test func theDashboardShowsAFailingVendorLiveAndReplaysADeadLetter() async throws {
+        try await TemporaryDirectory.withAsync { folder in
+            let setup = try await ObservabilityEndToEndTests.start(in: folder)
+            defer { setup.stop() }
+            let browser = try await Browser.start()
+            let engine = "http://127.0.0.1:\(setup.port)"
+            do {
+                // The page first, on a quiet engine: the lane is there, closed, with nothing failed.
+                try await browser.open(engine + "/")
+                let lane = #"document.querySelector('tr[data-lane="orders/crm"]')"#
+                #expect(try await browser.waitFor("\(lane) && \(lane).querySelector('td.breaker').textContent === 'closed'"))
+
+                // The vendor fails; the page, not reloaded, follows.
+                try await ObservabilityEndToEndTests.post("http://127.0.0.1:\(setup.vendorPort)/_mode?prefix=/crm&status=503")
+                for index in 1...4 { try ObservabilityEndToEndTests.send("b\(index)", setup: setup) }
+                #expect(try await browser.waitFor("\(lane).querySelector('td.breaker').textContent === 'open'"), "the breaker shows open")
+                #expect(try await browser.waitFor("\(lane).querySelector('td.errors').textContent === '100.0%'"))
+                #expect(try await browser.waitFor("document.querySelectorAll('#failures tbody tr.failure.transient').length > 0"))
+                #expect(try await browser.waitFor("document.querySelectorAll('#dead-letters tbody tr').length > 0", seconds: 30))
+                #expect(try await browser.waitFor("document.querySelector('#alerts li[data-rule=\"errors\"]') !== null"),
+                        "the firing alert is listed")
+
+                // One event's timeline, from a failure's link.
+                try await browser.click("#failures tbody tr.failure a.event-link")
+                #expect(try await browser.waitFor("document.querySelectorAll('#timeline li.attempt.transient').length > 0"))
+                let timeline = try await browser.script("return document.querySelector('#timeline').textContent").stringValue ?? ""
+                #expect(timeline.contains("received") && timeline.contains("transient 503"), "\(timeline)")
+
+                // Replay needs the admin token.
+                let job = try await browser.script("return document.querySelector('#dead-letters tbody tr').dataset.job").stringValue ?? ""
+                try await browser.click(#"#dead-letters tbody tr[data-job="\#(job)"] button.replay"#)
+                #expect(try await browser.waitFor("document.querySelector('#action-result').textContent.includes('admin token')"))
+                try await browser.type("wrong", into: "#admin-token")
+                try await browser.click(#"#dead-letters tbody tr[data-job="\#(job)"] button.replay"#)
+                #expect(try await browser.waitFor("document.querySelector('#action-result').textContent.includes('refused (401)')"))
+                try await browser.script("document.querySelector('#admin-token').value = ''; return true").boolValue.map { _ in () }
+                try await browser.type(ObservabilityEndToEndTests.secrets["MANIFOLD_ADMIN_TOKEN"]!, into: "#admin-token")
+                try await ObservabilityEndToEndTests.post("http://127.0.0.1:\(setup.vendorPort)/_mode?prefix=/crm&status=200")
+                try await browser.click(#"#dead-letters tbody tr[data-job="\#(job)"] button.replay"#)
+                #expect(try await browser.waitFor("document.querySelector('#action-result').textContent.startsWith('replay: done')"))
+                let replayed = try await ObservabilityEndToEndTests.eventually(20) {
+                    try await ObservabilityEndToEndTests.calls(setup).contains {
+                        $0["path"]?.stringValue == "/crm/contacts" && $0["status"]?.numberValue == 200
+                    }
+                }
+                #expect(replayed, "the replayed dead letter reached the vendor")
+                #expect(try await browser.waitFor(#"document.querySelector('#dead-letters tbody tr[data-job="\#(job)"]') === null"#))
+
+                // A screenshot of the page as the test left it, kept under .build for a person to look at.
+                let png = try await browser.screenshot()
+                #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]) && png.count > 20_000, "a real screenshot: \(png.count) bytes")
+                let artifacts = TestPaths.packageRoot.appending(path: ".build/test-artifacts")
+                try FileManager.default.createDirectory(at: artifacts, withIntermediateDirectories: true)
+                try png.write(to: artifacts.appending(path: "dashboard.png"))
+                let page = try await browser.script("return document.documentElement.outerHTML").stringValue ?? ""
+                for secret in ObservabilityEndToEndTests.secrets.values { #expect(!page.contains(secret), "a secret on the page") }
+            } catch {
+                await browser.quit()
+                throw error
+            }
+            await browser.quit()
+        }
+    }
+}
