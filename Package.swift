@@ -137,6 +137,7 @@ let package = Package(
                 path: "Tests/TestSupport",
                 swiftSettings: strictSwift),
         .testTarget(name: "JSONValueTests", dependencies: ["JSONValue"]),
+        .testTarget(name: "ManifoldMonitorTests", dependencies: ["ManifoldMonitor", "ManifoldPlan"]),
         .testTarget(name: "JSONataTests", dependencies: ["JSONata", "JSONValue", "TestSupport"]),
         .testTarget(
             name: "JSONSchemaTests",

@@ -131,6 +131,11 @@ public struct AlertEvaluator: Sendable {
         return out
     }
 
+    /// Where a rule's baseline ends: before the recent window's first bucket, so that the two never share one.
+    static func baselineEnd(_ rule: AlertRule, now: Date) -> Date {
+        now - rule.window.timeInterval - Double(RollingStats.bucketSeconds)
+    }
+
     /// Where a rule's condition holds now, by subject, with the measured value and a sentence saying it.
     static func findings(_ rule: AlertRule, snapshot: MonitorSnapshot, stats: RollingStats)
         -> [(Key, (value: Double, summary: String))]
@@ -139,7 +144,7 @@ public struct AlertEvaluator: Sendable {
         let window = rule.window.manifoldText
         if rule.kind == .throughputDrop {
             return snapshot.connectors.filter { rule.connector == nil || rule.connector == $0 }.compactMap { connector in
-                let baselineEnd = now - rule.window.timeInterval
+                let baselineEnd = Self.baselineEnd(rule, now: now)
                 let recent = stats.events(connector, window: rule.window, endingAt: now).values.reduce(0, +)
                 let before = stats.events(connector, window: rule.baseline, endingAt: baselineEnd).values.reduce(0, +)
                 guard before >= rule.minimum else { return nil }
@@ -164,7 +169,7 @@ public struct AlertEvaluator: Sendable {
                                            rate, rule.threshold, window, summary.failed, summary.attempts)))
             case .latencyP99:
                 let recent = stats.summary(lane, window: rule.window, endingAt: now)
-                let before = stats.summary(lane, window: rule.baseline, endingAt: now - rule.window.timeInterval)
+                let before = stats.summary(lane, window: rule.baseline, endingAt: Self.baselineEnd(rule, now: now))
                 guard recent.attempts >= rule.minimum, before.attempts >= rule.minimum, let p99 = recent.p99,
                       let base = before.p99, base > 0, p99 > base * rule.threshold else { return nil }
                 return (key, (p99 / base, String(format: "p99 latency %.0f ms over %@ is %.1fx its %@ baseline (%.0f ms); alert above %.1fx",

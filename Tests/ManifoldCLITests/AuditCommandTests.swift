@@ -1,0 +1,96 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// `manifold audit` and `manifold alerts export` with the binary, as a reviewer or an on-call team would run them.
+@Suite struct AuditCommandTests {
+    static let risky = """
+        connector: risky
+        version: 1
+        source:
+          webhook:
+            path: /hooks/risky
+            verify: { scheme: none }
+        targets:
+          crm:
+            base_url: https://api.hubapi.com
+            auth:
+              bearer: { token: "pat-na1-inline-secret" }
+            operations:
+              upsert: { method: POST, path: /contacts }
+          legacy:
+            base_url: http://legacy.internal
+            allow_insecure: true
+            auth:
+              api_key: { header: X-Key, value: "${env:LEGACY_KEY}" }
+            retry: { max_attempts: 3 }
+            operations:
+              post: { method: POST, path: /in }
+        routes:
+          - { name: contact, call: crm.upsert, body: { id: "{% id %}" } }
+          - { name: legacy, call: legacy.post, body: { id: "{% id %}" } }
+
+        """
+
+    @Test func theAuditNamesEveryRiskOfARiskyConnector() throws {
+        try TemporaryDirectory.with { folder in
+            try Self.risky.write(to: folder.appending(path: "risky.yaml"), atomically: true, encoding: .utf8)
+            let run = try EngineEndToEndTests.manifold(["audit", folder.path])
+            #expect(run.status == 0, "\(run.error)")
+            let report = run.output
+            #expect(report.hasPrefix("# Integration audit\n"))
+            #expect(report.contains("risks: 3 high, 2 medium, 1 low."), "\(report)")
+            #expect(report.contains("- **high** `risky`: webhook `/hooks/risky` is not verified"))
+            #expect(report.contains("- **high** `risky`: target `legacy` calls http://legacy.internal over plain http"))
+            #expect(report.contains("- **high** `risky`: secret `targets.crm.auth.bearer.token` is written inline ("))
+            #expect(report.contains("- **medium** `risky`: target `crm` calls HubSpot (api.hubapi.com), which rate-limits"))
+            #expect(report.contains("- **medium** `risky`: no tests: add risky.test.yaml beside it"))
+            #expect(report.contains("- **low** `risky`: target `crm` has no retry policy of its own"))
+            #expect(report.contains("| `legacy` | http://legacy.internal | api_key in header X-Key | 30s | 4 | none |"), "effective defaults shown")
+            #expect(!report.contains("pat-na1-inline-secret"), "the audit never prints a secret")
+        }
+    }
+
+    @Test func theExampleConnectorsAuditCleanOfHighRisks() throws {
+        let run = try EngineEndToEndTests.manifold(["audit", "connectors"])
+        #expect(run.status == 0, "\(run.error)")
+        #expect(run.output.contains("5 connectors") && run.output.contains("risks: 0 high, 0 medium"), "\(run.output.prefix(400))")
+        for name in ["app-events-fanout", "github-to-slack", "shopify-to-3pl", "stripe-to-hubspot", "twilio-sms-to-helpdesk"] {
+            #expect(run.output.contains("## `\(name)`"))
+            #expect(run.output.contains("- Tests: `connectors/\(name).test.yaml`"))
+        }
+    }
+
+    @Test func alertRulesExportForPrometheusWithoutTheEnvironment() throws {
+        let run = try EngineEndToEndTests.manifold(["alerts", "export", "--prometheus", "--config", "manifold.yaml"])
+        #expect(run.status == 0, "\(run.error)")
+        #expect(run.output.contains("groups:\n  - name: manifold\n    rules:\n"))
+        for alert in ["ManifoldDeliveryErrors", "ManifoldSlowVendor", "ManifoldQuietSource", "ManifoldBreakerOpen",
+                      "ManifoldDeadLetters", "ManifoldStuckEvent"]
+        {
+            #expect(run.output.contains("      - alert: \(alert)\n"), "\(alert)")
+        }
+        #expect(run.output.contains("manifold_lane_oldest_job_age_seconds > 600"))
+        let missing = try EngineEndToEndTests.manifold(["alerts", "export", "--prometheus", "--config", "connectors/example.env"])
+        #expect(missing.status == 1)
+    }
+
+    @Test func aBadGlobalConfigurationStopsTheEngineWithItsLocation() throws {
+        try TemporaryDirectory.with { folder in
+            let config = folder.appending(path: "manifold.yaml")
+            try """
+                version: 1
+                alerts:
+                  sinks:
+                    - { name: ops, type: webhook, url: "http://127.0.0.1:9/alerts" }
+                  rules:
+                    - { kind: error_rate, above: 0.2, sinks: [opps] }
+
+                """.write(to: config, atomically: true, encoding: .utf8)
+            let run = try EngineEndToEndTests.manifold(["run", "--connectors", "connectors", "--env-file", "connectors/example.env",
+                                                        "--store", folder.appending(path: "m.db").path, "--config", config.path])
+            #expect(run.status == 1)
+            #expect(run.error.contains(config.path + ":6:47: error: no sink is named 'opps' (did you mean 'ops'?)"), "\(run.error)")
+        }
+    }
+}
