@@ -56,6 +56,12 @@ import Testing
         #expect(purge.output == "purged 1 dead letter(s)\n")
         #expect(try manifold(["dlq", "list"]).output == "no dead letters\n")
 
+        // A misspelt time stops the command; it never widens the selection to every event.
+        let misspelt = try manifold(["replay", "--since", "yesterdayy", "--connectors", connectors])
+        #expect(misspelt.status != 0)
+        #expect(misspelt.error.contains("The value 'yesterdayy' is invalid for '--since <since>': expected a time such as"), "\(misspelt.error)")
+        #expect(try manifold(["dlq", "list", "--since", "banana"]).status != 0)
+
         let again = try manifold(["replay", "--event", events[0], "--connectors", connectors, "--format", "json"])
         #expect(again.status == 0, "\(again.error)")
         #expect(again.output.contains(#""from" : "\#(events[0])""#) || again.output.contains(#""from": "\#(events[0])""#))

@@ -112,15 +112,15 @@ struct DeadLetterListCommand: AsyncParsableCommand, AsyncOutputCommand {
     @Option(help: "Only dead letters of this target.")
     var target: String?
 
-    @Option(help: "Only dead letters since this time or within this age (15m, 2h, 2026-11-23).")
-    var since: String?
+    @Option(help: "Only dead letters since this time or within this age (15m, 2h, 2026-11-23).", transform: TimeArgument.parse)
+    var since: Date?
 
     @Option(help: "At most this many.")
     var limit = 50
 
     func perform() async -> CommandOutput {
         let query = JobQuery(states: [.dead, .quarantined], connector: connector, target: target,
-                             since: since.flatMap { EventsListCommand.time($0, now: Date()) }, limit: limit)
+                             since: since, limit: limit)
         return await options.reading { store in
             let jobs = try await store.jobs(query)
             switch options.format {
@@ -234,11 +234,11 @@ struct ReplayCommand: AsyncParsableCommand, AsyncOutputCommand {
     @Option(help: "Events of this connector.")
     var connector: String?
 
-    @Option(help: "Events received since this time or within this age.")
-    var since: String?
+    @Option(help: "Events received since this time or within this age.", transform: TimeArgument.parse)
+    var since: Date?
 
-    @Option(help: "Events received before this time.")
-    var until: String?
+    @Option(help: "Events received before this time.", transform: TimeArgument.parse)
+    var until: Date?
 
     @Option(help: "Events whose status is this (dead_lettered, quarantined, ...).")
     var status: String?
@@ -256,8 +256,7 @@ struct ReplayCommand: AsyncParsableCommand, AsyncOutputCommand {
         await options.reading { store in
             let chosen = try await ReplaySelection.events(
                 ids: events, connector: connector, status: status.map(EventStatus.init(rawValue:)),
-                since: since.flatMap { EventsListCommand.time($0, now: Date()) },
-                until: until.flatMap { EventsListCommand.time($0, now: Date()) }, limit: limit, in: store)
+                since: since, until: until, limit: limit, in: store)
             let bar = ProgressBar(label: "replaying")
             let report = try await plan.replayer(store).replay(events: chosen, originalPlan: plan.originalPlan,
                                                                by: Actor.current, progress: bar.update)

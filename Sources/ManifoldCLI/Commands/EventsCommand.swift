@@ -67,35 +67,19 @@ struct EventsListCommand: AsyncParsableCommand, AsyncOutputCommand {
     @Option(help: "Only events whose status is this (received, quarantined, ...).")
     var status: String?
 
-    @Option(help: "Only events received since this time or within this age.")
-    var since: String?
+    @Option(help: "Only events received since this time or within this age.", transform: TimeArgument.parse)
+    var since: Date?
 
     @Option(help: "At most this many events.")
     var limit = 50
 
     func validate() throws {
-        if let since, Self.time(since, now: Date()) == nil {
-            throw ValidationError("--since must be a time such as 2026-11-23T10:00:00Z or an age such as 15m (got \(since))")
-        }
         guard limit > 0 else { throw ValidationError("--limit must be at least 1") }
-    }
-
-    static func time(_ text: String, now: Date) -> Date? {
-        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
-        if let unit = text.last.flatMap({ units[$0] }), let amount = Double(text.dropLast()), amount >= 0 {
-            return now.addingTimeInterval(-amount * unit)
-        }
-        let full = ISO8601DateFormatter()
-        full.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        let plain = ISO8601DateFormatter()
-        let day = ISO8601DateFormatter()
-        day.formatOptions = [.withFullDate]
-        return full.date(from: text) ?? plain.date(from: text) ?? day.date(from: text)
     }
 
     func perform() async -> CommandOutput {
         let query = EventQuery(connector: connector, status: status.map(EventStatus.init(rawValue:)),
-                               since: since.flatMap { Self.time($0, now: Date()) }, limit: limit)
+                               since: since, limit: limit)
         return await options.reading { store in render(try await store.events(query)) }
     }
 
