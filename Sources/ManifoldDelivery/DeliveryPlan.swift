@@ -115,6 +115,7 @@ struct ResolvedString: Sendable {
 /// A target: its URL, auth, fixed headers and operations, and its lane's policies.
 struct TargetProgram: Sendable {
     let plan: TargetPlan
+    let connector: String
     let lane: String
     let baseURL: ResolvedString
     let auth: AuthProvider
@@ -123,6 +124,7 @@ struct TargetProgram: Sendable {
 
     init(_ target: TargetPlan, connector: String, resolver: ConfigResolver, tokens: OAuth2TokenCache) throws {
         plan = target
+        self.connector = connector
         lane = DeliveryPlan.lane(connector: connector, target: target.name)
         baseURL = try ResolvedString(target.baseURL, resolver: resolver)
         auth = try AuthProvider(target.auth, resolver: resolver, tokens: tokens, key: lane)

@@ -112,7 +112,7 @@ public final class DeliveryRuntime: Sendable {
                                          openFor: target.plan.circuitBreaker.openFor)
             let lane = lanes.withLock { lanes -> Lane in
                 if let lane = lanes[name] { return lane }
-                let lane = Lane(name: name,
+                let lane = Lane(name: name, connector: target.connector, target: target.plan.name,
                                 state: LaneState(concurrency: target.plan.concurrency, limiter: limiter, breaker: breaker),
                                 clock: clock, isStopping: { [weak self] in self?.stopping.load(ordering: .relaxed) ?? true },
                                 start: { [weak self] job, lane in self?.start(job, on: lane) })
@@ -287,14 +287,10 @@ public final class DeliveryRuntime: Sendable {
         return lanes.withLock { $0 }.filter { running[$0.key] != nil }.map(\.value.status).sorted { $0.lane < $1.lane }
     }
 
-    /// Lanes by name: breaker state, queued jobs, calls in flight.
-    public var laneSnapshots: [String: (breaker: String, queued: Int, inFlight: Int)] {
-        let running = plan?.targetsByLane ?? [:]
-        let lanes = self.lanes.withLock { $0 }.filter { running[$0.key] != nil }
-        return lanes.mapValues { lane in
-            let snapshot = lane.snapshot
-            return (snapshot.breaker.name, snapshot.queued, snapshot.inFlight)
-        }
+    /// One lane of the running plan as it is now (`connector/target`), or nil.
+    public func laneStatus(_ lane: String) -> LaneStatus? {
+        guard plan?.targetsByLane[lane] != nil else { return nil }
+        return lanes.withLock { $0[lane] }?.status
     }
 
     /// Jobs in memory: queued, waiting or in flight.

@@ -29,6 +29,8 @@ public struct DeliveryJob: LaneItem {
 public struct LaneStatus: Sendable, Equatable {
     /// `connector/target`.
     public var lane: String
+    public var connector: String
+    public var target: String
     /// closed, open or half-open.
     public var breaker: String
     public var queued: Int
@@ -43,16 +45,20 @@ public struct LaneStatus: Sendable, Equatable {
 /// next time the state machine said to look again.
 final class Lane: Sendable {
     let name: String
+    let connector: String
+    let target: String
     private let state: Mutex<LaneState<DeliveryJob>>
     private let timer = Mutex<Duration?>(nil)
     private let clock: any RuntimeClock
     private let start: @Sendable (DeliveryJob, Lane) -> Void
     private let isStopping: @Sendable () -> Bool
 
-    init(name: String, state: LaneState<DeliveryJob>, clock: any RuntimeClock,
+    init(name: String, connector: String, target: String, state: LaneState<DeliveryJob>, clock: any RuntimeClock,
          isStopping: @escaping @Sendable () -> Bool, start: @escaping @Sendable (DeliveryJob, Lane) -> Void)
     {
         self.name = name
+        self.connector = connector
+        self.target = target
         self.state = Mutex(state)
         self.clock = clock
         self.isStopping = isStopping
@@ -83,15 +89,10 @@ final class Lane: Sendable {
         state.withLock { $0.removeQueued() }
     }
 
-    /// The breaker's state, queue length and calls in flight.
-    var snapshot: (breaker: CircuitBreaker.State, queued: Int, inFlight: Int) {
-        state.withLock { ($0.breaker.state, $0.queued, $0.inFlight) }
-    }
-
     /// What a dashboard or a scrape shows of the lane now.
     var status: LaneStatus {
         state.withLock { state in
-            LaneStatus(lane: name, breaker: state.breaker.state.name, queued: state.queued, inFlight: state.inFlight,
+            LaneStatus(lane: name, connector: connector, target: target, breaker: state.breaker.state.name, queued: state.queued, inFlight: state.inFlight,
                        oldestQueued: state.minimum(of: \.receivedAt), limiterWaits: state.limiterWaits)
         }
     }

@@ -46,8 +46,7 @@ public final class AlertCenter: Service, Sendable {
     public func evaluate(now: Date = Date()) -> [AlertNotification] {
         var lanes: [LaneKey: MonitorSnapshot.Lane] = [:]
         for status in engine.runtime?.laneStatuses ?? [] {
-            guard let key = LaneKey(lane: status.lane) else { continue }
-            lanes[key] = MonitorSnapshot.Lane(breaker: status.breaker, queued: status.queued, oldestQueued: status.oldestQueued)
+            lanes[LaneKey(connector: status.connector, target: status.target)] = MonitorSnapshot.Lane(breaker: status.breaker, queued: status.queued, oldestQueued: status.oldestQueued)
         }
         let snapshot = MonitorSnapshot(now: now, lanes: lanes, connectors: engine.plan.connectors.map(\.name))
         let stats = engine.metrics.stats

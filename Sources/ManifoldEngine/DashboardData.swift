@@ -13,20 +13,12 @@ struct DashboardData {
     /// The window the figures cover.
     var window: Duration = .seconds(300)
 
-    func overview(now: Date = Date()) async -> JSON {
+    /// Everything the page shows; a store that cannot be read is an error, not an empty table.
+    func overview(now: Date = Date()) async throws -> JSON {
         let plan = engine.plan
         let stats = engine.metrics.stats
-        let statuses = Dictionary((engine.runtime?.laneStatuses ?? []).map { ($0.lane, $0) }) { first, _ in first }
-        var counts: [String: (dead: Int, quarantined: Int)] = [:]
-        if let jobs = engine.store as? any JobStore,
-           let found = try? await jobs.jobCounts(states: [.dead, .quarantined])
-        {
-            for count in found {
-                var entry = counts["\(count.connector)/\(count.target)"] ?? (0, 0)
-                if count.state == .dead { entry.dead += count.count } else { entry.quarantined += count.count }
-                counts["\(count.connector)/\(count.target)"] = entry
-            }
-        }
+        let statuses = Dictionary((engine.runtime?.laneStatuses ?? []).map { (LaneKey(connector: $0.connector, target: $0.target), $0) }) { first, _ in first }
+        let counts = try await engine.jobs?.jobCounts(states: [.dead, .quarantined]).byLane ?? [:]
         var lanes: [JSON] = []
         var connectors: [JSON] = []
         for connector in plan.connectors {
@@ -39,17 +31,17 @@ struct DashboardData {
                 "quarantined": .number(Double(events[.quarantined] ?? 0)),
             ])
             for target in connector.targets {
-                let lane = "\(connector.name)/\(target.name)"
-                let summary = stats.summary(LaneKey(connector: connector.name, target: target.name), window: window, endingAt: now)
-                let status = statuses[lane]
+                let key = LaneKey(connector: connector.name, target: target.name)
+                let summary = stats.summary(key, window: window, endingAt: now)
+                let status = statuses[key]
                 var object: JSONObject = [
-                    "lane": .string(lane), "connector": .string(connector.name), "target": .string(target.name),
+                    "lane": .string(key.description), "connector": .string(connector.name), "target": .string(target.name),
                     "attempts": .number(Double(summary.attempts)), "delivered": .number(Double(summary.delivered)),
                     "failed": .number(Double(summary.failed)), "rate_limited": .number(Double(summary.rateLimited)),
                     "breaker": .string(status?.breaker ?? "closed"), "queued": .number(Double(status?.queued ?? 0)),
                     "in_flight": .number(Double(status?.inFlight ?? 0)),
-                    "dead_letters": .number(Double(counts[lane]?.dead ?? 0)),
-                    "quarantined": .number(Double(counts[lane]?.quarantined ?? 0)),
+                    "dead_letters": .number(Double(counts[key]?.dead ?? 0)),
+                    "quarantined": .number(Double(counts[key]?.quarantined ?? 0)),
                 ]
                 object["success_rate"] = summary.successRate.map(JSON.number) ?? .null
                 object["error_rate"] = summary.errorRate.map(JSON.number) ?? .null
@@ -69,12 +61,7 @@ struct DashboardData {
             if let status = failure.status { object["status"] = .number(Double(status)) }
             return .object(object)
         }
-        var deadLetters: [JSON] = []
-        if let jobs = engine.store as? any JobStore,
-           let found = try? await jobs.jobs(JobQuery(states: [.dead, .quarantined], limit: 20))
-        {
-            deadLetters = found.map(\.json)
-        }
+        let deadLetters = try await engine.jobs?.jobs(JobQuery(states: [.dead, .quarantined], limit: 20)).map(\.json) ?? []
         return [
             "plan": .string(plan.version), "generated_at": .string(JobJSON.time(now)),
             "window": .string("\(window.components.seconds / 60)m"),
@@ -87,8 +74,8 @@ struct DashboardData {
 
     /// One event's timeline: received, routed, each attempt of each job with its class, status and reason, and
     /// how each job ended; in time order.
-    func timeline(eventID: String) async -> Engine.Reply {
-        guard let record = try? await engine.store.event(id: eventID) else {
+    func timeline(eventID: String) async throws -> Engine.Reply {
+        guard let record = try await engine.store.event(id: eventID) else {
             return .error(404, "not_found", "there is no event \(eventID)")
         }
         var entries: [(at: Date, order: Int, json: JSON)] = []
@@ -99,12 +86,10 @@ struct DashboardData {
             entries.append((step.at, index, .object(object)))
         }
         var jobsJSON: [JSON] = []
-        if let store = engine.store as? any JobStore,
-           let jobs = try? await store.jobs(JobQuery(eventID: eventID, limit: 100))
-        {
-            for summary in jobs.reversed() {
+        if let store = engine.jobs {
+            for summary in try await store.jobs(JobQuery(eventID: eventID, limit: 100)).reversed() {
                 jobsJSON.append(summary.json)
-                guard let job = try? await store.job(id: summary.id) else { continue }
+                guard let job = try await store.job(id: summary.id) else { continue }
                 for (number, attempt) in job.attempts.enumerated() {
                     var object: JSONObject = [
                         "at": .string(JobJSON.time(attempt.at)), "kind": .string("attempt"), "job": .string(summary.id),

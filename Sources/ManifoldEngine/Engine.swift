@@ -232,15 +232,16 @@ public final class Engine: Sendable {
         }
     }
 
+    /// The store's jobs, when it keeps them (the SQLite store does).
+    var jobs: (any JobStore)? { store as? any JobStore }
+
     /// `/metrics`: the gauges read now (lanes, dead letters and quarantine sizes), then the exposition.
     public func scrape() async -> String {
         var counts: [JobCount] = []
-        if let jobs = store as? any JobStore {
-            do {
-                counts = try await jobs.jobCounts(states: [.dead, .quarantined])
-            } catch {
-                logger.error("counting dead letters for /metrics failed", metadata: ["error": "\(error)"])
-            }
+        do {
+            counts = try await jobs?.jobCounts(states: [.dead, .quarantined]) ?? []
+        } catch {
+            logger.error("counting dead letters for /metrics failed", metadata: ["error": "\(error)"])
         }
         metrics.refresh(lanes: runtime?.laneStatuses ?? [], counts: counts)
         return metrics.exposition

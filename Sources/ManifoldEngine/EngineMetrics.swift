@@ -39,6 +39,34 @@ public final class EngineMetrics: Sendable, DeliveryMonitor {
     /// The last failed attempts, newest first.
     public var recentFailures: [Failure] { failures.withLock { $0.reversed() } }
 
+    /// Counters and histograms by metric and label values, each made in the registry once: the registry builds the
+    /// name and compares labels under its lock on every make, which every attempt would otherwise pay.
+    private let counters = Mutex<[SeriesKey: Counter]>([:])
+    private let histograms = Mutex<[SeriesKey: DurationHistogram]>([:])
+    /// Each lane's limiter waits at the last scrape: the counter grows by the difference.
+    private let limiterWaits = Mutex<[LaneKey: Int]>([:])
+
+    struct SeriesKey: Hashable {
+        var metric: Metric
+        var labels: [String]
+    }
+
+    private func counter(_ metric: Metric, _ labels: [(String, String)]) -> Counter {
+        let key = SeriesKey(metric: metric, labels: labels.flatMap { [$0.0, $0.1] })
+        if let counter = counters.withLock({ $0[key] }) { return counter }
+        let counter = registry.makeCounter(descriptor: metric.descriptor, labels: labels)
+        counters.withLock { $0[key] = counter }
+        return counter
+    }
+
+    private func histogram(_ metric: Metric, _ labels: [(String, String)]) -> DurationHistogram {
+        let key = SeriesKey(metric: metric, labels: labels.flatMap { [$0.0, $0.1] })
+        if let histogram = histograms.withLock({ $0[key] }) { return histogram }
+        let histogram = registry.makeDurationHistogram(descriptor: metric.descriptor, labels: labels, buckets: Self.latencyBuckets)
+        histograms.withLock { $0[key] = histogram }
+        return histogram
+    }
+
     /// Lane gauges set at the last scrape, to drop those of lanes a reload removed.
     private let laneGauges = Mutex<[String: [Gauge]]>([:])
 
@@ -51,10 +79,10 @@ public final class EngineMetrics: Sendable, DeliveryMonitor {
         stats = RollingStats(retention: retention)
         var reloads: [ReloadOutcome.Result: Counter] = [:]
         for result in ReloadOutcome.Result.allCases {
-            reloads[result] = registry.makeCounter(descriptor: Metric.configReloadsTotal, labels: [("result", result.rawValue)])
+            reloads[result] = registry.makeCounter(descriptor: Metric.configReloadsTotal.descriptor, labels: [("result", result.rawValue)])
         }
         self.reloads = reloads
-        lastReloadSucceeded = registry.makeGauge(descriptor: Metric.configLastReloadSuccessful)
+        lastReloadSucceeded = registry.makeGauge(descriptor: Metric.configLastReloadSuccessful.descriptor)
         lastReloadSucceeded.set(to: 1.0)
     }
 
@@ -74,20 +102,20 @@ public final class EngineMetrics: Sendable, DeliveryMonitor {
 
     func received(_ connector: String, _ ingress: Ingress, at date: Date) {
         let labels = [("connector", connector)]
-        registry.makeCounter(descriptor: Metric.eventsReceivedTotal, labels: labels).increment()
+        counter(.eventsReceivedTotal, labels).increment()
         switch ingress {
         case .rejected(let reason):
-            registry.makeCounter(descriptor: Metric.eventsRejectedTotal, labels: labels + [("reason", reason)]).increment()
+            counter(.eventsRejectedTotal, labels + [("reason", reason)]).increment()
             stats.recordEvent(connector: connector, kind: .rejected, at: date)
         case .accepted(let quarantined):
-            registry.makeCounter(descriptor: Metric.eventsVerifiedTotal, labels: labels).increment()
+            counter(.eventsVerifiedTotal, labels).increment()
             if quarantined {
-                registry.makeCounter(descriptor: Metric.eventsQuarantinedTotal, labels: labels).increment()
+                counter(.eventsQuarantinedTotal, labels).increment()
             }
             stats.recordEvent(connector: connector, kind: quarantined ? .quarantined : .accepted, at: date)
         case .duplicate:
-            registry.makeCounter(descriptor: Metric.eventsVerifiedTotal, labels: labels).increment()
-            registry.makeCounter(descriptor: Metric.eventsDuplicateTotal, labels: labels).increment()
+            counter(.eventsVerifiedTotal, labels).increment()
+            counter(.eventsDuplicateTotal, labels).increment()
             stats.recordEvent(connector: connector, kind: .duplicate, at: date)
         }
     }
@@ -97,9 +125,9 @@ public final class EngineMetrics: Sendable, DeliveryMonitor {
     public func attempted(_ report: AttemptReport) {
         let job = report.job
         let lane = [("connector", job.connector), ("target", job.target)]
-        registry.makeCounter(descriptor: Metric.deliveryAttemptsTotal, labels: lane + [("class", report.errorClass)]).increment()
+        counter(.deliveryAttemptsTotal, lane + [("class", report.errorClass)]).increment()
         if report.errorClass != "rate_limited" {
-            registry.makeDurationHistogram(descriptor: Metric.deliveryDurationSeconds, labels: lane, buckets: Self.latencyBuckets)
+            histogram(.deliveryDurationSeconds, lane)
                 .record(report.duration)
         }
         var deadLettered = false, quarantined = false
@@ -107,7 +135,7 @@ public final class EngineMetrics: Sendable, DeliveryMonitor {
         case .delivered:
             completed(lane, "delivered")
             if let endToEnd = report.endToEnd {
-                registry.makeDurationHistogram(descriptor: Metric.eventToDeliverySeconds, labels: lane, buckets: Self.latencyBuckets)
+                histogram(.eventToDeliverySeconds, lane)
                     .record(endToEnd)
             }
         case .dead:
@@ -120,8 +148,8 @@ public final class EngineMetrics: Sendable, DeliveryMonitor {
             break
         }
         if let wait = report.rateLimitWait {
-            registry.makeCounter(descriptor: Metric.rateLimitWaitsTotal, labels: lane + [("source", "vendor")]).increment()
-            registry.makeCounter(descriptor: Metric.rateLimitWaitSecondsTotal, labels: lane).increment(by: wait.timeInterval)
+            counter(.rateLimitWaitsTotal, lane + [("source", "vendor")]).increment()
+            counter(.rateLimitWaitSecondsTotal, lane).increment(by: wait.timeInterval)
         }
         if report.errorClass != "delivered" {
             let outcome = switch report.outcome {
@@ -145,18 +173,17 @@ public final class EngineMetrics: Sendable, DeliveryMonitor {
     }
 
     private func completed(_ lane: [(String, String)], _ outcome: String) {
-        registry.makeCounter(descriptor: Metric.jobsCompletedTotal, labels: lane + [("outcome", outcome)]).increment()
+        counter(.jobsCompletedTotal, lane + [("outcome", outcome)]).increment()
     }
 
     // MARK: Alerts
 
     func alerted(_ notification: AlertNotification) {
-        registry.makeCounter(descriptor: Metric.alertNotificationsTotal,
-                             labels: [("rule", notification.rule), ("status", notification.status.rawValue)]).increment()
+        counter(.alertNotificationsTotal, [("rule", notification.rule), ("status", notification.status.rawValue)]).increment()
     }
 
     func alertSinkFailed(_ sink: String) {
-        registry.makeCounter(descriptor: Metric.alertSinkFailuresTotal, labels: [("sink", sink)]).increment()
+        counter(.alertSinkFailuresTotal, [("sink", sink)]).increment()
     }
 
     /// The number of alerts firing per rule.
@@ -165,7 +192,7 @@ public final class EngineMetrics: Sendable, DeliveryMonitor {
         alertRules.withLock { rules in
             rules.formUnion(firing.keys)
             for rule in rules {
-                registry.makeGauge(descriptor: Metric.alertsFiring, labels: [("rule", rule)]).set(to: Double(firing[rule]?.count ?? 0))
+                registry.makeGauge(descriptor: Metric.alertsFiring.descriptor, labels: [("rule", rule)]).set(to: Double(firing[rule]?.count ?? 0))
             }
         }
     }
@@ -176,29 +203,31 @@ public final class EngineMetrics: Sendable, DeliveryMonitor {
     /// limiter waits, and the dead letter and quarantine sizes from the store.
     func refresh(lanes: [LaneStatus], counts: [JobCount], now: Date = Date()) {
         var gauges: [String: [Gauge]] = [:]
-        func gauge(_ descriptor: MetricNameDescriptor, _ labels: [(String, String)], _ value: Double, key: String) {
-            let gauge = registry.makeGauge(descriptor: descriptor, labels: labels)
+        func gauge(_ metric: Metric, _ labels: [(String, String)], _ value: Double, key: String) {
+            let gauge = registry.makeGauge(descriptor: metric.descriptor, labels: labels)
             gauge.set(to: value)
             gauges[key, default: []].append(gauge)
         }
         for status in lanes {
-            guard let key = LaneKey(lane: status.lane) else { continue }
+            let key = LaneKey(connector: status.connector, target: status.target)
             let labels = [("connector", key.connector), ("target", key.target)]
-            gauge(Metric.laneQueueDepth, labels, Double(status.queued), key: status.lane)
-            gauge(Metric.laneInFlight, labels, Double(status.inFlight), key: status.lane)
-            gauge(Metric.laneOldestJobAgeSeconds, labels, status.oldestQueued.map { max(0, now.timeIntervalSince($0)) } ?? 0, key: status.lane)
-            gauge(Metric.circuitBreakerState, labels, status.breaker == "open" ? 2 : status.breaker == "closed" ? 0 : 1, key: status.lane)
-            let waits = registry.makeCounter(descriptor: Metric.rateLimitWaitsTotal, labels: labels + [("source", "limiter")])
-            waits.reset()
-            waits.increment(by: Int64(status.limiterWaits))
+            gauge(.laneQueueDepth, labels, Double(status.queued), key: status.lane)
+            gauge(.laneInFlight, labels, Double(status.inFlight), key: status.lane)
+            gauge(.laneOldestJobAgeSeconds, labels, status.oldestQueued.map { max(0, now.timeIntervalSince($0)) } ?? 0, key: status.lane)
+            gauge(.circuitBreakerState, labels, status.breaker == "open" ? 2 : status.breaker == "closed" ? 0 : 1, key: status.lane)
+            // The lane counts its waits since it opened; a lane opened again (a reload changed it) starts at zero.
+            let previous = limiterWaits.withLock { seen in
+                defer { seen[key] = status.limiterWaits }
+                return seen[key] ?? 0
+            }
+            let grown = status.limiterWaits >= previous ? status.limiterWaits - previous : status.limiterWaits
+            counter(.rateLimitWaitsTotal, labels + [("source", "limiter")]).increment(by: Int64(grown))
         }
-        let byLane = Dictionary(grouping: counts) { "\($0.connector)/\($0.target)" }
-        for lane in Set(byLane.keys).union(lanes.map(\.lane)) {
-            guard let key = LaneKey(lane: lane) else { continue }
+        let stored = counts.byLane
+        for key in Set(stored.keys).union(lanes.map { LaneKey(connector: $0.connector, target: $0.target) }) {
             let labels = [("connector", key.connector), ("target", key.target)]
-            let mine = byLane[lane] ?? []
-            gauge(Metric.deadLetters, labels, Double(mine.filter { $0.state == .dead }.reduce(0) { $0 + $1.count }), key: "store " + lane)
-            gauge(Metric.quarantinedJobs, labels, Double(mine.filter { $0.state == .quarantined }.reduce(0) { $0 + $1.count }), key: "store " + lane)
+            gauge(.deadLetters, labels, Double(stored[key]?.dead ?? 0), key: "store \(key)")
+            gauge(.quarantinedJobs, labels, Double(stored[key]?.quarantined ?? 0), key: "store \(key)")
         }
         let stale = laneGauges.withLock { previous -> [Gauge] in
             let stale = previous.filter { gauges[$0.key] == nil }.flatMap(\.value)
@@ -212,32 +241,53 @@ public final class EngineMetrics: Sendable, DeliveryMonitor {
     public var exposition: String { registry.emitToString() }
 }
 
-/// Every metric the engine serves: `manifold_` + name + unit, with its help.
-enum Metric {
-    static var eventsReceivedTotal: MetricNameDescriptor { named("events_received", "total", "Requests to a connector's webhook path, whatever became of them.") }
-    static var eventsVerifiedTotal: MetricNameDescriptor { named("events_verified", "total", "Webhook requests that passed verification and were stored (duplicates included).") }
-    static var eventsRejectedTotal: MetricNameDescriptor { named("events_rejected", "total", "Webhook requests refused, by reason (signature, too_large, forbidden, ...): nothing stored.") }
-    static var eventsDuplicateTotal: MetricNameDescriptor { named("events_duplicate", "total", "Verified events already stored (a vendor's redelivery): acknowledged, not stored again.") }
-    static var eventsQuarantinedTotal: MetricNameDescriptor { named("events_quarantined", "total", "Events stored as quarantined at the door (unparseable body, routing failed).") }
-    static var deliveryAttemptsTotal: MetricNameDescriptor { named("delivery_attempts", "total", "Delivery attempts by outcome class: delivered, transient, rate_limited, permanent, bad_data.") }
-    static var jobsCompletedTotal: MetricNameDescriptor { named("jobs_completed", "total", "Jobs finished, by outcome: delivered, dead_lettered, quarantined.") }
-    static var deliveryDurationSeconds: MetricNameDescriptor { named("delivery_duration", "seconds", "How long a delivery attempt took: mapping, auth and the vendor's answer.") }
-    static var eventToDeliverySeconds: MetricNameDescriptor { named("event_to_delivery", "seconds", "From an event's arrival to its delivery being recorded (queueing and retries included).") }
-    static var rateLimitWaitsTotal: MetricNameDescriptor { named("rate_limit_waits", "total", "Times a lane waited for its rate limit: vendor (a 429 paused it) or limiter (its own limit).") }
-    static var rateLimitWaitSecondsTotal: MetricNameDescriptor { named("rate_limit_wait_seconds", "total", "Seconds lanes were paused by a vendor's 429 (Retry-After).") }
-    static var laneQueueDepth: MetricNameDescriptor { named("lane_queue", "depth", "Jobs queued in a lane (ready, waiting to retry, behind an ordering key).") }
-    static var laneInFlight: MetricNameDescriptor { named("lane", "in_flight", "Calls in flight in a lane.") }
-    static var laneOldestJobAgeSeconds: MetricNameDescriptor { named("lane_oldest_job_age", "seconds", "Age of the oldest event still queued in a lane (0 when empty).") }
-    static var circuitBreakerState: MetricNameDescriptor { named("circuit_breaker", "state", "A lane's circuit breaker: 0 closed, 1 half-open, 2 open.") }
-    static var deadLetters: MetricNameDescriptor { named("dead", "letters", "Jobs dead-lettered and not yet replayed or purged.") }
-    static var quarantinedJobs: MetricNameDescriptor { named("quarantined", "jobs", "Jobs quarantined for bad data, not yet replayed or purged.") }
-    static var alertNotificationsTotal: MetricNameDescriptor { named("alert_notifications", "total", "Alert notifications by rule and status (firing, resolved).") }
-    static var alertSinkFailuresTotal: MetricNameDescriptor { named("alert_sink_failures", "total", "Alert notifications a sink did not take after every attempt.") }
-    static var alertsFiring: MetricNameDescriptor { named("alerts", "firing", "Alerts firing now, by rule.") }
-    static var configReloadsTotal: MetricNameDescriptor { named("config_reloads", "total", "Connector reloads by result: applied (a new plan runs), unchanged, rejected (the plan stays).") }
-    static var configLastReloadSuccessful: MetricNameDescriptor { named("config_last_reload", "successful", "1 when the last reload was applied or unchanged, 0 when it was rejected and the files on disk are not running.") }
+extension [JobCount] {
+    /// Dead letters and quarantined jobs per lane.
+    var byLane: [LaneKey: (dead: Int, quarantined: Int)] {
+        var lanes: [LaneKey: (dead: Int, quarantined: Int)] = [:]
+        for count in self {
+            let key = LaneKey(connector: count.connector, target: count.target)
+            var entry = lanes[key] ?? (0, 0)
+            switch count.state {
+            case .dead: entry.dead += count.count
+            case .quarantined: entry.quarantined += count.count
+            default: continue
+            }
+            lanes[key] = entry
+        }
+        return lanes
+    }
+}
 
-    private static func named(_ name: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
-        MetricNameDescriptor(namespace: "manifold", metricName: name, unitName: unit, helpText: help)
+/// Every metric the engine serves: `manifold_` + name + unit, with its help.
+enum Metric: Hashable, Sendable {
+    case eventsReceivedTotal, eventsVerifiedTotal, eventsRejectedTotal, eventsDuplicateTotal, eventsQuarantinedTotal, deliveryAttemptsTotal, jobsCompletedTotal, deliveryDurationSeconds, eventToDeliverySeconds, rateLimitWaitsTotal, rateLimitWaitSecondsTotal, laneQueueDepth, laneInFlight, laneOldestJobAgeSeconds, circuitBreakerState, deadLetters, quarantinedJobs, alertNotificationsTotal, alertSinkFailuresTotal, alertsFiring, configReloadsTotal, configLastReloadSuccessful
+
+    var descriptor: MetricNameDescriptor {
+        let (name, unit, help) = switch self {
+        case .eventsReceivedTotal: ("events_received", "total", "Requests to a connector's webhook path, whatever became of them.")
+        case .eventsVerifiedTotal: ("events_verified", "total", "Webhook requests that passed verification and were stored (duplicates included).")
+        case .eventsRejectedTotal: ("events_rejected", "total", "Webhook requests refused, by reason (signature, too_large, forbidden, ...): nothing stored.")
+        case .eventsDuplicateTotal: ("events_duplicate", "total", "Verified events already stored (a vendor's redelivery): acknowledged, not stored again.")
+        case .eventsQuarantinedTotal: ("events_quarantined", "total", "Events stored as quarantined at the door (unparseable body, routing failed).")
+        case .deliveryAttemptsTotal: ("delivery_attempts", "total", "Delivery attempts by outcome class: delivered, transient, rate_limited, permanent, bad_data.")
+        case .jobsCompletedTotal: ("jobs_completed", "total", "Jobs finished, by outcome: delivered, dead_lettered, quarantined.")
+        case .deliveryDurationSeconds: ("delivery_duration", "seconds", "How long a delivery attempt took: mapping, auth and the vendor's answer.")
+        case .eventToDeliverySeconds: ("event_to_delivery", "seconds", "From an event's arrival to its delivery being recorded (queueing and retries included).")
+        case .rateLimitWaitsTotal: ("rate_limit_waits", "total", "Times a lane waited for its rate limit: vendor (a 429 paused it) or limiter (its own limit).")
+        case .rateLimitWaitSecondsTotal: ("rate_limit_wait_seconds", "total", "Seconds lanes were paused by a vendor's 429 (Retry-After).")
+        case .laneQueueDepth: ("lane_queue", "depth", "Jobs queued in a lane (ready, waiting to retry, behind an ordering key).")
+        case .laneInFlight: ("lane", "in_flight", "Calls in flight in a lane.")
+        case .laneOldestJobAgeSeconds: ("lane_oldest_job_age", "seconds", "Age of the oldest event still queued in a lane (0 when empty).")
+        case .circuitBreakerState: ("circuit_breaker", "state", "A lane's circuit breaker: 0 closed, 1 half-open, 2 open.")
+        case .deadLetters: ("dead", "letters", "Jobs dead-lettered and not yet replayed or purged.")
+        case .quarantinedJobs: ("quarantined", "jobs", "Jobs quarantined for bad data, not yet replayed or purged.")
+        case .alertNotificationsTotal: ("alert_notifications", "total", "Alert notifications by rule and status (firing, resolved).")
+        case .alertSinkFailuresTotal: ("alert_sink_failures", "total", "Alert notifications a sink did not take after every attempt.")
+        case .alertsFiring: ("alerts", "firing", "Alerts firing now, by rule.")
+        case .configReloadsTotal: ("config_reloads", "total", "Connector reloads by result: applied (a new plan runs), unchanged, rejected (the plan stays).")
+        case .configLastReloadSuccessful: ("config_last_reload", "successful", "1 when the last reload was applied or unchanged, 0 when it was rejected and the files on disk are not running.")
+        }
+        return MetricNameDescriptor(namespace: "manifold", metricName: name, unitName: unit, helpText: help)
     }
 }

@@ -40,15 +40,8 @@ struct EngineResponder: HTTPResponder {
                 reply.body = .object(body)
             }
             return Self.json(reply)
-        case (.get, "/"):
-            let data = await DashboardData(engine: engine, alerts: alerts).overview()
-            return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
-                            body: .init(byteBuffer: ByteBuffer(string: DashboardPage.html(data, refreshSeconds: dashboardRefresh))))
-        case (.get, "/dashboard/data"):
-            return Self.json(200, await DashboardData(engine: engine, alerts: alerts).overview())
-        case (.get, _) where path.hasPrefix("/dashboard/events/"):
-            let id = String(path.dropFirst("/dashboard/events/".count)).removingPercentEncoding ?? ""
-            return Self.json(await DashboardData(engine: engine, alerts: alerts).timeline(eventID: id))
+        case (.get, "/"), (.get, "/dashboard/data"), (.get, _) where path.hasPrefix("/dashboard/events/"):
+            return await dashboard(path)
         case (.get, "/metrics"):
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(string: await engine.scrape())))
@@ -89,6 +82,24 @@ struct EngineResponder: HTTPResponder {
         let webhook = WebhookRequest(method: request.method.rawValue, target: request.uri.string, headers: headers,
                                      body: Array(buffer.readableBytesView), remoteAddress: context.remoteAddress)
         return Self.json(await engine.receive(webhook, on: route))
+    }
+
+    /// The dashboard's page and data; a store that cannot be read answers 500 and is logged.
+    private func dashboard(_ path: String) async -> Response {
+        let data = DashboardData(engine: engine, alerts: alerts)
+        do {
+            if path == "/" {
+                return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+                                body: .init(byteBuffer: ByteBuffer(string: DashboardPage.html(try await data.overview(),
+                                                                                              refreshSeconds: dashboardRefresh))))
+            }
+            if path == "/dashboard/data" { return Self.json(200, try await data.overview()) }
+            let id = String(path.dropFirst("/dashboard/events/".count)).removingPercentEncoding ?? ""
+            return Self.json(try await data.timeline(eventID: id))
+        } catch {
+            engine.logger.error("the dashboard could not read the store", metadata: ["path": "\(path)", "error": "\(error)"])
+            return Self.json(Engine.Reply.error(500, "store_unavailable", "the event store could not be read: \(error)"))
+        }
     }
 
     static func json(_ reply: Engine.Reply) -> Response {

@@ -11,12 +11,6 @@ public struct LaneKey: Hashable, Sendable, Comparable, CustomStringConvertible {
         self.target = target
     }
 
-    /// From `connector/target`.
-    public init?(lane: String) {
-        guard let slash = lane.firstIndex(of: "/") else { return nil }
-        self.init(connector: String(lane[..<slash]), target: String(lane[lane.index(after: slash)...]))
-    }
-
     public var description: String { connector + "/" + target }
     public static func < (lhs: LaneKey, rhs: LaneKey) -> Bool { (lhs.connector, lhs.target) < (rhs.connector, rhs.target) }
 }
@@ -72,18 +66,33 @@ public final class RollingStats: Sendable {
     /// Upper bounds of the latency buckets, milliseconds; a last bucket takes everything above.
     public static let latencyBounds: [Double] = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000]
 
-    struct LaneBucket {
+    /// A ring slot: its bucket index, so that a slot holding an older bucket is emptied before it is counted in.
+    protocol Bucket {
+        var index: Int64 { get }
+        init(index: Int64)
+    }
+
+    static func update<B: Bucket>(_ bucket: inout B, _ index: Int64, _ change: (inout B) -> Void) {
+        if bucket.index != index { bucket = B(index: index) }
+        change(&bucket)
+    }
+
+    struct LaneBucket: Bucket {
         var index: Int64 = .min
         var attempts = [Int](repeating: 0, count: AttemptKind.allCases.count)
         var deadLettered = 0
         var quarantined = 0
         var latency = [Int](repeating: 0, count: RollingStats.latencyBounds.count + 1)
         var endToEnd = [Int](repeating: 0, count: RollingStats.latencyBounds.count + 1)
+
+        init(index: Int64 = .min) { self.index = index }
     }
 
-    struct EventBucket {
+    struct EventBucket: Bucket {
         var index: Int64 = .min
         var counts = [Int](repeating: 0, count: IngressKind.allCases.count)
+
+        init(index: Int64 = .min) { self.index = index }
     }
 
     private struct State {
@@ -111,16 +120,16 @@ public final class RollingStats: Sendable {
     {
         let index = Self.bucket(date)
         let capacity = self.capacity
+        let position = Int(index % Int64(capacity))
         state.withLock { state in
-            var buckets = state.lanes[lane] ?? Array(repeating: LaneBucket(), count: capacity)
-            let position = Int(index % Int64(capacity))
-            if buckets[position].index != index { buckets[position] = LaneBucket(index: index) }
-            buckets[position].attempts[kind.rawValue] += 1
-            if kind != .rateLimited { buckets[position].latency[Self.slot(milliseconds)] += 1 }
-            if let endToEnd = endToEndMilliseconds { buckets[position].endToEnd[Self.slot(endToEnd)] += 1 }
-            if deadLettered { buckets[position].deadLettered += 1 }
-            if quarantined { buckets[position].quarantined += 1 }
-            state.lanes[lane] = buckets
+            // Changed in place: copying the lane's buckets out and back would copy all of them on every attempt.
+            Self.update(&state.lanes[lane, default: Array(repeating: LaneBucket(), count: capacity)][position], index) { bucket in
+                bucket.attempts[kind.rawValue] += 1
+                if kind != .rateLimited { bucket.latency[Self.slot(milliseconds)] += 1 }
+                if let endToEnd = endToEndMilliseconds { bucket.endToEnd[Self.slot(endToEnd)] += 1 }
+                if deadLettered { bucket.deadLettered += 1 }
+                if quarantined { bucket.quarantined += 1 }
+            }
         }
     }
 
@@ -128,12 +137,11 @@ public final class RollingStats: Sendable {
     public func recordEvent(connector: String, kind: IngressKind, at date: Date) {
         let index = Self.bucket(date)
         let capacity = self.capacity
+        let position = Int(index % Int64(capacity))
         state.withLock { state in
-            var buckets = state.connectors[connector] ?? Array(repeating: EventBucket(), count: capacity)
-            let position = Int(index % Int64(capacity))
-            if buckets[position].index != index { buckets[position] = EventBucket(index: index) }
-            buckets[position].counts[kind.rawValue] += 1
-            state.connectors[connector] = buckets
+            Self.update(&state.connectors[connector, default: Array(repeating: EventBucket(), count: capacity)][position], index) {
+                $0.counts[kind.rawValue] += 1
+            }
         }
     }
 

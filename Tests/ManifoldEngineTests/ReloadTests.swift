@@ -217,7 +217,7 @@ final class ReloadHarness: Sendable {
         #expect(await harness.post("billing", #"{"id":"b1","total":3}"#).status == 200)
         // After the first 503 the job waits 300 ms in its lane to retry; remove the connector then.
         #expect(try await harness.until {
-            harness.runtime.laneSnapshots["billing/vendor"].map { $0.queued == 1 && $0.inFlight == 0 } == true
+            harness.runtime.laneStatus("billing/vendor").map { $0.queued == 1 && $0.inFlight == 0 } == true
         })
         harness.write("billing.yaml", nil)
         let removed = await harness.reloader.reload(trigger: "test")
@@ -246,13 +246,13 @@ final class ReloadHarness: Sendable {
         }
         harness.vendor.answer("/orders/o1", with: [503, 503])
         #expect(await harness.post("orders", #"{"id":"o1","total":1}"#).status == 200)
-        #expect(try await harness.until { harness.runtime.laneSnapshots["orders/vendor"]?.breaker == "open" })
+        #expect(try await harness.until { harness.runtime.laneStatus("orders/vendor")?.breaker == "open" })
         #expect(harness.vendor.tokens == 1)
         harness.write("billing.yaml", ReloadHarness.connector("billing", port: harness.vendor.port, body: "{ sum: \"{% total %}\" }"))
         let outcome = await harness.reloader.reload(trigger: "test")
         #expect(outcome.result == .applied)
         #expect(Set(outcome.diff.changes.map(\.connector)) == ["billing"])
-        #expect(harness.runtime.laneSnapshots["orders/vendor"]?.breaker == "open", "the unchanged lane's breaker stays open")
+        #expect(harness.runtime.laneStatus("orders/vendor")?.breaker == "open", "the unchanged lane's breaker stays open")
         // The breaker's probe, after open_for, delivers with the token fetched before the reload.
         #expect(try await harness.until { harness.bodies("/orders/o1").count == 3 })
         #expect(try await harness.until { try await harness.store.jobs(JobQuery(states: [.delivered])).count == 1 })
