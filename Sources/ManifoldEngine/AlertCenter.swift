@@ -100,50 +100,54 @@ public final class AlertCenter: Service, Sendable {
             headers += sink.headers
             let body = Array(notification.body(for: sink.kind, dashboardURL: dashboardURL).serialized().utf8)
             let request = OutboundRequest(method: "POST", url: sink.url, headers: headers, body: body)
-            var metadata: Logger.Metadata = ["sink": "\(sink.name)", "rule": "\(notification.rule)",
+            let metadata: Logger.Metadata = ["sink": "\(sink.name)", "rule": "\(notification.rule)",
                                              "subject": "\(notification.subject)", "status": "\(notification.status.rawValue)"]
-            var delivered = false
-            for attempt in 1...max(plan.delivery.maxAttempts, 1) {
-                metadata["attempt"] = "\(attempt)"
-                let outcome: AttemptOutcome
-                do {
-                    outcome = AttemptOutcome.classify(try await transport.execute(request, timeout: plan.delivery.timeout))
-                } catch {
-                    outcome = .transient(status: nil, retryAfter: nil, reason: error.description)
-                }
-                var retryAfter: Duration?
-                switch outcome {
-                case .delivered:
-                    delivered = true
-                case .transient(_, let after, let reason):
-                    retryAfter = after
-                    metadata["reason"] = "\(reason)"
-                case .rateLimited(let after):
-                    retryAfter = after
-                    metadata["reason"] = "rate limited (429)"
-                case .permanent(_, let reason), .badData(let reason):
-                    metadata["reason"] = "\(reason)"
-                    logger.error("alert sink refused the notification; not retried", metadata: metadata)
-                    engine.metrics.alertSinkFailed(sink.name)
-                    break
-                }
-                if delivered { break }
-                if case .permanent = outcome { break }
-                if case .badData = outcome { break }
-                guard attempt < plan.delivery.maxAttempts else {
-                    logger.error("alert notification not delivered: out of attempts", metadata: metadata)
-                    engine.metrics.alertSinkFailed(sink.name)
-                    break
-                }
-                let backoff = plan.delivery.initialDelay * (1 << min(attempt - 1, 20))
-                let wait = max(min(backoff, plan.delivery.maxDelay), retryAfter ?? .zero)
-                logger.warning("alert notification failed; will retry", metadata: metadata.merging(["wait_ms": "\(wait.milliseconds)"]) { $1 })
-                try? await Task.sleep(for: wait)
-                if Task.isCancelled { break }
+            await send(request, to: sink, metadata: metadata)
+        }
+    }
+}
+
+extension AlertCenter {
+    /// Sends one notification until the sink takes it, refuses it for good, or the delivery policy is spent; the
+    /// waits are the runtime's (`RetrySchedule`: exponential backoff, never shorter than `Retry-After`).
+    private func send(_ request: OutboundRequest, to sink: AlertSink, metadata: Logger.Metadata) async {
+        var metadata = metadata
+        var generator = SystemRandomNumberGenerator()
+        let began = ContinuousClock.now
+        var attempts = 0
+        while !Task.isCancelled {
+            attempts += 1
+            metadata["attempt"] = "\(attempts)"
+            let outcome: AttemptOutcome
+            do {
+                outcome = AttemptOutcome.classify(try await transport.execute(request, timeout: plan.delivery.timeout))
+            } catch {
+                outcome = .transient(status: nil, retryAfter: nil, reason: error.description)
             }
-            if delivered {
+            let retryAfter: Duration?
+            switch outcome {
+            case .delivered:
                 logger.info("alert notification delivered", metadata: metadata)
+                return
+            case .permanent(_, let reason), .badData(let reason):
+                metadata["reason"] = "\(reason)"
+                logger.error("alert sink refused the notification; not retried", metadata: metadata)
+                engine.metrics.alertSinkFailed(sink.name)
+                return
+            case .transient(_, let after, let reason):
+                (retryAfter, metadata["reason"]) = (after, "\(reason)")
+            case .rateLimited(let after):
+                (retryAfter, metadata["reason"]) = (after, "rate limited (429)")
             }
+            guard let wait = RetrySchedule.wait(policy: plan.delivery.retry, attempts: attempts, elapsed: ContinuousClock.now - began,
+                                                retryAfter: retryAfter, using: &generator)
+            else {
+                logger.error("alert notification not delivered: out of attempts", metadata: metadata)
+                engine.metrics.alertSinkFailed(sink.name)
+                return
+            }
+            logger.warning("alert notification failed; will retry", metadata: metadata.merging(["wait_ms": "\(wait.milliseconds)"]) { $1 })
+            try? await Task.sleep(for: wait)
         }
     }
 }

@@ -51,11 +51,11 @@ public struct AlertSink: Sendable, Equatable {
     }
 }
 
-/// How notifications are delivered: one lane, retries with exponential backoff.
+/// How notifications are delivered: a lane per sink, retried as a target is (8 attempts, backoff from 1s doubling
+/// up to 1m, no jitter: one engine's alerts do not stampede a sink).
 public struct AlertDelivery: Sendable, Equatable {
-    public var maxAttempts = 8
-    public var initialDelay: Duration = .seconds(1)
-    public var maxDelay: Duration = .seconds(60)
+    public var retry = RetryPolicy(maxAttempts: 8, maxElapsed: .seconds(86_400), initialBackoff: .seconds(1),
+                                   maxBackoff: .seconds(60), multiplier: 2, jitter: .none)
     public var timeout: Duration = .seconds(10)
 
     public init() {}

@@ -57,6 +57,7 @@ import Testing
         version: 1
         alerts:
           evaluate_every: 1s
+          delivery: { initial_delay: 200ms }
           sinks:
             - { name: ops, type: webhook, url: "http://127.0.0.1:${env:VENDOR_PORT}/alerts" }
             - { name: chat, type: slack, url: "http://127.0.0.1:${env:VENDOR_PORT}/slack" }
@@ -138,9 +139,10 @@ import Testing
         return try await condition()
     }
 
-    /// The notifications a sink path received, parsed.
+    /// The notifications a sink path took (answered 200), parsed.
     static func notifications(_ setup: Setup, path: String) async throws -> [JSON] {
-        try await calls(setup).filter { $0["path"]?.stringValue == path }.compactMap { try? JSONParser.parse($0["body"]?.stringValue ?? "") }
+        try await calls(setup).filter { $0["path"]?.stringValue == path && $0["status"]?.numberValue == 200 }
+            .compactMap { try? JSONParser.parse($0["body"]?.stringValue ?? "") }
     }
 
     @Test func aVendorFailureShowsInMetricsLogsDashboardAndAlerts() async throws {
@@ -149,6 +151,8 @@ import Testing
             defer { setup.stop() }
             let engine = "http://127.0.0.1:\(setup.port)"
             try await Self.post("http://127.0.0.1:\(setup.vendorPort)/_mode?prefix=/crm&status=503")
+            // The webhook sink is down for the first second: its notifications are retried until it takes them.
+            try await Self.post("http://127.0.0.1:\(setup.vendorPort)/_mode?prefix=/alerts&status=503&for_ms=1000")
             let incoming = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
             let failedAt = Date()
             for index in 1...6 { try Self.send("o\(index)", setup: setup, traceparent: index == 1 ? incoming : nil) }
@@ -162,6 +166,8 @@ import Testing
             }
             #expect(fired, "alerts at the sink: \(alerts)")
             #expect(Date().timeIntervalSince(failedAt) < 30)
+            let refused = try await Self.calls(setup).filter { $0["path"]?.stringValue == "/alerts" && $0["status"]?.numberValue == 503 }
+            #expect(!refused.isEmpty, "the sink refused the first tries")
             let errors = try #require(alerts.first { $0["rule"]?.stringValue == "errors" })
             #expect(errors["connector"]?.stringValue == "orders" && errors["target"]?.stringValue == "crm")
             #expect(errors["severity"]?.stringValue == "critical")
@@ -233,6 +239,7 @@ import Testing
             #expect(objects.contains { $0["msg"]?.stringValue == "event stored" && $0["trace_id"]?.stringValue == "0af7651916cd43dd8448eb211c80319c" })
             #expect(objects.contains { $0["msg"]?.stringValue == "alert firing" && $0["rule"]?.stringValue == "errors" })
             #expect(objects.contains { $0["msg"]?.stringValue == "alert resolved" && $0["rule"]?.stringValue == "breaker" })
+            #expect(objects.contains { $0["msg"]?.stringValue == "alert notification failed; will retry" && $0["sink"]?.stringValue == "ops" })
             for secret in Self.secrets.values { #expect(!log.contains(secret), "a secret in the log") }
         }
     }

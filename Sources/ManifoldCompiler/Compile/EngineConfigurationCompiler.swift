@@ -43,9 +43,9 @@ private struct ConfigurationReader {
         if let every = duration(json["evaluate_every"]) { plan.evaluateEvery = every }
         if let repeatAfter = duration(json["repeat_after"]) { plan.repeatAfter = repeatAfter }
         if let delivery = json["delivery"] {
-            if let attempts = delivery["max_attempts"]?.numberValue { plan.delivery.maxAttempts = Int(attempts) }
-            if let delay = duration(delivery["initial_delay"]) { plan.delivery.initialDelay = delay }
-            if let delay = duration(delivery["max_delay"]) { plan.delivery.maxDelay = delay }
+            if let attempts = delivery["max_attempts"]?.numberValue { plan.delivery.retry.maxAttempts = Int(attempts) }
+            if let delay = duration(delivery["initial_delay"]) { plan.delivery.retry.initialBackoff = delay }
+            if let delay = duration(delivery["max_delay"]) { plan.delivery.retry.maxBackoff = delay }
             if let timeout = duration(delivery["timeout"]) { plan.delivery.timeout = timeout }
         }
         for (index, item) in (json["sinks"]?.arrayValue ?? []).enumerated() {
