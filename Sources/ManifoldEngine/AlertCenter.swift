@@ -1,5 +1,6 @@
 public import Foundation
 import JSONValue
+public import ManifoldIngress
 public import Logging
 public import ManifoldDelivery
 public import ManifoldMonitor
@@ -20,7 +21,11 @@ public final class AlertCenter: Service, Sendable {
     private let evaluator: Mutex<AlertEvaluator>
     private let lanes: [String: SinkLane]
 
-    public init(plan: AlertPlan, engine: Engine, transport: any HTTPTransport, logger: Logger, dashboardURL: String?) {
+    /// Resolves every sink's URL and headers now (`${env:}`, `${file:}`): a sink that cannot be reached for want of
+    /// a secret stops the engine at start, named, rather than at the first alert.
+    public init(plan: AlertPlan, engine: Engine, transport: any HTTPTransport, resolver: ConfigResolver, logger: Logger,
+                dashboardURL: String?) throws(Engine.SetupError)
+    {
         self.plan = plan
         self.engine = engine
         self.transport = transport
@@ -28,7 +33,14 @@ public final class AlertCenter: Service, Sendable {
         dashboard = Mutex(dashboardURL)
         evaluator = Mutex(AlertEvaluator(plan: plan))
         var lanes: [String: SinkLane] = [:]
-        for sink in plan.sinks { lanes[sink.name] = SinkLane(sink: sink) }
+        for sink in plan.sinks {
+            do {
+                lanes[sink.name] = SinkLane(sink: sink, url: try resolver.resolve(sink.url),
+                                            headers: try sink.headers.map { ($0.name, try resolver.resolve($0.value)) })
+            } catch {
+                throw Engine.SetupError(description: "alert sink '\(sink.name)': \(error)")
+            }
+        }
         self.lanes = lanes
     }
 
@@ -96,10 +108,9 @@ public final class AlertCenter: Service, Sendable {
     private func deliver(_ lane: SinkLane) async {
         for await notification in lane.stream {
             let sink = lane.sink
-            var headers: [(name: String, value: String)] = [("Content-Type", "application/json")]
-            headers += sink.headers
             let body = Array(notification.body(for: sink.kind, dashboardURL: dashboardURL).serialized().utf8)
-            let request = OutboundRequest(method: "POST", url: sink.url, headers: headers, body: body)
+            let request = OutboundRequest(method: "POST", url: lane.url, headers: [("Content-Type", "application/json")] + lane.headers,
+                                          body: body)
             let metadata: Logger.Metadata = ["sink": "\(sink.name)", "rule": "\(notification.rule)",
                                              "subject": "\(notification.subject)", "status": "\(notification.status.rawValue)"]
             await send(request, to: sink, metadata: metadata)
@@ -155,11 +166,16 @@ extension AlertCenter {
 /// One sink's queue.
 final class SinkLane: Sendable {
     let sink: AlertSink
+    /// The URL and headers, resolved.
+    let url: String
+    let headers: [(name: String, value: String)]
     let stream: AsyncStream<AlertNotification>
     private let continuation: AsyncStream<AlertNotification>.Continuation
 
-    init(sink: AlertSink) {
+    init(sink: AlertSink, url: String, headers: [(name: String, value: String)]) {
         self.sink = sink
+        self.url = url
+        self.headers = headers
         (stream, continuation) = AsyncStream.makeStream(of: AlertNotification.self)
     }
 

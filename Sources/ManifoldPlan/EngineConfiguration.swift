@@ -34,11 +34,11 @@ public struct AlertSink: Sendable, Equatable {
 
     public var name: String
     public var kind: Kind
-    /// The URL as written (`${env:NAME}` references resolve when the engine starts).
-    public var url: String
-    public var headers: [(name: String, value: String)]
+    /// The URL as written: `${env:NAME}` and `${file:PATH}` resolve when the engine starts, as a target's do.
+    public var url: ConfigString
+    public var headers: [(name: String, value: ConfigString)]
 
-    public init(name: String, kind: Kind, url: String, headers: [(name: String, value: String)] = []) {
+    public init(name: String, kind: Kind, url: ConfigString, headers: [(name: String, value: ConfigString)] = []) {
         self.name = name
         self.kind = kind
         self.url = url

@@ -91,6 +91,24 @@ import Testing
                                                         "--store", folder.appending(path: "m.db").path, "--config", config.path])
             #expect(run.status == 1)
             #expect(run.error.contains(config.path + ":6:47: error: no sink is named 'opps' (did you mean 'ops'?)"), "\(run.error)")
+
+            // A sink's secret: unset in the environment, refused at its place; unreadable as a file, refused naming the sink.
+            func start(sink url: String) throws -> ProcessRun {
+                try "version: 1\nalerts:\n  sinks:\n    - { name: ops, type: slack, url: \"\(url)\" }\n  rules:\n    - { kind: breaker_open }\n"
+                    .write(to: config, atomically: true, encoding: .utf8)
+                return try EngineEndToEndTests.manifold(["run", "--connectors", "connectors", "--env-file", "connectors/example.env",
+                                                         "--store", folder.appending(path: "m.db").path, "--config", config.path,
+                                                         "--listen", "127.0.0.1:0"])
+            }
+            let unset = try start(sink: "${env:SLACK_ALERTS_UNSET}")
+            #expect(unset.status == 1)
+            #expect(unset.error.contains(config.path + ":4:38: error: environment variable SLACK_ALERTS_UNSET is not set (alerts.sinks[0].url)"),
+                    "\(unset.error)")
+            let unreadable = try start(sink: "${file:/nonexistent/slack-url}")
+            #expect(unreadable.status == 2)
+            #expect(unreadable.error.contains("alert sink 'ops': cannot read the file /nonexistent/slack-url"), "\(unreadable.error)")
+            // Exporting the rules needs no secret.
+            #expect(try EngineEndToEndTests.manifold(["alerts", "export", "--prometheus", "--config", config.path]).status == 0)
         }
     }
 }

@@ -34,15 +34,9 @@ struct AlertsExportCommand: ParsableCommand, OutputCommand {
     }
 
     func perform() -> CommandOutput {
-        let file: SourceFile
-        do {
-            file = SourceFile(path: config, contents: try SourceLoader.read(config))
-        } catch {
-            return .failure("\(error)")
-        }
-        switch EngineConfigurationCompiler.compile(file, environment: [:], requireEnvironment: false) {
-        case .failure(let invalid):
-            return CommandOutput(standardError: DiagnosticRenderer(files: [file]).report(invalid.diagnostics), status: 1)
+        switch EngineConfigurationFile.load(config, environment: .ignore) {
+        case .failure(let failure):
+            return failure.output
         case .success(let configuration):
             guard let alerts = configuration.alerts else {
                 return CommandOutput(standardError: "\(config) has no alerts section: nothing to export\n", status: 1)

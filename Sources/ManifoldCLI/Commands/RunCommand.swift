@@ -63,25 +63,6 @@ struct EngineOptions: ParsableArguments {
     }
 }
 
-extension RunCommand {
-    /// Reads and compiles the global configuration; its errors as for a connector (file:line:col, source lines).
-    static func loadConfiguration(_ path: String, environment: [String: String]) -> Result<EngineConfiguration, CommandOutputError> {
-        let file: SourceFile
-        do {
-            file = SourceFile(path: path, contents: try SourceLoader.read(path))
-        } catch {
-            return .failure(CommandOutputError(.failure("\(error)")))
-        }
-        switch EngineConfigurationCompiler.compile(file, environment: environment) {
-        case .success(let configuration):
-            return .success(configuration)
-        case .failure(let invalid):
-            let report = DiagnosticRenderer(files: [file]).report(invalid.diagnostics)
-            return .failure(CommandOutputError(CommandOutput(standardError: report, status: 1)))
-        }
-    }
-}
-
 /// A command's early end, carrying what to print.
 struct CommandOutputError: Error {
     var output: CommandOutput
@@ -155,7 +136,7 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
         }
         var configuration = EngineConfiguration()
         if let config {
-            switch Self.loadConfiguration(config, environment: environment) {
+            switch EngineConfigurationFile.load(config, environment: .require(environment)) {
             case .failure(let failure): return failure.output
             case .success(let loaded): configuration = loaded
             }
@@ -184,6 +165,7 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
             return .failure("\(error)")
         }
         let engine: Engine
+        let alerts: AlertCenter?
         let transport = AsyncHTTPTransport()
         let resolver = ConfigResolver(environment: environment)
         var delivery = DeliveryRuntime.Configuration()
@@ -201,6 +183,10 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
             let metrics = EngineMetrics(retention: max(.seconds(7200), longest + .seconds(60)))
             engine = try Engine(plan: plan, store: eventStore, resolver: resolver, logger: logger, runtime: runtime, admin: admin,
                                 metrics: metrics, tracer: tracer)
+            alerts = try configuration.alerts.map { plan in
+                try AlertCenter(plan: plan, engine: engine, transport: transport, resolver: resolver,
+                                logger: Logger(label: "manifold.alerts"), dashboardURL: configuration.dashboardURL)
+            }
             if !sources.isEmpty { try await eventStore.keepPlan(version: plan.version, sources: sources) }
         } catch {
             eventStore.close()
@@ -216,10 +202,6 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
             try await eventStore.keepPlan(version: version, sources: sources)
         })
         let reloading = EngineServer.Reloading(reloader: reloader, watch: noWatch ? nil : connectors)
-        let alerts = configuration.alerts.map { plan in
-            AlertCenter(plan: plan, engine: engine, transport: transport, logger: Logger(label: "manifold.alerts"),
-                        dashboardURL: configuration.dashboardURL)
-        }
         let configuredDashboard = configuration.dashboardURL
         do {
             try await EngineServer.run(engine: engine, host: host, port: port, logger: logger, reloading: reloading,

@@ -67,24 +67,8 @@ public struct ConnectorCompiler: Sendable {
             return (nil, schemaDiagnostics + further, document)
         }
         var diagnostics = builder.diagnostics
-        if let connector { diagnostics += environmentDiagnostics(connector, document: document) }
+        if connector != nil { diagnostics += environment.diagnostics(for: document) }
         return (diagnostics.hasErrors ? nil : connector, diagnostics, document)
-    }
-
-    private func environmentDiagnostics(_ connector: ConnectorPlan, document: LocatedDocument) -> [Diagnostic] {
-        let variables: [String: String]
-        let severity: Diagnostic.Severity
-        switch environment {
-        case .ignore: return []
-        case .warn(let values): (variables, severity) = (values, .warning)
-        case .require(let values): (variables, severity) = (values, .error)
-        }
-        var diagnostics: [Diagnostic] = []
-        for reference in EnvironmentReferences.find(in: document) where variables[reference.name] == nil {
-            diagnostics.append(Diagnostic(severity, "environment variable \(reference.name) is not set (\(reference.pointer.dotted))",
-                                          at: document.location(of: reference.pointer)))
-        }
-        return diagnostics
     }
 
     private func crossFileDiagnostics(_ connectors: [ConnectorPlan], documents: [String: LocatedDocument]) -> [Diagnostic] {
@@ -125,5 +109,23 @@ public struct ConnectorCompiler: Sendable {
             }
         }
         return diagnostics
+    }
+}
+
+extension ConnectorCompiler.EnvironmentCheck {
+    /// The document's `${env:NAME}` references to variables that are not set, at their place: warnings or errors
+    /// as the check says (connectors and the engine's global configuration alike).
+    func diagnostics(for document: LocatedDocument) -> [Diagnostic] {
+        let variables: [String: String]
+        let severity: Diagnostic.Severity
+        switch self {
+        case .ignore: return []
+        case .warn(let values): (variables, severity) = (values, .warning)
+        case .require(let values): (variables, severity) = (values, .error)
+        }
+        return EnvironmentReferences.find(in: document).filter { variables[$0.name] == nil }.map { reference in
+            Diagnostic(severity, "environment variable \(reference.name) is not set (\(reference.pointer.dotted))",
+                       at: document.location(of: reference.pointer))
+        }
     }
 }

@@ -3,7 +3,8 @@ public import ManifoldPlan
 
 /// Compiles the engine's global configuration (`manifold.yaml`, `schemas/manifold.schema.json`): the model, or
 /// diagnostics at `file:line:col` (schema errors with "did you mean", rules naming sinks that do not exist,
-/// duplicate names, `${env:}` references that are not set).
+/// duplicate names, malformed references, and — as `environment` asks, like connectors — `${env:}` references
+/// that are not set). References stay in the model and resolve when the engine starts.
 public enum EngineConfigurationCompiler {
 
     /// Why a configuration cannot be used: its diagnostics.
@@ -11,22 +12,20 @@ public enum EngineConfigurationCompiler {
         public var diagnostics: [Diagnostic]
     }
 
-    /// With `requireEnvironment: false` (exporting rules), `${env:}` references stay as written.
-    public static func compile(_ file: SourceFile, environment: [String: String], requireEnvironment: Bool = true)
+    public static func compile(_ file: SourceFile, environment: ConnectorCompiler.EnvironmentCheck = .ignore)
         -> Result<EngineConfiguration, Invalid>
     {
         let (loaded, errors) = SchemaCatalog.load(file, validator: SchemaCatalog.manifoldValidator)
         guard let document = loaded, errors.isEmpty else { return .failure(Invalid(diagnostics: errors)) }
-        var reader = ConfigurationReader(document: document, environment: environment, requireEnvironment: requireEnvironment)
+        var reader = ConfigurationReader(document: document)
         let configuration = reader.configuration()
-        return reader.diagnostics.isEmpty ? .success(configuration) : .failure(Invalid(diagnostics: reader.diagnostics))
+        reader.diagnostics += environment.diagnostics(for: document)
+        return !reader.diagnostics.contains(where: { $0.severity == .error }) ? .success(configuration) : .failure(Invalid(diagnostics: reader.diagnostics))
     }
 }
 
 private struct ConfigurationReader {
     let document: LocatedDocument
-    let environment: [String: String]
-    let requireEnvironment: Bool
     var diagnostics: [Diagnostic] = []
 
     func at(_ tokens: [String]) -> SourceLocation { document.location(of: JSONPointer(tokens: tokens)) }
@@ -54,9 +53,9 @@ private struct ConfigurationReader {
             if plan.sinks.contains(where: { $0.name == name }) {
                 diagnostics.append(.error("a sink named '\(name)' is already defined", at: at(base + ["name"])))
             }
-            let url = resolve(item["url"]?.stringValue ?? "", at: base + ["url"])
+            let url = configString(item["url"], at: base + ["url"])
             let headers = (item["headers"]?.objectValue ?? [:]).map { member in
-                (name: member.key, value: resolve(member.value.stringValue ?? "", at: base + ["headers", member.key]))
+                (name: member.key, value: configString(member.value, at: base + ["headers", member.key]))
             }
             plan.sinks.append(AlertSink(name: name, kind: AlertSink.Kind(rawValue: item["type"]?.stringValue ?? "") ?? .webhook,
                                         url: url, headers: headers))
@@ -106,26 +105,13 @@ private struct ConfigurationReader {
         json?.stringValue.flatMap(StringSyntax.duration)
     }
 
-    /// A value with `${env:NAME}` references replaced; an unset name is an error here, not at the first alert.
-    private mutating func resolve(_ text: String, at tokens: [String]) -> String {
-        var out = ""
-        var rest = Substring(text)
-        while let open = rest.range(of: "${env:") {
-            out += rest[..<open.lowerBound]
-            guard let close = rest[open.upperBound...].firstIndex(of: "}") else {
-                diagnostics.append(.error("an unterminated ${env: reference", at: at(tokens)))
-                return out
-            }
-            let name = String(rest[open.upperBound..<close])
-            if let value = environment[name] {
-                out += value
-            } else if !requireEnvironment {
-                out += "${env:\(name)}"
-            } else {
-                diagnostics.append(.error("${env:\(name)} is not set", at: at(tokens)))
-            }
-            rest = rest[rest.index(after: close)...]
+    /// A string that may hold `${env:NAME}` or `${file:PATH}`, parsed as a connector's are.
+    private mutating func configString(_ json: JSON?, at tokens: [String]) -> ConfigString {
+        do {
+            return try StringSyntax.configString(json?.stringValue ?? "")
+        } catch {
+            diagnostics.append(.error("\(JSONPointer(tokens: tokens).dotted): \(error.message)", at: at(tokens)))
+            return ConfigString(literal: "")
         }
-        return out + rest
     }
 }
