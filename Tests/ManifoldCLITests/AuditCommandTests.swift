@@ -51,6 +51,18 @@ import Testing
         }
     }
 
+    @Test func aTestFileThatDoesNotLoadIsARiskWithItsPlace() throws {
+        try TemporaryDirectory.with { folder in
+            try Self.risky.write(to: folder.appending(path: "risky.yaml"), atomically: true, encoding: .utf8)
+            let tests = folder.appending(path: "risky.test.yaml")
+            try "connector: risky\ncases:\n  - name: one\n    webhok: {}\n".write(to: tests, atomically: true, encoding: .utf8)
+            let report = try EngineEndToEndTests.manifold(["audit", folder.path]).output
+            #expect(report.contains("| **invalid** |"), "\(report)")
+            #expect(report.contains("- **medium** `risky`: its test file does not load: \(tests.path):3:5: error: cases[0] is missing the required key 'webhook'"), "\(report)")
+            #expect(!report.contains("no tests: add"))
+        }
+    }
+
     @Test func theExampleConnectorsAuditCleanOfHighRisks() throws {
         let run = try EngineEndToEndTests.manifold(["audit", "connectors"])
         #expect(run.status == 0, "\(run.error)")

@@ -22,7 +22,7 @@ struct AuditCommand: ParsableCommand, OutputCommand {
             guard let plan = result.plan else {
                 return CommandOutput(standardError: renderer.report(result.diagnostics), status: 1)
             }
-            var tests: [String: (path: String, cases: Int)] = [:]
+            var tests: [String: AuditReport.TestFile] = [:]
             for file in plan.connectors.compactMap(\.sourceFile) { tests[file] = AuditReport.testFile(for: file) }
             return CommandOutput(standardOutput: AuditReport(plan: plan, diagnostics: result.diagnostics, testFiles: tests).markdown())
         }

@@ -1,6 +1,7 @@
 import Foundation
 import ManifoldCompiler
 import ManifoldPlan
+import ManifoldTestRunner
 
 /// `manifold audit`: the integration audit in Markdown — every connector, its source and verification, its targets
 /// with endpoints, auth and effective policies, its routes and tests, and the risks found, most severe first.
@@ -34,18 +35,30 @@ struct AuditReport {
 
     let plan: Plan
     let diagnostics: [Diagnostic]
-    /// The test file of each connector file, when there is one beside it.
-    let testFiles: [String: (path: String, cases: Int)]
+    /// The test file beside a connector file, read as `manifold test` reads it.
+    struct TestFile {
+        var path: String
+        /// Its cases, or nil when it does not load.
+        var cases: Int?
+        /// Why it does not load: its first error, with its place.
+        var problem: String?
 
-    static func testFile(for sourceFile: String) -> (path: String, cases: Int)? {
+        var text: String { cases.map { "\($0) cases" } ?? "**invalid**" }
+    }
+
+    /// The test file of each connector file, when there is one beside it.
+    let testFiles: [String: TestFile]
+
+    static func testFile(for sourceFile: String) -> TestFile? {
         let stem = sourceFile.hasSuffix(".yaml") ? String(sourceFile.dropLast(5)) : sourceFile.hasSuffix(".yml")
             ? String(sourceFile.dropLast(4)) : sourceFile
-        for path in [stem + ".test.yaml", stem + ".test.yml"] {
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { continue }
-            let cases = text.split(separator: "\n").filter { $0.hasPrefix("  - name:") }.count
-            return (path, cases)
+        guard let path = [stem + ".test.yaml", stem + ".test.yml"].first(where: FileManager.default.fileExists(atPath:)) else {
+            return nil
         }
-        return nil
+        switch ConnectorTestSuite.load(path: path) {
+        case .success(let suite): return TestFile(path: path, cases: suite.cases.count)
+        case .failure(let invalid): return TestFile(path: path, problem: invalid.diagnostics.first.map(\.description) ?? "invalid")
+        }
     }
 
     func risks() -> [Risk] {
@@ -80,9 +93,13 @@ struct AuditReport {
                     risks.append(Risk(severity: .low, connector: name, text: "target `\(target.name)` sends no credentials (auth none)"))
                 }
             }
-            if let file = connector.sourceFile, testFiles[file] == nil {
-                risks.append(Risk(severity: .medium, connector: name,
-                                  text: "no tests: add \(URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent).test.yaml beside it (`manifold test`)"))
+            if let file = connector.sourceFile {
+                if let tests = testFiles[file], let problem = tests.problem {
+                    risks.append(Risk(severity: .medium, connector: name, text: "its test file does not load: \(problem)"))
+                } else if testFiles[file] == nil {
+                    risks.append(Risk(severity: .medium, connector: name,
+                                      text: "no tests: add \(URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent).test.yaml beside it (`manifold test`)"))
+                }
             }
         }
         for diagnostic in diagnostics where diagnostic.message.contains("is written inline") {
@@ -111,7 +128,7 @@ struct AuditReport {
         lines += ["", "## Connectors", "", "| connector | source | verification | targets | routes | tests | risks |",
                   "|---|---|---|---|---|---|---|"]
         for connector in plan.connectors {
-            let tests = connector.sourceFile.flatMap { testFiles[$0] }.map { "\($0.cases) cases" } ?? "**none**"
+            let tests = connector.sourceFile.flatMap { testFiles[$0] }?.text ?? "**none**"
             let mine = risks.filter { $0.connector == connector.name }
             let riskText = mine.isEmpty ? "none" : Severity.allCases.compactMap { severity in
                 let count = mine.filter { $0.severity == severity }.count
@@ -143,10 +160,9 @@ struct AuditReport {
                      + source.contentTypes.map(\.rawValue).joined(separator: ", ")
                      + (source.allowedNetworks.isEmpty ? "" : ", only from \(source.allowedNetworks.joined(separator: ", "))"))
         lines.append("- Verification: \(verify)")
-        lines.append("- Deduplication: " + (source.eventID.map { "event id `\($0)`" } ?? verification.idHeader.map { "header `\($0)`" }
-            ?? verification.scheme.deliveryIDHeader.map { "header `\($0)`" } ?? "hash of the body"))
+        lines.append("- Deduplication: " + PlanRenderer.eventIDText(source))
         if let file = connector.sourceFile, let tests = testFiles[file] {
-            lines.append("- Tests: `\(tests.path)` (\(tests.cases) cases)")
+            lines.append("- Tests: `\(tests.path)` (\(tests.text))")
         } else {
             lines.append("- Tests: none")
         }

@@ -27,9 +27,7 @@ enum PlanRenderer {
             verify += ", \(hmac.algorithm.rawValue) \(hmac.encoding.rawValue) in \(hmac.header)"
         }
         lines.append(verify)
-        let idSource = source.eventID.map { "\($0)" } ?? verification.idHeader.map { "header \($0)" }
-            ?? verification.scheme.deliveryIDHeader.map { "header \($0)" } ?? "hash of the body"
-        lines.append("    event id    \(idSource)")
+        lines.append("    event id    \(eventIDText(source, code: "", expressionLabel: ""))")
         if let type = source.eventType { lines.append("    event type  \(type)") }
         lines.append("    accepts     \(source.contentTypes.map(\.rawValue).joined(separator: ", ")), up to \(byteText(source.maxBodyBytes))"
                      + (source.allowedNetworks.isEmpty ? "" : ", from \(source.allowedNetworks.joined(separator: ", "))"))
@@ -62,6 +60,15 @@ enum PlanRenderer {
             }
         }
         return lines
+    }
+
+    /// What an event is told apart by: its id expression (after `expressionLabel`), a delivery-id header, or the
+    /// hash of its body; names in `code` quotes.
+    static func eventIDText(_ source: WebhookSource, code: String = "`", expressionLabel: String = "event id ") -> String {
+        let verification = source.verification
+        return source.eventID.map { "\(expressionLabel)\(code)\($0)\(code)" }
+            ?? (verification.idHeader ?? verification.scheme.deliveryIDHeader).map { "header \(code)\($0)\(code)" }
+            ?? "hash of the body"
     }
 
     static func rateLimitText(_ limit: RateLimit?) -> String {
