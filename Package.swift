@@ -171,7 +171,8 @@ let package = Package(
         ),
         .testTarget(
             name: "ManifoldDeliveryTests",
-            dependencies: ["ManifoldDelivery", "ManifoldPlan", "ManifoldStore", "JSONValue", "TestSupport"]
+            dependencies: ["ManifoldDelivery", "ManifoldPlan", "ManifoldStore", "JSONValue", "TestSupport",
+                           .product(name: "Tracing", package: "swift-distributed-tracing")]
         ),
         .testTarget(
             name: "ManifoldCLITests",

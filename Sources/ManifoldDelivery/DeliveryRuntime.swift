@@ -399,10 +399,7 @@ public final class DeliveryRuntime: Sendable {
     /// The attempt's span: a client span under the event's span, in the event's trace.
     private func startSpan(for job: DeliveryJob) -> (any Span)? {
         guard let tracer = configuration.tracer else { return nil }
-        var context = InstrumentationContext.topLevel
-        context.traceParent = TraceContext.eventContext(traceID: job.traceID)
-        tracer.extract([("traceparent", context.traceParent!.description)], into: &context, using: HeaderPairsExtractor())
-        let span = tracer.startSpan("deliver \(job.lane)", context: context, ofKind: .client)
+        let span = TraceContext.eventContext(traceID: job.traceID).startSpan("deliver \(job.lane)", ofKind: .client, with: tracer)
         span.updateAttributes { attributes in
             attributes["manifold.connector"] = job.connector
             attributes["manifold.route"] = job.route

@@ -27,6 +27,20 @@ public struct TraceParent: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { "00-\(traceID)-\(spanID)-\(sampled ? "01" : "00")" }
+
+    /// The `traceparent` among header pairs (names compared without case), when it is valid.
+    public init?(headers: [(name: String, value: String)]) {
+        guard let header = HeaderPairsExtractor().extract(key: "traceparent", from: headers) else { return nil }
+        self.init(header: header)
+    }
+
+    /// Starts a span of `tracer` as a child of this context. The context goes through the tracer's own extraction,
+    /// so that any W3C-propagating tracer (this one, swift-otel) places the span in this trace.
+    public func startSpan(_ name: String, ofKind kind: SpanKind, with tracer: any Tracer) -> any Span {
+        var context = InstrumentationContext.topLevel
+        tracer.extract([("traceparent", description)], into: &context, using: HeaderPairsExtractor())
+        return tracer.startSpan(name, context: context, ofKind: kind)
+    }
 }
 
 extension Character {
@@ -145,13 +159,34 @@ public final class W3CSpan: Tracing.Span, Sendable {
             guard !state.ended else { return nil }
             state.ended = true
             var attributes: [String: String] = [:]
-            state.attributes.forEach { key, value in attributes[key] = "\(value)" }
+            state.attributes.forEach { key, value in attributes[key] = Self.text(value) }
             let own = context.traceParent
             return FinishedSpan(name: state.name, kind: kind, traceID: own?.traceID ?? "", spanID: own?.spanID ?? "",
                                 parentSpanID: parentSpanID, startNanoseconds: start, endNanoseconds: ended,
                                 attributes: attributes, status: state.status)
         }
         if let finished { onEnd(finished) }
+    }
+}
+
+extension W3CSpan {
+    /// An attribute's value as a log shows it: `2`, not `int64(2)`.
+    static func text(_ attribute: SpanAttribute) -> String {
+        switch attribute {
+        case .int32(let value): "\(value)"
+        case .int64(let value): "\(value)"
+        case .double(let value): "\(value)"
+        case .bool(let value): "\(value)"
+        case .string(let value): value
+        case .stringConvertible(let value): value.description
+        case .int32Array(let values): values.map(String.init).joined(separator: ",")
+        case .int64Array(let values): values.map(String.init).joined(separator: ",")
+        case .doubleArray(let values): values.map { "\($0)" }.joined(separator: ",")
+        case .boolArray(let values): values.map { "\($0)" }.joined(separator: ",")
+        case .stringArray(let values): values.joined(separator: ",")
+        case .stringConvertibleArray(let values): values.map(\.description).joined(separator: ",")
+        default: "\(attribute)"
+        }
     }
 }
 

@@ -135,7 +135,7 @@ public final class Engine: Sendable {
     public func receive(_ request: WebhookRequest, on route: Route) async -> Reply {
         let endpoint = route.endpoint
         let received = now()
-        let incoming = request.headers.fields.first { $0.name.lowercased() == "traceparent" }.flatMap { TraceParent(header: $0.value) }
+        let incoming = TraceParent(headers: request.headers.fields)
         let traceID = incoming?.traceID ?? TraceContext.newTraceID()
         let span = startSpan(connector: endpoint.connector, traceID: traceID, incoming: incoming)
         let reply = await admit(request, on: route, receivedAt: received, traceID: traceID)
@@ -156,10 +156,8 @@ public final class Engine: Sendable {
     /// The request's server span: a child of the caller's span when it sent one, else of the event's own span.
     private func startSpan(connector: String, traceID: String, incoming: TraceParent?) -> (any Span)? {
         guard let tracer else { return nil }
-        var context = InstrumentationContext.topLevel
         let parent = incoming ?? TraceContext.eventContext(traceID: traceID)
-        tracer.extract([("traceparent", parent.description)], into: &context, using: HeaderPairsExtractor())
-        let span = tracer.startSpan("webhook \(connector)", context: context, ofKind: .server)
+        let span = parent.startSpan("webhook \(connector)", ofKind: .server, with: tracer)
         span.updateAttributes { $0["manifold.connector"] = connector }
         return span
     }
