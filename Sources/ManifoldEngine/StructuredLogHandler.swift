@@ -1,5 +1,6 @@
 import Foundation
 import JSONValue
+import ManifoldIngress
 public import Logging
 #if canImport(Glibc)
 import Glibc
@@ -7,7 +8,7 @@ import Glibc
 
 /// A swift-log handler that writes one line per entry to standard error: JSON (for a log pipeline) or logfmt
 /// (for a person at a terminal). Each line has the time, level, logger, message and the metadata as fields;
-/// values under a credential-like key are written `[redacted]` whatever they hold.
+/// values under a key `CredentialName` says carries a credential are written `[redacted]` whatever they hold.
 public struct StructuredLogHandler: LogHandler {
     public enum Format: String, Sendable, CaseIterable {
         case json, logfmt
@@ -45,7 +46,7 @@ public struct StructuredLogHandler: LogHandler {
         var pairs: [(String, String)] = [("ts", time), ("level", event.level.rawValue), ("logger", label),
                                          ("msg", event.message.description)]
         for key in fields.keys.sorted() {
-            pairs.append((key, Self.isSecretKey(key) ? "[redacted]" : Self.text(fields[key]!)))
+            pairs.append((key, CredentialName.matches(key) ? "[redacted]" : Self.text(fields[key]!)))
         }
         write(format == .json ? Self.json(pairs) : Self.logfmt(pairs))
     }
@@ -68,11 +69,6 @@ public struct StructuredLogHandler: LogHandler {
         case .array(let values): "[" + values.map(text).joined(separator: ",") + "]"
         case .dictionary(let values): "{" + values.keys.sorted().map { "\($0)=\(text(values[$0]!))" }.joined(separator: ",") + "}"
         }
-    }
-
-    static func isSecretKey(_ key: String) -> Bool {
-        let lower = key.lowercased()
-        return ["secret", "token", "password", "authorization", "api_key", "apikey", "credential"].contains { lower.contains($0) }
     }
 
     /// Writes a line to standard error in one call, so that lines from several threads never interleave.

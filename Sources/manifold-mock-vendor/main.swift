@@ -72,11 +72,10 @@ struct VendorResponder: HTTPResponder {
             let lines = vendor.calls.withLock { calls in
                 calls.map { call in
                     let ms = Double(call.at.components.seconds) * 1000 + Double(call.at.components.attoseconds) / 1e15
-                    let strings = [call.path, call.key, call.tag, call.traceparent, call.body].map { text -> String in
-                        let data = (try? JSONSerialization.data(withJSONObject: text, options: [.fragmentsAllowed])) ?? Data("\"\"".utf8)
-                        return String(decoding: data, as: UTF8.self)
-                    }
-                    return #"{"t_ms":\#(ms),"wall_ms":\#(call.wall),"path":\#(strings[0]),"key":\#(strings[1]),"tag":\#(strings[2]),"status":\#(call.status),"traceparent":\#(strings[3]),"body":\#(strings[4])}"#
+                    let line: [String: Any] = ["t_ms": ms, "wall_ms": call.wall, "path": call.path, "key": call.key, "tag": call.tag,
+                                               "status": call.status, "traceparent": call.traceparent, "body": call.body]
+                    let data = (try? JSONSerialization.data(withJSONObject: line, options: [.sortedKeys])) ?? Data("{}".utf8)
+                    return String(decoding: data, as: UTF8.self)
                 }
             }
             return text(200, lines.joined(separator: "\n") + "\n")

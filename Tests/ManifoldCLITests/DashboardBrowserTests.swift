@@ -149,7 +149,7 @@ import Testing
                 try await browser.type("wrong", into: "#admin-token")
                 try await browser.click(#"#dead-letters tbody tr[data-job="\#(job)"] button.replay"#)
                 #expect(try await browser.waitFor("document.querySelector('#action-result').textContent.includes('refused (401)')"))
-                try await browser.script("document.querySelector('#admin-token').value = ''; return true").boolValue.map { _ in () }
+                _ = try await browser.script("document.querySelector('#admin-token').value = ''; return true")
                 try await browser.type(ObservabilityEndToEndTests.secrets["MANIFOLD_ADMIN_TOKEN"]!, into: "#admin-token")
                 try await ObservabilityEndToEndTests.post("http://127.0.0.1:\(setup.vendorPort)/_mode?prefix=/crm&status=200")
                 try await browser.click(#"#dead-letters tbody tr[data-job="\#(job)"] button.replay"#)

@@ -100,7 +100,6 @@ import Testing
         #expect(text.contains("      - alert: ManifoldDeliveryErrors\n"))
         #expect(text.contains(#"increase(manifold_delivery_attempts_total{class=~"transient|permanent|bad_data",connector="orders"}[5m])"#))
         #expect(text.contains("> 0.2 and"))
-        #expect(text.contains("        for: 2m\n          \n") == false)
         #expect(text.contains("        for: 2m\n"))
         #expect(text.contains("          severity: critical\n"))
         #expect(text.contains("expr: 'manifold_circuit_breaker_state > 0'"))
