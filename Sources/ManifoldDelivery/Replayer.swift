@@ -142,7 +142,8 @@ public enum ReplaySelection {
             }
             return events
         }
-        return try await store.events(EventQuery(connector: connector, status: status, since: since, limit: limit))
-            .filter { until == nil || $0.receivedAt < until! }.reversed()
+        // `until` is part of the query: filtered after the limit, it would cut the newest events and drop the rest.
+        return try await store.events(EventQuery(connector: connector, status: status, since: since, until: until, limit: limit))
+            .reversed()
     }
 }

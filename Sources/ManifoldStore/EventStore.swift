@@ -110,12 +110,15 @@ public struct EventQuery: Sendable {
     public var connector: String?
     public var status: EventStatus?
     public var since: Date?
+    /// Received before this time.
+    public var until: Date?
     public var limit: Int
 
-    public init(connector: String? = nil, status: EventStatus? = nil, since: Date? = nil, limit: Int = 100) {
+    public init(connector: String? = nil, status: EventStatus? = nil, since: Date? = nil, until: Date? = nil, limit: Int = 100) {
         self.connector = connector
         self.status = status
         self.since = since
+        self.until = until
         self.limit = limit
     }
 }

@@ -168,6 +168,10 @@ public final class SQLiteEventStore: EventStore {
             conditions.append("received_at >= ?")
             arguments += [Self.milliseconds(since)]
         }
+        if let until = query.until {
+            conditions.append("received_at < ?")
+            arguments += [Self.milliseconds(until)]
+        }
         if let status = query.status {
             conditions.append("status = ?")
             arguments += [status.rawValue]

@@ -107,6 +107,8 @@ import Testing
         #expect(try await store.events(EventQuery(status: .quarantined)).map(\.eventID) == ["c"])
         #expect(try await store.events(EventQuery(since: old.addingTimeInterval(1))).map(\.eventID) == ["c", "b"])
         #expect(try await store.events(EventQuery(limit: 1)).map(\.eventID) == ["c"])
+        // `until` is applied before the limit: the newest events after it do not crowd out the ones before it.
+        #expect(try await store.events(EventQuery(until: old.addingTimeInterval(1), limit: 1)).map(\.eventID) == ["a"])
     }
 
     @Test func reopeningKeepsEverythingAndMigratesOnce() async throws {
