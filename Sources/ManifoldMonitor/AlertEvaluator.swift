@@ -61,14 +61,17 @@ public struct AlertNotification: Sendable, Equatable {
 public struct AlertEvaluator: Sendable {
     public let plan: AlertPlan
 
-    struct Key: Hashable, Sendable {
+    struct Key: Hashable, Sendable, Comparable {
         var rule: String
         var connector: String
         var target: String?
+
+        static func < (lhs: Key, rhs: Key) -> Bool {
+            (lhs.rule, lhs.connector, lhs.target ?? "") < (rhs.rule, rhs.connector, rhs.target ?? "")
+        }
     }
 
     struct Firing: Sendable {
-        var startedAt: Date
         var lastSent: Date
         var notification: AlertNotification
     }
@@ -94,7 +97,7 @@ public struct AlertEvaluator: Sendable {
         }
         var out: [AlertNotification] = []
         let now = snapshot.now
-        for (key, finding) in holding.sorted(by: { ($0.key.rule, $0.key.connector) < ($1.key.rule, $1.key.connector) }) {
+        for (key, finding) in holding.sorted(by: { $0.key < $1.key }) {
             guard let rule = plan.rules.first(where: { $0.name == key.rule }) else { continue }
             let since = pending[key] ?? now
             pending[key] = since
@@ -114,13 +117,11 @@ public struct AlertEvaluator: Sendable {
                 status: .firing, rule: rule.name, kind: rule.kind, severity: rule.severity, connector: key.connector,
                 target: key.target, summary: finding.summary, value: finding.value, threshold: rule.threshold,
                 startedAt: since, at: now, sinks: rule.sinks)
-            firing[key] = Firing(startedAt: since, lastSent: now, notification: notification)
+            firing[key] = Firing(lastSent: now, notification: notification)
             out.append(notification)
         }
         for key in pending.keys where holding[key] == nil { pending[key] = nil }
-        for (key, current) in firing.sorted(by: { ($0.key.rule, $0.key.connector) < ($1.key.rule, $1.key.connector) })
-            where holding[key] == nil
-        {
+        for (key, current) in firing.sorted(by: { $0.key < $1.key }) where holding[key] == nil {
             firing[key] = nil
             var resolved = current.notification
             resolved.status = .resolved
