@@ -121,6 +121,8 @@ struct TargetProgram: Sendable {
     let auth: AuthProvider
     let headers: [NamedTemplate]
     let operations: [String: OperationProgram]
+    /// Signs every attempt, when the target says `sign:`.
+    let signer: OutboundSigner?
 
     init(_ target: TargetPlan, connector: String, resolver: ConfigResolver, tokens: OAuth2TokenCache) throws {
         plan = target
@@ -129,6 +131,7 @@ struct TargetProgram: Sendable {
         baseURL = try ResolvedString(target.baseURL, resolver: resolver)
         auth = try AuthProvider(target.auth, resolver: resolver, tokens: tokens, key: lane)
         headers = try target.headers.map { try NamedTemplate($0, resolver: resolver) }
+        signer = try target.signing.map { try OutboundSigner($0, resolver: resolver) }
         var operations: [String: OperationProgram] = [:]
         for operation in target.operations {
             operations[operation.name] = try OperationProgram(operation, resolver: resolver)

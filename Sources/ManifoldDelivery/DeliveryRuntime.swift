@@ -478,7 +478,8 @@ public final class DeliveryRuntime: Sendable {
         else { return (.badData(reason: "the plan has no route '\(job.route)' of '\(job.connector)'"), nil) }
         var prepared: PreparedRequest
         do {
-            prepared = try RequestBuilder.prepare(job: job, connector: connector, route: route)
+            prepared = try RequestBuilder.prepare(job: job, connector: connector, route: route,
+                                                  now: Int64(clock.wall.timeIntervalSince1970.rounded(.down)))
         } catch {
             return (.badData(reason: error.description), nil)
         }

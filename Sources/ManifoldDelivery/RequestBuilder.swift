@@ -29,7 +29,10 @@ struct PreparedRequest: Sendable {
 
 /// Evaluates a route's mapping into a call: body (checked against the operation's schema), headers, query, path.
 enum RequestBuilder {
-    static func prepare(job: DeliveryJob, connector: ConnectorProgram, route: RouteProgram) throws(BadData) -> PreparedRequest {
+    /// The call for `job`, signed at `now` (Unix seconds) when its target signs.
+    static func prepare(job: DeliveryJob, connector: ConnectorProgram, route: RouteProgram, now: Int64) throws(BadData)
+        -> PreparedRequest
+    {
         guard let target = connector.targets[route.plan.target],
               let operation = target.operations[route.plan.operation]
         else { throw BadData(description: "the plan has no \(route.plan.call)") }
@@ -129,9 +132,16 @@ enum RequestBuilder {
         }
         headers.append(("Idempotency-Key", key))
         display.append(("Idempotency-Key", key))
-        return PreparedRequest(
-            request: OutboundRequest(method: operation.plan.method.rawValue, url: url, headers: headers, body: body),
-            displayURL: displayURL, displayHeaders: display, idempotencyKey: key)
+        var request = OutboundRequest(method: operation.plan.method.rawValue, url: url, headers: headers, body: body)
+        if let signer = target.signer {
+            // Signed last, over the body as it goes out; the id is the idempotency key, the same on every retry.
+            for header in signer.headers(for: request, messageID: key, now: now) {
+                request.headers.append(header)
+                let shown = header.name.caseInsensitiveCompare(signer.signatureHeader) == .orderedSame ? "[redacted]" : header.value
+                display.append((header.name, shown))
+            }
+        }
+        return PreparedRequest(request: request, displayURL: displayURL, displayHeaders: display, idempotencyKey: key)
     }
 
     /// Replaces `{name}` placeholders in a path with encoded values.

@@ -316,8 +316,10 @@ public struct WebhookSignature: Sendable {
     // MARK: Signing
 
     /// The headers a vendor would send with `request` (whose method, target, body and content type are set),
-    /// signed with the first secret at time `now`; `deliveryID` fills the scheme's id header where it has one.
-    public func sign(_ request: WebhookRequest, now: Int64, deliveryID: String) -> HeaderList {
+    /// signed at time `now`; `deliveryID` fills the scheme's id header where it has one. With `everySecret`,
+    /// schemes whose header carries several signatures (Standard Webhooks, Stripe, Paddle) sign with each secret,
+    /// as a sender does during a rotation; otherwise, and for the other schemes, the first secret signs.
+    public func sign(_ request: WebhookRequest, now: Int64, deliveryID: String, everySecret: Bool = false) -> HeaderList {
         var request = request
         var added = HeaderList()
         func add(_ name: String, _ value: String) {
@@ -342,15 +344,19 @@ public struct WebhookSignature: Sendable {
         if let idHeader = verification.idHeader, request.headers[idHeader] == nil { add(idHeader, deliveryID) }
         let signsTimestamp = scheme.signsTimestamp || verification.hmac?.timestampHeader != nil
         let message = signedMessage(request, timestamp: signsTimestamp ? stamp : nil)
-        let code = mac(message, key: key)
-        let encoded = encoding == .hex ? Encoding.hex(code) : Encoding.base64(code)
+        let signers = everySecret && [.stripe, .paddle, .standardWebhooks].contains(scheme) ? keys : [key]
+        let codes = signers.map { key in
+            let code = mac(message, key: key)
+            return encoding == .hex ? Encoding.hex(code) : Encoding.base64(code)
+        }
+        let encoded = codes[0]
         let name = signatureHeaders[0]
         switch scheme {
-        case .stripe: add(name, "t=\(stamp),v1=\(encoded)")
-        case .paddle: add(name, "ts=\(stamp);h1=\(encoded)")
+        case .stripe: add(name, (["t=\(stamp)"] + codes.map { "v1=" + $0 }).joined(separator: ","))
+        case .paddle: add(name, (["ts=\(stamp)"] + codes.map { "h1=" + $0 }).joined(separator: ";"))
         case .github: add(name, "sha256=" + encoded)
         case .slack: add(name, "v0=" + encoded)
-        case .standardWebhooks: add(name, "v1," + encoded)
+        case .standardWebhooks: add(name, codes.map { "v1," + $0 }.joined(separator: " "))
         case .hmac: add(name, verification.hmac!.prefix + encoded)
         default: add(name, encoded)
         }

@@ -39,13 +39,27 @@ extension Verification {
         if let tolerance { object["tolerance"] = .string(tolerance.manifoldText) }
         if let publicURL { object["public_url"] = .string(publicURL.description) }
         if let idHeader { object["id_header"] = .string(idHeader) }
-        if let hmac {
-            var settings: JSONObject = ["header": .string(hmac.header), "algorithm": .string(hmac.algorithm.rawValue),
-                                        "encoding": .string(hmac.encoding.rawValue), "prefix": .string(hmac.prefix),
-                                        "string_to_sign": .string(hmac.stringToSign)]
-            if let header = hmac.timestampHeader { settings["timestamp_header"] = .string(header) }
-            object["hmac"] = .object(settings)
-        }
+        if let hmac { object["hmac"] = hmac.json }
+        return .object(object)
+    }
+}
+
+extension HMACSettings {
+    /// As JSON, with every effective value.
+    public var json: JSON {
+        var settings: JSONObject = ["header": .string(header), "algorithm": .string(algorithm.rawValue),
+                                    "encoding": .string(encoding.rawValue), "prefix": .string(prefix),
+                                    "string_to_sign": .string(stringToSign)]
+        if let timestampHeader { settings["timestamp_header"] = .string(timestampHeader) }
+        return .object(settings)
+    }
+}
+
+extension OutboundSigning {
+    /// As JSON, with every effective value (secrets as their references).
+    public var json: JSON {
+        var object: JSONObject = ["scheme": .string(scheme.rawValue), "secrets": .array(secrets.map { .string($0.description) })]
+        if let hmac { object["hmac"] = hmac.json }
         return .object(object)
     }
 }
@@ -75,7 +89,7 @@ extension TargetPlan {
                                      "open_for": .string(circuitBreaker.openFor.manifoldText)]
         object["retry_budget"] = .string(worstCaseRetryBudget.manifoldText)
         if !headers.isEmpty { object["headers"] = headers.json }
-        if let signing { object["sign"] = ["scheme": .string(signing.scheme.rawValue), "secret": .string(signing.secret.description)] }
+        if let signing { object["sign"] = signing.json }
         object["operations"] = .object(JSONObject(operations.map { ($0.name, $0.json) }))
         return .object(object)
     }

@@ -193,13 +193,27 @@ public struct CircuitBreakerPolicy: Sendable, Hashable {
     }
 }
 
-/// Signing of outgoing calls, for receivers that verify them.
+/// Signing of outgoing calls, for receivers that verify them: each attempt is signed anew over the bytes sent.
 public struct OutboundSigning: Sendable, Hashable {
+    /// `standardWebhooks`, `stripe` or `hmac`.
     public var scheme: SignatureScheme
-    public var secret: ConfigString
+    /// The signing secrets: every one signs where the scheme's header can carry several signatures (a rotation).
+    public var secrets: [ConfigString]
+    /// The generic `hmac` scheme's settings.
+    public var hmac: HMACSettings?
 
-    public init(scheme: SignatureScheme, secret: ConfigString) {
+    /// The schemes a target can sign with.
+    public static let schemes: [SignatureScheme] = [.standardWebhooks, .stripe, .hmac]
+
+    public init(scheme: SignatureScheme, secrets: [ConfigString], hmac: HMACSettings?) {
         self.scheme = scheme
-        self.secret = secret
+        self.secrets = secrets
+        self.hmac = hmac
+    }
+
+    /// The same scheme read as a receiver would: what signs a call is what verifies it.
+    public var verification: Verification {
+        Verification(scheme: scheme, secrets: secrets, tolerance: scheme.signsTimestamp || hmac?.timestampHeader != nil ? .seconds(300) : nil,
+                     publicURL: nil, idHeader: nil, hmac: hmac)
     }
 }

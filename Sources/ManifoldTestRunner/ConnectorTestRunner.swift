@@ -69,8 +69,9 @@ public struct ConnectorTestRunner: Sendable {
             logger.logLevel = .critical
             var configuration = DeliveryRuntime.Configuration()
             configuration.jitterSeed = 1
-            let transport = ScriptedTransport(connector: connector, resolver: resolver, scripts: testCase.responses)
-            let runtime = DeliveryRuntime(store: store, transport: transport, clock: VirtualClock(), logger: logger,
+            let clock = VirtualClock()
+            let transport = ScriptedTransport(connector: connector, resolver: resolver, scripts: testCase.responses, clock: clock)
+            let runtime = DeliveryRuntime(store: store, transport: transport, clock: clock, logger: logger,
                                           configuration: configuration)
             let engine = try Engine(plan: Plan(connectors: [connector]), store: store, resolver: resolver, logger: logger,
                                     runtime: runtime)
@@ -90,7 +91,8 @@ public struct ConnectorTestRunner: Sendable {
             for summary in try await store.jobs(JobQuery(limit: 1000)).reversed() {
                 if let record = try await store.job(id: summary.id) { records.append(record) }
             }
-            failures = Checks(expect: testCase.expect, replies: replies, jobs: records).failures()
+            failures = Checks(expect: testCase.expect, replies: replies, jobs: records, sent: transport.sent,
+                              connector: connector, resolver: resolver).failures()
         } catch {
             failures.append(.init(message: "the case could not run: \(error)", location: testCase.location))
         }
@@ -156,6 +158,9 @@ struct Checks {
     let expect: ConnectorTestSuite.Expectations
     let replies: [Engine.Reply]
     let jobs: [JobRecord]
+    let sent: [ScriptedTransport.Sent]
+    let connector: ConnectorPlan
+    let resolver: ConfigResolver
 
     func failures() -> [CaseResult.Failure] {
         var failures: [CaseResult.Failure] = []
@@ -243,6 +248,9 @@ struct Checks {
                 }
             }
         }
+        if let signed = expected.signed {
+            failures += checkSignature(signed, route: route, record: record)
+        }
         let text = sent["body"]?.stringValue
         let json = text.flatMap { try? JSONParser.parse($0) }
         if let body = expected.body {
@@ -270,6 +278,48 @@ struct Checks {
             }
         }
         return failures
+    }
+
+    /// `signed: true`: the first call of the route's job, as it reached the network, verifies as its receiver
+    /// would check it (the target's `sign:` scheme and secrets, at the time it was sent); `signed: false`: it
+    /// carries no signature.
+    private func checkSignature(_ signed: ConnectorTestSuite.Located<Bool>, route: String, record: JobRecord)
+        -> [CaseResult.Failure]
+    {
+        let key = record.attempts.lazy.compactMap { $0.request?["headers"]?.arrayValue }.first?.first {
+            $0.arrayValue?.first?.stringValue == "Idempotency-Key"
+        }?.arrayValue?.last?.stringValue
+        guard let call = sent.first(where: { call in
+            call.target == record.summary.target
+                && call.request.headers.contains { $0.name == "Idempotency-Key" && $0.value == key }
+        }) else {
+            return [.init(message: "route \(route) made no call to check the signature of", location: signed.location)]
+        }
+        let signing = connector.targets.first { $0.name == record.summary.target }?.signing
+        guard let signing else {
+            return signed.value ? [.init(message: "route \(route): target \(record.summary.target) has no sign:, so nothing is signed",
+                                         location: signed.location)] : []
+        }
+        let secrets: [String]
+        do {
+            secrets = try signing.secrets.map { try resolver.resolve($0) }
+        } catch {
+            return [.init(message: "route \(route): the signing secret cannot be read: \(error)", location: signed.location)]
+        }
+        let verifier = WebhookSignature(verification: signing.verification, secrets: secrets, publicURL: nil)
+        let request = WebhookRequest(received: call.request)
+        let present = request.headers[verifier.signatureHeaders[0]] != nil
+        if !signed.value {
+            return present ? [.init(message: "route \(route): the call is signed (\(verifier.signatureHeaders[0])), expected unsigned",
+                                    location: signed.location)] : []
+        }
+        do {
+            try verifier.verify(request, now: Int64(call.at.timeIntervalSince1970.rounded(.down)))
+            return []
+        } catch {
+            return [.init(message: "route \(route): the call's \(signing.scheme.rawValue) signature does not verify: \(error)",
+                          location: signed.location)]
+        }
     }
 
     /// Whether `value` has every member of `subset` with its value (recursively in objects; lists and scalars equal).

@@ -129,6 +129,6 @@ private struct Reader {
             method: part("method", json["method"]?.stringValue), url: part("url", json["url"]?.stringValue),
             headers: part("headers", json["headers"].map { Self.pairs($0) }),
             body: part("body", json["body"]), bodyIncludes: part("body_includes", json["body_includes"]),
-            assertion: part("assert", json["assert"]?.stringValue))
+            assertion: part("assert", json["assert"]?.stringValue), signed: part("signed", json["signed"]?.boolValue))
     }
 }

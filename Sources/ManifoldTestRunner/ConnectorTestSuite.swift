@@ -72,5 +72,7 @@ public struct ConnectorTestSuite: Sendable {
         public var body: Located<JSON>?
         public var bodyIncludes: Located<JSON>?
         public var assertion: Located<String>?
+        /// Whether the call carries a valid signature of its target's `sign:` scheme (or none, for `false`).
+        public var signed: Located<Bool>?
     }
 }

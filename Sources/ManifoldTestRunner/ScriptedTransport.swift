@@ -10,9 +10,23 @@ final class ScriptedTransport: HTTPTransport {
     private let targets: [(prefix: String, name: String)]
     private let tokenURLs: Set<String>
     private let scripts: Mutex<[String: [ConnectorTestSuite.ScriptedResponse]]>
+    private let clock: any RuntimeClock
+    private let sentRequests = Mutex<[Sent]>([])
+
+    /// A call as it reached the network, exactly (unredacted), at the virtual time it was made.
+    struct Sent: Sendable {
+        var target: String
+        var request: OutboundRequest
+        var at: Date
+    }
+
+    /// Every call made so far, in order.
+    var sent: [Sent] { sentRequests.withLock { $0 } }
 
     /// `connector`'s targets with their base URLs resolved (the longest prefix names the target).
-    init(connector: ConnectorPlan, resolver: ConfigResolver, scripts: [String: [ConnectorTestSuite.ScriptedResponse]]) {
+    init(connector: ConnectorPlan, resolver: ConfigResolver, scripts: [String: [ConnectorTestSuite.ScriptedResponse]],
+         clock: any RuntimeClock)
+    {
         var targets: [(String, String)] = []
         var tokens: Set<String> = []
         for target in connector.targets {
@@ -22,6 +36,7 @@ final class ScriptedTransport: HTTPTransport {
         self.targets = targets.sorted { $0.0.count > $1.0.count }
         tokenURLs = tokens
         self.scripts = Mutex(scripts)
+        self.clock = clock
     }
 
     func execute(_ request: OutboundRequest, timeout: Duration) async throws(TransportError) -> InboundResponse {
@@ -32,6 +47,8 @@ final class ScriptedTransport: HTTPTransport {
         guard let target = targets.first(where: { request.url.hasPrefix($0.prefix) })?.name else {
             throw .connection("no target of the connector has this URL (\(request.url)); a test calls nothing else")
         }
+        let at = clock.wall
+        sentRequests.withLock { $0.append(Sent(target: target, request: request, at: at)) }
         let next = scripts.withLock { scripts -> ConnectorTestSuite.ScriptedResponse? in
             guard var list = scripts[target], !list.isEmpty else { return nil }
             let first = list.removeFirst()

@@ -5,6 +5,7 @@
 //
 //   manifold-mock-vendor --port 0 --port-file F     (prints the bound port into F)
 //   POST /_mode?prefix=/a&status=503&delay_ms=0&for_ms=60000   behaviour for paths under /a (for_ms: then back to 200)
+//   POST /_mode?prefix=/a&status=503&calls=2                  the same for the next 2 calls only, then back to 200
 //   POST /_mode?prefix=/a&limit=100&window_ms=10000           answer 429 (Retry-After) past that rate
 //   GET  /_log                                                 one JSON line per call: t_ms, wall_ms, path, key, tag, status
 //   GET  /_stats                                               counts
@@ -17,6 +18,9 @@ struct Behaviour: Sendable {
     var status = 200
     var delay: Duration = .zero
     var until: ContinuousClock.Instant?
+    /// Calls left before the behaviour reverts to 200 (`calls=N`): a count, not a time, so a busy machine
+    /// cannot make a test's calls miss it.
+    var remaining: Int?
     var limit: Int?
     var window: Duration = .seconds(1)
 }
@@ -38,6 +42,7 @@ final class Vendor: Sendable {
     let calls = Mutex<[Call]>([])
     let recent = Mutex<[String: [Duration]]>([:])
 
+    /// How to answer one call to `path` (each call counts against `calls=N`).
     func behaviour(for path: String) -> (prefix: String, behaviour: Behaviour) {
         behaviours.withLock { all in
             let match = all.keys.filter { path.hasPrefix($0) }.max { $0.count < $1.count }
@@ -45,6 +50,14 @@ final class Vendor: Sendable {
             if let until = found.until, ContinuousClock.now >= until {
                 found = Behaviour(limit: found.limit, window: found.window)
                 all[prefix] = found
+            }
+            if let remaining = found.remaining {
+                if remaining <= 0 {
+                    found = Behaviour(limit: found.limit, window: found.window)
+                    all[prefix] = found
+                } else {
+                    all[prefix]?.remaining = remaining - 1
+                }
             }
             return (prefix, found)
         }
@@ -63,6 +76,7 @@ struct VendorResponder: HTTPResponder {
             behaviour.status = query["status"].flatMap { Int(String($0)) } ?? 200
             behaviour.delay = .milliseconds(query["delay_ms"].flatMap { Int(String($0)) } ?? 0)
             if let ms = query["for_ms"].flatMap({ Int(String($0)) }) { behaviour.until = .now + .milliseconds(ms) }
+            behaviour.remaining = query["calls"].flatMap { Int(String($0)) }
             behaviour.limit = query["limit"].flatMap { Int(String($0)) }
             behaviour.window = .milliseconds(query["window_ms"].flatMap { Int(String($0)) } ?? 1000)
             let prefix = query["prefix"].map(String.init) ?? "/"

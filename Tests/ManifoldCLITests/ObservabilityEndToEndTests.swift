@@ -151,8 +151,8 @@ import Testing
             defer { setup.stop() }
             let engine = "http://127.0.0.1:\(setup.port)"
             try await Self.post("http://127.0.0.1:\(setup.vendorPort)/_mode?prefix=/crm&status=503")
-            // The webhook sink is down for the first second: its notifications are retried until it takes them.
-            try await Self.post("http://127.0.0.1:\(setup.vendorPort)/_mode?prefix=/alerts&status=503&for_ms=1000")
+            // The webhook sink refuses its first two calls: its notifications are retried until it takes them.
+            try await Self.post("http://127.0.0.1:\(setup.vendorPort)/_mode?prefix=/alerts&status=503&calls=2")
             let incoming = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
             let failedAt = Date()
             for index in 1...6 { try Self.send("o\(index)", setup: setup, traceparent: index == 1 ? incoming : nil) }

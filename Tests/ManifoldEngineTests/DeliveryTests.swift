@@ -20,6 +20,8 @@ final class MockVendor: Sendable {
     struct Call: Sendable {
         var method: String
         var path: String
+        /// The request target as sent: path and query.
+        var target: String
         var headers: [String: String]
         var body: String
     }
@@ -60,7 +62,8 @@ final class MockVendor: Sendable {
             }
             var headers: [String: String] = [:]
             for field in request.headers { headers[field.name.canonicalName] = field.value }
-            state.calls.withLock { $0.append(Call(method: request.method.rawValue, path: path, headers: headers, body: body)) }
+            state.calls.withLock { $0.append(Call(method: request.method.rawValue, path: path, target: request.uri.description,
+                                                            headers: headers, body: body)) }
             if headers["authorization"] != "Bearer token-\(state.tokens.withLock { $0 })" { return (401, "{}") }
             let status = state.script.withLock { script -> Int in
                 guard var list = script[path], !list.isEmpty else { return 200 }

@@ -53,7 +53,14 @@ enum PlanRenderer {
             lines.append("      retry            " + retryText(target.retry))
             lines.append("      circuit breaker  " + breakerText(target.circuitBreaker))
             lines.append("      retry budget     at most \(target.worstCaseRetryBudget.manifoldText) from first attempt to giving up")
-            if let signing = target.signing { lines.append("      signs calls      \(signing.scheme.rawValue)") }
+            if let signing = target.signing {
+                var text = signing.scheme.rawValue + ", \(signing.secrets.count) secret\(signing.secrets.count == 1 ? "" : "s")"
+                if let hmac = signing.hmac {
+                    text += ": \(hmac.header): \(hmac.prefix.isEmpty ? "" : "'\(hmac.prefix)' + ")\(hmac.encoding.rawValue) "
+                        + "\(hmac.algorithm.rawValue) of '\(hmac.stringToSign)'" + (hmac.timestampHeader.map { ", timestamp in \($0)" } ?? "")
+                }
+                lines.append("      signs calls      \(text)")
+            }
             for operation in target.operations {
                 lines.append("      operation \(operation.name): \(operation.method.rawValue) \(operation.path)"
                              + (operation.bodySchema == nil ? "" : "  (body checked against a schema)"))

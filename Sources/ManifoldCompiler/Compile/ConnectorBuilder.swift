@@ -65,13 +65,7 @@ struct ConnectorBuilder {
     private mutating func buildSource(at pointer: JSONPointer) -> WebhookSource {
         let verify = pointer.appending("verify")
         let scheme = SignatureScheme(rawValue: value(verify.appending("scheme"))?.stringValue ?? "") ?? .none
-        var secrets: [ConfigString] = []
-        if let secret = value(verify.appending("secret")) {
-            secrets.append(secretString(secret, at: verify.appending("secret")))
-        }
-        for (index, secret) in (value(verify.appending("secrets"))?.arrayValue ?? []).enumerated() {
-            secrets.append(secretString(secret, at: verify.appending("secrets").appending(index)))
-        }
+        let secrets = secrets(at: verify)
         var tolerance: Duration? = scheme.signsTimestamp ? .seconds(300) : nil
         if let written = value(verify.appending("tolerance")) {
             let parsed = duration(written, at: verify.appending("tolerance"))
@@ -81,19 +75,8 @@ struct ConnectorBuilder {
                 warning("tolerance has no effect: scheme \(scheme.rawValue) signs no timestamp", at: verify.appending("tolerance"))
             }
         }
-        var hmac: HMACSettings?
-        if scheme == .hmac {
-            let timestampHeader = value(verify.appending("timestamp_header"))?.stringValue
-            if timestampHeader != nil, tolerance == nil { tolerance = .seconds(300) }
-            hmac = HMACSettings(
-                header: value(verify.appending("header"))?.stringValue ?? "",
-                algorithm: HMACSettings.Algorithm(rawValue: value(verify.appending("algorithm"))?.stringValue ?? "") ?? .sha256,
-                encoding: HMACSettings.Encoding(rawValue: value(verify.appending("encoding"))?.stringValue ?? "") ?? .hex,
-                prefix: value(verify.appending("prefix"))?.stringValue ?? "",
-                timestampHeader: timestampHeader,
-                stringToSign: value(verify.appending("string_to_sign"))?.stringValue ?? "{body}")
-            checkStringToSign(hmac!.stringToSign, at: verify.appending("string_to_sign"))
-        }
+        let hmac = scheme == .hmac ? hmacSettings(at: verify) : nil
+        if hmac?.timestampHeader != nil, tolerance == nil { tolerance = .seconds(300) }
         if scheme == .none {
             warning("webhook signatures are not verified (scheme none): anyone who can reach \(value(pointer.appending("path"))?.stringValue ?? "the path") can post events; restrict it with allow_ips",
                     at: verify.appending("scheme"))
@@ -133,6 +116,31 @@ struct ConnectorBuilder {
                                        idHeader: idHeader, hmac: hmac),
             eventID: eventID, eventType: expression(at: pointer.appending("event_type")),
             maxBodyBytes: maxBody, allowedNetworks: networks, contentTypes: contentTypes)
+    }
+
+    /// `secret` and `secrets` of a verify or sign block, in that order.
+    private mutating func secrets(at pointer: JSONPointer) -> [ConfigString] {
+        var secrets: [ConfigString] = []
+        if let secret = value(pointer.appending("secret")) {
+            secrets.append(secretString(secret, at: pointer.appending("secret")))
+        }
+        for (index, secret) in (value(pointer.appending("secrets"))?.arrayValue ?? []).enumerated() {
+            secrets.append(secretString(secret, at: pointer.appending("secrets").appending(index)))
+        }
+        return secrets
+    }
+
+    /// The generic `hmac` scheme's settings of a verify or sign block, with their defaults.
+    private mutating func hmacSettings(at pointer: JSONPointer) -> HMACSettings {
+        let settings = HMACSettings(
+            header: value(pointer.appending("header"))?.stringValue ?? "",
+            algorithm: HMACSettings.Algorithm(rawValue: value(pointer.appending("algorithm"))?.stringValue ?? "") ?? .sha256,
+            encoding: HMACSettings.Encoding(rawValue: value(pointer.appending("encoding"))?.stringValue ?? "") ?? .hex,
+            prefix: value(pointer.appending("prefix"))?.stringValue ?? "",
+            timestampHeader: value(pointer.appending("timestamp_header"))?.stringValue,
+            stringToSign: value(pointer.appending("string_to_sign"))?.stringValue ?? "{body}")
+        checkStringToSign(settings.stringToSign, at: pointer.appending("string_to_sign"))
+        return settings
     }
 
     private mutating func checkStringToSign(_ text: String, at pointer: JSONPointer) {
@@ -188,9 +196,11 @@ struct ConnectorBuilder {
             openFor: value(breaker.appending("open_for")).map { duration($0, at: breaker.appending("open_for")) } ?? CircuitBreakerPolicy.defaults.openFor)
 
         var signing: OutboundSigning?
-        if let sign = value(pointer.appending("sign")) {
-            signing = OutboundSigning(scheme: SignatureScheme(rawValue: sign["scheme"]?.stringValue ?? "") ?? .standardWebhooks,
-                                      secret: secretString(sign["secret"] ?? "", at: pointer.appending("sign").appending("secret")))
+        let sign = pointer.appending("sign")
+        if value(sign) != nil {
+            let scheme = SignatureScheme(rawValue: value(sign.appending("scheme"))?.stringValue ?? "") ?? .standardWebhooks
+            signing = OutboundSigning(scheme: scheme, secrets: secrets(at: sign),
+                                      hmac: scheme == .hmac ? hmacSettings(at: sign) : nil)
         }
         var operations: [OperationPlan] = []
         for (operationName, _) in value(pointer.appending("operations"))?.objectValue ?? JSONObject() {
