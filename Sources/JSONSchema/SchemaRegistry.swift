@@ -130,7 +130,22 @@ struct CompiledPattern: @unchecked Sendable {
         self.expression = expression
     }
 
+    /// How long one match may take: ICU backtracks without bound (`(.*a){25}$`), and schemas are checked on the
+    /// engine's delivery path; a match that runs longer counts as no match, so the value is refused.
+    static let timeLimit: Duration = .milliseconds(100)
+
     func matches(_ string: String) -> Bool {
-        expression.firstMatch(in: string, range: NSRange(string.startIndex..., in: string)) != nil
+        let deadline = ContinuousClock.now + Self.timeLimit
+        var matched = false
+        expression.enumerateMatches(in: string, options: [.reportProgress],
+                                    range: NSRange(string.startIndex..., in: string)) { result, _, stop in
+            if result != nil {
+                matched = true
+                stop.pointee = true
+            } else if ContinuousClock.now > deadline {
+                stop.pointee = true
+            }
+        }
+        return matched
     }
 }

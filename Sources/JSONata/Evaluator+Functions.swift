@@ -82,7 +82,7 @@ extension Evaluator {
             }
         case .regex(let matcher):
             guard case .string(let text)? = arguments.first else { return nil }
-            return matchObject(matcher, text, from: 0)
+            return try matchObject(matcher, text, from: 0)
         case .transform(let node, let closure):
             return try transform(node, arguments.first ?? nil, closure)
         }
@@ -109,15 +109,15 @@ extension Evaluator {
     }
 
     /// The object a regex yields when called: `{match, start, end, groups, next}`.
-    private func matchObject(_ matcher: RegexMatcher, _ text: String, from offset: Int) -> Value? {
-        guard let match = matcher.firstMatch(in: text, from: offset) else { return nil }
+    private func matchObject(_ matcher: RegexMatcher, _ text: String, from offset: Int) throws(JSONataError) -> Value? {
+        guard let match = try matcher.firstMatch(in: text, from: offset, deadline: deadline) else { return nil }
         let object = ObjectValue()
         object["match"] = .string(match.match)
         object["start"] = .number(Double(match.start))
         object["end"] = .number(Double(match.end))
         object["groups"] = .array(ArrayValue(match.groups.map(Value.string)))
         let next = NativeFunction(name: "next", arity: 0) { evaluator, _, _, _ in
-            evaluator.matchObject(matcher, text, from: match.end > match.start ? match.end : match.end + 1)
+            try evaluator.matchObject(matcher, text, from: match.end > match.start ? match.end : match.end + 1)
         }
         object["next"] = .function(FunctionValue(.native(next)))
         return .object(object)

@@ -33,7 +33,8 @@ extension Library {
 
     /// `Date.parse` of the ISO 8601 forms jsonata accepts.
     static func parseISO8601(_ text: String) -> Double? {
-        guard let match = iso8601.firstMatch(in: text) else { return nil }
+        // A fixed pattern without nested repetition: linear, so it needs no deadline.
+        guard let match = try? iso8601.firstMatch(in: text) ?? nil else { return nil }
         // Every group of this pattern matches something when it takes part, so an empty one did not.
         func group(_ index: Int) -> String? {
             let value = match.groups[index - 1]

@@ -11,11 +11,11 @@ extension Library {
         func underLimit() -> Bool { limit.map { Double(results.count) < $0 } ?? true }
         if case .regex(let regex) = value.body {
             let length = (text as NSString).length
-            var next = regex.firstMatch(in: text)
+            var next = try regex.firstMatch(in: text, deadline: evaluator.deadline)
             while let match = next, underLimit() {
                 results.append(match)
                 guard match.end < length else { break }
-                next = regex.firstMatch(in: text, from: match.end)
+                next = try regex.firstMatch(in: text, from: match.end, deadline: evaluator.deadline)
                 if let following = next, following.match.isEmpty, underLimit() {
                     throw JSONataError(code: "D1004", message: "Regular expression matches zero length string", token: regex.source)
                 }

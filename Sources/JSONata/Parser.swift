@@ -105,12 +105,43 @@ struct Parser {
         }
     }
 
+    /// How deeply an expression may nest. Every walk of the tree (this parser, the rewriter, the evaluator, a
+    /// printer, and the release of its nodes) recurses once per level, so a deeper expression is refused here,
+    /// with its position, before anything could overflow a thread's stack (10,000 parentheses did). Two bounds:
+    /// the parser's own recursion (brackets, parentheses, prefix operators), whose frames are large, and the
+    /// height of the tree, which a chain of operators (`1+1+…`) grows without recursing here. Real expressions
+    /// stay far below both.
+    static let maximumRecursion = 150
+    static let maximumHeight = 300
+
+    /// The parser's recursion, and the height of the tree being built above the current token.
+    private var recursion = 0
+    private var height = 0
+
+    private mutating func deepen(at token: Token, recursing: Bool) throws(JSONataError) {
+        height += 1
+        if recursing { recursion += 1 }
+        if recursion > Self.maximumRecursion || height > Self.maximumHeight {
+            let limit = recursion > Self.maximumRecursion ? Self.maximumRecursion : Self.maximumHeight
+            throw JSONataError(code: "U1001", message: "The expression nests more than \(limit) levels deep",
+                               position: token.position, token: token.text)
+        }
+    }
+
     private mutating func expression(_ rightBindingPower: Int) throws(JSONataError) -> Node {
         var token = current
+        var levels = 1
+        defer {
+            height -= levels
+            recursion -= 1
+        }
+        try deepen(at: token, recursing: true)
         try advance(infix: true)
         var left = try nud(token)
         while rightBindingPower < leftBindingPower {
             token = current
+            levels += 1
+            try deepen(at: token, recursing: false)
             try advance()
             left = try led(token, left)
         }

@@ -26,12 +26,31 @@ final class RegexMatcher: @unchecked Sendable {
         var groups: [String]
     }
 
-    /// The first match at or after `offset` (UTF-16 units).
-    func firstMatch(in string: String, from offset: Int = 0) -> Match? {
+    /// The first match at or after `offset` (UTF-16 units). ICU backtracks without bound (`/(.*a){25}$/` over
+    /// thirty `a`s takes minutes), so the match reports its progress and is abandoned at `deadline` with `U1001`,
+    /// the evaluation's own time limit.
+    func firstMatch(in string: String, from offset: Int = 0, deadline: ContinuousClock.Instant? = nil) throws(JSONataError)
+        -> Match?
+    {
         let text = string as NSString
-        guard offset <= text.length,
-            let result = expression.firstMatch(in: string, range: NSRange(location: offset, length: text.length - offset))
-        else { return nil }
+        guard offset <= text.length else { return nil }
+        var found: NSTextCheckingResult?
+        var timedOut = false
+        expression.enumerateMatches(in: string, options: deadline == nil ? [] : [.reportProgress],
+                                    range: NSRange(location: offset, length: text.length - offset)) { result, _, stop in
+            if let result {
+                found = result
+                stop.pointee = true
+            } else if let deadline, ContinuousClock.now > deadline {
+                timedOut = true
+                stop.pointee = true
+            }
+        }
+        if timedOut {
+            throw JSONataError(code: "U1001", message: "Expression evaluation timeout: the regular expression /\(source)/ ran past the time limit",
+                               token: source)
+        }
+        guard let result = found else { return nil }
         var groups: [String] = []
         if result.numberOfRanges > 1 {
             for index in 1..<result.numberOfRanges {

@@ -35,7 +35,63 @@ import Testing
     ])
     func hostileNumbersAreHandled(source: String) throws {
         let expression = try JSONataExpression(source)
-        _ = try? expression.evaluate(["a": [1, 2, 3]], limits: .init(maximumDepth: 200, timeLimit: .seconds(2)))
+        let result: JSON?
+        do {
+            result = try expression.evaluate(["a": [1, 2, 3]], limits: .init(maximumDepth: 200, timeLimit: .seconds(2)))
+        } catch {
+            // An error is one of the language's coded errors, with a message.
+            #expect(error.code.count == 5 && error.code.first!.isUppercase && !error.message.isEmpty, "\(source): \(error)")
+            return
+        }
+        // A result is a JSON value that prints and reads back as itself (no infinity, no NaN).
+        if let result {
+            #expect(try JSONParser.parse(result.serialized()) == result, "\(source) gave \(result.serialized())")
+        }
+    }
+
+    /// Nesting far past any real expression is refused by the parser with a located error: every walk of the tree
+    /// recurses per level, and 10,000 levels overflowed the stack (the engine crashed on a saved connector).
+    @Test(arguments: [
+        (String(repeating: "(", count: 10_000) + "1" + String(repeating: ")", count: 10_000), 151, 150),
+        (String(repeating: "[", count: 50_000), 151, 150),
+        (String(repeating: "-", count: 20_000) + "1", 151, 150),
+        ("$f(" + String(repeating: "{'a':", count: 5_000) + "1" + String(repeating: "}", count: 5_000) + ")", 747, 150),
+        (Array(repeating: "1", count: 30_000).joined(separator: "+"), 599, 300),
+        (Array(repeating: "a", count: 30_000).joined(separator: "."), 599, 300),
+        (String(repeating: "[", count: 140) + Array(repeating: "'a'", count: 200).joined(separator: "&"), 779, 300),
+    ])
+    func deepNestingIsALocatedError(source: String, position: Int, limit: Int) throws {
+        let error = try #require(throws: JSONataError.self) { try JSONataExpression(source) }
+        #expect(error.code == "U1001")
+        #expect(error.message == "The expression nests more than \(limit) levels deep", "\(error)")
+        #expect(error.position == position, "\(error)")
+    }
+
+    /// Nesting within the bounds compiles and evaluates (and evaluation keeps its own depth limit).
+    @Test func nestingWithinTheBoundsCompiles() throws {
+        let parentheses = String(repeating: "(", count: 149) + "1" + String(repeating: ")", count: 149)
+        #expect(try JSONataExpression(parentheses).evaluate(nil) == 1)
+        let chain = Array(repeating: "1", count: 299).joined(separator: "+")
+        #expect(try JSONataExpression(chain).evaluate(nil) == 299)
+        let error = try #require(throws: JSONataError.self) {
+            try JSONataExpression(parentheses).evaluate(nil, limits: .init(maximumDepth: 100, timeLimit: .seconds(5)))
+        }
+        #expect(error.code == "U1001" && error.message.contains("Stack overflow"))
+    }
+
+    /// A regular expression that backtracks catastrophically is abandoned at the evaluation's time limit
+    /// (it ran for minutes), in every function that matches.
+    @Test(.timeLimit(.minutes(1)), arguments: [
+        "$match(s, /(.*a){25}$/)", "$contains(s, /(.*a){25}$/)", "$replace(s, /(.*a){25}$/, 'x')",
+        "$split(s, /(.*a){25}$/)", "/(.*a){25}$/(s)",
+    ])
+    func catastrophicRegexHitsTheTimeLimit(source: String) throws {
+        let input: JSON = ["s": .string(String(repeating: "a", count: 30) + "!")]
+        let error = try #require(throws: JSONataError.self) {
+            try JSONataExpression(source).evaluate(input, limits: .init(maximumDepth: 200, timeLimit: .milliseconds(200)))
+        }
+        #expect(error.code == "U1001")
+        #expect(error.message.contains("regular expression /(.*a){25}$/ ran past the time limit"), "\(error)")
     }
 
     @Test func mutatedSuiteExpressionsNeverCrashOrHang() throws {

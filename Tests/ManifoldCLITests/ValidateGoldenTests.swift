@@ -1,5 +1,6 @@
 import Foundation
 @testable import ManifoldCLI
+import TestSupport
 import Testing
 
 /// `manifold validate` on broken files: the exact text a user reads, file by file.
@@ -19,6 +20,25 @@ import Testing
         let output = try Self.validate([Self.inputs.appending(path: "\(name).yaml").path])
         try GoldenFile.check(output.standardOutput, against: "validate/\(name).txt")
         #expect(output.status == (name == "warnings" ? 0 : 1))
+    }
+
+    /// Expressions nested far past any real one (a `when` of 10,000 parentheses, 50,000 `[` in a template)
+    /// are errors at their place: they used to overflow the stack and kill validate, test, eval and the engine.
+    @Test func deeplyNestedExpressionsAreLocatedErrors() throws {
+        try TemporaryDirectory.with { folder in
+            let deep = String(repeating: "(", count: 10_000) + "1" + String(repeating: ")", count: 10_000)
+            let text = TestConnector.source(webhook: "path: /in\nverify: { scheme: none }\nallow_ips: [127.0.0.1/32]")
+                .replacingOccurrences(of: "    call: sink.post", with: "    when: \"\(deep)\"\n    call: sink.post")
+                .replacingOccurrences(of: #"body: "{% $ %}""#, with: #"body: "{% "# + String(repeating: "[", count: 50_000) + #" %}""#)
+            let file = folder.appending(path: "deep.yaml")
+            try text.write(to: file, atomically: true, encoding: .utf8)
+            let output = try ValidateCommand.parse([file.path]).perform()
+            #expect(output.status == 1)
+            let errors = output.standardOutput.split(separator: "\n").filter { $0.contains(": error: ") }
+            #expect(errors.count == 2, "\(output.standardOutput.prefix(2000))")
+            #expect(errors.allSatisfy { $0.hasPrefix(Substring(file.path + ":")) && $0.contains("nests more than 150 levels deep") },
+                    "\(errors.map { $0.prefix(300) })")
+        }
     }
 
     @Test func warningsFailOnlyWhenStrict() throws {
