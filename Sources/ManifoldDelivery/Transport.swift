@@ -77,6 +77,8 @@ public final class AsyncHTTPTransport: HTTPTransport {
         try? await client.shutdown()
     }
 
+    /// Sends `request` and reads the answer, all within `timeout`: connecting, the head, and the body (a vendor
+    /// that sends its head and then stalls the body is cut off at the deadline, a transient failure).
     public func execute(_ request: OutboundRequest, timeout: Duration) async throws(TransportError) -> InboundResponse {
         var outbound = HTTPClientRequest(url: request.url)
         outbound.method = HTTPMethod(rawValue: request.method)
@@ -85,16 +87,30 @@ public final class AsyncHTTPTransport: HTTPTransport {
             outbound.body = .bytes(ByteBuffer(bytes: body))
         }
         let nanoseconds = timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
+        let deadline = NIODeadline.now() + .nanoseconds(nanoseconds)
+        let (client, bodyLimit, prepared) = (self.client, self.bodyLimit, outbound)
         do {
-            let response = try await client.execute(outbound, timeout: .nanoseconds(nanoseconds))
-            var kept: [UInt8] = []
-            for try await chunk in response.body {
-                if kept.count < bodyLimit {
-                    kept.append(contentsOf: chunk.readableBytesView.prefix(bodyLimit - kept.count))
+            return try await withThrowingTaskGroup(of: InboundResponse?.self) { group in
+                group.addTask {
+                    let response = try await client.execute(prepared, deadline: deadline)
+                    var kept: [UInt8] = []
+                    for try await chunk in response.body {
+                        if kept.count < bodyLimit {
+                            kept.append(contentsOf: chunk.readableBytesView.prefix(bodyLimit - kept.count))
+                        }
+                    }
+                    return InboundResponse(status: Int(response.status.code),
+                                           headers: response.headers.map { (name: $0.name, value: $0.value) }, body: kept)
                 }
+                // The deadline of the whole exchange: the client's own covers the head, not the body.
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let first = try await group.next(), let response = first else { throw HTTPClientError.deadlineExceeded }
+                return response
             }
-            return InboundResponse(status: Int(response.status.code),
-                                   headers: response.headers.map { (name: $0.name, value: $0.value) }, body: kept)
         } catch let error as HTTPClientError {
             if [HTTPClientError.deadlineExceeded, .readTimeout, .connectTimeout, .writeTimeout].contains(error) {
                 throw .timeout(timeout)
