@@ -13,10 +13,13 @@ public import ServiceLifecycle
 public struct EngineRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public let remoteAddress: String?
+    /// The connection, closed after an answer that leaves a body unread.
+    let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress?.ipAddress
+        channel = source.channel
     }
 }
 
@@ -26,6 +29,7 @@ struct EngineResponder: HTTPResponder {
     let reloader: ConfigReloader?
     var alerts: AlertCenter?
     var dashboardRefresh = 2
+    var limits = EngineServer.Limits()
 
     func respond(to request: Request, context: EngineRequestContext) async throws -> Response {
         let path = request.uri.path
@@ -64,16 +68,21 @@ struct EngineResponder: HTTPResponder {
         guard let route = engine.route(for: path) else {
             return Self.json(Engine.Reply(.notFound))
         }
-        // A body over the limit is not read: refused from its Content-Length, or when collecting passes the limit.
+        // A body over the limit is not read: refused from its Content-Length, or when collecting passes the limit;
+        // a body that does not arrive within the body timeout is refused too. Either way the rest of the body is
+        // never read: the connection closes after the answer.
         let limit = route.endpoint.source.maxBodyBytes
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
-            return Self.json(Engine.Reply(.tooLarge(limit: limit)))
+            return Self.closing(Self.json(Engine.Reply(.tooLarge(limit: limit))), context.channel)
         }
         let buffer: ByteBuffer
         do {
-            buffer = try await request.body.collect(upTo: limit)
+            buffer = try await Self.collect(request.body, upTo: limit, within: limits.bodyTimeout)
         } catch is NIOTooManyBytesError {
-            return Self.json(Engine.Reply(.tooLarge(limit: limit)))
+            return Self.closing(Self.json(Engine.Reply(.tooLarge(limit: limit))), context.channel)
+        } catch is BodyTimeout {
+            return Self.closing(Self.json(Engine.Reply.error(408, "body_timeout", "the body did not arrive within \(limits.bodyTimeout)")),
+                                context.channel)
         }
         var headers = HeaderList()
         for field in request.headers {
@@ -100,6 +109,37 @@ struct EngineResponder: HTTPResponder {
             engine.logger.error("the dashboard could not read the store", metadata: ["path": "\(path)", "error": "\(error)"])
             return Self.json(Engine.Reply.error(500, "store_unavailable", "the event store could not be read: \(error)"))
         }
+    }
+
+    /// A body that did not arrive in time.
+    struct BodyTimeout: Error {}
+
+    /// The body, up to `limit` bytes, read within `timeout` (a client that trickles its body cannot hold a
+    /// connection and a task forever).
+    static func collect(_ body: RequestBody, upTo limit: Int, within timeout: Duration) async throws -> ByteBuffer {
+        try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+            group.addTask { try await body.collect(upTo: limit) }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let buffer = first else { throw BodyTimeout() }
+            return buffer
+        }
+    }
+
+    /// `response`, after which the connection closes (`Connection: close`): the client's unread body is not
+    /// drained (a 413 on a chunked body used to read it all) and a trickling client is let go.
+    static func closing(_ response: Response, _ channel: any Channel) -> Response {
+        var response = response
+        response.headers[.connection] = "close"
+        let body = response.body
+        response.body = ResponseBody(contentLength: body.contentLength) { writer in
+            try await body.write(writer)
+            channel.close(promise: nil)
+        }
+        return response
     }
 
     static func json(_ reply: Engine.Reply) -> Response {
@@ -142,14 +182,28 @@ public enum EngineServer {
         }
     }
 
+    /// How long a client may take: a connection with no complete request part for `idleTimeout` is closed
+    /// (slowloris: headers sent a byte at a time), and a webhook body must arrive within `bodyTimeout` (else 408).
+    public struct Limits: Sendable {
+        public var idleTimeout: Duration
+        public var bodyTimeout: Duration
+
+        public init(idleTimeout: Duration = .seconds(30), bodyTimeout: Duration = .seconds(30)) {
+            self.idleTimeout = idleTimeout
+            self.bodyTimeout = bodyTimeout
+        }
+    }
+
     /// The services, in start order; they stop in reverse (the server first, then the store).
     public static func services(engine: Engine, host: String, port: Int, logger: Logger, reloading: Reloading? = nil,
-                                alerts: AlertCenter? = nil,
+                                alerts: AlertCenter? = nil, limits: Limits = Limits(),
                                 onListening: @escaping @Sendable (Int) async -> Void = { _ in }) -> [any Service]
     {
-        let responder = EngineResponder(engine: engine, reloader: reloading?.reloader, alerts: alerts)
+        let responder = EngineResponder(engine: engine, reloader: reloading?.reloader, alerts: alerts, limits: limits)
+        let idle = limits.idleTimeout.components
         let application = Application(
             responder: responder,
+            server: .http1(configuration: .init(idleTimeout: .nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000))),
             configuration: .init(address: .hostname(host, port: port), serverName: "manifold", backlog: 1024),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
             logger: logger)

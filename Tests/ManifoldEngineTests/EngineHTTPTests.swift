@@ -32,14 +32,14 @@ import Testing
         let group: ServiceGroup
         let task: Task<Void, any Error>
 
-        init(store: any EventStore) async throws {
+        init(store: any EventStore, limits: EngineServer.Limits = .init()) async throws {
             let plan = try TestConnector.plan(name: "shop", webhook: EngineHTTPTests.webhook)
             var logger = Logger(label: "test")
             logger.logLevel = .critical
             engine = try Engine(plan: plan, store: store, resolver: EngineHTTPTests.resolver, logger: logger)
             vendor = try WebhookEndpoint(connector: plan.connectors[0], resolver: EngineHTTPTests.resolver)
             let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-            let services = EngineServer.services(engine: engine, host: "127.0.0.1", port: 0, logger: logger) { port in
+            let services = EngineServer.services(engine: engine, host: "127.0.0.1", port: 0, logger: logger, limits: limits) { port in
                 continuation.yield(port)
             }
             group = ServiceGroup(configuration: .init(services: services, logger: logger))
@@ -85,6 +85,44 @@ import Testing
         let directory = FileManager.default.temporaryDirectory.appending(path: "manifold-engine-\(UUID().uuidString)")
         try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         return directory.appending(path: "events.db").path
+    }
+
+    /// Slowloris: headers sent a line at a time, never finished, are cut off at the idle timeout.
+    @Test func slowHeadersAreCutOffAtTheIdleTimeout() async throws {
+        let running = try await Running(store: try SQLiteEventStore(path: Self.storePath()),
+                                        limits: .init(idleTimeout: .seconds(1), bodyTimeout: .seconds(30)))
+        let pieces = [(Duration.zero, "POST /hooks/stripe HTTP/1.1\r\nHost: x\r\n")]
+            + Array(repeating: (Duration.milliseconds(300), "X-Slow: header\r\n"), count: 200)
+        let outcome = await RawConnection.exchange(port: running.port, pieces: pieces)
+        #expect(outcome.closedByServer)
+        #expect(outcome.piecesWritten < pieces.count, "the server kept reading headers for a minute")
+        try await running.stop()
+    }
+
+    /// A body trickled a byte at a time is refused with 408 at the body timeout, and the connection closes.
+    @Test func aTrickledBodyIsRefusedAtTheBodyTimeout() async throws {
+        let running = try await Running(store: try SQLiteEventStore(path: Self.storePath()),
+                                        limits: .init(idleTimeout: .seconds(30), bodyTimeout: .seconds(1)))
+        let pieces = [(Duration.zero, "POST /hooks/stripe HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")]
+            + Array(repeating: (Duration.milliseconds(200), " "), count: 300)
+        let outcome = await RawConnection.exchange(port: running.port, pieces: pieces)
+        #expect(outcome.received.hasPrefix("HTTP/1.1 408"), "\(outcome.received)")
+        #expect(outcome.received.contains(#""error":"body_timeout""#))
+        #expect(outcome.closedByServer && outcome.piecesWritten < pieces.count)
+        try await running.stop()
+    }
+
+    /// A chunked body past the limit is answered 413 and the connection closes: the rest is not read.
+    @Test func aChunkedBodyPastTheLimitIsRefusedAndTheConnectionCloses() async throws {
+        let running = try await Running(store: try SQLiteEventStore(path: Self.storePath()))
+        let chunk = String(repeating: "a", count: 1024)
+        let piece = String(chunk.utf8.count, radix: 16) + "\r\n" + chunk + "\r\n"
+        let pieces = [(Duration.zero, "POST /hooks/stripe HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")]
+            + Array(repeating: (Duration.milliseconds(50), piece), count: 300)
+        let outcome = await RawConnection.exchange(port: running.port, pieces: pieces)
+        #expect(outcome.received.hasPrefix("HTTP/1.1 413"), "\(outcome.received)")
+        #expect(outcome.closedByServer && outcome.piecesWritten < pieces.count, "\(outcome.piecesWritten) pieces written")
+        try await running.stop()
     }
 
     @Test func aVendorGetsClearAnswers() async throws {
