@@ -27,6 +27,10 @@ public final class Engine: Sendable {
     public let runtime: DeliveryRuntime?
     private let now: @Sendable () -> Date
     let logger: Logger
+    /// The last append that failed, and when: `/readyz` reports it for `failureMemory` after it (a store that
+    /// is damaged or full fails every webhook while a quick write to another page still succeeds).
+    private let lastStoreFailure = Mutex<(at: Date, error: String)?>(nil)
+    static let failureMemory: TimeInterval = 30
 
     /// Sets the plan up: every secret and public URL must resolve, or this throws naming the connector and what is missing.
     public init(plan: Plan, store: any EventStore, resolver: ConfigResolver, logger: Logger,
@@ -198,7 +202,9 @@ public final class Engine: Sendable {
         let outcome: AppendOutcome
         do {
             outcome = try await store.append(event)
+            lastStoreFailure.withLock { $0 = nil }
         } catch {
+            lastStoreFailure.withLock { $0 = (now(), "\(error)") }
             logger.error("event store append failed", metadata: [
                 "connector": "\(endpoint.connector)", "error": "\(error)", "trace_id": "\(traceID)",
             ])
@@ -252,6 +258,9 @@ public final class Engine: Sendable {
             try await store.checkWritable()
         } catch {
             return .error(503, "store_unavailable", "the event store cannot commit: \(error)")
+        }
+        if let failure = lastStoreFailure.withLock({ $0 }), now().timeIntervalSince(failure.at) < Self.failureMemory {
+            return .error(503, "store_unavailable", "the event store failed to store an event: \(failure.error)")
         }
         guard !plan.connectors.isEmpty else {
             return .error(503, "no_plan", "no connector is loaded")

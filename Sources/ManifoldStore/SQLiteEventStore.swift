@@ -13,10 +13,20 @@ public final class SQLiteEventStore: EventStore {
     let writer: GroupCommitWriter
 
     /// Opens (creating and migrating if needed) the store at `path`.
-    /// With `create: false`, a missing file is an error rather than a new empty store.
-    public init(path: String, create: Bool = true) throws {
-        if !create && !FileManager.default.fileExists(atPath: path) {
+    /// With `create: false`, a missing file is an error rather than a new empty store. With `verify`, an existing
+    /// file is checked first (`SQLiteEventStore.check`): a damaged, emptied or newer store is refused with what was
+    /// found and how to recover, instead of starting and failing every webhook.
+    public init(path: String, create: Bool = true, verify: Bool = false) throws {
+        let exists = FileManager.default.fileExists(atPath: path)
+        if !create && !exists {
             throw StoreError("there is no event store at \(path)")
+        }
+        if verify, exists {
+            let check = Self.check(path: path)
+            if !check.isSound {
+                throw StoreError("the event store \(path) is damaged: " + check.problems.joined(separator: "; ") + ". "
+                                 + Self.recovery(path))
+            }
         }
         self.path = path
         var configuration = Configuration()

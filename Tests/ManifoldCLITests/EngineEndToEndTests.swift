@@ -200,3 +200,33 @@ import Testing
         #expect(absent.error == "error: there is no event store at /nonexistent/x.db\n")
     }
 }
+
+/// The operator's view of a store that must not be used: `manifold run` refuses it with what was found, and
+/// `manifold store check` tells the same.
+@Suite struct StoreRefusalTests {
+    @Test func aSecondEngineAndAnEmptiedStoreAreRefusedAtStart() throws {
+        try TemporaryDirectory.with { folder in
+            let store = folder.appending(path: "m.db").path
+            let (first, _, _) = try EngineEndToEndTests.start(store: store)
+            defer {
+                first.terminate()
+                first.waitUntilExit()
+            }
+            let second = try EngineEndToEndTests.manifold(["run", "--store", store, "--listen", "127.0.0.1:0", "--connectors",
+                                                           EngineEndToEndTests.connectors, "--env-file", EngineEndToEndTests.environment])
+            #expect(second.status == 2)
+            #expect(second.error.contains("another engine (pid \(first.processIdentifier)) is running on the store \(store)"), "\(second.error)")
+            let sound = try EngineEndToEndTests.manifold(["store", "check", "--store", store])
+            #expect(sound.status == 0 && sound.output.hasPrefix("\(store): sound (quick_check ok"), "\(sound.output)")
+
+            let emptied = folder.appending(path: "emptied.db").path
+            #expect(FileManager.default.createFile(atPath: emptied, contents: Data()))
+            let refused = try EngineEndToEndTests.manifold(["run", "--store", emptied, "--listen", "127.0.0.1:0", "--connectors",
+                                                            EngineEndToEndTests.connectors, "--env-file", EngineEndToEndTests.environment])
+            #expect(refused.status == 2)
+            #expect(refused.error.contains("is empty (0 bytes)") && refused.error.contains("to recover"), "\(refused.error)")
+            let check = try EngineEndToEndTests.manifold(["store", "check", "--store", emptied])
+            #expect(check.status == 1 && check.output.contains("damaged") && check.output.contains(".recover"), "\(check.output)")
+        }
+    }
+}

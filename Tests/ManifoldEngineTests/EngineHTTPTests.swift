@@ -196,6 +196,26 @@ import Testing
         try await running.stop()
     }
 
+    /// A store that takes a quick write but fails appends (a damaged page, a full disk): `/readyz` says so.
+    final class FailingAppends: EventStore {
+        func append(_ event: NewEvent) async throws -> AppendOutcome { throw StoreError("database disk image is malformed") }
+        func recordStatus(_ status: EventStatus, of id: String, detail: JSON?) async throws {}
+        func events(_ query: EventQuery) async throws -> [EventSummary] { [] }
+        func event(id: String) async throws -> EventRecord? { nil }
+        func checkWritable() async throws {}
+        func close() {}
+    }
+
+    @Test func aStoreThatFailsAppendsIsNotReady() async throws {
+        let running = try await Running(store: FailingAppends())
+        #expect(try await running.get("/readyz").status == 200)
+        #expect(try await running.post(body: #"{"id":"evt_1","type":"x"}"#).status == 503)
+        let ready = try await running.get("/readyz")
+        #expect(ready.status == 503)
+        #expect(ready.body?["message"]?.stringValue?.contains("database disk image is malformed") == true, "\(String(describing: ready.body))")
+        try await running.stop()
+    }
+
     @Test func shutdownDrainsRequestsInFlight() async throws {
         let path = Self.storePath()
         let running = try await Running(store: try SQLiteEventStore(path: path))

@@ -159,11 +159,15 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
         })
         let tracer = InstrumentationSystem.tracer
         let eventStore: SQLiteEventStore
+        let lock: StoreLock
         do {
-            eventStore = try SQLiteEventStore(path: store)
+            // One engine per store file, and never on a damaged one.
+            lock = try StoreLock(storePath: store)
+            eventStore = try SQLiteEventStore(path: store, verify: true)
         } catch {
             return .failure("\(error)")
         }
+        defer { withExtendedLifetime(lock) {} }
         let engine: Engine
         let alerts: AlertCenter?
         let transport = AsyncHTTPTransport()
