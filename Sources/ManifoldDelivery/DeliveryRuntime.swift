@@ -379,7 +379,7 @@ public final class DeliveryRuntime: Sendable {
             }
         }
         log(job, outcome: outcome, stored: stored, duration: duration)
-        end(span, job: job, outcome: outcome, stored: stored)
+        end(span, job: job, outcome: outcome, stored: stored, request: prepared?.request)
         report(AttemptReport(
             job: job, outcome: stored, errorClass: outcome.errorClass, status: outcome.status, duration: duration,
             endToEnd: stored == .delivered ? .milliseconds(Int64(wall.timeIntervalSince(job.receivedAt) * 1000)) : nil,
@@ -422,9 +422,16 @@ public final class DeliveryRuntime: Sendable {
         return TraceContext.traceparent(traceID: job.traceID, spanID: TraceContext.newSpanID())
     }
 
-    private func end(_ span: (any Span)?, job: DeliveryJob, outcome: AttemptOutcome, stored: JobOutcome) {
+    private func end(_ span: (any Span)?, job: DeliveryJob, outcome: AttemptOutcome, stored: JobOutcome,
+                     request: PreparedRequest?)
+    {
         guard let span else { return }
         span.updateAttributes { attributes in
+            if let request {
+                // The URL as recorded: a secret in it shows as its reference.
+                attributes["url.full"] = request.displayURL
+                attributes["http.request.method"] = request.request.method
+            }
             attributes["manifold.outcome"] = outcome.errorClass
             if let status = outcome.status { attributes["http.response.status_code"] = status }
         }

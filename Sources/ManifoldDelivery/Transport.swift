@@ -39,13 +39,14 @@ public struct InboundResponse: Sendable {
 public enum TransportError: Error, CustomStringConvertible, Equatable {
     case timeout(Duration)
     case connection(String)
-    case invalidURL(String)
+    /// The URL is not kept: resolved, it may hold a secret.
+    case invalidURL
 
     public var description: String {
         switch self {
         case .timeout(let limit): "no answer within \(limit)"
         case .connection(let reason): "connection failed: \(reason)"
-        case .invalidURL(let url): "not a valid URL: \(url)"
+        case .invalidURL: "not a valid URL (see the request's URL)"
         }
     }
 }
@@ -69,6 +70,9 @@ public final class AsyncHTTPTransport: HTTPTransport {
         configuration.connectionPool = .init(idleTimeout: .seconds(60),
                                              concurrentHTTP1ConnectionsPerHostSoftLimit: maximumConnectionsPerHost)
         configuration.decompression = .enabled(limit: .ratio(20))
+        // The runtime makes the attempt's span itself, with the URL as recorded (secrets as their references);
+        // the client's own span would carry the resolved URL (`url.full`, `url.path`) with any secret in it.
+        configuration.tracing.tracer = nil
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         self.bodyLimit = bodyLimit
     }
@@ -116,7 +120,7 @@ public final class AsyncHTTPTransport: HTTPTransport {
                 throw .timeout(timeout)
             }
             if [HTTPClientError.invalidURL, .emptyHost, .emptyScheme].contains(error) {
-                throw .invalidURL(request.url)
+                throw .invalidURL
             }
             throw .connection(String(describing: error))
         } catch {

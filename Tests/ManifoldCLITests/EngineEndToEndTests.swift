@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import JSONValue
+import NIOCore
 import TestSupport
 import Testing
 
@@ -227,6 +228,58 @@ import Testing
             #expect(refused.error.contains("is empty (0 bytes)") && refused.error.contains("to recover"), "\(refused.error)")
             let check = try EngineEndToEndTests.manifold(["store", "check", "--store", emptied])
             #expect(check.status == 1 && check.output.contains("damaged") && check.output.contains(".recover"), "\(check.output)")
+        }
+    }
+}
+
+/// Secrets in an operation's path stay out of the log at every level, spans included.
+@Suite struct SecretsInLogsTests {
+    @Test func aSecretInAPathIsNeverLoggedEvenAtDebug() async throws {
+        try await TemporaryDirectory.withAsync { folder in
+            let secret = "s3cr3t-path-\(UUID().uuidString)"
+            try """
+            connector: paths
+            source:
+              webhook:
+                path: /in
+                verify: { scheme: none }
+                allow_ips: [127.0.0.1/32]
+                event_id: id
+            targets:
+              hooks:
+                base_url: http://127.0.0.1:9
+                timeout: 1s
+                retry: { max_attempts: 2, backoff: { initial: 100ms, max: 100ms, jitter: none } }
+                operations:
+                  post: { method: POST, path: "/services/${env:SECRET_PATH}/x" }
+            routes:
+              - { name: all, call: hooks.post, body: { id: "{% id %}" } }
+            """.write(to: folder.appending(path: "paths.yaml"), atomically: true, encoding: .utf8)
+            let (engine, port, log) = try EngineEndToEndTests.start(
+                store: folder.appending(path: "m.db").path,
+                arguments: ["--connectors", folder.path, "--log-level", "debug", "--log-format", "json"],
+                environment: ["SECRET_PATH": secret])
+            defer {
+                engine.terminate()
+                engine.waitUntilExit()
+            }
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/in")
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: #"{"id":"evt_1"}"#))
+            let answer = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            #expect(answer.status.code == 200)
+            // Wait for the dead letter (both attempts refused by the closed port), then read the whole log.
+            let deadline = ContinuousClock.now + .seconds(60)
+            var text = ""
+            while !text.contains(#""msg":"dead-lettered""#), ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+                text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            }
+            #expect(text.contains(#""msg":"dead-lettered""#), "\(text.suffix(2000))")
+            #expect(text.contains("span deliver"), "spans are logged at debug")
+            #expect(text.contains(#"/services/${env:SECRET_PATH}/x"#), "the URL is shown with the reference")
+            #expect(!text.contains(secret), "the resolved secret is in the log")
         }
     }
 }
