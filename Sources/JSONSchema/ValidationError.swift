@@ -62,28 +62,41 @@ public struct ValidationError: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// An English sentence for this error, without the location.
-    public var message: String {
+    public var message: String { message(revealingValues: true) }
+
+    /// Where and why, without what: the instance's values (and key names) are left out, for errors about data
+    /// that is not the author's (a webhook's payload) and ends up in records, dashboards and logs.
+    public var redactedDescription: String {
+        let location = instanceLocation.tokens.isEmpty ? "(root)" : instanceLocation.description
+        return "\(location): \(message(revealingValues: false)) [\(keywordLocation)]"
+    }
+
+    /// The sentence, with the values found in the instance (`revealingValues`) or only their kinds.
+    public func message(revealingValues: Bool) -> String {
+        func got(_ value: JSON) -> String { revealingValues ? Self.describe(value) : Self.kindName(value) }
+        func got(number: Double) -> String { revealingValues ? " (got \(JSON.format(number: number)))" : "" }
         switch kind {
         case .falseSchema: return "no value is allowed here"
         case .type(let expected, let actual):
-            return "must be \(expected.map(Self.article).joined(separator: " or ")) (got \(Self.describe(actual)))"
+            return "must be \(expected.map(Self.article).joined(separator: " or ")) (got \(got(actual)))"
         case .enumeration(let allowed, let actual):
-            return "must be one of \(allowed.map(\.description).joined(separator: ", ")) (got \(Self.describe(actual)))"
+            return "must be one of \(allowed.map(\.description).joined(separator: ", ")) (got \(got(actual)))"
         case .constant(let expected, let actual):
-            return "must be \(expected) (got \(Self.describe(actual)))"
+            return "must be \(expected) (got \(got(actual)))"
         case .required(let missing): return "missing required key '\(missing)'"
         case .dependentRequired(let property, let missing): return "'\(missing)' is required when '\(property)' is present"
-        case .unexpectedProperty(let name, _): return "unknown key '\(name)'"
+        case .unexpectedProperty(let name, _): return revealingValues ? "unknown key '\(name)'" : "a key that is not allowed"
         case .unexpectedItem(let index): return "no item is allowed at index \(index)"
         case .minimum(let limit, let exclusive, let actual):
-            return "must be \(exclusive ? ">" : ">=") \(JSON.format(number: limit)) (got \(JSON.format(number: actual)))"
+            return "must be \(exclusive ? ">" : ">=") \(JSON.format(number: limit))\(got(number: actual))"
         case .maximum(let limit, let exclusive, let actual):
-            return "must be \(exclusive ? "<" : "<=") \(JSON.format(number: limit)) (got \(JSON.format(number: actual)))"
+            return "must be \(exclusive ? "<" : "<=") \(JSON.format(number: limit))\(got(number: actual))"
         case .multipleOf(let divisor, let actual):
-            return "must be a multiple of \(JSON.format(number: divisor)) (got \(JSON.format(number: actual)))"
+            return "must be a multiple of \(JSON.format(number: divisor))\(got(number: actual))"
         case .minLength(let limit, _): return "must be at least \(limit) character\(limit == 1 ? "" : "s") long"
         case .maxLength(let limit, _): return "must be at most \(limit) characters long"
-        case .pattern(let pattern, let actual): return "must match the pattern \(pattern) (got \(JSON.string(actual)))"
+        case .pattern(let pattern, let actual):
+            return "must match the pattern \(pattern)" + (revealingValues ? " (got \(JSON.string(actual)))" : "")
         case .minItems(let limit, let actual): return "must have at least \(limit) item\(limit == 1 ? "" : "s") (got \(actual))"
         case .maxItems(let limit, let actual): return "must have at most \(limit) item\(limit == 1 ? "" : "s") (got \(actual))"
         case .uniqueItems(let first, let second): return "items \(first) and \(second) are equal; items must be unique"
@@ -93,7 +106,8 @@ public struct ValidationError: Sendable, Equatable, CustomStringConvertible {
         case .minProperties(let limit, let actual): return "must have at least \(limit) key\(limit == 1 ? "" : "s") (got \(actual))"
         case .maxProperties(let limit, let actual): return "must have at most \(limit) key\(limit == 1 ? "" : "s") (got \(actual))"
         case .propertyName(let name, let causes):
-            return "key '\(name)' is not allowed" + (causes.first.map { ": \($0.message)" } ?? "")
+            return (revealingValues ? "key '\(name)' is not allowed" : "a key is not allowed")
+                + (causes.first.map { ": \($0.message(revealingValues: revealingValues))" } ?? "")
         case .not: return "must not match the schema in 'not'"
         case .anyOf: return "must match at least one of the allowed forms"
         case .oneOf(_, let matched):
@@ -110,6 +124,18 @@ public struct ValidationError: Sendable, Equatable, CustomStringConvertible {
         case "integer", "object", "array": "an \(typeName)"
         case "null": "null"
         default: "a \(typeName)"
+        }
+    }
+
+    /// What kind of value `value` is: "a string", "a number", "null".
+    public static func kindName(_ value: JSON) -> String {
+        switch value {
+        case .string: "a string"
+        case .number: "a number"
+        case .bool: "a boolean"
+        case .null: "null"
+        case .array: "a list"
+        case .object: "a mapping"
         }
     }
 

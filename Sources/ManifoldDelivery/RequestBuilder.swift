@@ -85,7 +85,8 @@ enum RequestBuilder {
             if let schema = operation.bodySchema {
                 let errors = schema.validate(value)
                 if !errors.isEmpty {
-                    let list = errors.prefix(3).map { "\($0.instanceLocation.description.isEmpty ? "/" : $0.instanceLocation.description): \($0)" }
+                    // Where and why, never what: the body is the customer's data, and reasons reach the dashboard.
+                    let list = errors.prefix(3).map(\.redactedDescription)
                     throw BadData(description: "the body fails \(route.plan.call)'s body_schema: " + list.joined(separator: "; "))
                 }
             }

@@ -1,4 +1,3 @@
-import Crypto
 public import Foundation
 import JSONValue
 import ManifoldDelivery
@@ -19,18 +18,16 @@ public import ManifoldStore
 ///   GET  /admin/reload                                the running plan, the last reload, held jobs
 public struct AdminAPI: Sendable {
     let store: any EventStore & JobStore
-    private let tokenDigest: [UInt8]
+    let token: AccessToken
 
     public init(store: any EventStore & JobStore, token: String) {
         self.store = store
-        tokenDigest = Array(SHA256.hash(data: Array(token.utf8)))
+        self.token = AccessToken(token)
     }
 
-    /// Whether the request's bearer token is the admin token (compared as digests, in constant time).
+    /// Whether the request's bearer token (`Bearer`, any case) is the admin token.
     func authorized(_ header: String?) -> Bool {
-        guard let header, header.hasPrefix("Bearer ") else { return false }
-        let given = Array(SHA256.hash(data: Array(header.dropFirst(7).utf8)))
-        return zip(given, tokenDigest).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+        AccessToken.bearer(in: header).map(token.matches) ?? false
     }
 
     func handle(method: String, path: String, query: [String: String], body: [UInt8], engine: Engine,

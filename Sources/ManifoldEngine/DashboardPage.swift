@@ -3,7 +3,40 @@ import JSONValue
 /// The dashboard page: rendered on the server from the same data `/dashboard/data` serves (so it shows something
 /// without JavaScript), then refreshed by a little script every few seconds. No build step, no external asset.
 enum DashboardPage {
-    static func html(_ data: JSON, refreshSeconds: Int) -> String {
+    /// The page; `nonce` marks its one style and one script as the only ones the Content-Security-Policy allows.
+    /// The sign-in page of a dashboard that needs a token: a form that posts it to `/dashboard/login`, which
+    /// sets an HttpOnly cookie. No script.
+    static func signIn(nonce: String, refused: Bool) -> String {
+        """
+        <!doctype html>
+        <html lang="en">
+        <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>Manifold: sign in</title>
+        <style nonce="\(nonce)">\(style)</style>
+        </head>
+        <body>
+        <header><h1>Manifold</h1></header>
+        <main>
+        <section>
+          <h2>Sign in to the dashboard</h2>
+          <p>The dashboard shows what this engine received and sent. Enter the dashboard token
+          (<code>MANIFOLD_DASHBOARD_TOKEN</code>) or the admin token (<code>MANIFOLD_ADMIN_TOKEN</code>).</p>
+          \(refused ? #"<p id="refused" class="error">That token is not accepted.</p>"# : "")
+          <form id="sign-in" method="post" action="/dashboard/login">
+            <input id="token" name="token" type="password" autocomplete="current-password" size="40">
+            <button id="sign-in-button" type="submit">sign in</button>
+          </form>
+        </section>
+        </main>
+        </body>
+        </html>
+
+        """
+    }
+
+    static func html(_ data: JSON, refreshSeconds: Int, nonce: String) -> String {
         let lanes = (data["lanes"]?.arrayValue ?? []).map(laneRow).joined(separator: "\n")
         let connectors = (data["connectors"]?.arrayValue ?? []).map(connectorRow).joined(separator: "\n")
         return """
@@ -13,7 +46,7 @@ enum DashboardPage {
             <meta charset="utf-8">
             <meta name="viewport" content="width=device-width, initial-scale=1">
             <title>Manifold</title>
-            <style>\(style)</style>
+            <style nonce="\(nonce)">\(style)</style>
             </head>
             <body data-refresh="\(refreshSeconds)">
             <header>
@@ -66,7 +99,7 @@ enum DashboardPage {
               <ol id="timeline"></ol>
             </section>
             </main>
-            <script>\(script)</script>
+            <script nonce="\(nonce)">\(script)</script>
             </body>
             </html>
 

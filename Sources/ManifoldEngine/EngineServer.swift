@@ -1,5 +1,6 @@
 import Foundation
 public import Hummingbird
+import HTTPTypes
 import JSONValue
 public import Logging
 import ManifoldIngress
@@ -30,6 +31,7 @@ struct EngineResponder: HTTPResponder {
     var alerts: AlertCenter?
     var dashboardRefresh = 2
     var limits = EngineServer.Limits()
+    var dashboardAccess = DashboardAccess(mode: .tokens([]))
 
     func respond(to request: Request, context: EngineRequestContext) async throws -> Response {
         let path = request.uri.path
@@ -45,7 +47,30 @@ struct EngineResponder: HTTPResponder {
             }
             return Self.json(reply)
         case (.get, "/"), (.get, "/dashboard/data"), (.get, _) where path.hasPrefix("/dashboard/events/"):
+            guard dashboardAccess.isOn else {
+                return Self.json(404, ["error": "dashboard_off",
+                                       "message": "the dashboard is off: set MANIFOLD_DASHBOARD_TOKEN (or MANIFOLD_ADMIN_TOKEN), or start the engine with --open-dashboard"])
+            }
+            guard dashboardAccess.allows(authorization: request.headers[.authorization], cookie: request.headers[.cookie]) else {
+                if path == "/" { return Self.page(status: .unauthorized) { DashboardPage.signIn(nonce: $0, refused: false) } }
+                return Self.secured(Self.json(401, ["error": "unauthorized",
+                                                    "message": "send Authorization: Bearer <dashboard or admin token>, or sign in at /"]))
+            }
             return await dashboard(path)
+        case (.post, "/dashboard/login"):
+            let form = try await request.body.collect(upTo: 4096)
+            let token = String(buffer: form).split(separator: "&").lazy.compactMap { pair -> String? in
+                let parts = pair.split(separator: "=", maxSplits: 1)
+                guard parts.count == 2, parts[0] == "token" else { return nil }
+                return String(parts[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+            }.first
+            guard dashboardAccess.isOn, case .tokens = dashboardAccess.mode, let token, dashboardAccess.accepts(token) else {
+                return Self.page(status: .unauthorized) { DashboardPage.signIn(nonce: $0, refused: true) }
+            }
+            var response = Response(status: .seeOther, headers: [.location: "/"])
+            let value = token.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+            response.headers[.setCookie] = "\(DashboardAccess.cookie)=\(value); Path=/; HttpOnly; SameSite=Strict"
+            return Self.secured(response)
         case (.get, "/metrics"):
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(string: await engine.scrape())))
@@ -98,17 +123,37 @@ struct EngineResponder: HTTPResponder {
         let data = DashboardData(engine: engine, alerts: alerts)
         do {
             if path == "/" {
-                return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
-                                body: .init(byteBuffer: ByteBuffer(string: DashboardPage.html(try await data.overview(),
-                                                                                              refreshSeconds: dashboardRefresh))))
+                let overview = try await data.overview()
+                return Self.page(status: .ok) { DashboardPage.html(overview, refreshSeconds: dashboardRefresh, nonce: $0) }
             }
-            if path == "/dashboard/data" { return Self.json(200, try await data.overview()) }
+            if path == "/dashboard/data" { return Self.secured(Self.json(200, try await data.overview())) }
             let id = String(path.dropFirst("/dashboard/events/".count)).removingPercentEncoding ?? ""
-            return Self.json(try await data.timeline(eventID: id))
+            return Self.secured(Self.json(try await data.timeline(eventID: id)))
         } catch {
             engine.logger.error("the dashboard could not read the store", metadata: ["path": "\(path)", "error": "\(error)"])
             return Self.json(Engine.Reply.error(500, "store_unavailable", "the event store could not be read: \(error)"))
         }
+    }
+
+    /// A dashboard page with its Content-Security-Policy: only its own style and script (by a nonce made for
+    /// this answer) and requests to this origin; never framed.
+    static func page(status: HTTPResponse.Status, _ html: (String) -> String) -> Response {
+        let nonce = Data((0..<16).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+        var response = Response(status: status, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+                                body: .init(byteBuffer: ByteBuffer(string: html(nonce))))
+        response.headers[.contentSecurityPolicy] = "default-src 'none'; script-src 'nonce-\(nonce)'; style-src 'nonce-\(nonce)'; "
+            + "connect-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        return secured(response)
+    }
+
+    /// The headers every dashboard answer carries: not framed, not sniffed, not cached, no referrer.
+    static func secured(_ response: Response) -> Response {
+        var response = response
+        response.headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
+        response.headers[.xContentTypeOptions] = "nosniff"
+        response.headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
+        response.headers[.cacheControl] = "no-store"
+        return response
     }
 
     /// A body that did not arrive in time.
@@ -159,12 +204,12 @@ struct EngineResponder: HTTPResponder {
 public enum EngineServer {
     /// Serves until a shutdown signal. `onListening` gets the bound port (useful with port 0).
     public static func run(engine: Engine, host: String, port: Int, logger: Logger, reloading: Reloading? = nil,
-                           alerts: AlertCenter? = nil,
+                           alerts: AlertCenter? = nil, dashboard: DashboardAccess,
                            onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws
     {
         let group = ServiceGroup(configuration: .init(
             services: services(engine: engine, host: host, port: port, logger: logger, reloading: reloading,
-                               alerts: alerts, onListening: onListening),
+                               alerts: alerts, dashboard: dashboard, onListening: onListening),
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()
@@ -197,9 +242,11 @@ public enum EngineServer {
     /// The services, in start order; they stop in reverse (the server first, then the store).
     public static func services(engine: Engine, host: String, port: Int, logger: Logger, reloading: Reloading? = nil,
                                 alerts: AlertCenter? = nil, limits: Limits = Limits(),
+                                dashboard: DashboardAccess = DashboardAccess(mode: .tokens([])),
                                 onListening: @escaping @Sendable (Int) async -> Void = { _ in }) -> [any Service]
     {
-        let responder = EngineResponder(engine: engine, reloader: reloading?.reloader, alerts: alerts, limits: limits)
+        let responder = EngineResponder(engine: engine, reloader: reloading?.reloader, alerts: alerts, limits: limits,
+                                        dashboardAccess: dashboard)
         let idle = limits.idleTimeout.components
         let application = Application(
             responder: responder,

@@ -79,7 +79,9 @@ public final class StoreLock: Sendable {
     public init(storePath: String) throws {
         let path = storePath + ".lock"
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { throw StoreError("cannot open the store's lock file \(path): \(String(cString: strerror(errno)))") }
+        guard descriptor >= 0 else {
+            throw StoreError("cannot open the event store at \(storePath): its lock file \(path) cannot be created (\(String(cString: strerror(errno))))")
+        }
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
             var holder = [UInt8](repeating: 0, count: 32)
             let count = pread(descriptor, &holder, holder.count, 0)

@@ -121,8 +121,16 @@ import Testing
             let browser = try await Browser.start()
             let engine = "http://127.0.0.1:\(setup.port)"
             do {
-                // The page first, on a quiet engine: the lane is there, closed, with nothing failed.
+                // The dashboard asks for a token first: a wrong one is refused, the admin token signs in.
                 try await browser.open(engine + "/")
+                #expect(try await browser.waitFor("document.querySelector('#sign-in') !== null"))
+                try await browser.type("wrong", into: "#token")
+                try await browser.click("#sign-in-button")
+                #expect(try await browser.waitFor("document.querySelector('#refused') !== null"))
+                try await browser.type(ObservabilityEndToEndTests.secrets["MANIFOLD_ADMIN_TOKEN"]!, into: "#token")
+                try await browser.click("#sign-in-button")
+
+                // The page first, on a quiet engine: the lane is there, closed, with nothing failed.
                 let lane = #"document.querySelector('tr[data-lane="orders/crm"]')"#
                 #expect(try await browser.waitFor("\(lane) && \(lane).querySelector('td.breaker').textContent === 'closed'"))
 

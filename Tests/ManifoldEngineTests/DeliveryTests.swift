@@ -217,6 +217,10 @@ final class MockVendor: Sendable {
         // The store: attempts with class, redacted request, response; dead letter and quarantine; event history.
         let dead = try await store.jobs(JobQuery(states: [.dead, .quarantined]))
         #expect(Set(dead.map(\.state)) == [.dead, .quarantined])
+        // The reason says where and why, never the payload's value (it reaches the dashboard and the logs).
+        let quarantined = try #require(dead.first { $0.state == .quarantined }?.lastError)
+        #expect(quarantined == "the body fails crm.upsert's body_schema: /name: must be a string (got a number) [/properties/name/type]",
+                "\(quarantined)")
         let flakyJob = try #require(try await store.jobs(JobQuery(states: [.delivered])).first { $0.attempts == 3 })
         let record = try #require(try await store.job(id: flakyJob.id))
         #expect(record.attempts.map(\.errorClass) == ["transient", "transient", "delivered"])

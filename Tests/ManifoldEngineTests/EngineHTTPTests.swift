@@ -32,14 +32,17 @@ import Testing
         let group: ServiceGroup
         let task: Task<Void, any Error>
 
-        init(store: any EventStore, limits: EngineServer.Limits = .init()) async throws {
+        init(store: any EventStore, limits: EngineServer.Limits = .init(),
+             dashboard: DashboardAccess = DashboardAccess(mode: .tokens([]))) async throws
+        {
             let plan = try TestConnector.plan(name: "shop", webhook: EngineHTTPTests.webhook)
             var logger = Logger(label: "test")
             logger.logLevel = .critical
             engine = try Engine(plan: plan, store: store, resolver: EngineHTTPTests.resolver, logger: logger)
             vendor = try WebhookEndpoint(connector: plan.connectors[0], resolver: EngineHTTPTests.resolver)
             let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-            let services = EngineServer.services(engine: engine, host: "127.0.0.1", port: 0, logger: logger, limits: limits) { port in
+            let services = EngineServer.services(engine: engine, host: "127.0.0.1", port: 0, logger: logger, limits: limits,
+                                                 dashboard: dashboard) { port in
                 continuation.yield(port)
             }
             group = ServiceGroup(configuration: .init(services: services, logger: logger))
@@ -73,9 +76,10 @@ import Testing
             return (Int(response.status.code), try? JSONParser.parse(bytes: Array(bytes.readableBytesView)))
         }
 
-        func get(_ path: String) async throws -> (status: Int, body: JSON?) {
-            let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)"),
-                                                               timeout: .seconds(10))
+        func get(_ path: String, headers: [(String, String)] = []) async throws -> (status: Int, body: JSON?) {
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+            for (name, value) in headers { request.headers.add(name: name, value: value) }
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
             let bytes = try await response.body.collect(upTo: 1 << 16)
             return (Int(response.status.code), try? JSONParser.parse(bytes: Array(bytes.readableBytesView)))
         }

@@ -104,6 +104,10 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
     @Option(help: "The engine's global configuration (alert rules and sinks), validated against schemas/manifold.schema.json.")
     var config: String?
 
+    @Flag(name: .customLong("open-dashboard"),
+          help: "Serve the dashboard to anyone who can reach the engine, without a token (for a local engine). Otherwise it needs MANIFOLD_DASHBOARD_TOKEN or MANIFOLD_ADMIN_TOKEN.")
+    var openDashboard = false
+
     @Flag(name: .customLong("no-watch"), help: "Do not watch the connectors for changes (reload on SIGHUP or POST /admin/reload only).")
     var noWatch = false
 
@@ -208,15 +212,19 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
         let reloading = EngineServer.Reloading(reloader: reloader, watch: noWatch ? nil : connectors)
         let configuredDashboard = configuration.dashboardURL
         do {
+            let dashboard = DashboardAccess(open: openDashboard,
+                                            tokens: [environment["MANIFOLD_DASHBOARD_TOKEN"], environment["MANIFOLD_ADMIN_TOKEN"]])
             try await EngineServer.run(engine: engine, host: host, port: port, logger: logger, reloading: reloading,
-                                       alerts: alerts) { bound in
+                                       alerts: alerts, dashboard: dashboard) { bound in
                 if let alerts, configuredDashboard == nil { alerts.dashboardURL = "http://\(host):\(bound)/" }
                 var lines = ["manifold \(ManifoldCommand.version): listening on http://\(host):\(bound)",
                              "  plan \(plan.version), \(plan.connectors.count) connector(s), store \(store)"]
                 for connector in plan.connectors {
                     lines.append("  POST \(connector.source.path)  -> \(connector.name) (\(connector.source.verification.scheme.rawValue))")
                 }
-                lines.append("  dashboard http://\(host):\(bound)/, metrics http://\(host):\(bound)/metrics")
+                let access = !dashboard.isOn ? " (off: set MANIFOLD_DASHBOARD_TOKEN, or --open-dashboard)"
+                    : openDashboard ? " (open, no token)" : " (sign in with the dashboard or admin token)"
+                lines.append("  dashboard http://\(host):\(bound)/\(access), metrics http://\(host):\(bound)/metrics")
                 if let alerts {
                     lines.append("  alerts: \(alerts.plan.rules.count) rule(s) every \(alerts.plan.evaluateEvery.manifoldText) -> "
                                  + alerts.plan.sinks.map { "\($0.name) (\($0.kind.rawValue))" }.joined(separator: ", "))
