@@ -8,6 +8,7 @@ import ManifoldPlan
 import ManifoldStore
 import NIOCore
 import ServiceLifecycle
+import Synchronization
 import TestSupport
 import Testing
 
@@ -223,15 +224,21 @@ import Testing
     @Test func shutdownDrainsRequestsInFlight() async throws {
         let path = Self.storePath()
         let running = try await Running(store: try SQLiteEventStore(path: path))
+        let answered = Atomic<Int>(0)
         let acknowledged = await withTaskGroup(of: String?.self) { group in
             for index in 0..<200 {
                 group.addTask {
-                    let answer = try? await running.post(body: #"{"id":"evt_\#(index)","type":"x"}"#, timeout: 2)
+                    let answer = try? await running.post(body: #"{"id":"evt_\#(index)","type":"x"}"#, timeout: 30)
+                    if answer?.status == 200 { answered.add(1, ordering: .relaxed) }
                     return answer?.status == 200 ? answer?.body?["id"]?.stringValue : nil
                 }
             }
+            // Shut down once some are acknowledged and the rest are still coming (bounded wait, not a window).
             group.addTask {
-                try? await Task.sleep(for: .milliseconds(30))
+                let deadline = ContinuousClock.now + .seconds(60)
+                while answered.load(ordering: .relaxed) < 10, ContinuousClock.now < deadline {
+                    try? await Task.sleep(for: .milliseconds(1))
+                }
                 try? await running.stop()
                 return nil
             }

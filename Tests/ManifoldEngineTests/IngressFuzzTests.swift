@@ -11,8 +11,9 @@ import Testing
 /// Mutated webhooks against the running engine (loopback, bounded in count and time): never a 5xx, never a crash,
 /// nothing acknowledged that is not stored, nothing stored half.
 @Suite struct IngressFuzzTests {
-    static let iterations = 1500
-    static let timeBudget = Duration.seconds(30)
+    /// A count, not a time window: every round runs, however busy the machine; the time bound only stops a hang.
+    static let iterations = 800
+    static let timeBudget = Duration.seconds(600)
 
     @Test func mutatedRequestsGetOnlyClientErrorsOrAreStoredWhole() async throws {
         let path = EngineHTTPTests.storePath()
@@ -81,7 +82,7 @@ import Testing
         // Every kind of answer happened: the fuzz reached past the signature check.
         #expect(statuses[200, default: 0] > 0 && statuses[202, default: 0] > 0 && statuses[401, default: 0] > 0,
                 "\(statuses)")
-        #expect(round >= 200, "only \(round) rounds ran in the time budget")
+        #expect(round == Self.iterations, "only \(round) rounds ran before the bound on time")
     }
 
     static func mutate(_ body: inout [UInt8], _ headers: inout [(String, String)], _ path: inout String,
