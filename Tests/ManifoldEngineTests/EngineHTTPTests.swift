@@ -224,19 +224,20 @@ import Testing
     @Test func shutdownDrainsRequestsInFlight() async throws {
         let path = Self.storePath()
         let running = try await Running(store: try SQLiteEventStore(path: path))
-        let answered = Atomic<Int>(0)
+        final class Count: Sendable { let value = Atomic<Int>(0) }
+        let answered = Count()
         let acknowledged = await withTaskGroup(of: String?.self) { group in
             for index in 0..<200 {
                 group.addTask {
                     let answer = try? await running.post(body: #"{"id":"evt_\#(index)","type":"x"}"#, timeout: 30)
-                    if answer?.status == 200 { answered.add(1, ordering: .relaxed) }
+                    if answer?.status == 200 { answered.value.add(1, ordering: .relaxed) }
                     return answer?.status == 200 ? answer?.body?["id"]?.stringValue : nil
                 }
             }
             // Shut down once some are acknowledged and the rest are still coming (bounded wait, not a window).
             group.addTask {
                 let deadline = ContinuousClock.now + .seconds(60)
-                while answered.load(ordering: .relaxed) < 10, ContinuousClock.now < deadline {
+                while answered.value.load(ordering: .relaxed) < 10, ContinuousClock.now < deadline {
                     try? await Task.sleep(for: .milliseconds(1))
                 }
                 try? await running.stop()
