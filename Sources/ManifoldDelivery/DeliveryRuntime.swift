@@ -15,8 +15,11 @@ public final class DeliveryRuntime: Sendable {
         public var leaseDuration: Duration = .seconds(10)
         /// How often the store is swept for unclaimed jobs.
         public var sweepInterval: Duration = .seconds(1)
-        /// No jobs are claimed from the store while this many are in memory.
-        public var maximumBacklog = 100_000
+        /// Jobs of one lane held in memory; past it, new jobs of that lane wait in the store and are claimed as the
+        /// lane drains (memory stays flat however long a vendor is down).
+        public var laneWindow = 5_000
+        /// Jobs held in memory over all lanes.
+        public var maximumBacklog = 50_000
         /// At shutdown, how long calls in flight may take to finish.
         public var drainTimeout: Duration = .seconds(10)
         /// Added to every rate-limit window, so that network jitter cannot make the vendor see one call too many.
@@ -55,8 +58,8 @@ public final class DeliveryRuntime: Sendable {
     private let pinned = Mutex<[String: DeliveryPlan]>([:])
     private let lanes = Mutex<[String: Lane]>([:])
     private let limiters = Mutex<[String: SlidingWindowLimiter]>([:])
-    /// Jobs in memory (queued or in flight), so that a sweep never claims one twice.
-    private let known = Mutex<Set<String>>([])
+    /// Jobs in memory (queued or in flight), by lane, so that a sweep never claims one twice.
+    private let known = Mutex(ResidentJobs())
     /// Jobs whose connector, target or route the running plan does not have (a reload removed it): kept in memory
     /// and leased, reported, resumed when a plan has it again; never dropped.
     private let held = Mutex<[DeliveryJob]>([])
@@ -95,6 +98,13 @@ public final class DeliveryRuntime: Sendable {
 
     /// The lease a job made now gets.
     public var newLease: (owner: String, until: Date) { (owner, Date() + configuration.leaseDuration.timeInterval) }
+
+    /// The lease for the jobs of a new event, if their lanes have room in memory (then `enqueue` them); `nil` when
+    /// a lane's window is full: store them unleased, and the sweep claims them as the lane drains.
+    public func leaseForNewJobs(lanes: [String]) -> (owner: String, until: Date)? {
+        let admitted = known.withLock { $0.admits(lanes, window: configuration.laneWindow, total: configuration.maximumBacklog) }
+        return admitted ? newLease : nil
+    }
 
     // MARK: Plan
 
@@ -185,7 +195,7 @@ public final class DeliveryRuntime: Sendable {
     }
 
     private func place(_ jobs: [DeliveryJob], notBefore: [String: Duration] = [:]) {
-        known.withLock { known in for job in jobs { known.insert(job.id) } }
+        known.withLock { $0.insert(jobs) }
         var byLane: [String: [DeliveryJob]] = [:]
         for job in jobs { byLane[job.lane, default: []].append(job) }
         for (name, jobs) in byLane {
@@ -202,19 +212,20 @@ public final class DeliveryRuntime: Sendable {
         }
     }
 
-    /// Claims unclaimed jobs from the store; returns how many.
+    /// Claims unclaimed jobs from the store, lane by lane, as far as each lane's window has room; returns how many.
     @discardableResult
     public func sweep() async -> Int {
-        let backlog = known.withLock { $0.count }
-        guard backlog < configuration.maximumBacklog else { return 0 }
-        let claimed: [ClaimedJob]
-        do {
-            let lease = newLease
-            claimed = try await store.claimJobs(owner: owner, leaseUntil: lease.until, now: Date(),
-                                                limit: min(1000, configuration.maximumBacklog - backlog))
-        } catch {
-            logger.error("claiming jobs failed", metadata: ["error": "\(error)"])
-            return 0
+        var claimed: [ClaimedJob] = []
+        for lane in (plan?.targetsByLane.keys).map(Array.init)?.sorted() ?? [] {
+            let room = known.withLock {
+                min(configuration.laneWindow - $0.count(in: lane), configuration.maximumBacklog - $0.total)
+            }
+            guard room > 0 else { continue }
+            do {
+                claimed += try await store.claimJobs(owner: owner, leaseUntil: newLease.until, now: Date(), limit: room, lane: lane)
+            } catch {
+                logger.error("claiming jobs failed", metadata: ["lane": "\(lane)", "error": "\(error)"])
+            }
         }
         let fresh = known.withLock { known in claimed.filter { !known.contains($0.job.id) } }
         guard !fresh.isEmpty else { return 0 }
@@ -294,7 +305,7 @@ public final class DeliveryRuntime: Sendable {
     }
 
     /// Jobs in memory: queued, waiting or in flight.
-    public var backlog: Int { known.withLock { $0.count } }
+    public var backlog: Int { known.withLock { $0.total } }
 
     // MARK: One attempt
 
@@ -386,7 +397,7 @@ public final class DeliveryRuntime: Sendable {
             rateLimitWait: { if case .rateLimited(let until) = result { return until - now } else { return nil } }(),
             reason: outcome.reason, finishedAt: wall))
         if result == .done {
-            known.withLock { _ = $0.remove(job.id) }
+            known.withLock { $0.remove(job) }
         }
         lane.finish(job, result: result, health: health)
         observer?(job, stored)

@@ -198,7 +198,9 @@ public final class Engine: Sendable {
             headers: admitted.headers.fields, body: admitted.body, remoteAddress: request.remoteAddress,
             status: quarantine == nil ? .received : .quarantined,
             detail: quarantine.map { .object(JSONObject([("reason", .string($0))])) },
-            jobs: jobs, lease: jobs.flatMap { $0.isEmpty ? nil : runtime?.newLease })
+            // Leased to this engine and held in memory while their lanes have room; otherwise stored unleased, for
+            // the sweep to claim as the lanes drain (memory stays bounded whatever the backlog).
+            jobs: jobs, lease: jobs.flatMap { $0.isEmpty ? nil : runtime?.leaseForNewJobs(lanes: $0.map(\.lane)) })
         let outcome: AppendOutcome
         do {
             outcome = try await store.append(event)
@@ -218,7 +220,7 @@ public final class Engine: Sendable {
         switch outcome {
         case .stored(let id):
             metrics.received(admitted.connector, .accepted(quarantined: quarantine != nil), at: received)
-            if let jobs, !jobs.isEmpty, let runtime, let payload = admitted.payload {
+            if let jobs, !jobs.isEmpty, event.lease != nil, let runtime, let payload = admitted.payload {
                 runtime.enqueue(jobs, eventStoreID: id, connector: admitted.connector, vendorEventID: admitted.eventID,
                                 payload: payload, headers: admitted.headers.fields, receivedAt: received)
             }

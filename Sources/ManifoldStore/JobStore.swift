@@ -8,8 +8,8 @@ public import JSONValue
 /// unfinished jobs resume after a restart.
 public protocol JobStore: Sendable {
     /// Renews `owner`'s lease, then claims up to `limit` pending jobs held by nobody or by an engine whose lease ran
-    /// out, oldest first.
-    func claimJobs(owner: String, leaseUntil: Date, now: Date, limit: Int) async throws -> [ClaimedJob]
+    /// out, oldest first; of one lane only, when `lane` is given.
+    func claimJobs(owner: String, leaseUntil: Date, now: Date, limit: Int, lane: String?) async throws -> [ClaimedJob]
     /// Extends `owner`'s lease, and with it every job it holds.
     func renewLeases(owner: String, until: Date) async throws
     /// Gives up every lease `owner` holds (at shutdown), so that the next engine resumes them at once.
@@ -225,5 +225,12 @@ public struct PlanSource: Sendable, Equatable {
 public enum JobIdentifier {
     public static func make(at date: Date = Date()) -> String {
         "job_" + EventIdentifier.make(at: date).dropFirst(3)
+    }
+}
+
+extension JobStore {
+    /// Claims pending jobs of every lane.
+    public func claimJobs(owner: String, leaseUntil: Date, now: Date, limit: Int) async throws -> [ClaimedJob] {
+        try await claimJobs(owner: owner, leaseUntil: leaseUntil, now: now, limit: limit, lane: nil)
     }
 }

@@ -90,16 +90,16 @@ extension SQLiteEventStore: JobStore {
 
     // MARK: Leases
 
-    public func claimJobs(owner: String, leaseUntil: Date, now: Date, limit: Int) async throws -> [ClaimedJob] {
+    public func claimJobs(owner: String, leaseUntil: Date, now: Date, limit: Int, lane: String?) async throws -> [ClaimedJob] {
         let until = Self.milliseconds(leaseUntil)
         let current = Self.milliseconds(now)
         let seqs: [Int64] = try await writer.write { db in
             try Self.renew(db, owner: owner, until: until)
             let seqs = try Int64.fetchAll(db, sql: """
-                SELECT seq FROM jobs WHERE state = 'pending'
+                SELECT seq FROM jobs WHERE state = 'pending' \(lane == nil ? "" : "AND lane = ?")
                   AND (lease_owner IS NULL OR lease_owner NOT IN (SELECT owner FROM engine_leases WHERE until >= ?))
                 ORDER BY seq LIMIT ?
-                """, arguments: [current, limit])
+                """, arguments: StatementArguments((lane.map { [$0] } ?? []) + [current, limit] as [any DatabaseValueConvertible]))
             for seq in seqs {
                 try db.cachedStatement(sql: "UPDATE jobs SET lease_owner = ? WHERE seq = ?").execute(arguments: [owner, seq])
             }

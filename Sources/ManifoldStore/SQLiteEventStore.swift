@@ -96,6 +96,10 @@ public final class SQLiteEventStore: EventStore {
         migrator.registerMigration("2 delivery jobs, attempts and kept plans") { db in
             try db.execute(sql: Self.jobsSchema)
         }
+        migrator.registerMigration("3 pending jobs by lane") { db in
+            // The sweep claims lane by lane, oldest first, as each lane's window in memory has room.
+            try db.execute(sql: "CREATE INDEX jobs_pending_by_lane ON jobs (lane, seq) WHERE state = 'pending'")
+        }
         return migrator
     }
 

@@ -1,0 +1,68 @@
+import Foundation
+import JSONValue
+import Logging
+import ManifoldCompiler
+import ManifoldDelivery
+import ManifoldEngine
+import ManifoldIngress
+import ManifoldPlan
+import ManifoldStore
+import Synchronization
+import TestSupport
+import Testing
+
+/// A vendor that is down holds only a window of jobs in memory; the rest wait in the store and are all delivered,
+/// once each, when it comes back.
+@Suite struct BacklogWindowTests {
+    /// A vendor that answers nothing until the gate opens (the calls wait), then 200.
+    final class GatedTransport: HTTPTransport {
+        let open = Atomic<Bool>(false)
+        let delivered = Mutex<[String]>([])
+
+        func execute(_ request: OutboundRequest, timeout: Duration) async throws(TransportError) -> InboundResponse {
+            while !open.load(ordering: .relaxed) {
+                do { try await Task.sleep(for: .milliseconds(5)) } catch { throw .connection("cancelled") }
+            }
+            let key = request.headers.first { $0.name == "Idempotency-Key" }?.value ?? ""
+            delivered.withLock { $0.append(key) }
+            return InboundResponse(status: 200, headers: [], body: [])
+        }
+    }
+
+    @Test func aDownVendorKeepsOnlyAWindowInMemoryAndEverythingIsDeliveredOnce() async throws {
+        let store = try SQLiteEventStore(path: EngineHTTPTests.storePath())
+        let plan = try TestConnector.plan(name: "orders", webhook: "path: /in\nverify: { scheme: none }\nallow_ips: [127.0.0.1/32]\nevent_id: id")
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        var configuration = DeliveryRuntime.Configuration()
+        configuration.laneWindow = 10
+        configuration.sweepInterval = .milliseconds(20)
+        let transport = GatedTransport()
+        let runtime = DeliveryRuntime(store: store, transport: transport, logger: logger, configuration: configuration)
+        let engine = try Engine(plan: plan, store: store, resolver: ConfigResolver(environment: [:]), logger: logger, runtime: runtime)
+        let route = try #require(engine.route(for: "/in"))
+        let stop = Atomic<Bool>(false)
+        let running = Task { await runtime.run(until: { stop.load(ordering: .relaxed) }) }
+
+        var largest = 0
+        for index in 0..<200 {
+            let request = WebhookRequest(method: "POST", target: "/in", headers: ["Content-Type": "application/json"],
+                                         body: Array(#"{"id":"o\#(index)"}"#.utf8), remoteAddress: "127.0.0.1")
+            #expect(await engine.receive(request, on: route).status == 200)
+            largest = max(largest, runtime.backlog)
+        }
+        #expect(largest <= 10, "at most the lane's window in memory (saw \(largest))")
+        #expect(try await store.jobs(JobQuery(states: [.pending], limit: 1000)).count == 200, "the rest wait in the store")
+
+        transport.open.store(true, ordering: .relaxed)
+        let deadline = ContinuousClock.now + .seconds(120)
+        while transport.delivered.withLock({ $0.count }) < 200, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        stop.store(true, ordering: .relaxed)
+        await running.value
+        let keys = transport.delivered.withLock { $0 }
+        #expect(keys.count == 200 && Set(keys).count == 200, "each job once: \(keys.count) calls, \(Set(keys).count) distinct")
+        store.close()
+    }
+}
