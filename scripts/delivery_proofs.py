@@ -411,6 +411,79 @@ def prove_throughput(options, vendor, results):
     results.append((f"p99 under 50 ms at 1,000/s ({p99:.0f} ms)", p99 < 50))
 
 
+BACKLOG_CONNECTOR = """
+connector: backlog
+version: 1
+source:
+  webhook:
+    path: /hooks/bench
+    verify: {{ scheme: github, secret: "${{env:PROOF_SECRET}}" }}
+    event_id: $headers.'x-bench-id'
+targets:
+  vendor:
+    base_url: http://127.0.0.1:{port}
+    concurrency: 64
+    retry: {{ max_attempts: 100, max_elapsed: 24h, backoff: {{ initial: 1s, max: 2s, jitter: equal }} }}
+    circuit_breaker: {{ failures: 5, open_for: 1s }}
+    operations:
+      post: {{ method: POST, path: /backlog }}
+routes:
+  - name: deliver
+    call: vendor.post
+    body: "{{% $ %}}"
+"""
+
+
+def rss_mib(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def prove_backlog(options, vendor, results):
+    """The vendor is down while --events events arrive: the engine's memory stays flat (RSS at most twice the idle
+    RSS + 50 MiB), every event is acknowledged, and every job is delivered once after the vendor returns."""
+    body = json.dumps({"type": "push", "padding": "x" * 400}).encode()
+    body_file = os.path.join(options.work, "body.json")
+    open(body_file, "wb").write(body)
+    signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    vendor.mode(prefix="/backlog", status=503)
+    engine = Engine(options.bin, options.work, {"backlog": BACKLOG_CONNECTOR.format(port=vendor.port)})
+    engine.start()
+    try:
+        time.sleep(2)   # a settled idle figure, not synchronisation
+        idle = rss_mib(engine.process.pid)
+        print(f"idle RSS {idle:.1f} MiB")
+        peak = idle
+        started = time.time()
+        target = options.events
+        while max_seq(engine.store) < target and time.time() - started < options.seconds * 60:
+            rate, non2xx = wrk(engine.port, body_file, signature, f"b{int(time.time() * 1000)}", 10)
+            peak = max(peak, rss_mib(engine.process.pid))
+            print(f"  {max_seq(engine.store):,} events stored ({rate:,.0f}/s, non-2xx {non2xx}); RSS {rss_mib(engine.process.pid):.1f} MiB",
+                  flush=True)
+        stored = max_seq(engine.store)
+        pending = engine.jobs().get("pending", 0)
+        held = rss_mib(engine.process.pid)
+        peak = max(peak, held)
+        print(f"backlog: {stored:,} events, {pending:,} jobs pending; RSS {held:.1f} MiB (peak {peak:.1f}; idle {idle:.1f})")
+        vendor.mode(prefix="/backlog", status=200)
+        drained = wait_until(lambda: engine.jobs().get("pending", 0) == 0, options.seconds * 60, step=2)
+        jobs = engine.jobs()
+        print(f"after the vendor returned: {jobs}; RSS {rss_mib(engine.process.pid):.1f} MiB")
+        calls = [call for call in vendor.log() if call["path"] == "/backlog" and call["status"] == 200]
+        keys = set(call["key"] for call in calls)
+    finally:
+        engine.stop()
+    limit = 2 * idle + 50
+    results.append((f"{stored:,} events stored (at least {target:,})", stored >= target))
+    results.append((f"peak RSS {peak:.1f} MiB <= 2 x idle ({idle:.1f}) + 50 = {limit:.1f} MiB", peak <= limit))
+    results.append((f"every job delivered after the vendor returned ({jobs.get('delivered', 0):,} of {stored:,})",
+                    drained and jobs.get("delivered", 0) == stored))
+    results.append((f"each once at the vendor ({len(calls):,} calls, {len(keys):,} distinct)", len(keys) == stored))
+
+
 def send_bench(port, body, signature, count, rate, tag, threads=4):
     acknowledged = [0]
     lock = threading.Lock()
@@ -442,7 +515,7 @@ def send_bench(port, body, signature, count, rate, tag, threads=4):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("scenario", choices=["ratelimit", "outage", "crash", "isolation", "throughput"])
+    parser.add_argument("scenario", choices=["ratelimit", "outage", "crash", "isolation", "throughput", "backlog"])
     parser.add_argument("--bin", required=True)
     parser.add_argument("--work", required=True)
     parser.add_argument("--events", type=int)
@@ -455,7 +528,8 @@ def main():
     parser.add_argument("--rate-b", type=int, default=100)
     parser.add_argument("--runs", type=int, default=3)
     options = parser.parse_args()
-    options.events = options.events or {"ratelimit": 10_000, "outage": 500, "crash": 3000, "isolation": 0, "throughput": 0}[options.scenario]
+    options.events = options.events or {"ratelimit": 10_000, "outage": 500, "crash": 3000, "isolation": 0, "throughput": 0,
+                                       "backlog": 1_000_000}[options.scenario]
     vendor = Vendor(options.bin, options.work)
     results = []
     try:

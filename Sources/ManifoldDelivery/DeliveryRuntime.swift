@@ -495,11 +495,14 @@ public final class DeliveryRuntime: Sendable {
               let target = connector.targets[route.plan.target]
         else { return (.badData(reason: "the plan has no route '\(job.route)' of '\(job.connector)'"), nil) }
         var prepared: PreparedRequest
-        do {
-            prepared = try RequestBuilder.prepare(job: job, connector: connector, route: route,
-                                                  now: Int64(clock.wall.timeIntervalSince1970.rounded(.down)))
-        } catch {
-            return (.badData(reason: error.description), nil)
+        let now = Int64(clock.wall.timeIntervalSince1970.rounded(.down))
+        // The mapping's expressions and the body schema run off the cooperative threads (see ExpressionThreads).
+        let built = await ExpressionThreads.run { () -> Result<PreparedRequest, BadData> in
+            Result { () throws(BadData) in try RequestBuilder.prepare(job: job, connector: connector, route: route, now: now) }
+        }
+        switch built {
+        case .success(let request): prepared = request
+        case .failure(let error): return (.badData(reason: error.description), nil)
         }
         prepared.request.headers.append(("traceparent", traceparent))
         prepared.displayHeaders.append(prepared.request.headers.last!)

@@ -27,6 +27,9 @@ public final class Engine: Sendable {
     public let runtime: DeliveryRuntime?
     private let now: @Sendable () -> Date
     let logger: Logger
+    /// Requests whose connector's expressions are being evaluated now.
+    private let evaluating = Atomic<Int>(0)
+    public var requestsEvaluating: Int { evaluating.load(ordering: .relaxed) }
     /// The last append that failed, and when: `/readyz` reports it for `failureMemory` after it (a store that
     /// is damaged or full fails every webhook while a quick write to another page still succeeds).
     private let lastStoreFailure = Mutex<(at: Date, error: String)?>(nil)
@@ -166,7 +169,16 @@ public final class Engine: Sendable {
         return span
     }
 
-    private func admit(_ request: WebhookRequest, on route: Route, receivedAt received: Date, traceID: String) async -> Reply {
+    /// What the expressions of a connector make of one request: refused, or admitted with its jobs (or a reason
+    /// to quarantine it).
+    private enum Evaluated: Sendable {
+        case refused(Reply)
+        case admitted(AdmittedEvent, jobs: [NewJob]?, quarantine: String?)
+    }
+
+    /// Verifies, parses and routes `request`: the connector's expressions run here (event id, conditions, a
+    /// regular expression that backtracks up to its time limit), so this runs off the threads that serve HTTP.
+    private func evaluate(_ request: WebhookRequest, on route: Route, receivedAt received: Date, traceID: String) -> Evaluated {
         let endpoint = route.endpoint
         let admitted: AdmittedEvent
         switch endpoint.admit(request, now: Int64(received.timeIntervalSince1970)) {
@@ -176,7 +188,7 @@ public final class Engine: Sendable {
                 "connector": "\(endpoint.connector)", "status": "\(refusal.status)", "code": "\(refusal.code)",
                 "reason": "\(refusal.message)", "remote": "\(request.remoteAddress ?? "-")", "trace_id": "\(traceID)",
             ])
-            return Reply(refusal)
+            return .refused(Reply(refusal))
         case .success(let event):
             admitted = event
         }
@@ -191,6 +203,21 @@ public final class Engine: Sendable {
             } catch {
                 quarantine = "routing failed: \(error)"
             }
+        }
+        return .admitted(admitted, jobs: jobs, quarantine: quarantine)
+    }
+
+    private func admit(_ request: WebhookRequest, on route: Route, receivedAt received: Date, traceID: String) async -> Reply {
+        let endpoint = route.endpoint
+        let evaluated = await ExpressionThreads.run {
+            self.evaluating.add(1, ordering: .relaxed)
+            defer { self.evaluating.subtract(1, ordering: .relaxed) }
+            return self.evaluate(request, on: route, receivedAt: received, traceID: traceID)
+        }
+        let admitted: AdmittedEvent, jobs: [NewJob]?, quarantine: String?
+        switch evaluated {
+        case .refused(let reply): return reply
+        case .admitted(let event, let routed, let reason): (admitted, jobs, quarantine) = (event, routed, reason)
         }
         let event = NewEvent(
             connector: admitted.connector, eventID: admitted.eventID, eventType: admitted.eventType,

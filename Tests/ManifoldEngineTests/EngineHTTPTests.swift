@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import JSONValue
 import Logging
+import ManifoldCompiler
 import ManifoldEngine
 import ManifoldIngress
 import ManifoldPlan
@@ -34,9 +35,11 @@ import Testing
         let task: Task<Void, any Error>
 
         init(store: any EventStore, limits: EngineServer.Limits = .init(),
-             dashboard: DashboardAccess = DashboardAccess(mode: .tokens([]))) async throws
+             dashboard: DashboardAccess = DashboardAccess(mode: .tokens([])), source: String? = nil) async throws
         {
-            let plan = try TestConnector.plan(name: "shop", webhook: EngineHTTPTests.webhook)
+            let plan = try source.map { text in
+                try #require(ConnectorCompiler().compile([SourceFile(path: "shop.yaml", text: text)]).plan)
+            } ?? TestConnector.plan(name: "shop", webhook: EngineHTTPTests.webhook)
             var logger = Logger(label: "test")
             logger.logLevel = .critical
             engine = try Engine(plan: plan, store: store, resolver: EngineHTTPTests.resolver, logger: logger)
@@ -127,6 +130,45 @@ import Testing
         let outcome = await RawConnection.exchange(port: running.port, pieces: pieces)
         #expect(outcome.received.hasPrefix("HTTP/1.1 413"), "\(outcome.received)")
         #expect(outcome.closedByServer && outcome.piecesWritten < pieces.count, "\(outcome.piecesWritten) pieces written")
+        try await running.stop()
+    }
+
+    /// A condition whose regular expression backtracks to the time limit delays only its own event: `/healthz`
+    /// answers while eight such events are being evaluated (it waited for them when expressions ran on the threads
+    /// that serve HTTP).
+    @Test func healthAnswersWhileExpressionsRunToTheirLimit() async throws {
+        let source = TestConnector.source(name: "shop", webhook: EngineHTTPTests.webhook)
+            .replacingOccurrences(of: "    call: sink.post", with: "    when: $match(s, /(.*a){25}$/)\n    call: sink.post")
+        let running = try await Running(store: try SQLiteEventStore(path: Self.storePath()), source: source)
+        let hostile = #"{"id":"evt_h","type":"x","s":"\#(String(repeating: "a", count: 30))!"}"#
+        final class Finished: Sendable { let count = Mutex(0) }
+        let finished = Finished()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<8 {
+                group.addTask {
+                    let answer = try await running.post(body: hostile.replacingOccurrences(of: "evt_h", with: "evt_h\(index)"), timeout: 60)
+                    #expect(answer.status == 202, "quarantined: the condition ran past its time limit")
+                    finished.count.withLock { $0 += 1 }
+                }
+            }
+            group.addTask {
+                // Once more hostile events are being evaluated than there are cores, ask for health: it answers
+                // while they are still running.
+                let deadline = ContinuousClock.now + .seconds(30)
+                while running.engine.requestsEvaluating < ProcessInfo.processInfo.activeProcessorCount,
+                      ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(1))
+                }
+                try #require(running.engine.requestsEvaluating >= ProcessInfo.processInfo.activeProcessorCount)
+                // On a connection of its own (the client's pool is busy with the hostile posts).
+                let health = await RawConnection.exchange(port: running.port, pieces: [
+                    (.zero, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+                ])
+                #expect(health.received.hasPrefix("HTTP/1.1 200"), "\(health.received)")
+                #expect(finished.count.withLock { $0 } == 0 && running.engine.requestsEvaluating > 0, "health waited for the expressions")
+            }
+            try await group.waitForAll()
+        }
         try await running.stop()
     }
 
