@@ -1,6 +1,7 @@
 import Foundation
 public import Hummingbird
 import HTTPTypes
+import HummingbirdCore
 import JSONValue
 public import Logging
 import ManifoldIngress
@@ -250,7 +251,10 @@ public enum EngineServer {
         let idle = limits.idleTimeout.components
         let application = Application(
             responder: responder,
-            server: .http1(configuration: .init(idleTimeout: .nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000))),
+            server: HTTPServerBuilder { responder in
+                EngineHTTP1Channel(inner: HTTP1Channel(responder: responder, configuration: .init(
+                    idleTimeout: .nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000))))
+            },
             configuration: .init(address: .hostname(host, port: port), serverName: "manifold", backlog: 1024),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
             logger: logger)

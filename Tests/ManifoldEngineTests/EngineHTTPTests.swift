@@ -172,6 +172,29 @@ import Testing
         try await running.stop()
     }
 
+    /// HTTP/1.0 is answered as HTTP/1.0 and the connection closes unless the client asked to keep it; an HTTP/1.1
+    /// client that says `Connection: close` has it closed after the answer.
+    @Test func eachRequestIsAnsweredInItsVersionAndClosedWhenAsked() async throws {
+        let running = try await Running(store: try SQLiteEventStore(path: Self.storePath()))
+        let plain = await RawConnection.exchange(port: running.port, pieces: [(.zero, "GET /healthz HTTP/1.0\r\n\r\n")])
+        #expect(plain.received.hasPrefix("HTTP/1.0 200 OK\r\n"), "\(plain.received)")
+        #expect(plain.closedByServer && plain.received.hasSuffix(#"{"status":"up"}"# + "\n"))
+
+        let kept = await RawConnection.exchange(port: running.port, pieces: [
+            (.zero, "GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"),
+            (.milliseconds(200), "GET /healthz HTTP/1.0\r\n\r\n"),
+        ])
+        #expect(kept.received.components(separatedBy: "HTTP/1.0 200 OK").count == 3, "two answers on one connection: \(kept.received)")
+        #expect(kept.received.lowercased().contains("connection: keep-alive"))
+        #expect(kept.closedByServer && kept.piecesWritten == 2)
+
+        let closing = await RawConnection.exchange(port: running.port, pieces: [
+            (.zero, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        ])
+        #expect(closing.received.hasPrefix("HTTP/1.1 200 OK\r\n") && closing.closedByServer, "\(closing.received)")
+        try await running.stop()
+    }
+
     @Test func aVendorGetsClearAnswers() async throws {
         let path = Self.storePath()
         let store = try SQLiteEventStore(path: path)
