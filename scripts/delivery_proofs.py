@@ -469,19 +469,25 @@ def prove_backlog(options, vendor, results):
         peak = max(peak, held)
         print(f"backlog: {stored:,} events, {pending:,} jobs pending; RSS {held:.1f} MiB (peak {peak:.1f}; idle {idle:.1f})")
         vendor.mode(prefix="/backlog", status=200)
+        returned = time.time()
         drained = wait_until(lambda: engine.jobs().get("pending", 0) == 0, options.seconds * 60, step=2)
         jobs = engine.jobs()
-        print(f"after the vendor returned: {jobs}; RSS {rss_mib(engine.process.pid):.1f} MiB")
-        calls = [call for call in vendor.log() if call["path"] == "/backlog" and call["status"] == 200]
-        keys = set(call["key"] for call in calls)
+        print(f"after the vendor returned: {jobs} in {time.time() - returned:.0f} s; RSS {rss_mib(engine.process.pid):.1f} MiB")
     finally:
         engine.stop()
+    # Each job answered 200 once: from the attempt records (the vendor's own log of a million calls is too large to fetch).
+    database = sqlite3.connect(engine.store, timeout=30)
+    try:
+        calls, distinct = database.execute(
+            "SELECT count(*), count(DISTINCT job_seq) FROM job_attempts WHERE response_status = 200").fetchone()
+    finally:
+        database.close()
     limit = 2 * idle + 50
     results.append((f"{stored:,} events stored (at least {target:,})", stored >= target))
     results.append((f"peak RSS {peak:.1f} MiB <= 2 x idle ({idle:.1f}) + 50 = {limit:.1f} MiB", peak <= limit))
     results.append((f"every job delivered after the vendor returned ({jobs.get('delivered', 0):,} of {stored:,})",
                     drained and jobs.get("delivered", 0) == stored))
-    results.append((f"each once at the vendor ({len(calls):,} calls, {len(keys):,} distinct)", len(keys) == stored))
+    results.append((f"each once ({calls:,} calls answered 200, {distinct:,} distinct jobs)", calls == distinct == stored))
 
 
 def send_bench(port, body, signature, count, rate, tag, threads=4):

@@ -44,12 +44,15 @@ public struct JSONataExpression: Sendable {
         for (name, value) in bindings { environment.bind(name, Value(value)) }
         for (name, function) in functions { environment.bind(name, function.value) }
         var value = input.map(Value.init)
+        // `$$` is the input itself; only the context of the first step is wrapped when the input is an array (so
+        // that it is one input, not a sequence), as jsonata-js does. Binding `$$` to the wrapper made `$$[pred]`
+        // filter the one-element wrapper instead of the array's elements.
+        environment.bind("$", value)
         if case .array(let array)? = value {
             let wrapper = ArrayValue.sequence([.array(array)])
             wrapper.outerWrapper = true
             value = .array(wrapper)
         }
-        environment.bind("$", value)
         let result = try evaluator.evaluate(tree, value, environment)
         if case .number(let number)? = result, !number.isFinite {
             throw JSONataError(code: "D1001", message: "Number out of range: \(number)")

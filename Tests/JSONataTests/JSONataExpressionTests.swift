@@ -57,6 +57,17 @@ import Testing
         }
     }
 
+    /// Over an array input, `$$` is the array itself (jsonata-js binds it before wrapping the context): `$$[pred]`
+    /// filters the array's elements, as `$[pred]` does. It used to filter a one-element wrapper and find nothing.
+    @Test func theRootOfAnArrayInputIsTheArray() throws {
+        let events: JSON = [["event": "delivered", "e": "a"], ["event": "open", "e": "b"], ["event": "bounce", "e": "c"]]
+        #expect(try JSONataExpression("$$[event in ['delivered','open']].e").evaluate(events) == ["a", "b"])
+        #expect(try JSONataExpression("$[event in ['delivered','open']].e").evaluate(events) == ["a", "b"])
+        #expect(try JSONataExpression("$$[0].e").evaluate(events) == "a")
+        #expect(try JSONataExpression("$count($$)").evaluate(events) == 3)
+        #expect(try JSONataExpression("$$.e").evaluate(events) == ["a", "b", "c"])
+    }
+
     @Test func runawayRecursionHitsTheDepthLimit() throws {
         let expression = try JSONataExpression("($f := function($n) { $n + $f($n + 1) }; $f(0))")
         let error = try #require(throws: JSONataError.self) {
