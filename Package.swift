@@ -125,7 +125,8 @@ let package = Package(
         // A vendor on loopback for the delivery proofs and benchmarks: told to be fast, slow, failing or rate-limiting.
         .executableTarget(
             name: "manifold-mock-vendor",
-            dependencies: [.product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strictSwift
         ),
 

@@ -9,6 +9,7 @@
 //   POST /_mode?prefix=/a&limit=100&window_ms=10000           answer 429 (Retry-After) past that rate
 //   GET  /_log                                                 one JSON line per call: t_ms, wall_ms, path, key, tag, status
 //   GET  /_stats                                               counts
+import ArgumentParser
 import Foundation
 import Hummingbird
 import NIOCore
@@ -133,19 +134,56 @@ struct VendorResponder: HTTPResponder {
     }
 }
 
-let arguments = CommandLine.arguments
-func option(_ name: String) -> String? {
-    arguments.firstIndex(of: name).flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }
+/// The command line: where to listen; the modes are set over HTTP while it runs.
+struct MockVendorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "manifold-mock-vendor",
+        abstract: "A vendor API on 127.0.0.1 for trying connectors and proving delivery: fast, slow, failing, rate-limiting.",
+        discussion: """
+        Every call to any path is recorded and answered 200 {"ok":true}, unless a mode says otherwise. Modes apply to \
+        the paths under a prefix (the longest matching prefix wins) and are set while it runs:
+
+          POST /_mode?prefix=/crm&status=503                 answer 503 under /crm (any status)
+          POST /_mode?prefix=/crm&status=503&calls=2         ... for the next 2 calls only, then 200 again
+          POST /_mode?prefix=/crm&status=503&for_ms=60000    ... for 60 s, then 200 again
+          POST /_mode?prefix=/crm&delay_ms=800               answer after 800 ms (a slow vendor)
+          POST /_mode?prefix=/crm&limit=100&window_ms=10000  answer 429 with Retry-After past 100 calls in 10 s
+          POST /_mode?prefix=/crm&status=200                 back to normal
+          GET  /_log                                         one JSON line per call: t_ms, wall_ms, path, key \
+        (Idempotency-Key), tag (X-Proof-Tag), status, traceparent, body (first 4 KB)
+          GET  /_stats                                       {"calls": N}
+
+        Point a target's base_url at it (e.g. `manifold run --target hubspot=http://127.0.0.1:9000`) to see what a \
+        connector sends; it also takes alert notifications (webhook and Slack sinks).
+        """
+    )
+
+    @Option(help: "The port to listen on (0 picks a free one).")
+    var port = 0
+
+    @Option(name: .customLong("port-file"), help: "Write the bound port to this file once listening.")
+    var portFile: String?
+
+    func run() async throws {
+        let vendor = Vendor()
+        let portFile = self.portFile
+        let port = self.port
+        let application = Application(
+            responder: VendorResponder(vendor: vendor),
+            configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "mock-vendor", backlog: 1024),
+            onServerRunning: { channel in
+                let bound = channel.localAddress?.port ?? port
+                if let portFile { try? "\(bound)\n".write(toFile: portFile, atomically: true, encoding: .utf8) }
+                print("mock vendor on http://127.0.0.1:\(bound)")
+            })
+        try await application.runService()
+    }
 }
-let port = Int(option("--port") ?? "0") ?? 0
-let portFile = option("--port-file")
-let vendor = Vendor()
-let application = Application(
-    responder: VendorResponder(vendor: vendor),
-    configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "mock-vendor", backlog: 1024),
-    onServerRunning: { channel in
-        let bound = channel.localAddress?.port ?? port
-        if let portFile { try? "\(bound)\n".write(toFile: portFile, atomically: true, encoding: .utf8) }
-        print("mock vendor on http://127.0.0.1:\(bound)")
-    })
-try await application.runService()
+
+// Parsed and run by hand: from top-level code, `main()` of an async command takes the synchronous path.
+do {
+    let command = try MockVendorCommand.parse(Array(CommandLine.arguments.dropFirst()))
+    try await command.run()
+} catch {
+    MockVendorCommand.exit(withError: error)
+}

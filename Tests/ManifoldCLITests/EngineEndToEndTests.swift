@@ -283,3 +283,41 @@ import Testing
         }
     }
 }
+
+/// `manifold run --target NAME=URL`: a misspelt target is refused before anything starts (it would call the real
+/// vendor), and so is a URL that is not one.
+@Suite struct TargetOverrideCommandTests {
+    @Test func aMisspeltTargetIsRefused() throws {
+        let run = try EngineEndToEndTests.manifold(["run", "--connectors", EngineEndToEndTests.connectors, "--env-file",
+                                                    EngineEndToEndTests.environment, "--listen", "127.0.0.1:0", "--store",
+                                                    "/tmp/never-\(UUID().uuidString).db", "--target", "hubspt=http://127.0.0.1:9"])
+        #expect(run.status == 2)
+        #expect(run.error.contains("--target hubspt: no connector has that target (targets: "), "\(run.error)")
+        #expect(run.error.contains("stripe-to-hubspot/hubspot"), "\(run.error)")
+        let malformed = try EngineEndToEndTests.manifold(["run", "--connectors", EngineEndToEndTests.connectors, "--env-file",
+                                                          EngineEndToEndTests.environment, "--target", "hubspot"])
+        #expect(malformed.status == 2 && malformed.error.contains("is not NAME=URL"), "\(malformed.error)")
+    }
+}
+
+/// `manifold reload` for a local engine started without an admin token: it signals the engine through the pid its
+/// store's lock file names, and prints the outcome the engine reports.
+@Suite struct ReloadWithoutTokenTests {
+    @Test func aLocalEngineWithoutATokenIsReloadedBySignal() throws {
+        try TemporaryDirectory.with { folder in
+            let store = folder.appending(path: "m.db").path
+            let (engine, port, _) = try EngineEndToEndTests.start(store: store)
+            defer {
+                engine.terminate()
+                engine.waitUntilExit()
+            }
+            let reload = try EngineEndToEndTests.manifold(["reload", "--url", "http://127.0.0.1:\(port)", "--store", store,
+                                                           "--color", "never"], environment: ["MANIFOLD_ADMIN_TOKEN": ""])
+            #expect(reload.status == 0, "\(reload.error)")
+            #expect(reload.output.contains("no changes in behaviour"), "\(reload.output)")
+            let nothing = try EngineEndToEndTests.manifold(["reload", "--store", folder.appending(path: "other.db").path],
+                                                           environment: ["MANIFOLD_ADMIN_TOKEN": ""])
+            #expect(nothing.status == 2 && nothing.error.contains("set MANIFOLD_ADMIN_TOKEN"), "\(nothing.error)")
+        }
+    }
+}

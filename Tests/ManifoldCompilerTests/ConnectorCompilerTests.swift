@@ -2,6 +2,7 @@ import Foundation
 import JSONValue
 import ManifoldCompiler
 import ManifoldPlan
+import TestSupport
 import Testing
 
 @Suite struct ConnectorCompilerTests {
@@ -121,5 +122,30 @@ import Testing
         let lines = Fixtures.compile(["a.yaml": text]).diagnostics.map { $0.location!.line }
         #expect(lines.count == 4)
         #expect(lines == lines.sorted())
+    }
+}
+
+/// `manifold run --target NAME=URL`: a target's base URL for one run.
+@Suite struct TargetOverrideTests {
+    static let plan = Plan(connectors: [
+        try! TestConnector.plan(name: "a", webhook: "path: /a\nverify: { scheme: none }\nallow_ips: [127.0.0.1/32]").connectors[0],
+        try! TestConnector.plan(name: "b", webhook: "path: /b\nverify: { scheme: none }\nallow_ips: [127.0.0.1/32]").connectors[0],
+    ])
+
+    @Test func aTargetNameOrConnectorSlashTargetSetsTheBaseURL() throws {
+        let all = try Self.plan.overriding([TargetOverride(parsing: "sink=http://127.0.0.1:9000")])
+        #expect(all.connectors.map { $0.targets[0].baseURL.description } == ["http://127.0.0.1:9000", "http://127.0.0.1:9000"])
+        let one = try Self.plan.overriding([TargetOverride(parsing: "b/sink=https://staging.example")])
+        #expect(one.connectors.map { $0.targets[0].baseURL.description } == ["https://example.com", "https://staging.example"])
+        #expect(one.connectors[0] == Self.plan.connectors[0])
+    }
+
+    @Test func aTypoOrAMalformedOverrideIsAnError() throws {
+        let typo = try #require(throws: TargetOverride.Failure.self) {
+            try Self.plan.overriding([TargetOverride(parsing: "snik=http://127.0.0.1:9000")])
+        }
+        #expect(typo.description.contains("no connector has that target (targets: a/sink, b/sink)"))
+        #expect(throws: TargetOverride.Failure.self) { try TargetOverride(parsing: "sink") }
+        #expect(throws: TargetOverride.Failure.self) { try TargetOverride(parsing: "sink=ftp://x") }
     }
 }

@@ -16,6 +16,9 @@ struct ReloadCommand: AsyncParsableCommand, AsyncOutputCommand {
             engine compiles every connector file; when all are valid the new plan swaps in and this prints what \
             changed in behaviour; otherwise the running plan stays and this prints the errors with file:line:col.
 
+            Without MANIFOLD_ADMIN_TOKEN (a local engine started without one), this sends the engine SIGHUP \
+            instead (its pid is in the store's lock file, --store) and reads the outcome from its /readyz.
+
             Exit status: 0 reloaded (or nothing changed), 1 refused (the running plan stays), 2 the engine \
             cannot be reached or refused the token.
             """
@@ -26,6 +29,9 @@ struct ReloadCommand: AsyncParsableCommand, AsyncOutputCommand {
 
     @Option(name: .customLong("env-file"), help: "Read MANIFOLD_ADMIN_TOKEN from a dotenv file as well as the process environment.")
     var environmentFile: String?
+
+    @Option(help: "Without a token: the running engine's store file, whose lock file names its pid.")
+    var store = "manifold.db"
 
     @Option(help: "Output format: text or json (the engine's answer).")
     var format: OutputFormat = .text
@@ -41,7 +47,7 @@ struct ReloadCommand: AsyncParsableCommand, AsyncOutputCommand {
         case .failure(let failure): return .failure(failure.message)
         case .success(let environment):
             guard let value = environment["MANIFOLD_ADMIN_TOKEN"], !value.isEmpty else {
-                return .failure("set MANIFOLD_ADMIN_TOKEN to the engine's admin token")
+                return await signalled()
             }
             token = value
         }
@@ -64,6 +70,44 @@ struct ReloadCommand: AsyncParsableCommand, AsyncOutputCommand {
         let code: Int32 = outcome.result == .rejected ? 1 : 0
         if format == .json { return CommandOutput(standardOutput: body.serialized(.pretty) + "\n", status: code) }
         return CommandOutput(standardOutput: Self.text(outcome, colour: DiffCommand.useColour(color)), status: code)
+    }
+
+    /// A local engine without an admin token: SIGHUP to the pid its store's lock file names, then the outcome of
+    /// that reload from `/readyz` (`last_reload`).
+    private func signalled() async -> CommandOutput {
+        let lock = store + ".lock"
+        guard let text = try? String(contentsOfFile: lock, encoding: .utf8),
+              let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0
+        else {
+            return .failure("""
+                no MANIFOLD_ADMIN_TOKEN, and no running engine found through \(lock): set MANIFOLD_ADMIN_TOKEN \
+                (the engine's admin token), give --store the engine's store, or send the engine SIGHUP yourself \
+                (it also reloads by itself when a connector file changes)
+                """)
+        }
+        let before = await lastReload()
+        guard kill(pid, SIGHUP) == 0 else {
+            return .failure("cannot signal the engine (pid \(pid), from \(lock)): \(String(cString: strerror(errno)))")
+        }
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            if let last = await lastReload(), last["at"] != before?["at"], let outcome = ReloadOutcome(json: last) {
+                let code: Int32 = outcome.result == .rejected ? 1 : 0
+                if format == .json { return CommandOutput(standardOutput: last.serialized(.pretty) + "\n", status: code) }
+                return CommandOutput(standardOutput: Self.text(outcome, colour: DiffCommand.useColour(color)), status: code)
+            }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return .failure("signalled the engine (pid \(pid)); \(url)/readyz did not report the reload within 60 s")
+    }
+
+    /// The engine's last reload, as `/readyz` reports it.
+    private func lastReload() async -> JSON? {
+        guard let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: url.trimmingSuffix("/") + "/readyz"),
+                                                                   timeout: .seconds(10)),
+              let bytes = try? await response.body.collect(upTo: 8 << 20)
+        else { return nil }
+        return (try? JSONParser.parse(bytes: Array(bytes.readableBytesView)))?["last_reload"]
     }
 
     /// The outcome as an operator reads it.

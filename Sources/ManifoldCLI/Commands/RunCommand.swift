@@ -17,6 +17,19 @@ struct EngineOptions: ParsableArguments {
     @Option(name: .customLong("env-file"), help: "Read environment variables from a dotenv file as well as the process environment.")
     var environmentFile: String?
 
+    @Option(name: .customLong("target"),
+            help: "Send a target's calls to another base URL for this run, NAME=URL, NAME a target or connector/target (repeatable): hubspot=http://127.0.0.1:9000 calls a local vendor instead of api.hubapi.com.")
+    var targets: [String] = []
+
+    /// The `--target` overrides, parsed.
+    func overrides() -> Result<[TargetOverride], CommandOutputError> {
+        do {
+            return .success(try targets.map { text throws(TargetOverride.Failure) in try TargetOverride(parsing: text) })
+        } catch {
+            return .failure(CommandOutputError(.failure(error.description)))
+        }
+    }
+
     /// The compiled plan and the environment, or what stops the engine (diagnostics on standard error, status 1;
     /// an I/O failure, status 2).
     func load() -> Result<(plan: Plan, environment: [String: String]), CommandOutputError> {
@@ -26,12 +39,14 @@ struct EngineOptions: ParsableArguments {
     /// As `load`, with the sources to keep with the plan version (none when a secret is written inline, so that
     /// no secret reaches the store).
     func loadWithSources() -> Result<(plan: Plan, environment: [String: String], sources: [PlanSource]), CommandOutputError> {
-        Self.load(connectors: connectors, environmentFile: environmentFile)
+        overrides().flatMap { overrides in
+            Self.load(connectors: connectors, environmentFile: environmentFile, overrides: overrides)
+        }
     }
 
     /// The files and the environment as they are now, compiled for a reload: the plan, or the errors one per line.
-    static func compilation(connectors: String, environmentFile: String?) -> PlanCompilation {
-        switch load(connectors: connectors, environmentFile: environmentFile, renderErrors: false) {
+    static func compilation(connectors: String, environmentFile: String?, overrides: [TargetOverride] = []) -> PlanCompilation {
+        switch load(connectors: connectors, environmentFile: environmentFile, overrides: overrides, renderErrors: false) {
         case .success(let loaded):
             return .compiled(loaded.plan, sources: loaded.sources, resolver: ConfigResolver(environment: loaded.environment))
         case .failure(let failure):
@@ -39,7 +54,7 @@ struct EngineOptions: ParsableArguments {
         }
     }
 
-    private static func load(connectors: String, environmentFile: String?, renderErrors: Bool = true)
+    private static func load(connectors: String, environmentFile: String?, overrides: [TargetOverride], renderErrors: Bool = true)
         -> Result<(plan: Plan, environment: [String: String], sources: [PlanSource]), CommandOutputError>
     {
         var compile = CompileOptions()
@@ -59,7 +74,11 @@ struct EngineOptions: ParsableArguments {
         }
         let inlineSecret = result.diagnostics.contains { $0.message.contains("is written inline") }
         let sources = inlineSecret ? [] : files.map { PlanSource(path: $0.path, text: $0.text) }
-        return .success((plan, environment, sources))
+        do {
+            return .success((try plan.overriding(overrides), environment, sources))
+        } catch {
+            return .failure(CommandOutputError(.failure(error.description)))
+        }
     }
 }
 
@@ -204,8 +223,9 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
         defer { Task { await transport.shutdown() } }
         let (host, port) = Self.address(listen)!
         let (connectors, environmentFile) = (options.connectors, options.environmentFile)
+        let overrides = (try? options.overrides().get()) ?? []
         let reloader = ConfigReloader(engine: engine, logger: logger, compile: {
-            EngineOptions.compilation(connectors: connectors, environmentFile: environmentFile)
+            EngineOptions.compilation(connectors: connectors, environmentFile: environmentFile, overrides: overrides)
         }, keepSources: { version, sources in
             try await eventStore.keepPlan(version: version, sources: sources)
         })
