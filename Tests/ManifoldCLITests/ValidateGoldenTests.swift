@@ -1,5 +1,6 @@
 import Foundation
 @testable import ManifoldCLI
+import ManifoldCompiler
 import TestSupport
 import Testing
 
@@ -82,5 +83,31 @@ import Testing
         let output = try ValidateCommand.parse(["/nonexistent/connectors"]).perform()
         #expect(output.status == 2)
         #expect(output.standardError == "error: /nonexistent/connectors: no such file or directory\n")
+    }
+}
+
+/// `manifold plan` in text shows what a reviewer checks that JSON alone showed: a generic HMAC's prefix, signed
+/// string and timestamp header, and an operation's query.
+@Suite struct PlanTextTests {
+    @Test func hmacAndQueryAreShown() throws {
+        let source = """
+            connector: custom
+            source:
+              webhook:
+                path: /in
+                verify: { scheme: hmac, secret: "${env:S}", header: X-Sig, prefix: "v1=", timestamp_header: X-Ts, string_to_sign: "{timestamp}:{body}" }
+                event_id: id
+            targets:
+              api:
+                base_url: https://api.example.com
+                operations:
+                  find: { method: GET, path: /items, query: { limit: "50" } }
+            routes:
+              - { name: find, call: api.find, query: { q: "{% id %}" } }
+            """
+        let plan = try #require(ConnectorCompiler().compile([SourceFile(path: "custom.yaml", text: source)]).plan)
+        let text = PlanRenderer.text(plan)
+        #expect(text.contains("sha256 hex in X-Sig after prefix 'v1=' of '{timestamp}:{body}', timestamp in X-Ts"), "\(text)")
+        #expect(text.contains("GET https://api.example.com/items?limit=50&q={% id %}"), "\(text)")
     }
 }

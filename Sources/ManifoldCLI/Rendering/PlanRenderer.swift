@@ -2,6 +2,24 @@ import ManifoldPlan
 
 /// Prints a plan for people: per connector its webhook, routes and targets with effective policies.
 enum PlanRenderer {
+    /// The generic HMAC scheme in full, as a reviewer checks it: header and prefix, algorithm and encoding, what is
+    /// signed, and the timestamp header.
+    static func hmacText(_ hmac: HMACSettings) -> String {
+        "\(hmac.algorithm.rawValue) \(hmac.encoding.rawValue) in \(hmac.header)"
+            + (hmac.prefix.isEmpty ? "" : " after prefix '\(hmac.prefix)'")
+            + " of '\(hmac.stringToSign)'"
+            + (hmac.timestampHeader.map { ", timestamp in \($0)" } ?? "")
+    }
+
+    /// `?name=value&…` with each value as written (templates with `{% %}`), or nothing.
+    static func queryText(_ query: [Header]) -> String {
+        guard !query.isEmpty else { return "" }
+        return "?" + query.map { parameter in
+            let value = parameter.value.json.stringValue ?? parameter.value.json.serialized()
+            return "\(parameter.name)=\(value)"
+        }.joined(separator: "&")
+    }
+
     static func text(_ plan: Plan) -> String {
         var lines = ["plan \(plan.version): \(plan.connectors.count) connector\(plan.connectors.count == 1 ? "" : "s")"]
         for connector in plan.connectors {
@@ -23,9 +41,7 @@ enum PlanRenderer {
         }
         if let tolerance = verification.tolerance { verify += ", replay window \(tolerance.manifoldText)" }
         if let url = verification.publicURL { verify += ", public URL \(url)" }
-        if let hmac = verification.hmac {
-            verify += ", \(hmac.algorithm.rawValue) \(hmac.encoding.rawValue) in \(hmac.header)"
-        }
+        if let hmac = verification.hmac { verify += ", " + hmacText(hmac) }
         lines.append(verify)
         lines.append("    event id    \(eventIDText(source, code: "", expressionLabel: ""))")
         if let type = source.eventType { lines.append("    event type  \(type)") }
@@ -37,7 +53,7 @@ enum PlanRenderer {
             lines.append("      when      \(route.condition.map(\.source) ?? "always")")
             var call = "      call      \(route.call)"
             if let target = connector.target(named: route.target), let operation = target.operation(named: route.operation) {
-                call += "  \(operation.method.rawValue) \(target.baseURL)\(operation.path)"
+                call += "  \(operation.method.rawValue) \(target.baseURL)\(operation.path)" + queryText(operation.query + route.query)
             }
             lines.append(call)
             if let key = route.idempotencyKey { lines.append("      idempotency key  \(key)") }
@@ -55,10 +71,7 @@ enum PlanRenderer {
             lines.append("      retry budget     at most \(target.worstCaseRetryBudget.manifoldText) from first attempt to giving up")
             if let signing = target.signing {
                 var text = signing.scheme.rawValue + ", \(signing.secrets.count) secret\(signing.secrets.count == 1 ? "" : "s")"
-                if let hmac = signing.hmac {
-                    text += ": \(hmac.header): \(hmac.prefix.isEmpty ? "" : "'\(hmac.prefix)' + ")\(hmac.encoding.rawValue) "
-                        + "\(hmac.algorithm.rawValue) of '\(hmac.stringToSign)'" + (hmac.timestampHeader.map { ", timestamp in \($0)" } ?? "")
-                }
+                if let hmac = signing.hmac { text += ", " + hmacText(hmac) }
                 lines.append("      signs calls      \(text)")
             }
             for operation in target.operations {
