@@ -39,15 +39,56 @@ import Testing
             #expect(run.status == 0, "\(run.error)")
             let report = run.output
             #expect(report.hasPrefix("# Integration audit\n"))
-            #expect(report.contains("risks: 3 high, 2 medium, 1 low."), "\(report)")
+            #expect(report.contains("risks: 3 high, 2 medium, 2 low."), "\(report)")
             #expect(report.contains("- **high** `risky`: webhook `/hooks/risky` is not verified"))
             #expect(report.contains("- **high** `risky`: target `legacy` calls http://legacy.internal over plain http"))
             #expect(report.contains("- **high** `risky`: secret `targets.crm.auth.bearer.token` is written inline ("))
             #expect(report.contains("- **medium** `risky`: target `crm` calls HubSpot (api.hubapi.com), which rate-limits"))
             #expect(report.contains("- **medium** `risky`: no tests: add risky.test.yaml beside it"))
             #expect(report.contains("- **low** `risky`: target `crm` has no retry policy of its own"))
+            #expect(report.contains("- **low** `risky`: target `legacy` calls legacy.internal without a `rate_limit`"), "\(report)")
             #expect(report.contains("| `legacy` | http://legacy.internal | api_key in header X-Key | 30s | 4 | none |"), "effective defaults shown")
             #expect(!report.contains("pat-na1-inline-secret"), "the audit never prints a secret")
+        }
+    }
+
+    /// Any third-party API without a limit is a risk (the known strict ones more so); names with backticks stay
+    /// code; --fail-on gates CI on a level.
+    @Test func everyUnlimitedVendorIsARiskAndFailOnGates() throws {
+        try TemporaryDirectory.with { folder in
+            let connector = """
+                connector: mail
+                source:
+                  webhook:
+                    path: /hooks/mailgun
+                    verify: { scheme: hmac, secret: "${env:MAILGUN_KEY}", header: X-Sig }
+                    event_id: "`event-data`.id"
+                targets:
+                  jira:
+                    base_url: https://acme.atlassian.net
+                    auth: { bearer: { token: "${env:JIRA_TOKEN}" } }
+                    retry: { max_attempts: 5 }
+                    operations: { create: { method: POST, path: /rest/api/3/issue } }
+                  local:
+                    base_url: http://127.0.0.1:9000
+                    auth: { bearer: { token: "${env:LOCAL_TOKEN}" } }
+                    retry: { max_attempts: 5 }
+                    operations: { post: { method: POST, path: /in } }
+                routes:
+                  - { name: issue, when: "`event-data`.event = 'failed'", call: jira.create, body: { id: "{% id %}" } }
+                  - { name: local, call: local.post, body: { id: "{% id %}" } }
+                """
+            try connector.write(to: folder.appending(path: "mail.yaml"), atomically: true, encoding: .utf8)
+            let run = try EngineEndToEndTests.manifold(["audit", folder.path])
+            #expect(run.status == 0)
+            #expect(run.output.contains("- **low** `mail`: target `jira` calls acme.atlassian.net without a `rate_limit`"), "\(run.output)")
+            #expect(!run.output.contains("target `local` calls"), "loopback is not a vendor")
+            #expect(run.output.contains("- Deduplication: event id `` `event-data`.id ``"), "\(run.output)")
+            #expect(run.output.contains("| `issue` | `` `event-data`.event = 'failed' `` |"), "\(run.output)")
+            // Only low and medium risks here (no tests is medium): --fail-on high passes, --fail-on medium fails.
+            #expect(try EngineEndToEndTests.manifold(["audit", folder.path, "--fail-on", "high"]).status == 0)
+            let gated = try EngineEndToEndTests.manifold(["audit", folder.path, "--fail-on", "medium"])
+            #expect(gated.status == 1 && gated.output.hasPrefix("# Integration audit"))
         }
     }
 

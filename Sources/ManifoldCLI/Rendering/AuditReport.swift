@@ -35,6 +35,16 @@ struct AuditReport {
 
     let plan: Plan
     let diagnostics: [Diagnostic]
+    /// Loopback: plain http there leaves no machine.
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]"
+    }
+
+    /// Loopback, or a host known only at run time (`${env:}`): not a third-party API the audit can name.
+    static func isLocal(_ host: String) -> Bool {
+        isLoopback(host) || host.contains("${")
+    }
+
     /// The test file beside a connector file, read as `manifold test` reads it.
     struct TestFile {
         var path: String
@@ -74,7 +84,7 @@ struct AuditReport {
             }
             for target in connector.targets {
                 let url = target.baseURL.description
-                if url.hasPrefix("http://") {
+                if url.hasPrefix("http://"), !(Self.host(of: url).map(Self.isLoopback) ?? false) {
                     risks.append(Risk(severity: .high, connector: name,
                                       text: "target `\(target.name)` calls \(url) over plain http: payloads and credentials travel unencrypted"))
                 }
@@ -82,11 +92,15 @@ struct AuditReport {
                     risks.append(Risk(severity: .low, connector: name,
                                       text: "target `\(target.name)` has no retry policy of its own: engine defaults apply (\(PlanRenderer.retryText(target.retry)))"))
                 }
-                if target.rateLimit == nil, let host = Self.host(of: url),
-                   let known = Self.rateLimitedHosts.first(where: { host == $0.suffix || host.hasSuffix("." + $0.suffix) })
-                {
-                    risks.append(Risk(severity: .medium, connector: name,
-                                      text: "target `\(target.name)` calls \(known.vendor) (\(host)), which rate-limits (\(known.limit)), without a `rate_limit`"))
+                if target.rateLimit == nil, let host = Self.host(of: url) {
+                    // Every third-party API limits its callers; those whose limits are known and strict, more so.
+                    if let known = Self.rateLimitedHosts.first(where: { host == $0.suffix || host.hasSuffix("." + $0.suffix) }) {
+                        risks.append(Risk(severity: .medium, connector: name,
+                                          text: "target `\(target.name)` calls \(known.vendor) (\(host)), which rate-limits (\(known.limit)), without a `rate_limit`"))
+                    } else if !Self.isLocal(host) {
+                        risks.append(Risk(severity: .low, connector: name,
+                                          text: "target `\(target.name)` calls \(host) without a `rate_limit`: every API limits its callers; set the vendor's documented limit"))
+                    }
                 }
                 let secretInPath = target.operations.contains { $0.path.hasReferences }
                 if case .none = target.auth, target.signing == nil, !url.contains("${env:"), !secretInPath {
@@ -179,7 +193,7 @@ struct AuditReport {
             if let target = connector.target(named: route.target), let operation = target.operation(named: route.operation) {
                 call += " \(operation.method.rawValue) \(target.baseURL)\(operation.path)"
             }
-            let condition = route.condition.map { "`\($0.source.replacingOccurrences(of: "|", with: "\\|"))`" } ?? "always"
+            let condition = route.condition.map { Markdown.code($0.source) } ?? "always"
             lines.append("| `\(route.name)` | \(condition) | \(call) |")
         }
         return lines

@@ -43,7 +43,7 @@ enum PlanRenderer {
         if let url = verification.publicURL { verify += ", public URL \(url)" }
         if let hmac = verification.hmac { verify += ", " + hmacText(hmac) }
         lines.append(verify)
-        lines.append("    event id    \(eventIDText(source, code: "", expressionLabel: ""))")
+        lines.append("    event id    \(eventIDText(source, markdown: false, expressionLabel: ""))")
         if let type = source.eventType { lines.append("    event type  \(type)") }
         lines.append("    accepts     \(source.contentTypes.map(\.rawValue).joined(separator: ", ")), up to \(byteText(source.maxBodyBytes))"
                      + (source.allowedNetworks.isEmpty ? "" : ", from \(source.allowedNetworks.joined(separator: ", "))"))
@@ -84,10 +84,12 @@ enum PlanRenderer {
 
     /// What an event is told apart by: its id expression (after `expressionLabel`), a delivery-id header, or the
     /// hash of its body; names in `code` quotes.
-    static func eventIDText(_ source: WebhookSource, code: String = "`", expressionLabel: String = "event id ") -> String {
+    /// What tells events apart; `markdown` writes names and expressions as code spans.
+    static func eventIDText(_ source: WebhookSource, markdown: Bool = true, expressionLabel: String = "event id ") -> String {
         let verification = source.verification
-        return source.eventID.map { "\(expressionLabel)\(code)\($0)\(code)" }
-            ?? (verification.idHeader ?? verification.scheme.deliveryIDHeader).map { "header \(code)\($0)\(code)" }
+        func code(_ text: String) -> String { markdown ? Markdown.code(text) : text }
+        return source.eventID.map { "\(expressionLabel)\(code($0.source))" }
+            ?? (verification.idHeader ?? verification.scheme.deliveryIDHeader).map { "header \(code($0))" }
             ?? "hash of the body"
     }
 
