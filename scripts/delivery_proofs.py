@@ -475,6 +475,7 @@ def prove_backlog(options, vendor, results):
         print(f"after the vendor returned: {jobs} in {time.time() - returned:.0f} s; RSS {rss_mib(engine.process.pid):.1f} MiB")
     finally:
         engine.stop()
+    stored = max_seq(engine.store)   # again, now that the last acknowledged requests are committed
     # Each job answered 200 once: from the attempt records (the vendor's own log of a million calls is too large to fetch).
     database = sqlite3.connect(engine.store, timeout=30)
     try:

@@ -94,27 +94,20 @@ public final class AsyncHTTPTransport: HTTPTransport {
         let deadline = NIODeadline.now() + .nanoseconds(nanoseconds)
         let (client, bodyLimit, prepared) = (self.client, self.bodyLimit, outbound)
         do {
-            return try await withThrowingTaskGroup(of: InboundResponse?.self) { group in
-                group.addTask {
-                    let response = try await client.execute(prepared, deadline: deadline)
-                    var kept: [UInt8] = []
-                    for try await chunk in response.body {
-                        if kept.count < bodyLimit {
-                            kept.append(contentsOf: chunk.readableBytesView.prefix(bodyLimit - kept.count))
-                        }
+            // The client's deadline covers the head; this one, the whole exchange, body included.
+            let answer = try await Deadline.run(within: timeout, on: client.eventLoopGroup.next()) {
+                let response = try await client.execute(prepared, deadline: deadline)
+                var kept: [UInt8] = []
+                for try await chunk in response.body {
+                    if kept.count < bodyLimit {
+                        kept.append(contentsOf: chunk.readableBytesView.prefix(bodyLimit - kept.count))
                     }
-                    return InboundResponse(status: Int(response.status.code),
-                                           headers: response.headers.map { (name: $0.name, value: $0.value) }, body: kept)
                 }
-                // The deadline of the whole exchange: the client's own covers the head, not the body.
-                group.addTask {
-                    try await Task.sleep(for: timeout)
-                    return nil
-                }
-                defer { group.cancelAll() }
-                guard let first = try await group.next(), let response = first else { throw HTTPClientError.deadlineExceeded }
-                return response
+                return InboundResponse(status: Int(response.status.code),
+                                       headers: response.headers.map { (name: $0.name, value: $0.value) }, body: kept)
             }
+            guard let answer else { throw HTTPClientError.deadlineExceeded }
+            return answer
         } catch let error as HTTPClientError {
             if [HTTPClientError.deadlineExceeded, .readTimeout, .connectTimeout, .writeTimeout].contains(error) {
                 throw .timeout(timeout)

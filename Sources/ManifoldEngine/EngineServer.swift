@@ -103,7 +103,7 @@ struct EngineResponder: HTTPResponder {
         }
         let buffer: ByteBuffer
         do {
-            buffer = try await Self.collect(request.body, upTo: limit, within: limits.bodyTimeout)
+            buffer = try await Self.collect(request.body, upTo: limit, within: limits.bodyTimeout, on: context.channel)
         } catch is NIOTooManyBytesError {
             return Self.closing(Self.json(Engine.Reply(.tooLarge(limit: limit))), context.channel)
         } catch is BodyTimeout {
@@ -161,18 +161,13 @@ struct EngineResponder: HTTPResponder {
     struct BodyTimeout: Error {}
 
     /// The body, up to `limit` bytes, read within `timeout` (a client that trickles its body cannot hold a
-    /// connection and a task forever).
-    static func collect(_ body: RequestBody, upTo limit: Int, within timeout: Duration) async throws -> ByteBuffer {
-        try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
-            group.addTask { try await body.collect(upTo: limit) }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let buffer = first else { throw BodyTimeout() }
-            return buffer
-        }
+    /// connection and a task forever), timed on the connection's event loop.
+    static func collect(_ body: RequestBody, upTo limit: Int, within timeout: Duration, on channel: any Channel) async throws
+        -> ByteBuffer
+    {
+        guard let buffer = try await Deadline.run(within: timeout, on: channel.eventLoop, { try await body.collect(upTo: limit) })
+        else { throw BodyTimeout() }
+        return buffer
     }
 
     /// `response`, after which the connection closes (`Connection: close`): the client's unread body is not
