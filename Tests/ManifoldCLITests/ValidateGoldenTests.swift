@@ -111,3 +111,31 @@ import Testing
         #expect(text.contains("GET https://api.example.com/items?limit=50&q={% id %}"), "\(text)")
     }
 }
+
+/// A setting of another kind is not a typo, and one mistake is one error.
+@Suite struct SuggestionTests {
+    @Test func aKeyOfAnotherSettingGetsNoSuggestionAndOneError() throws {
+        try TemporaryDirectory.with { folder in
+            let file = folder.appending(path: "sendgrid.yaml")
+            try """
+            connector: sendgrid
+            source:
+              webhook:
+                path: /hooks/sendgrid
+                verify: { scheme: hmac, header: X-Sig, public_key: "${env:SENDGRID_KEY}" }
+                event_id: sg_event_id
+            targets:
+              mixpanel:
+                base_url: https://api.mixpanel.com
+                operations: { track: { method: POST, path: /track } }
+            routes:
+              - { name: track, call: mixpanel.track, body: { id: "{% id %}" } }
+            """.write(to: file, atomically: true, encoding: .utf8)
+            let output = try ValidateCommand.parse([file.path]).perform()
+            let errors = output.standardOutput.split(separator: "\n").filter { $0.contains(": error: ") }
+            #expect(errors.count == 1, "\(output.standardOutput)")
+            #expect(errors.first?.contains("unknown key 'public_key' in source.webhook.verify (expected one of: scheme, secret,") == true)
+            #expect(!output.standardOutput.contains("did you mean 'public_url'"))
+        }
+    }
+}

@@ -10,7 +10,18 @@ enum Suggestion {
         }
         guard let best else { return nil }
         let allowance = max(1, min(word.count, best.candidate.count) / 3)
-        return best.distance <= allowance ? best.candidate : nil
+        guard best.distance <= allowance else { return nil }
+        return sameWords(lowered, best.candidate.lowercased()) ? best.candidate : nil
+    }
+
+    /// Whether two snake_case names are the same words, each at most misspelt: `max_attemps` is `max_attempts`,
+    /// but `public_key` is not `public_url` (one word replaced by another is another setting, not a typo).
+    static func sameWords(_ a: String, _ b: String) -> Bool {
+        let left = a.split(separator: "_"), right = b.split(separator: "_")
+        guard left.count == right.count, left.count > 1 else { return true }
+        return zip(left, right).allSatisfy { word, other in
+            editDistance(String(word), String(other)) <= max(1, min(word.count, other.count) / 3)
+        }
     }
 
     /// Levenshtein distance, with a transposition counted as one edit.

@@ -8,7 +8,19 @@ struct SchemaDiagnostics {
     let document: LocatedDocument
 
     func diagnostics(for errors: [ValidationError]) -> [Diagnostic] {
-        errors.flatMap(diagnostics(for:))
+        // One root cause, one error: a mapping with an unknown key (a misspelt `secret`, a setting of another
+        // scheme) also fails what it requires; the unknown key is the error to fix, the rest follows from it.
+        let withUnknownKeys = Set(errors.compactMap { error -> String? in
+            if case .unexpectedProperty = error.kind { return error.instanceLocation.parent.description }
+            return nil
+        })
+        return errors.filter { error in
+            guard withUnknownKeys.contains(error.instanceLocation.description) else { return true }
+            switch error.kind {
+            case .required, .dependentRequired, .oneOf, .anyOf: return false
+            default: return true
+            }
+        }.flatMap(diagnostics(for:))
     }
 
     private func diagnostics(for error: ValidationError) -> [Diagnostic] {
