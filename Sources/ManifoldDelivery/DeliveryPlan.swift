@@ -84,12 +84,27 @@ struct ConnectorProgram: Sendable {
 struct NamedTemplate: Sendable {
     let name: String
     let template: CompiledTemplate
-    let secret: Bool
+    /// How the record shows the value: the same template with its `${env:}`/`${file:}` references left as written,
+    /// when it reads any; `nil` when it reads none.
+    let shown: CompiledTemplate?
+    /// A credential by its name (`Authorization`, `api_key`, ...): shown `[redacted]` unless it is a reference.
+    let credential: Bool
 
     init(_ header: Header, resolver: ConfigResolver) throws {
         name = header.name
         template = try CompiledTemplate(header.value, resolver: resolver)
-        secret = CompiledTemplate.readsSecrets(header.value) || CredentialName.matches(header.name)
+        shown = CompiledTemplate.readsSecrets(header.value)
+            ? try CompiledTemplate(header.value, resolver: .showingReferences) : nil
+        credential = CredentialName.matches(header.name)
+    }
+
+    /// The value as records show it: references as written (the one rule, as for base URLs and paths), a
+    /// credential named as such `[redacted]`, anything else as sent.
+    func display(_ value: String, payload: JSON, bindings: [String: JSON]) -> String {
+        if let shown, let text = (try? shown.evaluate(payload, bindings: bindings)).flatMap({ $0 }).map(CompiledTemplate.text(of:)) {
+            return text
+        }
+        return credential ? "[redacted]" : value
     }
 }
 

@@ -47,12 +47,13 @@ enum RequestBuilder {
         }
 
         // Path: `{name}` placeholders from the route's path values, each percent-encoded.
-        var values: [String: (value: String, secret: Bool)] = [:]
+        var values: [String: (value: String, shown: String)] = [:]
         for parameter in route.path {
             guard let value = try evaluate(parameter.template, "path value '\(parameter.name)'") else {
                 throw BadData(description: "path value '\(parameter.name)' gave nothing")
             }
-            values[parameter.name] = (CompiledTemplate.text(of: value), parameter.secret)
+            let text = CompiledTemplate.text(of: value)
+            values[parameter.name] = (text, parameter.display(text, payload: payload, bindings: bindings))
         }
         let (path, displayPath) = try fill(operation.path, with: values)
         let base = target.baseURL.value.hasSuffix("/") ? String(target.baseURL.value.dropLast()) : target.baseURL.value
@@ -60,13 +61,14 @@ enum RequestBuilder {
             ? String(target.baseURL.display.dropLast()) : target.baseURL.display
 
         // Query: the operation's, then the route's, then an API key in the query.
-        var query: [(name: String, value: String, secret: Bool)] = []
+        var query: [(name: String, value: String, shown: String)] = []
         for parameter in operation.query + route.query {
             if let value = try evaluate(parameter.template, "query parameter '\(parameter.name)'") {
-                query.append((parameter.name, CompiledTemplate.text(of: value), parameter.secret))
+                let text = CompiledTemplate.text(of: value)
+                query.append((parameter.name, text, parameter.display(text, payload: payload, bindings: bindings)))
             }
         }
-        if case .query(let name, let value) = target.auth { query.append((name, value, true)) }
+        if case .query(let name, let value) = target.auth { query.append((name, value, "[redacted]")) }
         var url = base + path
         var displayURL = displayBase + displayPath
         if !query.isEmpty {
@@ -74,7 +76,7 @@ enum RequestBuilder {
             url += separator + query.map { "\(PercentEncoding.component($0.name))=\(PercentEncoding.component($0.value))" }
                 .joined(separator: "&")
             displayURL += separator + query.map {
-                "\(PercentEncoding.component($0.name))=\($0.secret ? "[redacted]" : PercentEncoding.component($0.value))"
+                "\(PercentEncoding.component($0.name))=\($0.shown == $0.value ? PercentEncoding.component($0.value) : $0.shown)"
             }.joined(separator: "&")
         }
 
@@ -103,7 +105,7 @@ enum RequestBuilder {
                 throw BadData(description: "header '\(header.name)': the value holds a line break or NUL")
             }
             headers.append((header.name, text))
-            display.append((header.name, header.secret ? "[redacted]" : text))
+            display.append((header.name, header.display(text, payload: payload, bindings: bindings)))
         }
         if body != nil, !headers.contains(where: { $0.name.lowercased() == "content-type" }) {
             headers.append(("Content-Type", "application/json"))
@@ -146,7 +148,7 @@ enum RequestBuilder {
     }
 
     /// Replaces `{name}` placeholders in a path with encoded values.
-    private static func fill(_ path: ResolvedString, with values: [String: (value: String, secret: Bool)]) throws(BadData)
+    private static func fill(_ path: ResolvedString, with values: [String: (value: String, shown: String)]) throws(BadData)
         -> (String, String)
     {
         func substitute(_ text: String, display: Bool) throws(BadData) -> String {
@@ -159,7 +161,7 @@ enum RequestBuilder {
                     guard let value = values[placeholder] else {
                         throw BadData(description: "no value for the path placeholder {\(placeholder)}")
                     }
-                    out += display && value.secret ? "[redacted]" : PercentEncoding.component(value.value)
+                    out += display && value.shown != value.value ? value.shown : PercentEncoding.component(value.value)
                     name = nil
                 } else if name != nil {
                     name!.append(character)

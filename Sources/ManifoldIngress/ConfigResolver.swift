@@ -12,6 +12,8 @@ public struct ConfigResolver: Sendable {
     private let environment: [String: String]
     /// Relative `${file:}` paths are read from here.
     private let directory: String
+    /// Resolves every reference to itself (`${env:NAME}`): how records show a value that holds a secret.
+    private var showsReferences = false
 
     /// `directory` defaults to the working directory.
     public init(environment: [String: String], directory: String? = nil) {
@@ -19,7 +21,15 @@ public struct ConfigResolver: Sendable {
         self.directory = directory ?? FileManager.default.currentDirectoryPath
     }
 
+    /// A resolver that leaves references as written: `${env:SLACK_PATH}` stays `${env:SLACK_PATH}`.
+    public static var showingReferences: ConfigResolver {
+        var resolver = ConfigResolver(environment: [:])
+        resolver.showsReferences = true
+        return resolver
+    }
+
     public func resolve(_ string: ConfigString) throws(Failure) -> String {
+        if showsReferences { return string.description }
         var out = ""
         for part in string.parts {
             switch part {

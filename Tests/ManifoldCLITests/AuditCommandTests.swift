@@ -99,7 +99,7 @@ import Testing
             try "connector: risky\ncases:\n  - name: one\n    webhok: {}\n".write(to: tests, atomically: true, encoding: .utf8)
             let report = try EngineEndToEndTests.manifold(["audit", folder.path]).output
             #expect(report.contains("| **invalid** |"), "\(report)")
-            #expect(report.contains("- **medium** `risky`: its test file does not load: \(tests.path):3:5: error: cases[0] is missing the required key 'webhook'"), "\(report)")
+            #expect(report.contains("- **medium** `risky`: its test file does not load: \(tests.path):4:5: error: unknown key 'webhok' in cases[0]; did you mean 'webhook'?"), "\(report)")
             #expect(!report.contains("no tests: add"))
         }
     }

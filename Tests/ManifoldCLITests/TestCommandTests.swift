@@ -100,3 +100,48 @@ import Testing
         #expect(missingSecret.standardError.contains("give every variable the connector reads a fake value under env:"))
     }
 }
+
+/// One rule for references in what a test (and a record) shows: `${env:NAME}` as written, wherever it is (a base
+/// URL, an operation path, a route's path value, a query value, a header), never the value and never `[redacted]`.
+@Suite struct ReferenceDisplayTests {
+    @Test func referencesShowAsWrittenEverywhere() async throws {
+        try await TemporaryDirectory.withAsync { folder in
+            try """
+            connector: refs
+            source:
+              webhook:
+                path: /in
+                verify: { scheme: none }
+                allow_ips: [127.0.0.1/32]
+                event_id: id
+            targets:
+              hooks:
+                base_url: https://${env:HOST}.example.com
+                operations:
+                  post: { method: POST, path: "/services/${env:PREFIX}/{hook}" }
+            routes:
+              - name: all
+                call: hooks.post
+                path: { hook: "${env:HOOK}" }
+                query: { team: "${env:TEAM}-{% id %}" }
+                headers: { X-Signing-Key: "${env:KEY}", Authorization: "{% 'Bearer ' & id %}" }
+                body: { id: "{% id %}" }
+            """.write(to: folder.appending(path: "refs.yaml"), atomically: true, encoding: .utf8)
+            try """
+            connector: refs
+            env: { HOST: acme, PREFIX: T000, HOOK: s3cr3t-hook, TEAM: sales, KEY: k3y }
+            cases:
+              - name: references as written
+                webhook: { body: { id: e1 } }
+                expect:
+                  requests:
+                    - route: all
+                      url: https://${env:HOST}.example.com/services/${env:PREFIX}/${env:HOOK}?team=${env:TEAM}-e1
+                      headers: { X-Signing-Key: "${env:KEY}", Authorization: "[redacted]" }
+            """.write(to: folder.appending(path: "refs.test.yaml"), atomically: true, encoding: .utf8)
+            let output = try await TestCommand.parse([folder.path]).perform()
+            #expect(output.status == 0, "\(output.standardOutput)\(output.standardError)")
+            #expect(!output.standardOutput.contains("s3cr3t-hook") && !output.standardOutput.contains("k3y"))
+        }
+    }
+}
