@@ -107,10 +107,10 @@ struct SendCommand: AsyncParsableCommand, AsyncOutputCommand {
         do {
             let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
             let answer = try await response.body.collect(upTo: 1 << 20)
-            let text = String(buffer: answer)
-            let line = "\(response.status.code) \(response.status.reasonPhrase)\n"
+            // One line, as the README shows it: the status, then the engine's JSON answer.
+            let text = String(buffer: answer).trimmingCharacters(in: .whitespacesAndNewlines)
             let ok = (200..<300).contains(Int(response.status.code))
-            return CommandOutput(standardOutput: line + text + (text.hasSuffix("\n") || text.isEmpty ? "" : "\n"),
+            return CommandOutput(standardOutput: "\(response.status.code)" + (text.isEmpty ? "" : " " + text) + "\n",
                                  status: ok ? 0 : 1)
         } catch {
             return .failure("cannot post to \(url.absoluteString): \(error)")
