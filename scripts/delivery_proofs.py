@@ -470,9 +470,17 @@ def prove_backlog(options, vendor, results):
         print(f"backlog: {stored:,} events, {pending:,} jobs pending; RSS {held:.1f} MiB (peak {peak:.1f}; idle {idle:.1f})")
         vendor.mode(prefix="/backlog", status=200)
         returned = time.time()
-        drained = wait_until(lambda: engine.jobs().get("pending", 0) == 0, options.seconds * 60, step=2)
+        peaks = [peak]
+
+        def drained_check():
+            peaks.append(rss_mib(engine.process.pid))   # the peak while delivering counts too
+            return engine.jobs().get("pending", 0) == 0
+
+        drained = wait_until(drained_check, options.seconds * 60, step=2)
+        peak = max(peaks)
         jobs = engine.jobs()
-        print(f"after the vendor returned: {jobs} in {time.time() - returned:.0f} s; RSS {rss_mib(engine.process.pid):.1f} MiB")
+        print(f"after the vendor returned: {jobs} in {time.time() - returned:.0f} s; RSS {rss_mib(engine.process.pid):.1f} MiB"
+              f" (peak over the whole run {peak:.1f} MiB)")
     finally:
         engine.stop()
     stored = max_seq(engine.store)   # again, now that the last acknowledged requests are committed

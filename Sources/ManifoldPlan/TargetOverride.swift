@@ -54,6 +54,12 @@ extension Plan {
             connector.targets = connector.targets.map { target in
                 var target = target
                 if let override = overrides.last(where: { $0.applies(to: target.name, of: connector.name) }) {
+                    // An OAuth token endpoint on the vendor's own host moves with it (a local vendor issues tokens too).
+                    let original = target.baseURL.description
+                    if case .oauth2(var settings) = target.auth, settings.tokenURL.description.hasPrefix(original) {
+                        settings.tokenURL = ConfigString(literal: override.baseURL + settings.tokenURL.description.dropFirst(original.count))
+                        target.auth = .oauth2(settings)
+                    }
                     target.baseURL = ConfigString(literal: override.baseURL)
                 }
                 return target

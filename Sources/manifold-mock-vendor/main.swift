@@ -101,6 +101,10 @@ struct VendorResponder: HTTPResponder {
             break
         }
         let body = try await request.body.collect(upTo: 1 << 20)
+        // An OAuth 2 token request (a form with grant_type): a token, so that connectors with OAuth work against it.
+        if String(buffer: body).contains("grant_type=") {
+            return text(200, #"{"access_token":"mock-vendor-token","token_type":"bearer","expires_in":3600}"#)
+        }
         let (prefix, behaviour) = vendor.behaviour(for: path)
         let now = vendor.origin.duration(to: .now)
         var status = behaviour.status
@@ -153,7 +157,7 @@ struct MockVendorCommand: AsyncParsableCommand {
         (Idempotency-Key), tag (X-Proof-Tag), status, traceparent, body (first 4 KB)
           GET  /_stats                                       {"calls": N}
 
-        Point a target's base_url at it (e.g. `manifold run --target hubspot=http://127.0.0.1:9000`) to see what a \
+        An OAuth 2 token request (a form with grant_type, at any path) gets a token. Point a target's base_url at it (e.g. `manifold run --target hubspot=http://127.0.0.1:9000`) to see what a \
         connector sends; it also takes alert notifications (webhook and Slack sinks).
         """
     )

@@ -68,18 +68,7 @@ import Testing
         """
 
     static func start(in folder: URL) async throws -> Setup {
-        let portFile = folder.appending(path: "vendor.port")
-        let vendor = Process()
-        vendor.executableURL = TestPaths.mockVendor
-        vendor.arguments = ["--port", "0", "--port-file", portFile.path]
-        vendor.standardOutput = FileHandle.nullDevice
-        try vendor.run()
-        var vendorPort = 0
-        for _ in 0..<200 where vendorPort == 0 {
-            vendorPort = Int(((try? String(contentsOf: portFile, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
-            if vendorPort == 0 { try await Task.sleep(for: .milliseconds(50)) }
-        }
-        guard vendorPort > 0 else { vendor.terminate(); throw CocoaError(.fileReadUnknown) }
+        let (vendor, vendorPort) = try await MockVendorProcess.start(in: folder)
         let connectors = folder.appending(path: "connectors")
         try FileManager.default.createDirectory(at: connectors, withIntermediateDirectories: true)
         try connector.write(to: connectors.appending(path: "orders.yaml"), atomically: true, encoding: .utf8)

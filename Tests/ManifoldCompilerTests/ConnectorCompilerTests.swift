@@ -140,6 +140,23 @@ import Testing
         #expect(one.connectors[0] == Self.plan.connectors[0])
     }
 
+    @Test func anOAuthTokenEndpointOnTheVendorsHostMovesWithIt() throws {
+        let source = """
+            connector: crm
+            source: { webhook: { path: /in, verify: { scheme: none }, allow_ips: [127.0.0.1/32] } }
+            targets:
+              hubspot:
+                base_url: https://api.hubapi.com
+                auth: { oauth2: { grant: client_credentials, token_url: https://api.hubapi.com/oauth/v1/token, client_id: a, client_secret: "${env:S}" } }
+                operations: { up: { method: POST, path: /up } }
+            routes: [{ name: up, call: hubspot.up }]
+            """
+        let plan = try #require(ConnectorCompiler().compile([SourceFile(path: "crm.yaml", text: source)]).plan)
+        let local = try plan.overriding([TargetOverride(parsing: "hubspot=http://127.0.0.1:9000")])
+        guard case .oauth2(let settings) = local.connectors[0].targets[0].auth else { Issue.record("auth changed kind"); return }
+        #expect(settings.tokenURL.description == "http://127.0.0.1:9000/oauth/v1/token")
+    }
+
     @Test func aTypoOrAMalformedOverrideIsAnError() throws {
         let typo = try #require(throws: TargetOverride.Failure.self) {
             try Self.plan.overriding([TargetOverride(parsing: "snik=http://127.0.0.1:9000")])
