@@ -165,6 +165,7 @@ let package = Package(
                 "ManifoldEngine", "ManifoldIngress", "ManifoldStore", "ManifoldPlan", "ManifoldDelivery", "JSONValue",
                 "TestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

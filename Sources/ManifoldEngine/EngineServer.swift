@@ -241,18 +241,37 @@ public enum EngineServer {
                                 dashboard: DashboardAccess = DashboardAccess(mode: .tokens([])),
                                 onListening: @escaping @Sendable (Int) async -> Void = { _ in }) -> [any Service]
     {
+        let application = self.application(engine: engine, host: host, port: port, logger: logger, reloading: reloading,
+                                            alerts: alerts, limits: limits, dashboard: dashboard, onListening: onListening)
+        return supporting(engine: engine, reloading: reloading, alerts: alerts) + [application]
+    }
+
+    /// The engine as one Hummingbird application: its HTTP server, with the store, delivery, alerts and reload as
+    /// services of it. Tests drive it in process (`app.test(.router)`), without a port.
+    public static func application(engine: Engine, host: String = "127.0.0.1", port: Int = 0, logger: Logger,
+                                   reloading: Reloading? = nil, alerts: AlertCenter? = nil, limits: Limits = Limits(),
+                                   dashboard: DashboardAccess = DashboardAccess(mode: .tokens([])),
+                                   services: [any Service] = [],
+                                   onListening: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol
+    {
         let responder = EngineResponder(engine: engine, reloader: reloading?.reloader, alerts: alerts, limits: limits,
                                         dashboardAccess: dashboard)
         let idle = limits.idleTimeout.components
-        let application = Application(
+        return Application(
             responder: responder,
             server: HTTPServerBuilder { responder in
                 EngineHTTP1Channel(inner: HTTP1Channel(responder: responder, configuration: .init(
                     idleTimeout: .nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000))))
             },
             configuration: .init(address: .hostname(host, port: port), serverName: "manifold", backlog: 1024),
+            services: services,
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
             logger: logger)
+    }
+
+    /// The services beside the HTTP server, in start order: the store first (it closes last), delivery, alerts,
+    /// reload.
+    public static func supporting(engine: Engine, reloading: Reloading? = nil, alerts: AlertCenter? = nil) -> [any Service] {
         var services: [any Service] = [StoreService(store: engine.store)]
         if let runtime = engine.runtime { services.append(DeliveryService(runtime: runtime)) }
         if let alerts { services.append(alerts) }
@@ -260,7 +279,6 @@ public enum EngineServer {
             services.append(ReloadSignalService(reloader: reloading.reloader))
             if let path = reloading.watch { services.append(ConnectorWatcher(path: path, reloader: reloading.reloader)) }
         }
-        services.append(application)
         return services
     }
 }

@@ -195,39 +195,45 @@ import Testing
         try await running.stop()
     }
 
+    /// What a vendor is told, in process (router mode: no port).
     @Test func aVendorGetsClearAnswers() async throws {
         let path = Self.storePath()
         let store = try SQLiteEventStore(path: path)
-        let running = try await Running(store: store)
-        let event = #"{"id":"evt_1","type":"invoice.paid"}"#
+        let version = Mutex("")
+        let acceptedID = Mutex("")
+        try await InProcessEngine.with(store: store) { running in
+            version.withLock { $0 = running.engine.plan.version }
+            let event = #"{"id":"evt_1","type":"invoice.paid"}"#
 
-        let accepted = try await running.post(body: event)
-        #expect(accepted.status == 200)
-        #expect(accepted.body?["status"] == "accepted")
-        let id = try #require(accepted.body?["id"]?.stringValue)
-        let again = try await running.post(body: event)
-        #expect(again.status == 200)
-        #expect(again.body?["status"] == "duplicate")
-        #expect(again.body?["id"]?.stringValue == id)
+            let accepted = try await running.post(body: event)
+            #expect(accepted.status == 200)
+            #expect(accepted.body?["status"] == "accepted")
+            let id = try #require(accepted.body?["id"]?.stringValue)
+            acceptedID.withLock { $0 = id }
+            let again = try await running.post(body: event)
+            #expect(again.status == 200)
+            #expect(again.body?["status"] == "duplicate")
+            #expect(again.body?["id"]?.stringValue == id)
 
-        let forged = try await running.post(body: event, headers: [("Stripe-Signature", "t=1,v1=00")], sign: false)
-        #expect(forged.status == 401)
-        #expect(forged.body?["error"] == "signature")
-        let unsigned = try await running.post(body: #"{"id":"evt_2"}"#, sign: false)
-        #expect(unsigned.status == 401)
-        #expect(unsigned.body?["message"] == "the Stripe-Signature header is missing")
-        #expect(try await running.post("/hooks/other", body: event).status == 404)
-        #expect(try await running.post(body: String(repeating: " ", count: 2049) + event).status == 413)
-        #expect(try await running.post(body: event, contentType: "text/plain").status == 415)
-        let garbage = try await running.post(body: #"{"id": "evt_3", "#)
-        #expect(garbage.status == 202)
-        #expect(garbage.body?["status"] == "quarantined")
+            let forged = try await running.post(body: event, headers: [("Stripe-Signature", "t=1,v1=00")], sign: false)
+            #expect(forged.status == 401)
+            #expect(forged.body?["error"] == "signature")
+            let unsigned = try await running.post(body: #"{"id":"evt_2"}"#, sign: false)
+            #expect(unsigned.status == 401)
+            #expect(unsigned.body?["message"] == "the Stripe-Signature header is missing")
+            #expect(try await running.post("/hooks/other", body: event).status == 404)
+            #expect(try await running.post(body: String(repeating: " ", count: 2049) + event).status == 413)
+            #expect(try await running.post(body: event, contentType: "text/plain").status == 415)
+            let garbage = try await running.post(body: #"{"id": "evt_3", "#)
+            #expect(garbage.status == 202)
+            #expect(garbage.body?["status"] == "quarantined")
 
-        #expect(try await running.get("/healthz").status == 200)
-        let ready = try await running.get("/readyz")
-        #expect(ready.status == 200)
-        #expect(ready.body?["plan"]?.stringValue == running.engine.plan.version)
-        try await running.stop()
+            #expect(try await running.get("/healthz").status == 200)
+            let ready = try await running.get("/readyz")
+            #expect(ready.status == 200)
+            #expect(ready.body?["plan"]?.stringValue == running.engine.plan.version)
+        }
+        let id = acceptedID.withLock { $0 }
 
         // After shutdown the store is closed: reopen it and read what the vendor was told.
         let reopened = try SQLiteEventStore(path: path, create: false)
@@ -237,7 +243,7 @@ import Testing
         let record = try #require(try await reopened.event(id: id))
         #expect(record.summary.duplicates == 1)
         #expect(record.headers.first { $0.name.lowercased() == "stripe-signature" }?.value == "[redacted]")
-        #expect(record.summary.planVersion == running.engine.plan.version)
+        #expect(record.summary.planVersion == version.withLock { $0 })
         // No secret and no signature reached the disk.
         for file in [path, path + "-wal"] {
             let bytes = (try? Data(contentsOf: URL(fileURLWithPath: file))) ?? Data()
@@ -257,13 +263,13 @@ import Testing
     }
 
     @Test func aStoreThatCannotCommitAcknowledgesNothing() async throws {
-        let running = try await Running(store: BrokenStore())
-        let answer = try await running.post(body: #"{"id":"evt_1","type":"x"}"#)
-        #expect(answer.status == 503)
-        #expect(answer.body?["error"] == "unavailable")
-        #expect(try await running.get("/readyz").status == 503)
-        #expect(try await running.get("/healthz").status == 200)
-        try await running.stop()
+        try await InProcessEngine.with(store: BrokenStore()) { running in
+            let answer = try await running.post(body: #"{"id":"evt_1","type":"x"}"#)
+            #expect(answer.status == 503)
+            #expect(answer.body?["error"] == "unavailable")
+            #expect(try await running.get("/readyz").status == 503)
+            #expect(try await running.get("/healthz").status == 200)
+        }
     }
 
     /// A store that takes a quick write but fails appends (a damaged page, a full disk): `/readyz` says so.
@@ -277,13 +283,13 @@ import Testing
     }
 
     @Test func aStoreThatFailsAppendsIsNotReady() async throws {
-        let running = try await Running(store: FailingAppends())
-        #expect(try await running.get("/readyz").status == 200)
-        #expect(try await running.post(body: #"{"id":"evt_1","type":"x"}"#).status == 503)
-        let ready = try await running.get("/readyz")
-        #expect(ready.status == 503)
-        #expect(ready.body?["message"]?.stringValue?.contains("database disk image is malformed") == true, "\(String(describing: ready.body))")
-        try await running.stop()
+        try await InProcessEngine.with(store: FailingAppends()) { running in
+            #expect(try await running.get("/readyz").status == 200)
+            #expect(try await running.post(body: #"{"id":"evt_1","type":"x"}"#).status == 503)
+            let ready = try await running.get("/readyz")
+            #expect(ready.status == 503)
+            #expect(ready.body?["message"]?.stringValue?.contains("database disk image is malformed") == true, "\(String(describing: ready.body))")
+        }
     }
 
     @Test func shutdownDrainsRequestsInFlight() async throws {
