@@ -142,9 +142,16 @@ public final class WebhookEndpoint: Sendable {
         let bindings: [String: JSON] = readsHeaders
             ? ["headers": .object(JSONObject(headers.fields.map { ($0.name.asciiLowercased, .string($0.value)) }))] : [:]
         do {
-            if let eventID, let value = try eventID.evaluate(payload, bindings: bindings) {
+            if let eventID {
+                // An event id that gives nothing would fall back to the body's hash: a redelivery with another
+                // timestamp would be stored and delivered again. Quarantined instead, with the reason.
+                guard let value = try eventID.evaluate(payload, bindings: bindings) else {
+                    event.quarantine = "event_id gave nothing for this payload (a field with a dash needs backticks: `event-data`.id)"
+                    event.eventID = deliveryID(request) ?? bodyHash(request.body)
+                    return event
+                }
                 guard let id = Self.text(of: value), !id.isEmpty else {
-                    event.quarantine = "event_id gave \(value.typeName), not a string or number"
+                    event.quarantine = "event_id gave \(value.typeName == "string" ? "an empty string" : value.typeName), not a string or number"
                     event.eventID = deliveryID(request) ?? bodyHash(request.body)
                     return event
                 }

@@ -35,6 +35,12 @@ public struct ConnectorTestRunner: Sendable {
                                       at: location))
         }
         for testCase in suite.cases {
+            // A forged (or missing) signature proves nothing on a connector that verifies none: the case would pass
+            // whatever the connector does.
+            if testCase.webhook.signature != .valid, connector.source.verification.scheme == .none {
+                diagnostics.append(.error("signature: \(testCase.webhook.signature.rawValue) tests nothing: \(connector.name) verifies no signature (scheme none)",
+                                          at: testCase.location))
+            }
             for target in testCase.responses.keys { unknown("target", target, targets, at: testCase.location) }
             if let expected = testCase.expect.routes {
                 for route in expected.value { unknown("route", route, routes, at: expected.location) }

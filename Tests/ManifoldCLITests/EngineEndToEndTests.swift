@@ -116,7 +116,7 @@ import Testing
         let samples: [(String, String, [String])] = [
             ("stripe-to-hubspot", "stripe-checkout-completed.json", []),
             ("github-to-slack", "github-pull-request-opened.json", ["--header", "X-GitHub-Event: pull_request"]),
-            ("shopify-to-3pl", "shopify-order-paid.json", ["--header", "X-Shopify-Topic: orders/paid"]),
+            ("shopify-to-3pl", "shopify-order-paid.json", ["--header", "X-Shopify-Topic: orders/paid", "--header", "X-Shopify-Event-Id: evt-e2e-1"]),
             ("twilio-sms-to-helpdesk", "twilio-sms.form", []),
             ("app-events-fanout", "app-event-invoice-paid.json", []),
         ]

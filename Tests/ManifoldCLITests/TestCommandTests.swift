@@ -145,3 +145,24 @@ import Testing
         }
     }
 }
+
+/// `signature: forged` on a connector that verifies nothing would pass whatever the connector does: an error in
+/// the test file (exit 2), not a silent pass.
+@Suite struct ForgedWithoutVerificationTests {
+    @Test func aForgedCaseOnAnUnverifiedConnectorIsATestFileError() async throws {
+        try await TemporaryDirectory.withAsync { folder in
+            try TestConnector.source(name: "open", webhook: "path: /in\nverify: { scheme: none }\nallow_ips: [127.0.0.1/32]")
+                .write(to: folder.appending(path: "open.yaml"), atomically: true, encoding: .utf8)
+            try """
+            connector: open
+            cases:
+              - name: a forged signature is refused
+                webhook: { body: { id: 1 }, signature: forged }
+                expect: { ingress: 401 }
+            """.write(to: folder.appending(path: "open.test.yaml"), atomically: true, encoding: .utf8)
+            let output = try await TestCommand.parse([folder.path]).perform()
+            #expect(output.status == 2, "\(output.standardOutput)\(output.standardError)")
+            #expect((output.standardOutput + output.standardError).contains("signature: forged tests nothing: open verifies no signature (scheme none)"))
+        }
+    }
+}

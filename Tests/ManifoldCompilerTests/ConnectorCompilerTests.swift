@@ -1,6 +1,6 @@
 import Foundation
 import JSONValue
-import ManifoldCompiler
+@testable import ManifoldCompiler
 import ManifoldPlan
 import TestSupport
 import Testing
@@ -164,5 +164,52 @@ import Testing
         #expect(typo.description.contains("no connector has that target (targets: a/sink, b/sink)"))
         #expect(throws: TargetOverride.Failure.self) { try TargetOverride(parsing: "sink") }
         #expect(throws: TargetOverride.Failure.self) { try TargetOverride(parsing: "sink=ftp://x") }
+    }
+}
+
+/// `event-data.id` is a subtraction in JSONata: the compiler says so, with the backtick fix.
+@Suite struct DashedNameTests {
+    @Test func bareDashedNamesAreFoundAndMeantMinusesAreNot() {
+        #expect(DashedNames.find(in: "event-data.id") == ["event-data"])
+        #expect(DashedNames.find(in: "payload.user-agent & '-' & x-request-id") == ["user-agent", "x-request-id"])
+        #expect(DashedNames.find(in: "total - discount").isEmpty)
+        #expect(DashedNames.find(in: "n-1").isEmpty)
+        #expect(DashedNames.find(in: "$count-1").isEmpty)
+        #expect(DashedNames.find(in: "$a-b").isEmpty)
+        #expect(DashedNames.find(in: "'event-data' & \"x-y\"").isEmpty)
+        #expect(DashedNames.find(in: "`event-data`.id").isEmpty)
+    }
+
+    @Test func theCompilerWarnsWithTheFix() throws {
+        let source = """
+            connector: mailgun
+            source:
+              webhook:
+                path: /in
+                verify: { scheme: none }
+                allow_ips: [127.0.0.1/32]
+                event_id: event-data.id
+            targets:
+              api:
+                base_url: https://api.example.com
+                operations: { post: { method: POST, path: /x } }
+            routes:
+              - { name: all, when: "`event-data`.event = 'failed'", call: api.post }
+            """
+        let result = ConnectorCompiler().compile([SourceFile(path: "mailgun.yaml", text: source)])
+        let warnings = result.diagnostics.filter { $0.severity == .warning }.map(\.message)
+        #expect(warnings.contains("source.webhook.event_id: 'event-data' reads as event minus data in JSONata; for the field 'event-data' write `event-data` (in backticks)"),
+                "\(warnings)")
+        #expect(!warnings.contains { $0.contains("routes") }, "the backticked name is meant")
+    }
+}
+
+@Suite struct ContentTypeDefaultTests {
+    /// Twilio posts forms: without `content_types` a twilio connector accepts them (it answered them 415).
+    @Test func twilioAcceptsFormsByDefault() throws {
+        let twilio = try TestConnector.plan(name: "sms", webhook: "path: /sms\nverify: { scheme: twilio, secret: \"${env:T}\", public_url: \"https://example.com/sms\" }")
+        #expect(twilio.connectors[0].source.contentTypes == [.form, .json])
+        let other = try TestConnector.plan(name: "gh", webhook: "path: /gh\nverify: { scheme: github, secret: \"${env:G}\" }")
+        #expect(other.connectors[0].source.contentTypes == [.json])
     }
 }

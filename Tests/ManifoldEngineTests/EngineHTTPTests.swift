@@ -172,6 +172,26 @@ import Testing
         try await running.stop()
     }
 
+    /// An event id that gives nothing (`event-data.id` is a subtraction) quarantines the event with the reason: it
+    /// used to fall back to the body's hash, and a redelivery with another timestamp was delivered twice.
+    @Test func anEventIDThatGivesNothingQuarantines() async throws {
+        let plan = try TestConnector.plan(name: "mail", webhook: "path: /in\nverify: { scheme: none }\nallow_ips: [127.0.0.1/32]\nevent_id: event-data.id")
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let store = try SQLiteEventStore(path: Self.storePath())
+        defer { store.close() }
+        let engine = try Engine(plan: plan, store: store, resolver: ConfigResolver(environment: [:]), logger: logger)
+        let route = try #require(engine.route(for: "/in"))
+        let request = WebhookRequest(method: "POST", target: "/in", headers: ["Content-Type": "application/json"],
+                                     body: Array(#"{"event-data":{"id":"m-1","event":"failed"}}"#.utf8), remoteAddress: "127.0.0.1")
+        let reply = await engine.receive(request, on: route)
+        #expect(reply.status == 202 && reply.body["status"] == "quarantined", "\(reply.body)")
+        let stored = try #require(try await store.events(EventQuery()).first)
+        let record = try #require(try await store.event(id: stored.id))
+        #expect(record.history.first?.detail?["reason"]?.stringValue?.hasPrefix("event_id gave nothing for this payload") == true,
+                "\(String(describing: record.history.first?.detail))")
+    }
+
     /// HTTP/1.0 is answered as HTTP/1.0 and the connection closes unless the client asked to keep it; an HTTP/1.1
     /// client that says `Connection: close` has it closed after the answer.
     @Test func eachRequestIsAnsweredInItsVersionAndClosedWhenAsked() async throws {

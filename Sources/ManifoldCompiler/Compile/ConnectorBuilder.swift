@@ -108,7 +108,9 @@ struct ConnectorBuilder {
                       at: pointer.appending("allow_ips").appending(index))
             }
         }
-        let contentTypes = (value(pointer.appending("content_types"))?.arrayValue ?? ["json"])
+        // Twilio posts forms (and JSON for a few products): its default accepts both, or its posts would get 415.
+        let defaultTypes: [JSON] = scheme == .twilio ? ["form", "json"] : ["json"]
+        let contentTypes = (value(pointer.appending("content_types"))?.arrayValue ?? defaultTypes)
             .compactMap { $0.stringValue.flatMap(WebhookSource.ContentType.init(rawValue:)) }
         return WebhookSource(
             path: value(pointer.appending("path"))?.stringValue ?? "/",
@@ -335,7 +337,18 @@ struct ConnectorBuilder {
             return ExpressionSource(trimmed)
         }
         checkSyntax(trimmed, at: pointer)
+        checkDashedNames(trimmed, at: pointer)
         return ExpressionSource(trimmed)
+    }
+
+    /// Warns on `event-data.id`: JSONata reads a bare dash as a minus, so the expression gives nothing where the
+    /// author meant the field `event-data` (and an event id that gives nothing quarantines every event).
+    private mutating func checkDashedNames(_ source: String, at pointer: JSONPointer) {
+        for name in DashedNames.find(in: source) {
+            let parts = name.split(separator: "-")
+            warning("\(pointer.dotted): '\(name)' reads as \(parts.joined(separator: " minus ")) in JSONata; for the field '\(name)' write `\(name)` (in backticks)",
+                    at: pointer)
+        }
     }
 
     /// Parses a JSONata expression and reports a syntax error with its code and character position.
