@@ -57,6 +57,15 @@ public struct WebhookSignature: Sendable {
         case .square: ["x-square-hmacsha256-signature", "x-square-signature"]
         case .hubspotV3: ["X-HubSpot-Signature-v3", "X-HubSpot-Signature"]
         case .paddle: ["Paddle-Signature"]
+        case .zoom: ["x-zm-signature"]
+        case .dropbox: ["X-Dropbox-Signature"]
+        case .meta: ["X-Hub-Signature-256"]
+        case .asana: ["X-Hook-Signature"]
+        case .linear: ["Linear-Signature"]
+        case .calendly: ["Calendly-Webhook-Signature"]
+        case .typeform: ["Typeform-Signature"]
+        case .x: ["x-twitter-webhooks-signature"]
+        case .intercom: ["X-Hub-Signature"]
         case .hmac: verification.hmac.map { [$0.header] } ?? []
         case .none: []
         }
@@ -105,10 +114,10 @@ public struct WebhookSignature: Sendable {
         }
         func one(_ text: Substring) throws(SignatureFailure) -> [[UInt8]] { [try decoded(text)] }
         switch scheme {
-        case .stripe, .paddle:
-            // Stripe: t=TS,v1=SIG,v1=SIG2 (v0 ignored); Paddle: ts=TS;h1=SIG;h1=SIG2.
+        case .stripe, .paddle, .calendly:
+            // Stripe and Calendly: t=TS,v1=SIG,v1=SIG2 (v0 ignored); Paddle: ts=TS;h1=SIG;h1=SIG2.
             let (separator, stampKey, signatureKey): (Character, Substring, Substring) =
-                scheme == .stripe ? (",", "t", "v1") : (";", "ts", "h1")
+                scheme == .paddle ? (";", "ts", "h1") : (",", "t", "v1")
             var timestamp: String?
             var signatures: [[UInt8]] = []
             for item in value.split(separator: separator) {
@@ -123,9 +132,16 @@ public struct WebhookSignature: Sendable {
             }
             guard let timestamp, !signatures.isEmpty else { throw .malformedHeader(name) }
             return SignatureHeader(signatures: signatures, timestamp: timestamp)
-        case .github:
+        case .github, .meta, .typeform, .x:
             guard value.hasPrefix("sha256=") else { throw .malformedHeader(name) }
             return SignatureHeader(signatures: try one(value.dropFirst(7)))
+        case .intercom:
+            guard value.hasPrefix("sha1=") else { throw .malformedHeader(name) }
+            return SignatureHeader(signatures: try one(value.dropFirst(5)))
+        case .zoom:
+            guard value.hasPrefix("v0=") else { throw .malformedHeader(name) }
+            return SignatureHeader(signatures: try one(value.dropFirst(3)),
+                                   timestamp: try required("x-zm-request-timestamp", in: request))
         case .slack:
             guard value.hasPrefix("v0=") else { throw .malformedHeader(name) }
             return SignatureHeader(signatures: try one(value.dropFirst(3)),
@@ -149,7 +165,7 @@ public struct WebhookSignature: Sendable {
                 try required(header, in: request)
             }
             return SignatureHeader(signatures: try one(value.dropFirst(settings.prefix.count)), timestamp: stamp)
-        case .shopify, .twilio, .square:
+        case .shopify, .twilio, .square, .dropbox, .asana, .linear:
             return SignatureHeader(signatures: try one(Substring(value.trimmingCharacters(in: .whitespaces))))
         case .none:
             return SignatureHeader(signatures: [])
@@ -170,6 +186,7 @@ public struct WebhookSignature: Sendable {
     private var timestampHeaderName: String {
         switch scheme {
         case .slack: "X-Slack-Request-Timestamp"
+        case .zoom: "x-zm-request-timestamp"
         case .standardWebhooks: "webhook-timestamp"
         case .hubspotV3: "X-HubSpot-Request-Timestamp"
         case .hmac: verification.hmac?.timestampHeader ?? signatureHeaders[0]
@@ -179,7 +196,7 @@ public struct WebhookSignature: Sendable {
 
     private var encoding: HMACSettings.Encoding {
         switch scheme {
-        case .stripe, .github, .slack, .paddle: .hex
+        case .stripe, .github, .slack, .paddle, .zoom, .dropbox, .meta, .asana, .linear, .calendly, .intercom: .hex
         case .hmac: verification.hmac!.encoding
         default: .base64
         }
@@ -202,7 +219,7 @@ public struct WebhookSignature: Sendable {
 
     private var algorithm: HMACSettings.Algorithm {
         switch scheme {
-        case .twilio: .sha1
+        case .twilio, .intercom: .sha1
         case .hmac: verification.hmac!.algorithm
         default: .sha256
         }
@@ -249,7 +266,9 @@ public struct WebhookSignature: Sendable {
         let body = request.body
         let stamp = timestamp ?? ""
         switch scheme {
-        case .stripe: return Array((stamp + ".").utf8) + body
+        case .stripe, .calendly: return Array((stamp + ".").utf8) + body
+        case .zoom: return Array("v0:\(stamp):".utf8) + body
+        case .dropbox, .meta, .asana, .linear, .typeform, .x, .intercom: return body
         case .paddle: return Array((stamp + ":").utf8) + body
         case .slack: return Array("v0:\(stamp):".utf8) + body
         case .standardWebhooks:
@@ -330,6 +349,8 @@ public struct WebhookSignature: Sendable {
         let stamp = scheme == .hubspotV3 ? String(now * 1000) : String(now)
         switch scheme {
         case .slack: add("X-Slack-Request-Timestamp", stamp)
+        case .zoom: add("x-zm-request-timestamp", stamp)
+        case .linear: add("Linear-Delivery", deliveryID)
         case .standardWebhooks:
             add("webhook-id", deliveryID)
             add("webhook-timestamp", stamp)
@@ -344,7 +365,7 @@ public struct WebhookSignature: Sendable {
         if let idHeader = verification.idHeader, request.headers[idHeader] == nil { add(idHeader, deliveryID) }
         let signsTimestamp = scheme.signsTimestamp || verification.hmac?.timestampHeader != nil
         let message = signedMessage(request, timestamp: signsTimestamp ? stamp : nil)
-        let signers = everySecret && [.stripe, .paddle, .standardWebhooks].contains(scheme) ? keys : [key]
+        let signers = everySecret && [.stripe, .paddle, .standardWebhooks, .calendly].contains(scheme) ? keys : [key]
         let codes = signers.map { key in
             let code = mac(message, key: key)
             return encoding == .hex ? Encoding.hex(code) : Encoding.base64(code)
@@ -352,7 +373,10 @@ public struct WebhookSignature: Sendable {
         let encoded = codes[0]
         let name = signatureHeaders[0]
         switch scheme {
-        case .stripe: add(name, (["t=\(stamp)"] + codes.map { "v1=" + $0 }).joined(separator: ","))
+        case .stripe, .calendly: add(name, (["t=\(stamp)"] + codes.map { "v1=" + $0 }).joined(separator: ","))
+        case .zoom: add(name, "v0=" + encoded)
+        case .meta, .typeform, .x: add(name, "sha256=" + encoded)
+        case .intercom: add(name, "sha1=" + encoded)
         case .paddle: add(name, (["ts=\(stamp)"] + codes.map { "h1=" + $0 }).joined(separator: ";"))
         case .github: add(name, "sha256=" + encoded)
         case .slack: add(name, "v0=" + encoded)

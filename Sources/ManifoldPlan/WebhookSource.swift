@@ -61,12 +61,14 @@ public enum SignatureScheme: String, Sendable, Hashable, CaseIterable {
     case standardWebhooks = "standard-webhooks"
     case twilio, square
     case hubspotV3 = "hubspot-v3"
-    case paddle, hmac, none
+    case paddle
+    case zoom, dropbox, meta, asana, linear, calendly, typeform, x, intercom
+    case hmac, none
 
     /// Whether the scheme signs a timestamp, so that a replay window applies.
     public var signsTimestamp: Bool {
         switch self {
-        case .stripe, .slack, .standardWebhooks, .hubspotV3, .paddle: true
+        case .stripe, .slack, .standardWebhooks, .hubspotV3, .paddle, .zoom, .calendly: true
         default: false
         }
     }
@@ -78,6 +80,7 @@ public enum SignatureScheme: String, Sendable, Hashable, CaseIterable {
         case .shopify: "X-Shopify-Webhook-Id"
         case .standardWebhooks: "webhook-id"
         case .twilio: "I-Twilio-Idempotency-Token"
+        case .linear: "Linear-Delivery"
         default: nil
         }
     }
