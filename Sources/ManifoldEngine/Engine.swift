@@ -122,10 +122,13 @@ public final class Engine: Sendable {
     public struct Reply: Sendable, Equatable {
         public var status: Int
         public var body: JSON
+        /// A handshake's answer, sent as it is (its own content type, headers and body) instead of `body`.
+        public var handshake: HandshakeAnswer?
 
-        public init(status: Int, body: JSON) {
+        public init(status: Int, body: JSON, handshake: HandshakeAnswer? = nil) {
             self.status = status
             self.body = body
+            self.handshake = handshake
         }
 
         public init(_ refusal: WebhookEndpoint.Refusal) {
@@ -172,6 +175,7 @@ public final class Engine: Sendable {
     /// What the expressions of a connector make of one request: refused, or admitted with its jobs (or a reason
     /// to quarantine it).
     private enum Evaluated: Sendable {
+        case handshake(HandshakeAnswer)
         case refused(Reply)
         case admitted(AdmittedEvent, jobs: [NewJob]?, quarantine: String?)
     }
@@ -180,6 +184,7 @@ public final class Engine: Sendable {
     /// regular expression that backtracks up to its time limit), so this runs off the threads that serve HTTP.
     private func evaluate(_ request: WebhookRequest, on route: Route, receivedAt received: Date, traceID: String) -> Evaluated {
         let endpoint = route.endpoint
+        if let answer = endpoint.handshake(request, now: Int64(received.timeIntervalSince1970)) { return .handshake(answer) }
         let admitted: AdmittedEvent
         switch endpoint.admit(request, now: Int64(received.timeIntervalSince1970)) {
         case .failure(let refusal):
@@ -216,6 +221,7 @@ public final class Engine: Sendable {
         }
         let admitted: AdmittedEvent, jobs: [NewJob]?, quarantine: String?
         switch evaluated {
+        case .handshake(let answer): return await answered(answer, request: request, on: route, receivedAt: received, traceID: traceID)
         case .refused(let reply): return reply
         case .admitted(let event, let routed, let reason): (admitted, jobs, quarantine) = (event, routed, reason)
         }
@@ -263,6 +269,29 @@ public final class Engine: Sendable {
             logger.info("duplicate delivery", metadata: metadata)
             return Reply(status: 200, body: ["status": "duplicate", "id": .string(id)])
         }
+    }
+
+    /// A handshake answered: recorded in the store as a handshake (never routed, never delivered), counted and
+    /// logged; the answer goes out whether or not the record could be written (the vendor's deadline is seconds).
+    private func answered(_ answer: HandshakeAnswer, request: WebhookRequest, on route: Route, receivedAt received: Date,
+                          traceID: String) async -> Reply
+    {
+        let connector = route.endpoint.connector
+        let record = NewEvent(
+            connector: connector, eventID: "handshake:\(Int64(received.timeIntervalSince1970 * 1000)):\(TraceContext.newSpanID())",
+            eventType: "handshake:" + answer.kind, planVersion: route.planVersion, receivedAt: received,
+            contentType: "handshake", headers: route.endpoint.redacted(request.headers).fields, body: request.body,
+            remoteAddress: request.remoteAddress, status: .handshake,
+            detail: .object(JSONObject([("kind", .string(answer.kind)), ("answered", .number(Double(answer.status)))])))
+        do {
+            _ = try await store.append(record)
+        } catch {
+            logger.error("recording a handshake failed", metadata: ["connector": "\(connector)", "error": "\(error)"])
+        }
+        metrics.handshake(connector)
+        logger.info("handshake answered", metadata: ["connector": "\(connector)", "kind": "\(answer.kind)",
+                                                     "status": "\(answer.status)", "trace_id": "\(traceID)"])
+        return Reply(status: answer.status, body: .null, handshake: answer)
     }
 
     /// The store's jobs, when it keeps them (the SQLite store does).

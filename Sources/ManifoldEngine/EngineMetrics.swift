@@ -100,6 +100,11 @@ public final class EngineMetrics: Sendable, DeliveryMonitor {
         case duplicate
     }
 
+    /// A vendor's handshake answered.
+    func handshake(_ connector: String) {
+        counter(.handshakesTotal, [("connector", connector)]).increment()
+    }
+
     func received(_ connector: String, _ ingress: Ingress, at date: Date) {
         let labels = [("connector", connector)]
         counter(.eventsReceivedTotal, labels).increment()
@@ -261,7 +266,7 @@ extension [JobCount] {
 
 /// Every metric the engine serves: `manifold_` + name + unit, with its help.
 enum Metric: Hashable, Sendable {
-    case eventsReceivedTotal, eventsVerifiedTotal, eventsRejectedTotal, eventsDuplicateTotal, eventsQuarantinedTotal, deliveryAttemptsTotal, jobsCompletedTotal, deliveryDurationSeconds, eventToDeliverySeconds, rateLimitWaitsTotal, rateLimitWaitSecondsTotal, laneQueueDepth, laneInFlight, laneOldestJobAgeSeconds, circuitBreakerState, deadLetters, quarantinedJobs, alertNotificationsTotal, alertSinkFailuresTotal, alertsFiring, configReloadsTotal, configLastReloadSuccessful
+    case eventsReceivedTotal, eventsVerifiedTotal, eventsRejectedTotal, eventsDuplicateTotal, eventsQuarantinedTotal, handshakesTotal, deliveryAttemptsTotal, jobsCompletedTotal, deliveryDurationSeconds, eventToDeliverySeconds, rateLimitWaitsTotal, rateLimitWaitSecondsTotal, laneQueueDepth, laneInFlight, laneOldestJobAgeSeconds, circuitBreakerState, deadLetters, quarantinedJobs, alertNotificationsTotal, alertSinkFailuresTotal, alertsFiring, configReloadsTotal, configLastReloadSuccessful
 
     var descriptor: MetricNameDescriptor {
         let (name, unit, help) = switch self {
@@ -269,6 +274,7 @@ enum Metric: Hashable, Sendable {
         case .eventsVerifiedTotal: ("events_verified", "total", "Webhook requests that passed verification and were stored (duplicates included).")
         case .eventsRejectedTotal: ("events_rejected", "total", "Webhook requests refused, by reason (signature, too_large, forbidden, ...): nothing stored.")
         case .eventsDuplicateTotal: ("events_duplicate", "total", "Verified events already stored (a vendor's redelivery): acknowledged, not stored again.")
+        case .handshakesTotal: ("webhook_handshakes", "total", "Vendor handshakes (challenges) answered in the request: recorded, never delivered.")
         case .eventsQuarantinedTotal: ("events_quarantined", "total", "Events stored as quarantined at the door (unparseable body, routing failed).")
         case .deliveryAttemptsTotal: ("delivery_attempts", "total", "Delivery attempts by outcome class: delivered, transient, rate_limited, permanent, bad_data.")
         case .jobsCompletedTotal: ("jobs_completed", "total", "Jobs finished, by outcome: delivered, dead_lettered, quarantined.")

@@ -184,7 +184,16 @@ struct EngineResponder: HTTPResponder {
     }
 
     static func json(_ reply: Engine.Reply) -> Response {
-        json(reply.status, reply.body)
+        if let answer = reply.handshake {
+            // A handshake's answer goes out as the vendor requires it: its content type, headers and bytes.
+            var response = Response(status: .init(code: answer.status), headers: [.contentType: answer.contentType],
+                                    body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
+            for (name, value) in answer.headerPairs {
+                if let field = HTTPField.Name(name) { response.headers[field] = value }
+            }
+            return response
+        }
+        return json(reply.status, reply.body)
     }
 
     static func json(_ status: Int, _ body: JSON) -> Response {

@@ -19,6 +19,8 @@ public final class WebhookEndpoint: Sendable {
     private let readsHeaders: Bool
     /// Lower-case names of the headers always redacted: the scheme's signature headers and the usual credentials.
     private let credentialHeaders: Set<String>
+    /// Answers the vendor's handshake, when the connector has one.
+    private let handshakeResponder: HandshakeResponder?
 
     public struct SetupError: Error, CustomStringConvertible {
         public var description: String
@@ -36,6 +38,14 @@ public final class WebhookEndpoint: Sendable {
                 try resolver.resolve(url)
             }
             signature = WebhookSignature(verification: verification, secrets: secrets, publicURL: publicURL)
+            let verifyToken = try source.handshake?.verifyToken.map { token throws(ConfigResolver.Failure) in try resolver.resolve(token) }
+            do {
+                handshakeResponder = try source.handshake.map { try HandshakeResponder($0, secret: secrets.first, verifyToken: verifyToken) }
+            } catch {
+                throw SetupError(description: "connector \(connector.name): handshake: \(error)")
+            }
+        } catch let error as SetupError {
+            throw error
         } catch {
             throw SetupError(description: "connector \(connector.name): \(error)")
         }
@@ -45,7 +55,7 @@ public final class WebhookEndpoint: Sendable {
         eventType = source.eventType.flatMap { try? JSONataExpression($0.source) }
         readsHeaders = [source.eventID, source.eventType].contains { $0?.source.contains("$headers") == true }
         credentialHeaders = Set(signature.signatureHeaders.map(\.asciiLowercased))
-            .union(["authorization", "proxy-authorization", "cookie", "set-cookie"])
+            .union(["authorization", "proxy-authorization", "cookie", "set-cookie", "x-hook-secret"])
     }
 
     /// Why a request was refused: the HTTP status, a short code and a message that holds no secret.
@@ -77,6 +87,17 @@ public final class WebhookEndpoint: Sendable {
     }
 
     /// Decides on `request` at Unix time `now`: an event to store, or a refusal.
+    /// The answer when `request` is the connector's handshake (from an allowed network; signed, where the
+    /// vendor signs its handshake); `nil` for every other request, which `admit` then judges.
+    public func handshake(_ request: WebhookRequest, now: Int64) -> HandshakeAnswer? {
+        guard let handshakeResponder else { return nil }
+        if !networks.isEmpty {
+            guard let address = request.remoteAddress, networks.contains(where: { $0.contains(address) }) else { return nil }
+        }
+        guard request.body.count <= source.maxBodyBytes else { return nil }
+        return handshakeResponder.answer(request) { (try? signature.verify(request, now: now)) != nil }
+    }
+
     public func admit(_ request: WebhookRequest, now: Int64) -> Result<AdmittedEvent, Refusal> {
         guard request.method == "POST" else {
             return .failure(Refusal(status: 405, code: "method_not_allowed", message: "webhooks are posted (POST)"))

@@ -27,6 +27,30 @@ extension WebhookSource {
         object["max_body_bytes"] = .number(Double(maxBodyBytes))
         if !allowedNetworks.isEmpty { object["allow_ips"] = .array(allowedNetworks.map(JSON.string)) }
         object["content_types"] = .array(contentTypes.map { .string($0.rawValue) })
+        if let handshake { object["handshake"] = handshake.json }
+        return .object(object)
+    }
+}
+
+extension Handshake {
+    /// As JSON, with every effective value (the verify token as its reference).
+    public var json: JSON {
+        var object = JSONObject()
+        if let preset { object["preset"] = .string(preset.rawValue) }
+        if let verifyToken { object["verify_token"] = .string(verifyToken.description) }
+        if let match {
+            var matching: JSONObject = ["method": .string(match.method), "verified": .bool(match.verified)]
+            if !match.query.isEmpty { matching["query"] = .array(match.query.map(JSON.string)) }
+            if let when = match.when { matching["when"] = .string(when.source) }
+            object["match"] = .object(matching)
+        }
+        if let respond {
+            var answer: JSONObject = ["status": .number(Double(respond.status))]
+            if !respond.contentType.isEmpty { answer["content_type"] = .string(respond.contentType) }
+            if let body = respond.body { answer["body"] = .string(body.source) }
+            if !respond.headers.isEmpty { answer["headers"] = respond.headers.json }
+            object["respond"] = .object(answer)
+        }
         return .object(object)
     }
 }

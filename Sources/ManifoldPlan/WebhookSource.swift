@@ -9,9 +9,11 @@ public struct WebhookSource: Sendable, Hashable {
     /// Client networks (CIDR) allowed to post; empty means any.
     public var allowedNetworks: [String]
     public var contentTypes: [ContentType]
+    /// The vendor's handshake, answered in the request.
+    public var handshake: Handshake?
 
     public init(path: String, verification: Verification, eventID: ExpressionSource?, eventType: ExpressionSource?,
-                maxBodyBytes: Int, allowedNetworks: [String], contentTypes: [ContentType])
+                maxBodyBytes: Int, allowedNetworks: [String], contentTypes: [ContentType], handshake: Handshake? = nil)
     {
         self.path = path
         self.verification = verification
@@ -20,6 +22,7 @@ public struct WebhookSource: Sendable, Hashable {
         self.maxBodyBytes = maxBodyBytes
         self.allowedNetworks = allowedNetworks
         self.contentTypes = contentTypes
+        self.handshake = handshake
     }
 
     /// A body format a webhook accepts.

@@ -103,6 +103,8 @@ public struct EventStatus: RawRepresentable, Sendable, Hashable, ExpressibleBySt
     public static let deadLettered: EventStatus = "dead_lettered"
     /// It was replayed: new jobs were made for it.
     public static let replayed: EventStatus = "replayed"
+    /// A vendor's handshake, answered in the request: a record, never routed or delivered.
+    public static let handshake: EventStatus = "handshake"
 }
 
 /// A filter on the event list.

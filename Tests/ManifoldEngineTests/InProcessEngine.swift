@@ -21,13 +21,14 @@ struct InProcessEngine {
 
     /// Runs `body` against an engine on `store` with the test connector (or `source`).
     static func with(store: any EventStore, dashboard: DashboardAccess = DashboardAccess(mode: .tokens([])),
+                     plan: Plan? = nil, resolver: ConfigResolver = EngineHTTPTests.resolver,
                      _ body: @Sendable (InProcessEngine) async throws -> Void) async throws
     {
-        let plan = try TestConnector.plan(name: "shop", webhook: EngineHTTPTests.webhook)
+        let plan = try plan ?? TestConnector.plan(name: "shop", webhook: EngineHTTPTests.webhook)
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        let engine = try Engine(plan: plan, store: store, resolver: EngineHTTPTests.resolver, logger: logger)
-        let vendor = try WebhookEndpoint(connector: plan.connectors[0], resolver: EngineHTTPTests.resolver)
+        let engine = try Engine(plan: plan, store: store, resolver: resolver, logger: logger)
+        let vendor = try WebhookEndpoint(connector: plan.connectors[0], resolver: resolver)
         let application = EngineServer.application(engine: engine, logger: logger, dashboard: dashboard,
                                                    services: EngineServer.supporting(engine: engine))
         try await application.test(.router) { client in
@@ -54,10 +55,12 @@ struct InProcessEngine {
     }
 
     /// GETs `path` with `headers`: the status, the JSON answer (if any), the headers and the text.
-    func get(_ path: String, headers: [(String, String)] = []) async throws -> (status: Int, body: JSON?, headers: HTTPFields, text: String) {
+    func get(_ path: String, headers: [(String, String)] = [], method: HTTPRequest.Method = .get, body: String? = nil) async throws
+        -> (status: Int, body: JSON?, headers: HTTPFields, text: String)
+    {
         var fields = HTTPFields()
         for (name, value) in headers { fields[HTTPField.Name(name)!] = value }
-        return try await client.execute(uri: path, method: .get, headers: fields) { response in
+        return try await client.execute(uri: path, method: method, headers: fields, body: body.map { ByteBuffer(string: $0) }) { response in
             (Int(response.status.code), try? JSONParser.parse(bytes: Array(response.body.readableBytesView)), response.headers,
              String(buffer: response.body))
         }

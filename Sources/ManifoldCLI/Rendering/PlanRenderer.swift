@@ -43,6 +43,12 @@ enum PlanRenderer {
         if let url = verification.publicURL { verify += ", public URL \(url)" }
         if let hmac = verification.hmac { verify += ", " + hmacText(hmac) }
         lines.append(verify)
+        if let handshake = source.handshake {
+            let text = handshake.preset.map { "\($0.rawValue) (answered in the request)" }
+                ?? handshake.match.map { "\($0.method)" + ($0.query.isEmpty ? "" : " with ?\($0.query.joined(separator: "&"))")
+                    + ($0.when.map { " when \($0.source)" } ?? "") + ($0.verified ? ", signed" : "") } ?? "custom"
+            lines.append("    handshake   \(text)")
+        }
         lines.append("    event id    \(eventIDText(source, markdown: false, expressionLabel: ""))")
         if let type = source.eventType { lines.append("    event type  \(type)") }
         lines.append("    accepts     \(source.contentTypes.map(\.rawValue).joined(separator: ", ")), up to \(byteText(source.maxBodyBytes))"

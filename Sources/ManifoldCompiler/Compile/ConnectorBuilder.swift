@@ -117,7 +117,42 @@ struct ConnectorBuilder {
             verification: Verification(scheme: scheme, secrets: secrets, tolerance: tolerance, publicURL: publicURL,
                                        idHeader: idHeader, hmac: hmac),
             eventID: eventID, eventType: expression(at: pointer.appending("event_type")),
-            maxBodyBytes: maxBody, allowedNetworks: networks, contentTypes: contentTypes)
+            maxBodyBytes: maxBody, allowedNetworks: networks, contentTypes: contentTypes,
+            handshake: buildHandshake(at: pointer.appending("handshake"), scheme: scheme, hasSecret: !secrets.isEmpty))
+    }
+
+    private mutating func buildHandshake(at pointer: JSONPointer, scheme: SignatureScheme, hasSecret: Bool) -> Handshake? {
+        guard value(pointer) != nil else { return nil }
+        let preset = value(pointer.appending("preset"))?.stringValue.flatMap(Handshake.Preset.init(rawValue:))
+        let verifyToken = value(pointer.appending("verify_token")).map { secretString($0, at: pointer.appending("verify_token")) }
+        if preset == .meta, verifyToken == nil {
+            error("the meta handshake needs verify_token: the token set on the subscription, compared with hub.verify_token", at: pointer)
+        }
+        if let preset, [.slack, .zoom, .x].contains(preset), !hasSecret {
+            error("the \(preset.rawValue) handshake is signed or answered with the webhook's secret: set verify.secret", at: pointer)
+        }
+        var match: Handshake.Match?
+        var respond: Handshake.Respond?
+        if value(pointer.appending("match")) != nil {
+            let at = pointer.appending("match")
+            let method = value(at.appending("method"))?.stringValue ?? "POST"
+            match = Handshake.Match(method: method, query: (value(at.appending("query"))?.arrayValue ?? []).compactMap(\.stringValue),
+                                    when: expression(at: at.appending("when")),
+                                    verified: value(at.appending("verified"))?.boolValue ?? (method == "POST"))
+        }
+        if value(pointer.appending("respond")) != nil {
+            let at = pointer.appending("respond")
+            var headers: [Header] = []
+            for (name, _) in value(at.appending("headers"))?.objectValue ?? JSONObject() {
+                if let source = expression(at: at.appending("headers").appending(name)) {
+                    headers.append(Header(name: name, value: .expression(source)))
+                }
+            }
+            respond = Handshake.Respond(status: value(at.appending("status"))?.intValue ?? 200,
+                                        contentType: value(at.appending("content_type"))?.stringValue ?? "",
+                                        body: expression(at: at.appending("body")), headers: headers)
+        }
+        return Handshake(preset: preset, verifyToken: verifyToken, match: match, respond: respond)
     }
 
     /// `secret` and `secrets` of a verify or sign block, in that order.
