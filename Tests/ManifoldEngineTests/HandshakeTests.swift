@@ -121,4 +121,23 @@ import Testing
             #expect(try await running.get("/custom?check=abc&mode=other").status == 405)
         }
     }
+
+    /// A POST handshake is checked for its signature first (`verified`, the default for POST), and `status` and
+    /// `content_type` shape the answer.
+    @Test func aSignedGenericHandshakeAnswersWithItsStatusAndType() async throws {
+        let plan = try Self.plan("""
+            path: /signed
+            verify: { scheme: github, secret: "${env:SECRET}" }
+            handshake:
+              match: { method: POST, when: "body.kind = 'ping'" }
+              respond: { status: 202, content_type: application/vnd.pong+json, body: "{ 'pong': body.nonce }" }
+            """)
+        try await InProcessEngine.with(store: try SQLiteEventStore(path: EngineHTTPTests.storePath()), plan: plan, resolver: Self.resolver) { running in
+            let body = #"{"kind":"ping","nonce":"n-1"}"#
+            let answer = try await running.get("/signed", headers: Self.signed(running, path: "/signed", body: body), method: .post, body: body)
+            #expect(answer.status == 202 && answer.headers[.contentType] == "application/vnd.pong+json" && answer.text == #"{"pong":"n-1"}"#)
+            let unsigned = try await running.get("/signed", headers: [("Content-Type", "application/json")], method: .post, body: body)
+            #expect(unsigned.status == 401, "an unsigned ping is no handshake")
+        }
+    }
 }
