@@ -57,7 +57,7 @@ let package = Package(
         // Webhook ingress without HTTP: signature schemes (verify and sign), secrets, the decision for one request.
         .target(
             name: "ManifoldIngress",
-            dependencies: ["JSONValue", "JSONata", "ManifoldPlan", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["JSONValue", "JSONata", "JSONSchema", "ManifoldPlan", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSwift
         ),
         // The event store: a protocol and its SQLite implementation (WAL, group commit, versioned migrations).

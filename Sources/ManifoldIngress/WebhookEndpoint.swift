@@ -1,6 +1,7 @@
 import Crypto
 public import JSONValue
 import JSONata
+import JSONSchema
 public import ManifoldPlan
 
 /// One connector's webhook, ready to admit requests: secrets resolved, networks parsed, expressions compiled.
@@ -21,6 +22,9 @@ public final class WebhookEndpoint: Sendable {
     private let credentialHeaders: Set<String>
     /// Answers the vendor's handshake, when the connector has one.
     private let handshakeResponder: HandshakeResponder?
+    /// The payload contracts: for every event, and by event type.
+    private let payloadContract: JSONSchemaValidator?
+    private let payloadContracts: [String: JSONSchemaValidator]
 
     public struct SetupError: Error, CustomStringConvertible {
         public var description: String
@@ -50,6 +54,8 @@ public final class WebhookEndpoint: Sendable {
             throw SetupError(description: "connector \(connector.name): \(error)")
         }
         networks = source.allowedNetworks.compactMap(NetworkRange.init)
+        payloadContract = source.payloadSchema.map { JSONSchemaValidator(schema: $0) }
+        payloadContracts = source.payloadSchemas.mapValues { JSONSchemaValidator(schema: $0) }
         // The compiler has parsed both expressions already; a failure here would be a compiler bug.
         eventID = source.eventID.flatMap { try? JSONataExpression($0.source) }
         eventType = source.eventType.flatMap { try? JSONataExpression($0.source) }
@@ -186,6 +192,17 @@ public final class WebhookEndpoint: Sendable {
         }
         if event.eventID.isEmpty {
             event.eventID = deliveryID(request) ?? bodyHash(request.body)
+        }
+        // The payload contract: an event that breaks it is kept and quarantined, where and why (never the values).
+        if event.quarantine == nil,
+           let contract = event.eventType.flatMap({ payloadContracts[$0] }) ?? payloadContract
+        {
+            let errors = contract.validate(payload)
+            if !errors.isEmpty {
+                let which = event.eventType.flatMap { payloadContracts[$0] == nil ? nil : "payload_schemas[\($0)]" } ?? "payload_schema"
+                event.quarantine = "the payload breaks its contract (\(which)): "
+                    + errors.prefix(3).map(\.redactedDescription).joined(separator: "; ")
+            }
         }
         return event
     }

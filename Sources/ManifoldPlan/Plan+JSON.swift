@@ -28,6 +28,10 @@ extension WebhookSource {
         if !allowedNetworks.isEmpty { object["allow_ips"] = .array(allowedNetworks.map(JSON.string)) }
         object["content_types"] = .array(contentTypes.map { .string($0.rawValue) })
         if let handshake { object["handshake"] = handshake.json }
+        if let payloadSchema { object["payload_schema"] = payloadSchema }
+        if !payloadSchemas.isEmpty {
+            object["payload_schemas"] = .object(JSONObject(payloadSchemas.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
+        }
         return .object(object)
     }
 }

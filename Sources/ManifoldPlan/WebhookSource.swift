@@ -1,3 +1,4 @@
+public import JSONValue
 /// An incoming webhook: its path, how it is verified, and how events are identified.
 public struct WebhookSource: Sendable, Hashable {
     public var path: String
@@ -11,9 +12,13 @@ public struct WebhookSource: Sendable, Hashable {
     public var contentTypes: [ContentType]
     /// The vendor's handshake, answered in the request.
     public var handshake: Handshake?
+    /// The payload contract for every event, and contracts by event type (which take precedence).
+    public var payloadSchema: JSON?
+    public var payloadSchemas: [String: JSON]
 
     public init(path: String, verification: Verification, eventID: ExpressionSource?, eventType: ExpressionSource?,
-                maxBodyBytes: Int, allowedNetworks: [String], contentTypes: [ContentType], handshake: Handshake? = nil)
+                maxBodyBytes: Int, allowedNetworks: [String], contentTypes: [ContentType], handshake: Handshake? = nil,
+                payloadSchema: JSON? = nil, payloadSchemas: [String: JSON] = [:])
     {
         self.path = path
         self.verification = verification
@@ -23,6 +28,8 @@ public struct WebhookSource: Sendable, Hashable {
         self.allowedNetworks = allowedNetworks
         self.contentTypes = contentTypes
         self.handshake = handshake
+        self.payloadSchema = payloadSchema
+        self.payloadSchemas = payloadSchemas
     }
 
     /// A body format a webhook accepts.

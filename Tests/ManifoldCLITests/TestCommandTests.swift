@@ -166,3 +166,32 @@ import Testing
         }
     }
 }
+
+/// `manifold test` covers a payload contract: a case whose payload breaks it is answered 202 (quarantined) and
+/// routes nothing.
+@Suite struct PayloadContractTestFileTests {
+    @Test func aContractIsTestedOffline() async throws {
+        try await TemporaryDirectory.withAsync { folder in
+            try TestConnector.source(name: "orders", webhook: """
+                path: /orders
+                verify: { scheme: github, secret: "${env:SECRET}" }
+                event_id: id
+                payload_schema: { type: object, required: [id, amount], properties: { amount: { type: integer } } }
+                """).write(to: folder.appending(path: "orders.yaml"), atomically: true, encoding: .utf8)
+            try """
+            connector: orders
+            env: { SECRET: s }
+            cases:
+              - name: a payload that keeps the contract is delivered
+                webhook: { body: { id: o-1, amount: 42 } }
+                expect: { routes: [all], outcome: delivered }
+              - name: a payload that breaks it is quarantined and not routed
+                webhook: { body: { id: o-2, amount: "42" } }
+                expect: { ingress: 202, routes: [] }
+            """.write(to: folder.appending(path: "orders.test.yaml"), atomically: true, encoding: .utf8)
+            let output = try await TestCommand.parse([folder.path]).perform()
+            #expect(output.status == 0, "\(output.standardOutput)\(output.standardError)")
+            #expect(output.standardOutput.contains("2 cases: 2 passed, 0 failed"))
+        }
+    }
+}

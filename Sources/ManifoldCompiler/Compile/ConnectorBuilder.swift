@@ -118,7 +118,10 @@ struct ConnectorBuilder {
                                        idHeader: idHeader, hmac: hmac),
             eventID: eventID, eventType: expression(at: pointer.appending("event_type")),
             maxBodyBytes: maxBody, allowedNetworks: networks, contentTypes: contentTypes,
-            handshake: buildHandshake(at: pointer.appending("handshake"), scheme: scheme, hasSecret: !secrets.isEmpty))
+            handshake: buildHandshake(at: pointer.appending("handshake"), scheme: scheme, hasSecret: !secrets.isEmpty),
+            payloadSchema: value(pointer.appending("payload_schema")),
+            payloadSchemas: Dictionary(uniqueKeysWithValues: (value(pointer.appending("payload_schemas"))?.objectValue ?? JSONObject())
+                .map { ($0.key, $0.value) }))
     }
 
     private mutating func buildHandshake(at pointer: JSONPointer, scheme: SignatureScheme, hasSecret: Bool) -> Handshake? {
