@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import JSONValue
 public import ManifoldPlan
 
 /// Why a webhook's signature was refused. The messages name headers and rules, never a secret or a signature.
@@ -66,6 +67,7 @@ public struct WebhookSignature: Sendable {
         case .typeform: ["Typeform-Signature"]
         case .x: ["x-twitter-webhooks-signature"]
         case .intercom: ["X-Hub-Signature"]
+        case .mailgun: []
         case .hmac: verification.hmac.map { [$0.header] } ?? []
         case .none: []
         }
@@ -76,6 +78,7 @@ public struct WebhookSignature: Sendable {
     /// Checks `request` at the time `now` (Unix seconds); throws why it is refused.
     public func verify(_ request: WebhookRequest, now: Int64) throws(SignatureFailure) {
         if scheme == .none { return }
+        if scheme == .mailgun { return try verifyInBody(request, now: now) }
         let header = try signatureHeader(in: request)
         if let timestamp = header.timestamp {
             try checkTolerance(timestamp, now: now)
@@ -167,7 +170,7 @@ public struct WebhookSignature: Sendable {
             return SignatureHeader(signatures: try one(value.dropFirst(settings.prefix.count)), timestamp: stamp)
         case .shopify, .twilio, .square, .dropbox, .asana, .linear:
             return SignatureHeader(signatures: try one(Substring(value.trimmingCharacters(in: .whitespaces))))
-        case .none:
+        case .none, .mailgun:
             return SignatureHeader(signatures: [])
         }
     }
@@ -190,13 +193,14 @@ public struct WebhookSignature: Sendable {
         case .standardWebhooks: "webhook-timestamp"
         case .hubspotV3: "X-HubSpot-Request-Timestamp"
         case .hmac: verification.hmac?.timestampHeader ?? signatureHeaders[0]
+        case .mailgun: "signature.timestamp (in the body)"
         default: signatureHeaders[0]
         }
     }
 
     private var encoding: HMACSettings.Encoding {
         switch scheme {
-        case .stripe, .github, .slack, .paddle, .zoom, .dropbox, .meta, .asana, .linear, .calendly, .intercom: .hex
+        case .stripe, .github, .slack, .paddle, .zoom, .dropbox, .meta, .asana, .linear, .calendly, .intercom, .mailgun: .hex
         case .hmac: verification.hmac!.encoding
         default: .base64
         }
@@ -269,6 +273,7 @@ public struct WebhookSignature: Sendable {
         case .stripe, .calendly: return Array((stamp + ".").utf8) + body
         case .zoom: return Array("v0:\(stamp):".utf8) + body
         case .dropbox, .meta, .asana, .linear, .typeform, .x, .intercom: return body
+        case .mailgun: return []
         case .paddle: return Array((stamp + ":").utf8) + body
         case .slack: return Array("v0:\(stamp):".utf8) + body
         case .standardWebhooks:
@@ -332,6 +337,48 @@ public struct WebhookSignature: Sendable {
         return out
     }
 
+    // MARK: Signatures in the body
+
+    /// Mailgun's fields: `signature.timestamp`, `.token`, `.signature` in a JSON body, or top-level form fields.
+    private static func mailgunFields(_ request: WebhookRequest) -> (timestamp: String, token: String, signature: String)? {
+        if let form = Encoding.formPairs(request.body), (request.headers["Content-Type"] ?? "").lowercased().hasPrefix("application/x-www-form-urlencoded") {
+            let fields = Dictionary(form, uniquingKeysWith: { first, _ in first })
+            guard let timestamp = fields["timestamp"], let token = fields["token"], let signature = fields["signature"] else { return nil }
+            return (timestamp, token, signature)
+        }
+        guard let body = try? JSONParser.parse(bytes: request.body), let fields = body["signature"],
+              let timestamp = fields["timestamp"].flatMap({ $0.stringValue ?? $0.numberValue.map { String(Int64($0)) } }),
+              let token = fields["token"]?.stringValue, let signature = fields["signature"]?.stringValue
+        else { return nil }
+        return (timestamp, token, signature)
+    }
+
+    /// Mailgun: HMAC-SHA256 (hex) of timestamp + token with the webhook signing key, and the replay window.
+    private func verifyInBody(_ request: WebhookRequest, now: Int64) throws(SignatureFailure) {
+        guard let fields = Self.mailgunFields(request) else { throw .missingHeader("signature (in the body)") }
+        try checkTolerance(fields.timestamp, now: now)
+        guard let given = Encoding.fromHex(Substring(fields.signature)) else { throw .malformedHeader("signature (in the body)") }
+        let message = Array((fields.timestamp + fields.token).utf8)
+        for key in keys where isValid(given, message: message, key: key) { return }
+        throw .mismatch
+    }
+
+    /// For schemes that sign in the body (Mailgun): the body with its signature fields set, signed at `now`
+    /// with the first secret; `nil` for every other scheme, and for a JSON body that is not an object.
+    public func signedBody(_ request: WebhookRequest, now: Int64, deliveryID: String) -> [UInt8]? {
+        guard scheme == .mailgun, let key = keys.first else { return nil }
+        let stamp = String(now)
+        let token = Encoding.hex(SHA256.hash(data: Array((deliveryID + stamp).utf8)))
+        let signature = Encoding.hex(mac(Array((stamp + token).utf8), key: key))
+        if (request.headers["Content-Type"] ?? "").lowercased().hasPrefix("application/x-www-form-urlencoded") {
+            let extra = "timestamp=\(stamp)&token=\(token)&signature=\(signature)"
+            return request.body.isEmpty ? Array(extra.utf8) : request.body + Array(("&" + extra).utf8)
+        }
+        guard case .object(var object) = (try? JSONParser.parse(bytes: request.body)) ?? .object(JSONObject()) else { return nil }
+        object["signature"] = .object(JSONObject([("timestamp", .string(stamp)), ("token", .string(token)), ("signature", .string(signature))]))
+        return Array(JSON.object(object).serialized().utf8)
+    }
+
     // MARK: Signing
 
     /// The headers a vendor would send with `request` (whose method, target, body and content type are set),
@@ -345,7 +392,8 @@ public struct WebhookSignature: Sendable {
             added.append(name, value)
             request.headers.append(name, value)
         }
-        guard scheme != .none, let key = keys.first else { return added }
+        // Mailgun signs in the body (`signedBody`), not in headers.
+        guard scheme != .none, scheme != .mailgun, let key = keys.first else { return added }
         let stamp = scheme == .hubspotV3 ? String(now * 1000) : String(now)
         switch scheme {
         case .slack: add("X-Slack-Request-Timestamp", stamp)

@@ -73,12 +73,14 @@ public enum SignatureScheme: String, Sendable, Hashable, CaseIterable {
     case hubspotV3 = "hubspot-v3"
     case paddle
     case zoom, dropbox, meta, asana, linear, calendly, typeform, x, intercom
+    /// Mailgun signs in the body: `signature.{timestamp, token, signature}` (JSON) or the same form fields.
+    case mailgun
     case hmac, none
 
     /// Whether the scheme signs a timestamp, so that a replay window applies.
     public var signsTimestamp: Bool {
         switch self {
-        case .stripe, .slack, .standardWebhooks, .hubspotV3, .paddle, .zoom, .calendly: true
+        case .stripe, .slack, .standardWebhooks, .hubspotV3, .paddle, .zoom, .calendly, .mailgun: true
         default: false
         }
     }

@@ -122,6 +122,7 @@ public struct ConnectorTestRunner: Sendable {
         // A delivery id the case gives (the vendor's header) is the one signed; headers the case gives are kept.
         let idHeader = (connector.source.verification.idHeader ?? connector.source.verification.scheme.deliveryIDHeader)?.lowercased()
         let deliveryID = webhook.headers.first { $0.name.lowercased() == idHeader }?.value ?? "test-delivery-1"
+        if let body = signature.signedBody(request, now: now, deliveryID: deliveryID) { request.body = body }
         let existing = Set(request.headers.fields.map { $0.name.lowercased() })
         for field in signature.sign(request, now: now, deliveryID: deliveryID) where !existing.contains(field.name.lowercased()) {
             request.headers.append(field.name, field.value)

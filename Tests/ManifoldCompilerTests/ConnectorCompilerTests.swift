@@ -12,11 +12,13 @@ import Testing
         let environment = ["STRIPE_WEBHOOK_SECRET", "HUBSPOT_CLIENT_ID", "HUBSPOT_CLIENT_SECRET", "SLACK_SALES_HOOK_PATH",
                            "GITHUB_WEBHOOK_SECRET", "SLACK_BOT_TOKEN", "SHOPIFY_WEBHOOK_SECRET", "SHOPIFY_WEBHOOK_SECRET_PREVIOUS",
                            "THREEPL_API_KEY", "TWILIO_AUTH_TOKEN", "ZENDESK_SUBDOMAIN", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN",
-                           "APP_EVENTS_SECRET", "ACME_WEBHOOK_SECRET", "GLOBEX_WEBHOOK_SECRET"]
+                           "APP_EVENTS_SECRET", "ACME_WEBHOOK_SECRET", "GLOBEX_WEBHOOK_SECRET", "MAILGUN_WEBHOOK_SIGNING_KEY",
+                           "AIRTABLE_TOKEN", "AIRTABLE_BASE"]
         let result = ConnectorCompiler(environment: .require(Dictionary(uniqueKeysWithValues: environment.map { ($0, "x") }))).compile(files)
         #expect(result.diagnostics.isEmpty, "\(result.diagnostics)")
         let plan = try #require(result.plan)
-        #expect(plan.connectors.map(\.name) == ["app-events-fanout", "github-to-slack", "shopify-to-3pl", "stripe-to-hubspot", "twilio-sms-to-helpdesk"])
+        #expect(plan.connectors.map(\.name) == ["app-events-fanout", "github-to-slack", "mailgun-to-airtable", "shopify-to-3pl", "stripe-to-hubspot",
+                                                 "twilio-sms-to-helpdesk"])
         let stripe = try #require(plan.connector(named: "stripe-to-hubspot"))
         #expect(stripe.source.verification.scheme == .stripe)
         #expect(stripe.routes.map(\.call) == ["hubspot.upsert_contact", "slack.notify"])

@@ -14,6 +14,8 @@ import Testing
     static let now: Int64 = 1_790_000_000
     /// The presets whose vectors this oracle makes (no vendor SDK on PyPI signs for them).
     static let schemes: [SignatureScheme] = [.zoom, .dropbox, .meta, .asana, .linear, .calendly, .typeform, .x, .intercom]
+    /// Presets checked by an oracle in a suite of their own.
+    static let elsewhere: [SignatureScheme] = [.mailgun]
 
     /// Each preset's headers as the vendor's docs say to compute them, by Python.
     static let oracle = """
@@ -80,5 +82,45 @@ import Testing
                 }
             }
         }
+    }
+}
+
+/// Mailgun signs in the body: `signature.{timestamp, token, signature}` (JSON) or the same form fields, the hex
+/// HMAC-SHA256 of timestamp + token with the webhook signing key (checked by Python's hmac).
+@Suite struct MailgunSchemeTests {
+    static let key = "key-mailgun-signing-0042"
+    static let now: Int64 = 1_790_000_000
+
+    static func request(_ body: String, form: Bool = false) -> WebhookRequest {
+        WebhookRequest(method: "POST", target: "/hooks/mailgun",
+                       headers: ["Content-Type": form ? "application/x-www-form-urlencoded" : "application/json"],
+                       body: Array(body.utf8), remoteAddress: nil)
+    }
+
+    static let signature = WebhookSignature(
+        verification: Verification(scheme: .mailgun, secrets: [], tolerance: .seconds(300), publicURL: nil, idHeader: nil, hmac: nil),
+        secrets: [key], publicURL: nil)
+
+    @Test func bodySignaturesVerifyAndForgeriesAreRefused() throws {
+        let token = "a8ce0edb2dd8301dcc6d4d8f9ef8e5b0cd7bd8f6a6c8f3f2a5"
+        let run = try ProcessRun.python(["-c", "import hmac, hashlib, sys; print(hmac.new(sys.argv[1].encode(), (sys.argv[2] + sys.argv[3]).encode(), hashlib.sha256).hexdigest())",
+                                         Self.key, String(Self.now), token])
+        let expected = run.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let json = #"{"signature":{"timestamp":"\#(Self.now)","token":"\#(token)","signature":"\#(expected)"},"event-data":{"id":"m-1","event":"failed"}}"#
+        #expect(throws: Never.self) { try Self.signature.verify(Self.request(json), now: Self.now) }
+        let form = "event=failed&timestamp=\(Self.now)&token=\(token)&signature=\(expected)"
+        #expect(throws: Never.self) { try Self.signature.verify(Self.request(form, form: true), now: Self.now) }
+        #expect(throws: SignatureFailure.mismatch) {
+            try Self.signature.verify(Self.request(json.replacingOccurrences(of: token, with: "b" + token.dropFirst())), now: Self.now)
+        }
+        let other = WebhookSignature(verification: Self.signature.verification, secrets: ["another"], publicURL: nil)
+        #expect(throws: SignatureFailure.mismatch) { try other.verify(Self.request(json), now: Self.now) }
+        #expect(throws: SignatureFailure.outsideTolerance(seconds: 300)) { try Self.signature.verify(Self.request(json), now: Self.now + 3600) }
+        #expect(throws: SignatureFailure.missingHeader("signature (in the body)")) {
+            try Self.signature.verify(Self.request(#"{"event-data":{"id":"m-1"}}"#), now: Self.now)
+        }
+        // Signing sets the body's fields as Mailgun does, and they verify.
+        let signed = try #require(Self.signature.signedBody(Self.request(#"{"event-data":{"id":"m-2"}}"#), now: Self.now, deliveryID: "d"))
+        #expect(throws: Never.self) { try Self.signature.verify(Self.request(String(decoding: signed, as: UTF8.self)), now: Self.now) }
     }
 }

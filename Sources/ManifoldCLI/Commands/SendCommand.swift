@@ -87,9 +87,10 @@ struct SendCommand: AsyncParsableCommand, AsyncOutputCommand {
         }
         request.target = endpoint.signature.vendorTarget(for: request)
         if !unsigned {
-            let signed = endpoint.signature.sign(request, now: Int64(Date().timeIntervalSince1970),
-                                                 deliveryID: id ?? UUID().uuidString.lowercased())
-            for field in signed { request.headers.append(field.name, field.value) }
+            let now = Int64(Date().timeIntervalSince1970), delivery = id ?? UUID().uuidString.lowercased()
+            // Mailgun signs in the body: its fields are set first, then any header signature.
+            if let body = endpoint.signature.signedBody(request, now: now, deliveryID: delivery) { request.body = body }
+            for field in endpoint.signature.sign(request, now: now, deliveryID: delivery) { request.headers.append(field.name, field.value) }
         }
         return await post(request, to: URL(string: request.target, relativeTo: target)!.absoluteURL)
     }
