@@ -101,14 +101,13 @@ struct EngineResponder: HTTPResponder {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
             return Self.closing(Self.json(Engine.Reply(.tooLarge(limit: limit))), context.channel)
         }
+        // A body that does not arrive within the body timeout is answered 408 by BodyTimeoutHandler, on the
+        // connection's event loop, which then closes it (and this read with it).
         let buffer: ByteBuffer
         do {
-            buffer = try await Self.collect(request.body, upTo: limit, within: limits.bodyTimeout, on: context.channel)
+            buffer = try await request.body.collect(upTo: limit)
         } catch is NIOTooManyBytesError {
             return Self.closing(Self.json(Engine.Reply(.tooLarge(limit: limit))), context.channel)
-        } catch is BodyTimeout {
-            return Self.closing(Self.json(Engine.Reply.error(408, "body_timeout", "the body did not arrive within \(limits.bodyTimeout)")),
-                                context.channel)
         }
         var headers = HeaderList()
         for field in request.headers {
@@ -155,19 +154,6 @@ struct EngineResponder: HTTPResponder {
         response.headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
         response.headers[.cacheControl] = "no-store"
         return response
-    }
-
-    /// A body that did not arrive in time.
-    struct BodyTimeout: Error {}
-
-    /// The body, up to `limit` bytes, read within `timeout` (a client that trickles its body cannot hold a
-    /// connection and a task forever), timed on the connection's event loop.
-    static func collect(_ body: RequestBody, upTo limit: Int, within timeout: Duration, on channel: any Channel) async throws
-        -> ByteBuffer
-    {
-        guard let buffer = try await Deadline.run(within: timeout, on: channel.eventLoop, { try await body.collect(upTo: limit) })
-        else { throw BodyTimeout() }
-        return buffer
     }
 
     /// `response`, after which the connection closes (`Connection: close`): the client's unread body is not
@@ -265,12 +251,14 @@ public enum EngineServer {
     {
         let responder = EngineResponder(engine: engine, reloader: reloading?.reloader, alerts: alerts, limits: limits,
                                         dashboardAccess: dashboard)
-        let idle = limits.idleTimeout.components
+        func amount(_ duration: Duration) -> TimeAmount {
+            .nanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+        }
+        let (idle, body) = (amount(limits.idleTimeout), amount(limits.bodyTimeout))
         return Application(
             responder: responder,
             server: HTTPServerBuilder { responder in
-                EngineHTTP1Channel(inner: HTTP1Channel(responder: responder, configuration: .init(
-                    idleTimeout: .nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000))))
+                EngineHTTP1Channel(inner: HTTP1Channel(responder: responder, configuration: .init(idleTimeout: idle)), bodyTimeout: body)
             },
             configuration: .init(address: .hostname(host, port: port), serverName: "manifold", backlog: 1024),
             services: services,
