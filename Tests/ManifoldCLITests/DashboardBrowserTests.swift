@@ -86,7 +86,13 @@ import Testing
             return id
         }
 
-        func click(_ selector: String) async throws { _ = try await command("/element/\(try await element(selector))/click") }
+        /// Finds and clicks in one step, in the page: the page re-renders its tables every 2 s, and an element found
+        /// by one WebDriver call can be replaced before the next one clicks it (seen on a loaded machine).
+        func click(_ selector: String) async throws {
+            let selectorText = JSON.string(selector).serialized()
+            let clicked = try await waitFor("(function () { const e = document.querySelector(\(selectorText)); if (!e) return false; e.click(); return true; })()")
+            if !clicked { throw CocoaError(.fileNoSuchFile, userInfo: ["selector": selector]) }
+        }
 
         func type(_ text: String, into selector: String) async throws {
             _ = try await command("/element/\(try await element(selector))/value", ["text": .string(text)])
@@ -102,8 +108,8 @@ import Testing
             return png
         }
 
-        /// Polls a JavaScript condition until it returns true, for up to `seconds`.
-        func waitFor(_ condition: String, seconds: Double = 20) async throws -> Bool {
+        /// Polls a JavaScript condition until it returns true, for up to `seconds` (a bound on a hang, not a window).
+        func waitFor(_ condition: String, seconds: Double = 60) async throws -> Bool {
             try await ObservabilityEndToEndTests.eventually(seconds) { try await script("return Boolean(\(condition))").boolValue == true }
         }
 
@@ -140,7 +146,7 @@ import Testing
                 #expect(try await browser.waitFor("\(lane).querySelector('td.breaker').textContent === 'open'"), "the breaker shows open")
                 #expect(try await browser.waitFor("\(lane).querySelector('td.errors').textContent === '100.0%'"))
                 #expect(try await browser.waitFor("document.querySelectorAll('#failures tbody tr.failure.transient').length > 0"))
-                #expect(try await browser.waitFor("document.querySelectorAll('#dead-letters tbody tr').length > 0", seconds: 30))
+                #expect(try await browser.waitFor("document.querySelectorAll('#dead-letters tbody tr').length > 0"))
                 #expect(try await browser.waitFor("document.querySelector('#alerts li[data-rule=\"errors\"]') !== null"),
                         "the firing alert is listed")
 
