@@ -221,6 +221,8 @@ import Testing
             #expect(second.error.contains("another engine (pid \(first.processIdentifier)) is running on the store \(store)"), "\(second.error)")
             let sound = try EngineEndToEndTests.manifold(["store", "check", "--store", store])
             #expect(sound.status == 0 && sound.output.hasPrefix("\(store): sound (quick_check ok"), "\(sound.output)")
+            let full = try EngineEndToEndTests.manifold(["store", "check", "--store", store, "--full"])
+            #expect(full.status == 0 && full.output.hasPrefix("\(store): sound (integrity_check ok"), "\(full.output)")
 
             let emptied = folder.appending(path: "emptied.db").path
             #expect(FileManager.default.createFile(atPath: emptied, contents: Data()))
