@@ -15,13 +15,10 @@ public import ServiceLifecycle
 public struct EngineRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public let remoteAddress: String?
-    /// The connection, closed after an answer that leaves a body unread.
-    let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress?.ipAddress
-        channel = source.channel
     }
 }
 
@@ -99,7 +96,7 @@ struct EngineResponder: HTTPResponder {
         // never read: the connection closes after the answer.
         let limit = route.endpoint.source.maxBodyBytes
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
-            return Self.closing(Self.json(Engine.Reply(.tooLarge(limit: limit))), context.channel)
+            return Self.closing(Self.json(Engine.Reply(.tooLarge(limit: limit))))
         }
         // A body that does not arrive within the body timeout is answered 408 by BodyTimeoutHandler, on the
         // connection's event loop, which then closes it (and this read with it).
@@ -107,7 +104,7 @@ struct EngineResponder: HTTPResponder {
         do {
             buffer = try await request.body.collect(upTo: limit)
         } catch is NIOTooManyBytesError {
-            return Self.closing(Self.json(Engine.Reply(.tooLarge(limit: limit))), context.channel)
+            return Self.closing(Self.json(Engine.Reply(.tooLarge(limit: limit))))
         }
         var headers = HeaderList()
         for field in request.headers {
@@ -156,16 +153,11 @@ struct EngineResponder: HTTPResponder {
         return response
     }
 
-    /// `response`, after which the connection closes (`Connection: close`): the client's unread body is not
-    /// drained (a 413 on a chunked body used to read it all) and a trickling client is let go.
-    static func closing(_ response: Response, _ channel: any Channel) -> Response {
+    /// `response` with `Connection: close`: `HTTPVersionHandler` closes the connection once it is written, so the
+    /// client's unread body is not drained (a 413 on a chunked body used to read it all).
+    static func closing(_ response: Response) -> Response {
         var response = response
         response.headers[.connection] = "close"
-        let body = response.body
-        response.body = ResponseBody(contentLength: body.contentLength) { writer in
-            try await body.write(writer)
-            channel.close(promise: nil)
-        }
         return response
     }
 
