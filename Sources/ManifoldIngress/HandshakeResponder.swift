@@ -68,13 +68,14 @@ struct HandshakeResponder: Sendable {
         let kind = preset.rawValue
         switch preset {
         case .slack:
-            guard request.method == "POST", let body = try? JSONParser.parse(bytes: request.body),
-                  body["type"]?.stringValue == "url_verification", let challenge = body["challenge"]?.stringValue, verified()
+            // Every Slack event comes here first: only a body that names the handshake is parsed (once more).
+            guard request.method == "POST", Self.mentions(request.body, "url_verification"),
+                  let body = try? JSONParser.parse(bytes: request.body), body["type"]?.stringValue == "url_verification", let challenge = body["challenge"]?.stringValue, verified()
             else { return nil }
             return text(200, challenge, kind: kind)
         case .zoom:
-            guard request.method == "POST", let body = try? JSONParser.parse(bytes: request.body),
-                  body["event"]?.stringValue == "endpoint.url_validation", let token = body["payload"]?["plainToken"]?.stringValue,
+            guard request.method == "POST", Self.mentions(request.body, "endpoint.url_validation"),
+                  let body = try? JSONParser.parse(bytes: request.body), body["event"]?.stringValue == "endpoint.url_validation", let token = body["payload"]?["plainToken"]?.stringValue,
                   verified(), let encrypted = hmac(token, base64: false)
             else { return nil }
             return json(.object(JSONObject([("plainToken", .string(token)), ("encryptedToken", .string(encrypted))])), kind: kind)
@@ -98,6 +99,18 @@ struct HandshakeResponder: Sendable {
             return HandshakeAnswer(status: 200, contentType: "text/plain; charset=utf-8", headers: ["X-Hook-Secret", secret],
                                    body: [], kind: kind)
         }
+    }
+
+    /// Whether `body` holds `marker`'s bytes: a cheap test that keeps ordinary events from being parsed twice.
+    static func mentions(_ body: [UInt8], _ marker: String) -> Bool {
+        let needle = Array(marker.utf8)
+        guard let first = needle.first, body.count >= needle.count else { return false }
+        var index = 0
+        while index <= body.count - needle.count {
+            if body[index] == first, body[index..<index + needle.count].elementsEqual(needle) { return true }
+            index += 1
+        }
+        return false
     }
 
     /// The generic form: the method, the query names and `when` decide; `respond` answers.

@@ -62,6 +62,10 @@ import Testing
             let answer = try await running.get("/slack", headers: Self.signed(running, path: "/slack", body: body), method: .post, body: body)
             #expect(answer.status == 200 && answer.text == "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P")
             #expect(answer.headers[.contentType]?.hasPrefix("text/plain") == true)
+            // An ordinary event is no handshake: stored and acknowledged as any other.
+            let event = #"{"type":"event_callback","event_id":"Ev1","event":{"type":"message"}}"#
+            let accepted = try await running.get("/slack", headers: Self.signed(running, path: "/slack", body: event), method: .post, body: event)
+            #expect(accepted.status == 200 && accepted.body?["status"] == "accepted", "\(accepted.text)")
         }
         try await InProcessEngine.with(store: try store(), plan: try Self.plan("path: /dropbox\nverify: { scheme: dropbox, secret: \"${env:SECRET}\" }\nhandshake: { preset: dropbox }"),
                                        resolver: Self.resolver) { running in
@@ -117,8 +121,10 @@ import Testing
             let answer = try await running.get("/custom?check=abc&mode=verify")
             #expect(answer.status == 200 && answer.text == #"{"echo":"abc","proof":"\#(proof)"}"#)
             #expect(answer.headers[HTTPField.Name("X-Echo")!] == "abc")
-            // Not the handshake (the condition is false): an ordinary GET, refused.
+            // Not the handshake (the condition is false, or a required query parameter is missing): an ordinary GET,
+            // refused.
             #expect(try await running.get("/custom?check=abc&mode=other").status == 405)
+            #expect(try await running.get("/custom?mode=verify").status == 405)
         }
     }
 
