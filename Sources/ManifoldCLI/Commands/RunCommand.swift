@@ -38,9 +38,12 @@ struct EngineOptions: ParsableArguments {
 
     /// As `load`, with the sources to keep with the plan version (none when a secret is written inline, so that
     /// no secret reaches the store).
-    func loadWithSources() -> Result<(plan: Plan, environment: [String: String], sources: [PlanSource]), CommandOutputError> {
+    func loadWithSources() -> Result<(plan: Plan, environment: [String: String], sources: [PlanSource], overrides: [TargetOverride]),
+                                      CommandOutputError>
+    {
         overrides().flatMap { overrides in
             Self.load(connectors: connectors, environmentFile: environmentFile, overrides: overrides)
+                .map { ($0.plan, $0.environment, $0.sources, overrides) }
         }
     }
 
@@ -152,10 +155,10 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
     }
 
     func perform() async -> CommandOutput {
-        let plan: Plan, environment: [String: String], sources: [PlanSource]
+        let plan: Plan, environment: [String: String], sources: [PlanSource], overrides: [TargetOverride]
         switch options.loadWithSources() {
         case .failure(let failure): return failure.output
-        case .success(let loaded): (plan, environment, sources) = loaded
+        case .success(let loaded): (plan, environment, sources, overrides) = loaded
         }
         var configuration = EngineConfiguration()
         if let config {
@@ -223,7 +226,6 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
         defer { Task { await transport.shutdown() } }
         let (host, port) = Self.address(listen)!
         let (connectors, environmentFile) = (options.connectors, options.environmentFile)
-        let overrides = (try? options.overrides().get()) ?? []
         let reloader = ConfigReloader(engine: engine, logger: logger, compile: {
             EngineOptions.compilation(connectors: connectors, environmentFile: environmentFile, overrides: overrides)
         }, keepSources: { version, sources in
