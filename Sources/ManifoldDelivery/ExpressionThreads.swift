@@ -8,8 +8,10 @@ import NIOPosix
 /// 15% of webhook throughput under load, measured with benchmarks/ingress-wrk; the health check answers without it.)
 public enum ExpressionThreads {
     /// Twice the cores, at least 8: more hostile expressions than that wait their turn here, never on HTTP.
+    public static let threadCount = max(8, 2 * System.coreCount)
+
     private static let pool: NIOThreadPool = {
-        let pool = NIOThreadPool(numberOfThreads: max(8, 2 * System.coreCount))
+        let pool = NIOThreadPool(numberOfThreads: threadCount)
         pool.start()
         return pool
     }()
