@@ -31,6 +31,44 @@ public struct JSONPointer: Sendable, Hashable, Comparable, CustomStringConvertib
         appending(String(index))
     }
 
+    /// The value this pointer names in `document`, if there is one.
+    public func resolve(in document: JSON) -> JSON? {
+        var current = document
+        for token in tokens {
+            switch current {
+            case .object(let object):
+                guard let member = object[token] else { return nil }
+                current = member
+            case .array(let array):
+                guard let index = Int(token), array.indices.contains(index) else { return nil }
+                current = array[index]
+            default:
+                return nil
+            }
+        }
+        return current
+    }
+
+    /// `document` with the value at this pointer set to `value`: missing objects on the way are created; `nil` when
+    /// the way passes through a value that is not an object (or an array with that index).
+    public func setting(_ value: JSON, in document: JSON) -> JSON? {
+        guard let first = tokens.first else { return value }
+        let rest = JSONPointer(tokens: Array(tokens.dropFirst()))
+        switch document {
+        case .object(var object):
+            guard let member = rest.setting(value, in: object[first] ?? .object(JSONObject())) else { return nil }
+            object[first] = member
+            return .object(object)
+        case .array(var array):
+            guard let index = Int(first), array.indices.contains(index),
+                  let member = rest.setting(value, in: array[index]) else { return nil }
+            array[index] = member
+            return .array(array)
+        default:
+            return nil
+        }
+    }
+
     /// The pointer one level up; the root is its own parent.
     public var parent: JSONPointer {
         JSONPointer(tokens: Array(tokens.dropLast()))

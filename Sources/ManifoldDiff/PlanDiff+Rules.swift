@@ -23,6 +23,10 @@ enum Rules {
             let removed = Set(old.verification.secrets).subtracting(new.verification.secrets)
             return removed.isEmpty ? (.safe, "another accepted secret (a rotation)")
                 : (.risky, "requests signed with a removed secret are refused")
+        case "verify.public_keys":
+            let removed = Set(old.verification.publicKeys).subtracting(new.verification.publicKeys)
+            return removed.isEmpty ? (.safe, "another accepted public key (a rotation)")
+                : (.risky, "requests signed with a removed key's private key are refused")
         case "verify.tolerance":
             let before = old.verification.tolerance ?? .zero, after = new.verification.tolerance ?? .zero
             return after > before || new.verification.tolerance == nil && old.verification.tolerance != nil

@@ -94,6 +94,12 @@ struct HandshakeResponder: Sendable {
         case .x:
             guard request.method == "GET", let token = query["crc_token"], let code = hmac(token, base64: true) else { return nil }
             return json(.object(JSONObject([("response_token", .string("sha256=" + code))])), kind: kind)
+        case .discord:
+            // Every interaction comes here first: only a body that could be a PING is parsed (once more).
+            guard request.method == "POST", request.body.count < 4096, Self.mentions(request.body, "\"type\""),
+                  let body = try? JSONParser.parse(bytes: request.body), body["type"]?.numberValue == 1, verified()
+            else { return nil }
+            return json(.object(JSONObject([("type", .number(1))])), kind: kind)
         case .asana:
             guard request.method == "POST", let secret = request.headers["X-Hook-Secret"], !secret.isEmpty else { return nil }
             return HandshakeAnswer(status: 200, contentType: "text/plain; charset=utf-8", headers: ["X-Hook-Secret", secret],

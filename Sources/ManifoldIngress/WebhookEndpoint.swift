@@ -30,7 +30,8 @@ public final class WebhookEndpoint: Sendable {
         public var description: String
     }
 
-    public init(connector: ConnectorPlan, resolver: ConfigResolver) throws(SetupError) {
+    /// `signingKeys` sign as the vendor would, for public-key schemes: `manifold test` and `manifold send` use them.
+    public init(connector: ConnectorPlan, resolver: ConfigResolver, signingKeys: [SigningKey] = []) throws(SetupError) {
         self.connector = connector.name
         self.source = connector.source
         let verification = source.verification
@@ -41,7 +42,15 @@ public final class WebhookEndpoint: Sendable {
             let publicURL = try verification.publicURL.map { url throws(ConfigResolver.Failure) in
                 try resolver.resolve(url)
             }
-            signature = WebhookSignature(verification: verification, secrets: secrets, publicURL: publicURL)
+            let keyTexts = try verification.publicKeys.map { key throws(ConfigResolver.Failure) in try resolver.resolve(key) }
+            let publicKeys: [VerifyingKey]
+            do {
+                publicKeys = try WebhookSignature.publicKeys(keyTexts, scheme: verification.scheme)
+            } catch {
+                throw SetupError(description: "connector \(connector.name): verify.\(error)")
+            }
+            signature = WebhookSignature(verification: verification, secrets: secrets, publicURL: publicURL,
+                                         publicKeys: publicKeys, signingKeys: signingKeys)
             let verifyToken = try source.handshake?.verifyToken.map { token throws(ConfigResolver.Failure) in try resolver.resolve(token) }
             do {
                 handshakeResponder = try source.handshake.map { try HandshakeResponder($0, secret: secrets.first, verifyToken: verifyToken) }

@@ -7,6 +7,8 @@ public import ManifoldPlan
 public enum SignatureFailure: Error, Equatable, Sendable, CustomStringConvertible {
     case missingHeader(String)
     case malformedHeader(String)
+    case missingField(String)
+    case malformedField(String)
     case outsideTolerance(seconds: Int64)
     case bodyHashMismatch
     case mismatch
@@ -15,6 +17,8 @@ public enum SignatureFailure: Error, Equatable, Sendable, CustomStringConvertibl
         switch self {
         case .missingHeader(let name): "the \(name) header is missing"
         case .malformedHeader(let name): "the \(name) header is malformed"
+        case .missingField(let pointer): "the body has no \(pointer) (the signature's field)"
+        case .malformedField(let pointer): "the body's \(pointer) is malformed"
         case .outsideTolerance(let seconds): "the signed timestamp is more than \(seconds) s away from now (a replay?)"
         case .bodyHashMismatch: "the body does not match the bodySHA256 of the signed URL"
         case .mismatch: "the signature does not match"
@@ -30,13 +34,33 @@ public struct WebhookSignature: Sendable {
     public let verification: Verification
     /// The HMAC keys of the secrets resolved from the plan's references, in order, derived once.
     private let keys: [SymmetricKey]
+    /// The vendor's public keys, for the public-key schemes.
+    private let publicKeys: [VerifyingKey]
+    /// Private keys that sign as the vendor would (tests and `manifold send`); the first signs.
+    private let signingKeys: [SigningKey]
     /// The URL the vendor posts to, for schemes that sign it.
     private let publicURL: String?
 
-    public init(verification: Verification, secrets: [String], publicURL: String?) {
+    public init(verification: Verification, secrets: [String], publicURL: String?, publicKeys: [VerifyingKey] = [],
+                signingKeys: [SigningKey] = [])
+    {
         self.verification = verification
         self.keys = secrets.map { SymmetricKey(data: Self.keyBytes($0, scheme: verification.scheme)) }
+        self.publicKeys = publicKeys
+        self.signingKeys = signingKeys
         self.publicURL = publicURL
+    }
+
+    /// Reads the public keys of a public-key scheme (each as the vendor shows it); none for the other schemes.
+    public static func publicKeys(_ texts: [String], scheme: SignatureScheme) throws(KeyError) -> [VerifyingKey] {
+        guard let algorithm = scheme.keyAlgorithm else { return [] }
+        return try texts.enumerated().map { index, text throws(KeyError) in
+            do throws(KeyError) {
+                return try VerifyingKey(text, algorithm: algorithm)
+            } catch {
+                throw KeyError(texts.count == 1 ? "public key: \(error)" : "public key \(index + 1): \(error)")
+            }
+        }
     }
 
     public var scheme: SignatureScheme { verification.scheme }
@@ -68,7 +92,10 @@ public struct WebhookSignature: Sendable {
         case .x: ["x-twitter-webhooks-signature"]
         case .intercom: ["X-Hub-Signature"]
         case .mailgun: []
-        case .hmac: verification.hmac.map { [$0.header] } ?? []
+        case .box: ["BOX-SIGNATURE-PRIMARY", "BOX-SIGNATURE-SECONDARY"]
+        case .sendgrid: ["X-Twilio-Email-Event-Webhook-Signature"]
+        case .discord: ["X-Signature-Ed25519"]
+        case .hmac, .ed25519, .ecdsaP256: verification.hmac.flatMap { $0.header.isEmpty ? nil : [$0.header] } ?? []
         case .none: []
         }
     }
@@ -79,9 +106,17 @@ public struct WebhookSignature: Sendable {
     public func verify(_ request: WebhookRequest, now: Int64) throws(SignatureFailure) {
         if scheme == .none { return }
         if scheme == .mailgun { return try verifyInBody(request, now: now) }
+        if scheme == .box { return try verifyBox(request, now: now) }
         let header = try signatureHeader(in: request)
         if let timestamp = header.timestamp {
             try checkTolerance(timestamp, now: now)
+        }
+        if scheme.usesPublicKey {
+            let message = signedMessage(request, timestamp: header.timestamp)
+            for key in publicKeys {
+                for signature in header.signatures where key.isValid(signature, for: message) { return }
+            }
+            throw .mismatch
         }
         if scheme == .twilio, let bodyHash = twilioBodyHash(request) {
             guard constantTimeEquals(Array(bodyHash.lowercased().utf8), Array(Encoding.hex(SHA256.hash(data: request.body)).utf8))
@@ -108,6 +143,7 @@ public struct WebhookSignature: Sendable {
     }
 
     private func signatureHeader(in request: WebhookRequest) throws(SignatureFailure) -> SignatureHeader {
+        if scheme.isGeneric { return try genericSignature(in: request) }
         let name = signatureHeaders[0]
         let value = try required(name, in: request)
         func decoded(_ text: Substring) throws(SignatureFailure) -> [UInt8] {
@@ -161,25 +197,116 @@ public struct WebhookSignature: Sendable {
         case .hubspotV3:
             return SignatureHeader(signatures: try one(Substring(value)),
                                    timestamp: try required("X-HubSpot-Request-Timestamp", in: request))
-        case .hmac:
-            let settings = verification.hmac!
-            guard value.hasPrefix(settings.prefix) else { throw .malformedHeader(name) }
-            let stamp = try settings.timestampHeader.map { header throws(SignatureFailure) in
-                try required(header, in: request)
-            }
-            return SignatureHeader(signatures: try one(value.dropFirst(settings.prefix.count)), timestamp: stamp)
+        case .sendgrid:
+            return SignatureHeader(signatures: try one(Substring(value.trimmingCharacters(in: .whitespaces))),
+                                   timestamp: try required("X-Twilio-Email-Event-Webhook-Timestamp", in: request))
+        case .discord:
+            return SignatureHeader(signatures: try one(Substring(value.trimmingCharacters(in: .whitespaces))),
+                                   timestamp: try required("X-Signature-Timestamp", in: request))
         case .shopify, .twilio, .square, .dropbox, .asana, .linear:
             return SignatureHeader(signatures: try one(Substring(value.trimmingCharacters(in: .whitespaces))))
-        case .none, .mailgun:
+        case .none, .mailgun, .box, .hmac, .ed25519, .ecdsaP256:
             return SignatureHeader(signatures: [])
         }
     }
 
+    /// The generic schemes: the signature in a header or a field of the JSON body, after the prefix; the timestamp
+    /// in a header or a field of the body.
+    private func genericSignature(in request: WebhookRequest) throws(SignatureFailure) -> SignatureHeader {
+        let settings = verification.hmac!
+        let text: String, failure: SignatureFailure
+        var body: JSON?
+        if let field = settings.signatureField {
+            body = try? JSONParser.parse(bytes: request.body)
+            guard let value = body.flatMap({ JSONPointer(field)?.resolve(in: $0) }) else { throw .missingField(field) }
+            guard let string = value.stringValue else { throw .malformedField(field) }
+            (text, failure) = (string, .malformedField(field))
+        } else {
+            (text, failure) = (try required(settings.header, in: request), .malformedHeader(settings.header))
+        }
+        guard text.hasPrefix(settings.prefix) else { throw failure }
+        let encoded = text.dropFirst(settings.prefix.count).trimmingCharacters(in: .whitespaces)
+        guard let signature = settings.encoding == .hex ? Encoding.fromHex(Substring(encoded)) : Encoding.fromBase64(Substring(encoded))
+        else { throw failure }
+        var stamp: String?
+        if let header = settings.timestampHeader {
+            stamp = try required(header, in: request)
+        } else if let field = settings.timestampField {
+            if body == nil { body = try? JSONParser.parse(bytes: request.body) }
+            guard let value = body.flatMap({ JSONPointer(field)?.resolve(in: $0) }) else { throw .missingField(field) }
+            guard let text = Self.text(of: value) else { throw .malformedField(field) }
+            stamp = text
+        }
+        return SignatureHeader(signatures: [signature], timestamp: stamp)
+    }
+
+    /// A JSON value as it is signed: a string as it is, a number or another value as JSON.
+    private static func text(of value: JSON) -> String? {
+        switch value {
+        case .string(let text): text
+        case .number(let number): number.isIntegral && number.magnitude < 1e18 ? String(Int64(number)) : value.serialized()
+        default: value.serialized()
+        }
+    }
+
+    /// Box: either signature header (made with the primary and the secondary key) verified with any key, over the
+    /// body followed by `BOX-DELIVERY-TIMESTAMP`.
+    private func verifyBox(_ request: WebhookRequest, now: Int64) throws(SignatureFailure) {
+        let stamp = try required("BOX-DELIVERY-TIMESTAMP", in: request)
+        try checkTolerance(stamp, now: now)
+        for (name, expected) in [("BOX-SIGNATURE-VERSION", "1"), ("BOX-SIGNATURE-ALGORITHM", "HmacSHA256")] {
+            guard try required(name, in: request) == expected else { throw .malformedHeader(name) }
+        }
+        let given = signatureHeaders.compactMap { name in request.headers[name].flatMap { $0.isEmpty ? nil : (name, $0) } }
+        guard !given.isEmpty else { throw .missingHeader(signatureHeaders[0]) }
+        let message = signedMessage(request, timestamp: stamp)
+        for (name, value) in given {
+            guard let signature = Encoding.fromBase64(Substring(value.trimmingCharacters(in: .whitespaces))) else {
+                throw .malformedHeader(name)
+            }
+            for key in keys where isValid(signature, message: message, key: key) { return }
+        }
+        throw .mismatch
+    }
+
+    /// How the scheme writes its signed timestamp: HubSpot in milliseconds, Box in ISO 8601, the others in seconds.
+    private var timestampFormat: HMACSettings.TimestampFormat {
+        switch scheme {
+        case .hubspotV3: .unixMilliseconds
+        case .box: .iso8601
+        case .hmac, .ed25519, .ecdsaP256: verification.hmac?.timestampFormat ?? .unix
+        default: .unix
+        }
+    }
+
+    /// The signed timestamp as the scheme writes it, at `now` (Unix seconds).
+    private func stampText(_ now: Int64) -> String {
+        switch timestampFormat {
+        case .unix: String(now)
+        case .unixMilliseconds: String(now * 1000)
+        case .iso8601: Date(timeIntervalSince1970: TimeInterval(now)).formatted(.iso8601)
+        }
+    }
+
+    /// Unix seconds of a signed timestamp written as the scheme writes it.
+    private func seconds(of stamp: String) -> Int64? {
+        let text = stamp.trimmingCharacters(in: .whitespaces)
+        switch timestampFormat {
+        case .unix: return Int64(text)
+        case .unixMilliseconds: return Int64(text).map { $0 / 1000 }
+        case .iso8601:
+            let date = (try? Date(text, strategy: .iso8601))
+                ?? (try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+            guard let date, date.timeIntervalSince1970.isFinite, date.timeIntervalSince1970.magnitude < 1e15 else { return nil }
+            return Int64(date.timeIntervalSince1970.rounded(.down))
+        }
+    }
+
     private func checkTolerance(_ stamp: String, now: Int64) throws(SignatureFailure) {
-        guard var seconds = Int64(stamp.trimmingCharacters(in: .whitespaces)) else {
+        guard let seconds = seconds(of: stamp) else {
+            if scheme.isGeneric, let field = verification.hmac?.timestampField { throw .malformedField(field) }
             throw .malformedHeader(timestampHeaderName)
         }
-        if scheme == .hubspotV3 { seconds /= 1000 }   // HubSpot sends milliseconds.
         let (difference, overflow) = now.subtractingReportingOverflow(seconds)
         guard !overflow, difference.magnitude <= UInt64(toleranceSeconds) else {
             throw .outsideTolerance(seconds: toleranceSeconds)
@@ -192,16 +319,19 @@ public struct WebhookSignature: Sendable {
         case .zoom: "x-zm-request-timestamp"
         case .standardWebhooks: "webhook-timestamp"
         case .hubspotV3: "X-HubSpot-Request-Timestamp"
-        case .hmac: verification.hmac?.timestampHeader ?? signatureHeaders[0]
+        case .hmac, .ed25519, .ecdsaP256: verification.hmac?.timestampHeader ?? signatureHeaders.first ?? "timestamp"
         case .mailgun: "signature.timestamp (in the body)"
+        case .box: "BOX-DELIVERY-TIMESTAMP"
+        case .sendgrid: "X-Twilio-Email-Event-Webhook-Timestamp"
+        case .discord: "X-Signature-Timestamp"
         default: signatureHeaders[0]
         }
     }
 
     private var encoding: HMACSettings.Encoding {
         switch scheme {
-        case .stripe, .github, .slack, .paddle, .zoom, .dropbox, .meta, .asana, .linear, .calendly, .intercom, .mailgun: .hex
-        case .hmac: verification.hmac!.encoding
+        case .stripe, .github, .slack, .paddle, .zoom, .dropbox, .meta, .asana, .linear, .calendly, .intercom, .mailgun, .discord: .hex
+        case .hmac, .ed25519, .ecdsaP256: verification.hmac!.encoding
         default: .base64
         }
     }
@@ -274,6 +404,8 @@ public struct WebhookSignature: Sendable {
         case .zoom: return Array("v0:\(stamp):".utf8) + body
         case .dropbox, .meta, .asana, .linear, .typeform, .x, .intercom: return body
         case .mailgun: return []
+        case .sendgrid, .discord: return Array(stamp.utf8) + body
+        case .box: return body + Array(stamp.utf8)
         case .paddle: return Array((stamp + ":").utf8) + body
         case .slack: return Array("v0:\(stamp):".utf8) + body
         case .standardWebhooks:
@@ -284,7 +416,7 @@ public struct WebhookSignature: Sendable {
             return Array((request.method + hubspotURI(signedURL(for: request))).utf8) + body + Array(stamp.utf8)
         case .twilio:
             return Array(twilioString(url: signedURL(for: request), body: body, isForm: isForm(request)).utf8)
-        case .hmac:
+        case .hmac, .ed25519, .ecdsaP256:
             return hmacMessage(verification.hmac!.stringToSign, request: request, timestamp: stamp)
         case .none: return []
         }
@@ -313,9 +445,11 @@ public struct WebhookSignature: Sendable {
         return uri
     }
 
-    /// The generic scheme's string to sign, with `{body}`, `{timestamp}`, `{method}`, `{url}` and `{header:NAME}`.
+    /// The generic scheme's string to sign, with `{body}`, `{timestamp}`, `{method}`, `{url}`, `{header:NAME}` and
+    /// `{json:/POINTER}` (a value of the JSON body: a string as it is, anything else as JSON; nothing when absent).
     private func hmacMessage(_ template: String, request: WebhookRequest, timestamp: String) -> [UInt8] {
         var out: [UInt8] = []
+        var parsed: JSON??
         var rest = Substring(template)
         while let open = rest.firstIndex(of: "{") {
             out += Array(rest[..<open].utf8)
@@ -329,6 +463,13 @@ public struct WebhookSignature: Sendable {
             default:
                 if name.hasPrefix("header:") {
                     out += Array((request.headers[String(name.dropFirst(7))] ?? "").utf8)
+                } else if name.hasPrefix("json:") {
+                    if parsed == nil { parsed = .some(try? JSONParser.parse(bytes: request.body)) }
+                    if let body = parsed ?? nil, let value = JSONPointer(String(name.dropFirst(5)))?.resolve(in: body),
+                       let text = Self.text(of: value)
+                    {
+                        out += Array(text.utf8)
+                    }
                 }
             }
             rest = rest[rest.index(after: close)...]
@@ -363,9 +504,11 @@ public struct WebhookSignature: Sendable {
         throw .mismatch
     }
 
-    /// For schemes that sign in the body (Mailgun): the body with its signature fields set, signed at `now`
-    /// with the first secret; `nil` for every other scheme, and for a JSON body that is not an object.
+    /// For schemes that sign in the body (Mailgun; the generic schemes with `signature_field` or `timestamp_field`):
+    /// the body with its signature fields set, signed at `now` with the first key; `nil` for every other scheme, and
+    /// for a JSON body that is not an object.
     public func signedBody(_ request: WebhookRequest, now: Int64, deliveryID: String) -> [UInt8]? {
+        if scheme.isGeneric { return signedGenericBody(request, now: now) }
         guard scheme == .mailgun, let key = keys.first else { return nil }
         let stamp = String(now)
         let token = Encoding.hex(SHA256.hash(data: Array((deliveryID + stamp).utf8)))
@@ -379,12 +522,48 @@ public struct WebhookSignature: Sendable {
         return Array(JSON.object(object).serialized().utf8)
     }
 
+    /// The generic schemes' fields in the body: the timestamp (a number for Unix times, unless the body has a string
+    /// there), then the signature over the string to sign.
+    private func signedGenericBody(_ request: WebhookRequest, now: Int64) -> [UInt8]? {
+        let parsed: JSON? = request.body.isEmpty ? .object(JSONObject()) : try? JSONParser.parse(bytes: request.body)
+        guard let settings = verification.hmac, settings.signatureField != nil || settings.timestampField != nil,
+              var body = parsed
+        else { return nil }
+        let stamp = stampText(now)
+        if let field = settings.timestampField, let pointer = JSONPointer(field) {
+            let asText = settings.timestampFormat == .iso8601 || pointer.resolve(in: body)?.stringValue != nil
+            guard let updated = pointer.setting(asText ? .string(stamp) : .number(Double(stamp) ?? 0), in: body) else { return nil }
+            body = updated
+        }
+        var signed = request
+        signed.body = Array(body.serialized().utf8)
+        guard let field = settings.signatureField, let pointer = JSONPointer(field) else { return signed.body }
+        guard let code = signature(for: signedMessage(signed, timestamp: settings.signsTimestamp ? stamp : nil)),
+              let updated = pointer.setting(.string(settings.prefix + code), in: body)
+        else { return nil }
+        return Array(updated.serialized().utf8)
+    }
+
+    /// The encoded signature of `message` with the first key (a secret, or a private key for public-key schemes).
+    private func signature(for message: [UInt8], key index: Int = 0) -> String? {
+        let code: [UInt8]
+        if scheme.usesPublicKey {
+            guard signingKeys.indices.contains(index) else { return nil }
+            code = signingKeys[index].signature(for: message)
+        } else {
+            guard keys.indices.contains(index) else { return nil }
+            code = mac(message, key: keys[index])
+        }
+        return encoding == .hex ? Encoding.hex(code) : Encoding.base64(code)
+    }
+
     // MARK: Signing
 
     /// The headers a vendor would send with `request` (whose method, target, body and content type are set),
     /// signed at time `now`; `deliveryID` fills the scheme's id header where it has one. With `everySecret`,
     /// schemes whose header carries several signatures (Standard Webhooks, Stripe, Paddle) sign with each secret,
-    /// as a sender does during a rotation; otherwise, and for the other schemes, the first secret signs.
+    /// as a sender does during a rotation; otherwise, and for the other schemes, the first secret signs. Public-key
+    /// schemes sign with the first signing key, and sign nothing without one.
     public func sign(_ request: WebhookRequest, now: Int64, deliveryID: String, everySecret: Bool = false) -> HeaderList {
         var request = request
         var added = HeaderList()
@@ -392,33 +571,47 @@ public struct WebhookSignature: Sendable {
             added.append(name, value)
             request.headers.append(name, value)
         }
-        // Mailgun signs in the body (`signedBody`), not in headers.
-        guard scheme != .none, scheme != .mailgun, let key = keys.first else { return added }
-        let stamp = scheme == .hubspotV3 ? String(now * 1000) : String(now)
+        // Mailgun and a generic signature field sign in the body (`signedBody`), not in headers.
+        guard scheme != .none, scheme != .mailgun, verification.hmac?.signatureField == nil,
+              scheme.usesPublicKey ? !signingKeys.isEmpty : !keys.isEmpty
+        else { return added }
+        var stamp = stampText(now)
+        // A timestamp header the request has already is the one signed (a test that gives its own).
+        func stamped(_ name: String) {
+            if let given = request.headers[name] { stamp = given } else { add(name, stamp) }
+        }
         switch scheme {
-        case .slack: add("X-Slack-Request-Timestamp", stamp)
-        case .zoom: add("x-zm-request-timestamp", stamp)
+        case .slack: stamped("X-Slack-Request-Timestamp")
+        case .zoom: stamped("x-zm-request-timestamp")
         case .linear: add("Linear-Delivery", deliveryID)
         case .standardWebhooks:
-            add("webhook-id", deliveryID)
-            add("webhook-timestamp", stamp)
-        case .hubspotV3: add("X-HubSpot-Request-Timestamp", stamp)
+            if request.headers["webhook-id"] == nil { add("webhook-id", deliveryID) }
+            stamped("webhook-timestamp")
+        case .hubspotV3: stamped("X-HubSpot-Request-Timestamp")
         case .github: add("X-GitHub-Delivery", deliveryID)
         case .shopify: add("X-Shopify-Webhook-Id", deliveryID)
         case .twilio: add("I-Twilio-Idempotency-Token", deliveryID)
-        case .hmac:
-            if let header = verification.hmac?.timestampHeader { add(header, stamp) }
+        case .sendgrid: stamped("X-Twilio-Email-Event-Webhook-Timestamp")
+        case .discord: stamped("X-Signature-Timestamp")
+        case .box:
+            stamped("BOX-DELIVERY-TIMESTAMP")
+            if request.headers["BOX-SIGNATURE-VERSION"] == nil { add("BOX-SIGNATURE-VERSION", "1") }
+            if request.headers["BOX-SIGNATURE-ALGORITHM"] == nil { add("BOX-SIGNATURE-ALGORITHM", "HmacSHA256") }
+        case .hmac, .ed25519, .ecdsaP256:
+            if let header = verification.hmac?.timestampHeader {
+                stamped(header)
+            } else if let field = verification.hmac?.timestampField {
+                // `signedBody` has set it already.
+                stamp = (try? JSONParser.parse(bytes: request.body)).flatMap { JSONPointer(field)?.resolve(in: $0) }.flatMap(Self.text(of:)) ?? stamp
+            }
         default: break
         }
         if let idHeader = verification.idHeader, request.headers[idHeader] == nil { add(idHeader, deliveryID) }
-        let signsTimestamp = scheme.signsTimestamp || verification.hmac?.timestampHeader != nil
+        let signsTimestamp = scheme.signsTimestamp || verification.hmac?.signsTimestamp == true
         let message = signedMessage(request, timestamp: signsTimestamp ? stamp : nil)
-        let signers = everySecret && [.stripe, .paddle, .standardWebhooks, .calendly].contains(scheme) ? keys : [key]
-        let codes = signers.map { key in
-            let code = mac(message, key: key)
-            return encoding == .hex ? Encoding.hex(code) : Encoding.base64(code)
-        }
-        let encoded = codes[0]
+        let count = everySecret && [.stripe, .paddle, .standardWebhooks, .calendly].contains(scheme) ? keys.count : 1
+        let codes = (0..<count).compactMap { signature(for: message, key: $0) }
+        guard let encoded = codes.first else { return added }
         let name = signatureHeaders[0]
         switch scheme {
         case .stripe, .calendly: add(name, (["t=\(stamp)"] + codes.map { "v1=" + $0 }).joined(separator: ","))
@@ -429,7 +622,10 @@ public struct WebhookSignature: Sendable {
         case .github: add(name, "sha256=" + encoded)
         case .slack: add(name, "v0=" + encoded)
         case .standardWebhooks: add(name, codes.map { "v1," + $0 }.joined(separator: " "))
-        case .hmac: add(name, verification.hmac!.prefix + encoded)
+        case .hmac, .ed25519, .ecdsaP256: add(name, verification.hmac!.prefix + encoded)
+        case .box:
+            add(name, encoded)
+            if let secondary = signature(for: message, key: 1) { add(signatureHeaders[1], secondary) }
         default: add(name, encoded)
         }
         return added

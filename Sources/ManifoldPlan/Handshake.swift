@@ -17,6 +17,8 @@ public struct Handshake: Sendable, Hashable {
         case x
         /// POST with an `X-Hook-Secret` header (Asana): 200 with the same header.
         case asana
+        /// POST `{"type": 1}` (Discord's PING, signed): `{"type": 1}`; a bad signature gets 401, as Discord probes.
+        case discord
     }
 
     public var preset: Preset?

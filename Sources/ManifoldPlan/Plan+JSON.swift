@@ -64,6 +64,7 @@ extension Verification {
     public var json: JSON {
         var object: JSONObject = ["scheme": .string(scheme.rawValue)]
         if !secrets.isEmpty { object["secrets"] = .array(secrets.map { .string($0.description) }) }
+        if !publicKeys.isEmpty { object["public_keys"] = .array(publicKeys.map { .string($0.description) }) }
         if let tolerance { object["tolerance"] = .string(tolerance.manifoldText) }
         if let publicURL { object["public_url"] = .string(publicURL.description) }
         if let idHeader { object["id_header"] = .string(idHeader) }
@@ -79,6 +80,9 @@ extension HMACSettings {
                                     "encoding": .string(encoding.rawValue), "prefix": .string(prefix),
                                     "string_to_sign": .string(stringToSign)]
         if let timestampHeader { settings["timestamp_header"] = .string(timestampHeader) }
+        if let signatureField { settings["signature_field"] = .string(signatureField) }
+        if let timestampField { settings["timestamp_field"] = .string(timestampField) }
+        if timestampFormat != .unix { settings["timestamp_format"] = .string(timestampFormat.rawValue) }
         return .object(settings)
     }
 }

@@ -79,10 +79,17 @@ public struct ConnectorTestRunner: Sendable {
             let transport = ScriptedTransport(connector: connector, resolver: resolver, scripts: testCase.responses, clock: clock)
             let runtime = DeliveryRuntime(store: store, transport: transport, clock: clock, logger: logger,
                                           configuration: configuration)
-            let engine = try Engine(plan: Plan(connectors: [connector]), store: store, resolver: resolver, logger: logger,
+            // A public-key scheme is tested with a key pair made for the case: its public key stands in for the
+            // vendor's (whose private key no test has), and the case's webhook is signed with its private key.
+            var tested = connector
+            let signingKey = connector.source.verification.scheme.keyAlgorithm.map(SigningKey.generate)
+            if let signingKey {
+                tested.source.verification.publicKeys = [ConfigString(literal: signingKey.verifyingKey.compactText)]
+            }
+            let engine = try Engine(plan: Plan(connectors: [tested]), store: store, resolver: resolver, logger: logger,
                                     runtime: runtime)
             guard let route = engine.route(for: connector.source.path) else { throw CaseError("no webhook at \(connector.source.path)") }
-            let request = try webhook(testCase.webhook, endpoint: route.endpoint)
+            let request = try webhook(testCase.webhook, endpoint: route.endpoint, signingKey: signingKey)
             var replies: [Engine.Reply] = []
             for _ in 0..<testCase.webhook.deliveries {
                 replies.append(await engine.receive(request, on: route))
@@ -97,8 +104,10 @@ public struct ConnectorTestRunner: Sendable {
             for summary in try await store.jobs(JobQuery(limit: 1000)).reversed() {
                 if let record = try await store.job(id: summary.id) { records.append(record) }
             }
+            let events = try await store.events(EventQuery(limit: 10_000))
             failures = Checks(expect: testCase.expect, replies: replies, jobs: records, sent: transport.sent,
-                              connector: connector, resolver: resolver).failures()
+                              connector: connector, resolver: resolver,
+                              events: Dictionary(grouping: events, by: \.status.rawValue).mapValues(\.count)).failures()
         } catch {
             failures.append(.init(message: "the case could not run: \(error)", location: testCase.location))
         }
@@ -106,18 +115,33 @@ public struct ConnectorTestRunner: Sendable {
     }
 
     /// The webhook request of a case, signed as it says.
-    private func webhook(_ webhook: ConnectorTestSuite.Webhook, endpoint: WebhookEndpoint) throws -> WebhookRequest {
-        var request = WebhookRequest(method: "POST", target: connector.source.path,
-                                     headers: HeaderList([("Content-Type", webhook.contentType)] + webhook.headers),
+    private func webhook(_ webhook: ConnectorTestSuite.Webhook, endpoint: WebhookEndpoint, signingKey: SigningKey?) throws
+        -> WebhookRequest
+    {
+        var target = connector.source.path
+        if !webhook.query.isEmpty {
+            target += (target.contains("?") ? "&" : "?") + webhook.query.map { Self.percentEncoded($0.name) + "=" + Self.percentEncoded($0.value) }
+                .joined(separator: "&")
+        }
+        var headers = webhook.headers
+        if !webhook.body.isEmpty || webhook.method != "GET" { headers.insert(("Content-Type", webhook.contentType), at: 0) }
+        var request = WebhookRequest(method: webhook.method, target: target, headers: HeaderList(headers),
                                      body: webhook.body, remoteAddress: "127.0.0.1")
-        let now = Int64(Date().timeIntervalSince1970)
+        let now = Int64(Date().timeIntervalSince1970) - webhook.signedAgo.components.seconds
+        let verification = connector.source.verification
         let signature: WebhookSignature
-        switch webhook.signature {
-        case .none: return request
-        case .valid: signature = endpoint.signature
-        case .forged:
-            signature = WebhookSignature(verification: connector.source.verification, secrets: ["forged-\(UUID().uuidString)"],
+        switch (webhook.signature, signingKey) {
+        case (.none, _): return request
+        case (.valid, nil): signature = endpoint.signature
+        case (.valid, let key?):
+            signature = WebhookSignature(verification: verification, secrets: [], publicURL: nil, signingKeys: [key])
+        case (.forged, nil):
+            signature = WebhookSignature(verification: verification, secrets: ["forged-\(UUID().uuidString)"],
                                          publicURL: endpoint.signature.signedURL(for: request))
+        case (.forged, let key?):
+            // Another key pair of the same kind: a signature the vendor's key cannot have made.
+            signature = WebhookSignature(verification: verification, secrets: [], publicURL: nil,
+                                         signingKeys: [SigningKey.generate(key.algorithm)])
         }
         // A delivery id the case gives (the vendor's header) is the one signed; headers the case gives are kept.
         let idHeader = (connector.source.verification.idHeader ?? connector.source.verification.scheme.deliveryIDHeader)?.lowercased()
@@ -128,6 +152,10 @@ public struct ConnectorTestRunner: Sendable {
             request.headers.append(field.name, field.value)
         }
         return request
+    }
+
+    private static func percentEncoded(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? text
     }
 
     struct CaseError: Error, CustomStringConvertible {
@@ -168,13 +196,20 @@ struct Checks {
     let sent: [ScriptedTransport.Sent]
     let connector: ConnectorPlan
     let resolver: ConfigResolver
+    /// Stored events by status.
+    let events: [String: Int]
 
     func failures() -> [CaseResult.Failure] {
         var failures: [CaseResult.Failure] = []
         let ingress = expect.ingress
         if replies.first?.status != ingress.value {
             failures.append(.init(message: "the engine answered the webhook \(replies.first.map { "\($0.status)" } ?? "nothing"), expected \(ingress.value)",
-                                  location: ingress.location, actual: replies.first?.body.serialized()))
+                                  location: ingress.location, actual: replies.first.map(Self.text(of:))))
+        }
+        if let answer = expect.answer, let reply = replies.first { failures += answerFailures(answer, reply) }
+        for (status, expected) in expect.events.sorted(by: { $0.key < $1.key }) where events[status, default: 0] != expected.value {
+            failures.append(.init(message: "the store holds \(events[status, default: 0]) \(status) event(s), expected \(expected.value)",
+                                  location: expected.location))
         }
         if let duplicate = expect.duplicate {
             let later = replies.dropFirst().map { $0.body["status"]?.stringValue ?? "" }
@@ -210,6 +245,51 @@ struct Checks {
         }
         for request in expect.requests {
             failures += check(request, against: byRoute[request.route]?.first)
+        }
+        return failures
+    }
+
+    /// The answer as the vendor reads it: a handshake's body as sent, or the JSON body.
+    static func text(of reply: Engine.Reply) -> String {
+        reply.handshake.map { String(decoding: $0.body, as: UTF8.self) } ?? reply.body.serialized()
+    }
+
+    private func answerFailures(_ answer: ConnectorTestSuite.AnswerExpectation, _ reply: Engine.Reply) -> [CaseResult.Failure] {
+        var failures: [CaseResult.Failure] = []
+        let text = Self.text(of: reply)
+        if let error = answer.error, reply.body["error"]?.stringValue != error.value || reply.handshake != nil {
+            failures.append(.init(message: "the answer's error code differs", location: error.location, expected: error.value,
+                                  actual: reply.handshake == nil ? reply.body["error"]?.stringValue ?? "(none)" : "a handshake's answer"))
+        }
+        if let includes = answer.messageIncludes {
+            let message = reply.body["message"]?.stringValue ?? text
+            if !message.contains(includes.value) {
+                failures.append(.init(message: "the answer does not say '\(includes.value)'", location: includes.location, actual: message))
+            }
+        }
+        if let body = answer.body {
+            let matches: Bool
+            if let expected = body.value.stringValue {
+                matches = text == expected
+            } else {
+                matches = (try? JSONParser.parse(bytes: Array(text.utf8))) == body.value
+            }
+            if !matches {
+                failures.append(.init(message: "the answer's body differs", location: body.location,
+                                      expected: body.value.stringValue ?? body.value.serialized(), actual: text))
+            }
+        }
+        let contentType = reply.handshake?.contentType ?? "application/json"
+        if let expected = answer.contentType, !contentType.lowercased().hasPrefix(expected.value.lowercased()) {
+            failures.append(.init(message: "the answer's Content-Type differs", location: expected.location, expected: expected.value,
+                                  actual: contentType))
+        }
+        if let headers = answer.headers {
+            let sent = reply.handshake?.headerPairs ?? []
+            for (name, value) in headers.value where !sent.contains(where: { $0.name.lowercased() == name.lowercased() && $0.value == value }) {
+                failures.append(.init(message: "the answer lacks the header \(name): \(value)", location: headers.location,
+                                      actual: sent.map { "\($0.name): \($0.value)" }.joined(separator: ", ")))
+            }
         }
         return failures
     }

@@ -71,10 +71,33 @@ private struct Reader {
         } else if let value = hook["body"] {
             body = Array(value.serialized().utf8)
         }
+        var signedAgo = Duration.zero
+        if let text = hook["signed_ago"]?.stringValue {
+            if let duration = Self.duration(text) {
+                signedAgo = duration
+            } else {
+                diagnostics.append(.error("webhook.signed_ago: '\(text)' is not a duration such as 10m", at: at(base + ["signed_ago"])))
+            }
+        }
         return ConnectorTestSuite.Webhook(
             body: body, contentType: contentType ?? "application/json", headers: Self.pairs(hook["headers"]),
             signature: hook["signature"]?.stringValue.flatMap(ConnectorTestSuite.Webhook.Signature.init(rawValue:)) ?? .valid,
-            deliveries: Int(hook["deliveries"]?.numberValue ?? 1))
+            deliveries: Int(hook["deliveries"]?.numberValue ?? 1), method: hook["method"]?.stringValue ?? "POST",
+            query: Self.pairs(hook["query"]), signedAgo: signedAgo)
+    }
+
+    /// `10m`, `30s`, `1h`, `2d`, `500ms` (the schema has checked the form).
+    static func duration(_ text: String) -> Duration? {
+        let digits = text.prefix { $0.isNumber }
+        guard let count = Int64(digits) else { return nil }
+        switch text.dropFirst(digits.count) {
+        case "ms": return .milliseconds(count)
+        case "s": return .seconds(count)
+        case "m": return .seconds(count * 60)
+        case "h": return .seconds(count * 3600)
+        case "d": return .seconds(count * 86400)
+        default: return nil
+        }
     }
 
     private static func responses(_ json: JSON?) -> [String: [ConnectorTestSuite.ScriptedResponse]] {
@@ -117,7 +140,23 @@ private struct Reader {
             requests: (expect["requests"]?.arrayValue ?? []).enumerated().map { position, request in
                 self.request(request, at: base + ["requests", String(position)])
             },
-            attempts: attempts, outcomes: outcomes)
+            attempts: attempts, outcomes: outcomes, answer: answer(expect["answer"], at: base + ["answer"]),
+            events: Dictionary(uniqueKeysWithValues: (expect["events"]?.objectValue ?? JSONObject()).map { status, count in
+                (status == "handshakes" ? "handshake" : status,
+                 ConnectorTestSuite.Located(value: Int(count.numberValue ?? 0), location: at(base + ["events", status])))
+            }))
+    }
+
+    private func answer(_ json: JSON?, at base: [String]) -> ConnectorTestSuite.AnswerExpectation? {
+        guard let json else { return nil }
+        func part<T>(_ key: String, _ value: T?) -> ConnectorTestSuite.Located<T>? {
+            value.map { ConnectorTestSuite.Located(value: $0, location: at(base + [key])) }
+        }
+        return ConnectorTestSuite.AnswerExpectation(
+            location: at(base), error: part("error", json["error"]?.stringValue),
+            messageIncludes: part("message_includes", json["message_includes"]?.stringValue), body: part("body", json["body"]),
+            contentType: part("content_type", json["content_type"]?.stringValue),
+            headers: part("headers", json["headers"].map { Self.pairs($0) }))
     }
 
     private func request(_ json: JSON, at base: [String]) -> ConnectorTestSuite.RequestExpectation {

@@ -34,6 +34,21 @@ public struct ConnectorTestSuite: Sendable {
         public var headers: [(name: String, value: String)]
         public var signature: Signature
         public var deliveries: Int
+        public var method: String = "POST"
+        /// Query parameters added to the path, in order.
+        public var query: [(name: String, value: String)] = []
+        /// How long before the run the signature's timestamp lies.
+        public var signedAgo: Duration = .zero
+    }
+
+    /// The engine's answer beyond its status.
+    public struct AnswerExpectation: Sendable {
+        public var location: SourceLocation
+        public var error: Located<String>?
+        public var messageIncludes: Located<String>?
+        public var body: Located<JSON>?
+        public var contentType: Located<String>?
+        public var headers: Located<[(name: String, value: String)]>?
     }
 
     /// One answer of a target.
@@ -60,6 +75,9 @@ public struct ConnectorTestSuite: Sendable {
         public var attempts: [String: Located<Int>]
         /// By route; the key `*` applies to every job.
         public var outcomes: [String: Located<Outcome>]
+        public var answer: AnswerExpectation?
+        /// Stored events by status (received, quarantined, handshake).
+        public var events: [String: Located<Int>] = [:]
     }
 
     /// An expected request of a route: each part given is checked.

@@ -122,7 +122,7 @@ import Testing
             source:
               webhook:
                 path: /hooks/sendgrid
-                verify: { scheme: hmac, header: X-Sig, public_key: "${env:SENDGRID_KEY}" }
+                verify: { scheme: hmac, header: X-Sig, secret: "${env:SENDGRID_KEY}", max_body: 2MB }
                 event_id: sg_event_id
             targets:
               mixpanel:
@@ -134,8 +134,8 @@ import Testing
             let output = try ValidateCommand.parse([file.path]).perform()
             let errors = output.standardOutput.split(separator: "\n").filter { $0.contains(": error: ") }
             #expect(errors.count == 1, "\(output.standardOutput)")
-            #expect(errors.first?.contains("unknown key 'public_key' in source.webhook.verify (expected one of: scheme, secret,") == true)
-            #expect(!output.standardOutput.contains("did you mean 'public_url'"))
+            #expect(errors.first?.contains("unknown key 'max_body' in source.webhook.verify (expected one of: scheme, secret,") == true)
+            #expect(!output.standardOutput.contains("did you mean"))
         }
     }
 }

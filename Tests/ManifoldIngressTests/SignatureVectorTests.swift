@@ -16,6 +16,12 @@ import Testing
         var publicURL: String?
         var expected: [(String, String)]
         var now: Int64
+        /// Public-key schemes: the vendor's public key and the private key that made the vector.
+        var publicKey: String?
+        var privateKey: String?
+        /// The generic schemes' settings; Box's secondary key.
+        var settings: HMACSettings?
+        var secondary: String?
     }
 
     static func vectors(in file: URL, label: String) throws -> [Vector] {
@@ -47,7 +53,9 @@ import Testing
                           secret: item["secret"]?.stringValue ?? "",
                           request: WebhookRequest(method: item["method"]?.stringValue ?? "POST", target: target,
                                                   headers: headers, body: body, remoteAddress: nil),
-                          publicURL: url, expected: expected, now: now)
+                          publicURL: url, expected: expected, now: now, publicKey: item["public_key"]?.stringValue,
+                          privateKey: item["private_key"]?.stringValue, settings: item["settings"].map(Self.settings),
+                          secondary: item["secondary"]?.stringValue)
         }
     }
 
@@ -55,10 +63,30 @@ import Testing
         text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-_.~"))) ?? text
     }
 
-    static func signature(_ vector: Vector, secrets: [String]? = nil, tolerance: Duration? = nil) -> WebhookSignature {
+    static func settings(_ json: JSON) -> HMACSettings {
+        HMACSettings(header: json["header"]?.stringValue ?? "", algorithm: .sha256,
+                     encoding: HMACSettings.Encoding(rawValue: json["encoding"]?.stringValue ?? "hex") ?? .hex,
+                     prefix: json["prefix"]?.stringValue ?? "", timestampHeader: json["timestamp_header"]?.stringValue,
+                     stringToSign: json["string_to_sign"]?.stringValue ?? "{body}")
+    }
+
+    /// The vector's scheme with its secrets (for a public-key scheme: its public key; `secrets` replaces them, and
+    /// `publicKeys` replaces the public key).
+    static func signature(_ vector: Vector, secrets: [String]? = nil, publicKeys: [String]? = nil, tolerance: Duration? = nil)
+        -> WebhookSignature
+    {
         let verification = Verification(scheme: vector.scheme, secrets: [], tolerance: tolerance, publicURL: nil,
-                                        idHeader: nil, hmac: nil)
-        return WebhookSignature(verification: verification, secrets: secrets ?? [vector.secret], publicURL: vector.publicURL)
+                                        idHeader: nil, hmac: vector.settings)
+        let algorithm = vector.scheme.keyAlgorithm ?? .ed25519
+        let keys = (publicKeys ?? vector.publicKey.map { [$0] } ?? []).compactMap { text in try? VerifyingKey(text, algorithm: algorithm) }
+        let signing = vector.privateKey.flatMap { text in try? SigningKey(text, algorithm: algorithm) }
+        return WebhookSignature(verification: verification, secrets: secrets ?? ([vector.secret] + (vector.secondary.map { [$0] } ?? [])),
+                                publicURL: vector.publicURL, publicKeys: keys, signingKeys: signing.map { [$0] } ?? [])
+    }
+
+    /// Another key's public key, of the vector's algorithm, as text.
+    static func anotherPublicKey(_ vector: Vector) -> String? {
+        vector.scheme.keyAlgorithm.map { SigningKey.generate($0).verifyingKey.text }
     }
 
     static let published = TestPaths.shared.appending(path: "conformance/webhook-signatures/vectors.json")
@@ -71,6 +99,7 @@ import Testing
     @Test func everyPresetHasVectors() throws {
         let covered = Set(try Self.all().map(\.scheme)).union(PresetSchemeTests.schemes).union(PresetSchemeTests.elsewhere)
         let presets = Set(SignatureScheme.allCases).subtracting([.hmac, .none])
+        #expect(try Self.all().filter { $0.scheme.usesPublicKey }.allSatisfy { $0.publicKey != nil && $0.privateKey != nil })
         #expect(presets.subtracting(covered).isEmpty, "presets without a vector: \(presets.subtracting(covered))")
     }
 
@@ -87,6 +116,15 @@ import Testing
             #expect(throws: SignatureFailure.self, "\(vector.label) forged body") {
                 try Self.signature(vector).verify(forged, now: vector.now)
             }
+            if let publicKey = vector.publicKey, let other = Self.anotherPublicKey(vector) {
+                #expect(throws: SignatureFailure.mismatch, "\(vector.label) wrong key") {
+                    try Self.signature(vector, publicKeys: [other]).verify(request, now: vector.now)
+                }
+                #expect(throws: Never.self, "\(vector.label) rotation") {
+                    try Self.signature(vector, publicKeys: [other, publicKey]).verify(request, now: vector.now)
+                }
+                continue
+            }
             #expect(throws: SignatureFailure.mismatch, "\(vector.label) wrong secret") {
                 try Self.signature(vector, secrets: [vector.secret + "x"]).verify(request, now: vector.now)
             }
@@ -101,6 +139,14 @@ import Testing
         for vector in try Self.all() {
             let deliveryID = vector.request.headers["webhook-id"] ?? "unused"
             let signed = Self.signature(vector).sign(vector.request, now: vector.now, deliveryID: deliveryID)
+            // ECDSA signatures are randomised: another signature of the same message, which verifies.
+            if vector.scheme.keyAlgorithm == .ecdsaP256 {
+                var request = vector.request
+                for field in signed.fields where request.headers[field.name] == nil { request.headers.append(field.name, field.value) }
+                #expect(signed[vector.expected[0].0] != nil && signed[vector.expected[0].0] != vector.expected[0].1, "\(vector.label)")
+                #expect(throws: Never.self, "\(vector.label): signed anew") { try Self.signature(vector).verify(request, now: vector.now) }
+                continue
+            }
             for (name, value) in vector.expected {
                 #expect(signed[name] == value, "\(vector.label): \(name)")
             }

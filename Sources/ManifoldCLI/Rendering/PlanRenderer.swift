@@ -4,11 +4,14 @@ import ManifoldPlan
 enum PlanRenderer {
     /// The generic HMAC scheme in full, as a reviewer checks it: header and prefix, algorithm and encoding, what is
     /// signed, and the timestamp header.
-    static func hmacText(_ hmac: HMACSettings) -> String {
-        "\(hmac.algorithm.rawValue) \(hmac.encoding.rawValue) in \(hmac.header)"
+    static func hmacText(_ hmac: HMACSettings, scheme: SignatureScheme = .hmac) -> String {
+        (scheme == .hmac ? "\(hmac.algorithm.rawValue) " : "") + "\(hmac.encoding.rawValue) in "
+            + (hmac.signatureField.map { "body field \($0)" } ?? hmac.header)
             + (hmac.prefix.isEmpty ? "" : " after prefix '\(hmac.prefix)'")
             + " of '\(hmac.stringToSign)'"
             + (hmac.timestampHeader.map { ", timestamp in \($0)" } ?? "")
+            + (hmac.timestampField.map { ", timestamp in body field \($0)" } ?? "")
+            + (hmac.signsTimestamp && hmac.timestampFormat != .unix ? " (\(hmac.timestampFormat.rawValue))" : "")
     }
 
     /// `?name=value&…` with each value as written (templates with `{% %}`), or nothing.
@@ -36,12 +39,14 @@ enum PlanRenderer {
         let verification = source.verification
         lines.append("  webhook POST \(source.path)")
         var verify = "    verify      \(verification.scheme.rawValue)"
-        if verification.scheme != .none {
+        if verification.scheme.usesPublicKey {
+            verify += ", \(verification.publicKeys.count) public key\(verification.publicKeys.count == 1 ? "" : "s")"
+        } else if verification.scheme != .none {
             verify += ", \(verification.secrets.count) secret\(verification.secrets.count == 1 ? "" : "s")"
         }
         if let tolerance = verification.tolerance { verify += ", replay window \(tolerance.manifoldText)" }
         if let url = verification.publicURL { verify += ", public URL \(url)" }
-        if let hmac = verification.hmac { verify += ", " + hmacText(hmac) }
+        if let hmac = verification.hmac { verify += ", " + hmacText(hmac, scheme: verification.scheme) }
         lines.append(verify)
         if let handshake = source.handshake {
             let text = handshake.preset.map { "\($0.rawValue) (answered in the request)" }

@@ -66,17 +66,18 @@ struct ConnectorBuilder {
         let verify = pointer.appending("verify")
         let scheme = SignatureScheme(rawValue: value(verify.appending("scheme"))?.stringValue ?? "") ?? .none
         let secrets = secrets(at: verify)
-        var tolerance: Duration? = scheme.signsTimestamp ? .seconds(300) : nil
+        let publicKeys = publicKeys(at: verify, scheme: scheme)
+        var tolerance: Duration? = scheme.defaultTolerance
         if let written = value(verify.appending("tolerance")) {
             let parsed = duration(written, at: verify.appending("tolerance"))
-            if scheme.signsTimestamp || value(verify.appending("timestamp_header")) != nil {
+            if scheme.signsTimestamp || value(verify.appending("timestamp_header")) != nil || value(verify.appending("timestamp_field")) != nil {
                 tolerance = parsed
             } else {
                 warning("tolerance has no effect: scheme \(scheme.rawValue) signs no timestamp", at: verify.appending("tolerance"))
             }
         }
-        let hmac = scheme == .hmac ? hmacSettings(at: verify) : nil
-        if hmac?.timestampHeader != nil, tolerance == nil { tolerance = .seconds(300) }
+        let hmac = scheme.isGeneric ? hmacSettings(at: verify) : nil
+        if hmac?.signsTimestamp == true, tolerance == nil { tolerance = .seconds(300) }
         if scheme == .none {
             warning("webhook signatures are not verified (scheme none): anyone who can reach \(value(pointer.appending("path"))?.stringValue ?? "the path") can post events; restrict it with allow_ips",
                     at: verify.appending("scheme"))
@@ -115,7 +116,7 @@ struct ConnectorBuilder {
         return WebhookSource(
             path: value(pointer.appending("path"))?.stringValue ?? "/",
             verification: Verification(scheme: scheme, secrets: secrets, tolerance: tolerance, publicURL: publicURL,
-                                       idHeader: idHeader, hmac: hmac),
+                                       idHeader: idHeader, hmac: hmac, publicKeys: publicKeys),
             eventID: eventID, eventType: expression(at: pointer.appending("event_type")),
             maxBodyBytes: maxBody, allowedNetworks: networks, contentTypes: contentTypes,
             handshake: buildHandshake(at: pointer.appending("handshake"), scheme: scheme, hasSecret: !secrets.isEmpty),
@@ -170,7 +171,31 @@ struct ConnectorBuilder {
         return secrets
     }
 
-    /// The generic `hmac` scheme's settings of a verify or sign block, with their defaults.
+    /// `public_key` and `public_keys` of a verify block, in that order; a key written in the file is read now, so
+    /// that a malformed one is an error here rather than when the engine starts.
+    private mutating func publicKeys(at pointer: JSONPointer, scheme: SignatureScheme) -> [ConfigString] {
+        var keys: [(ConfigString, JSONPointer)] = []
+        if let key = value(pointer.appending("public_key")) {
+            keys.append((configString(key, at: pointer.appending("public_key")), pointer.appending("public_key")))
+        }
+        for (index, key) in (value(pointer.appending("public_keys"))?.arrayValue ?? []).enumerated() {
+            let at = pointer.appending("public_keys").appending(index)
+            keys.append((configString(key, at: at), at))
+        }
+        if let algorithm = scheme.keyAlgorithm {
+            for (key, at) in keys {
+                guard let text = key.literalValue else { continue }
+                do throws(KeyError) {
+                    _ = try VerifyingKey(text, algorithm: algorithm)
+                } catch {
+                    self.error("\(at.dotted): \(error.description)", at: at)
+                }
+            }
+        }
+        return keys.map(\.0)
+    }
+
+    /// The generic schemes' settings of a verify or sign block, with their defaults.
     private mutating func hmacSettings(at pointer: JSONPointer) -> HMACSettings {
         let settings = HMACSettings(
             header: value(pointer.appending("header"))?.stringValue ?? "",
@@ -178,8 +203,20 @@ struct ConnectorBuilder {
             encoding: HMACSettings.Encoding(rawValue: value(pointer.appending("encoding"))?.stringValue ?? "") ?? .hex,
             prefix: value(pointer.appending("prefix"))?.stringValue ?? "",
             timestampHeader: value(pointer.appending("timestamp_header"))?.stringValue,
-            stringToSign: value(pointer.appending("string_to_sign"))?.stringValue ?? "{body}")
+            stringToSign: value(pointer.appending("string_to_sign"))?.stringValue ?? "{body}",
+            signatureField: value(pointer.appending("signature_field"))?.stringValue,
+            timestampField: value(pointer.appending("timestamp_field"))?.stringValue,
+            timestampFormat: HMACSettings.TimestampFormat(rawValue: value(pointer.appending("timestamp_format"))?.stringValue ?? "") ?? .unix)
         checkStringToSign(settings.stringToSign, at: pointer.appending("string_to_sign"))
+        for key in ["signature_field", "timestamp_field"] {
+            if let text = value(pointer.appending(key))?.stringValue, JSONPointer(text) == nil {
+                error("\(key) must be a JSON Pointer such as /signature/value (got '\(text)')", at: pointer.appending(key))
+            }
+        }
+        if settings.signatureField != nil, settings.stringToSign.contains("{body}") {
+            error("string_to_sign cannot sign {body} when the signature is in the body (signature_field): sign the fields that carry the data, e.g. {json:/signature/timestamp}{json:/signature/token}",
+                  at: pointer.appending("string_to_sign"))
+        }
         return settings
     }
 
@@ -191,9 +228,11 @@ struct ConnectorBuilder {
                 return
             }
             let name = rest[rest.index(after: open)..<close]
-            if !["body", "timestamp", "method", "url"].contains(name), !name.hasPrefix("header:") {
+            if name.hasPrefix("json:"), JSONPointer(String(name.dropFirst(5))) == nil {
+                error("string_to_sign placeholder {\(name)}: '\(name.dropFirst(5))' is not a JSON Pointer (such as /signature/token)", at: pointer)
+            } else if !["body", "timestamp", "method", "url"].contains(name), !name.hasPrefix("header:"), !name.hasPrefix("json:") {
                 let suggestion = Suggestion.closest(to: String(name), in: ["body", "timestamp", "method", "url"])
-                error("string_to_sign placeholder {\(name)} is unknown (use {body}, {timestamp}, {method}, {url} or {header:NAME})"
+                error("string_to_sign placeholder {\(name)} is unknown (use {body}, {timestamp}, {method}, {url}, {header:NAME} or {json:/POINTER})"
                       + (suggestion.map { "; did you mean {\($0)}?" } ?? ""), at: pointer)
             }
             rest = rest[rest.index(after: close)...]
