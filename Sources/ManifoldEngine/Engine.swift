@@ -178,6 +178,14 @@ public final class Engine: Sendable {
         case handshake(HandshakeAnswer)
         case refused(Reply)
         case admitted(AdmittedEvent, jobs: [NewJob]?, quarantine: String?)
+        /// A batch's events, each routed (or with its reason to quarantine it).
+        case batch([Routed])
+    }
+
+    private struct Routed: Sendable {
+        var event: AdmittedEvent
+        var jobs: [NewJob]?
+        var quarantine: String?
     }
 
     /// Verifies, parses and routes `request`: the connector's expressions run here (event id, conditions, a
@@ -186,7 +194,8 @@ public final class Engine: Sendable {
         let endpoint = route.endpoint
         if let answer = endpoint.handshake(request, now: Int64(received.timeIntervalSince1970)) { return .handshake(answer) }
         let admitted: AdmittedEvent
-        switch endpoint.admit(request, now: Int64(received.timeIntervalSince1970)) {
+        let isBatch = endpoint.source.split != nil
+        switch endpoint.admitAll(request, now: Int64(received.timeIntervalSince1970)) {
         case .failure(let refusal):
             metrics.received(endpoint.connector, .rejected(reason: refusal.code), at: received)
             logger.notice("webhook refused", metadata: [
@@ -194,9 +203,21 @@ public final class Engine: Sendable {
                 "reason": "\(refusal.message)", "remote": "\(request.remoteAddress ?? "-")", "trace_id": "\(traceID)",
             ])
             return .refused(Reply(refusal))
-        case .success(let event):
+        case .success(let events):
+            guard !isBatch, let event = events.first else {
+                return .batch(events.map { event in
+                    let (jobs, quarantine) = routed(event, on: route, traceID: traceID)
+                    return Routed(event: event, jobs: jobs, quarantine: quarantine)
+                })
+            }
             admitted = event
         }
+        let (jobs, quarantine) = routed(admitted, on: route, traceID: traceID)
+        return .admitted(admitted, jobs: jobs, quarantine: quarantine)
+    }
+
+    /// An event's jobs, made by its routes, or the reason to quarantine it.
+    private func routed(_ admitted: AdmittedEvent, on route: Route, traceID: String) -> (jobs: [NewJob]?, quarantine: String?) {
         // Routing: the jobs are stored with the event, in one transaction; a route that cannot be evaluated
         // quarantines the event (bad data).
         var quarantine = admitted.quarantine
@@ -209,7 +230,7 @@ public final class Engine: Sendable {
                 quarantine = "routing failed: \(error)"
             }
         }
-        return .admitted(admitted, jobs: jobs, quarantine: quarantine)
+        return (jobs, quarantine)
     }
 
     private func admit(_ request: WebhookRequest, on route: Route, receivedAt received: Date, traceID: String) async -> Reply {
@@ -224,6 +245,7 @@ public final class Engine: Sendable {
         case .handshake(let answer): return await answered(answer, request: request, on: route, receivedAt: received, traceID: traceID)
         case .refused(let reply): return reply
         case .admitted(let event, let routed, let reason): (admitted, jobs, quarantine) = (event, routed, reason)
+        case .batch(let events): return await stored(events, request: request, on: route, receivedAt: received, traceID: traceID)
         }
         let event = NewEvent(
             connector: admitted.connector, eventID: admitted.eventID, eventType: admitted.eventType,
@@ -269,6 +291,65 @@ public final class Engine: Sendable {
             logger.info("duplicate delivery", metadata: metadata)
             return Reply(status: 200, body: ["status": "duplicate", "id": .string(id)])
         }
+    }
+
+    /// A batch's events stored in one transaction under one acknowledgement: each stored (and enqueued), quarantined,
+    /// or recorded as a duplicate of one stored before, without dropping its siblings.
+    private func stored(_ batch: [Routed], request: WebhookRequest, on route: Route, receivedAt received: Date,
+                        traceID: String) async -> Reply
+    {
+        let connector = route.endpoint.connector
+        let events = batch.map { item in
+            NewEvent(
+                connector: item.event.connector, eventID: item.event.eventID, eventType: item.event.eventType,
+                planVersion: route.planVersion, receivedAt: received, contentType: item.event.contentType.rawValue,
+                headers: item.event.headers.fields, body: item.event.body, remoteAddress: request.remoteAddress,
+                status: item.quarantine == nil ? .received : .quarantined,
+                detail: item.quarantine.map { .object(JSONObject([("reason", .string($0))])) },
+                jobs: item.jobs, lease: item.jobs.flatMap { $0.isEmpty ? nil : runtime?.leaseForNewJobs(lanes: $0.map(\.lane)) })
+        }
+        let outcomes: [AppendOutcome]
+        do {
+            outcomes = try await store.append(all: events)
+            lastStoreFailure.withLock { $0 = nil }
+        } catch {
+            lastStoreFailure.withLock { $0 = (now(), "\(error)") }
+            logger.error("event store append failed", metadata: [
+                "connector": "\(connector)", "error": "\(error)", "trace_id": "\(traceID)", "batch": "\(events.count)",
+            ])
+            return .error(503, "unavailable", "the events could not be stored; retry later")
+        }
+        var counts = (stored: 0, quarantined: 0, duplicates: 0)
+        for (index, outcome) in outcomes.enumerated() {
+            let item = batch[index], event = events[index]
+            switch outcome {
+            case .stored(let id):
+                metrics.received(connector, .accepted(quarantined: item.quarantine != nil), at: received)
+                if item.quarantine != nil { counts.quarantined += 1 } else { counts.stored += 1 }
+                if let jobs = item.jobs, !jobs.isEmpty, event.lease != nil, let runtime, let payload = item.event.payload {
+                    runtime.enqueue(jobs, eventStoreID: id, connector: connector, vendorEventID: item.event.eventID,
+                                    payload: payload, headers: item.event.headers.fields, receivedAt: received)
+                }
+            case .duplicate:
+                metrics.received(connector, .duplicate, at: received)
+                counts.duplicates += 1
+            }
+        }
+        let metadata: Logger.Metadata = [
+            "connector": "\(connector)", "trace_id": "\(traceID)", "events": "\(events.count)", "stored": "\(counts.stored)",
+            "quarantined": "\(counts.quarantined)", "duplicates": "\(counts.duplicates)",
+        ]
+        if counts.quarantined > 0 {
+            let reasons = Set(batch.compactMap(\.quarantine)).prefix(3).joined(separator: "; ")
+            logger.warning("batch stored with quarantined events", metadata: metadata.merging(["reason": "\(reasons)"]) { $1 })
+        } else {
+            logger.info("batch stored", metadata: metadata)
+        }
+        return Reply(status: 200, body: [
+            "status": "accepted", "events": .number(Double(events.count)), "stored": .number(Double(counts.stored)),
+            "quarantined": .number(Double(counts.quarantined)), "duplicates": .number(Double(counts.duplicates)),
+            "ids": .array(outcomes.map { .string($0.id) }),
+        ])
     }
 
     /// A handshake answered: recorded in the store as a handshake (never routed, never delivered), counted and

@@ -16,6 +16,8 @@ public final class WebhookEndpoint: Sendable {
     private let networks: [NetworkRange]
     private let eventID: JSONataExpression?
     private let eventType: JSONataExpression?
+    /// A batch's elements, for sources that split one request into many events.
+    private let split: JSONataExpression?
     /// Whether either expression reads `$headers` (building it costs per request).
     private let readsHeaders: Bool
     /// Lower-case names of the headers always redacted: the scheme's signature headers and the usual credentials.
@@ -68,7 +70,8 @@ public final class WebhookEndpoint: Sendable {
         // The compiler has parsed both expressions already; a failure here would be a compiler bug.
         eventID = source.eventID.flatMap { try? JSONataExpression($0.source) }
         eventType = source.eventType.flatMap { try? JSONataExpression($0.source) }
-        readsHeaders = [source.eventID, source.eventType].contains { $0?.source.contains("$headers") == true }
+        split = source.split.flatMap { try? JSONataExpression($0.source) }
+        readsHeaders = [source.eventID, source.eventType, source.split].contains { $0?.source.contains("$headers") == true }
         credentialHeaders = Set(signature.signatureHeaders.map(\.asciiLowercased))
             .union(["authorization", "proxy-authorization", "cookie", "set-cookie", "x-hook-secret"])
     }
@@ -113,7 +116,20 @@ public final class WebhookEndpoint: Sendable {
         return handshakeResponder.answer(request) { (try? signature.verify(request, now: now)) != nil }
     }
 
+    /// Decides on `request` at Unix time `now`: its events to store (one, or a batch's elements), or a refusal.
+    public func admitAll(_ request: WebhookRequest, now: Int64) -> Result<[AdmittedEvent], Refusal> {
+        switch checked(request, now: now) {
+        case .failure(let refusal): return .failure(refusal)
+        case .success(let format): return .success(split == nil ? [event(from: request, format: format)] : batch(from: request, format: format))
+        }
+    }
+
     public func admit(_ request: WebhookRequest, now: Int64) -> Result<AdmittedEvent, Refusal> {
+        checked(request, now: now).map { event(from: request, format: $0) }
+    }
+
+    /// The checks before anything is parsed, cheapest first; the body's format when they pass.
+    private func checked(_ request: WebhookRequest, now: Int64) -> Result<WebhookSource.ContentType, Refusal> {
         guard request.method == "POST" else {
             return .failure(Refusal(status: 405, code: "method_not_allowed", message: "webhooks are posted (POST)"))
         }
@@ -135,7 +151,7 @@ public final class WebhookEndpoint: Sendable {
         } catch {
             return .failure(Refusal(status: 401, code: "signature", message: error.description))
         }
-        return .success(event(from: request, format: format))
+        return .success(format)
     }
 
     private func contentType(of request: WebhookRequest) -> WebhookSource.ContentType? {
@@ -152,43 +168,102 @@ public final class WebhookEndpoint: Sendable {
         return format.flatMap { source.contentTypes.contains($0) ? $0 : nil }
     }
 
-    private func event(from request: WebhookRequest, format: WebhookSource.ContentType) -> AdmittedEvent {
-        let headers = redacted(request.headers)
-        var event = AdmittedEvent(connector: connector, eventID: "", eventType: nil, contentType: format,
-                                  headers: headers, body: request.body, payload: nil, quarantine: nil)
-        let payload: JSON
+    /// The request's body parsed, or the event quarantined because it does not parse.
+    private enum Parsed {
+        case success(JSON)
+        case failure(AdmittedEvent)
+    }
+
+    private func parsed(_ request: WebhookRequest, format: WebhookSource.ContentType) -> Parsed {
+        var event = AdmittedEvent(connector: connector, eventID: deliveryID(request) ?? bodyHash(request.body), eventType: nil,
+                                  contentType: format, headers: redacted(request.headers), body: request.body, payload: nil,
+                                  quarantine: nil)
         switch format {
         case .json:
             do {
-                payload = try JSONParser.parse(bytes: request.body)
+                return .success(try JSONParser.parse(bytes: request.body))
             } catch {
                 event.quarantine = "the body is not valid JSON (\(error))"
-                event.eventID = deliveryID(request) ?? bodyHash(request.body)
-                return event
+                return .failure(event)
             }
         case .form:
             guard let form = Self.formPayload(request.body) else {
                 event.quarantine = "the body is not valid form-urlencoded UTF-8"
-                event.eventID = deliveryID(request) ?? bodyHash(request.body)
-                return event
+                return .failure(event)
             }
-            payload = form
+            return .success(form)
         }
-        event.payload = payload
-        let bindings: [String: JSON] = readsHeaders
-            ? ["headers": .object(JSONObject(headers.fields.map { ($0.name.asciiLowercased, .string($0.value)) }))] : [:]
+    }
+
+    private func bindings(_ headers: HeaderList) -> [String: JSON] {
+        readsHeaders ? ["headers": .object(JSONObject(headers.fields.map { ($0.name.asciiLowercased, .string($0.value)) }))] : [:]
+    }
+
+    private func event(from request: WebhookRequest, format: WebhookSource.ContentType) -> AdmittedEvent {
+        switch parsed(request, format: format) {
+        case .failure(let quarantined): return quarantined
+        case .success(let payload):
+            let headers = redacted(request.headers)
+            let event = AdmittedEvent(connector: connector, eventID: "", eventType: nil, contentType: format,
+                                      headers: headers, body: request.body, payload: payload, quarantine: nil)
+            return identified(event, fallbackID: deliveryID(request) ?? bodyHash(request.body), bindings: bindings(headers))
+        }
+    }
+
+    /// A batch: one event per element of what `split` gives (a single value is one element), each with its own id,
+    /// type and contract. A batch that cannot be split is kept whole, quarantined with the reason.
+    private func batch(from request: WebhookRequest, format: WebhookSource.ContentType) -> [AdmittedEvent] {
+        let payload: JSON
+        switch parsed(request, format: format) {
+        case .failure(let quarantined): return [quarantined]
+        case .success(let parsed): payload = parsed
+        }
+        let headers = redacted(request.headers)
+        let bindings = bindings(headers)
+        var whole = AdmittedEvent(connector: connector, eventID: deliveryID(request) ?? bodyHash(request.body), eventType: nil,
+                                  contentType: format, headers: headers, body: request.body, payload: payload, quarantine: nil)
+        let elements: [JSON]
+        do {
+            switch try split!.evaluate(payload, bindings: bindings) {
+            case nil:
+                whole.quarantine = "split gave nothing for this payload: no events could be taken from it"
+                return [whole]
+            case .array(let array)?: elements = array
+            case let value?: elements = [value]
+            }
+        } catch {
+            whole.quarantine = "evaluating split failed: \(error)"
+            return [whole]
+        }
+        guard elements.count <= WebhookSource.maximumBatch else {
+            whole.quarantine = "the batch has \(elements.count) events, more than \(WebhookSource.maximumBatch)"
+            return [whole]
+        }
+        let delivery = deliveryID(request)
+        return elements.enumerated().map { index, element in
+            let body = Array(element.serialized().utf8)
+            let event = AdmittedEvent(connector: connector, eventID: "", eventType: nil, contentType: .json, headers: headers,
+                                      body: body, payload: element, quarantine: nil)
+            return identified(event, fallbackID: delivery.map { "\($0):\(index)" } ?? bodyHash(body), bindings: bindings)
+        }
+    }
+
+    /// The event's id and type from its payload, and its contract checked; `fallbackID` when there is no `event_id`.
+    private func identified(_ admitted: AdmittedEvent, fallbackID: String, bindings: [String: JSON]) -> AdmittedEvent {
+        var event = admitted
+        let payload = admitted.payload ?? .null
         do {
             if let eventID {
                 // An event id that gives nothing would fall back to the body's hash: a redelivery with another
                 // timestamp would be stored and delivered again. Quarantined instead, with the reason.
                 guard let value = try eventID.evaluate(payload, bindings: bindings) else {
                     event.quarantine = "event_id gave nothing for this payload (a field with a dash needs backticks: `event-data`.id)"
-                    event.eventID = deliveryID(request) ?? bodyHash(request.body)
+                    event.eventID = fallbackID
                     return event
                 }
                 guard let id = Self.text(of: value), !id.isEmpty else {
                     event.quarantine = "event_id gave \(value.typeName == "string" ? "an empty string" : value.typeName), not a string or number"
-                    event.eventID = deliveryID(request) ?? bodyHash(request.body)
+                    event.eventID = fallbackID
                     return event
                 }
                 event.eventID = id
@@ -200,7 +275,7 @@ public final class WebhookEndpoint: Sendable {
             event.quarantine = "evaluating the event id or type failed: \(error)"
         }
         if event.eventID.isEmpty {
-            event.eventID = deliveryID(request) ?? bodyHash(request.body)
+            event.eventID = fallbackID
         }
         // The payload contract: an event that breaks it is kept and quarantined, where and why (never the values).
         if event.quarantine == nil,

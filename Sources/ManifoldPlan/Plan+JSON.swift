@@ -22,6 +22,7 @@ extension WebhookSource {
     /// As JSON, with every effective value.
     public var json: JSON {
         var object: JSONObject = ["path": .string(path), "verify": verification.json]
+        if let split { object["split"] = .string(split.source) }
         if let eventID { object["event_id"] = .string(eventID.source) }
         if let eventType { object["event_type"] = .string(eventType.source) }
         object["max_body_bytes"] = .number(Double(maxBodyBytes))

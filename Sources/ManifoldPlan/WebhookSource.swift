@@ -15,11 +15,17 @@ public struct WebhookSource: Sendable, Hashable {
     /// The payload contract for every event, and contracts by event type (which take precedence).
     public var payloadSchema: JSON?
     public var payloadSchemas: [String: JSON]
+    /// For a request that carries many events (a batch): the expression that gives them, one event per element.
+    public var split: ExpressionSource?
+
+    /// The most events one batch request may carry.
+    public static let maximumBatch = 10_000
 
     public init(path: String, verification: Verification, eventID: ExpressionSource?, eventType: ExpressionSource?,
                 maxBodyBytes: Int, allowedNetworks: [String], contentTypes: [ContentType], handshake: Handshake? = nil,
-                payloadSchema: JSON? = nil, payloadSchemas: [String: JSON] = [:])
+                payloadSchema: JSON? = nil, payloadSchemas: [String: JSON] = [:], split: ExpressionSource? = nil)
     {
+        self.split = split
         self.path = path
         self.verification = verification
         self.eventID = eventID

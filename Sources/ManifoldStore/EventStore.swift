@@ -10,6 +10,9 @@ public protocol EventStore: Sendable {
     /// A second event with the same connector and event id is not stored again; it is recorded as a duplicate
     /// of the first.
     func append(_ event: NewEvent) async throws -> AppendOutcome
+    /// Appends several events in one transaction (the events of one batch request): all are durable when this
+    /// returns, or none is. Each is stored or recorded as a duplicate, as `append` does, in order.
+    func append(all events: [NewEvent]) async throws -> [AppendOutcome]
     /// Appends a status record to an event's history.
     func recordStatus(_ status: EventStatus, of id: String, detail: JSON?) async throws
     /// Events matching `query`, newest first.

@@ -107,10 +107,24 @@ public final class SQLiteEventStore: EventStore {
 
     public func append(_ event: NewEvent) async throws -> AppendOutcome {
         let id = EventIdentifier.make(at: event.receivedAt)
+        return try await writer.write { db in try Self.insert(db, event, id: id) }
+    }
+
+    public func append(all events: [NewEvent]) async throws -> [AppendOutcome] {
+        guard !events.isEmpty else { return [] }
+        let ids = events.map { EventIdentifier.make(at: $0.receivedAt) }
+        // One piece of work: one transaction, all or nothing.
+        return try await writer.write { db in
+            try zip(events, ids).map { event, id in try Self.insert(db, event, id: id) }
+        }
+    }
+
+    /// Inserts `event` (with its first status and its jobs), or records it as a duplicate of the one stored.
+    private static func insert(_ db: Database, _ event: NewEvent, id: String) throws -> AppendOutcome {
         let headers = Self.headersText(event.headers)
         let at = Self.milliseconds(event.receivedAt)
         let detail = event.detail?.serialized()
-        return try await writer.write { db in
+        do {
             try db.cachedStatement(sql: """
                 INSERT INTO events (id, connector, event_id, event_type, plan_version, received_at, content_type,
                                     headers, body, remote_address)

@@ -212,7 +212,11 @@ struct Checks {
                                   location: expected.location))
         }
         if let duplicate = expect.duplicate {
-            let later = replies.dropFirst().map { $0.body["status"]?.stringValue ?? "" }
+            // A batch's redelivery is a duplicate when every one of its events is.
+            let later = replies.dropFirst().map { reply in
+                reply.body["events"] != nil && reply.body["events"] == reply.body["duplicates"] ? "duplicate"
+                    : reply.body["status"]?.stringValue ?? ""
+            }
             if duplicate.value != (!later.isEmpty && later.allSatisfy { $0 == "duplicate" }) {
                 failures.append(.init(message: duplicate.value ? "the redeliveries were not all answered as duplicates"
                                           : "a redelivery was answered as a duplicate",

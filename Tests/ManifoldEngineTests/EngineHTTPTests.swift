@@ -305,6 +305,7 @@ import Testing
     /// A store that cannot commit: nothing may be acknowledged.
     final class BrokenStore: EventStore {
         func append(_ event: NewEvent) async throws -> AppendOutcome { throw StoreError("disk I/O error") }
+        func append(all events: [NewEvent]) async throws -> [AppendOutcome] { throw StoreError("disk I/O error") }
         func recordStatus(_ status: EventStatus, of id: String, detail: JSON?) async throws { throw StoreError("disk I/O error") }
         func events(_ query: EventQuery) async throws -> [EventSummary] { [] }
         func event(id: String) async throws -> EventRecord? { nil }
@@ -325,6 +326,7 @@ import Testing
     /// A store that takes a quick write but fails appends (a damaged page, a full disk): `/readyz` says so.
     final class FailingAppends: EventStore {
         func append(_ event: NewEvent) async throws -> AppendOutcome { throw StoreError("database disk image is malformed") }
+        func append(all events: [NewEvent]) async throws -> [AppendOutcome] { throw StoreError("database disk image is malformed") }
         func recordStatus(_ status: EventStatus, of id: String, detail: JSON?) async throws {}
         func events(_ query: EventQuery) async throws -> [EventSummary] { [] }
         func event(id: String) async throws -> EventRecord? { nil }

@@ -122,7 +122,8 @@ struct ConnectorBuilder {
             handshake: buildHandshake(at: pointer.appending("handshake"), scheme: scheme, hasSecret: !secrets.isEmpty),
             payloadSchema: value(pointer.appending("payload_schema")),
             payloadSchemas: Dictionary(uniqueKeysWithValues: (value(pointer.appending("payload_schemas"))?.objectValue ?? JSONObject())
-                .map { ($0.key, $0.value) }))
+                .map { ($0.key, $0.value) }),
+            split: expression(at: pointer.appending("split")))
     }
 
     private mutating func buildHandshake(at pointer: JSONPointer, scheme: SignatureScheme, hasSecret: Bool) -> Handshake? {
