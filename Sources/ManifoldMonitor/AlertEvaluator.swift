@@ -158,6 +158,17 @@ public struct AlertEvaluator: Sendable {
                     recentRate * 60, window, ratio * 100, rule.baseline.manifoldText, baselineRate * 60, rule.threshold * 100)))
             }
         }
+        if rule.kind == .quarantinedEvents {
+            return Set(snapshot.connectors).union(stats.connectors).sorted().filter { rule.connector == nil || rule.connector == $0 }
+                .compactMap { connector in
+                    let count = stats.events(connector, window: rule.window, endingAt: now)[.quarantined] ?? 0
+                    guard Double(count) > rule.threshold else { return nil }
+                    return (Key(rule: rule.name, connector: connector, target: nil), (Double(count),
+                        "\(count) event\(count == 1 ? "" : "s") quarantined at ingress over \(window): a payload that breaks its contract, "
+                        + "a body that does not parse or no event id; see `manifold events list --status quarantined`"
+                        + (rule.threshold > 0 ? " (alert above \(Int(rule.threshold)))" : "")))
+                }
+        }
         let lanes = Set(snapshot.lanes.keys).union(stats.lanes)
             .filter { (rule.connector == nil || rule.connector == $0.connector) && (rule.target == nil || rule.target == $0.target) }
         return lanes.sorted().compactMap { lane -> (Key, (value: Double, summary: String))? in
@@ -190,7 +201,7 @@ public struct AlertEvaluator: Sendable {
                 guard age > rule.threshold else { return nil }
                 return (key, (age, String(format: "the oldest queued event has waited %.0f s (alert after %.0f s); %d queued",
                                           age, rule.threshold, snapshot.lanes[lane]?.queued ?? 0)))
-            case .throughputDrop:
+            case .throughputDrop, .quarantinedEvents:
                 return nil
             }
         }

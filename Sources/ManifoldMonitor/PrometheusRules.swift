@@ -33,7 +33,7 @@ public enum PrometheusRules {
     static func matchers(_ rule: AlertRule, extra: [String] = []) -> String {
         var parts = extra
         if let connector = rule.connector { parts.append("connector=\"\(connector)\"") }
-        if let target = rule.target, rule.kind != .throughputDrop { parts.append("target=\"\(target)\"") }
+        if let target = rule.target, rule.watchesLanes { parts.append("target=\"\(target)\"") }
         return parts.isEmpty ? "" : "{" + parts.joined(separator: ",") + "}"
     }
 
@@ -64,11 +64,13 @@ public enum PrometheusRules {
             return "sum by (\(lane)) (increase(manifold_jobs_completed_total\(matchers(rule, extra: ["outcome=~\"dead_lettered|quarantined\""]))[\(window)])) > \(number(rule.threshold))"
         case .queuedEvent:
             return "manifold_lane_oldest_job_age_seconds\(matchers(rule)) > \(number(rule.threshold))"
+        case .quarantinedEvents:
+            return "sum by (connector) (increase(manifold_events_quarantined_total\(matchers(rule))[\(window)])) > \(number(rule.threshold))"
         }
     }
 
     static func summary(_ rule: AlertRule) -> String {
-        let subject = rule.kind == .throughputDrop ? "{{ $labels.connector }}" : "{{ $labels.connector }}/{{ $labels.target }}"
+        let subject = rule.watchesLanes ? "{{ $labels.connector }}/{{ $labels.target }}" : "{{ $labels.connector }}"
         let window = rule.window.manifoldText
         return switch rule.kind {
         case .errorRate: "\(subject): error rate above \(number(rule.threshold)) over \(window)"
@@ -77,6 +79,7 @@ public enum PrometheusRules {
         case .breakerOpen: "\(subject): circuit breaker open"
         case .deadLetters: "\(subject): dead letters growing over \(window)"
         case .queuedEvent: "\(subject): an event queued longer than \(Duration.seconds(Int64(rule.threshold)).manifoldText)"
+        case .quarantinedEvents: "\(subject): events quarantined at ingress over \(window) (a payload that breaks its contract?)"
         }
     }
 }

@@ -70,6 +70,8 @@ public struct AlertRule: Sendable, Equatable {
         case breakerOpen = "breaker_open"
         case deadLetters = "dead_letters"
         case queuedEvent = "queued_event"
+        /// Events quarantined at ingress (a broken payload contract, a body that does not parse, no event id).
+        case quarantinedEvents = "quarantined_events"
     }
 
     public enum Severity: String, Sendable, Equatable {
@@ -89,7 +91,7 @@ public struct AlertRule: Sendable, Equatable {
     /// The period before the window that `latency_p99` and `throughput_drop` compare with.
     public var baseline: Duration = .seconds(3600)
     /// error_rate: the fraction; latency_p99: the factor; throughput_drop: the fraction of the baseline rate;
-    /// dead_letters: the count; queued_event: the age in seconds.
+    /// dead_letters and quarantined_events: the count; queued_event: the age in seconds.
     public var threshold: Double
     /// The least number of attempts (or events) for the rule to judge.
     public var minimum: Int
@@ -102,5 +104,5 @@ public struct AlertRule: Sendable, Equatable {
     }
 
     /// Whether it watches a lane (`connector/target`) rather than a connector's events.
-    public var watchesLanes: Bool { kind != .throughputDrop }
+    public var watchesLanes: Bool { kind != .throughputDrop && kind != .quarantinedEvents }
 }

@@ -82,6 +82,29 @@ import Testing
         #expect(resolved.allSatisfy { $0.status == .resolved })
     }
 
+    /// A vendor changes its format: events quarantined at ingress (no lane, no job) fire the connector's alert within
+    /// the window, once, and it resolves once none are quarantined in the window.
+    @Test func eventsQuarantinedAtIngressFireAndResolve() {
+        var rule = AlertRule(name: "contract", kind: .quarantinedEvents, threshold: 0)
+        rule.window = .seconds(60)
+        var evaluator = AlertEvaluator(plan: plan([rule]))
+        let stats = RollingStats()
+        stats.recordEvent(connector: "orders", kind: .accepted, at: start)
+        stats.recordEvent(connector: "orders", kind: .duplicate, at: start + 1)
+        #expect(evaluator.evaluate(snapshot(start + 2), stats: stats).isEmpty, "nothing quarantined")
+        stats.recordEvent(connector: "orders", kind: .quarantined, at: start + 3)
+        stats.recordEvent(connector: "orders", kind: .quarantined, at: start + 4)
+        let fired = evaluator.evaluate(snapshot(start + 5), stats: stats)
+        #expect(fired.map(\.status) == [.firing])
+        #expect(fired.first?.connector == "orders" && fired.first?.target == nil && fired.first?.value == 2)
+        #expect(fired.first?.summary.hasPrefix("2 events quarantined at ingress over 1m") == true, "\(fired)")
+        #expect(evaluator.evaluate(snapshot(start + 30), stats: stats).isEmpty, "not repeated")
+        let resolved = evaluator.evaluate(snapshot(start + 130), stats: stats)
+        #expect(resolved.map(\.status) == [.resolved])
+        // Its Prometheus equivalent counts the same series by connector.
+        #expect(PrometheusRules.export(plan([rule])).contains("expr: 'sum by (connector) (increase(manifold_events_quarantined_total[1m])) > 0'"))
+    }
+
     @Test func quantilesComeFromTheLatencyBuckets() {
         let stats = RollingStats()
         for index in 0..<100 { stats.recordAttempt(lane, kind: .delivered, milliseconds: index < 98 ? 3 : 800, at: start) }
