@@ -119,6 +119,8 @@ import Testing
             ("shopify-to-3pl", "shopify-order-paid.json", ["--header", "X-Shopify-Topic: orders/paid", "--header", "X-Shopify-Event-Id: evt-e2e-1"]),
             ("twilio-sms-to-helpdesk", "twilio-sms.form", []),
             ("app-events-fanout", "app-event-invoice-paid.json", []),
+            ("mailgun-to-airtable", "mailgun-delivery-failed.json", []),
+            ("zoom-to-jira", "zoom-recording-completed.json", []),
         ]
         for (connector, sample, extra) in samples {
             let sent = try Self.send(connector, sample, port: port, extra)
@@ -127,6 +129,12 @@ import Testing
             #expect(sent.output.hasPrefix("200 {\"status\":\"accepted\",\"id\":\"ev_") && sent.output.filter { $0 == "\n" }.count == 1,
                     "\(connector): \(sent.output)")
         }
+        // SendGrid signs with ECDSA: `send` signs with the private key of the demonstration pair in example.env.
+        let batch = try Self.send("sendgrid-to-mixpanel", "sendgrid-events.json", port: port,
+                                  ["--signing-key", "connectors/samples/sendgrid-demo-private-key.pem"])
+        #expect(batch.status == 0 && batch.output.hasPrefix("200 {\"status\":\"accepted\",\"events\":3,\"stored\":3,"), "\(batch.output)\(batch.error)")
+        let keyless = try Self.send("sendgrid-to-mixpanel", "sendgrid-events.json", port: port)
+        #expect(keyless.status == 2 && keyless.error.contains("give --signing-key FILE"), "\(keyless.error)")
         let again = try Self.send("stripe-to-hubspot", "stripe-checkout-completed.json", port: port)
         #expect(again.status == 0)
         #expect(again.output.contains(#""status":"duplicate""#))
@@ -138,7 +146,8 @@ import Testing
         let list = try Self.manifold(["events", "list", "--store", store, "--format", "json"])
         #expect(list.status == 0, "\(list.error)")
         let events = try JSONParser.parse(list.output).arrayValue ?? []
-        #expect(events.compactMap { $0["connector"]?.stringValue }.sorted() == samples.map(\.0).sorted())
+        #expect(events.compactMap { $0["connector"]?.stringValue }.sorted()
+            == (samples.map(\.0) + Array(repeating: "sendgrid-to-mixpanel", count: 3)).sorted())
         #expect(events.first { $0["connector"] == "github-to-slack" }?["event_type"] == "pull_request")
         #expect(events.first { $0["connector"] == "twilio-sms-to-helpdesk" }?["event_id"] == "SM0123456789abcdef0123456789abcdef")
         let stripe = try #require(events.first { $0["connector"] == "stripe-to-hubspot" })

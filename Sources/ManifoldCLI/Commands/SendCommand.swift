@@ -42,6 +42,11 @@ struct SendCommand: AsyncParsableCommand, AsyncOutputCommand {
     @Flag(help: "Send the body unsigned (to see the engine refuse it).")
     var unsigned = false
 
+    @Option(help: ArgumentHelp(
+        "For public-key schemes (sendgrid, discord, ed25519, ecdsa-p256): a file holding the private key to sign with.",
+        discussion: "PEM, or hex or base64 of the key's bytes; its public key must be the connector's public_key."))
+    var signingKey: String?
+
     func perform() async -> CommandOutput {
         let plan: Plan, environment: [String: String]
         switch options.load() {
@@ -59,9 +64,24 @@ struct SendCommand: AsyncParsableCommand, AsyncOutputCommand {
         } catch {
             return .failure("body file \(error.description)")
         }
+        var signingKeys: [SigningKey] = []
+        if let algorithm = connectorPlan.source.verification.scheme.keyAlgorithm, !unsigned {
+            guard let signingKey else {
+                return .failure("\(connector) verifies \(connectorPlan.source.verification.scheme.rawValue) signatures with the vendor's public key: "
+                                + "give --signing-key FILE with the matching private key (or --unsigned)")
+            }
+            do {
+                signingKeys = [try SigningKey(String(decoding: try SourceLoader.read(signingKey), as: UTF8.self), algorithm: algorithm)]
+            } catch let error as KeyError {
+                return .failure("--signing-key \(signingKey): \(error.description)")
+            } catch {
+                return .failure("--signing-key \(error)")
+            }
+        }
         let endpoint: WebhookEndpoint
         do {
-            endpoint = try WebhookEndpoint(connector: connectorPlan, resolver: ConfigResolver(environment: environment))
+            endpoint = try WebhookEndpoint(connector: connectorPlan, resolver: ConfigResolver(environment: environment),
+                                           signingKeys: signingKeys)
         } catch {
             return .failure(error.description)
         }
