@@ -23,4 +23,18 @@ extension Duration {
         }
         return text
     }
+
+    /// A duration as an author writes one in a file: `250ms`, `10s`, `5m`, `1h`, `1d` (one unit); `nil` otherwise.
+    public init?(manifoldText text: String) {
+        let digits = text.prefix { $0.isASCII && $0.isNumber }
+        guard !digits.isEmpty, let value = Int64(digits), value < 1_000_000_000 else { return nil }
+        switch text.dropFirst(digits.count) {
+        case "ms": self = .milliseconds(value)
+        case "s": self = .seconds(value)
+        case "m": self = .seconds(value * 60)
+        case "h": self = .seconds(value * 3600)
+        case "d": self = .seconds(value * 86_400)
+        default: return nil
+        }
+    }
 }

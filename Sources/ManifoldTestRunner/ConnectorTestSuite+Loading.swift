@@ -1,6 +1,7 @@
 public import Foundation
 public import JSONValue
 public import ManifoldCompiler
+import ManifoldPlan
 
 extension ConnectorTestSuite {
     /// Why a test file cannot run: its diagnostics.
@@ -73,7 +74,7 @@ private struct Reader {
         }
         var signedAgo = Duration.zero
         if let text = hook["signed_ago"]?.stringValue {
-            if let duration = Self.duration(text) {
+            if let duration = Duration(manifoldText: text) {
                 signedAgo = duration
             } else {
                 diagnostics.append(.error("webhook.signed_ago: '\(text)' is not a duration such as 10m", at: at(base + ["signed_ago"])))
@@ -84,20 +85,6 @@ private struct Reader {
             signature: hook["signature"]?.stringValue.flatMap(ConnectorTestSuite.Webhook.Signature.init(rawValue:)) ?? .valid,
             deliveries: Int(hook["deliveries"]?.numberValue ?? 1), method: hook["method"]?.stringValue ?? "POST",
             query: Self.pairs(hook["query"]), signedAgo: signedAgo)
-    }
-
-    /// `10m`, `30s`, `1h`, `2d`, `500ms` (the schema has checked the form).
-    static func duration(_ text: String) -> Duration? {
-        let digits = text.prefix { $0.isNumber }
-        guard let count = Int64(digits) else { return nil }
-        switch text.dropFirst(digits.count) {
-        case "ms": return .milliseconds(count)
-        case "s": return .seconds(count)
-        case "m": return .seconds(count * 60)
-        case "h": return .seconds(count * 3600)
-        case "d": return .seconds(count * 86400)
-        default: return nil
-        }
     }
 
     private static func responses(_ json: JSON?) -> [String: [ConnectorTestSuite.ScriptedResponse]] {

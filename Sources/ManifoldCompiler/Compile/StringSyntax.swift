@@ -98,16 +98,7 @@ enum StringSyntax {
 
     /// A duration as written in a connector: `250ms`, `10s`, `5m`, `1h`, `1d`.
     static func duration(_ text: String) -> Duration? {
-        let digits = text.prefix { $0.isASCII && $0.isNumber }
-        guard !digits.isEmpty, let value = Int64(digits), value < 1_000_000_000 else { return nil }
-        switch text.dropFirst(digits.count) {
-        case "ms": return .milliseconds(value)
-        case "s": return .seconds(value)
-        case "m": return .seconds(value * 60)
-        case "h": return .seconds(value * 3600)
-        case "d": return .seconds(value * 86_400)
-        default: return nil
-        }
+        Duration(manifoldText: text)
     }
 
     /// A size as written in a connector: `65536`, `512B`, `256KB`, `1MB`.
