@@ -10,6 +10,8 @@ import ManifoldPlan
 enum Rules {
     /// Target settings compared whole: one line for "auth changed", not one per member.
     static let targetUnits: Set<String> = ["auth", "rate_limit", "sign"]
+    /// Webhook settings compared whole: a contract or a handshake changed is one line.
+    static let webhookUnits: Set<String> = ["payload_schema", "payload_schemas", "handshake"]
 
     static func webhook(_ field: String, _ old: WebhookSource, _ new: WebhookSource) -> (PlanChange.Severity, String) {
         switch field {
@@ -38,6 +40,14 @@ enum Rules {
             return (.risky, "events are de-duplicated by another key: a redelivery across the change is stored twice")
         case "event_type":
             return (.safe, "events are typed by another expression")
+        case "split":
+            if new.split == nil { return (.risky, "a batch request is stored as one event: its routes see the whole batch") }
+            if old.split == nil { return (.risky, "each element of a request becomes an event of its own: routes see elements, not the whole body") }
+            return (.risky, "events are taken from batch requests differently: a batch redelivered across the change may be stored again")
+        case "payload_schema", "payload_schemas":
+            return (.risky, "events are checked against another contract: those that break it are quarantined, not delivered")
+        case "handshake":
+            return (.risky, "the vendor's endpoint check is answered differently: a wrong answer disables the vendor's subscription")
         case "max_body_bytes":
             return new.maxBodyBytes < old.maxBodyBytes ? (.risky, "larger bodies are refused (413)") : (.safe, "larger bodies are accepted")
         case "allow_ips":

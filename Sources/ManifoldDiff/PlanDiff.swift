@@ -81,7 +81,7 @@ struct ConnectorComparison {
         }
         // Verification turned off says it all: the secrets and tolerance it drops are not changes of their own.
         let verificationRemoved = new.source.verification.scheme == .none && old.source.verification.scheme != .none
-        for (field, before, after) in Self.leafChanges(old.source.json, new.source.json)
+        for (field, before, after) in Self.leafChanges(old.source.json, new.source.json, units: Rules.webhookUnits)
             where !(verificationRemoved && field.hasPrefix("verify.") && field != "verify.scheme")
         {
             let (severity, reason) = Rules.webhook(field, old.source, new.source)

@@ -32,6 +32,7 @@ import Testing
         "secret-rotated": [("secrets: [\"${env:ORDERS_SECRET}\"]", "secrets: [\"${env:ORDERS_SECRET}\", \"${env:ORDERS_SECRET_NEXT}\"]")],
         "secret-removed": [("secrets: [\"${env:ORDERS_SECRET}\"]", "secrets: [\"${env:ORDERS_SECRET_NEXT}\"]")],
         "event-id": [("event_id: id", "event_id: delivery.id")],
+        "webhook-batch-and-contract": [("    event_id: id\n", "    split: orders\n    event_id: id\n    payload_schema: { type: object, required: [id] }\n    handshake: { preset: slack }\n")],
         "operation-path": [("path: /contacts", "path: /people")],
     ]
 
