@@ -72,6 +72,7 @@ let package = Package(
             dependencies: [
                 "JSONValue", "JSONata", "JSONSchema", "ManifoldPlan", "ManifoldIngress", "ManifoldStore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -79,6 +79,15 @@ public indirect enum CompiledTemplate: Sendable {
     }
 
     /// A value as text in a string: strings as they are, everything else as JSON.
+    /// A string or a number as text; `nil` for anything else.
+    public static func scalarText(_ value: JSON) -> String? {
+        switch value {
+        case .string(let text): text
+        case .number(let number): JSON.format(number: number)
+        default: nil
+        }
+    }
+
     public static func text(of value: JSON) -> String {
         switch value {
         case .string(let text): text

@@ -54,6 +54,22 @@ public struct DeliveryPlan: Sendable {
 
     /// Every target of the plan, by lane.
     let targetsByLane: [String: TargetProgram]
+
+    /// The target that delivers a lane: `connector/target`, or an endpoint's lane `connector/target@endpoint`.
+    func target(forLane lane: String) -> TargetProgram? {
+        if let target = targetsByLane[lane] { return target }
+        guard let at = lane.lastIndex(of: "@"), let target = targetsByLane[String(lane[..<at])], target.plan.endpoints != nil
+        else { return nil }
+        return target
+    }
+
+    /// The endpoint of an endpoint's lane (`connector/target@endpoint`), or `nil`.
+    static func endpoint(ofLane lane: String) -> String? {
+        lane.lastIndex(of: "@").map { String(lane[lane.index(after: $0)...]) }
+    }
+
+    /// The targets that send to customers' endpoints.
+    var endpointsTargets: [TargetProgram] { targetsByLane.values.filter { $0.plan.endpoints != nil }.sorted { $0.lane < $1.lane } }
 }
 
 /// A connector's compiled routes and targets.

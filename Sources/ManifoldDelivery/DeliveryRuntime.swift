@@ -2,6 +2,7 @@ public import Foundation
 public import JSONValue
 public import Logging
 public import ManifoldIngress
+import ManifoldPlan
 public import ManifoldStore
 import Synchronization
 public import Tracing
@@ -53,6 +54,8 @@ public final class DeliveryRuntime: Sendable {
     let planLoader: @Sendable (String) async throws -> DeliveryPlan?
     /// Told every recorded outcome (tests and benchmarks).
     let observer: (@Sendable (DeliveryJob, JobOutcome) -> Void)?
+    /// Customers' endpoints, for endpoints targets.
+    public let endpoints: EndpointRegistry?
 
     private let current = Mutex<DeliveryPlan?>(nil)
     private let pinned = Mutex<[String: DeliveryPlan]>([:])
@@ -73,9 +76,10 @@ public final class DeliveryRuntime: Sendable {
                 logger: Logger, configuration: Configuration = Configuration(),
                 owner: String = "engine-" + TraceContext.newSpanID(),
                 planLoader: @escaping @Sendable (String) async throws -> DeliveryPlan? = { _ in nil },
-                observer: (@Sendable (DeliveryJob, JobOutcome) -> Void)? = nil)
+                observer: (@Sendable (DeliveryJob, JobOutcome) -> Void)? = nil, endpoints: EndpointRegistry? = nil)
     {
         self.observer = observer
+        self.endpoints = endpoints
         jitter = Jitter(seed: configuration.jitterSeed)
         self.store = store
         self.transport = transport
@@ -138,7 +142,7 @@ public final class DeliveryRuntime: Sendable {
             }
             touched.append(lane)
         }
-        let retired = lanes.withLock { lanes in lanes.filter { targets[$0.key] == nil }.map(\.value) }
+        let retired = lanes.withLock { lanes in lanes.filter { plan.target(forLane: $0.key) == nil }.map(\.value) }
         let resumed = held.withLock { held -> [DeliveryJob] in
             let resumed = held.filter { plan.delivers($0) }
             held.removeAll { plan.delivers($0) }
@@ -199,7 +203,8 @@ public final class DeliveryRuntime: Sendable {
         var byLane: [String: [DeliveryJob]] = [:]
         for job in jobs { byLane[job.lane, default: []].append(job) }
         for (name, jobs) in byLane {
-            guard let lane = lanes.withLock({ $0[name] }), plan?.targetsByLane[name] != nil else {
+            guard let target = plan?.target(forLane: name), let lane = lanes.withLock({ $0[name] }) ?? endpointLane(name, target: target)
+            else {
                 logger.warning("the plan has no target for these jobs: they are held until it does",
                                metadata: ["lane": "\(name)", "jobs": "\(jobs.count)"])
                 held.withLock { $0.append(contentsOf: jobs) }
@@ -212,11 +217,45 @@ public final class DeliveryRuntime: Sendable {
         }
     }
 
+    /// An endpoint's lane, made the first time one of its jobs arrives: the target's policies, and the endpoint's
+    /// own rate limit when it has one. A slow or dead endpoint delays only its own lane.
+    private func endpointLane(_ name: String, target: TargetProgram) -> Lane? {
+        guard target.plan.endpoints != nil, let endpoint = DeliveryPlan.endpoint(ofLane: name) else { return nil }
+        let limit = endpoints?.endpoint(endpoint)?.stored.rateLimit
+        let limiter = limit.map { SlidingWindowLimiter(requests: $0, window: .seconds(1) + configuration.windowMargin(.seconds(1))) }
+        let breaker = CircuitBreaker(threshold: target.plan.circuitBreaker.failures, openFor: target.plan.circuitBreaker.openFor)
+        return lanes.withLock { lanes -> Lane in
+            if let lane = lanes[name] { return lane }
+            let lane = Lane(name: name, connector: target.connector, target: target.plan.name,
+                            state: LaneState(concurrency: target.plan.concurrency, limiter: limiter, breaker: breaker),
+                            clock: clock, isStopping: { [weak self] in self?.stopping.load(ordering: .relaxed) ?? true },
+                            start: { [weak self] job, lane in self?.start(job, on: lane) })
+            lanes[name] = lane
+            return lane
+        }
+    }
+
+    /// Every lane the sweep claims for: the plan's targets, and each endpoint's lane of each endpoints target.
+    private var sweptLanes: [String] {
+        guard let plan else { return [] }
+        var names = Array(plan.targetsByLane.keys)
+        let registered = endpoints?.all.map(\.id) ?? []
+        for target in plan.endpointsTargets { names += registered.map { target.lane + "@" + $0 } }
+        return names.sorted()
+    }
+
     /// Claims unclaimed jobs from the store, lane by lane, as far as each lane's window has room; returns how many.
     @discardableResult
     public func sweep() async -> Int {
+        if let endpoints {
+            do {
+                try await endpoints.refresh()
+            } catch {
+                logger.error("loading the endpoints failed", metadata: ["error": "\(error)"])
+            }
+        }
         var claimed: [ClaimedJob] = []
-        for lane in (plan?.targetsByLane.keys).map(Array.init)?.sorted() ?? [] {
+        for lane in sweptLanes {
             let room = known.withLock {
                 min(configuration.laneWindow - $0.count(in: lane), configuration.maximumBacklog - $0.total)
             }
@@ -294,13 +333,13 @@ public final class DeliveryRuntime: Sendable {
 
     /// Every lane of the running plan as it is now: breaker, queue, calls in flight, oldest queued event.
     public var laneStatuses: [LaneStatus] {
-        let running = plan?.targetsByLane ?? [:]
-        return lanes.withLock { $0 }.filter { running[$0.key] != nil }.map(\.value.status).sorted { $0.lane < $1.lane }
+        let running = plan
+        return lanes.withLock { $0 }.filter { running?.target(forLane: $0.key) != nil }.map(\.value.status).sorted { $0.lane < $1.lane }
     }
 
     /// One lane of the running plan as it is now (`connector/target`), or nil.
     public func laneStatus(_ lane: String) -> LaneStatus? {
-        guard plan?.targetsByLane[lane] != nil else { return nil }
+        guard plan?.target(forLane: lane) != nil else { return nil }
         return lanes.withLock { $0[lane] }?.status
     }
 
@@ -338,7 +377,15 @@ public final class DeliveryRuntime: Sendable {
             job.attempts += 1
             if job.firstAttemptAt == nil { job.firstAttemptAt = startedAt }
         }
-        let policy = plan?.connectors[job.connector]?.targets[job.target]?.plan.retry ?? .defaults
+        let targetPlan = plan?.connectors[job.connector]?.targets[job.target]?.plan
+        let policy = targetPlan?.retry ?? .defaults
+        if let settings = targetPlan?.endpoints, let endpoints, let id = DeliveryPlan.endpoint(ofLane: job.lane) {
+            switch outcome {
+            case .delivered: await endpoints.attempted(id, succeeded: true, at: clock.wall, autoDisableAfter: settings.autoDisableAfter)
+            case .transient, .permanent: await endpoints.attempted(id, succeeded: false, at: clock.wall, autoDisableAfter: settings.autoDisableAfter)
+            case .rateLimited, .badData: break
+            }
+        }
         let wall = clock.wall
         let elapsed = Duration.milliseconds(Int64(wall.timeIntervalSince(job.firstAttemptAt ?? startedAt) * 1000))
         var generator = JitterSource(jitter: jitter)
@@ -504,6 +551,12 @@ public final class DeliveryRuntime: Sendable {
         case .success(let request): prepared = request
         case .failure(let error): return (.badData(reason: error.description), nil)
         }
+        if let settings = target.plan.endpoints {
+            switch await addressed(&prepared, lane: job.lane, settings: settings, now: now) {
+            case .success: break
+            case .failure(let refusal): return (refusal.outcome, Exchange(request: prepared))
+            }
+        }
         prepared.request.headers.append(("traceparent", traceparent))
         prepared.displayHeaders.append(prepared.request.headers.last!)
         var exchange = Exchange(request: prepared)
@@ -538,6 +591,51 @@ public final class DeliveryRuntime: Sendable {
             return (AttemptOutcome.classify(response), exchange)
         }
         return (.permanent(status: 401, reason: "the target refused a freshly fetched token (401)"), exchange)
+    }
+
+    /// Why a call to a customer's endpoint is not made: the endpoint is gone or disabled, or its URL is refused.
+    struct EndpointRefusal: Error {
+        var outcome: AttemptOutcome
+    }
+
+    /// Addresses a call to its endpoint: the endpoint's URL and headers, signed with its secrets (Standard Webhooks,
+    /// every secret of a rotation's overlap; `webhook-id` the idempotency key, the same on every retry); the URL
+    /// checked again (its host may resolve elsewhere since it was registered).
+    private func addressed(_ prepared: inout PreparedRequest, lane: String, settings: EndpointsSettings, now: Int64) async
+        -> Result<Void, EndpointRefusal>
+    {
+        guard let id = DeliveryPlan.endpoint(ofLane: lane), let endpoint = endpoints?.endpoint(id) else {
+            return .failure(EndpointRefusal(outcome: .permanent(status: nil, reason: "the endpoint was removed")))
+        }
+        guard endpoint.stored.state == .enabled else {
+            return .failure(EndpointRefusal(outcome: .permanent(
+                status: nil, reason: "the endpoint is disabled (\(endpoint.stored.stateReason ?? "by an operator")): replay once it is enabled")))
+        }
+        let policy = EndpointNetworkPolicy(allowPrivateNetworks: settings.allowPrivateNetworks, allowInsecure: settings.allowInsecure)
+        let url = endpoint.stored.url
+        let checked = await ExpressionThreads.run { () -> EndpointError? in
+            do throws(EndpointError) { try policy.check(url) } catch { return error }
+            return nil
+        }
+        if let checked {
+            return .failure(EndpointRefusal(outcome: .permanent(status: nil, reason: "the endpoint's URL is refused: \(checked.description)")))
+        }
+        prepared.request.url = url
+        prepared.displayURL = EndpointRegistry.displayURL(url)
+        for (name, value) in endpoint.stored.headers.sorted(by: { $0.key < $1.key }) {
+            prepared.request.headers.append((name, value))
+            prepared.displayHeaders.append((name, CredentialName.matches(name) ? "[redacted]" : value))
+        }
+        let signer = WebhookSignature(
+            verification: Verification(scheme: .standardWebhooks, secrets: [], tolerance: .seconds(300), publicURL: nil, idHeader: nil, hmac: nil),
+            secrets: endpoint.signingSecrets(at: Date(timeIntervalSince1970: TimeInterval(now))), publicURL: nil)
+        for header in signer.sign(WebhookRequest(received: prepared.request), now: now, deliveryID: prepared.idempotencyKey,
+                                  everySecret: true).fields
+        {
+            prepared.request.headers.append(header)
+            prepared.displayHeaders.append((header.name, header.name == "webhook-signature" ? "[redacted]" : header.value))
+        }
+        return .success(())
     }
 
     /// The plan a job is delivered with: the running one, or its own version when it pins it.

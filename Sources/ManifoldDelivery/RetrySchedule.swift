@@ -26,6 +26,7 @@ public enum RetrySchedule {
     /// [d/2, d], `none` is d.
     public static func backoff(policy: RetryPolicy, attempt: Int, using generator: inout some RandomNumberGenerator) -> Duration {
         let ceiling = policy.maximumWait(after: max(1, attempt))
+        if policy.schedule != nil { return ceiling }
         let milliseconds = ceiling.timeInterval * 1000
         let drawn: Double
         switch policy.jitter {

@@ -16,6 +16,8 @@ public struct Router: Sendable {
         let lane: String
         let condition: JSONataExpression?
         let orderingKey: JSONataExpression?
+        /// For a route to an endpoints target: the event's tenant and type, which pick the endpoints.
+        let endpoints: (tenant: JSONataExpression, eventType: JSONataExpression?)?
     }
 
     public struct SetupError: Error, CustomStringConvertible {
@@ -34,10 +36,15 @@ public struct Router: Sendable {
         for connector in plan.connectors {
             do {
                 connectors[connector.name] = try connector.routes.map { route in
-                    Rule(name: route.name, target: route.target,
-                         lane: DeliveryPlan.lane(connector: connector.name, target: route.target),
-                         condition: try route.condition.map { try JSONataExpression($0.source) },
-                         orderingKey: try route.orderingKey.map { try JSONataExpression($0.source) })
+                    let endpoints = try connector.targets.first { $0.name == route.target }?.endpoints.map { settings in
+                        (tenant: try JSONataExpression(settings.tenant.source),
+                         eventType: try settings.eventType.map { try JSONataExpression($0.source) })
+                    }
+                    return Rule(name: route.name, target: route.target,
+                                lane: DeliveryPlan.lane(connector: connector.name, target: route.target),
+                                condition: try route.condition.map { try JSONataExpression($0.source) },
+                                orderingKey: try route.orderingKey.map { try JSONataExpression($0.source) },
+                                endpoints: endpoints)
                 }
             } catch {
                 throw SetupError(description: "connector '\(connector.name)': \(error)")
@@ -58,8 +65,11 @@ public struct Router: Sendable {
 
     /// The jobs an event makes: one per route whose condition holds, in the routes' order, all in the event's
     /// trace (`traceID`; a new one by default).
+    ///
+    /// A route to an endpoints target makes one job per endpoint of the event's tenant that takes its type (from
+    /// `directory`), each in the endpoint's own lane; without a directory it makes none.
     public func route(connector name: String, payload: JSON, headers: [(name: String, value: String)],
-                      traceID: String = TraceContext.newTraceID(),
+                      traceID: String = TraceContext.newTraceID(), directory: (any EndpointDirectory)? = nil,
                       replayOf: (String) -> String? = { _ in nil }, pinsPlan: Bool = false) throws(Failure) -> [NewJob]
     {
         guard let rules = connectors[name] else { return [] }
@@ -73,6 +83,18 @@ public struct Router: Sendable {
                 var orderingKey: String?
                 if let expression = rule.orderingKey, let value = try expression.evaluate(payload, bindings: bindings) {
                     orderingKey = CompiledTemplate.text(of: value)
+                }
+                if let selector = rule.endpoints {
+                    guard let tenant = try selector.tenant.evaluate(payload, bindings: bindings).flatMap(CompiledTemplate.scalarText),
+                          !tenant.isEmpty
+                    else { throw Failure(description: "route '\(rule.name)': the tenant gave nothing, so no endpoint may receive the event") }
+                    let type = try selector.eventType?.evaluate(payload, bindings: bindings).flatMap(CompiledTemplate.scalarText)
+                    for endpoint in directory?.endpoints(tenant: tenant, eventType: type) ?? [] {
+                        jobs.append(NewJob(route: rule.name, target: rule.target, lane: rule.lane + "@" + endpoint,
+                                           orderingKey: orderingKey, traceID: traceID, replayOf: replayOf(rule.name),
+                                           planVersion: planVersion, pinsPlan: pinsPlan))
+                    }
+                    continue
                 }
                 jobs.append(NewJob(route: rule.name, target: rule.target, lane: rule.lane, orderingKey: orderingKey,
                                    traceID: traceID, replayOf: replayOf(rule.name),

@@ -83,6 +83,14 @@ public final class AlertCenter: Service, Sendable {
         return notifications
     }
 
+    /// Sends `notification` to its sinks now: an event the rules do not evaluate (an endpoint disabled).
+    public func announce(_ notification: AlertNotification) {
+        logger.warning("alert", metadata: ["kind": "\(notification.kind.rawValue)", "subject": "\(notification.subject)",
+                                           "summary": "\(notification.summary)"])
+        engine.metrics.alerted(notification)
+        for (name, lane) in lanes where notification.sinks?.contains(name) ?? true { lane.enqueue(notification) }
+    }
+
     public func run() async throws {
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in

@@ -225,7 +225,7 @@ public final class Engine: Sendable {
         if quarantine == nil, let payload = admitted.payload {
             do {
                 jobs = try route.router.route(connector: admitted.connector, payload: payload, headers: admitted.headers.fields,
-                                              traceID: traceID)
+                                              traceID: traceID, directory: runtime?.endpoints)
             } catch {
                 quarantine = "routing failed: \(error)"
             }

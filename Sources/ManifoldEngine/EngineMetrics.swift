@@ -101,6 +101,10 @@ public final class EngineMetrics: Sendable, DeliveryMonitor {
     }
 
     /// A vendor's handshake answered.
+    public func endpointDisabled(tenant: String) {
+        counter(.endpointsDisabledTotal, [("tenant", tenant)]).increment()
+    }
+
     func handshake(_ connector: String) {
         counter(.handshakesTotal, [("connector", connector)]).increment()
     }
@@ -266,7 +270,7 @@ extension [JobCount] {
 
 /// Every metric the engine serves: `manifold_` + name + unit, with its help.
 enum Metric: Hashable, Sendable {
-    case eventsReceivedTotal, eventsVerifiedTotal, eventsRejectedTotal, eventsDuplicateTotal, eventsQuarantinedTotal, handshakesTotal, deliveryAttemptsTotal, jobsCompletedTotal, deliveryDurationSeconds, eventToDeliverySeconds, rateLimitWaitsTotal, rateLimitWaitSecondsTotal, laneQueueDepth, laneInFlight, laneOldestJobAgeSeconds, circuitBreakerState, deadLetters, quarantinedJobs, alertNotificationsTotal, alertSinkFailuresTotal, alertsFiring, configReloadsTotal, configLastReloadSuccessful
+    case eventsReceivedTotal, eventsVerifiedTotal, eventsRejectedTotal, eventsDuplicateTotal, eventsQuarantinedTotal, handshakesTotal, deliveryAttemptsTotal, jobsCompletedTotal, deliveryDurationSeconds, eventToDeliverySeconds, rateLimitWaitsTotal, rateLimitWaitSecondsTotal, laneQueueDepth, laneInFlight, laneOldestJobAgeSeconds, circuitBreakerState, deadLetters, quarantinedJobs, alertNotificationsTotal, alertSinkFailuresTotal, alertsFiring, configReloadsTotal, configLastReloadSuccessful, endpointsDisabledTotal
 
     var descriptor: MetricNameDescriptor {
         let (name, unit, help) = switch self {
@@ -292,6 +296,7 @@ enum Metric: Hashable, Sendable {
         case .alertSinkFailuresTotal: ("alert_sink_failures", "total", "Alert notifications a sink did not take after every attempt.")
         case .alertsFiring: ("alerts", "firing", "Alerts firing now, by rule.")
         case .configReloadsTotal: ("config_reloads", "total", "Connector reloads by result: applied (a new plan runs), unchanged, rejected (the plan stays).")
+        case .endpointsDisabledTotal: ("endpoints_disabled", "total", "Customers' endpoints disabled after failing for their auto_disable_after.")
         case .configLastReloadSuccessful: ("config_last_reload", "successful", "1 when the last reload was applied or unchanged, 0 when it was rejected and the files on disk are not running.")
         }
         return MetricNameDescriptor(namespace: "manifold", metricName: name, unitName: unit, helpText: help)

@@ -53,6 +53,23 @@ public struct AlertNotification: Sendable, Equatable {
     }
 
     public var subject: String { target.map { "\(connector)/\($0)" } ?? connector }
+
+    public init(status: Status, rule: String, kind: AlertRule.Kind, severity: AlertRule.Severity, connector: String,
+                target: String?, summary: String, value: Double, threshold: Double, startedAt: Date, at: Date, sinks: [String]?)
+    {
+        self.status = status
+        self.rule = rule
+        self.kind = kind
+        self.severity = severity
+        self.connector = connector
+        self.target = target
+        self.summary = summary
+        self.value = value
+        self.threshold = threshold
+        self.startedAt = startedAt
+        self.at = at
+        self.sinks = sinks
+    }
 }
 
 /// Evaluates alert rules against the rolling figures and the lanes, and says what to send: each alert once when it
@@ -201,7 +218,7 @@ public struct AlertEvaluator: Sendable {
                 guard age > rule.threshold else { return nil }
                 return (key, (age, String(format: "the oldest queued event has waited %.0f s (alert after %.0f s); %d queued",
                                           age, rule.threshold, snapshot.lanes[lane]?.queued ?? 0)))
-            case .throughputDrop, .quarantinedEvents:
+            case .throughputDrop, .quarantinedEvents, .endpointDisabled:
                 return nil
             }
         }

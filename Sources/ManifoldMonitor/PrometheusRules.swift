@@ -64,6 +64,8 @@ public enum PrometheusRules {
             return "sum by (\(lane)) (increase(manifold_jobs_completed_total\(matchers(rule, extra: ["outcome=~\"dead_lettered|quarantined\""]))[\(window)])) > \(number(rule.threshold))"
         case .queuedEvent:
             return "manifold_lane_oldest_job_age_seconds\(matchers(rule)) > \(number(rule.threshold))"
+        case .endpointDisabled:
+            return "sum by (connector) (increase(manifold_endpoints_disabled_total\(matchers(rule))[\(window)])) > 0"
         case .quarantinedEvents:
             return "sum by (connector) (increase(manifold_events_quarantined_total\(matchers(rule))[\(window)])) > \(number(rule.threshold))"
         }
@@ -79,6 +81,7 @@ public enum PrometheusRules {
         case .breakerOpen: "\(subject): circuit breaker open"
         case .deadLetters: "\(subject): dead letters growing over \(window)"
         case .queuedEvent: "\(subject): an event queued longer than \(Duration.seconds(Int64(rule.threshold)).manifoldText)"
+        case .endpointDisabled: "\(subject): a customer's endpoint was disabled after failing"
         case .quarantinedEvents: "\(subject): events quarantined at ingress over \(window) (a payload that breaks its contract?)"
         }
     }

@@ -72,6 +72,8 @@ public struct AlertRule: Sendable, Equatable {
         case queuedEvent = "queued_event"
         /// Events quarantined at ingress (a broken payload contract, a body that does not parse, no event id).
         case quarantinedEvents = "quarantined_events"
+        /// A customer's endpoint disabled after failing for its `auto_disable_after` (announced, not evaluated).
+        case endpointDisabled = "endpoint_disabled"
     }
 
     public enum Severity: String, Sendable, Equatable {
@@ -104,5 +106,5 @@ public struct AlertRule: Sendable, Equatable {
     }
 
     /// Whether it watches a lane (`connector/target`) rather than a connector's events.
-    public var watchesLanes: Bool { kind != .throughputDrop && kind != .quarantinedEvents }
+    public var watchesLanes: Bool { ![.throughputDrop, .quarantinedEvents, .endpointDisabled].contains(kind) }
 }

@@ -118,9 +118,24 @@ extension TargetPlan {
                 "multiplier": .number(retry.multiplier), "jitter": .string(retry.jitter.rawValue),
             ],
         ]
+        if let schedule = retry.schedule {
+            if case .object(var policy)? = object["retry"] {
+                policy["schedule"] = .array(schedule.map { .string($0.manifoldText) })
+                policy["backoff"] = nil
+                object["retry"] = .object(policy)
+            }
+        }
         object["circuit_breaker"] = ["failures": .number(Double(circuitBreaker.failures)),
                                      "open_for": .string(circuitBreaker.openFor.manifoldText)]
         object["retry_budget"] = .string(worstCaseRetryBudget.manifoldText)
+        if let endpoints {
+            var settings: JSONObject = ["tenant": .string(endpoints.tenant.source),
+                                        "auto_disable_after": .string(endpoints.autoDisableAfter.manifoldText)]
+            if let type = endpoints.eventType { settings["event_type"] = .string(type.source) }
+            if endpoints.allowPrivateNetworks { settings["allow_private_networks"] = true }
+            if endpoints.allowInsecure { settings["allow_insecure"] = true }
+            object["endpoints"] = .object(settings)
+        }
         if !headers.isEmpty { object["headers"] = headers.json }
         if let signing { object["sign"] = signing.json }
         object["operations"] = .object(JSONObject(operations.map { ($0.name, $0.json) }))

@@ -14,6 +14,9 @@ public struct TargetPlan: Sendable, Hashable {
     public var signing: OutboundSigning?
     /// Operations ordered by name.
     public var operations: [OperationPlan]
+    /// A target whose endpoints are customers' own, registered at runtime (`manifold endpoints`): each call goes to
+    /// every endpoint of the event's tenant that takes its type, signed with that endpoint's secrets.
+    public var endpoints: EndpointsSettings?
 
     public init(name: String, baseURL: ConfigString, allowInsecure: Bool, auth: AuthMethod, timeout: Duration,
                 concurrency: Int, rateLimit: RateLimit?, retry: RetryPolicy, circuitBreaker: CircuitBreakerPolicy,
@@ -32,6 +35,9 @@ public struct TargetPlan: Sendable, Hashable {
         self.signing = signing
         self.operations = operations.sorted { $0.name < $1.name }
     }
+
+    /// The one operation of an endpoints target: POST to each endpoint's URL.
+    public static let endpointsOperation = "send"
 
     /// The operation named `name`.
     public func operation(named name: String) -> OperationPlan? {
@@ -134,6 +140,12 @@ public struct RetryPolicy: Sendable, Hashable {
     public var maxBackoff: Duration
     public var multiplier: Double
     public var jitter: Jitter
+    /// The waits before the second, third, ... attempt, when given instead of an exponential backoff (no jitter).
+    public var schedule: [Duration]?
+
+    /// Svix's schedule, the default of endpoints targets: at once, then 5s, 5m, 30m, 2h, 5h, 10h, 10h.
+    public static let endpointsSchedule: [Duration] = [.seconds(5), .seconds(300), .seconds(1800), .seconds(7200),
+                                                       .seconds(18_000), .seconds(36_000), .seconds(36_000)]
 
     public static let defaults = RetryPolicy(maxAttempts: 8, maxElapsed: .seconds(86_400), initialBackoff: .seconds(1),
                                              maxBackoff: .seconds(600), multiplier: 2, jitter: .full)
@@ -151,6 +163,7 @@ public struct RetryPolicy: Sendable, Hashable {
 
     /// The longest wait before attempt `attempt + 1` (jitter only shortens it): initial × multiplier^(attempt−1), capped.
     public func maximumWait(after attempt: Int) -> Duration {
+        if let schedule, !schedule.isEmpty { return schedule[min(max(1, attempt), schedule.count) - 1] }
         let initial = Double(initialBackoff.milliseconds)
         let wait = initial * pow(multiplier, Double(attempt - 1))
         let capped = min(wait, Double(maxBackoff.milliseconds))
@@ -177,6 +190,30 @@ public struct RetryPolicy: Sendable, Hashable {
         var result = 1.0
         for _ in 0..<Int(exponent) { result *= base; if result > 1e15 { break } }
         return result
+    }
+}
+
+/// An endpoints target's settings: whose endpoints an event goes to, and how failing endpoints are handled.
+public struct EndpointsSettings: Sendable, Hashable {
+    /// The tenant (customer) whose endpoints receive the event.
+    public var tenant: ExpressionSource
+    /// The event's type, matched against each endpoint's filter.
+    public var eventType: ExpressionSource?
+    /// An endpoint whose every attempt failed for this long is disabled.
+    public var autoDisableAfter: Duration
+    /// Endpoints may be on private networks (loopback, 10.x, ...): for tests and internal receivers only.
+    public var allowPrivateNetworks: Bool
+    /// Plain http endpoints are accepted.
+    public var allowInsecure: Bool
+
+    public init(tenant: ExpressionSource, eventType: ExpressionSource?, autoDisableAfter: Duration,
+                allowPrivateNetworks: Bool, allowInsecure: Bool)
+    {
+        self.tenant = tenant
+        self.eventType = eventType
+        self.autoDisableAfter = autoDisableAfter
+        self.allowPrivateNetworks = allowPrivateNetworks
+        self.allowInsecure = allowInsecure
     }
 }
 

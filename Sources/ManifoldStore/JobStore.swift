@@ -153,10 +153,13 @@ public struct JobQuery: Sendable {
     public var since: Date?
     public var until: Date?
     public var limit: Int
+    /// Jobs to one customer's endpoint (lanes `connector/target@endpoint`).
+    public var endpoint: String?
 
     public init(states: [JobState] = [], connector: String? = nil, target: String? = nil, eventID: String? = nil,
-                since: Date? = nil, until: Date? = nil, limit: Int = 100)
+                since: Date? = nil, until: Date? = nil, limit: Int = 100, endpoint: String? = nil)
     {
+        self.endpoint = endpoint
         self.states = states
         self.connector = connector
         self.target = target

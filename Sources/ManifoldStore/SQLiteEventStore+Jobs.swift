@@ -257,6 +257,7 @@ extension SQLiteEventStore: JobStore {
         }
         if let connector = query.connector { conditions.append("j.connector = ?"); arguments += [connector] }
         if let target = query.target { conditions.append("j.target = ?"); arguments += [target] }
+        if let endpoint = query.endpoint { conditions.append("j.lane LIKE ? ESCAPE '\\'"); arguments += ["%@" + Self.likeEscaped(endpoint)] }
         if let event = query.eventID {
             conditions.append("j.event_seq = (SELECT seq FROM events WHERE id = ?)"); arguments += [event]
         }
@@ -269,6 +270,10 @@ extension SQLiteEventStore: JobStore {
         return try await database.read { db in
             try Row.fetchAll(db, sql: sql, arguments: finalArguments).map(Self.jobSummary)
         }
+    }
+
+    static func likeEscaped(_ text: String) -> String {
+        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
     }
 
     public func jobCounts(states: [JobState]) async throws -> [JobCount] {

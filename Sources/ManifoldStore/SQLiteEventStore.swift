@@ -100,6 +100,9 @@ public final class SQLiteEventStore: EventStore {
             // The sweep claims lane by lane, oldest first, as each lane's window in memory has room.
             try db.execute(sql: "CREATE INDEX jobs_pending_by_lane ON jobs (lane, seq) WHERE state = 'pending'")
         }
+        migrator.registerMigration("4 customers' webhook endpoints") { db in
+            try db.execute(sql: Self.endpointsSchema)
+        }
         return migrator
     }
 

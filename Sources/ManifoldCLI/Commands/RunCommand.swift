@@ -4,9 +4,11 @@ import Logging
 import ManifoldCompiler
 import ManifoldDelivery
 import ManifoldEngine
+import ManifoldMonitor
 import ManifoldIngress
 import ManifoldPlan
 import ManifoldStore
+import Synchronization
 import Tracing
 
 /// The options of the commands that load connectors as the engine does: every `${env:}` must be set.
@@ -200,11 +202,24 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
         let resolver = ConfigResolver(environment: environment)
         var delivery = DeliveryRuntime.Configuration()
         delivery.tracer = tracer
+        // Customers' endpoints: their secrets are sealed with MANIFOLD_ENDPOINT_KEY; with endpoints and no key, no start.
+        let announcer = Mutex<(@Sendable (EndpointRegistry.Disabled) -> Void)?>(nil)
+        let endpoints: EndpointRegistry
+        do {
+            endpoints = EndpointRegistry(store: eventStore, box: try EndpointRegistry.box(environment: environment)) { disabled in
+                announcer.withLock { $0 }?(disabled)
+            }
+            try await endpoints.refresh()
+        } catch {
+            eventStore.close()
+            await transport.shutdown()
+            return .failure("\(error)")
+        }
         let runtime = DeliveryRuntime(store: eventStore, transport: transport, logger: logger, configuration: delivery,
                                       planLoader: { version in
             // Replays on the original plan: compile the sources kept with that version.
             try await KeptPlans.plan(version: version, in: eventStore).map { try DeliveryPlan(plan: $0, resolver: resolver) }
-        })
+        }, endpoints: endpoints)
         do {
             // The admin API is on only with a token, from the environment (or the --env-file).
             let admin = environment["MANIFOLD_ADMIN_TOKEN"].flatMap { $0.isEmpty ? nil : AdminAPI(store: eventStore, token: $0) }
@@ -218,6 +233,21 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
                                 logger: Logger(label: "manifold.alerts"), dashboardURL: configuration.dashboardURL)
             }
             if !sources.isEmpty { try await eventStore.keepPlan(version: plan.version, sources: sources) }
+            let (metricsOfEngine, center) = (engine.metrics, alerts)
+            announcer.withLock { announce in
+                announce = { disabled in
+                    logger.warning("endpoint disabled", metadata: ["endpoint": "\(disabled.endpoint)", "tenant": "\(disabled.tenant)",
+                                                                   "reason": "\(disabled.reason)"])
+                    metricsOfEngine.endpointDisabled(tenant: disabled.tenant)
+                    let now = Date()
+                    center?.announce(AlertNotification(
+                        status: .firing, rule: "endpoint-disabled", kind: .endpointDisabled, severity: .warning,
+                        connector: disabled.tenant, target: disabled.endpoint,
+                        summary: "endpoint \(disabled.endpoint) of \(disabled.tenant) disabled: \(disabled.reason); "
+                            + "`manifold endpoints enable \(disabled.endpoint) --replay` delivers what failed meanwhile",
+                        value: 1, threshold: 0, startedAt: now, at: now, sinks: nil))
+                }
+            }
         } catch {
             eventStore.close()
             await transport.shutdown()

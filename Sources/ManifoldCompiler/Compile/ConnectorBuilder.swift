@@ -242,10 +242,13 @@ struct ConnectorBuilder {
 
     private mutating func buildTarget(_ name: String, at pointer: JSONPointer) -> TargetPlan {
         let allowInsecure = value(pointer.appending("allow_insecure"))?.boolValue ?? false
+        let endpoints = buildEndpoints(at: pointer.appending("endpoints"))
         let baseURL = configString(value(pointer.appending("base_url")) ?? "", at: pointer.appending("base_url"))
-        checkURL(baseURL, allowInsecure: allowInsecure, at: pointer.appending("base_url"))
+        if endpoints == nil { checkURL(baseURL, allowInsecure: allowInsecure, at: pointer.appending("base_url")) }
 
-        let timeout = value(pointer.appending("timeout")).map { duration($0, at: pointer.appending("timeout")) } ?? .seconds(30)
+        // Endpoints targets: 15 s for an answer, as Svix gives its receivers.
+        let timeout = value(pointer.appending("timeout")).map { duration($0, at: pointer.appending("timeout")) }
+            ?? (endpoints == nil ? .seconds(30) : .seconds(15))
         var rateLimit: RateLimit?
         if let limit = value(pointer.appending("rate_limit")) {
             rateLimit = RateLimit(requests: limit["requests"]?.intValue ?? 1,
@@ -255,13 +258,21 @@ struct ConnectorBuilder {
         let retryPointer = pointer.appending("retry")
         let backoff = retryPointer.appending("backoff")
         let defaults = RetryPolicy.defaults
-        let retry = RetryPolicy(
-            maxAttempts: value(retryPointer.appending("max_attempts"))?.intValue ?? defaults.maxAttempts,
-            maxElapsed: value(retryPointer.appending("max_elapsed")).map { duration($0, at: retryPointer.appending("max_elapsed")) } ?? defaults.maxElapsed,
+        var schedule = value(retryPointer.appending("schedule"))?.arrayValue.map { items in
+            items.enumerated().map { index, item in duration(item, at: retryPointer.appending("schedule").appending(index)) }
+        }
+        if schedule == nil, endpoints != nil, value(retryPointer.appending("backoff")) == nil { schedule = RetryPolicy.endpointsSchedule }
+        // A schedule's attempts are its waits and one; it may take their sum and a day more.
+        let scheduleElapsed = schedule.map { $0.reduce(Duration.zero, +) + .seconds(86_400) }
+        var retry = RetryPolicy(
+            maxAttempts: value(retryPointer.appending("max_attempts"))?.intValue ?? schedule.map { $0.count + 1 } ?? defaults.maxAttempts,
+            maxElapsed: value(retryPointer.appending("max_elapsed")).map { duration($0, at: retryPointer.appending("max_elapsed")) }
+                ?? scheduleElapsed ?? defaults.maxElapsed,
             initialBackoff: value(backoff.appending("initial")).map { duration($0, at: backoff.appending("initial")) } ?? defaults.initialBackoff,
             maxBackoff: value(backoff.appending("max")).map { duration($0, at: backoff.appending("max")) } ?? defaults.maxBackoff,
             multiplier: value(backoff.appending("multiplier"))?.numberValue ?? defaults.multiplier,
             jitter: RetryPolicy.Jitter(rawValue: value(backoff.appending("jitter"))?.stringValue ?? "") ?? defaults.jitter)
+        retry.schedule = schedule
         if retry.initialBackoff > retry.maxBackoff {
             error("\(backoff.dotted).initial (\(retry.initialBackoff.manifoldText)) is longer than \(backoff.dotted).max (\(retry.maxBackoff.manifoldText))",
                   at: value(backoff.appending("initial")) != nil ? backoff.appending("initial") : backoff.appending("max"))
@@ -286,11 +297,30 @@ struct ConnectorBuilder {
         for (operationName, _) in value(pointer.appending("operations"))?.objectValue ?? JSONObject() {
             operations.append(buildOperation(operationName, at: pointer.appending("operations").appending(operationName)))
         }
-        return TargetPlan(
+        if endpoints != nil {
+            // One operation, POST to each endpoint's URL, signed with the endpoint's own secrets.
+            operations = [OperationPlan(name: TargetPlan.endpointsOperation, method: .POST, path: ConfigString(literal: ""),
+                                        headers: [], query: [], bodySchema: nil)]
+            signing = OutboundSigning(scheme: .standardWebhooks, secrets: [], hmac: nil)
+        }
+        var target = TargetPlan(
             name: name, baseURL: baseURL, allowInsecure: allowInsecure, auth: buildAuth(at: pointer.appending("auth")),
-            timeout: timeout, concurrency: value(pointer.appending("concurrency"))?.intValue ?? 4, rateLimit: rateLimit,
-            retry: retry, circuitBreaker: circuitBreaker, headers: headers(at: pointer.appending("headers")),
+            timeout: timeout, concurrency: value(pointer.appending("concurrency"))?.intValue ?? (endpoints == nil ? 4 : 2),
+            rateLimit: rateLimit, retry: retry, circuitBreaker: circuitBreaker, headers: headers(at: pointer.appending("headers")),
             signing: signing, operations: operations)
+        target.endpoints = endpoints
+        return target
+    }
+
+    private mutating func buildEndpoints(at pointer: JSONPointer) -> EndpointsSettings? {
+        guard value(pointer) != nil else { return nil }
+        return EndpointsSettings(
+            tenant: expression(at: pointer.appending("tenant")) ?? ExpressionSource("''"),
+            eventType: expression(at: pointer.appending("event_type")),
+            autoDisableAfter: value(pointer.appending("auto_disable_after")).map { duration($0, at: pointer.appending("auto_disable_after")) }
+                ?? .seconds(5 * 86_400),
+            allowPrivateNetworks: value(pointer.appending("allow_private_networks"))?.boolValue ?? false,
+            allowInsecure: value(pointer.appending("allow_insecure"))?.boolValue ?? false)
     }
 
     private mutating func buildAuth(at pointer: JSONPointer) -> AuthMethod {
