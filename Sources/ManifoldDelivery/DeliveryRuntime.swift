@@ -46,7 +46,7 @@ public final class DeliveryRuntime: Sendable {
 
     public let owner: String
     let store: any JobStore
-    let transport: any HTTPTransport
+    public let transport: any HTTPTransport
     let clock: any RuntimeClock
     let logger: Logger
     let configuration: Configuration

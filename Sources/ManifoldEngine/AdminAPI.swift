@@ -1,6 +1,6 @@
 public import Foundation
 import JSONValue
-import ManifoldDelivery
+public import ManifoldDelivery
 import ManifoldIngress
 public import ManifoldStore
 
@@ -16,13 +16,26 @@ public import ManifoldStore
 ///   POST /admin/reload                                reloads the connectors: 200 applied or unchanged (with the
 ///                                                     diff), 422 rejected (with the diagnostics; the plan stays)
 ///   GET  /admin/reload                                the running plan, the last reload, held jobs
+///   GET  /admin/endpoints[?tenant=]                   customers' endpoints (never a secret)
+///   POST /admin/endpoints  {"tenant", "url", "event_types", "headers", "rate_limit", "description"}
+///                                                     201 with the endpoint and its secret (shown once)
+///   GET  /admin/endpoints/{id}                        the endpoint, its history and recent deliveries
+///   PATCH /admin/endpoints/{id}  {"url", "event_types", "headers", "rate_limit"}
+///   POST /admin/endpoints/{id}/disable {"reason"} | /enable {"replay": bool} | /rotate {"overlap": "24h"} | /ping
+///   DELETE /admin/endpoints/{id}
+/// Endpoint changes take effect in the engine at once (and in other engines within a sweep).
 public struct AdminAPI: Sendable {
     let store: any EventStore & JobStore
     let token: AccessToken
+    /// Customers' endpoints, when the store keeps them and the key is set.
+    let endpoints: (store: any EndpointStore & EventStore & JobStore, box: SecretBox)?
 
-    public init(store: any EventStore & JobStore, token: String) {
+    public init(store: any EventStore & JobStore, token: String,
+                endpoints: (store: any EndpointStore & EventStore & JobStore, box: SecretBox)? = nil)
+    {
         self.store = store
         self.token = AccessToken(token)
+        self.endpoints = endpoints
     }
 
     /// Whether the request's bearer token (`Bearer`, any case) is the admin token.
@@ -78,15 +91,97 @@ public struct AdminAPI: Sendable {
                 let report = try await replayer(engine).replay(events: events, originalPlan: request["original_plan"]?.boolValue == true,
                                                                by: "admin-api")
                 return Engine.Reply(status: 200, body: report.json)
+            case (_, _) where path == "/admin/endpoints" || path.hasPrefix("/admin/endpoints/"):
+                return try await endpoint(method: method, path: path, query: query, body: body, engine: engine)
             default:
                 return .error(404, "not_found", "no such admin endpoint")
             }
+        } catch let error as EndpointError {
+            return .error(error.description.hasPrefix("there is no endpoint") ? 404 : 422, "endpoint", error.description)
         } catch let error as BadRequest {
             return .error(400, "bad_request", error.message)
         } catch let error as ReplaySelection.NotFound {
             return .error(404, "not_found", error.description)
         } catch {
             return .error(500, "internal", "\(error)")
+        }
+    }
+
+    /// `/admin/endpoints…`: the registry, as `manifold endpoints` manages it; the engine reloads it at once.
+    private func endpoint(method: String, path: String, query: [String: String], body: [UInt8], engine: Engine) async throws
+        -> Engine.Reply
+    {
+        guard let endpoints else {
+            return .error(404, "not_found", "endpoints are off: set MANIFOLD_ENDPOINT_KEY (make one with `manifold endpoints key`)")
+        }
+        // Registrations follow the plan's endpoints targets: private networks and http only where one allows them.
+        let settings = engine.plan.connectors.flatMap(\.targets).compactMap(\.endpoints)
+        let admin = EndpointAdmin(store: endpoints.store, box: endpoints.box, policy: EndpointNetworkPolicy(
+            allowPrivateNetworks: settings.contains { $0.allowPrivateNetworks }, allowInsecure: settings.contains { $0.allowInsecure }))
+        let parts = path.split(separator: "/").map(String.init)   // ["admin", "endpoints", id?, action?]
+        let id = parts.count > 2 ? parts[2] : nil
+        let action = parts.count > 3 ? parts[3] : nil
+        func changed(_ reply: Engine.Reply) async -> Engine.Reply {
+            try? await engine.runtime?.endpoints?.refresh()
+            return reply
+        }
+        func strings(_ json: JSON?) -> [String: String]? {
+            json?.objectValue.map { Dictionary($0.map { ($0.key, $0.value.stringValue ?? "") }, uniquingKeysWith: { _, last in last }) }
+        }
+        switch (method, id, action) {
+        case ("GET", nil, nil):
+            let list = try await admin.list(tenant: query["tenant"])
+            return Engine.Reply(status: 200, body: ["endpoints": .array(list.map(\.json))])
+        case ("POST", nil, nil):
+            let request = try Self.object(body)
+            guard let tenant = request["tenant"]?.stringValue, let url = request["url"]?.stringValue else {
+                throw BadRequest(message: "give tenant and url")
+            }
+            let (endpoint, secret) = try await admin.add(tenant: tenant, .init(
+                url: url, eventTypes: request["event_types"]?.arrayValue?.compactMap(\.stringValue), headers: strings(request["headers"]) ?? [:],
+                rateLimit: request["rate_limit"]?.intValue, description: request["description"]?.stringValue))
+            return await changed(Engine.Reply(status: 201, body: ["endpoint": endpoint.json, "secret": .string(secret)]))
+        case ("GET", let id?, nil):
+            let endpoint = try await admin.endpoint(id)
+            let deliveries = try await admin.deliveries(id, limit: Int(query["limit"] ?? "") ?? 50)
+            return Engine.Reply(status: 200, body: [
+                "endpoint": endpoint.json,
+                "history": .array(try await admin.history(id).map { .object(JSONObject([("at", .string(ISO8601DateFormatter().string(from: $0.at))),
+                                                                                         ("kind", .string($0.kind)), ("detail", .string($0.detail))])) }),
+                "deliveries": .array(deliveries.map(\.json)),
+            ])
+        case ("PATCH", let id?, nil):
+            let request = try Self.object(body)
+            let types: [String]?? = request["event_types"].map { $0 == .null ? nil : $0.arrayValue?.compactMap(\.stringValue) }
+            let limit: Int?? = request["rate_limit"].map { $0 == .null ? nil : $0.intValue }
+            let endpoint = try await admin.update(id, url: request["url"]?.stringValue, eventTypes: types, headers: strings(request["headers"]),
+                                                  rateLimit: limit)
+            return await changed(Engine.Reply(status: 200, body: ["endpoint": endpoint.json]))
+        case ("POST", let id?, "disable"):
+            let request = (try? Self.object(body)) ?? [:]
+            try await admin.disable(id, reason: request["reason"]?.stringValue ?? "disabled through the admin API")
+            return await changed(Engine.Reply(status: 200, body: ["disabled": .string(id)]))
+        case ("POST", let id?, "enable"):
+            let request = (try? Self.object(body)) ?? [:]
+            engine.runtime?.endpoints?.resetHealth(id)
+            let replayed = try await admin.enable(id, replay: request["replay"]?.boolValue == true, router: engine.router,
+                                                  since: try request["since"]?.stringValue.map(Self.date), by: "admin-api")
+            return await changed(Engine.Reply(status: 200, body: ["enabled": .string(id), "replayed": .number(Double(replayed))]))
+        case ("POST", let id?, "rotate"):
+            let request = (try? Self.object(body)) ?? [:]
+            let text = request["overlap"]?.stringValue ?? "24h"
+            guard let overlap = Duration(manifoldText: text) else { throw BadRequest(message: "overlap must be a duration such as 24h") }
+            let secret = try await admin.rotate(id, overlap: overlap)
+            return await changed(Engine.Reply(status: 200, body: ["id": .string(id), "secret": .string(secret), "overlap": .string(overlap.manifoldText)]))
+        case ("POST", let id?, "ping"):
+            guard let transport = engine.runtime?.transport else { return .error(503, "unavailable", "this engine does not deliver") }
+            let (status, detail) = try await admin.ping(id, transport: transport)
+            return Engine.Reply(status: 200, body: ["status": status.map { JSON.number(Double($0)) } ?? .null, "detail": .string(detail)])
+        case ("DELETE", let id?, nil):
+            try await admin.remove(id, by: "admin-api")
+            return await changed(Engine.Reply(status: 200, body: ["removed": .string(id)]))
+        default:
+            return .error(404, "not_found", "no such endpoints action")
         }
     }
 

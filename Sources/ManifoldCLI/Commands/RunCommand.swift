@@ -205,8 +205,10 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
         // Customers' endpoints: their secrets are sealed with MANIFOLD_ENDPOINT_KEY; with endpoints and no key, no start.
         let announcer = Mutex<(@Sendable (EndpointRegistry.Disabled) -> Void)?>(nil)
         let endpoints: EndpointRegistry
+        let endpointBox: SecretBox?
         do {
-            endpoints = EndpointRegistry(store: eventStore, box: try EndpointRegistry.box(environment: environment)) { disabled in
+            endpointBox = try EndpointRegistry.box(environment: environment)
+            endpoints = EndpointRegistry(store: eventStore, box: endpointBox) { disabled in
                 announcer.withLock { $0 }?(disabled)
             }
             try await endpoints.refresh()
@@ -222,7 +224,9 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
         }, endpoints: endpoints)
         do {
             // The admin API is on only with a token, from the environment (or the --env-file).
-            let admin = environment["MANIFOLD_ADMIN_TOKEN"].flatMap { $0.isEmpty ? nil : AdminAPI(store: eventStore, token: $0) }
+            let admin = environment["MANIFOLD_ADMIN_TOKEN"].flatMap { token in
+                token.isEmpty ? nil : AdminAPI(store: eventStore, token: token, endpoints: endpointBox.map { (eventStore, $0) })
+            }
             // The rolling figures cover the longest window and baseline a rule compares (two hours at least).
             let longest = (configuration.alerts?.rules ?? []).map { $0.window + $0.baseline }.max() ?? .zero
             let metrics = EngineMetrics(retention: max(.seconds(7200), longest + .seconds(60)))
