@@ -253,6 +253,8 @@ public final class DeliveryRuntime: Sendable {
             } catch {
                 logger.error("loading the endpoints failed", metadata: ["error": "\(error)"])
             }
+            // An endpoint whose lane makes no attempts (its breaker is open) is still disabled when its span is over.
+            await endpoints.elapsed(at: clock.wall)
         }
         var claimed: [ClaimedJob] = []
         for lane in sweptLanes {

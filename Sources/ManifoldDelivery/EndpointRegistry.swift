@@ -174,6 +174,13 @@ public struct EndpointHealth: Sendable, Equatable {
         }
     }
 
+    /// Time passing without an attempt (a lane whose breaker is open makes none): the span is measured by the clock,
+    /// not by attempts, so an endpoint is disabled when its span is over.
+    public mutating func elapsed(at now: Date) -> Action {
+        guard case .failing(let since) = state, now.timeIntervalSince(since) >= autoDisableAfter.timeInterval else { return .none }
+        return disable(now, since: since)
+    }
+
     private mutating func disable(_ now: Date, since: Date) -> Action {
         state = .disabled
         return .disable(span: .milliseconds(Int64(now.timeIntervalSince(since) * 1000)))
@@ -289,6 +296,28 @@ public final class EndpointRegistry: EndpointDirectory, Sendable {
             machines[id] = machine
             return action
         }
+        await act(action, endpoint: endpoint, succeeded: succeeded, at: now)
+    }
+
+    /// Disables the endpoints whose span of failure is over at `now`, attempts or not (the engine's sweep calls it).
+    public func elapsed(at now: Date) async {
+        let due = health.withLock { machines -> [(String, EndpointHealth.Action)] in
+            var due: [(String, EndpointHealth.Action)] = []
+            for (id, var machine) in machines {
+                let action = machine.elapsed(at: now)
+                machines[id] = machine
+                if action != .none { due.append((id, action)) }
+            }
+            return due
+        }
+        for (id, action) in due {
+            guard let endpoint = endpoint(id), endpoint.stored.state == .enabled else { continue }
+            await act(action, endpoint: endpoint, succeeded: false, at: now)
+        }
+    }
+
+    private func act(_ action: EndpointHealth.Action, endpoint: Endpoint, succeeded: Bool, at now: Date) async {
+        let id = endpoint.id
         do {
             switch action {
             case .none:
@@ -296,7 +325,7 @@ public final class EndpointRegistry: EndpointDirectory, Sendable {
             case .startFailing, .recovered:
                 _ = try await store.recordEndpointAttempt(id: id, succeeded: succeeded, at: now)
             case .disable(let span):
-                let reason = "every attempt failed for \(span.manifoldText) (auto_disable_after \(autoDisableAfter.manifoldText))"
+                let reason = "every attempt failed for \(span.manifoldText) (auto_disable_after \(health.withLock { $0[id]?.autoDisableAfter }?.manifoldText ?? "-"))"
                 try await store.setEndpointState(id: id, state: .disabled, reason: reason, at: now)
                 health.withLock { $0[id] = nil }
                 onDisable(Disabled(endpoint: id, tenant: endpoint.stored.tenant, reason: reason))

@@ -57,13 +57,15 @@ public protocol HTTPTransport: Sendable {
 }
 
 /// Outbound HTTP on AsyncHTTPClient: pooled keep-alive connections, no redirects followed (a redirect is an
-/// answer, classed like any other), a deadline per call.
+/// answer, classed like any other), a deadline per call. The lanes bound how many calls run at once (per target, per
+/// endpoint); the pool's per-host limit is set far above them, so that it is never the bound: customers' endpoints
+/// often share a host, and a slow one must not hold the connections another needs.
 public final class AsyncHTTPTransport: HTTPTransport {
     private let client: HTTPClient
     /// Bytes of a response body kept; the rest is read and dropped so the connection can be reused.
     public let bodyLimit: Int
 
-    public init(maximumConnectionsPerHost: Int = 64, bodyLimit: Int = 64 * 1024) {
+    public init(maximumConnectionsPerHost: Int = 1024, bodyLimit: Int = 64 * 1024) {
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .disallow
         configuration.timeout = .init(connect: .seconds(5))

@@ -295,6 +295,14 @@ import Testing
         #expect(health.attempted(succeeded: false, at: start + 6600) == .disable(span: .seconds(3600)))
         #expect(health.state == .disabled)
         #expect(health.attempted(succeeded: false, at: start + 9000) == EndpointHealth.Action.none, "disabled once")
+        // Without attempts (an open breaker), the clock ends the span.
+        var quiet = EndpointHealth(state: .healthy, autoDisableAfter: .seconds(60))
+        #expect(quiet.attempted(succeeded: false, at: start) == .startFailing(start))
+        #expect(quiet.elapsed(at: start + 59) == EndpointHealth.Action.none)
+        #expect(quiet.elapsed(at: start + 60) == .disable(span: .seconds(60)))
+        #expect(quiet.elapsed(at: start + 61) == EndpointHealth.Action.none)
+        var healthy = EndpointHealth(state: .healthy, autoDisableAfter: .seconds(60))
+        #expect(healthy.elapsed(at: start + 1000) == EndpointHealth.Action.none, "a healthy endpoint is never disabled by time")
     }
 }
 
