@@ -1,7 +1,7 @@
 """The proof of sending to customers' endpoints (see scripts/prove-endpoints): an engine, one receiver process
 serving 100 endpoints of 20 tenants on loopback, 10,000 events, checked at the receivers with the `standardwebhooks`
 library. Every loop is bounded in count and time."""
-import argparse, base64, hashlib, hmac, http.client, http.server, json, os, secrets, signal, socket, socketserver
+import argparse, base64, hashlib, hmac, http.client, json, os, secrets, signal, socket
 import subprocess, sys, threading, time
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -34,71 +34,55 @@ def wait_http(port, path, seconds=30):
 
 
 class Receivers:
-    """Every endpoint on one server: /t{tenant}/e{n}; each path answers 200, 503 or after 2 s, and verifies every
-    request with the secrets it knows."""
+    """Every endpoint on one mock vendor (manifold-mock-vendor, on loopback): /t{tenant}/e{n}, each path answering 200,
+    503 or after 2 s. It logs every call with its Standard Webhooks headers; the log is verified afterwards with the
+    `standardwebhooks` library, with the secrets each receiver knows."""
 
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.behaviour = {}      # path -> "ok" | "503" | "slow"
-        self.known = {}          # path -> [secrets]
-        self.received = {}       # path -> [(arrival, webhook-timestamp, latency ms, verified, tenant ok, id)]
-        self.alerts = []
-        receivers = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length", "0"))
-                body = self.rfile.read(length).decode()
-                arrival = time.time()
-                path = self.path.split("?")[0]
-                if path == "/alerts":
-                    with receivers.lock:
-                        receivers.alerts.append(json.loads(body))
-                    return self.answer(200)
-                headers = {name.lower(): value for name, value in self.headers.items()}
-                with receivers.lock:
-                    behaviour = receivers.behaviour.get(path, "ok")
-                    known = list(receivers.known.get(path, []))
-                verified = set()
-                for secret in known:
-                    try:
-                        Webhook(secret).verify(body, headers)
-                        verified.add(secret)
-                    except WebhookVerificationError:
-                        pass
-                payload = json.loads(body)
-                tenant_ok = path.startswith(f"/t{payload.get('tenant')}/")
-                latency = arrival * 1000 - float(payload.get("sent_ms", 0))
-                with receivers.lock:
-                    receivers.received.setdefault(path, []).append(
-                        (arrival, int(headers.get("webhook-timestamp", "0")), latency, verified, tenant_ok, payload.get("id")))
-                if behaviour == "503":
-                    return self.answer(503)
-                if behaviour == "slow":
-                    time.sleep(2)
-                self.answer(200)
-
-            def answer(self, status):
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-            daemon_threads = True
-            request_queue_size = 512
-
+    def __init__(self, bin_dir, work):
         self.port = free_port()
-        self.server = Server(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.process = subprocess.Popen([os.path.join(bin_dir, "manifold-mock-vendor"), "--port", str(self.port)],
+                                        stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "vendor.log"), "ab"))
+        wait_http(self.port, "/_stats")
+        self.known = {}          # path -> [secrets]
+
+    def mode(self, prefix, **settings):
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        connection.request("POST", f"/_mode?prefix={prefix}&" + "&".join(f"{k}={v}" for k, v in settings.items()))
+        connection.getresponse().read()
+
+    def log(self):
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        connection.request("GET", "/_log")
+        return [json.loads(line) for line in connection.getresponse().read().decode().splitlines() if line]
+
+    def received(self):
+        """path -> [(arrival s, webhook-timestamp, latency ms, secrets that verify it, tenant ok, id)], and the alerts."""
+        received, alerts = {}, []
+        for call in self.log():
+            path, body = call["path"], call["body"]
+            if path == "/alerts":
+                alerts.append(json.loads(body))
+                continue
+            headers = call.get("webhook") or {}
+            verified = set()
+            for secret in self.known.get(path, []):
+                try:
+                    Webhook(secret).verify(body, headers)
+                    verified.add(secret)
+                except WebhookVerificationError:
+                    pass
+            payload = json.loads(body)
+            received.setdefault(path, []).append(
+                (call["wall_ms"] / 1000, int(headers.get("webhook-timestamp", "0")), call["wall_ms"] - float(payload.get("sent_ms", 0)),
+                 verified, path.startswith(f"/t{payload.get('tenant')}/"), payload.get("id")))
+        return received, alerts
+
+    def delivered_ids(self, path):
+        """The event ids a path has answered 200 to, from the vendor's log."""
+        return {json.loads(call["body"]).get("id") for call in self.log() if call["path"] == path and call["status"] < 300}
 
     def stop(self):
-        self.server.shutdown()
+        self.process.kill()
 
 
 class Engine:
@@ -215,7 +199,8 @@ def percentile(values, q):
 
 
 def run(bin_dir, work, bad, events, rate):
-    receivers = Receivers()
+    os.makedirs(work, exist_ok=True)
+    receivers = Receivers(bin_dir, work)
     engine = Engine(bin_dir, work, receivers.port)
     report = {"bad_endpoints": bad}
     try:
@@ -228,9 +213,12 @@ def run(bin_dir, work, bad, events, rate):
                 if n == PER_TENANT - 1:   # 10 endpoints that answer 503, and 10 that answer after 2 s
                     if not bad:
                         continue
-                    behaviour = "503" if index < 50 else "slow"
+                    behaviour = os.environ.get("PROOF_BAD_KIND") or ("503" if index < 50 else "slow")
                     (failing if behaviour == "503" else slow).add(path)
-                    receivers.behaviour[path] = behaviour
+                    if behaviour == "503":
+                        receivers.mode(path, status=503)
+                    else:
+                        receivers.mode(path, delay_ms=2000)
                 made = engine.admin("POST", "/admin/endpoints", {"tenant": str(tenant), "url": f"http://127.0.0.1:{receivers.port}{path}"})
                 endpoints[path] = made["endpoint"]["id"]
                 receivers.known[path] = [made["secret"]]
@@ -244,8 +232,7 @@ def run(bin_dir, work, bad, events, rate):
                 path = f"/t{tenant}/e0"
                 old = receivers.known[path][0]
                 new = engine.admin("POST", f"/admin/endpoints/{endpoints[path]}/rotate", {"overlap": "1h"})["secret"]
-                with receivers.lock:
-                    receivers.known[path] = [old, new]
+                receivers.known[path] = [old, new]
                 rotated[path] = (time.time(), new if tenant < 2 else old)
             path = f"/t{TENANTS - 1}/e1"
             engine.admin("DELETE", f"/admin/endpoints/{endpoints[path]}")
@@ -258,15 +245,16 @@ def run(bin_dir, work, bad, events, rate):
         expected = {path: events // TENANTS for path in endpoints if path not in failing and path not in removed}
         deadline = time.time() + 300
         while time.time() < deadline:
-            with receivers.lock:
-                behind = [p for p, n in expected.items() if len({r[5] for r in receivers.received.get(p, [])}) < n]
-            if not behind:
+            counts = {}
+            for call in receivers.log():
+                if call["path"] in expected and call["status"] < 300:
+                    counts.setdefault(call["path"], set()).add(json.loads(call["body"]).get("id"))
+            if all(len(counts.get(p, ())) >= n for p, n in expected.items()):
                 break
-            time.sleep(0.5)
+            time.sleep(1)
         report["seconds_to_deliver"] = round(time.time() - started, 1)
-        with receivers.lock:
-            received = {path: list(items) for path, items in receivers.received.items()}
-            alerts = list(receivers.alerts)
+        time.sleep(AUTO_DISABLE + 2)   # the failing endpoints' spans end; their alerts are sent
+        received, alerts = receivers.received()
         live = [r for p, items in received.items() if p not in failing and p not in slow for r in items]
         report["endpoints"] = len(endpoints)
         report["deliveries_to_live"] = len(live)

@@ -71,6 +71,8 @@ public final class DeliveryRuntime: Sendable {
     private let statistics = Mutex(Statistics())
     private let monitors = Mutex<[any DeliveryMonitor]>([])
     private let jitter: Jitter
+    /// Lanes of endpoints disabled or removed whose pending jobs were dead-lettered (once, until enabled again).
+    private let retiredLanes = Mutex<Set<String>>([])
 
     public init(store: any JobStore, transport: any HTTPTransport, clock: any RuntimeClock = SystemRuntimeClock(),
                 logger: Logger, configuration: Configuration = Configuration(),
@@ -235,6 +237,40 @@ public final class DeliveryRuntime: Sendable {
         }
     }
 
+    /// The lanes of endpoints disabled or removed: their queued jobs leave memory and every pending job of theirs is
+    /// dead-lettered at once, in one transaction, with the reason (replayable when the endpoint is enabled again),
+    /// rather than one attempt record each.
+    private func retireEndpointLanes(_ endpoints: EndpointRegistry) async {
+        let retired = retiredLanes.withLock { retired in
+            retired = retired.filter { name in DeliveryPlan.endpoint(ofLane: name).flatMap { endpoints.endpoint($0) }?.stored.state != .enabled }
+            return retired
+        }
+        let retiring = lanes.withLock { lanes in
+            lanes.filter { name, _ in
+                guard !retired.contains(name), let id = DeliveryPlan.endpoint(ofLane: name) else { return false }
+                return endpoints.endpoint(id)?.stored.state != .enabled
+            }
+        }
+        for (name, lane) in retiring {
+            let id = DeliveryPlan.endpoint(ofLane: name) ?? ""
+            let endpoint = endpoints.endpoint(id)
+            let reason = endpoint.map { "the endpoint is disabled (\($0.stored.stateReason ?? "by an operator")): replay once it is enabled" }
+                ?? "the endpoint was removed"
+            let queued = lane.removeQueued()
+            known.withLock { known in for job in queued { known.remove(job) } }
+            do {
+                let count = try await store.deadLetter(lane: name, reason: reason)
+                if count > 0 {
+                    logger.notice("endpoint's deliveries dead-lettered", metadata: ["lane": "\(name)", "jobs": "\(count)", "reason": "\(reason)"])
+                }
+            } catch {
+                logger.error("dead-lettering an endpoint's deliveries failed", metadata: ["lane": "\(name)", "error": "\(error)"])
+            }
+            retiredLanes.withLock { _ = $0.insert(name) }
+            if endpoint == nil { lanes.withLock { $0[name] = nil } }
+        }
+    }
+
     /// Every lane the sweep claims for: the plan's targets, and each endpoint's lane of each endpoints target.
     private var sweptLanes: [String] {
         guard let plan else { return [] }
@@ -255,6 +291,7 @@ public final class DeliveryRuntime: Sendable {
             }
             // An endpoint whose lane makes no attempts (its breaker is open) is still disabled when its span is over.
             await endpoints.elapsed(at: clock.wall)
+            await retireEndpointLanes(endpoints)
         }
         var claimed: [ClaimedJob] = []
         for lane in sweptLanes {
@@ -381,7 +418,8 @@ public final class DeliveryRuntime: Sendable {
         }
         let targetPlan = plan?.connectors[job.connector]?.targets[job.target]?.plan
         let policy = targetPlan?.retry ?? .defaults
-        if let settings = targetPlan?.endpoints, let endpoints, let id = DeliveryPlan.endpoint(ofLane: job.lane) {
+        // Only calls made count for an endpoint's health (not a refusal because it is disabled, removed or refused).
+        if let settings = targetPlan?.endpoints, let endpoints, prepared != nil, let id = DeliveryPlan.endpoint(ofLane: job.lane) {
             switch outcome {
             case .delivered: await endpoints.attempted(id, succeeded: true, at: clock.wall, autoDisableAfter: settings.autoDisableAfter)
             case .transient, .permanent: await endpoints.attempted(id, succeeded: false, at: clock.wall, autoDisableAfter: settings.autoDisableAfter)
@@ -545,6 +583,8 @@ public final class DeliveryRuntime: Sendable {
         else { return (.badData(reason: "the plan has no route '\(job.route)' of '\(job.connector)'"), nil) }
         var prepared: PreparedRequest
         let now = Int64(clock.wall.timeIntervalSince1970.rounded(.down))
+        // A customer's endpoint gone or disabled: nothing to map, nothing to send.
+        if target.plan.endpoints != nil, let refusal = endpointRefusal(lane: job.lane) { return (refusal.outcome, nil) }
         // The mapping's expressions and the body schema run off the cooperative threads (see ExpressionThreads).
         let built = await ExpressionThreads.run { () -> Result<PreparedRequest, BadData> in
             Result { () throws(BadData) in try RequestBuilder.prepare(job: job, connector: connector, route: route, now: now) }
@@ -556,7 +596,7 @@ public final class DeliveryRuntime: Sendable {
         if let settings = target.plan.endpoints {
             switch await addressed(&prepared, lane: job.lane, settings: settings, now: now) {
             case .success: break
-            case .failure(let refusal): return (refusal.outcome, Exchange(request: prepared))
+            case .failure(let refusal): return (refusal.outcome, nil)
             }
         }
         prepared.request.headers.append(("traceparent", traceparent))
@@ -600,18 +640,27 @@ public final class DeliveryRuntime: Sendable {
         var outcome: AttemptOutcome
     }
 
+    /// Why a call to an endpoint's lane is not made: the endpoint is gone or disabled; `nil` when it may be made.
+    private func endpointRefusal(lane: String) -> EndpointRefusal? {
+        guard let id = DeliveryPlan.endpoint(ofLane: lane), let endpoint = endpoints?.endpoint(id) else {
+            return EndpointRefusal(outcome: .permanent(status: nil, reason: "the endpoint was removed"))
+        }
+        guard endpoint.stored.state == .enabled else {
+            return EndpointRefusal(outcome: .permanent(
+                status: nil, reason: "the endpoint is disabled (\(endpoint.stored.stateReason ?? "by an operator")): replay once it is enabled"))
+        }
+        return nil
+    }
+
     /// Addresses a call to its endpoint: the endpoint's URL and headers, signed with its secrets (Standard Webhooks,
     /// every secret of a rotation's overlap; `webhook-id` the idempotency key, the same on every retry); the URL
     /// checked again (its host may resolve elsewhere since it was registered).
     private func addressed(_ prepared: inout PreparedRequest, lane: String, settings: EndpointsSettings, now: Int64) async
         -> Result<Void, EndpointRefusal>
     {
+        if let refusal = endpointRefusal(lane: lane) { return .failure(refusal) }
         guard let id = DeliveryPlan.endpoint(ofLane: lane), let endpoint = endpoints?.endpoint(id) else {
             return .failure(EndpointRefusal(outcome: .permanent(status: nil, reason: "the endpoint was removed")))
-        }
-        guard endpoint.stored.state == .enabled else {
-            return .failure(EndpointRefusal(outcome: .permanent(
-                status: nil, reason: "the endpoint is disabled (\(endpoint.stored.stateReason ?? "by an operator")): replay once it is enabled")))
         }
         let policy = EndpointNetworkPolicy(allowPrivateNetworks: settings.allowPrivateNetworks, allowInsecure: settings.allowInsecure)
         let url = endpoint.stored.url

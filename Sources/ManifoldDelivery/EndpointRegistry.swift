@@ -267,7 +267,16 @@ public final class EndpointRegistry: EndpointDirectory, Sendable {
             next.byID[endpoint.id] = ready
             if endpoint.state == .enabled { next.byTenant[endpoint.tenant, default: []].append(ready) }
         }
-        snapshot.withLock { $0 = next }
+        // An endpoint enabled again (or disabled, or removed) starts its health afresh.
+        let previous = snapshot.withLock { snapshot in
+            defer { snapshot = next }
+            return snapshot.byID.mapValues(\.stored.state)
+        }
+        health.withLock { machines in
+            for id in machines.keys where next.byID[id]?.stored.state != .enabled || previous[id] != .enabled {
+                machines[id] = nil
+            }
+        }
         return true
     }
 

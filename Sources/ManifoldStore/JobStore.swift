@@ -24,6 +24,9 @@ public protocol JobStore: Sendable {
     func jobCounts(states: [JobState]) async throws -> [JobCount]
     /// Adds jobs to a stored event (a replay), recording `status` with `detail` in its history.
     func addJobs(_ jobs: [NewJob], toEvent id: String, status: EventStatus, detail: JSON) async throws
+    /// Dead-letters every pending job of `lane` with `reason`, in one transaction (a customer's endpoint disabled or
+    /// removed); returns how many.
+    func deadLetter(lane: String, reason: String) async throws -> Int
     /// Moves jobs in one of `from` to `to` (a dead letter replayed or purged); returns the ids moved.
     func moveJobs(_ ids: [String], from: [JobState], to: JobState) async throws -> [String]
     /// Keeps a plan's connector sources under its version, for replays on the original plan.

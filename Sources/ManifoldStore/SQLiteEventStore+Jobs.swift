@@ -208,6 +208,17 @@ extension SQLiteEventStore: JobStore {
         }
     }
 
+    public func deadLetter(lane: String, reason: String) async throws -> Int {
+        let now = Self.milliseconds(Date())
+        return try await writer.write { db in
+            try db.execute(sql: """
+                UPDATE jobs SET state = 'dead', last_error = ?, lease_owner = NULL, updated_at = ?
+                WHERE lane = ? AND state = 'pending'
+                """, arguments: [reason, now, lane])
+            return db.changesCount
+        }
+    }
+
     public func moveJobs(_ ids: [String], from: [JobState], to: JobState) async throws -> [String] {
         let now = Self.milliseconds(Date())
         let states = from.map { "'\($0.rawValue)'" }.joined(separator: ",")

@@ -7,7 +7,7 @@
 //   POST /_mode?prefix=/a&status=503&delay_ms=0&for_ms=60000   behaviour for paths under /a (for_ms: then back to 200)
 //   POST /_mode?prefix=/a&status=503&calls=2                  the same for the next 2 calls only, then back to 200
 //   POST /_mode?prefix=/a&limit=100&window_ms=10000           answer 429 (Retry-After) past that rate
-//   GET  /_log                                                 one JSON line per call: t_ms, wall_ms, path, key, tag, status
+//   GET  /_log                                                 one JSON line per call: t_ms, wall_ms, path, key, tag, status, webhook headers
 //   GET  /_stats                                               counts
 import ArgumentParser
 import Foundation
@@ -36,6 +36,8 @@ final class Vendor: Sendable {
         var status: Int
         var traceparent: String
         var body: String
+        /// Standard Webhooks' headers, when the call has them (for a verifier to check the log afterwards).
+        var webhook: [String: String]
     }
 
     let origin = ContinuousClock.now
@@ -88,7 +90,8 @@ struct VendorResponder: HTTPResponder {
                 calls.map { call in
                     let ms = Double(call.at.components.seconds) * 1000 + Double(call.at.components.attoseconds) / 1e15
                     let line: [String: Any] = ["t_ms": ms, "wall_ms": call.wall, "path": call.path, "key": call.key, "tag": call.tag,
-                                               "status": call.status, "traceparent": call.traceparent, "body": call.body]
+                                               "status": call.status, "traceparent": call.traceparent, "body": call.body,
+                                               "webhook": call.webhook]
                     let data = (try? JSONSerialization.data(withJSONObject: line, options: [.sortedKeys])) ?? Data("{}".utf8)
                     return String(decoding: data, as: UTF8.self)
                 }
@@ -122,9 +125,11 @@ struct VendorResponder: HTTPResponder {
         let tag = request.headers.first { $0.name.canonicalName == "x-proof-tag" }?.value ?? ""
         let traceparent = request.headers.first { $0.name.canonicalName == "traceparent" }?.value ?? ""
         let bodyText = String(decoding: body.readableBytesView.prefix(4096), as: UTF8.self)
+        var webhook: [String: String] = [:]
+        for field in request.headers where field.name.canonicalName.hasPrefix("webhook-") { webhook[field.name.canonicalName] = field.value }
         vendor.calls.withLock {
             $0.append(.init(at: now, wall: Date().timeIntervalSince1970 * 1000, path: path, key: key, tag: tag, status: status,
-                            traceparent: traceparent, body: bodyText))
+                            traceparent: traceparent, body: bodyText, webhook: webhook))
         }
         if behaviour.delay > .zero { try await Task.sleep(for: behaviour.delay) }
         var response = text(status, #"{"ok":\#(status < 300)}"#)
@@ -154,7 +159,7 @@ struct MockVendorCommand: AsyncParsableCommand {
           POST /_mode?prefix=/crm&limit=100&window_ms=10000  answer 429 with Retry-After past 100 calls in 10 s
           POST /_mode?prefix=/crm&status=200                 back to normal
           GET  /_log                                         one JSON line per call: t_ms, wall_ms, path, key \
-        (Idempotency-Key), tag (X-Proof-Tag), status, traceparent, body (first 4 KB)
+        (Idempotency-Key), tag (X-Proof-Tag), status, traceparent, body (first 4 KB), webhook (Standard Webhooks' headers)
           GET  /_stats                                       {"calls": N}
 
         An OAuth 2 token request (a form with grant_type, at any path) gets a token. Point a target's base_url at it (e.g. `manifold run --target hubspot=http://127.0.0.1:9000`) to see what a \

@@ -196,7 +196,9 @@ import Testing
         try await setup.registry.refresh()
         await setup.runtime.sweep()
         try await setup.settled(15)
-        #expect(setup.recorder.finished.withLock { $0 }.filter { $0.lane.hasSuffix(dead.id) && $0.outcome == .delivered }.count == 5)
+        let jobs = try await setup.store.jobs(JobQuery(limit: 100, endpoint: dead.id))
+        #expect(setup.recorder.finished.withLock { $0 }.filter { $0.lane.hasSuffix(dead.id) && $0.outcome == .delivered }.count == 5,
+                "\(jobs.map { "\($0.id) \($0.state) \($0.lastError ?? "-") replay_of=\($0.replayOf ?? "-")" })")
         await setup.stop()
         try await vendor.stop()
     }
