@@ -175,7 +175,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ManifoldDeliveryTests",
-            dependencies: ["ManifoldDelivery", "ManifoldPlan", "ManifoldStore", "JSONValue", "TestSupport",
+            dependencies: ["ManifoldDelivery", "ManifoldPlan", "ManifoldStore", "ManifoldCompiler", "JSONValue", "TestSupport",
                            .product(name: "Tracing", package: "swift-distributed-tracing")]
         ),
         .testTarget(

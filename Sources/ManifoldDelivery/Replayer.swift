@@ -115,8 +115,8 @@ public enum ReplaySelection {
     }
 
     /// The jobs named, or (with none named) every dead letter of the connector and target given, oldest first.
-    public static func deadLetters(ids: [String], connector: String?, target: String?,
-                                   in store: any JobStore) async throws -> [JobSummary]
+    public static func deadLetters(ids: [String], connector: String?, target: String?, endpoint: String? = nil,
+                                   since: Date? = nil, until: Date? = nil, in store: any JobStore) async throws -> [JobSummary]
     {
         if !ids.isEmpty {
             var jobs: [JobSummary] = []
@@ -127,7 +127,7 @@ public enum ReplaySelection {
             return jobs
         }
         return try await store.jobs(JobQuery(states: [.dead, .quarantined], connector: connector, target: target,
-                                             limit: 1_000_000)).reversed()
+                                             since: since, until: until, limit: 1_000_000, endpoint: endpoint)).reversed()
     }
 
     /// The events named, or (with none named) those matching the filters, received before `until`, oldest first.

@@ -1,3 +1,4 @@
+import ManifoldCompiler
 import ManifoldDelivery
 import ManifoldPlan
 import Testing
@@ -153,6 +154,38 @@ struct Item: LaneItem, Equatable {
         #expect(RetrySchedule.wait(policy: policy, attempts: 1, elapsed: .zero, retryAfter: nil, using: &generator) == .seconds(1))
         #expect(RetrySchedule.wait(policy: policy, attempts: 3, elapsed: .zero, retryAfter: nil, using: &generator) == .seconds(4))
         #expect(RetrySchedule.wait(policy: policy, attempts: 4, elapsed: .zero, retryAfter: nil, using: &generator) == nil)
+    }
+
+    /// `retry.schedule`: the waits as listed, without jitter, then no more; a connector's endpoints target gets
+    /// Svix's schedule by default, and a written schedule sets max_attempts.
+    @Test func aScheduleIsFollowedAsWritten() throws {
+        var scheduled = policy
+        scheduled.schedule = [.seconds(5), .seconds(300), .seconds(1800)]
+        scheduled.maxAttempts = 4
+        scheduled.maxElapsed = .seconds(86_400)
+        scheduled.jitter = .full
+        var generator = SystemRandomNumberGenerator()
+        #expect(RetrySchedule.wait(policy: scheduled, attempts: 1, elapsed: .zero, retryAfter: nil, using: &generator) == .seconds(5))
+        #expect(RetrySchedule.wait(policy: scheduled, attempts: 2, elapsed: .zero, retryAfter: nil, using: &generator) == .seconds(300))
+        #expect(RetrySchedule.wait(policy: scheduled, attempts: 3, elapsed: .zero, retryAfter: nil, using: &generator) == .seconds(1800))
+        #expect(RetrySchedule.wait(policy: scheduled, attempts: 4, elapsed: .zero, retryAfter: nil, using: &generator) == nil)
+        #expect(RetrySchedule.wait(policy: scheduled, attempts: 1, elapsed: .zero, retryAfter: .seconds(60), using: &generator) == .seconds(60))
+        let source = """
+            connector: c
+            source: { webhook: { path: /in, verify: { scheme: github, secret: s }, event_id: id } }
+            targets:
+              customers: { endpoints: { tenant: customer } }
+              written: { endpoints: { tenant: customer }, retry: { schedule: [1s, 2s] } }
+            routes:
+              - { name: a, call: customers.send }
+              - { name: b, call: written.send }
+            """
+        let plan = try #require(ConnectorCompiler().compile([SourceFile(path: "c.yaml", text: source)]).plan)
+        let customers = try #require(plan.connectors[0].targets.first { $0.name == "customers" })
+        #expect(customers.retry.schedule == RetryPolicy.endpointsSchedule && customers.retry.maxAttempts == 8)
+        #expect(customers.timeout == .seconds(15))
+        let written = try #require(plan.connectors[0].targets.first { $0.name == "written" })
+        #expect(written.retry.schedule == [.seconds(1), .seconds(2)] && written.retry.maxAttempts == 3)
     }
 
     @Test func retryAfterIsHonouredAndMaxElapsedBounds() {

@@ -31,12 +31,22 @@ struct DeadLetterSelection: ParsableArguments {
     @Option(help: "Only dead letters of this target.")
     var target: String?
 
+    @Option(help: "Only dead letters to this customer's endpoint (ep_...).")
+    var endpoint: String?
+
+    @Option(help: "Only dead letters since this time or within this age (15m, 2h, 2026-11-23).", transform: TimeArgument.parse)
+    var since: Date?
+
+    @Option(help: "Only dead letters before this time or age.", transform: TimeArgument.parse)
+    var until: Date?
+
     func validate() throws {
-        guard !jobs.isEmpty || all else { throw ValidationError("name job ids, or --all (with --connector/--target to narrow)") }
+        guard !jobs.isEmpty || all else { throw ValidationError("name job ids, or --all (with --connector/--target/--endpoint/--since to narrow)") }
     }
 
     func select(_ store: SQLiteEventStore) async throws -> [JobSummary] {
-        try await ReplaySelection.deadLetters(ids: jobs, connector: connector, target: target, in: store)
+        try await ReplaySelection.deadLetters(ids: jobs, connector: connector, target: target, endpoint: endpoint, since: since,
+                                              until: until, in: store)
     }
 }
 
