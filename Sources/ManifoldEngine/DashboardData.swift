@@ -62,12 +62,35 @@ struct DashboardData {
             return .object(object)
         }
         let deadLetters = try await engine.jobs?.jobs(JobQuery(states: [.dead, .quarantined], limit: 20)).map(\.json) ?? []
+        // Customers' endpoints: each with its lane's state and its latest deliveries (never a secret, URLs without query).
+        var endpoints: [JSON] = []
+        let endpointLanes = Dictionary((engine.runtime?.laneStatuses ?? []).compactMap { status in
+            status.lane.lastIndex(of: "@").map { (String(status.lane[status.lane.index(after: $0)...]), status) }
+        }, uniquingKeysWith: { first, _ in first })
+        for endpoint in (engine.runtime?.endpoints?.all ?? []).prefix(100) {
+            let recent = try await engine.jobs?.jobs(JobQuery(limit: 5, endpoint: endpoint.id)) ?? []
+            let lane = endpointLanes[endpoint.id]
+            var object: JSONObject = [
+                "id": .string(endpoint.id), "tenant": .string(endpoint.stored.tenant), "state": .string(endpoint.stored.state.rawValue),
+                "url": .string(EndpointRegistry.displayURL(endpoint.stored.url)),
+                "queued": .number(Double(lane?.queued ?? 0)), "in_flight": .number(Double(lane?.inFlight ?? 0)),
+                "breaker": .string(lane?.breaker ?? "closed"),
+                "deliveries": .array(recent.map { job in
+                    .object(JSONObject([("job", .string(job.id)), ("state", .string(job.state.rawValue)),
+                                        ("attempts", .number(Double(job.attempts))),
+                                        ("status", job.lastStatus.map { .number(Double($0)) } ?? .null),
+                                        ("at", .string(JobJSON.time(job.updatedAt)))]))
+                }),
+            ]
+            if let reason = endpoint.stored.stateReason { object["reason"] = .string(reason) }
+            endpoints.append(.object(object))
+        }
         return [
             "plan": .string(plan.version), "generated_at": .string(JobJSON.time(now)),
             "window": .string("\(window.components.seconds / 60)m"),
             "admin": .bool(engine.admin != nil),
             "connectors": .array(connectors), "lanes": .array(lanes), "failures": .array(Array(failures)),
-            "dead_letters": .array(deadLetters),
+            "dead_letters": .array(deadLetters), "endpoints": .array(endpoints),
             "alerts": .array((alerts?.active ?? []).map { $0.body(for: .webhook, dashboardURL: nil) }),
         ]
     }

@@ -76,6 +76,13 @@ enum DashboardPage {
                 </tbody>
               </table>
             </section>
+            <section id="endpoints-section">
+              <h2>Customers' endpoints <small>latest deliveries</small></h2>
+              <table id="endpoints">
+                <thead><tr><th>endpoint</th><th>tenant</th><th>state</th><th>url</th><th>queued</th><th>breaker</th><th>latest deliveries</th></tr></thead>
+                <tbody></tbody>
+              </table>
+            </section>
             <section>
               <h2>Last failures</h2>
               <table id="failures">
@@ -247,6 +254,15 @@ enum DashboardPage {
               button.addEventListener("click", () => admin(path, {jobs: [job.id]}));
               actions.appendChild(button);
             }
+            return row;
+          }));
+          $("#endpoints tbody").replaceChildren(...(data.endpoints || []).map((endpoint) => {
+            const row = document.createElement("tr");
+            row.dataset.endpoint = endpoint.id;
+            if (endpoint.state !== "enabled") row.className = "bad";
+            cell(row, endpoint.id); cell(row, endpoint.tenant); cell(row, endpoint.state + (endpoint.reason ? ": " + endpoint.reason : ""), "state");
+            cell(row, endpoint.url); cell(row, text(endpoint.queued), "queued"); cell(row, endpoint.breaker, "breaker " + endpoint.breaker);
+            cell(row, endpoint.deliveries.map((d) => d.state + (d.status === null ? "" : " " + d.status) + " ×" + d.attempts).join(", "), "deliveries");
             return row;
           }));
           const alerts = $("#alerts");

@@ -3,7 +3,7 @@ import JSONValue
 import Logging
 import ManifoldCompiler
 import ManifoldDelivery
-import ManifoldEngine
+@testable import ManifoldEngine
 import ManifoldIngress
 import ManifoldPlan
 import ManifoldStore
@@ -136,6 +136,12 @@ import Testing
         let noTenant = try await setup.post(#"{"id":"e5","type":"invoice.paid"}"#)
         #expect(noTenant.status == 202 && noTenant.body["status"] == "quarantined", "no tenant: quarantined, never guessed")
         try await setup.settled(4)
+        // The dashboard shows each endpoint with its latest deliveries, and no secret.
+        let overview = try await DashboardData(engine: setup.engine, alerts: nil).overview()
+        let shown = overview["endpoints"]?.arrayValue ?? []
+        #expect(shown.count == 3)
+        #expect(shown.first { $0["id"]?.stringValue == a1.id }?["deliveries"]?.arrayValue?.compactMap { $0["state"]?.stringValue } == ["delivered", "delivered"])
+        for secret in [a1Secret, a2Secret, g1Secret] { #expect(!overview.serialized().contains(secret.dropFirst(6))) }
         await setup.stop()
         try await vendor.stop()
 
