@@ -183,7 +183,7 @@ struct AuditReport {
         lines += ["", "| target | endpoint | auth | timeout | concurrency | rate limit | retry | circuit breaker | retry budget |",
                   "|---|---|---|---|---|---|---|---|---|"]
         for target in connector.targets {
-            lines.append("| `\(target.name)` | \(target.baseURL) | \(PlanRenderer.authText(target.auth)) | \(target.timeout.manifoldText) | "
+            lines.append("| `\(target.name)` | \(PlanRenderer.destinationText(target)) | \(PlanRenderer.authText(target.auth)) | \(target.timeout.manifoldText) | "
                          + "\(target.concurrency) | \(PlanRenderer.rateLimitText(target.rateLimit)) | \(PlanRenderer.retryText(target.retry)) | "
                          + "\(PlanRenderer.breakerText(target.circuitBreaker)) | \(target.worstCaseRetryBudget.manifoldText) |")
         }
@@ -191,7 +191,7 @@ struct AuditReport {
         for route in connector.routes {
             var call = "`\(route.call)`"
             if let target = connector.target(named: route.target), let operation = target.operation(named: route.operation) {
-                call += " \(operation.method.rawValue) \(target.baseURL)\(operation.path)"
+                call += " \(operation.method.rawValue) \(PlanRenderer.destinationText(target))\(operation.path)"
             }
             let condition = route.condition.map { Markdown.code($0.source) } ?? "always"
             lines.append("| `\(route.name)` | \(condition) | \(call) |")

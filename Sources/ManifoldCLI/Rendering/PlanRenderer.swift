@@ -64,7 +64,7 @@ enum PlanRenderer {
             lines.append("      when      \(route.condition.map(\.source) ?? "always")")
             var call = "      call      \(route.call)"
             if let target = connector.target(named: route.target), let operation = target.operation(named: route.operation) {
-                call += "  \(operation.method.rawValue) \(target.baseURL)\(operation.path)" + queryText(operation.query + route.query)
+                call += "  \(operation.method.rawValue) \(destinationText(target))\(operation.path)" + queryText(operation.query + route.query)
             }
             lines.append(call)
             if let key = route.idempotencyKey { lines.append("      idempotency key  \(key)") }
@@ -72,7 +72,12 @@ enum PlanRenderer {
         }
         lines.append("  targets")
         for target in connector.targets {
-            lines.append("    \(target.name)  \(target.baseURL)" + (target.allowInsecure ? "  (insecure http allowed)" : ""))
+            lines.append("    \(target.name)  \(destinationText(target))" + (target.allowInsecure ? "  (insecure http allowed)" : ""))
+            if let endpoints = target.endpoints {
+                lines.append("      endpoints        event type \(endpoints.eventType?.source ?? "(none: only endpoints without a filter)"), "
+                             + "disabled after failing \(endpoints.autoDisableAfter.manifoldText)"
+                             + (endpoints.allowPrivateNetworks ? ", private networks allowed" : "") + (endpoints.allowInsecure ? ", http allowed" : ""))
+            }
             lines.append("      auth             \(authText(target.auth))")
             lines.append("      timeout          \(target.timeout.manifoldText)")
             lines.append("      concurrency      \(target.concurrency)")
@@ -81,11 +86,12 @@ enum PlanRenderer {
             lines.append("      circuit breaker  " + breakerText(target.circuitBreaker))
             lines.append("      retry budget     at most \(target.worstCaseRetryBudget.manifoldText) from first attempt to giving up")
             if let signing = target.signing {
-                var text = signing.scheme.rawValue + ", \(signing.secrets.count) secret\(signing.secrets.count == 1 ? "" : "s")"
+                var text = signing.scheme.rawValue + (target.endpoints != nil ? ", each endpoint's own secrets"
+                    : ", \(signing.secrets.count) secret\(signing.secrets.count == 1 ? "" : "s")")
                 if let hmac = signing.hmac { text += ", " + hmacText(hmac) }
                 lines.append("      signs calls      \(text)")
             }
-            for operation in target.operations {
+            for operation in target.operations where target.endpoints == nil {
                 lines.append("      operation \(operation.name): \(operation.method.rawValue) \(operation.path)"
                              + (operation.bodySchema == nil ? "" : "  (body checked against a schema)"))
             }
@@ -108,8 +114,17 @@ enum PlanRenderer {
         limit.map { "\($0.requests) per \($0.per.manifoldText)" + ($0.pool.map { " (pool \($0))" } ?? "") } ?? "none"
     }
 
+    /// Where a target's calls go: its base URL, or its customers' endpoints.
+    static func destinationText(_ target: TargetPlan) -> String {
+        target.endpoints.map { "each endpoint of tenant \($0.tenant.source)" } ?? target.baseURL.description
+    }
+
     static func retryText(_ retry: RetryPolicy) -> String {
-        "\(retry.maxAttempts) attempt\(retry.maxAttempts == 1 ? "" : "s"), backoff \(retry.initialBackoff.manifoldText) "
+        if let schedule = retry.schedule {
+            return "\(retry.maxAttempts) attempt\(retry.maxAttempts == 1 ? "" : "s"), waits "
+                + schedule.map(\.manifoldText).joined(separator: ", ") + ", give up after \(retry.maxElapsed.manifoldText)"
+        }
+        return "\(retry.maxAttempts) attempt\(retry.maxAttempts == 1 ? "" : "s"), backoff \(retry.initialBackoff.manifoldText) "
             + "x\(multiplierText(retry.multiplier)) up to \(retry.maxBackoff.manifoldText), \(retry.jitter.rawValue) jitter, "
             + "give up after \(retry.maxElapsed.manifoldText)"
     }
