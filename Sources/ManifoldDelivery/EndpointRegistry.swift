@@ -267,11 +267,14 @@ public final class EndpointRegistry: EndpointDirectory, Sendable {
             next.byID[endpoint.id] = ready
             if endpoint.state == .enabled { next.byTenant[endpoint.tenant, default: []].append(ready) }
         }
-        // An endpoint enabled again (or disabled, or removed) starts its health afresh.
-        let previous = snapshot.withLock { snapshot in
+        // An endpoint enabled again (or disabled, or removed) starts its health afresh. Two loads at once (a sweep and
+        // an admin change): the newer version wins, so a removal is never undone by a load that read before it.
+        let previous = snapshot.withLock { snapshot -> [String: EndpointState]? in
+            guard next.version > snapshot.version else { return nil }
             defer { snapshot = next }
             return snapshot.byID.mapValues(\.stored.state)
         }
+        guard let previous else { return false }
         health.withLock { machines in
             for id in machines.keys where next.byID[id]?.stored.state != .enabled || previous[id] != .enabled {
                 machines[id] = nil
