@@ -271,13 +271,11 @@ public final class DeliveryRuntime: Sendable {
         }
     }
 
-    /// Every lane the sweep claims for: the plan's targets, and each endpoint's lane of each endpoints target.
+    /// Every lane the sweep claims for: the plan's targets, and for each endpoints target the prefix of its
+    /// endpoints' lanes (`connector/target@`: one claim for all of them, however many endpoints there are).
     private var sweptLanes: [String] {
         guard let plan else { return [] }
-        var names = Array(plan.targetsByLane.keys)
-        let registered = endpoints?.all.map(\.id) ?? []
-        for target in plan.endpointsTargets { names += registered.map { target.lane + "@" + $0 } }
-        return names.sorted()
+        return plan.targetsByLane.map { $0.value.plan.endpoints == nil ? $0.key : $0.key + "@" }.sorted()
     }
 
     /// Claims unclaimed jobs from the store, lane by lane, as far as each lane's window has room; returns how many.

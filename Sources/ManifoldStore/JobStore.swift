@@ -8,7 +8,8 @@ public import JSONValue
 /// unfinished jobs resume after a restart.
 public protocol JobStore: Sendable {
     /// Renews `owner`'s lease, then claims up to `limit` pending jobs held by nobody or by an engine whose lease ran
-    /// out, oldest first; of one lane only, when `lane` is given.
+    /// out, oldest first; of one lane only, when `lane` is given (of every lane it starts, when it ends in `@`: the
+    /// lanes of one target's customer endpoints).
     func claimJobs(owner: String, leaseUntil: Date, now: Date, limit: Int, lane: String?) async throws -> [ClaimedJob]
     /// Extends `owner`'s lease, and with it every job it holds.
     func renewLeases(owner: String, until: Date) async throws

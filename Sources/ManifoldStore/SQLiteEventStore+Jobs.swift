@@ -93,13 +93,20 @@ extension SQLiteEventStore: JobStore {
     public func claimJobs(owner: String, leaseUntil: Date, now: Date, limit: Int, lane: String?) async throws -> [ClaimedJob] {
         let until = Self.milliseconds(leaseUntil)
         let current = Self.milliseconds(now)
+        // A lane ending in "@" is the prefix of every customer endpoint's lane of one target (`connector/target@`):
+        // one range over the lane index claims for all of them.
+        let (laneFilter, laneArguments): (String, [String]) = switch lane {
+        case nil: ("", [])
+        case let prefix? where prefix.hasSuffix("@"): ("AND lane >= ? AND lane < ?", [prefix, String(prefix.dropLast()) + "A"])
+        case let exact?: ("AND lane = ?", [exact])
+        }
         let seqs: [Int64] = try await writer.write { db in
             try Self.renew(db, owner: owner, until: until)
             let seqs = try Int64.fetchAll(db, sql: """
-                SELECT seq FROM jobs WHERE state = 'pending' \(lane == nil ? "" : "AND lane = ?")
+                SELECT seq FROM jobs WHERE state = 'pending' \(laneFilter)
                   AND (lease_owner IS NULL OR lease_owner NOT IN (SELECT owner FROM engine_leases WHERE until >= ?))
                 ORDER BY seq LIMIT ?
-                """, arguments: StatementArguments((lane.map { [$0] } ?? []) + [current, limit] as [any DatabaseValueConvertible]))
+                """, arguments: StatementArguments(laneArguments.map { $0 as any DatabaseValueConvertible } + [current, limit]))
             for seq in seqs {
                 try db.cachedStatement(sql: "UPDATE jobs SET lease_owner = ? WHERE seq = ?").execute(arguments: [owner, seq])
             }
