@@ -18,11 +18,17 @@ import ManifoldStore
 public struct ConnectorTestRunner: Sendable {
     let connector: ConnectorPlan
     let resolver: ConfigResolver
+    /// Customers' endpoints registered for every case (connectors with endpoints targets).
+    let endpoints: [ConnectorTestSuite.TestEndpoint]
 
-    public init(connector: ConnectorPlan, resolver: ConfigResolver) {
+    public init(connector: ConnectorPlan, resolver: ConfigResolver, endpoints: [ConnectorTestSuite.TestEndpoint] = []) {
         self.connector = connector
         self.resolver = resolver
+        self.endpoints = endpoints
     }
+
+    /// Where a test's endpoint answers.
+    static func endpointURL(_ name: String) -> String { "https://\(name).endpoints.test/" }
 
     /// What a case names that the connector does not have (routes, targets): the test file is wrong, not the
     /// connector, so these are diagnostics (exit 2), not failures.
@@ -34,6 +40,10 @@ public struct ConnectorTestRunner: Sendable {
             diagnostics.append(.error("\(connector.name) has no \(kind) '\(name)' (it has: \(known.sorted().joined(separator: ", ")))",
                                       at: location))
         }
+        let endpointNames = Set(endpoints.map(\.name))
+        if !endpoints.isEmpty, !connector.targets.contains(where: { $0.endpoints != nil }) {
+            diagnostics.append(.error("endpoints: \(connector.name) has no target with endpoints:, so none would be called", at: nil))
+        }
         for testCase in suite.cases {
             // A forged (or missing) signature proves nothing on a connector that verifies none: the case would pass
             // whatever the connector does.
@@ -41,7 +51,10 @@ public struct ConnectorTestRunner: Sendable {
                 diagnostics.append(.error("signature: \(testCase.webhook.signature.rawValue) tests nothing: \(connector.name) verifies no signature (scheme none)",
                                           at: testCase.location))
             }
-            for target in testCase.responses.keys { unknown("target", target, targets, at: testCase.location) }
+            for target in testCase.responses.keys { unknown("target or endpoint", target, targets.union(endpointNames), at: testCase.location) }
+            for request in testCase.expect.requests {
+                if let endpoint = request.endpoint { unknown("endpoint", endpoint.value, endpointNames, at: endpoint.location) }
+            }
             if let expected = testCase.expect.routes {
                 for route in expected.value { unknown("route", route, routes, at: expected.location) }
             }
@@ -75,10 +88,25 @@ public struct ConnectorTestRunner: Sendable {
             logger.logLevel = .critical
             var configuration = DeliveryRuntime.Configuration()
             configuration.jitterSeed = 1
+            configuration.checksEndpointAddresses = false   // the network is scripted: nothing leaves the process
             let clock = VirtualClock()
-            let transport = ScriptedTransport(connector: connector, resolver: resolver, scripts: testCase.responses, clock: clock)
+            let transport = ScriptedTransport(connector: connector, resolver: resolver, scripts: testCase.responses, clock: clock,
+                                              endpoints: endpoints.map(\.name))
+            // Customers' endpoints, registered in the case's store with secrets of their own.
+            var registry: EndpointRegistry?
+            var registered: [String: (id: String, secret: String)] = [:]
+            if connector.targets.contains(where: { $0.endpoints != nil }), let box = SecretBox(base64: SecretBox.newKey()) {
+                let admin = EndpointAdmin(store: store, box: box, policy: EndpointNetworkPolicy(allowPrivateNetworks: true, allowInsecure: true))
+                for endpoint in endpoints {
+                    let (made, secret) = try await admin.add(tenant: endpoint.tenant, .init(url: Self.endpointURL(endpoint.name),
+                                                                                            eventTypes: endpoint.eventTypes))
+                    registered[endpoint.name] = (made.id, secret)
+                }
+                registry = EndpointRegistry(store: store, box: box)
+                try await registry?.refresh()
+            }
             let runtime = DeliveryRuntime(store: store, transport: transport, clock: clock, logger: logger,
-                                          configuration: configuration)
+                                          configuration: configuration, endpoints: registry)
             // A public-key scheme is tested with a key pair made for the case: its public key stands in for the
             // vendor's (whose private key no test has), and the case's webhook is signed with its private key.
             var tested = connector
@@ -107,7 +135,7 @@ public struct ConnectorTestRunner: Sendable {
             let events = try await store.events(EventQuery(limit: 10_000))
             failures = Checks(expect: testCase.expect, replies: replies, jobs: records, sent: transport.sent,
                               connector: connector, resolver: resolver,
-                              events: Self.counts(events)).failures()
+                              events: Self.counts(events), endpoints: registered).failures()
         } catch {
             failures.append(.init(message: "the case could not run: \(error)", location: testCase.location))
         }
@@ -208,6 +236,8 @@ struct Checks {
     let resolver: ConfigResolver
     /// Stored events by status.
     let events: [String: Int]
+    /// The test's endpoints by name: their ids and secrets.
+    let endpoints: [String: (id: String, secret: String)]
 
     func failures() -> [CaseResult.Failure] {
         var failures: [CaseResult.Failure] = []
@@ -258,7 +288,12 @@ struct Checks {
             }
         }
         for request in expect.requests {
-            failures += check(request, against: byRoute[request.route]?.first)
+            var jobs = byRoute[request.route] ?? []
+            if let name = request.endpoint?.value {
+                let id = endpoints[name]?.id ?? "-"
+                jobs = jobs.filter { $0.summary.lane.hasSuffix("@" + id) }
+            }
+            failures += check(request, against: jobs.first)
         }
         return failures
     }
@@ -390,13 +425,18 @@ struct Checks {
         let key = record.attempts.lazy.compactMap { $0.request?["headers"]?.arrayValue }.first?.first {
             $0.arrayValue?.first?.stringValue == "Idempotency-Key"
         }?.arrayValue?.last?.stringValue
+        // A customer's endpoint: its call, checked with its own secret (Standard Webhooks).
+        let endpoint = endpoints.first { record.summary.lane.hasSuffix("@" + $0.value.id) }
         guard let call = sent.first(where: { call in
-            call.target == record.summary.target
+            call.target == (endpoint?.key ?? record.summary.target)
                 && call.request.headers.contains { $0.name == "Idempotency-Key" && $0.value == key }
         }) else {
             return [.init(message: "route \(route) made no call to check the signature of", location: signed.location)]
         }
-        let signing = connector.targets.first { $0.name == record.summary.target }?.signing
+        var signing = connector.targets.first { $0.name == record.summary.target }?.signing
+        if let endpoint {
+            signing = OutboundSigning(scheme: .standardWebhooks, secrets: [ConfigString(literal: endpoint.value.secret)], hmac: nil)
+        }
         guard let signing else {
             return signed.value ? [.init(message: "route \(route): target \(record.summary.target) has no sign:, so nothing is signed",
                                          location: signed.location)] : []

@@ -26,9 +26,14 @@ extension ConnectorTestSuite {
             reader.testCase(item, at: ["cases", String(index)])
         }
         guard reader.diagnostics.isEmpty else { return .failure(Invalid(diagnostics: reader.diagnostics)) }
-        return .success(ConnectorTestSuite(
+        var suite = ConnectorTestSuite(
             path: path, connector: root["connector"]?.stringValue ?? "",
-            environment: Dictionary(Reader.pairs(root["env"]), uniquingKeysWith: { _, last in last }), cases: cases))
+            environment: Dictionary(Reader.pairs(root["env"]), uniquingKeysWith: { _, last in last }), cases: cases)
+        suite.endpoints = (root["endpoints"]?.objectValue ?? JSONObject()).map { name, value in
+            ConnectorTestSuite.TestEndpoint(name: name, tenant: value["tenant"]?.stringValue ?? "",
+                                            eventTypes: value["event_types"]?.arrayValue?.compactMap(\.stringValue))
+        }
+        return .success(suite)
     }
 }
 
@@ -155,6 +160,7 @@ private struct Reader {
             method: part("method", json["method"]?.stringValue), url: part("url", json["url"]?.stringValue),
             headers: part("headers", json["headers"].map { Self.pairs($0) }),
             body: part("body", json["body"]), bodyIncludes: part("body_includes", json["body_includes"]),
-            assertion: part("assert", json["assert"]?.stringValue), signed: part("signed", json["signed"]?.boolValue))
+            assertion: part("assert", json["assert"]?.stringValue), signed: part("signed", json["signed"]?.boolValue),
+            endpoint: part("endpoint", json["endpoint"]?.stringValue))
     }
 }

@@ -9,6 +9,15 @@ public struct ConnectorTestSuite: Sendable {
     public var connector: String
     public var environment: [String: String]
     public var cases: [Case]
+    /// Customers' endpoints registered for every case, for connectors with endpoints targets, by name.
+    public var endpoints: [TestEndpoint] = []
+
+    /// An endpoint of a test: its name (its URL is `https://NAME.endpoints.test/`), tenant and event types.
+    public struct TestEndpoint: Sendable {
+        public var name: String
+        public var tenant: String
+        public var eventTypes: [String]?
+    }
 
     /// A value with the place it is written.
     public struct Located<Value: Sendable>: Sendable {
@@ -92,5 +101,7 @@ public struct ConnectorTestSuite: Sendable {
         public var assertion: Located<String>?
         /// Whether the call carries a valid signature of its target's `sign:` scheme (or none, for `false`).
         public var signed: Located<Bool>?
+        /// For a route to an endpoints target: the call to this endpoint (by its name in the test file).
+        public var endpoint: Located<String>?
     }
 }

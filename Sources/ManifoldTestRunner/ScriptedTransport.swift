@@ -24,10 +24,11 @@ final class ScriptedTransport: HTTPTransport {
     var sent: [Sent] { sentRequests.withLock { $0 } }
 
     /// `connector`'s targets with their base URLs resolved (the longest prefix names the target).
+    /// Customers' endpoints answer at `https://NAME.endpoints.test/` from the script of their name.
     init(connector: ConnectorPlan, resolver: ConfigResolver, scripts: [String: [ConnectorTestSuite.ScriptedResponse]],
-         clock: any RuntimeClock)
+         clock: any RuntimeClock, endpoints: [String] = [])
     {
-        var targets: [(String, String)] = []
+        var targets: [(String, String)] = endpoints.map { (ConnectorTestRunner.endpointURL($0), $0) }
         var tokens: Set<String> = []
         for target in connector.targets {
             if let base = try? resolver.resolve(target.baseURL) { targets.append((base, target.name)) }

@@ -107,9 +107,9 @@ import Testing
     @Test func theExampleConnectorsAuditCleanOfHighRisks() throws {
         let run = try EngineEndToEndTests.manifold(["audit", "connectors"])
         #expect(run.status == 0, "\(run.error)")
-        #expect(run.output.contains("8 connectors") && run.output.contains("risks: 0 high, 0 medium"), "\(run.output.prefix(400))")
+        #expect(run.output.contains("9 connectors") && run.output.contains("risks: 0 high, 0 medium"), "\(run.output.prefix(400))")
         for name in ["app-events-fanout", "github-to-slack", "shopify-to-3pl", "stripe-to-hubspot", "twilio-sms-to-helpdesk",
-                     "mailgun-to-airtable", "sendgrid-to-mixpanel", "zoom-to-jira"] {
+                     "mailgun-to-airtable", "sendgrid-to-mixpanel", "zoom-to-jira", "customer-webhooks"] {
             #expect(run.output.contains("## `\(name)`"))
             #expect(run.output.contains("- Tests: `connectors/\(name).test.yaml`"))
         }

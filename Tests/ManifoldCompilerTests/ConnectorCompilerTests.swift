@@ -18,7 +18,7 @@ import Testing
         let result = ConnectorCompiler(environment: .require(environment)).compile(files)
         #expect(result.diagnostics.isEmpty, "\(result.diagnostics)")
         let plan = try #require(result.plan)
-        #expect(plan.connectors.map(\.name) == ["app-events-fanout", "github-to-slack", "mailgun-to-airtable", "sendgrid-to-mixpanel",
+        #expect(plan.connectors.map(\.name) == ["app-events-fanout", "customer-webhooks", "github-to-slack", "mailgun-to-airtable", "sendgrid-to-mixpanel",
                                                  "shopify-to-3pl", "stripe-to-hubspot", "twilio-sms-to-helpdesk", "zoom-to-jira"])
         let stripe = try #require(plan.connector(named: "stripe-to-hubspot"))
         #expect(stripe.source.verification.scheme == .stripe)

@@ -98,7 +98,8 @@ struct TestCommand: AsyncParsableCommand, AsyncOutputCommand {
                 + (result.diagnostics.contains { $0.message.contains("environment variable") }
                     ? "note: give every variable the connector reads a fake value under env: in \(path)\n" : "")))
         }
-        let runner = ConnectorTestRunner(connector: connector, resolver: ConfigResolver(environment: suite.environment))
+        let runner = ConnectorTestRunner(connector: connector, resolver: ConfigResolver(environment: suite.environment),
+                                         endpoints: suite.endpoints)
         let problems = runner.check(suite)
         guard problems.isEmpty else { return .failure(InvalidSuite(report: Self.render(problems, files: [path]))) }
         var results: [CaseResult] = []
