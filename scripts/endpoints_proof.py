@@ -229,7 +229,7 @@ def run(bin_dir, work, bad, events, rate):
                 if n == PER_TENANT - 1:   # 10 endpoints that answer 503, and 10 that answer after 2 s
                     if not bad:
                         continue
-                    behaviour = os.environ.get("PROOF_BAD_KIND") or ("503" if index < 50 else "slow")
+                    behaviour = "503" if index < 50 else "slow"
                     (failing if behaviour == "503" else slow).add(path)
                     if behaviour == "503":
                         receivers.mode(path, status=503)
