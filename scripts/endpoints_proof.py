@@ -28,24 +28,8 @@ PER_TENANT = 5
 AUTO_DISABLE = 5
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(port, path, seconds=30):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            connection.request("GET", path)
-            if connection.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise SystemExit(f"nothing answers on port {port}")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from delivery_proofs import free_port, wait_http  # noqa: E402
 
 
 class Receivers:

@@ -129,15 +129,7 @@ public final class DeliveryRuntime: Sendable {
             let limiter = limiter(for: target)
             let breaker = CircuitBreaker(threshold: target.plan.circuitBreaker.failures,
                                          openFor: target.plan.circuitBreaker.openFor)
-            let lane = lanes.withLock { lanes -> Lane in
-                if let lane = lanes[name] { return lane }
-                let lane = Lane(name: name, connector: target.connector, target: target.plan.name,
-                                state: LaneState(concurrency: target.plan.concurrency, limiter: limiter, breaker: breaker),
-                                clock: clock, isStopping: { [weak self] in self?.stopping.load(ordering: .relaxed) ?? true },
-                                start: { [weak self] job, lane in self?.start(job, on: lane) })
-                lanes[name] = lane
-                return lane
-            }
+            let lane = lane(name, target: target, limiter: limiter, breaker: breaker)
             lane.update { state in
                 state.concurrency = max(1, target.plan.concurrency)
                 state.limiter = limiter
@@ -229,7 +221,12 @@ public final class DeliveryRuntime: Sendable {
         let limit = endpoints?.endpoint(endpoint)?.stored.rateLimit
         let limiter = limit.map { SlidingWindowLimiter(requests: $0, window: .seconds(1) + configuration.windowMargin(.seconds(1))) }
         let breaker = CircuitBreaker(threshold: target.plan.circuitBreaker.failures, openFor: target.plan.circuitBreaker.openFor)
-        return lanes.withLock { lanes -> Lane in
+        return lane(name, target: target, limiter: limiter, breaker: breaker)
+    }
+
+    /// The lane named `name`, made with the target's policies if there is none yet.
+    private func lane(_ name: String, target: TargetProgram, limiter: SlidingWindowLimiter?, breaker: CircuitBreaker) -> Lane {
+        lanes.withLock { lanes -> Lane in
             if let lane = lanes[name] { return lane }
             let lane = Lane(name: name, connector: target.connector, target: target.plan.name,
                             state: LaneState(concurrency: target.plan.concurrency, limiter: limiter, breaker: breaker),
