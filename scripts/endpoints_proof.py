@@ -71,7 +71,11 @@ class Receivers:
                     verified.add(secret)
                 except WebhookVerificationError:
                     pass
-            payload = json.loads(body)
+            try:
+                payload = json.loads(body)
+            except ValueError:
+                payload = {"unreadable": call.get("status"), "path": path}
+                print("unreadable body:", json.dumps(call)[:300], file=sys.stderr)
             received.setdefault(path, []).append(
                 (call["wall_ms"] / 1000, int(headers.get("webhook-timestamp", "0")), call["wall_ms"] - float(payload.get("sent_ms", 0)),
                  verified, path.startswith(f"/t{payload.get('tenant')}/"), payload.get("id")))
