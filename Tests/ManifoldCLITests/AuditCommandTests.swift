@@ -120,11 +120,13 @@ import Testing
         #expect(run.status == 0, "\(run.error)")
         #expect(run.output.contains("groups:\n  - name: manifold\n    rules:\n"))
         for alert in ["ManifoldDeliveryErrors", "ManifoldSlowVendor", "ManifoldQuietSource", "ManifoldBreakerOpen",
-                      "ManifoldDeadLetters", "ManifoldStuckEvent"]
+                      "ManifoldDeadLetters", "ManifoldStuckEvent", "ManifoldPayloadContract"]
         {
             #expect(run.output.contains("      - alert: \(alert)\n"), "\(alert)")
         }
         #expect(run.output.contains("manifold_lane_oldest_job_age_seconds > 600"))
+        // quarantined_events, as manifold.yaml writes it: its window and severity.
+        #expect(run.output.contains("expr: 'sum by (connector) (increase(manifold_events_quarantined_total[5m])) > 0'"), "\(run.output)")
         let missing = try EngineEndToEndTests.manifold(["alerts", "export", "--prometheus", "--config", "connectors/example.env"])
         #expect(missing.status == 1)
     }

@@ -88,6 +88,31 @@ import Testing
         }
     }
 
+    /// `public_keys` as a connector writes them (a rotation): each key verifies its own signatures; a malformed key
+    /// written in the file is an error at its place.
+    @Test func publicKeysOfAConnectorRotate() throws {
+        let old = SigningKey.generate(.ed25519), new = SigningKey.generate(.ed25519)
+        let plan = try TestConnector.plan(name: "discord", webhook: """
+            path: /hooks/discord
+            verify: { scheme: discord, public_keys: ["\(old.verifyingKey.text)", "\(new.verifyingKey.text)"] }
+            event_id: id
+            """)
+        #expect(plan.connectors[0].source.verification.publicKeys.count == 2)
+        let endpoint = try WebhookEndpoint(connector: plan.connectors[0], resolver: ConfigResolver(environment: [:]))
+        for key in [old, new] {
+            let signer = Self.signature(.discord, key: key)
+            let headers = signer.sign(Self.request(), now: Self.now, deliveryID: "d")
+            #expect(throws: Never.self) { try endpoint.signature.verify(Self.request(headers), now: Self.now) }
+        }
+        let stranger = Self.signature(.discord, key: SigningKey.generate(.ed25519))
+        #expect(throws: SignatureFailure.mismatch) {
+            try endpoint.signature.verify(Self.request(stranger.sign(Self.request(), now: Self.now, deliveryID: "d")), now: Self.now)
+        }
+        #expect(throws: TestConnector.CompileFailure.self) {
+            try TestConnector.plan(name: "discord", webhook: "path: /in\nverify: { scheme: discord, public_key: abcd }\nevent_id: id")
+        }
+    }
+
     /// A generic scheme that signs in the body (like Mailgun): the signature and the timestamp are fields of the JSON
     /// body and the string to sign takes body values, checked by Python's hmac written from the settings.
     @Test func aGenericHMACInTheBodyMatchesAnIndependentImplementation() throws {
