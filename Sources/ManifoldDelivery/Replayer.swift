@@ -10,13 +10,16 @@ public struct Replayer: Sendable {
     let store: any EventStore & JobStore
     let router: Router
     let loadRouter: @Sendable (String) async throws -> Router?
+    /// Customers' endpoints, for events routed again to endpoints targets (without it such routes make no job).
+    let directory: (any EndpointDirectory)?
 
     public init(store: any EventStore & JobStore, router: Router,
-                loadRouter: @escaping @Sendable (String) async throws -> Router?)
+                loadRouter: @escaping @Sendable (String) async throws -> Router?, directory: (any EndpointDirectory)? = nil)
     {
         self.store = store
         self.router = router
         self.loadRouter = loadRouter
+        self.directory = directory
     }
 
     public struct Report: Sendable {
@@ -93,7 +96,7 @@ public struct Replayer: Sendable {
             let jobs: [NewJob]
             do {
                 jobs = try chosen.route(connector: summary.connector, payload: payload, headers: event.headers,
-                                        pinsPlan: originalPlan)
+                                        directory: directory, pinsPlan: originalPlan)
             } catch {
                 report.skipped.append((summary.id, error.description))
                 continue

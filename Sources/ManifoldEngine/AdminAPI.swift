@@ -200,7 +200,7 @@ public struct AdminAPI: Sendable {
         let store = self.store
         return Replayer(store: store, router: engine.router, loadRouter: { version in
             try await KeptPlans.plan(version: version, in: store).map { try Router(plan: $0) }
-        })
+        }, directory: engine.runtime?.endpoints)
     }
 
     private static func object(_ body: [UInt8]) throws -> JSON {
