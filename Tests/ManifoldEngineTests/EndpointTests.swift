@@ -191,9 +191,18 @@ import Testing
         let stored = try await setup.admin.endpoint(dead.id)
         #expect(stored.state == .disabled && stored.stateReason?.hasPrefix("every attempt failed for") == true, "\(stored)")
         #expect(try await setup.admin.history(dead.id).map(\.kind) == ["created", "disabled"])
-        // Once disabled, the rest were dead-lettered without a call: fewer calls than 5 events × 3 attempts (at most
-        // the two in flight and their retries reach it before the disabling is seen).
-        #expect(vendor.calls.filter { $0.path == "/dead" }.count <= 8, "\(vendor.calls.filter { $0.path == "/dead" }.count)")
+        // Once the registry has it disabled, new events make no job for it and it gets no call; the live one still does.
+        let deadline = ContinuousClock.now + .seconds(60)
+        while setup.registry.endpoint(dead.id)?.stored.state != .disabled, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        let callsWhenDisabled = vendor.calls.filter { $0.path == "/dead" }.count
+        for index in 5..<7 {
+            #expect(try await setup.post(#"{"id":"e\#(index)","customer":"acme","type":"x","data":\#(index)}"#).status == 200)
+        }
+        try await setup.settled(12)
+        #expect(vendor.calls.filter { $0.path == "/dead" }.count == callsWhenDisabled)
+        #expect(setup.recorder.finished.withLock { $0 }.filter { $0.lane.hasSuffix(live.id) && $0.outcome == .delivered }.count == 7)
         // Fixed and enabled with replay: what failed is delivered.
         vendor.answer("/dead", with: [])
         vendor.delay("/dead", by: nil)
@@ -202,7 +211,7 @@ import Testing
         #expect(replayed == 5)
         try await setup.registry.refresh()
         await setup.runtime.sweep()
-        try await setup.settled(15)
+        try await setup.settled(17)
         let jobs = try await setup.store.jobs(JobQuery(limit: 100, endpoint: dead.id))
         #expect(setup.recorder.finished.withLock { $0 }.filter { $0.lane.hasSuffix(dead.id) && $0.outcome == .delivered }.count == 5,
                 "\(jobs.map { "\($0.id) \($0.state) \($0.lastError ?? "-") replay_of=\($0.replayOf ?? "-")" })")
