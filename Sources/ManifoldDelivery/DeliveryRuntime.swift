@@ -676,12 +676,7 @@ public final class DeliveryRuntime: Sendable {
             prepared.request.headers.append((name, value))
             prepared.displayHeaders.append((name, CredentialName.matches(name) ? "[redacted]" : value))
         }
-        let signer = WebhookSignature(
-            verification: Verification(scheme: .standardWebhooks, secrets: [], tolerance: .seconds(300), publicURL: nil, idHeader: nil, hmac: nil),
-            secrets: endpoint.signingSecrets(at: Date(timeIntervalSince1970: TimeInterval(now))), publicURL: nil)
-        for header in signer.sign(WebhookRequest(received: prepared.request), now: now, deliveryID: prepared.idempotencyKey,
-                                  everySecret: true).fields
-        {
+        for header in endpoint.signatureHeaders(for: prepared.request, messageID: prepared.idempotencyKey, now: now) {
             prepared.request.headers.append(header)
             prepared.displayHeaders.append((header.name, header.name == "webhook-signature" ? "[redacted]" : header.value))
         }

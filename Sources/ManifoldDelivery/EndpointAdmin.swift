@@ -141,17 +141,15 @@ public struct EndpointAdmin: Sendable {
         let endpoint = try await endpoint(id)
         try policy.check(endpoint.url)
         let at = now()
-        let secrets = try endpoint.secrets.filter { $0.expiresAt.map { $0 > at } ?? true }.reversed().map { try box.open($0.sealed) }
+        let ready = EndpointRegistry.Endpoint(stored: endpoint,
+                                              secrets: try endpoint.secrets.map { (secret: try box.open($0.sealed), expiresAt: $0.expiresAt) })
         let body = JSON.object(JSONObject([("type", "manifold.ping"), ("endpoint", .string(id)),
                                            ("timestamp", .string(ISO8601DateFormatter().string(from: at)))]))
         var request = OutboundRequest(method: "POST", url: endpoint.url,
                                       headers: [("Content-Type", "application/json")] + endpoint.headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
                                       body: Array(body.serialized().utf8))
-        let signer = WebhookSignature(
-            verification: Verification(scheme: .standardWebhooks, secrets: [], tolerance: .seconds(300), publicURL: nil, idHeader: nil, hmac: nil),
-            secrets: secrets, publicURL: nil)
-        request.headers += signer.sign(WebhookRequest(received: request), now: Int64(at.timeIntervalSince1970),
-                                       deliveryID: "ping_" + TraceContext.newSpanID(), everySecret: true).fields
+        request.headers += ready.signatureHeaders(for: request, messageID: "ping_" + TraceContext.newSpanID(),
+                                                  now: Int64(at.timeIntervalSince1970))
         do {
             let response = try await transport.execute(request, timeout: .seconds(15))
             return (response.status, String(decoding: response.body.prefix(200), as: UTF8.self))

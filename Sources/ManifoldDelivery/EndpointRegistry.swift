@@ -2,6 +2,7 @@ public import Crypto
 public import Foundation
 public import ManifoldIngress
 public import ManifoldStore
+import ManifoldPlan
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -201,6 +202,16 @@ public final class EndpointRegistry: EndpointDirectory, Sendable {
         /// The secrets that sign at `now`, newest first.
         public func signingSecrets(at now: Date) -> [String] {
             secrets.filter { $0.expiresAt.map { $0 > now } ?? true }.reversed().map(\.secret)
+        }
+
+        /// Standard Webhooks' headers for `request` at `now` (Unix seconds): `webhook-id` is `messageID`, and every
+        /// secret that signs at `now` signs (a rotation's overlap), space-separated.
+        public func signatureHeaders(for request: OutboundRequest, messageID: String, now: Int64) -> [(name: String, value: String)] {
+            let signer = WebhookSignature(
+                verification: Verification(scheme: .standardWebhooks, secrets: [], tolerance: .seconds(300), publicURL: nil,
+                                           idHeader: nil, hmac: nil),
+                secrets: signingSecrets(at: Date(timeIntervalSince1970: TimeInterval(now))), publicURL: nil)
+            return signer.sign(WebhookRequest(received: request), now: now, deliveryID: messageID, everySecret: true).fields
         }
 
         /// Whether the endpoint takes events of `type`: every type without a filter; a filter entry `invoice.*` takes
