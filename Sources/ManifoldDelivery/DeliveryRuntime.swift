@@ -663,9 +663,16 @@ public final class DeliveryRuntime: Sendable {
         let policy = EndpointNetworkPolicy(allowPrivateNetworks: settings.allowPrivateNetworks || !configuration.checksEndpointAddresses,
                                            allowInsecure: settings.allowInsecure)
         let url = endpoint.stored.url
-        let checked = await ExpressionThreads.run { () -> EndpointError? in
-            do throws(EndpointError) { try policy.check(url) } catch { return error }
-            return nil
+        let checked: EndpointError?
+        if policy.allowPrivateNetworks {
+            // Only the URL's form (the target's rules): nothing to resolve.
+            do throws(EndpointError) { _ = try policy.checkForm(url); checked = nil } catch { checked = error }
+        } else {
+            // getaddrinfo blocks: off the threads that serve HTTP and drive the lanes.
+            checked = await ExpressionThreads.run { () -> EndpointError? in
+                do throws(EndpointError) { try policy.check(url) } catch { return error }
+                return nil
+            }
         }
         if let checked {
             return .failure(EndpointRefusal(outcome: .permanent(status: nil, reason: "the endpoint's URL is refused: \(checked.description)")))
