@@ -346,7 +346,7 @@ public final class EndpointRegistry: EndpointDirectory, Sendable {
             case .none:
                 return
             case .startFailing, .recovered:
-                _ = try await store.recordEndpointAttempt(id: id, succeeded: succeeded, at: now)
+                try await store.recordEndpointAttempt(id: id, succeeded: succeeded, at: now)
             case .disable(let span):
                 let reason = "every attempt failed for \(span.manifoldText) (auto_disable_after \(health.withLock { $0[id]?.autoDisableAfter }?.manifoldText ?? "-"))"
                 try await store.setEndpointState(id: id, state: .disabled, reason: reason, at: now)

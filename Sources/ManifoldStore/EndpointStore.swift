@@ -15,9 +15,9 @@ public protocol EndpointStore: Sendable {
     func setEndpointState(id: String, state: EndpointState, reason: String, at: Date) async throws
     /// Adds a secret that signs from now; the others expire at `previousExpireAt`.
     func rotateEndpointSecret(id: String, sealedSecret: [UInt8], previousExpireAt: Date, at: Date) async throws
-    /// Records whether an attempt succeeded: the first failure after a success starts `failing_since`; a success
-    /// clears it. Returns the endpoint's `failing_since` after the record.
-    func recordEndpointAttempt(id: String, succeeded: Bool, at: Date) async throws -> Date?
+    /// Records where the endpoint's span of failure stands (the registry calls it only when that changes): the first
+    /// failure after a success starts `failing_since` at `at`; a success clears it. It survives a restart.
+    func recordEndpointAttempt(id: String, succeeded: Bool, at: Date) async throws
     /// The endpoint's history (created, updated, rotated, disabled, enabled, removed), oldest first.
     func endpointHistory(id: String) async throws -> [EndpointHistoryEntry]
     /// A number that changes whenever an endpoint does: the engine reloads its registry when it moves.
@@ -221,15 +221,14 @@ extension SQLiteEventStore: EndpointStore {
         }
     }
 
-    public func recordEndpointAttempt(id: String, succeeded: Bool, at: Date) async throws -> Date? {
+    public func recordEndpointAttempt(id: String, succeeded: Bool, at: Date) async throws {
         try await writer.write { db in
             if succeeded {
                 try db.execute(sql: "UPDATE endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL", arguments: [id])
-                return nil
+            } else {
+                try db.execute(sql: "UPDATE endpoints SET failing_since = ? WHERE id = ? AND failing_since IS NULL",
+                               arguments: [Self.milliseconds(at), id])
             }
-            try db.execute(sql: "UPDATE endpoints SET failing_since = ? WHERE id = ? AND failing_since IS NULL",
-                           arguments: [Self.milliseconds(at), id])
-            return try Int64.fetchOne(db, sql: "SELECT failing_since FROM endpoints WHERE id = ?", arguments: [id]).map(Self.date)
         }
     }
 
