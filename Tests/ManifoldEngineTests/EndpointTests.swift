@@ -299,6 +299,25 @@ import Testing
         #expect(try await EndpointRegistry(store: store, box: box).refresh())
     }
 
+    /// The span of failure survives a restart: an engine started later disables the endpoint at the first failure
+    /// past the span that began before it started.
+    @Test func aSpanOfFailureSurvivesARestart() async throws {
+        let store = try SQLiteEventStore(path: EngineHTTPTests.storePath())
+        defer { store.close() }
+        let box = try #require(SecretBox(base64: SecretBox.newKey()))
+        let admin = EndpointAdmin(store: store, box: box, policy: EndpointNetworkPolicy(allowPrivateNetworks: true, allowInsecure: true))
+        let (endpoint, _) = try await admin.add(tenant: "acme", .init(url: "https://hooks.acme.example/in"))
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        let before = EndpointRegistry(store: store, box: box)
+        try await before.refresh()
+        await before.attempted(endpoint.id, succeeded: false, at: start, autoDisableAfter: .seconds(3600))
+        #expect(try await admin.endpoint(endpoint.id).failingSince == start)
+        let after = EndpointRegistry(store: store, box: box)
+        try await after.refresh()
+        await after.attempted(endpoint.id, succeeded: false, at: start + 3600, autoDisableAfter: .seconds(3600))
+        #expect(try await admin.endpoint(endpoint.id).state == .disabled)
+    }
+
     /// The health state machine on given instants: the span starts at the first failure, a success ends it, and the
     /// endpoint is disabled once when the span reaches `autoDisableAfter`.
     @Test func healthDisablesOnceAfterAnUninterruptedSpanOfFailure() {
