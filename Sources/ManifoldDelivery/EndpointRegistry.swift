@@ -245,12 +245,12 @@ public final class EndpointRegistry: EndpointDirectory, Sendable {
     private let snapshot = Mutex(Snapshot())
     private let health = Mutex([String: EndpointHealth]())
     /// Told when an endpoint is disabled for failing.
-    private let onDisable: @Sendable (Disabled) -> Void
+    private let onDisable: Mutex<@Sendable (Disabled) -> Void>
 
     public init(store: any EndpointStore, box: SecretBox?, onDisable: @escaping @Sendable (Disabled) -> Void = { _ in }) {
         self.store = store
         self.box = box
-        self.onDisable = onDisable
+        self.onDisable = Mutex(onDisable)
     }
 
     /// The box from the environment; throws when endpoints exist and there is no key to open their secrets.
@@ -260,6 +260,11 @@ public final class EndpointRegistry: EndpointDirectory, Sendable {
             throw EndpointError("\(SecretBox.environmentVariable) must be base64 of 32 bytes (make one with `manifold endpoints key`)")
         }
         return box
+    }
+
+    /// Who is told when an endpoint is disabled for failing (the engine's alerts, once they exist).
+    public func whenDisabled(_ handler: @escaping @Sendable (Disabled) -> Void) {
+        onDisable.withLock { $0 = handler }
     }
 
     /// Loads the endpoints again when the store's registry changed since the last load; returns whether it did.
@@ -351,7 +356,7 @@ public final class EndpointRegistry: EndpointDirectory, Sendable {
                 let reason = "every attempt failed for \(span.manifoldText) (auto_disable_after \(health.withLock { $0[id]?.autoDisableAfter }?.manifoldText ?? "-"))"
                 try await store.setEndpointState(id: id, state: .disabled, reason: reason, at: now)
                 health.withLock { $0[id] = nil }
-                onDisable(Disabled(endpoint: id, tenant: endpoint.stored.tenant, reason: reason))
+                onDisable.withLock { $0 }(Disabled(endpoint: id, tenant: endpoint.stored.tenant, reason: reason))
                 try await refresh()
             }
         } catch {

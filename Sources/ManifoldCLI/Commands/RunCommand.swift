@@ -8,7 +8,6 @@ import ManifoldMonitor
 import ManifoldIngress
 import ManifoldPlan
 import ManifoldStore
-import Synchronization
 import Tracing
 
 /// The options of the commands that load connectors as the engine does: every `${env:}` must be set.
@@ -203,14 +202,11 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
         var delivery = DeliveryRuntime.Configuration()
         delivery.tracer = tracer
         // Customers' endpoints: their secrets are sealed with MANIFOLD_ENDPOINT_KEY; with endpoints and no key, no start.
-        let announcer = Mutex<(@Sendable (EndpointRegistry.Disabled) -> Void)?>(nil)
         let endpoints: EndpointRegistry
         let endpointBox: SecretBox?
         do {
             endpointBox = try EndpointRegistry.box(environment: environment)
-            endpoints = EndpointRegistry(store: eventStore, box: endpointBox) { disabled in
-                announcer.withLock { $0 }?(disabled)
-            }
+            endpoints = EndpointRegistry(store: eventStore, box: endpointBox)
             try await endpoints.refresh()
         } catch {
             eventStore.close()
@@ -238,19 +234,17 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
             }
             if !sources.isEmpty { try await eventStore.keepPlan(version: plan.version, sources: sources) }
             let (metricsOfEngine, center) = (engine.metrics, alerts)
-            announcer.withLock { announce in
-                announce = { disabled in
-                    logger.warning("endpoint disabled", metadata: ["endpoint": "\(disabled.endpoint)", "tenant": "\(disabled.tenant)",
-                                                                   "reason": "\(disabled.reason)"])
-                    metricsOfEngine.endpointDisabled(tenant: disabled.tenant)
-                    let now = Date()
-                    center?.announce(AlertNotification(
-                        status: .firing, rule: "endpoint-disabled", kind: .endpointDisabled, severity: .warning,
-                        connector: disabled.tenant, target: disabled.endpoint,
-                        summary: "endpoint \(disabled.endpoint) of \(disabled.tenant) disabled: \(disabled.reason); "
-                            + "`manifold endpoints enable \(disabled.endpoint) --replay` delivers what failed meanwhile",
-                        value: 1, threshold: 0, startedAt: now, at: now, sinks: nil))
-                }
+            endpoints.whenDisabled { disabled in
+                logger.warning("endpoint disabled", metadata: ["endpoint": "\(disabled.endpoint)", "tenant": "\(disabled.tenant)",
+                                                               "reason": "\(disabled.reason)"])
+                metricsOfEngine.endpointDisabled(tenant: disabled.tenant)
+                let now = Date()
+                center?.announce(AlertNotification(
+                    status: .firing, rule: "endpoint-disabled", kind: .endpointDisabled, severity: .warning,
+                    connector: disabled.tenant, target: disabled.endpoint,
+                    summary: "endpoint \(disabled.endpoint) of \(disabled.tenant) disabled: \(disabled.reason); "
+                        + "`manifold endpoints enable \(disabled.endpoint) --replay` delivers what failed meanwhile",
+                    value: 1, threshold: 0, startedAt: now, at: now, sinks: nil))
             }
         } catch {
             eventStore.close()
