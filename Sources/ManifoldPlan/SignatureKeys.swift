@@ -71,7 +71,7 @@ public enum VerifyingKey: Sendable {
     /// The key as PEM (P-256) or hex of its raw bytes (Ed25519, as Discord shows it).
     public var text: String {
         switch self {
-        case .ed25519(let key): KeyText.hex(Array(key.rawRepresentation))
+        case .ed25519(let key): Hex.encode(Array(key.rawRepresentation))
         case .p256(let key): key.pemRepresentation
         }
     }
@@ -79,7 +79,7 @@ public enum VerifyingKey: Sendable {
     /// The key as base64 of its DER, as SendGrid shows it (P-256), or hex (Ed25519).
     public var compactText: String {
         switch self {
-        case .ed25519(let key): KeyText.hex(Array(key.rawRepresentation))
+        case .ed25519(let key): Hex.encode(Array(key.rawRepresentation))
         case .p256(let key): key.derRepresentation.base64EncodedString()
         }
     }
@@ -148,7 +148,7 @@ public enum SigningKey: Sendable {
     /// The key as PEM (P-256, PKCS #8) or hex of its 32 bytes (Ed25519).
     public var text: String {
         switch self {
-        case .ed25519(let key): KeyText.hex(Array(key.rawRepresentation))
+        case .ed25519(let key): Hex.encode(Array(key.rawRepresentation))
         case .p256(let key): key.pemRepresentation
         }
     }
@@ -166,34 +166,10 @@ enum KeyText {
             return Array(data)
         }
         body = body.filter { !$0.isWhitespace }
-        if body.count.isMultiple(of: 2), body.allSatisfy(\.isHexDigit), let bytes = fromHex(body) { return bytes }
+        if body.count.isMultiple(of: 2), body.allSatisfy(\.isHexDigit), let bytes = Hex.decode(body) { return bytes }
         var padded = body.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         while !padded.count.isMultiple(of: 4) { padded += "=" }
         guard let data = Data(base64Encoded: padded) else { throw KeyError("the key is neither PEM, hex nor base64") }
         return Array(data)
-    }
-
-    static func fromHex(_ text: String) -> [UInt8]? {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(text.count / 2)
-        var index = text.startIndex
-        while index < text.endIndex {
-            let next = text.index(index, offsetBy: 2)
-            guard let byte = UInt8(text[index..<next], radix: 16) else { return nil }
-            bytes.append(byte)
-            index = next
-        }
-        return bytes
-    }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0xf)])
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }
