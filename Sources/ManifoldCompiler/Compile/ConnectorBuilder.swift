@@ -372,6 +372,16 @@ struct ConnectorBuilder {
         let routePath = headers(at: pointer.appending("path"))
         if let target = targets.first(where: { $0.name == targetName }) {
             if let operation = target.operation(named: operationName) {
+                if let schema = operation.bodySchema, let body = value(pointer.appending("body")) {
+                    for finding in BodySchemaCheck.check(body, at: pointer.appending("body"), schema: schema, operation: call) {
+                        switch finding.severity {
+                        case .error: error("route '\(name)': " + finding.message, at: finding.pointer, key: finding.atKey)
+                        case .warning:
+                            diagnostics.append(.warning("route '\(name)': " + finding.message,
+                                                        at: finding.atKey ? document.keyLocation(of: finding.pointer) : document.location(of: finding.pointer)))
+                        }
+                    }
+                }
                 let placeholders = operation.pathParameters
                 for missing in placeholders where !routePath.contains(where: { $0.name == missing }) {
                     error("route '\(name)' calls \(call), whose path \(operation.path) needs a value for {\(missing)}: add path: { \(missing): ... }",
