@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 let strictSwift: [SwiftSetting] = [
@@ -28,6 +28,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
+        // OpenAPI documents (3.0 and 3.1) for `manifold import openapi`; without its external-loading trait, which
+        // the import does not use and which makes the package slower to build.
+        .package(url: "https://github.com/mattpolzin/OpenAPIKit", from: "6.4.0", traits: []),
     ],
     targets: [
         // An ordered JSON value with its own parser and printer: the data every other module speaks.
@@ -107,12 +110,24 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        // `manifold import openapi`: an OpenAPI document's operations as a target block (base URL, auth, operations
+        // with their body schemas). Pure: text in, YAML out.
+        .target(
+            name: "ManifoldImport",
+            dependencies: [
+                "JSONValue", "Yams",
+                .product(name: "OpenAPIKit", package: "OpenAPIKit"),
+                .product(name: "OpenAPIKit30", package: "OpenAPIKit"),
+                .product(name: "OpenAPIKitCompat", package: "OpenAPIKit"),
+            ],
+            swiftSettings: strictSwift
+        ),
         // The subcommands; the executable only calls into this.
         .target(
             name: "ManifoldCLI",
             dependencies: [
                 "JSONValue", "JSONata", "ManifoldPlan", "ManifoldCompiler", "ManifoldDiff", "ManifoldIngress", "ManifoldStore",
-                "ManifoldDelivery", "ManifoldEngine", "ManifoldTestRunner", "ManifoldMonitor",
+                "ManifoldDelivery", "ManifoldEngine", "ManifoldTestRunner", "ManifoldMonitor", "ManifoldImport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
