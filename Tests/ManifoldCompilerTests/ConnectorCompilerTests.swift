@@ -18,8 +18,13 @@ import Testing
         let result = ConnectorCompiler(environment: .require(environment)).compile(files)
         #expect(result.diagnostics.isEmpty, "\(result.diagnostics)")
         let plan = try #require(result.plan)
-        #expect(plan.connectors.map(\.name) == ["app-events-fanout", "customer-webhooks", "github-to-slack", "mailgun-to-airtable", "sendgrid-to-mixpanel",
-                                                 "shopify-to-3pl", "stripe-to-hubspot", "twilio-sms-to-helpdesk", "zoom-to-jira"])
+        #expect(plan.connectors.map(\.name) == [
+            "app-events-fanout", "app-to-paypal", "calendly-to-notion", "customer-webhooks", "github-to-jira",
+            "github-to-slack", "intercom-to-zendesk", "mailgun-to-airtable", "paddle-to-sendgrid",
+            "sendgrid-to-mixpanel", "sentry-to-linear", "shopify-to-3pl", "shopify-to-mailchimp",
+            "stripe-to-hubspot", "stripe-to-intercom", "stripe-to-mixpanel", "twilio-sms-to-helpdesk",
+            "typeform-to-salesforce", "zoom-to-jira",
+        ])
         let stripe = try #require(plan.connector(named: "stripe-to-hubspot"))
         #expect(stripe.source.verification.scheme == .stripe)
         #expect(stripe.routes.map(\.call) == ["hubspot.upsert_contact", "slack.notify"])
