@@ -101,6 +101,7 @@ extension TargetPlan {
     /// As JSON, with every effective value.
     public var json: JSON {
         var object: JSONObject = ["base_url": .string(baseURL.description)]
+        if let description { object["description"] = .string(description) }
         if allowInsecure { object["allow_insecure"] = true }
         object["auth"] = auth.json
         object["timeout"] = .string(timeout.manifoldText)
@@ -185,6 +186,7 @@ extension RoutePlan {
     /// As JSON, with every effective value.
     public var json: JSON {
         var object: JSONObject = ["name": .string(name)]
+        if let description { object["description"] = .string(description) }
         if let condition { object["when"] = .string(condition.source) }
         object["call"] = .string(call)
         if let body { object["body"] = body.json }

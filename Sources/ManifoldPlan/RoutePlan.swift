@@ -13,6 +13,8 @@ public struct RoutePlan: Sendable, Hashable {
     public var idempotencyKey: ExpressionSource?
     /// Jobs with the same key are delivered in order, one at a time; `nil` means no ordering.
     public var orderingKey: ExpressionSource?
+    /// What the route is for, in a sentence (for the runbook).
+    public var description: String?
 
     public init(name: String, condition: ExpressionSource?, target: String, operation: String, body: Template?,
                 headers: [Header], query: [Header], pathParameters: [Header], idempotencyKey: ExpressionSource?, orderingKey: ExpressionSource? = nil)

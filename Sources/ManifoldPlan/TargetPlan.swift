@@ -17,6 +17,8 @@ public struct TargetPlan: Sendable, Hashable {
     /// A target whose endpoints are customers' own, registered at runtime (`manifold endpoints`): each call goes to
     /// every endpoint of the event's tenant that takes its type, signed with that endpoint's secrets.
     public var endpoints: EndpointsSettings?
+    /// What the API is, in a sentence (for the runbook).
+    public var description: String?
 
     public init(name: String, baseURL: ConfigString, allowInsecure: Bool, auth: AuthMethod, timeout: Duration,
                 concurrency: Int, rateLimit: RateLimit?, retry: RetryPolicy, circuitBreaker: CircuitBreakerPolicy,

@@ -87,6 +87,9 @@ import Testing
             #expect(section.contains("manifold dlq replay --connector stripe-to-hubspot --target hubspot"))
             #expect(page.contains("Rate: at most 100 calls per 10s (pool `hubspot`"))
             #expect(page.contains("up to 8 attempts in all"))
+            // The file's descriptions flow in: the route's under its heading, the target's under its own.
+            #expect(page.contains("### Route `contact`\n\nEvery paid checkout becomes (or updates) the buyer's contact, marked as a customer."))
+            #expect(page.contains("### Target `hubspot`\n\nThe sales team's HubSpot portal"))
         }
     }
 

@@ -274,6 +274,7 @@ struct DocsSite {
         ]
         for route in connector.routes {
             blocks.append(.heading(level: 3, text: "Route `\(route.name)`", anchor: "route-\(DocText.anchor(route.name))"))
+            if let description = route.description { blocks.append(.paragraph(description)) }
             var items: [String] = []
             items.append(route.condition.map { "Runs when " + DocText.code($0.source) + " is true." } ?? "Runs for every event.")
             if let target = connector.target(named: route.target) {
@@ -312,6 +313,7 @@ struct DocsSite {
         var blocks: [DocBlock] = [.heading(level: 2, text: "Targets and their policies", anchor: "targets")]
         for target in connector.targets {
             blocks.append(.heading(level: 3, text: "Target `\(target.name)`", anchor: "target-\(DocText.anchor(target.name))"))
+            if let description = target.description { blocks.append(.paragraph(description)) }
             var items: [String] = []
             if let endpoints = target.endpoints {
                 items.append("Calls go to customers' endpoints, registered at run time (`manifold endpoints`): each endpoint of the tenant "

@@ -309,6 +309,7 @@ struct ConnectorBuilder {
             rateLimit: rateLimit, retry: retry, circuitBreaker: circuitBreaker, headers: headers(at: pointer.appending("headers")),
             signing: signing, operations: operations)
         target.endpoints = endpoints
+        target.description = value(pointer.appending("description"))?.stringValue
         return target
     }
 
@@ -407,12 +408,14 @@ struct ConnectorBuilder {
                      ?? " (targets: \(targets.map(\.name).joined(separator: ", ")))"),
                   at: pointer.appending("call"))
         }
-        return RoutePlan(
+        var route = RoutePlan(
             name: name, condition: expression(at: pointer.appending("when")), target: targetName, operation: operationName,
             body: value(pointer.appending("body")).map { template($0, at: pointer.appending("body")) },
             headers: headers(at: pointer.appending("headers")), query: headers(at: pointer.appending("query")),
             pathParameters: routePath, idempotencyKey: expression(at: pointer.appending("idempotency_key")),
             orderingKey: expression(at: pointer.appending("ordering_key")))
+        route.description = value(pointer.appending("description"))?.stringValue
+        return route
     }
 
     // MARK: Values
