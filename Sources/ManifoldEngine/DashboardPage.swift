@@ -148,20 +148,7 @@ enum DashboardPage {
 
     static func integer(_ value: JSON?) -> String { value?.numberValue.map { String(Int($0)) } ?? "0" }
 
-    static func escape(_ text: String) -> String {
-        var out = ""
-        for character in text {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(character)
-            }
-        }
-        return out
-    }
+    static func escape(_ text: String) -> String { HTMLText.escape(text) }
 
     static let style = """
         body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
@@ -306,4 +293,24 @@ enum DashboardPage {
         refresh();
         setInterval(refresh, Math.max(1, Number(document.body.dataset.refresh) || 2) * 1000);
         """
+}
+
+/// Text for HTML: the five characters that could end an element or an attribute, escaped. The dashboard and the
+/// generated handbook (`manifold docs`) write with it.
+public enum HTMLText {
+    public static func escape(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.count)
+        for character in text {
+            switch character {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            default: out.append(character)
+            }
+        }
+        return out
+    }
 }

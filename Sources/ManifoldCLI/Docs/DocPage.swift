@@ -1,4 +1,5 @@
 import Foundation
+import ManifoldEngine
 
 /// A page of the generated documentation as blocks, written once and rendered as HTML or Markdown, so the two
 /// formats say the same thing.
@@ -78,21 +79,7 @@ enum DocText {
         return output
     }
 
-    static func escape(_ text: String) -> String {
-        var output = ""
-        output.reserveCapacity(text.count)
-        for character in text {
-            switch character {
-            case "&": output += "&amp;"
-            case "<": output += "&lt;"
-            case ">": output += "&gt;"
-            case "\"": output += "&quot;"
-            case "'": output += "&#39;"
-            default: output.append(character)
-            }
-        }
-        return output
-    }
+    static func escape(_ text: String) -> String { HTMLText.escape(text) }
 
     /// A name as an anchor: lower case letters, digits and dashes.
     static func anchor(_ text: String) -> String {
