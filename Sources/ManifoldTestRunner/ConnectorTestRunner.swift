@@ -27,6 +27,12 @@ public struct ConnectorTestRunner: Sendable {
         self.endpoints = endpoints
     }
 
+    /// The virtual time a case may take: every target's worst-case retry budget (with `max_elapsed`), and a day.
+    static func settlingBound(_ connector: ConnectorPlan) -> Duration {
+        let longest = connector.targets.map { max($0.worstCaseRetryBudget, $0.retry.maxElapsed) }.max() ?? .zero
+        return longest + .seconds(86_400)
+    }
+
     /// Where a test's endpoint answers.
     static func endpointURL(_ name: String) -> String { "https://\(name).endpoints.test/" }
 
@@ -122,9 +128,16 @@ public struct ConnectorTestRunner: Sendable {
             for _ in 0..<testCase.webhook.deliveries {
                 replies.append(await engine.receive(request, on: route))
             }
-            // Every job to its end: virtual time makes backoffs instant; real time bounds a connector that never settles.
-            let deadline = ContinuousClock.now + .seconds(10)
-            while runtime.backlog > 0, ContinuousClock.now < deadline {
+            // Every job to its end. Virtual time makes backoffs instant, so a case ends when its backlog does, however
+            // busy the machine (a window of real time here once failed a case on a loaded CI machine). A connector that
+            // never settles is bounded in virtual time: past every target's longest retry budget and a day more, what
+            // is still pending stays pending and the case says so. Real time only bounds a hang, generously.
+            let settleBy = clock.now + Self.settlingBound(connector)
+            let hangBound = ContinuousClock.now + .seconds(600)
+            while runtime.backlog > 0, clock.now < settleBy {
+                guard ContinuousClock.now < hangBound else {
+                    throw CaseError("the case did not settle in 10 minutes of real time (\(runtime.backlog) jobs pending): a hang")
+                }
                 try await Task.sleep(for: .milliseconds(1))
             }
             await runtime.drain()
