@@ -116,6 +116,7 @@ let package = Package(
             name: "ManifoldImport",
             dependencies: [
                 "JSONValue", "Yams",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "OpenAPIKit", package: "OpenAPIKit"),
                 .product(name: "OpenAPIKit30", package: "OpenAPIKit"),
                 .product(name: "OpenAPIKitCompat", package: "OpenAPIKit"),
