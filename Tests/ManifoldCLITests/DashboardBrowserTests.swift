@@ -114,6 +114,9 @@ import Testing
         }
 
         func quit() async {
+            // A blank page first: a dashboard left open polls its engine's port every 2 s, and the system may hand that
+            // port to another test's mock vendor (seen on CI) should the browser outlive its driver.
+            _ = try? await command("/url", ["url": "about:blank"])
             _ = try? await command("", method: .DELETE)
             // chromedriver may not exit on SIGTERM while it winds its browser down: it is not waited for.
             kill(driver.processIdentifier, SIGKILL)

@@ -146,7 +146,9 @@ import Testing
         await setup.stop()
         try await vendor.stop()
 
-        let calls = vendor.calls
+        // Only the endpoints' paths: a port the system hands out again may still get a stray request from an earlier
+        // test's client (a dashboard page polling its engine's old port was seen on CI).
+        let calls = vendor.calls.filter { ["/acme/all", "/acme/invoices", "/globex"].contains($0.path) }
         #expect(calls.filter { $0.path == "/acme/all" }.compactMap { try? JSONParser.parse($0.body)["data"]?["n"]?.intValue }.sorted() == [1, 2])
         #expect(calls.filter { $0.path == "/acme/invoices" }.compactMap { try? JSONParser.parse($0.body)["data"]?["n"]?.intValue }.sorted() == [1])
         #expect(calls.filter { $0.path == "/globex" }.compactMap { try? JSONParser.parse($0.body)["data"]?["n"]?.intValue }.sorted() == [3])
@@ -228,7 +230,7 @@ import Testing
         try await setup.registry.refresh()
         #expect(try await setup.post(#"{"id":"r1","customer":"acme","type":"x"}"#).status == 200)
         try await setup.settled(1)
-        let call = try #require(vendor.calls.first)
+        let call = try #require(vendor.calls.first { $0.path == "/rotating" })
         #expect((call.headers["webhook-signature"] ?? "").split(separator: " ").count == 2)
         #expect(try Self.verify([(call, old), (call, new)]) == ["verified", "verified"], "receivers knowing either secret accept it")
         // The overlap over: only the new secret signs.
@@ -242,7 +244,7 @@ import Testing
         await setup.runtime.sweep()
         await setup.stop()
         try await vendor.stop()
-        #expect(vendor.calls.count == 1)
+        #expect(vendor.calls.filter { $0.path == "/rotating" }.count == 1)
         #expect(try await setup.admin.history(endpoint.id).map(\.kind) == ["created", "rotated", "rotated", "removed"])
     }
 
