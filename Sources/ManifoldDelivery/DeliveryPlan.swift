@@ -47,9 +47,11 @@ public struct DeliveryPlan: Sendable {
         return (program, route)
     }
 
-    /// Whether the plan can deliver `job`: it has the job's route, and its lane.
+    /// Whether the plan can deliver `job`: it has the job's route, and its lane (for a flow, a target of its steps).
     func delivers(_ job: DeliveryJob) -> Bool {
-        route(job.connector, job.route).map { $0.1.plan.target == job.target } ?? false
+        guard let (_, route) = route(job.connector, job.route) else { return false }
+        if let flow = route.flow { return job.isFlow && flow.targets.contains(job.target) }
+        return !job.isFlow && route.plan.target == job.target
     }
 
     /// Every target of the plan, by lane.
@@ -203,15 +205,58 @@ struct RouteProgram: Sendable {
     let query: [NamedTemplate]
     let path: [NamedTemplate]
     let idempotencyKey: JSONataExpression?
+    /// A flow's steps, compiled; `nil` for a route's one call.
+    let flow: FlowProgram?
 
     init(_ route: RoutePlan, connector: String, resolver: ConfigResolver) throws {
         plan = route
+        flow = route.isFlow ? try FlowProgram(route, connector: connector, resolver: resolver) : nil
         lane = DeliveryPlan.lane(connector: connector, target: route.target)
         body = try route.body.map { try CompiledTemplate($0, resolver: resolver) }
         headers = try route.headers.map { try NamedTemplate($0, resolver: resolver) }
         query = try route.query.map { try NamedTemplate($0, resolver: resolver) }
         path = try route.pathParameters.map { try NamedTemplate($0, resolver: resolver) }
         idempotencyKey = try route.idempotencyKey.map { try JSONataExpression($0.source) }
+    }
+}
+
+/// A flow's steps and failure steps, compiled: each call step's mapping as a route's, its condition and list.
+struct FlowProgram: Sendable {
+    let steps: [StepProgram]
+    let onFailure: [StepProgram]
+    /// Every target a step calls.
+    let targets: Set<String>
+
+    init(_ route: RoutePlan, connector: String, resolver: ConfigResolver) throws {
+        steps = try route.steps.map { try StepProgram($0, connector: connector, resolver: resolver) }
+        onFailure = try route.onFailure.map { try StepProgram($0, connector: connector, resolver: resolver) }
+        targets = Set((route.steps + route.onFailure).compactMap(\.call?.target))
+    }
+
+    func steps(of handler: FlowProgress.Handler) -> [StepProgram] {
+        handler == .steps ? steps : onFailure
+    }
+}
+
+/// One step, compiled.
+struct StepProgram: Sendable {
+    let plan: StepPlan
+    let call: RouteProgram?
+    let condition: JSONataExpression?
+    let forEach: JSONataExpression?
+    let value: CompiledTemplate?
+
+    init(_ step: StepPlan, connector: String, resolver: ConfigResolver) throws {
+        plan = step
+        call = try step.call.map { try RouteProgram($0, connector: connector, resolver: resolver) }
+        condition = try step.condition.map { try JSONataExpression($0.source) }
+        forEach = try step.forEach.map { try JSONataExpression($0.source) }
+        value = try step.value.map { try CompiledTemplate($0, resolver: resolver) }
+    }
+
+    var machine: FlowMachine.Step {
+        FlowMachine.Step(name: plan.name, target: plan.call?.target, hasCondition: condition != nil,
+                         forEach: plan.forEach.map { _ in (plan.maxItems, plan.onElementFailure == .continue) })
     }
 }
 
@@ -263,7 +308,11 @@ extension RoutePlan {
     /// idempotency key.
     var mappingExpressions: [ExpressionSource] {
         let templates: [Template] = (body.map { [$0] } ?? []) + (headers + query + pathParameters).map(\.value)
-        return templates.flatMap(\.expressions) + (idempotencyKey.map { [$0] } ?? [])
+        let own = templates.flatMap(\.expressions) + (idempotencyKey.map { [$0] } ?? [])
+        return own + (steps + onFailure).flatMap { step in
+            (step.call?.mappingExpressions ?? []) + (step.value?.expressions ?? [])
+                + [step.condition, step.forEach].compactMap { $0 }
+        }
     }
 }
 

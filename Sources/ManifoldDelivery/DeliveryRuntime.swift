@@ -60,20 +60,20 @@ public final class DeliveryRuntime: Sendable {
     /// Customers' endpoints, for endpoints targets.
     public let endpoints: EndpointRegistry?
 
-    private let current = Mutex<DeliveryPlan?>(nil)
-    private let pinned = Mutex<[String: DeliveryPlan]>([:])
-    private let lanes = Mutex<[String: Lane]>([:])
+    let current = Mutex<DeliveryPlan?>(nil)
+    let pinned = Mutex<[String: DeliveryPlan]>([:])
+    let lanes = Mutex<[String: Lane]>([:])
     private let limiters = Mutex<[String: SlidingWindowLimiter]>([:])
     /// Jobs in memory (queued or in flight), by lane, so that a sweep never claims one twice.
-    private let known = Mutex(ResidentJobs())
+    let known = Mutex(ResidentJobs())
     /// Jobs whose connector, target or route the running plan does not have (a reload removed it): kept in memory
     /// and leased, reported, resumed when a plan has it again; never dropped.
-    private let held = Mutex<[DeliveryJob]>([])
+    let held = Mutex<[DeliveryJob]>([])
     private let stopping = Atomic<Bool>(false)
     private let inFlight = Atomic<Int>(0)
-    private let statistics = Mutex(Statistics())
+    let statistics = Mutex(Statistics())
     private let monitors = Mutex<[any DeliveryMonitor]>([])
-    private let jitter: Jitter
+    let jitter: Jitter
     /// Lanes of endpoints disabled or removed whose pending jobs were dead-lettered (once, until enabled again).
     private let retiredLanes = Mutex<Set<String>>([])
 
@@ -191,11 +191,11 @@ public final class DeliveryRuntime: Sendable {
             DeliveryJob(id: job.id, eventStoreID: eventStoreID, connector: connector, route: job.route, target: job.target,
                         lane: job.lane, orderingKey: job.orderingKey, traceID: job.traceID, planVersion: job.planVersion,
                         pinsPlan: job.pinsPlan, vendorEventID: vendorEventID, payload: payload, headers: headers,
-                        receivedAt: receivedAt, attempts: 0, firstAttemptAt: nil)
+                        receivedAt: receivedAt, attempts: 0, firstAttemptAt: nil, flow: job.flow)
         })
     }
 
-    private func place(_ jobs: [DeliveryJob], notBefore: [String: Duration] = [:]) {
+    func place(_ jobs: [DeliveryJob], notBefore: [String: Duration] = [:]) {
         known.withLock { $0.insert(jobs) }
         var byLane: [String: [DeliveryJob]] = [:]
         for job in jobs { byLane[job.lane, default: []].append(job) }
@@ -319,7 +319,7 @@ public final class DeliveryRuntime: Sendable {
                                planVersion: job.planVersion, pinsPlan: job.pinsPlan,
                                vendorEventID: claim.event.summary.eventID, payload: payload, headers: claim.event.headers,
                                receivedAt: claim.event.summary.receivedAt, attempts: job.attempts,
-                               firstAttemptAt: job.firstAttemptAt)
+                               firstAttemptAt: job.firstAttemptAt, flow: job.flow)
         }
         logger.info("claimed jobs", metadata: ["jobs": "\(jobs.count)"])
         place(jobs, notBefore: notBefore)
@@ -394,6 +394,10 @@ public final class DeliveryRuntime: Sendable {
     }
 
     private func attempt(_ job: DeliveryJob, on lane: Lane) async {
+        if job.isFlow {
+            await attemptFlow(job, on: lane)
+            return
+        }
         var job = job
         // The plan the call is made with, fixed now: a reload during the call does not change it.
         let deliveryPlan = await plan(for: job)
@@ -472,6 +476,7 @@ public final class DeliveryRuntime: Sendable {
             case .retry: if case .rateLimited = outcome { statistics.rateLimited += 1 } else { statistics.retried += 1 }
             case .dead: statistics.deadLettered += 1
             case .quarantined: statistics.quarantined += 1
+            case .advance: break
             }
         }
         log(job, outcome: outcome, stored: stored, duration: duration)
@@ -488,12 +493,12 @@ public final class DeliveryRuntime: Sendable {
         observer?(job, stored)
     }
 
-    private func report(_ report: AttemptReport) {
+    func report(_ report: AttemptReport) {
         for monitor in monitors.withLock({ $0 }) { monitor.attempted(report) }
     }
 
     /// The attempt's span: a client span under the event's span, in the event's trace.
-    private func startSpan(for job: DeliveryJob) -> (any Span)? {
+    func startSpan(for job: DeliveryJob) -> (any Span)? {
         guard let tracer = configuration.tracer else { return nil }
         let span = TraceContext.eventContext(traceID: job.traceID).startSpan("deliver \(job.lane)", ofKind: .client, with: tracer)
         span.updateAttributes { attributes in
@@ -509,7 +514,7 @@ public final class DeliveryRuntime: Sendable {
 
     /// The `traceparent` the vendor gets: the span's, as the tracer writes it; without a tracer (or one that writes
     /// none), a new span id in the event's trace.
-    private func traceparent(of span: (any Span)?, job: DeliveryJob) -> String {
+    func traceparent(of span: (any Span)?, job: DeliveryJob) -> String {
         if let span, let tracer = configuration.tracer {
             var carrier: [(name: String, value: String)] = []
             tracer.inject(span.context, into: &carrier, using: HeaderPairsInjector())
@@ -518,7 +523,7 @@ public final class DeliveryRuntime: Sendable {
         return TraceContext.traceparent(traceID: job.traceID, spanID: TraceContext.newSpanID())
     }
 
-    private func end(_ span: (any Span)?, job: DeliveryJob, outcome: AttemptOutcome, stored: JobOutcome,
+    func end(_ span: (any Span)?, job: DeliveryJob, outcome: AttemptOutcome, stored: JobOutcome,
                      request: PreparedRequest?)
     {
         guard let span else { return }
@@ -538,7 +543,7 @@ public final class DeliveryRuntime: Sendable {
         span.end()
     }
 
-    private func log(_ job: DeliveryJob, outcome: AttemptOutcome, stored: JobOutcome, duration: Duration) {
+    func log(_ job: DeliveryJob, outcome: AttemptOutcome, stored: JobOutcome, duration: Duration) {
         var metadata: Logger.Metadata = [
             "connector": "\(job.connector)", "route": "\(job.route)", "target": "\(job.target)",
             "event": "\(job.eventStoreID)", "job": "\(job.id)", "attempt": "\(job.attempts)",
@@ -549,6 +554,10 @@ public final class DeliveryRuntime: Sendable {
         case .delivered:
             metadata["outcome"] = "delivered"
             logger.info("delivered", metadata: metadata)
+        case .advance(let lane, _):
+            metadata["outcome"] = "next_step"
+            metadata["next_lane"] = "\(lane)"
+            logger.info("step done", metadata: metadata)
         case .retry(let at):
             metadata["outcome"] = "retry"
             metadata["retry_at"] = "\(at.ISO8601Format())"
@@ -570,22 +579,41 @@ public final class DeliveryRuntime: Sendable {
         var request: PreparedRequest
         var responseHeaders: [(name: String, value: String)] = []
         var responseBody: String?
+        /// For a flow's step: the answer as later steps read it (`$steps.NAME`).
+        var result: JSON?
+    }
+
+    /// A flow step's call: its mapping, the bindings it reads and its default idempotency key.
+    struct FlowCall: Sendable {
+        var route: RouteProgram
+        var bindings: [String: JSON]
+        var key: String
+        /// `route.step`, and what the record adds to the request: the step, its element, its handler.
+        var origin: String
+        var label: JSONObject
     }
 
     /// Maps, authenticates, calls and classifies; a 401 with OAuth fetches a new token and calls once more.
-    private func perform(_ job: DeliveryJob, with deliveryPlan: DeliveryPlan?, traceparent: String) async
+    func perform(_ job: DeliveryJob, with deliveryPlan: DeliveryPlan?, traceparent: String, flowCall: FlowCall? = nil) async
         -> (AttemptOutcome, Exchange?)
     {
-        guard let deliveryPlan, let (connector, route) = deliveryPlan.route(job.connector, job.route),
-              let target = connector.targets[route.plan.target]
-        else { return (.badData(reason: "the plan has no route '\(job.route)' of '\(job.connector)'"), nil) }
+        guard let deliveryPlan, let (connector, found) = deliveryPlan.route(job.connector, job.route) else {
+            return (.badData(reason: "the plan has no route '\(job.route)' of '\(job.connector)'"), nil)
+        }
+        let route = flowCall?.route ?? found
+        guard let target = connector.targets[route.plan.target] else {
+            return (.badData(reason: "the plan has no target '\(route.plan.target)' of '\(job.connector)'"), nil)
+        }
         var prepared: PreparedRequest
         let now = Int64(clock.wall.timeIntervalSince1970.rounded(.down))
         // A customer's endpoint gone or disabled: nothing to map, nothing to send.
         if target.plan.endpoints != nil, let refusal = endpointRefusal(lane: job.lane) { return (refusal.outcome, nil) }
         // The mapping's expressions and the body schema run off the cooperative threads (see ExpressionThreads).
         let built = await ExpressionThreads.run { () -> Result<PreparedRequest, BadData> in
-            Result { () throws(BadData) in try RequestBuilder.prepare(job: job, connector: connector, route: route, now: now) }
+            Result { () throws(BadData) in
+                try RequestBuilder.prepare(job: job, connector: connector, route: route, now: now,
+                                           extra: flowCall?.bindings ?? [:], defaultKey: flowCall?.key)
+            }
         }
         switch built {
         case .success(let request): prepared = request
@@ -598,6 +626,8 @@ public final class DeliveryRuntime: Sendable {
             }
         }
         prepared.request.headers.append(("traceparent", traceparent))
+        prepared.request.origin = flowCall?.origin
+        prepared.label = flowCall?.label
         prepared.displayHeaders.append(prepared.request.headers.last!)
         var exchange = Exchange(request: prepared)
         var rejected: String?
@@ -624,6 +654,7 @@ public final class DeliveryRuntime: Sendable {
             }
             exchange.responseHeaders = response.headers.filter { !CredentialName.matches($0.name) }
             exchange.responseBody = String(decoding: response.body.prefix(2048), as: UTF8.self)
+            if flowCall != nil { exchange.result = FlowResult.of(response) }
             if response.status == 401, case .oauth2 = target.auth, round == 0 {
                 // Once: a token the vendor revoked or that expired early.
                 continue
@@ -691,7 +722,7 @@ public final class DeliveryRuntime: Sendable {
     }
 
     /// The plan a job is delivered with: the running one, or its own version when it pins it.
-    private func plan(for job: DeliveryJob) async -> DeliveryPlan? {
+    func plan(for job: DeliveryJob) async -> DeliveryPlan? {
         guard let running = plan else { return nil }
         guard job.pinsPlan, job.planVersion != running.version else { return running }
         if let cached = pinned.withLock({ $0[job.planVersion] }) { return cached }
@@ -734,7 +765,7 @@ extension AttemptOutcome {
 }
 
 /// The runtime's randomness for jitter: a seeded generator when configured, the system's otherwise.
-private final class Jitter: Sendable {
+final class Jitter: Sendable {
     private let seeded: Mutex<SeededGenerator?>
 
     init(seed: UInt64?) {
@@ -749,7 +780,7 @@ private final class Jitter: Sendable {
     }
 }
 
-private struct JitterSource: RandomNumberGenerator {
+struct JitterSource: RandomNumberGenerator {
     let jitter: Jitter
 
     mutating func next() -> UInt64 { jitter.next() }

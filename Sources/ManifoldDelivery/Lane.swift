@@ -23,6 +23,12 @@ public struct DeliveryJob: LaneItem {
     /// Attempts that counted so far.
     public var attempts: Int
     public var firstAttemptAt: Date?
+    /// A flow job's progress (see `FlowProgress`); `nil` for a route's one call.
+    public var flow: JSON? = nil
+
+    /// Whether it is a flow's job. (Not `flow != nil`: JSON takes `nil` as its own null, so that would compare with
+    /// `.some(.null)`.)
+    public var isFlow: Bool { if case .some = flow { true } else { false } }
 }
 
 /// One lane as it is now.

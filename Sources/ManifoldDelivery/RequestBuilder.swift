@@ -12,10 +12,12 @@ struct PreparedRequest: Sendable {
     var displayURL: String
     var displayHeaders: [(name: String, value: String)]
     var idempotencyKey: String
+    /// A flow step's call: which step (and element, and handler), written into the record.
+    var label: JSONObject?
 
     /// The call as recorded: method, URL and headers with secrets hidden, the body cut to `bodyLimit` bytes.
     func record(bodyLimit: Int = 4096) -> JSON {
-        var object = JSONObject()
+        var object = label ?? JSONObject()
         object["method"] = .string(request.method)
         object["url"] = .string(displayURL)
         object["headers"] = .array(displayHeaders.map { .array([.string($0.name), .string($0.value)]) })
@@ -30,13 +32,15 @@ struct PreparedRequest: Sendable {
 /// Evaluates a route's mapping into a call: body (checked against the operation's schema), headers, query, path.
 enum RequestBuilder {
     /// The call for `job`, signed at `now` (Unix seconds) when its target signs.
-    static func prepare(job: DeliveryJob, connector: ConnectorProgram, route: RouteProgram, now: Int64) throws(BadData)
-        -> PreparedRequest
+    /// A flow's step passes `extra` bindings (`$steps`, `$item`, `$index`, `$failure`) and its own default key.
+    static func prepare(job: DeliveryJob, connector: ConnectorProgram, route: RouteProgram, now: Int64,
+                        extra: [String: JSON] = [:], defaultKey: String? = nil) throws(BadData) -> PreparedRequest
     {
         guard let target = connector.targets[route.plan.target],
               let operation = target.operations[route.plan.operation]
         else { throw BadData(description: "the plan has no \(route.plan.call)") }
-        let bindings = connector.bindings(headers: job.headers)
+        var bindings = connector.bindings(headers: job.headers)
+        for (name, value) in extra { bindings[name] = value }
         let payload = job.payload
         func evaluate(_ template: CompiledTemplate, _ what: String) throws(BadData) -> JSON? {
             do {
@@ -128,7 +132,7 @@ enum RequestBuilder {
                 throw BadData(description: "idempotency_key: \(error)")
             }
         } else {
-            key = "\(job.connector):\(job.vendorEventID):\(job.route)"
+            key = defaultKey ?? "\(job.connector):\(job.vendorEventID):\(job.route)"
         }
         guard !key.utf8.contains(where: { $0 < 32 || $0 == 127 }) else {
             throw BadData(description: "idempotency_key holds a control character")

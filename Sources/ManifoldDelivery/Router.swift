@@ -18,6 +18,8 @@ public struct Router: Sendable {
         let orderingKey: JSONataExpression?
         /// For a route to an endpoints target: the event's tenant and type, which pick the endpoints.
         let endpoints: (tenant: JSONataExpression, eventType: JSONataExpression?)?
+        /// A flow: its job starts at its first step, on its first call's lane.
+        let isFlow: Bool
     }
 
     public struct SetupError: Error, CustomStringConvertible {
@@ -44,7 +46,7 @@ public struct Router: Sendable {
                                 lane: DeliveryPlan.lane(connector: connector.name, target: route.target),
                                 condition: try route.condition.map { try JSONataExpression($0.source) },
                                 orderingKey: try route.orderingKey.map { try JSONataExpression($0.source) },
-                                endpoints: endpoints)
+                                endpoints: endpoints, isFlow: route.isFlow)
                 }
             } catch {
                 throw SetupError(description: "connector '\(connector.name)': \(error)")
@@ -98,7 +100,7 @@ public struct Router: Sendable {
                 }
                 jobs.append(NewJob(route: rule.name, target: rule.target, lane: rule.lane, orderingKey: orderingKey,
                                    traceID: traceID, replayOf: replayOf(rule.name),
-                                   planVersion: planVersion, pinsPlan: pinsPlan))
+                                   planVersion: planVersion, pinsPlan: pinsPlan, flow: rule.isFlow ? FlowProgress.start.json : JSON?.none))
             } catch {
                 throw Failure(description: "route '\(rule.name)': \(error)")
             }

@@ -9,6 +9,8 @@ public struct OutboundRequest: Sendable {
     public var url: String
     public var headers: [(name: String, value: String)]
     public var body: [UInt8]?
+    /// Which flow step makes the call (`route.step`), for tests' scripted answers; never sent.
+    public var origin: String?
 
     public init(method: String, url: String, headers: [(name: String, value: String)], body: [UInt8]?) {
         self.method = method

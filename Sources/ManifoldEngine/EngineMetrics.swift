@@ -153,6 +153,9 @@ public final class EngineMetrics: Sendable, DeliveryMonitor {
         case .quarantined:
             quarantined = true
             completed(lane, "quarantined")
+        case .advance:
+            // A flow's step call succeeded on this lane; the flow goes on elsewhere.
+            completed(lane, "delivered")
         case .retry:
             break
         }
@@ -166,6 +169,7 @@ public final class EngineMetrics: Sendable, DeliveryMonitor {
             case .retry: "retry"
             case .dead: "dead_lettered"
             case .quarantined: "quarantined"
+            case .advance: "next_step"
             }
             let failure = Failure(at: report.finishedAt, connector: job.connector, target: job.target, route: job.route,
                                   job: job.id, event: job.eventStoreID, attempt: job.attempts, errorClass: report.errorClass,

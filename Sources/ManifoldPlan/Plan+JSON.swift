@@ -188,13 +188,41 @@ extension RoutePlan {
         var object: JSONObject = ["name": .string(name)]
         if let description { object["description"] = .string(description) }
         if let condition { object["when"] = .string(condition.source) }
-        object["call"] = .string(call)
+        if isFlow {
+            object["steps"] = .array(steps.map(\.json))
+            if !onFailure.isEmpty { object["on_failure"] = .array(onFailure.map(\.json)) }
+        } else {
+            object["call"] = .string(call)
+        }
         if let body { object["body"] = body.json }
         if !headers.isEmpty { object["headers"] = headers.json }
         if !query.isEmpty { object["query"] = query.json }
         if !pathParameters.isEmpty { object["path"] = pathParameters.json }
         if let idempotencyKey { object["idempotency_key"] = .string(idempotencyKey.source) }
         if let orderingKey { object["ordering_key"] = .string(orderingKey.source) }
+        return .object(object)
+    }
+}
+
+extension StepPlan {
+    /// As JSON, with every effective value.
+    public var json: JSON {
+        var object: JSONObject = ["name": .string(name)]
+        if let condition { object["when"] = .string(condition.source) }
+        if let forEach {
+            object["for_each"] = .string(forEach.source)
+            object["max_items"] = .number(Double(maxItems))
+            object["on_element_failure"] = .string(onElementFailure.rawValue)
+        }
+        if let call {
+            object["call"] = .string(call.call)
+            if let body = call.body { object["body"] = body.json }
+            if !call.headers.isEmpty { object["headers"] = call.headers.json }
+            if !call.query.isEmpty { object["query"] = call.query.json }
+            if !call.pathParameters.isEmpty { object["path"] = call.pathParameters.json }
+            if let key = call.idempotencyKey { object["idempotency_key"] = .string(key.source) }
+        }
+        if let value { object["set"] = value.json }
         return .object(object)
     }
 }

@@ -15,8 +15,10 @@ public protocol JobStore: Sendable {
     func renewLeases(owner: String, until: Date) async throws
     /// Gives up every lease `owner` holds (at shutdown), so that the next engine resumes them at once.
     func releaseLeases(owner: String) async throws
-    /// Records an attempt (or a decision without a call) and the job's new state, in one transaction.
-    func record(_ attempt: AttemptRecord, outcome: JobOutcome) async throws
+    /// Records an attempt (or a decision without a call) and the job's new state, in one transaction; with `flow`,
+    /// the job's flow progress as it now is, and `spawn`, jobs made by the outcome (a flow's failure steps, an
+    /// element's own dead letter), in the same transaction.
+    func record(_ attempt: AttemptRecord, outcome: JobOutcome, flow: JSON?, spawn: [NewJob]) async throws
     /// Jobs matching `query`, newest first.
     func jobs(_ query: JobQuery) async throws -> [JobSummary]
     /// One job with its attempts, or `nil`.
@@ -68,10 +70,16 @@ public struct NewJob: Sendable, Equatable {
     /// Deliver it with the mapping of `planVersion` even when another plan runs (a replay on the original plan);
     /// otherwise the running plan's mapping is used.
     public var pinsPlan: Bool
+    /// A flow job's progress (which step, which element, the results so far); `nil` for a route's one call.
+    public var flow: JSON?
+    /// The state it is made in: pending, or dead for a flow element's own dead letter (with `reason`).
+    public var state: JobState = .pending
+    public var reason: String?
 
     public init(id: String = JobIdentifier.make(), route: String, target: String, lane: String, orderingKey: String?,
-                traceID: String, replayOf: String? = nil, planVersion: String, pinsPlan: Bool = false)
+                traceID: String, replayOf: String? = nil, planVersion: String, pinsPlan: Bool = false, flow: JSON? = nil)
     {
+        self.flow = flow
         self.pinsPlan = pinsPlan
         self.id = id
         self.route = route
@@ -112,6 +120,9 @@ public enum JobOutcome: Sendable, Equatable {
     case retry(at: Date)
     case dead(reason: String)
     case quarantined(reason: String)
+    /// A flow moved on to its next call, on `lane` (of `target`): pending again at once, with its attempts counted
+    /// afresh for that call.
+    case advance(lane: String, target: String)
 }
 
 /// One attempt: the call as sent (redacted), the answer, the time it took and its class.
@@ -196,12 +207,19 @@ public struct JobSummary: Sendable, Equatable {
     public var lastError: String?
     public var replayOf: String?
     public var pinsPlan: Bool
+    /// A flow job's progress.
+    public var flow: JSON?
 }
 
 /// A job with its attempts.
 public struct JobRecord: Sendable {
     public var summary: JobSummary
     public var attempts: [AttemptSummary]
+
+    public init(summary: JobSummary, attempts: [AttemptSummary]) {
+        self.summary = summary
+        self.attempts = attempts
+    }
 }
 
 /// An attempt as the store keeps it.
@@ -236,6 +254,11 @@ public enum JobIdentifier {
 }
 
 extension JobStore {
+    /// Records an attempt of a route's one call.
+    public func record(_ attempt: AttemptRecord, outcome: JobOutcome) async throws {
+        try await record(attempt, outcome: outcome, flow: nil, spawn: [])
+    }
+
     /// Claims pending jobs of every lane.
     public func claimJobs(owner: String, leaseUntil: Date, now: Date, limit: Int) async throws -> [ClaimedJob] {
         try await claimJobs(owner: owner, leaseUntil: leaseUntil, now: now, limit: limit, lane: nil)

@@ -77,13 +77,14 @@ extension SQLiteEventStore: JobStore {
     {
         let statement = try db.cachedStatement(sql: """
             INSERT INTO jobs (id, event_seq, connector, route, target, lane, plan_version, ordering_key, trace_id, state,
-                              created_at, lease_owner, lease_until, updated_at, replay_of, pins_plan)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)
+                              created_at, lease_owner, lease_until, updated_at, replay_of, pins_plan, flow, last_error)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         for job in jobs {
             try statement.execute(arguments: [
                 job.id, eventSeq, connector, job.route, job.target, job.lane, job.planVersion, job.orderingKey,
-                job.traceID, at, lease?.owner, nil as Int64?, at, job.replayOf, job.pinsPlan ? 1 : 0,
+                job.traceID, job.state.rawValue, at, job.state == .pending ? lease?.owner : nil, nil as Int64?, at, job.replayOf,
+                job.pinsPlan ? 1 : 0, job.flow?.serialized(), job.reason,
             ])
         }
     }
@@ -153,13 +154,14 @@ extension SQLiteEventStore: JobStore {
 
     // MARK: Attempts
 
-    public func record(_ attempt: AttemptRecord, outcome: JobOutcome) async throws {
+    public func record(_ attempt: AttemptRecord, outcome: JobOutcome, flow: JSON?, spawn: [NewJob]) async throws {
         let at = Self.milliseconds(attempt.startedAt)
         let now = Self.milliseconds(Date())
         let request = attempt.request?.serialized()
         let headers = Self.headersText(attempt.responseHeaders)
+        let progress = flow?.serialized()
         try await writer.write { db in
-            guard let job = try Row.fetchOne(db, sql: "SELECT seq, event_seq, route, target, state FROM jobs WHERE id = ?",
+            guard let job = try Row.fetchOne(db, sql: "SELECT seq, event_seq, route, target, state, lease_owner FROM jobs WHERE id = ?",
                                              arguments: [attempt.jobID])
             else { throw StoreError("there is no job \(attempt.jobID)") }
             let seq: Int64 = job["seq"]
@@ -179,15 +181,32 @@ extension SQLiteEventStore: JobStore {
             case .retry(let time): state = .pending; notBefore = Self.milliseconds(time)
             case .dead(let why): state = .dead; eventStatus = .deadLettered; reason = why
             case .quarantined(let why): state = .quarantined; eventStatus = .quarantined; reason = why
+            case .advance(let lane, let target):
+                // The next call of a flow: its own lane, its attempts afresh; the progress (with this call's result)
+                // is written in the same statement, so a crash resumes at the next call, never repeats this one.
+                try db.cachedStatement(sql: """
+                    UPDATE jobs SET lane = ?, target = ?, attempts = 0, first_attempt_at = NULL, not_before = NULL,
+                        last_status = ?, last_error = NULL, updated_at = ?, flow = coalesce(?, flow)
+                    WHERE seq = ?
+                    """).execute(arguments: [lane, target, attempt.responseStatus, now, progress, seq])
+                try Self.insertJobs(db, spawn, eventSeq: job["event_seq"], connector: Self.connector(db, seq: seq), at: now,
+                                    lease: (job["lease_owner"] as String?).map { ($0, Date()) })
+                return
             }
             try db.cachedStatement(sql: """
                 UPDATE jobs SET state = ?, attempts = attempts + ?, first_attempt_at = coalesce(first_attempt_at, ?),
                     not_before = ?, last_status = ?, last_error = ?, updated_at = ?,
-                    lease_owner = CASE WHEN ? = 'pending' THEN lease_owner END
+                    lease_owner = CASE WHEN ? = 'pending' THEN lease_owner END, flow = coalesce(?, flow)
                 WHERE seq = ?
                 """).execute(arguments: [state.rawValue, attempt.countsAsAttempt ? 1 : 0,
                                          attempt.request == nil ? nil : at, notBefore, attempt.responseStatus,
-                                         reason ?? attempt.error, now, state.rawValue, seq])
+                                         reason ?? attempt.error, now, state.rawValue, progress, seq])
+            if !spawn.isEmpty {
+                // Made by this outcome (a flow's failure steps): held by the same engine, which runs them at once; should
+                // it die first, its lease runs out and any engine's sweep claims them.
+                try Self.insertJobs(db, spawn, eventSeq: job["event_seq"], connector: Self.connector(db, seq: seq), at: now,
+                                    lease: (job["lease_owner"] as String?).map { ($0, Date()) })
+            }
             if let eventStatus {
                 var detail: [(String, JSON)] = [("job", .string(attempt.jobID)), ("route", .string(job["route"])),
                                                 ("target", .string(job["target"]))]
@@ -197,6 +216,10 @@ extension SQLiteEventStore: JobStore {
                                        detail: JSON.object(JSONObject(detail)).serialized())
             }
         }
+    }
+
+    private static func connector(_ db: Database, seq: Int64) throws -> String {
+        try String.fetchOne(db, sql: "SELECT connector FROM jobs WHERE seq = ?", arguments: [seq]) ?? ""
     }
 
     // MARK: Dead letters and replays
@@ -264,7 +287,7 @@ extension SQLiteEventStore: JobStore {
     static let jobColumns = """
         j.id, (SELECT id FROM events WHERE seq = j.event_seq) AS event_id_text, j.connector, j.route, j.target, j.lane,
         j.plan_version, j.ordering_key, j.trace_id, j.state, j.attempts, j.created_at, j.first_attempt_at, j.not_before,
-        j.updated_at, j.last_status, j.last_error, j.replay_of, j.pins_plan
+        j.updated_at, j.last_status, j.last_error, j.replay_of, j.pins_plan, j.flow
         """
 
     public func jobs(_ query: JobQuery) async throws -> [JobSummary] {
@@ -346,7 +369,8 @@ extension SQLiteEventStore: JobStore {
                    createdAt: date(row["created_at"]), firstAttemptAt: (row["first_attempt_at"] as Int64?).map(date),
                    notBefore: (row["not_before"] as Int64?).map(date), updatedAt: date(row["updated_at"]),
                    lastStatus: row["last_status"], lastError: row["last_error"], replayOf: row["replay_of"],
-                   pinsPlan: (row["pins_plan"] as Int) == 1)
+                   pinsPlan: (row["pins_plan"] as Int) == 1,
+                   flow: (row["flow"] as String?).flatMap { try? JSONParser.parse($0) })
     }
 
     static func headersText(_ headers: [(name: String, value: String)]) -> String {

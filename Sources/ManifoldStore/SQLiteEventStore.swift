@@ -103,6 +103,10 @@ public final class SQLiteEventStore: EventStore {
         migrator.registerMigration("4 customers' webhook endpoints") { db in
             try db.execute(sql: Self.endpointsSchema)
         }
+        migrator.registerMigration("5 flow progress") { db in
+            // A flow job's progress: its step and element, and the results of the steps that completed (JSON).
+            try db.execute(sql: "ALTER TABLE jobs ADD COLUMN flow TEXT")
+        }
         return migrator
     }
 

@@ -39,7 +39,9 @@ public struct ConnectorTestRunner: Sendable {
     /// What a case names that the connector does not have (routes, targets): the test file is wrong, not the
     /// connector, so these are diagnostics (exit 2), not failures.
     public func check(_ suite: ConnectorTestSuite) -> [Diagnostic] {
-        let routes = Set(connector.routes.map(\.name)), targets = Set(connector.targets.map(\.name))
+        // A flow's steps are named `route.step` (requests, attempts and scripted answers of one step).
+        let steps = Set(connector.routes.flatMap { route in (route.steps + route.onFailure).map { "\(route.name).\($0.name)" } })
+        let routes = Set(connector.routes.map(\.name)).union(steps), targets = Set(connector.targets.map(\.name)).union(steps)
         var diagnostics: [Diagnostic] = []
         func unknown(_ kind: String, _ name: String, _ known: Set<String>, at location: SourceLocation) {
             guard name != "*", !known.contains(name) else { return }
@@ -283,13 +285,16 @@ struct Checks {
                                   actual: byRoute.keys.sorted().joined(separator: ", ")))
         }
         for (route, expected) in expect.attempts.sorted(by: { $0.key < $1.key }) {
-            let calls = byRoute[route, default: []].reduce(0) { $0 + $1.attempts.filter { $0.request != nil }.count }
+            let calls = records(route, byRoute).reduce(0) { $0 + $1.attempts.filter { $0.request != nil }.count }
             if calls != expected.value {
                 failures.append(.init(message: "route \(route) made \(calls) call(s), expected \(expected.value)", location: expected.location))
             }
         }
         for (route, expected) in expect.outcomes.sorted(by: { $0.key < $1.key }) {
-            let records = route == "*" ? jobs : byRoute[route, default: []]
+            // A flow's outcome is its own job's: not its failure steps' job, nor an element's own dead letter.
+            let records = (route == "*" ? jobs : byRoute[route, default: []]).filter { record in
+                record.summary.flow.map { FlowProgress(json: $0) }.map { $0.handler == .steps && !$0.only } ?? true
+            }
             if records.isEmpty {
                 failures.append(.init(message: route == "*" ? "no route matched, so nothing was \(expected.value.rawValue)"
                                           : "route \(route) did not match, so nothing was \(expected.value.rawValue)",
@@ -301,7 +306,7 @@ struct Checks {
             }
         }
         for request in expect.requests {
-            var jobs = byRoute[request.route] ?? []
+            var jobs = records(request.route, byRoute)
             if let name = request.endpoint?.value {
                 let id = endpoints[name]?.id ?? "-"
                 jobs = jobs.filter { $0.summary.lane.hasSuffix("@" + id) }
@@ -309,6 +314,23 @@ struct Checks {
             failures += check(request, against: jobs.first)
         }
         return failures
+    }
+
+    /// The jobs of a route; for `route.step`, the calls of that step in the route's flow jobs (as a job's record
+    /// whose attempts are that step's, on the step's target).
+    private func records(_ key: String, _ byRoute: [String: [JobRecord]]) -> [JobRecord] {
+        if let records = byRoute[key] { return records }
+        guard let dot = key.firstIndex(of: ".") else { return [] }
+        let routeName = String(key[..<dot]), stepName = String(key[key.index(after: dot)...])
+        let route = connector.routes.first { $0.name == routeName }
+        let target = route.flatMap { ($0.steps + $0.onFailure).first { $0.name == stepName }?.call?.target }
+        return (byRoute[routeName] ?? []).compactMap { record in
+            let calls = record.attempts.filter { $0.request?["step"]?.stringValue == stepName }
+            guard !calls.isEmpty else { return nil }
+            var summary = record.summary
+            if let target { summary.target = target }
+            return JobRecord(summary: summary, attempts: calls)
+        }
     }
 
     /// The answer as the vendor reads it: a handshake's body as sent, or the JSON body.

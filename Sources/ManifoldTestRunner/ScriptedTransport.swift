@@ -51,10 +51,14 @@ final class ScriptedTransport: HTTPTransport {
         let at = clock.wall
         sentRequests.withLock { $0.append(Sent(target: target, request: request, at: at)) }
         let next = scripts.withLock { scripts -> ConnectorTestSuite.ScriptedResponse? in
-            guard var list = scripts[target], !list.isEmpty else { return nil }
-            let first = list.removeFirst()
-            scripts[target] = list
-            return first
+            // A flow step's own script (`route.step`) first, then its target's.
+            for key in [request.origin, target].compactMap({ $0 }) {
+                guard var list = scripts[key], !list.isEmpty else { continue }
+                let first = list.removeFirst()
+                scripts[key] = list
+                return first
+            }
+            return nil
         }
         switch next {
         case nil:

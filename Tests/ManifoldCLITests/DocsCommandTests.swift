@@ -177,7 +177,7 @@ import Testing
             #expect(page.contains("| `breaker-open` | critical | a lane's circuit breaker is open | [what to do](#playbook-vendor-failing) |"))
             #expect(page.contains("manifold events list --connector stripe-to-hubspot --status quarantined --since 1h"))
             let index = try #require(files["index.md"])
-            #expect(index.contains("| `hubspot` | 100 per 10s | `stripe-to-hubspot/hubspot` |"))
+            #expect(index.contains("| `hubspot` | 100 per 10s | `stripe-checkout-flow/hubspot`, `stripe-to-hubspot/hubspot` |"))
         }
     }
 }

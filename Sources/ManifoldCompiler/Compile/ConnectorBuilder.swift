@@ -366,6 +366,107 @@ struct ConnectorBuilder {
 
     private mutating func buildRoute(at pointer: JSONPointer, targets: [TargetPlan]) -> RoutePlan? {
         let name = value(pointer.appending("name"))?.stringValue ?? ""
+        guard value(pointer.appending("steps")) != nil else {
+            guard var route = buildCall(at: pointer, name: name, label: "route '\(name)'", targets: targets) else { return nil }
+            route.condition = expression(at: pointer.appending("when"))
+            route.orderingKey = expression(at: pointer.appending("ordering_key"))
+            route.description = value(pointer.appending("description"))?.stringValue
+            return route
+        }
+        // A flow: its steps, then its failure steps; names unique over both, each `$steps.NAME` read only after it ran.
+        var names: [String: JSONPointer] = [:]
+        var steps: [StepPlan] = []
+        var onFailure: [StepPlan] = []
+        for (list, key) in [(0, "steps"), (1, "on_failure")] {
+            for (index, _) in (value(pointer.appending(key))?.arrayValue ?? []).enumerated() {
+                let at = pointer.appending(key).appending(index)
+                guard let step = buildStep(at: at, route: name, targets: targets) else { continue }
+                if let first = names[step.name] {
+                    error("step name '\(step.name)' is used twice in route '\(name)'; step names must be unique in a route",
+                          at: at.appending("name"), notes: [Diagnostic.Note("first used here", at: document.location(of: first))])
+                } else {
+                    names[step.name] = at.appending("name")
+                }
+                // A failure step reads every step of the flow (those that completed are there) and the failure steps before it.
+                let readable = list == 0 ? steps.map(\.name) : steps.map(\.name) + onFailure.map(\.name)
+                checkStepReferences(step, at: at, readable: readable, all: Array(names.keys), route: name, inFailure: list == 1)
+                if list == 0 { steps.append(step) } else { onFailure.append(step) }
+            }
+        }
+        guard let first = steps.first(where: { $0.call != nil })?.call else {
+            error("route '\(name)': a flow needs at least one step that calls an operation", at: pointer.appending("steps"))
+            return nil
+        }
+        var route = RoutePlan(name: name, condition: expression(at: pointer.appending("when")), target: first.target,
+                              operation: first.operation, body: nil, headers: [], query: [], pathParameters: [],
+                              idempotencyKey: nil, orderingKey: expression(at: pointer.appending("ordering_key")))
+        route.description = value(pointer.appending("description"))?.stringValue
+        route.steps = steps
+        route.onFailure = onFailure
+        return route
+    }
+
+    /// One step of a flow: a call (built as a route's call is) or a transform.
+    private mutating func buildStep(at pointer: JSONPointer, route: String, targets: [TargetPlan]) -> StepPlan? {
+        let name = value(pointer.appending("name"))?.stringValue ?? ""
+        var call: RoutePlan?
+        if value(pointer.appending("call")) != nil {
+            call = buildCall(at: pointer, name: name, label: "route '\(route)', step '\(name)'", targets: targets)
+            if call == nil { return nil }
+        }
+        let forEach = expression(at: pointer.appending("for_each"))
+        let maxItems = value(pointer.appending("max_items"))?.intValue ?? StepPlan.maximumItems
+        return StepPlan(name: name, condition: expression(at: pointer.appending("when")), call: call,
+                        value: value(pointer.appending("set")).map { template($0, at: pointer.appending("set")) },
+                        forEach: forEach, maxItems: maxItems,
+                        onElementFailure: StepPlan.ElementFailure(rawValue: value(pointer.appending("on_element_failure"))?.stringValue ?? "") ?? .fail)
+    }
+
+    /// Every `$steps.NAME` a step reads must name a step that ran before it: a later step's result is not there yet,
+    /// and a misspelt one never is.
+    private mutating func checkStepReferences(_ step: StepPlan, at pointer: JSONPointer, readable: [String], all: [String],
+                                              route: String, inFailure: Bool)
+    {
+        let templates: [Template] = [step.call?.body, step.value].compactMap { $0 }
+            + (step.call.map { ($0.headers + $0.query + $0.pathParameters).map(\.value) } ?? [])
+        let expressions = templates.flatMap(\.expressions) + [step.condition, step.forEach, step.call?.idempotencyKey].compactMap { $0 }
+        for expression in expressions {
+            for reference in StepReferences.names(in: expression.source) where !readable.contains(reference) {
+                let message: String
+                if reference == step.name {
+                    message = "step '\(step.name)' reads its own result ($steps.\(reference)): a step reads only the steps before it"
+                } else if all.contains(reference) {
+                    message = "step '\(step.name)' reads $steps.\(reference), which runs after it: a step reads only the steps before it"
+                } else {
+                    let suggestion = Suggestion.closest(to: reference, in: readable)
+                    message = "step '\(step.name)' reads $steps.\(reference), but route '\(route)' has no step '\(reference)' before it"
+                        + (suggestion.map { "; did you mean $steps.\($0)?" } ?? (readable.isEmpty ? "" : " (before it: \(readable.joined(separator: ", ")))"))
+                }
+                error(message, at: location(of: expression.source, in: pointer))
+            }
+        }
+    }
+
+    /// Where a step writes an expression: the string that holds its text, else the step itself.
+    private func location(of source: String, in pointer: JSONPointer) -> JSONPointer {
+        func search(_ value: JSON, at pointer: JSONPointer) -> JSONPointer? {
+            switch value {
+            case .string(let text): return text.contains(source) ? pointer : nil
+            case .array(let elements):
+                for (index, element) in elements.enumerated() { if let found = search(element, at: pointer.appending(index)) { return found } }
+                return nil
+            case .object(let members):
+                for (key, member) in members { if let found = search(member, at: pointer.appending(key)) { return found } }
+                return nil
+            default: return nil
+            }
+        }
+        return value(pointer).flatMap { search($0, at: pointer) } ?? pointer
+    }
+
+    /// A call as a route or a step writes it: `call: target.operation`, its mapping and idempotency key, checked
+    /// against the target's operations, path placeholders and body schema.
+    private mutating func buildCall(at pointer: JSONPointer, name: String, label: String, targets: [TargetPlan]) -> RoutePlan? {
         let call = value(pointer.appending("call"))?.stringValue ?? ""
         let parts = call.split(separator: ".", maxSplits: 1).map(String.init)
         guard parts.count == 2 else { return nil }
@@ -376,16 +477,16 @@ struct ConnectorBuilder {
                 if let schema = operation.bodySchema, let body = value(pointer.appending("body")) {
                     for finding in BodySchemaCheck.check(body, at: pointer.appending("body"), schema: schema, operation: call) {
                         switch finding.severity {
-                        case .error: error("route '\(name)': " + finding.message, at: finding.pointer, key: finding.atKey)
+                        case .error: error("\(label): " + finding.message, at: finding.pointer, key: finding.atKey)
                         case .warning:
-                            diagnostics.append(.warning("route '\(name)': " + finding.message,
+                            diagnostics.append(.warning("\(label): " + finding.message,
                                                         at: finding.atKey ? document.keyLocation(of: finding.pointer) : document.location(of: finding.pointer)))
                         }
                     }
                 }
                 let placeholders = operation.pathParameters
                 for missing in placeholders where !routePath.contains(where: { $0.name == missing }) {
-                    error("route '\(name)' calls \(call), whose path \(operation.path) needs a value for {\(missing)}: add path: { \(missing): ... }",
+                    error("\(label) calls \(call), whose path \(operation.path) needs a value for {\(missing)}: add path: { \(missing): ... }",
                           at: pointer.appending("call"))
                 }
                 for extra in routePath where !placeholders.contains(extra.name) {
@@ -403,19 +504,16 @@ struct ConnectorBuilder {
             }
         } else {
             let suggestion = Suggestion.closest(to: targetName, in: targets.map(\.name))
-            error("route '\(name)' calls unknown target '\(targetName)'"
+            error("\(label) calls unknown target '\(targetName)'"
                   + (suggestion.map { "; did you mean '\($0).\(operationName)'?" }
                      ?? " (targets: \(targets.map(\.name).joined(separator: ", ")))"),
                   at: pointer.appending("call"))
         }
-        var route = RoutePlan(
-            name: name, condition: expression(at: pointer.appending("when")), target: targetName, operation: operationName,
+        return RoutePlan(
+            name: name, condition: nil, target: targetName, operation: operationName,
             body: value(pointer.appending("body")).map { template($0, at: pointer.appending("body")) },
             headers: headers(at: pointer.appending("headers")), query: headers(at: pointer.appending("query")),
-            pathParameters: routePath, idempotencyKey: expression(at: pointer.appending("idempotency_key")),
-            orderingKey: expression(at: pointer.appending("ordering_key")))
-        route.description = value(pointer.appending("description"))?.stringValue
-        return route
+            pathParameters: routePath, idempotencyKey: expression(at: pointer.appending("idempotency_key")))
     }
 
     // MARK: Values
