@@ -375,6 +375,10 @@ struct ConnectorBuilder {
         }
         // A flow: its steps, then its failure steps; names unique over both, each `$steps.NAME` read only after it ran.
         var names: [String: JSONPointer] = [:]
+        // Every name the flow has, to tell a step that runs later from one that does not exist.
+        let everyName = ["steps", "on_failure"].flatMap { key in
+            (value(pointer.appending(key))?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
+        }
         var steps: [StepPlan] = []
         var onFailure: [StepPlan] = []
         for (list, key) in [(0, "steps"), (1, "on_failure")] {
@@ -389,9 +393,13 @@ struct ConnectorBuilder {
                 }
                 // A failure step reads every step of the flow (those that completed are there) and the failure steps before it.
                 let readable = list == 0 ? steps.map(\.name) : steps.map(\.name) + onFailure.map(\.name)
-                checkStepReferences(step, at: at, readable: readable, all: Array(names.keys), route: name, inFailure: list == 1)
+                checkStepReferences(step, at: at, readable: readable, all: everyName, route: name, inFailure: list == 1)
                 if list == 0 { steps.append(step) } else { onFailure.append(step) }
             }
+        }
+        if !onFailure.isEmpty, !onFailure.contains(where: { $0.call != nil }) {
+            error("route '\(name)': on_failure has no step that calls an operation, so a failure would be told to no one",
+                  at: pointer.appending("on_failure"))
         }
         guard let first = steps.first(where: { $0.call != nil })?.call else {
             error("route '\(name)': a flow needs at least one step that calls an operation", at: pointer.appending("steps"))
@@ -412,7 +420,11 @@ struct ConnectorBuilder {
         var call: RoutePlan?
         if value(pointer.appending("call")) != nil {
             call = buildCall(at: pointer, name: name, label: "route '\(route)', step '\(name)'", targets: targets)
-            if call == nil { return nil }
+            guard let made = call else { return nil }
+            if targets.first(where: { $0.name == made.target })?.endpoints != nil {
+                error("route '\(route)', step '\(name)' calls \(made.call), which sends to customers' endpoints: a flow's step calls one API; send to endpoints from a route",
+                      at: pointer.appending("call"))
+            }
         }
         let forEach = expression(at: pointer.appending("for_each"))
         let maxItems = value(pointer.appending("max_items"))?.intValue ?? StepPlan.maximumItems
