@@ -234,18 +234,22 @@ extension DeliveryRuntime {
                         pinsPlan: made.pinsPlan, vendorEventID: job.vendorEventID, payload: job.payload, headers: job.headers,
                         receivedAt: job.receivedAt, attempts: 0, firstAttemptAt: nil, flow: made.flow)
         }
-        defer { if !running.isEmpty { place(running) } }
+        // Placed before this job leaves memory: the backlog never reads zero while the flow still has work.
+        if !running.isEmpty { place(running) }
         switch stored {
         case .retry:
             lane.finish(job, result: result, health: health)
         case .advance(let next, let target):
-            known.withLock { $0.remove(job) }
-            lane.finish(job, result: .done, health: health)
-            var moved = job
-            moved = DeliveryJob(id: job.id, eventStoreID: job.eventStoreID, connector: job.connector, route: job.route, target: target,
+            let moved = DeliveryJob(id: job.id, eventStoreID: job.eventStoreID, connector: job.connector, route: job.route, target: target,
                                 lane: next, orderingKey: job.orderingKey, traceID: job.traceID, planVersion: job.planVersion,
                                 pinsPlan: job.pinsPlan, vendorEventID: job.vendorEventID, payload: job.payload, headers: job.headers,
                                 receivedAt: job.receivedAt, attempts: 0, firstAttemptAt: nil, flow: progress.json)
+            // One step in memory: counted on its next lane before it leaves this one (the backlog never reads zero).
+            known.withLock { known in
+                known.remove(job)
+                known.insert([moved])
+            }
+            lane.finish(job, result: .done, health: health)
             place([moved])
         case .delivered, .dead, .quarantined:
             known.withLock { $0.remove(job) }

@@ -21,9 +21,9 @@ import Testing
         #expect(plan.connectors.map(\.name) == [
             "app-events-fanout", "app-to-paypal", "calendly-to-notion", "customer-webhooks", "github-to-jira",
             "github-to-slack", "intercom-to-zendesk", "mailgun-to-airtable", "paddle-to-sendgrid",
-            "sendgrid-to-mixpanel", "sentry-to-linear", "shopify-to-3pl", "shopify-to-mailchimp",
-            "stripe-checkout-flow", "stripe-to-hubspot", "stripe-to-intercom", "stripe-to-mixpanel",
-            "twilio-sms-to-helpdesk", "typeform-to-salesforce", "zoom-to-jira",
+            "sendgrid-to-mixpanel", "sentry-to-linear", "shopify-lines-flow", "shopify-to-3pl",
+            "shopify-to-mailchimp", "stripe-checkout-flow", "stripe-to-hubspot", "stripe-to-intercom",
+            "stripe-to-mixpanel", "twilio-sms-to-helpdesk", "typeform-to-salesforce", "zoom-to-jira",
         ])
         let stripe = try #require(plan.connector(named: "stripe-to-hubspot"))
         #expect(stripe.source.verification.scheme == .stripe)
