@@ -20,6 +20,7 @@ extension JobSummary {
         if let lastError { object["reason"] = .string(lastError) }
         if let replayOf { object["replay_of"] = .string(replayOf) }
         if let orderingKey { object["ordering_key"] = .string(orderingKey) }
+        if let flow { object["flow"] = flow }
         return .object(object)
     }
 }

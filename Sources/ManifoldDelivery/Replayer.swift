@@ -42,8 +42,10 @@ public struct Replayer: Sendable {
         return try await loadRouter(version)
     }
 
-    /// Re-runs dead letters (jobs `dead` or `quarantined`) as new jobs of the same route.
-    public func replay(jobs: [JobSummary], originalPlan: Bool, by actor: String,
+    /// Re-runs dead letters (jobs `dead` or `quarantined`) as new jobs of the same route. A flow resumes at the call
+    /// that failed, with the results of the steps that completed (each call keeps its idempotency key, so a call the
+    /// vendor did take is not applied twice), or from its first step with `fromStart`.
+    public func replay(jobs: [JobSummary], originalPlan: Bool, by actor: String, fromStart: Bool = false,
                        progress: (Int, Int) -> Void = { _, _ in }) async throws -> Report
     {
         var report = Report()
@@ -61,9 +63,10 @@ public struct Replayer: Sendable {
                 report.skipped.append((job.id, "it is no longer a dead letter (already replayed or purged)"))
                 continue
             }
+            let flow: JSON? = job.flow.map { FlowMachine.resumed(FlowProgress(json: $0), fromStart: fromStart).json }
             let new = NewJob(route: job.route, target: job.target, lane: job.lane, orderingKey: job.orderingKey,
                              traceID: TraceContext.newTraceID(), replayOf: job.id, planVersion: chosen.planVersion,
-                             pinsPlan: originalPlan)
+                             pinsPlan: originalPlan, flow: flow)
             try await store.addJobs([new], toEvent: job.eventID, status: .replayed, detail: [
                 "by": .string(actor), "replay_of": .string(job.id), "plan": .string(chosen.planVersion),
             ])

@@ -174,7 +174,10 @@ import Testing
             #expect(metrics.contains(#"manifold_events_received_total{connector="orders"} 6"#), "\(metrics)")
             #expect(metrics.contains(#"manifold_events_verified_total{connector="orders"} 6"#))
             #expect(metrics.contains(#"manifold_delivery_attempts_total{connector="orders",target="crm",class="transient"}"#))
-            #expect(metrics.contains(#"manifold_circuit_breaker_state{connector="orders",target="crm"} 2.0"#))
+            // Open, or half-open while its probe (every open_for, 2 s) is out: which of the two at this instant depends
+            // on the machine's speed; closed it is not.
+            #expect(metrics.contains(#"manifold_circuit_breaker_state{connector="orders",target="crm"} 2.0"#)
+                || metrics.contains(#"manifold_circuit_breaker_state{connector="orders",target="crm"} 1.0"#))
             #expect(metrics.contains(#"manifold_delivery_duration_seconds_bucket{connector="orders",target="crm",le="+Inf"}"#))
             #expect(metrics.contains(#"manifold_alert_notifications_total{rule="errors",status="firing"} 1"#))
             #expect(metrics.contains("# HELP manifold_lane_oldest_job_age_seconds"))

@@ -35,6 +35,8 @@ final class MockVendor: Sendable {
         let delays = Mutex<[String: Duration]>([:])
         /// Paths of calls received, as they arrive (before any delay).
         let arrivals = Mutex<[String]>([])
+        /// Bodies to answer 2xx calls with, per path (otherwise `{"ok":true}`).
+        let bodies = Mutex<[String: String]>([:])
     }
 
     let state = State()
@@ -42,6 +44,7 @@ final class MockVendor: Sendable {
     var tokens: Int { state.tokens.withLock { $0 } }
     func answer(_ path: String, with statuses: [Int]) { state.script.withLock { $0[path] = statuses } }
     func delay(_ path: String, by duration: Duration?) { state.delays.withLock { $0[path] = duration } }
+    func body(_ path: String, _ text: String) { state.bodies.withLock { $0[path] = text } }
     /// Paths of the calls received so far, including those not answered yet.
     var arrivals: [String] { state.arrivals.withLock { $0 } }
     let port: Int
@@ -71,6 +74,7 @@ final class MockVendor: Sendable {
                 script[path] = list
                 return next
             }
+            if status < 300, let text = state.bodies.withLock({ $0[path] }) { return (status, text) }
             return (status, #"{"ok":\#(status < 300)}"#)
         }
         var logger = Logger(label: "vendor")

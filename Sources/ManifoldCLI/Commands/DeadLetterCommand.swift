@@ -170,8 +170,11 @@ struct DeadLetterShowCommand: AsyncParsableCommand, AsyncOutputCommand {
             ("trace", job.traceID), ("reason", job.lastError ?? "-"),
         ] + (job.replayOf.map { [("replays", $0)] } ?? []) + (job.orderingKey.map { [("ordering", $0)] } ?? [])
         out += StoreOptions.fieldLines(fields)
+        let flow = FlowText.lines(job)
+        if !flow.isEmpty { out += "\n" + flow.joined(separator: "\n") + "\n" }
         for (index, attempt) in record.attempts.enumerated() {
-            out += "\nattempt \(index + 1)  \(Timestamp.text(attempt.at))  \(attempt.errorClass)"
+            let step = attempt.request?["step"]?.stringValue.map { "  step \($0)" + (attempt.request?["element"]?.intValue.map { " [\($0)]" } ?? "") } ?? ""
+            out += "\nattempt \(index + 1)  \(Timestamp.text(attempt.at))  \(attempt.errorClass)\(step)"
                 + "  \(attempt.responseStatus.map(String.init) ?? "-")  \(attempt.durationMilliseconds) ms"
                 + (attempt.countsAsAttempt ? "" : "  (not counted)") + "\n"
             if let error = attempt.error { out += "  error     \(error)\n" }
@@ -201,12 +204,16 @@ struct DeadLetterReplayCommand: AsyncParsableCommand, AsyncOutputCommand {
     @OptionGroup var selection: DeadLetterSelection
     @OptionGroup var plan: ReplayPlanOptions
 
+    @Flag(name: .customLong("from-start"),
+          help: "A flow starts again at its first step (by default it resumes at the call that failed, with what the steps before it gave).")
+    var fromStart = false
+
     func perform() async -> CommandOutput {
         await options.reading { store in
             let jobs = try await selection.select(store)
             let bar = ProgressBar(label: "replaying")
             let report = try await plan.replayer(store).replay(jobs: jobs, originalPlan: plan.originalPlan,
-                                                               by: Actor.current, progress: bar.update)
+                                                               by: Actor.current, fromStart: fromStart, progress: bar.update)
             return report.output(format: options.format, noun: "dead letter")
         }
     }

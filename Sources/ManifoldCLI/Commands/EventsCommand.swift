@@ -110,7 +110,21 @@ struct EventsShowCommand: AsyncParsableCommand, AsyncOutputCommand {
     var id: String
 
     func perform() async -> CommandOutput {
-        await options.showing("event", id, find: { try await $0.event(id: id) }, json: \.json, text: Self.text)
+        await options.showing("event", id, find: { store -> (EventRecord, [JobSummary])? in
+            guard let event = try await store.event(id: id) else { return nil }
+            return (event, try await store.jobs(JobQuery(eventID: id, limit: 1000)).reversed())
+        }, json: { record, jobs in
+            var object = record.json.objectValue ?? JSONObject()
+            object["jobs"] = .array(jobs.map(\.json))
+            return .object(object)
+        }, text: { record, jobs in
+            var out = Self.text(record)
+            let flows = jobs.flatMap { FlowText.lines($0) }
+            if !flows.isEmpty {
+                out = out.replacingOccurrences(of: "\nbody\n", with: "\nsteps\n" + flows.joined(separator: "\n") + "\n\nbody\n")
+            }
+            return out
+        })
     }
 
     static func text(_ record: EventRecord) -> String {
