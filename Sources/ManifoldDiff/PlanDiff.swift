@@ -141,6 +141,8 @@ struct ConnectorComparison {
                 add(.safe, scope, nil, nil, added.call, "matching events are delivered to \(added.call)")
             case (let removed?, nil):
                 add(.breaking, scope, nil, removed.call, nil, "matching events are no longer delivered to \(removed.call)")
+            case (let before?, let after?) where before.isFlow || after.isFlow:
+                compareFlows(before, after, scope: scope)
             case (let before?, let after?):
                 for (field, was, now) in Self.leafChanges(before.json, after.json) {
                     let (severity, reason) = Rules.route(field, before, after)
@@ -150,6 +152,79 @@ struct ConnectorComparison {
                 break
             }
         }
+    }
+
+    /// Flows are compared step by step, by name: a step removed, or moved to another target, is breaking; steps
+    /// reordered, a list, an idempotency key or a mapping that a later step reads changed are risky; a step added, a
+    /// condition or a mapping nobody reads changed are safe.
+    private mutating func compareFlows(_ old: RoutePlan, _ new: RoutePlan, scope: String) {
+        if old.isFlow != new.isFlow {
+            add(.risky, scope, "steps", old.isFlow ? "\(old.steps.count) steps" : old.call, new.isFlow ? "\(new.steps.count) steps" : new.call,
+                old.isFlow ? "the flow becomes one call: its other steps are no longer made" : "the call becomes a flow of steps")
+            return
+        }
+        for (field, was, now) in Self.leafChanges(old.json, new.json, skipping: ["steps", "on_failure"]) {
+            let (severity, reason) = Rules.route(field, old, new)
+            add(severity, scope, field, Rules.display(field, was), Rules.display(field, now), reason)
+        }
+        for (list, label) in [(\RoutePlan.steps, "step"), (\RoutePlan.onFailure, "failure step")] {
+            let before = old[keyPath: list], after = new[keyPath: list]
+            let readers = Dictionary(grouping: after.enumerated().flatMap { index, step in
+                Self.reads(step).map { ($0, step.name) }
+            }, by: \.0).mapValues { $0.map(\.1) }
+            for name in Self.names(before.map(\.name), after.map(\.name)) {
+                let stepScope = "\(scope) \(label) \(name)"
+                let was = before.first { $0.name == name }, now = after.first { $0.name == name }
+                switch (was, now) {
+                case (nil, let added?):
+                    add(.safe, stepScope, nil, nil, added.call?.call ?? "computes values", "a new \(label) of the flow")
+                case (let removed?, nil):
+                    add(list == \RoutePlan.steps ? .breaking : .risky, stepScope, nil, removed.call?.call ?? "computes values", nil,
+                        list == \RoutePlan.steps ? "the flow no longer makes this call" + (readers[name].map { "; \($0.joined(separator: ", ")) read its result" } ?? "")
+                            : "failures are no longer handled by this step")
+                case (let was?, let now?):
+                    for (field, before, after) in Self.leafChanges(was.json, now.json) {
+                        let readBy = readers[name] ?? []
+                        let (severity, reason): (PlanChange.Severity, String) = switch field {
+                        case "call":
+                            was.call?.target != now.call?.target ? (.breaking, "the step calls another target")
+                                : (.risky, "the step calls another operation")
+                        case "when": (.safe, "the step runs for another set of events")
+                        case "for_each": (.risky, "the step makes another number of calls")
+                        case "max_items": (.safe, "lists of another size are refused")
+                        case "on_element_failure": (.risky, "a failing element now \(now.onElementFailure == .continue ? "lets the flow go on" : "ends the flow")")
+                        case "idempotency_key": (.risky, "the vendor cannot recognise a retry across the change as a duplicate")
+                        default:
+                            readBy.isEmpty ? (.safe, "the step's request is mapped differently")
+                                : (.risky, "\(readBy.joined(separator: ", ")) read\(readBy.count == 1 ? "s" : "") this step's result, which may now differ")
+                        }
+                        add(severity, stepScope, field, Rules.display(field, before), Rules.display(field, after), reason)
+                    }
+                case (nil, nil):
+                    break
+                }
+            }
+            // The order of the steps both sides have.
+            let common = before.map(\.name).filter { name in after.contains { $0.name == name } }
+            let reordered = after.map(\.name).filter { common.contains($0) }
+            if common != reordered {
+                add(.risky, "\(scope) \(label)s", "order", common.joined(separator: " → "), reordered.joined(separator: " → "),
+                    "the steps run in another order: a step may read a result that is not there yet")
+            }
+        }
+    }
+
+    /// The steps a step reads (`$steps.NAME`).
+    static func reads(_ step: StepPlan) -> [String] {
+        let text = step.json.serialized()
+        var names: [String] = []
+        var rest = Substring(text)
+        while let range = rest.range(of: "$steps.") {
+            let name = rest[range.upperBound...].prefix { $0.isLetter || $0.isNumber || $0 == "_" }
+            if !name.isEmpty, !names.contains(String(name)) { names.append(String(name)) }
+            rest = rest[range.upperBound...]
+        }
+        return names
     }
 
     private mutating func add(_ severity: PlanChange.Severity, _ scope: String, _ field: String?, _ before: String?,

@@ -62,6 +62,10 @@ enum PlanRenderer {
         for route in connector.routes {
             lines.append("    \(route.name)")
             lines.append("      when      \(route.condition.map(\.source) ?? "always")")
+            if route.isFlow {
+                lines += flowLines(route, connector: connector)
+                continue
+            }
             var call = "      call      \(route.call)"
             if let target = connector.target(named: route.target), let operation = target.operation(named: route.operation) {
                 call += "  \(operation.method.rawValue) \(destinationText(target))\(operation.path)" + queryText(operation.query + route.query)
@@ -101,6 +105,38 @@ enum PlanRenderer {
 
     /// What an event is told apart by: its id expression (after `expressionLabel`), a delivery-id header, or the
     /// hash of its body; names in `code` quotes.
+    /// A flow as a graph in text: each step in order with what it calls (or computes), its condition and list, and
+    /// the failure steps below; `→` marks the order the results feed.
+    static func flowLines(_ route: RoutePlan, connector: ConnectorPlan) -> [String] {
+        var lines = ["      flow      \(route.steps.count) step\(route.steps.count == 1 ? "" : "s"), each call on its target's lane, "
+                     + "its result stored before the next"]
+        func step(_ step: StepPlan, _ index: Int, arrow: String) -> [String] {
+            var text = "      \(arrow) \(index + 1). \(step.name)"
+            if let call = step.call {
+                text += "  \(call.call)"
+                if let target = connector.target(named: call.target), let operation = target.operation(named: call.operation) {
+                    text += "  \(operation.method.rawValue) \(operation.path)"
+                }
+            } else {
+                text += "  computes values"
+            }
+            var result = [text]
+            if let condition = step.condition { result.append("           when \(condition.source)") }
+            if let list = step.forEach {
+                result.append("           for each of \(list.source) (at most \(step.maxItems); a failing element "
+                              + (step.onElementFailure == .continue ? "is dead-lettered alone, the flow goes on)" : "ends the flow)"))
+            }
+            if let key = step.call?.idempotencyKey { result.append("           idempotency key \(key.source)") }
+            return result
+        }
+        for (index, item) in route.steps.enumerated() { lines += step(item, index, arrow: index == 0 ? "→" : "↓") }
+        if !route.onFailure.isEmpty {
+            lines.append("      on failure (reads $failure)")
+            for (index, item) in route.onFailure.enumerated() { lines += step(item, index, arrow: "!") }
+        }
+        return lines
+    }
+
     /// What tells events apart; `markdown` writes names and expressions as code spans.
     static func eventIDText(_ source: WebhookSource, markdown: Bool = true, expressionLabel: String = "event id ") -> String {
         let verification = source.verification
