@@ -122,6 +122,11 @@ struct DashboardData {
                     ]
                     if let status = attempt.responseStatus { object["status"] = .number(Double(status)) }
                     if let error = attempt.error { object["error"] = .string(error) }
+                    // A flow's call: which step (and element) made it.
+                    if let step = attempt.request?["step"]?.stringValue {
+                        object["step"] = .string(step)
+                        if let element = attempt.request?["element"] { object["element"] = element }
+                    }
                     entries.append((attempt.at, 1000 + number, .object(object)))
                 }
             }

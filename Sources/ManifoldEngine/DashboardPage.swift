@@ -280,7 +280,8 @@ enum DashboardPage {
             const item = document.createElement("li");
             item.className = entry.kind + " " + (entry.class || entry.status);
             item.textContent = entry.kind === "attempt"
-              ? entry.at + " attempt " + entry.attempt + " → " + entry.target + ": " + entry.class +
+              ? entry.at + " attempt " + entry.attempt + " → " +
+                (entry.step ? "step " + entry.step + (entry.element !== undefined ? " [" + entry.element + "]" : "") : entry.target) + ": " + entry.class +
                 (entry.status ? " " + entry.status : "") + " (" + entry.duration_ms + " ms)" + (entry.error ? " " + entry.error : "")
               : entry.at + " " + entry.status + (entry.detail && entry.detail.reason ? ": " + entry.detail.reason : "");
             return item;

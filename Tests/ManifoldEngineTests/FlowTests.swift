@@ -3,7 +3,7 @@ import JSONValue
 import Logging
 import ManifoldCompiler
 import ManifoldDelivery
-import ManifoldEngine
+@testable import ManifoldEngine
 import ManifoldIngress
 import ManifoldPlan
 import ManifoldStore
@@ -119,8 +119,16 @@ import Testing
         vendor.body("/contacts/c-7/deals", #"{"id":"d-9"}"#)
         vendor.answer("/deals/d-9/lines", with: [201, 422, 201])
         let node = try Node(path: EngineHTTPTests.storePath(), vendor: vendor)
-        #expect(await node.post(#"{"id":"o1","email":"ada@example.com","amount":12,"lines":["A","B","C"]}"#).status == 200)
+        let reply = await node.post(#"{"id":"o1","email":"ada@example.com","amount":12,"lines":["A","B","C"]}"#)
+        #expect(reply.status == 200)
         try await node.until { try await node.jobs().contains { $0.state == .delivered } }
+        // The dashboard's timeline of the event names each call's step (and element).
+        let timeline = try await DashboardData(engine: node.engine, alerts: nil).timeline(eventID: try #require(reply.body["id"]?.stringValue))
+        let steps = (timeline.body["timeline"]?.arrayValue ?? []).compactMap { entry -> String? in
+            guard let step = entry["step"]?.stringValue else { return nil }
+            return step + (entry["element"]?.intValue.map { "[\($0)]" } ?? "")
+        }
+        #expect(steps == ["contact", "deal", "lines[0]", "lines[1]", "lines[2]"], "\(steps)")
         await node.stop()
         try await vendor.stop()
 
