@@ -111,8 +111,9 @@ class Engine:
             database.close()
 
 
-def send(port, path, count, threads=8, rate=None, prefix="e", stop_after=120):
-    """Posts `count` signed events (ids prefix-0..), at most `rate` per second if given. Returns acknowledged ids."""
+def send(port, path, count, threads=8, rate=None, prefix="e", stop_after=120, extra=lambda index: {}):
+    """Posts `count` signed events (ids prefix-0..), at most `rate` per second if given; `extra(index)` adds fields.
+    Returns acknowledged ids."""
     acknowledged = []
     lock = threading.Lock()
     started = time.time()
@@ -127,7 +128,7 @@ def send(port, path, count, threads=8, rate=None, prefix="e", stop_after=120):
                 due = started + index / rate
                 if due > time.time():
                     time.sleep(due - time.time())
-            body = json.dumps({"id": f"{prefix}-{index}", "sent_ms": time.time() * 1000}).encode()
+            body = json.dumps({"id": f"{prefix}-{index}", "sent_ms": time.time() * 1000, **extra(index)}).encode()
             signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
             try:
                 connection.request("POST", path, body=body, headers={
@@ -528,9 +529,264 @@ def send_bench(port, body, signature, count, rate, tag, threads=4):
     return acknowledged[0]
 
 
+
+FLOW_CONNECTOR = """
+connector: flows
+version: 1
+source:
+  webhook:
+    path: /hooks/flows
+    verify: {{ scheme: github, secret: "${{env:PROOF_SECRET}}" }}
+    event_id: id
+targets:
+  vendor:
+    base_url: http://127.0.0.1:{port}
+    concurrency: 16
+    retry: {{ max_attempts: 6, backoff: {{ initial: 200ms, max: 1s }} }}
+    operations:
+      a: {{ method: POST, path: "/a/{{id}}" }}
+      b: {{ method: POST, path: "/b/{{kind}}/{{id}}" }}
+      c: {{ method: POST, path: "/c/{{id}}" }}
+      alert: {{ method: POST, path: "/alert/{{id}}" }}
+      one: {{ method: POST, path: "/one/{{id}}" }}
+routes:
+  - name: flow
+    when: kind != 'single'
+    steps:
+      - name: a
+        call: vendor.a
+        path: {{ id: "{{% id %}}" }}
+        body: {{ id: "{{% id %}}" }}
+      - name: b
+        call: vendor.b
+        path: {{ id: "{{% id %}}", kind: "{{% kind %}}" }}
+        body: {{ a_ok: "{{% $steps.a.body.ok %}}" }}
+      - name: c
+        call: vendor.c
+        path: {{ id: "{{% id %}}" }}
+        body: {{ b_status: "{{% $steps.b.status %}}" }}
+    on_failure:
+      - name: alert
+        call: vendor.alert
+        path: {{ id: "{{% id %}}" }}
+        body: {{ step: "{{% $failure.step %}}" }}
+  - name: single
+    when: kind = 'single'
+    call: vendor.one
+    path: {{ id: "{{% id %}}" }}
+    body: {{ id: "{{% id %}}" }}
+"""
+
+
+def flow_jobs(store):
+    """Every job of the flows connector: (event id, job id, state, handler, only) and its delivered calls' completion
+    times by step."""
+    database = sqlite3.connect(store, timeout=10)
+    try:
+        jobs = []
+        for event_id, job_id, state, flow in database.execute(
+                "SELECT e.event_id, j.id, j.state, j.flow FROM jobs j JOIN events e ON e.seq = j.event_seq"):
+            progress = json.loads(flow) if flow else {}
+            jobs.append((event_id, job_id, state, progress.get("handler", "steps"), progress.get("only", False)))
+        completed = {}
+        for event_id, at, duration, request in database.execute(
+                "SELECT e.event_id, a.at, a.duration_ms, a.request FROM job_attempts a JOIN jobs j ON j.seq = a.job_seq"
+                " JOIN events e ON e.seq = j.event_seq WHERE a.class = 'delivered' AND a.request IS NOT NULL"):
+            step = json.loads(request).get("step")
+            if step:
+                completed[(event_id, step)] = at + duration
+        return jobs, completed
+    finally:
+        database.close()
+
+
+def prove_flows(options, vendor, results):
+    """Three-step flows under load with kill -9 mid-flow: every flow finishes, no completed step is called again,
+    and the failure steps run exactly for the flows that dead-lettered."""
+    engine = Engine(options.bin, options.work, {"flows": FLOW_CONNECTOR.format(port=vendor.port)})
+    for prefix in ["/a/", "/b/ok/", "/c/"]:
+        vendor.mode(prefix=prefix, delay_ms=15)
+    vendor.mode(prefix="/b/bad/", status=400)
+    engine.start()
+    acknowledged = []
+    kind = lambda index: {"kind": "bad" if index % 10 == 7 else "ok"}
+    sender = threading.Thread(target=lambda: acknowledged.extend(
+        send(engine.port, "/hooks/flows", options.events, threads=4, rate=options.rate, prefix="f", extra=kind)))
+    sender.start()
+    kills = 0
+    for _ in range(options.kills):
+        time.sleep(options.interval)
+        engine.kill()
+        kills += 1
+        engine.start()
+    sender.join()
+    done = wait_until(lambda: engine.jobs().get("pending", 0) == 0, 240)
+    jobs_by_state = engine.jobs()
+    engine.stop()
+    jobs, completed = flow_jobs(engine.store)
+    log = vendor.log()
+    main = {event: state for event, _, state, handler, only in jobs if handler == "steps" and not only}
+    failure_jobs = {event: state for event, _, state, handler, only in jobs if handler == "on_failure"}
+    bad = {event for event in acknowledged if int(event.split("-")[1]) % 10 == 7}
+    dead = {event for event, state in main.items() if state == "dead"}
+    # A call to a step whose completion was already recorded (the vendor's clock and the store's are one machine's).
+    calls_by_key = {}
+    for call in log:
+        calls_by_key.setdefault(call["key"], []).append(call)
+    again = []
+    for (event, step), finished in completed.items():
+        prefix = "alert" if step == "alert" else step
+        for call in calls_by_key.get(f"flows:{event}:flow/{'on_failure/' if step == 'alert' else ''}{step}", []):
+            if call["wall_ms"] > finished + 5:
+                again.append((event, step, call["wall_ms"] - finished))
+    repeats = sum(len(calls) - 1 for calls in calls_by_key.values() if len(calls) > 1)
+    alerts = {call["path"].split("/")[2] for call in log if call["path"].startswith("/alert/")}
+    print(f"{kills} kills; {len(acknowledged)} events acknowledged; flows {len(main)} "
+          f"({sum(1 for s in main.values() if s == 'delivered')} delivered, {len(dead)} dead-lettered); failure-step jobs "
+          f"{len(failure_jobs)} ({sum(1 for s in failure_jobs.values() if s == 'delivered')} delivered); jobs {jobs_by_state}")
+    print(f"vendor: {len(log)} calls, {len(calls_by_key)} idempotency keys, {repeats} repeated with the same key (a call in flight"
+          f" when the engine was killed); calls to a step after its completion was recorded: {len(again)}")
+    results.append(("every flow finished (none pending)", done and jobs_by_state.get("pending", 0) == 0))
+    results.append(("every acknowledged event's flow ended", set(acknowledged) <= set(main)))
+    results.append(("no completed step was called again", not again))
+    results.append(("the flows with a refused step dead-lettered, the others delivered",
+                    dead == bad & set(main) and all(state == "delivered" for event, state in main.items() if event not in bad)))
+    results.append(("the failure steps ran exactly for the dead-lettered flows",
+                    set(failure_jobs) == dead and alerts == dead and all(s == "delivered" for s in failure_jobs.values())))
+
+
+FOREACH_CONNECTOR = """
+connector: lines
+version: 1
+source:
+  webhook:
+    path: /hooks/lines
+    verify: {{ scheme: github, secret: "${{env:PROOF_SECRET}}" }}
+    event_id: id
+targets:
+  vendor:
+    base_url: http://127.0.0.1:{port}
+    concurrency: {concurrency}
+    rate_limit: {{ requests: {rate}, per: 1s }}
+    retry: {{ max_attempts: 3, backoff: {{ initial: 100ms, max: 200ms }} }}
+    operations:
+      line: {{ method: POST, path: "/line/{{order}}/{{sku}}" }}
+routes:
+  - name: order
+    steps:
+      - name: lines
+        for_each: items
+        max_items: 1000
+        on_element_failure: continue
+        call: vendor.line
+        path: {{ order: "{{% id %}}", sku: "{{% $item.sku %}}" }}
+        body: {{ quantity: "{{% $item.quantity %}}", position: "{{% $index %}}" }}
+"""
+
+
+def prove_foreach(options, vendor, results):
+    """Orders of 1,000 lines each: one call per line, within the target's rate limit and concurrency; the one line the
+    vendor refuses is a dead letter of its own and its order is delivered."""
+    rate, concurrency, orders, delay = options.line_rate, 4, 3, 30
+    engine = Engine(options.bin, options.work, {"lines": FOREACH_CONNECTOR.format(port=vendor.port, rate=rate, concurrency=concurrency)})
+    vendor.mode(prefix="/line/", delay_ms=delay)
+    for order in range(orders):
+        vendor.mode(prefix=f"/line/o-{order}/SKU-500", status=400)
+    engine.start()
+    try:
+        items = lambda index: {"items": [{"sku": f"SKU-{n}", "quantity": 1 + n % 3} for n in range(1000)]}
+        began = time.time()
+        acknowledged = send(engine.port, "/hooks/lines", orders, threads=orders, prefix="o", extra=items)
+        done = wait_until(lambda: engine.jobs().get("pending", 0) == 0, 60 + 3 * 1000 / rate)
+        span = time.time() - began
+        jobs = engine.jobs()
+    finally:
+        engine.stop()
+    calls = sorted((call["t_ms"], call["path"], call["key"], call["status"]) for call in vendor.log() if call["path"].startswith("/line/"))
+    times = [call[0] for call in calls]
+    worst, j = 0, 0
+    for i in range(len(times)):
+        while times[i] - times[j] >= 1000:
+            j += 1
+        worst = max(worst, i - j + 1)
+    # Calls in flight at once: each is answered `delay` ms after it arrives.
+    overlap = 0
+    for i in range(len(times)):
+        overlap = max(overlap, sum(1 for t in times[max(0, i - 50):i + 1] if times[i] - t < delay))
+    keys = [call[2] for call in calls]
+    refused = [call for call in calls if call[3] == 400]
+    print(f"{len(acknowledged)} orders of 1,000 lines; {len(calls)} calls in {span:.1f} s; busiest 1 s window {worst} (limit {rate});"
+          f" at most {overlap} in flight (concurrency {concurrency}); jobs {jobs}; {len(refused)} refused calls")
+    results.append(("every order's flow ended and one dead letter per refused line", done and jobs.get("delivered", 0) == orders
+                    and jobs.get("dead", 0) == orders))
+    results.append((f"one call per line, each with its own key ({len(set(keys))} keys)",
+                    len(set(keys)) == orders * 1000 and len(calls) - len(refused) >= orders * 999))
+    results.append((f"no 1 s window over the rate limit ({worst} <= {rate})", worst <= rate))
+    results.append((f"never more calls in flight than the concurrency ({overlap} <= {concurrency})", overlap <= concurrency))
+
+
+FLOW_BENCH = """
+connector: bench
+version: 1
+source:
+  webhook:
+    path: /hooks/bench
+    verify: {{ scheme: github, secret: "${{env:PROOF_SECRET}}" }}
+    event_id: $headers.'x-bench-id'
+targets:
+  vendor:
+    base_url: http://127.0.0.1:{port}
+    concurrency: 64
+    operations:
+      post: {{ method: POST, path: /bench }}
+routes:
+{route}
+"""
+
+SINGLE_ROUTE = """  - name: single
+    call: vendor.post
+    body: { n: 1 }"""
+
+FLOW_ROUTE = """  - name: three
+    steps:
+      - { name: a, call: vendor.post, body: { n: 1 } }
+      - { name: b, call: vendor.post, body: { a: "{% $steps.a.status %}" } }
+      - { name: c, call: vendor.post, body: { b: "{% $steps.b.status %}" } }"""
+
+
+def prove_flowbench(options, vendor, results):
+    """Events/s delivered end to end: a three-step flow against a one-call route, each run on a fresh engine."""
+    body = json.dumps({"type": "push", "padding": "x" * 900}).encode()
+    signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    figures = {"single": [], "three": []}
+    for run in range(options.runs):
+        for kind, route in [("single", SINGLE_ROUTE), ("three", FLOW_ROUTE)]:
+            work = os.path.join(options.work, f"{kind}-{run}")
+            os.makedirs(work)
+            engine = Engine(options.bin, work, {"bench": FLOW_BENCH.format(port=vendor.port, route=route)})
+            engine.start()
+            try:
+                began = time.time()
+                acknowledged = send_bench(engine.port, body, signature, options.events, rate=100_000, tag=f"{kind}{run}")
+                done = wait_until(lambda: engine.jobs().get("pending", 0) == 0, 600, step=0.1)
+                span = time.time() - began
+                delivered = engine.jobs().get("delivered", 0)
+            finally:
+                engine.stop()
+            figures[kind].append(delivered / span)
+            print(f"run {run + 1} {kind}: {acknowledged} events, {delivered} delivered in {span:.1f} s = {delivered / span:,.0f} events/s"
+                  + ("" if done else " (did not finish)"))
+    median = lambda values: sorted(values)[len(values) // 2]
+    single, three = median(figures["single"]), median(figures["three"])
+    print(f"median: one call {single:,.0f} events/s; three-step flow {three:,.0f} events/s ({three / single:.2f}x;"
+          f" {3 * three:,.0f} calls/s against {single:,.0f})")
+    results.append(("both finished", all(figures.values())))
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("scenario", choices=["ratelimit", "outage", "crash", "isolation", "throughput", "backlog"])
+    parser.add_argument("scenario", choices=["ratelimit", "outage", "crash", "isolation", "throughput", "backlog", "flows", "foreach",
+                                             "flowbench"])
     parser.add_argument("--bin", required=True)
     parser.add_argument("--work", required=True)
     parser.add_argument("--events", type=int)
@@ -542,9 +798,11 @@ def main():
     parser.add_argument("--rate-a", type=int, default=20)
     parser.add_argument("--rate-b", type=int, default=100)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--rate", type=int, default=200)
+    parser.add_argument("--line-rate", type=int, default=100)
     options = parser.parse_args()
     options.events = options.events or {"ratelimit": 10_000, "outage": 500, "crash": 3000, "isolation": 0, "throughput": 0,
-                                       "backlog": 1_000_000}[options.scenario]
+                                       "backlog": 1_000_000, "flows": 2000, "foreach": 3, "flowbench": 5000}[options.scenario]
     vendor = Vendor(options.bin, options.work)
     results = []
     try:

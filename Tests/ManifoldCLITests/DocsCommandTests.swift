@@ -93,6 +93,21 @@ import Testing
         }
     }
 
+    /// A flow's page lists its steps in order, what each reads, and who is told when one fails.
+    @Test func aFlowsRunbookWalksThroughItsSteps() throws {
+        try TemporaryDirectory.with { folder in
+            let (_, files) = try Self.site([Self.connectors.appending(path: "stripe-checkout-flow.yaml").path, "--format", "markdown"], in: folder)
+            let page = try #require(files["connectors/stripe-checkout-flow.md"])
+            #expect(page.contains("as a flow of 4 steps: each call on its own target's lane"))
+            #expect(page.contains("3. `deal`: calls `hubspot.create_deal` (`POST https://api.hubapi.com/crm/v3/objects/deals`) on [target `hubspot`](#target-hubspot); reads `$steps.amount`, `$steps.contact`."), "\(page)")
+            #expect(page.contains("4. `announce`: calls `slack.post`") && page.contains("only when `data.object.amount_total >= 100000`"))
+            #expect(page.contains("1. `alert`: calls `slack.post`") && page.contains("reads `$failure`"))
+            #expect(page.contains("manifold dlq replay --connector stripe-checkout-flow"))
+            let svg = try #require(files["connectors/stripe-checkout-flow.svg"])
+            #expect(svg.contains("sale — flow of 4 steps"))
+        }
+    }
+
     /// The figures come from the file: change the breaker and the answer changes.
     @Test func theOutageFiguresFollowTheTargetsPolicies() throws {
         try TemporaryDirectory.with { folder in

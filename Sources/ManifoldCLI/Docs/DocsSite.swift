@@ -216,10 +216,12 @@ struct DocsSite {
         var routes: [DocsDiagram.Node] = []
         var edges: [(String, String)] = []
         for route in connector.routes {
-            routes.append(.init(id: "r:\(route.name)", title: route.name, subtitle: route.condition.map { "when \($0.source)" } ?? "every event",
+            routes.append(.init(id: "r:\(route.name)", title: route.name + (route.isFlow ? " — flow of \(PolicyWords.plural(route.steps.count, "step"))" : ""),
+                                subtitle: route.condition.map { "when \($0.source)" } ?? "every event",
                                 link: "#route-\(DocText.anchor(route.name))"))
             edges.append(("source", "r:\(route.name)"))
-            edges.append(("r:\(route.name)", "t:\(route.target)"))
+            let targets = route.isFlow ? Set((route.steps + route.onFailure).compactMap(\.call?.target)).sorted() : [route.target]
+            for target in targets { edges.append(("r:\(route.name)", "t:\(target)")) }
         }
         let targets = connector.targets.map { target in
             DocsDiagram.Node(id: "t:\(target.name)", title: target.name, subtitle: Self.host(target),
@@ -275,6 +277,10 @@ struct DocsSite {
         for route in connector.routes {
             blocks.append(.heading(level: 3, text: "Route `\(route.name)`", anchor: "route-\(DocText.anchor(route.name))"))
             if let description = route.description { blocks.append(.paragraph(description)) }
+            if route.isFlow {
+                blocks += flowBlocks(route, connector: connector)
+                continue
+            }
             var items: [String] = []
             items.append(route.condition.map { "Runs when " + DocText.code($0.source) + " is true." } ?? "Runs for every event.")
             if let target = connector.target(named: route.target) {
@@ -300,6 +306,48 @@ struct DocsSite {
             }
         }
         if connector.routes.isEmpty { blocks.append(.paragraph("No routes: events are stored and nothing is called.")) }
+        return blocks
+    }
+
+    /// A flow in words: its steps in order (what each calls or computes, when, over which list), what it keeps, and
+    /// what happens when one fails.
+    private func flowBlocks(_ route: RoutePlan, connector: ConnectorPlan) -> [DocBlock] {
+        var blocks: [DocBlock] = [
+            .paragraph((route.condition.map { "Runs when " + DocText.code($0.source) + " is true, as a flow" } ?? "Runs for every event, as a flow")
+                       + " of \(PolicyWords.plural(route.steps.count, "step")): each call on its own target's lane, its answer stored before the next "
+                       + "step starts, so a restart resumes at the step that was running and never repeats one that completed."),
+        ]
+        func describe(_ step: StepPlan, failure: Bool) -> String {
+            var text = "`\(step.name)`: "
+            if let call = step.call, let target = connector.target(named: call.target), let operation = target.operation(named: call.operation) {
+                text += "calls `\(call.call)` (`\(operation.method.rawValue) \(target.baseURL.description)\(operation.path)`) on "
+                    + DocText.link("target `\(call.target)`", "#target-\(DocText.anchor(call.target))")
+            } else {
+                text += "computes values later steps read"
+            }
+            if let condition = step.condition { text += "; only when " + DocText.code(condition.source) }
+            if let list = step.forEach {
+                text += "; once per element of " + DocText.code(list.source) + " (at most \(step.maxItems); a failing element "
+                    + (step.onElementFailure == .continue ? "is dead-lettered on its own and the flow goes on)" : "ends the flow)")
+            }
+            let reads = Set(StepReads.names(step)).sorted()
+            if !reads.isEmpty { text += "; reads " + reads.map { DocText.code("$steps.\($0)") }.joined(separator: ", ") }
+            if failure { text += "; reads " + DocText.code("$failure") }
+            return text + "."
+        }
+        blocks.append(.steps(route.steps.map { describe($0, failure: false) }))
+        for step in route.steps where step.call?.body != nil {
+            blocks.append(.paragraph("Step `\(step.name)` sends:"))
+            blocks.append(.code(step.call!.body!.json.serialized(.pretty)))
+        }
+        if route.onFailure.isEmpty {
+            blocks.append(.paragraph("A step that fails for good ends the flow dead-lettered with every completed step's result; no one is told but the alerts."))
+        } else {
+            blocks.append(.paragraph("When a step fails for good (or its mapping fails), the flow ends dead-lettered with every completed step's result, and these run:"))
+            blocks.append(.steps(route.onFailure.map { describe($0, failure: true) }))
+        }
+        blocks.append(.paragraph("Replay a dead flow with `manifold dlq replay --connector \(connector.name)`: it resumes at the step that failed "
+                                 + "(each call keeps its idempotency key, `\(connector.name):EVENT:\(route.name)/STEP`); `--from-start` runs it again from its first step."))
         return blocks
     }
 
@@ -586,5 +634,20 @@ struct DocsSite {
         case .oauth2(let settings): values += [settings.clientID, settings.clientSecret] + (settings.refreshToken.map { [$0] } ?? [])
         }
         return values.flatMap(references)
+    }
+}
+
+/// The steps a flow step reads (`$steps.NAME`).
+enum StepReads {
+    static func names(_ step: StepPlan) -> [String] {
+        let text = step.json.serialized()
+        var names: [String] = []
+        var rest = Substring(text)
+        while let range = rest.range(of: "$steps.") {
+            let name = rest[range.upperBound...].prefix { $0.isLetter || $0.isNumber || $0 == "_" }
+            if !name.isEmpty { names.append(String(name)) }
+            rest = rest[range.upperBound...]
+        }
+        return names
     }
 }
