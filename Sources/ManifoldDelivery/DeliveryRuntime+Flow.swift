@@ -110,8 +110,8 @@ extension DeliveryRuntime {
         let payload = job.payload
 
         var stored: JobOutcome
-        var laneResult: LaneState<DeliveryJob>.Result = .done
-        var health: LaneState<DeliveryJob>.Health = .neutral
+        var laneResult: LaneState<DeliveryJob>.Result
+        var health: LaneState<DeliveryJob>.Health
         var after = progress
         var spawn: [NewJob] = []
         /// The flow after its current call is done (succeeded, or failed and let it go on): the next call, or its end.
@@ -146,35 +146,25 @@ extension DeliveryRuntime {
                     failureJobs(job, route: route.plan, flow: flow, failed: failed, reason: reason, status: status))
         }
 
-        switch outcome {
+        let decision = JobLifecycle.decide(outcome, policy: policy, attempts: job.attempts, elapsed: elapsed, wall: wall, now: now,
+                                           using: &generator)
+        (stored, laneResult, health) = (decision.stored, decision.lane, decision.health)
+        switch decision.stored {
         case .delivered:
-            health = .success
+            // The call succeeded: the flow stores its answer and moves on.
             var done = progress
             FlowMachine.completed(&done, steps: machine, result: exchange?.result ?? .null)
             (stored, after, spawn) = await moveOn(done)
-        case .transient(let status, let retryAfter, let reason):
-            health = .failure
-            if let wait = RetrySchedule.wait(policy: policy, attempts: job.attempts, elapsed: elapsed, retryAfter: retryAfter, using: &generator) {
-                (stored, laneResult) = (.retry(at: wall + wait.timeInterval), .retry(at: now + wait))
-            } else {
-                (stored, after, spawn) = await fail("\(reason); gave up after \(job.attempts) attempts", status: status)
-            }
-        case .rateLimited(let retryAfter):
-            if let wait = RetrySchedule.rateLimitedWait(policy: policy, attempts: job.attempts, elapsed: elapsed, retryAfter: retryAfter,
-                                                        using: &generator)
-            {
-                (stored, laneResult) = (.retry(at: wall + wait.timeInterval), .rateLimited(until: now + wait))
-            } else {
-                (stored, after, spawn) = await fail("rate limited past max_elapsed", status: 429)
-            }
-        case .permanent(let status, let reason):
-            (stored, after, spawn) = await fail(reason, status: status)
-        case .badData(let reason):
+        case .dead:
+            (stored, after, spawn) = await fail(decision.failure?.reason ?? "failed", status: decision.failure?.status)
+        case .quarantined(let reason):
             var failed = progress
             _ = FlowMachine.failed(&failed, steps: machine, reason: reason, status: nil)
             failed.failedElements = progress.failedElements
             (stored, after, spawn) = (.quarantined(reason: reason), failed,
                                       failureJobs(job, route: route.plan, flow: flow, failed: failed, reason: reason, status: nil as Int?))
+        case .retry, .advance:
+            break
         }
         let record = AttemptRecord(
             jobID: job.id, startedAt: startedAt, duration: duration, countsAsAttempt: outcome.countsAsAttempt,

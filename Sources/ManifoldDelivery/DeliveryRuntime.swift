@@ -432,33 +432,9 @@ public final class DeliveryRuntime: Sendable {
         let elapsed = Duration.milliseconds(Int64(wall.timeIntervalSince(job.firstAttemptAt ?? startedAt) * 1000))
         var generator = JitterSource(jitter: jitter)
         let now = clock.now
-        let stored: JobOutcome
-        let result: LaneState<DeliveryJob>.Result
-        let health: LaneState<DeliveryJob>.Health
-        switch outcome {
-        case .delivered:
-            (stored, result, health) = (.delivered, .done, .success)
-        case .transient(_, let retryAfter, let reason):
-            if let wait = RetrySchedule.wait(policy: policy, attempts: job.attempts, elapsed: elapsed,
-                                             retryAfter: retryAfter, using: &generator)
-            {
-                (stored, result, health) = (.retry(at: wall + wait.timeInterval), .retry(at: now + wait), .failure)
-            } else {
-                (stored, result, health) = (.dead(reason: "\(reason); gave up after \(job.attempts) attempts"), .done, .failure)
-            }
-        case .rateLimited(let retryAfter):
-            if let wait = RetrySchedule.rateLimitedWait(policy: policy, attempts: job.attempts, elapsed: elapsed,
-                                                        retryAfter: retryAfter, using: &generator)
-            {
-                (stored, result, health) = (.retry(at: wall + wait.timeInterval), .rateLimited(until: now + wait), .neutral)
-            } else {
-                (stored, result, health) = (.dead(reason: "rate limited past max_elapsed"), .done, .neutral)
-            }
-        case .permanent(_, let reason):
-            (stored, result, health) = (.dead(reason: reason), .done, .neutral)
-        case .badData(let reason):
-            (stored, result, health) = (.quarantined(reason: reason), .done, .neutral)
-        }
+        let decision = JobLifecycle.decide(outcome, policy: policy, attempts: job.attempts, elapsed: elapsed, wall: wall, now: now,
+                                           using: &generator)
+        let (stored, result, health) = (decision.stored, decision.lane, decision.health)
         let record = AttemptRecord(
             jobID: job.id, startedAt: startedAt, duration: duration, countsAsAttempt: counts,
             errorClass: outcome.errorClass, request: prepared?.request.record(), responseStatus: outcome.status,
