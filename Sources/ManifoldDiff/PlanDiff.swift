@@ -170,7 +170,7 @@ struct ConnectorComparison {
         for (list, label) in [(\RoutePlan.steps, "step"), (\RoutePlan.onFailure, "failure step")] {
             let before = old[keyPath: list], after = new[keyPath: list]
             let readers = Dictionary(grouping: after.enumerated().flatMap { index, step in
-                Self.reads(step).map { ($0, step.name) }
+                step.reads.map { ($0, step.name) }
             }, by: \.0).mapValues { $0.map(\.1) }
             for name in Self.names(before.map(\.name), after.map(\.name)) {
                 let stepScope = "\(scope) \(label) \(name)"
@@ -212,19 +212,6 @@ struct ConnectorComparison {
                     "the steps run in another order: a step may read a result that is not there yet")
             }
         }
-    }
-
-    /// The steps a step reads (`$steps.NAME`).
-    static func reads(_ step: StepPlan) -> [String] {
-        let text = step.json.serialized()
-        var names: [String] = []
-        var rest = Substring(text)
-        while let range = rest.range(of: "$steps.") {
-            let name = rest[range.upperBound...].prefix { $0.isLetter || $0.isNumber || $0 == "_" }
-            if !name.isEmpty, !names.contains(String(name)) { names.append(String(name)) }
-            rest = rest[range.upperBound...]
-        }
-        return names
     }
 
     private mutating func add(_ severity: PlanChange.Severity, _ scope: String, _ field: String?, _ before: String?,

@@ -79,3 +79,29 @@ public struct StepPlan: Sendable, Hashable {
     /// The bound of a `for_each` when none is written is an error; this is the most the schema allows.
     public static let maximumItems = 10_000
 }
+
+extension StepPlan {
+    /// The steps it reads (`$steps.NAME`), in the order they first appear.
+    public var reads: [String] { Self.references(in: json.serialized()) }
+
+    /// Every `$steps.NAME` (or `$steps.`NAME``) in an expression's or template's text.
+    public static func references(in source: String) -> [String] {
+        var names: [String] = []
+        var rest = Substring(source)
+        while let range = rest.range(of: "$steps.") {
+            var name = ""
+            var cursor = range.upperBound
+            let quoted = cursor < rest.endIndex && rest[cursor] == "`"
+            if quoted { cursor = rest.index(after: cursor) }
+            while cursor < rest.endIndex {
+                let character = rest[cursor]
+                if quoted ? character == "`" : !(character.isLetter || character.isNumber || character == "_") { break }
+                name.append(character)
+                cursor = rest.index(after: cursor)
+            }
+            if !name.isEmpty, !names.contains(name) { names.append(name) }
+            rest = rest[range.upperBound...]
+        }
+        return names
+    }
+}

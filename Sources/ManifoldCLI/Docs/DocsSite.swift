@@ -330,7 +330,7 @@ struct DocsSite {
                 text += "; once per element of " + DocText.code(list.source) + " (at most \(step.maxItems); a failing element "
                     + (step.onElementFailure == .continue ? "is dead-lettered on its own and the flow goes on)" : "ends the flow)")
             }
-            let reads = Set(StepReads.names(step)).sorted()
+            let reads = step.reads.sorted()
             if !reads.isEmpty { text += "; reads " + reads.map { DocText.code("$steps.\($0)") }.joined(separator: ", ") }
             if failure { text += "; reads " + DocText.code("$failure") }
             return text + "."
@@ -637,17 +637,3 @@ struct DocsSite {
     }
 }
 
-/// The steps a flow step reads (`$steps.NAME`).
-enum StepReads {
-    static func names(_ step: StepPlan) -> [String] {
-        let text = step.json.serialized()
-        var names: [String] = []
-        var rest = Substring(text)
-        while let range = rest.range(of: "$steps.") {
-            let name = rest[range.upperBound...].prefix { $0.isLetter || $0.isNumber || $0 == "_" }
-            if !name.isEmpty { names.append(String(name)) }
-            rest = rest[range.upperBound...]
-        }
-        return names
-    }
-}

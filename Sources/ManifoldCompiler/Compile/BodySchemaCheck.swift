@@ -123,25 +123,3 @@ enum BodySchemaCheck {
     }
 }
 
-/// The steps an expression reads: every `$steps.NAME` (or `$steps.`NAME``) in its text.
-enum StepReferences {
-    static func names(in source: String) -> [String] {
-        var names: [String] = []
-        var rest = Substring(source)
-        while let range = rest.range(of: "$steps.") {
-            var name = ""
-            var cursor = range.upperBound
-            let quoted = cursor < rest.endIndex && rest[cursor] == "`"
-            if quoted { cursor = rest.index(after: cursor) }
-            while cursor < rest.endIndex {
-                let character = rest[cursor]
-                if quoted ? character == "`" : !(character.isLetter || character.isNumber || character == "_") { break }
-                name.append(character)
-                cursor = rest.index(after: cursor)
-            }
-            if !name.isEmpty, !names.contains(name) { names.append(name) }
-            rest = rest[range.upperBound...]
-        }
-        return names
-    }
-}

@@ -443,7 +443,7 @@ struct ConnectorBuilder {
             + (step.call.map { ($0.headers + $0.query + $0.pathParameters).map(\.value) } ?? [])
         let expressions = templates.flatMap(\.expressions) + [step.condition, step.forEach, step.call?.idempotencyKey].compactMap { $0 }
         for expression in expressions {
-            for reference in StepReferences.names(in: expression.source) where !readable.contains(reference) {
+            for reference in StepPlan.references(in: expression.source) where !readable.contains(reference) {
                 let message: String
                 if reference == step.name {
                     message = "step '\(step.name)' reads its own result ($steps.\(reference)): a step reads only the steps before it"
