@@ -4,14 +4,14 @@ import Foundation
 /// One evaluator serves one evaluation: it holds the guardrail counters.
 final class Evaluator {
     let maximumDepth: Int
-    let deadline: ContinuousClock.Instant?
+    let deadline: EvaluationDeadline?
     /// The evaluation's one instant (epoch milliseconds): `$now()` and `$millis()` agree within an
     /// evaluation. Read from the clock only if an expression asks for it.
     lazy var timestamp: Double = (Date().timeIntervalSince1970 * 1000).rounded(.down)
     // The counters live outside the object so that the hot path pays no exclusivity checks on them.
     private let counters = UnsafeMutablePointer<Int>.allocate(capacity: 2)
 
-    init(maximumDepth: Int, deadline: ContinuousClock.Instant?) {
+    init(maximumDepth: Int, deadline: EvaluationDeadline?) {
         self.maximumDepth = maximumDepth
         self.deadline = deadline
         counters.initialize(repeating: 0, count: 2)
@@ -31,7 +31,7 @@ final class Evaluator {
                                position: node.position)
         }
         counters[1] += 1
-        if let deadline, counters[1] & 63 == 0, ContinuousClock.now > deadline {
+        if let deadline, counters[1] & 63 == 0, deadline.passed {
             throw JSONataError(code: "U1001", message: "Expression evaluation timeout: Check for infinite loop", position: node.position)
         }
         var result: Value?

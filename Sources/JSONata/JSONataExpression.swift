@@ -22,7 +22,7 @@ public struct JSONataExpression: Sendable {
     public struct Limits: Sendable {
         /// Nested evaluation steps allowed (recursion depth); deeper is error `U1001`.
         public var maximumDepth: Int
-        /// Wall-clock time allowed; longer is error `U1001`. `nil` means no limit.
+        /// CPU time of the evaluating thread allowed; more is error `U1001`. `nil` means no limit.
         public var timeLimit: Duration?
 
         public init(maximumDepth: Int = 500, timeLimit: Duration? = .seconds(1)) {
@@ -38,7 +38,7 @@ public struct JSONataExpression: Sendable {
     public func evaluate(_ input: JSON?, bindings: [String: JSON] = [:], functions: [String: HostFunction] = [:],
                          limits: Limits = .default) throws(JSONataError) -> JSON?
     {
-        let deadline = limits.timeLimit.map { ContinuousClock.now + $0 }
+        let deadline = limits.timeLimit.map(EvaluationDeadline.init)
         let evaluator = Evaluator(maximumDepth: limits.maximumDepth, deadline: deadline)
         let environment = Frame(parent: nil)
         for (name, value) in bindings { environment.bind(name, Value(value)) }

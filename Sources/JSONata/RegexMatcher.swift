@@ -29,7 +29,7 @@ final class RegexMatcher: @unchecked Sendable {
     /// The first match at or after `offset` (UTF-16 units). ICU backtracks without bound (`/(.*a){25}$/` over
     /// thirty `a`s takes minutes), so the match reports its progress and is abandoned at `deadline` with `U1001`,
     /// the evaluation's own time limit.
-    func firstMatch(in string: String, from offset: Int = 0, deadline: ContinuousClock.Instant? = nil) throws(JSONataError)
+    func firstMatch(in string: String, from offset: Int = 0, deadline: EvaluationDeadline? = nil) throws(JSONataError)
         -> Match?
     {
         let text = string as NSString
@@ -41,7 +41,7 @@ final class RegexMatcher: @unchecked Sendable {
             if let result {
                 found = result
                 stop.pointee = true
-            } else if let deadline, ContinuousClock.now > deadline {
+            } else if let deadline, deadline.passed {
                 timedOut = true
                 stop.pointee = true
             }

@@ -208,6 +208,7 @@ extension StepPlan {
     /// As JSON, with every effective value.
     public var json: JSON {
         var object: JSONObject = ["name": .string(name)]
+        if let description { object["description"] = .string(description) }
         if let condition { object["when"] = .string(condition.source) }
         if let forEach {
             object["for_each"] = .string(forEach.source)

@@ -63,6 +63,8 @@ public struct StepPlan: Sendable, Hashable {
     public var forEach: ExpressionSource?
     public var maxItems: Int
     public var onElementFailure: ElementFailure
+    /// What the step is for, in a sentence (for the runbook).
+    public var description: String?
 
     public init(name: String, condition: ExpressionSource?, call: RoutePlan?, value: Template?, forEach: ExpressionSource?,
                 maxItems: Int, onElementFailure: ElementFailure)

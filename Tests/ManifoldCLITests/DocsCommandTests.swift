@@ -100,6 +100,7 @@ import Testing
             let page = try #require(files["connectors/stripe-checkout-flow.md"])
             #expect(page.contains("as a flow of 4 steps: each call on its own target's lane"))
             #expect(page.contains("3. `deal`: calls `hubspot.create_deal` (`POST https://api.hubapi.com/crm/v3/objects/deals`) on [target `hubspot`](#target-hubspot); reads `$steps.amount`, `$steps.contact`."), "\(page)")
+            #expect(page.contains("1. `contact`: calls `hubspot.upsert_contact`") && page.contains("The buyer, found or made by email"), "a step's description")
             #expect(page.contains("4. `announce`: calls `slack.post`") && page.contains("only when `data.object.amount_total >= 100000`"))
             #expect(page.contains("1. `alert`: calls `slack.post`") && page.contains("reads `$failure`"))
             #expect(page.contains("manifold dlq replay --connector stripe-checkout-flow"))

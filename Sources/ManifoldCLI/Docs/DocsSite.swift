@@ -333,7 +333,7 @@ struct DocsSite {
             let reads = step.reads.sorted()
             if !reads.isEmpty { text += "; reads " + reads.map { DocText.code("$steps.\($0)") }.joined(separator: ", ") }
             if failure { text += "; reads " + DocText.code("$failure") }
-            return text + "."
+            return text + "." + (step.description.map { " " + $0 } ?? "")
         }
         blocks.append(.steps(route.steps.map { describe($0, failure: false) }))
         for step in route.steps where step.call?.body != nil {

@@ -428,10 +428,12 @@ struct ConnectorBuilder {
         }
         let forEach = expression(at: pointer.appending("for_each"))
         let maxItems = value(pointer.appending("max_items"))?.intValue ?? StepPlan.maximumItems
-        return StepPlan(name: name, condition: expression(at: pointer.appending("when")), call: call,
-                        value: value(pointer.appending("set")).map { template($0, at: pointer.appending("set")) },
-                        forEach: forEach, maxItems: maxItems,
-                        onElementFailure: StepPlan.ElementFailure(rawValue: value(pointer.appending("on_element_failure"))?.stringValue ?? "") ?? .fail)
+        var step = StepPlan(name: name, condition: expression(at: pointer.appending("when")), call: call,
+                            value: value(pointer.appending("set")).map { template($0, at: pointer.appending("set")) },
+                            forEach: forEach, maxItems: maxItems,
+                            onElementFailure: StepPlan.ElementFailure(rawValue: value(pointer.appending("on_element_failure"))?.stringValue ?? "") ?? .fail)
+        step.description = value(pointer.appending("description"))?.stringValue
+        return step
     }
 
     /// Every `$steps.NAME` a step reads must name a step that ran before it: a later step's result is not there yet,
