@@ -207,6 +207,8 @@ struct RouteProgram: Sendable {
     let idempotencyKey: JSONataExpression?
     /// A flow's steps, compiled; `nil` for a route's one call.
     let flow: FlowProgram?
+    /// What a 2xx answer must also meet (`success_when`).
+    let successWhen: JSONataExpression?
 
     init(_ route: RoutePlan, connector: String, resolver: ConfigResolver) throws {
         plan = route
@@ -217,6 +219,7 @@ struct RouteProgram: Sendable {
         query = try route.query.map { try NamedTemplate($0, resolver: resolver) }
         path = try route.pathParameters.map { try NamedTemplate($0, resolver: resolver) }
         idempotencyKey = try route.idempotencyKey.map { try JSONataExpression($0.source) }
+        successWhen = try route.successWhen.map { try JSONataExpression($0.source) }
     }
 }
 

@@ -635,7 +635,17 @@ public final class DeliveryRuntime: Sendable {
                 // Once: a token the vendor revoked or that expired early.
                 continue
             }
-            return (AttemptOutcome.classify(response), exchange)
+            var outcome = AttemptOutcome.classify(response)
+            if case .delivered(let status) = outcome, let condition = route.successWhen {
+                // A vendor that answers 200 to a failure: the answer must also meet the route's (or step's) condition.
+                let answer = exchange.result ?? FlowResult.of(response)
+                let met = await ExpressionThreads.run { (try? condition.evaluate(answer)).flatMap { $0 }.map(Router.isTrue) ?? false }
+                if !met {
+                    let error = answer["body"]?["error"]?.stringValue.map { " (error: \($0))" } ?? ""
+                    outcome = .permanent(status: status, reason: "the answer fails success_when `\(route.plan.successWhen?.source ?? "")`\(error)")
+                }
+            }
+            return (outcome, exchange)
         }
         return (.permanent(status: 401, reason: "the target refused a freshly fetched token (401)"), exchange)
     }

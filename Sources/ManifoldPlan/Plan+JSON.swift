@@ -199,6 +199,7 @@ extension RoutePlan {
         if !query.isEmpty { object["query"] = query.json }
         if !pathParameters.isEmpty { object["path"] = pathParameters.json }
         if let idempotencyKey { object["idempotency_key"] = .string(idempotencyKey.source) }
+        if let successWhen { object["success_when"] = .string(successWhen.source) }
         if let orderingKey { object["ordering_key"] = .string(orderingKey.source) }
         return .object(object)
     }
@@ -222,6 +223,7 @@ extension StepPlan {
             if !call.query.isEmpty { object["query"] = call.query.json }
             if !call.pathParameters.isEmpty { object["path"] = call.pathParameters.json }
             if let key = call.idempotencyKey { object["idempotency_key"] = .string(key.source) }
+            if let success = call.successWhen { object["success_when"] = .string(success.source) }
         }
         if let value { object["set"] = value.json }
         return .object(object)

@@ -13,6 +13,8 @@ public struct RoutePlan: Sendable, Hashable {
     public var idempotencyKey: ExpressionSource?
     /// Jobs with the same key are delivered in order, one at a time; `nil` means no ordering.
     public var orderingKey: ExpressionSource?
+    /// What a 2xx answer (`status`, `headers`, `body`) must also meet to count as done; `nil`: any 2xx.
+    public var successWhen: ExpressionSource?
     /// What the route is for, in a sentence (for the runbook).
     public var description: String?
     /// A flow: the steps run in order, each on its own target's lane, each result stored before the next starts.

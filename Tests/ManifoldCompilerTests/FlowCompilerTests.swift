@@ -113,7 +113,7 @@ import Testing
             """)
         #expect(messages.contains("f.yaml:15:29: error: route 'order', step 'send' calls customers.send, which sends to customers' endpoints: a flow's step calls one API; send to endpoints from a route"), "\(messages)")
         #expect(messages.contains { $0.hasPrefix("f.yaml:17:7: error: route 'order': on_failure has no step that calls an operation") }, "\(messages)")
-        #expect(messages.contains { $0.contains("routes[1] runs steps, so call, body, headers, query, path and idempotency_key belong in its steps") }, "\(messages)")
+        #expect(messages.contains { $0.contains("routes[1] runs steps, so call, body, headers, query, path, idempotency_key and success_when belong in its steps") }, "\(messages)")
         #expect(messages.contains { $0.contains("routes[2].steps[0] computes a value (set:) and makes no call") }, "\(messages)")
     }
 }

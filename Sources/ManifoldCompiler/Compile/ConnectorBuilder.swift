@@ -523,11 +523,13 @@ struct ConnectorBuilder {
                      ?? " (targets: \(targets.map(\.name).joined(separator: ", ")))"),
                   at: pointer.appending("call"))
         }
-        return RoutePlan(
+        var made = RoutePlan(
             name: name, condition: nil, target: targetName, operation: operationName,
             body: value(pointer.appending("body")).map { template($0, at: pointer.appending("body")) },
             headers: headers(at: pointer.appending("headers")), query: headers(at: pointer.appending("query")),
             pathParameters: routePath, idempotencyKey: expression(at: pointer.appending("idempotency_key")))
+        made.successWhen = expression(at: pointer.appending("success_when"))
+        return made
     }
 
     // MARK: Values
