@@ -14,6 +14,8 @@ import Testing
         let driver: Process
         let base: String
         let session: String
+        /// The browser's profile directory, which names its processes.
+        let profile: String
 
         static func start() async throws -> Browser {
             let executable = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"].first {
@@ -42,9 +44,12 @@ import Testing
             }
             guard port > 0 else { driver.terminate(); throw CocoaError(.fileReadUnknown) }
             let base = "http://127.0.0.1:\(port)"
+            // A profile of its own: the browser's processes are found by it, and killed, when the test quits.
+            let profile = FileManager.default.temporaryDirectory.appending(path: "manifold-chromium-\(UUID().uuidString)").path
             let options: JSON = [
                 "binary": "/usr/bin/chromium",
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1100"],
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1100",
+                         .string("--user-data-dir=" + profile)],
             ]
             let capabilities: JSON = ["capabilities": ["alwaysMatch": ["browserName": "chrome", "goog:chromeOptions": options]]]
             let created = try await Self.call(base + "/session", method: .POST, body: capabilities)
@@ -53,7 +58,7 @@ import Testing
                 Issue.record("chromedriver did not start a session: \(created)")
                 throw CocoaError(.fileReadUnknown)
             }
-            return Browser(driver: driver, base: base, session: session)
+            return Browser(driver: driver, base: base, session: session, profile: profile)
         }
 
         static func call(_ url: String, method: HTTPMethod, body: JSON? = nil) async throws -> JSON {
@@ -120,6 +125,16 @@ import Testing
             _ = try? await command("", method: .DELETE)
             // chromedriver may not exit on SIGTERM while it winds its browser down: it is not waited for.
             kill(driver.processIdentifier, SIGKILL)
+            // Nor does killing it end the browser: chromium's processes outlived their driver, each holding inotify
+            // instances, until the user's limit (128) was reached and the engine's file watcher could watch nothing.
+            let sweep = Process()
+            sweep.executableURL = URL(fileURLWithPath: "/usr/bin/pkill")
+            sweep.arguments = ["-KILL", "-f", "--", "--user-data-dir=" + profile]
+            sweep.standardOutput = FileHandle.nullDevice
+            sweep.standardError = FileHandle.nullDevice
+            try? sweep.run()
+            sweep.waitUntilExit()
+            try? FileManager.default.removeItem(atPath: profile)
         }
     }
 
