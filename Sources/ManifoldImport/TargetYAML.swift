@@ -71,10 +71,12 @@ public enum TargetYAML {
     /// are YAML's).
     static func scalar(_ text: String) -> String {
         let reserved: Set<String> = ["true", "false", "null", "yes", "no", "on", "off", "y", "n", "~", ""]
+        // Letters, digits and `/_-.:` only (no flow or reference characters), not a word YAML reads as another type,
+        // and no `: ` or trailing `:` that would start a mapping.
         let plain = text.first.map { $0.isLetter || $0 == "/" || $0 == "_" } == true
             && !reserved.contains(text.lowercased())
-            && text.allSatisfy { $0.isLetter || $0.isNumber || "/_-.{}$:".contains($0) }
-            && !text.contains(": ") && !text.hasSuffix(":") && !text.contains("{") && !text.contains("$")
+            && text.allSatisfy { $0.isLetter || $0.isNumber || "/_-.:".contains($0) }
+            && !text.contains(": ") && !text.hasSuffix(":")
         return plain ? text : JSON.string(text).serialized()
     }
 
@@ -88,9 +90,6 @@ public enum TargetYAML {
                 let name = scalar(key)
                 if let inline = flow(member) {
                     lines.append("\(pad)\(name): \(inline)")
-                } else if case .array = member {
-                    lines.append("\(pad)\(name):")
-                    lines += yaml(member, indent: indent + 2)
                 } else {
                     lines.append("\(pad)\(name):")
                     lines += yaml(member, indent: indent + 2)

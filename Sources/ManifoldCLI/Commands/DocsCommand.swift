@@ -24,7 +24,7 @@ struct DocsCommand: ParsableCommand, OutputCommand {
 
     @OptionGroup var options: CompileOptions
 
-    @Option(help: "The directory to write the site to (created when missing; files of earlier runs are replaced).")
+    @Option(help: "The directory to write the site to (created when missing; the files it writes replace those of an earlier run, others are left).")
     var out: String
 
     @Option(help: "html or markdown.")

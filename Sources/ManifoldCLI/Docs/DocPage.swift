@@ -49,9 +49,8 @@ enum DocText {
                 let closing = String(repeating: "`", count: fence)
                 if let end = text.range(of: closing, range: cursor..<text.endIndex) {
                     var inner = String(text[cursor..<end.lowerBound])
-                    if fence > 1 || inner.hasPrefix(" ") && inner.hasSuffix(" ") && inner.count > 1 {
-                        if inner.hasPrefix(" "), inner.hasSuffix(" "), inner.count > 1 { inner = String(inner.dropFirst().dropLast()) }
-                    }
+                    // CommonMark: one space padding each side of a span is not part of it.
+                    if inner.count > 1, inner.hasPrefix(" "), inner.hasSuffix(" ") { inner = String(inner.dropFirst().dropLast()) }
                     inner = inner.replacingOccurrences(of: "\\|", with: "|")
                     output += "<code>" + escape(inner) + "</code>"
                     index = end.upperBound

@@ -172,7 +172,8 @@ struct DocsSite {
             .paragraph("Every connector page ends with an incident playbook: what each alert means, where to look and the exact commands "
                        + "for that connector. The alert rules are on the " + DocText.link("index", "index.html#alerts") + "."),
         ]
-        if let secrets = Optional(environmentNames()), !secrets.isEmpty {
+        let secrets = environmentNames()
+        if !secrets.isEmpty {
             blocks.append(.heading(level: 2, text: "Variables a deployment needs", anchor: "variables"))
             blocks.append(.paragraph("Secrets and addresses come from the environment (values are never written in these pages):"))
             blocks.append(.table(header: ["variable", "used by"], rows: secrets.map { [DocText.code($0.name), $0.users.map { DocText.code($0) }.joined(separator: ", ")] }))
@@ -241,7 +242,7 @@ struct DocsSite {
                      + ", up to \(PlanRenderer.byteText(source.maxBodyBytes)))"
                      + (source.allowedNetworks.isEmpty ? "." : ", only from " + source.allowedNetworks.joined(separator: ", ") + "."))
         if verification.scheme == .none {
-            items.append("**Not verified**: anyone who knows the URL can post events.".replacingOccurrences(of: "**", with: ""))
+            items.append("Not verified: anyone who knows the URL can post events.")
         } else {
             var text = "Verified with the `\(verification.scheme.rawValue)` scheme"
             if verification.scheme.usesPublicKey {

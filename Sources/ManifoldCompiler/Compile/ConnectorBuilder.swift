@@ -393,7 +393,7 @@ struct ConnectorBuilder {
                 }
                 // A failure step reads every step of the flow (those that completed are there) and the failure steps before it.
                 let readable = list == 0 ? steps.map(\.name) : steps.map(\.name) + onFailure.map(\.name)
-                checkStepReferences(step, at: at, readable: readable, all: everyName, route: name, inFailure: list == 1)
+                checkStepReferences(step, at: at, readable: readable, all: everyName, route: name)
                 if list == 0 { steps.append(step) } else { onFailure.append(step) }
             }
         }
@@ -439,7 +439,7 @@ struct ConnectorBuilder {
     /// Every `$steps.NAME` a step reads must name a step that ran before it: a later step's result is not there yet,
     /// and a misspelt one never is.
     private mutating func checkStepReferences(_ step: StepPlan, at pointer: JSONPointer, readable: [String], all: [String],
-                                              route: String, inFailure: Bool)
+                                              route: String)
     {
         let templates: [Template] = [step.call?.body, step.value].compactMap { $0 }
             + (step.call.map { ($0.headers + $0.query + $0.pathParameters).map(\.value) } ?? [])
