@@ -175,6 +175,17 @@ import Testing
         #expect(unknown.status == 1 && unknown.standardError.contains("no operation matches refunds") && unknown.standardError.contains("orders.create"))
     }
 
+    @Test func theVariablesPrefixAndTheOutputFileAreTheUsers() throws {
+        try TemporaryDirectory.with { folder in
+            let file = folder.appending(path: "crm.yaml")
+            let output = try ImportOpenAPICommand.parse([Self.specs.appending(path: "hubspot-crm-contacts.yaml").path, "--target", "crm",
+                                                         "--env-prefix", "SALES_CRM", "--out", file.path]).perform()
+            #expect(output.status == 0 && output.standardOutput.contains("wrote \(file.path)"), "\(output.standardError)")
+            let written = try String(contentsOf: file, encoding: .utf8)
+            #expect(written.contains("bearer: { token: \"${env:SALES_CRM_TOKEN}\" }") && written.contains("  crm:"))
+        }
+    }
+
     @Test func readOnlyPropertiesAreNotAskedOfARequest() throws {
         let schema = try JSONParser.parse(#"{"type":"object","required":["id","name"],"properties":{"id":{"type":"string","readOnly":true},"name":{"type":"string","description":"d"}}}"#)
         #expect(OpenAPIImport.forRequest(schema).serialized() == #"{"type":"object","required":["name"],"properties":{"name":{"type":"string"}}}"#)
