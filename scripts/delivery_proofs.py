@@ -150,6 +150,22 @@ def send(port, path, count, threads=8, rate=None, prefix="e", stop_after=120, ex
     return acknowledged
 
 
+def send_while_killing(engine, options, path, count, **sending):
+    """Sends `count` events (see `send`) while killing the engine with SIGKILL --kills times, every --interval seconds,
+    restarting it each time. Returns the acknowledged ids and the number of kills."""
+    acknowledged = []
+    sender = threading.Thread(target=lambda: acknowledged.extend(send(engine.port, path, count, **sending)))
+    sender.start()
+    kills = 0
+    for _ in range(options.kills):
+        time.sleep(options.interval)
+        engine.kill()
+        kills += 1
+        engine.start()
+    sender.join()
+    return acknowledged, kills
+
+
 def wait_until(check, seconds, step=0.5):
     deadline = time.time() + seconds
     while time.time() < deadline:
@@ -227,17 +243,7 @@ def prove_crash(options, vendor, results):
     concurrency: 8""")})
     vendor.mode(prefix="/steady", delay_ms=20)
     engine.start()
-    acknowledged = []
-    sender = threading.Thread(target=lambda: acknowledged.extend(
-        send(engine.port, "/hooks/steady", options.events, threads=4, rate=500)))
-    sender.start()
-    kills = 0
-    for _ in range(options.kills):
-        time.sleep(options.interval)
-        engine.kill()
-        kills += 1
-        engine.start()
-    sender.join()
+    acknowledged, kills = send_while_killing(engine, options, "/hooks/steady", options.events, threads=4, rate=500)
     done = wait_until(lambda: engine.jobs().get("pending", 0) == 0, 120)
     jobs = engine.jobs()
     engine.stop()
@@ -608,18 +614,9 @@ def prove_flows(options, vendor, results):
         vendor.mode(prefix=prefix, delay_ms=15)
     vendor.mode(prefix="/b/bad/", status=400)
     engine.start()
-    acknowledged = []
     kind = lambda index: {"kind": "bad" if index % 10 == 7 else "ok"}
-    sender = threading.Thread(target=lambda: acknowledged.extend(
-        send(engine.port, "/hooks/flows", options.events, threads=4, rate=options.rate, prefix="f", extra=kind)))
-    sender.start()
-    kills = 0
-    for _ in range(options.kills):
-        time.sleep(options.interval)
-        engine.kill()
-        kills += 1
-        engine.start()
-    sender.join()
+    acknowledged, kills = send_while_killing(engine, options, "/hooks/flows", options.events, threads=4, rate=options.rate,
+                                             prefix="f", extra=kind)
     done = wait_until(lambda: engine.jobs().get("pending", 0) == 0, 240)
     jobs_by_state = engine.jobs()
     engine.stop()
