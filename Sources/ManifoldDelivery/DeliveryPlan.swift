@@ -80,6 +80,8 @@ struct ConnectorProgram: Sendable {
     let targets: [String: TargetProgram]
     let routes: [RouteProgram]
     let readsHeaders: Bool
+    /// A poll's request and its partitions' parent request, as calls without a body (`poll`, `partitions`).
+    let pollRequests: [String: RouteProgram]
 
     init(_ connector: ConnectorPlan, resolver: ConfigResolver, tokens: OAuth2TokenCache) throws {
         name = connector.name
@@ -91,6 +93,16 @@ struct ConnectorProgram: Sendable {
         routes = try connector.routes.map { try RouteProgram($0, connector: connector.name, resolver: resolver) }
         // Conditions and ordering keys are the router's; the mapping is evaluated here.
         readsHeaders = HeaderBindings.read(by: connector.routes.flatMap(\.mappingExpressions))
+        var pollRequests: [String: RouteProgram] = [:]
+        if case .poll(let poll)? = connector.pull {
+            for (name, request) in [("poll", poll.request), ("partitions", poll.partitions?.request)] {
+                guard let request else { continue }
+                let route = RoutePlan(name: name, condition: nil, target: request.target, operation: request.operation, body: nil,
+                                      headers: [], query: request.query, pathParameters: request.pathParameters, idempotencyKey: nil)
+                pollRequests[name] = try RouteProgram(route, connector: connector.name, resolver: resolver)
+            }
+        }
+        self.pollRequests = pollRequests
     }
 
     func bindings(headers: [(name: String, value: String)]) -> [String: JSON] {

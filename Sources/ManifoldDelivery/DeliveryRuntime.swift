@@ -50,7 +50,7 @@ public final class DeliveryRuntime: Sendable {
     public let owner: String
     let store: any JobStore
     public let transport: any HTTPTransport
-    let clock: any RuntimeClock
+    public let clock: any RuntimeClock
     let logger: Logger
     let configuration: Configuration
     /// Loads the delivery plan of an older version, for jobs that pin theirs (replays on the original plan).
@@ -167,7 +167,7 @@ public final class DeliveryRuntime: Sendable {
         }
     }
 
-    private func limiter(for target: TargetProgram) -> SlidingWindowLimiter? {
+    func limiter(for target: TargetProgram) -> SlidingWindowLimiter? {
         guard let limit = target.plan.rateLimit, let key = target.limiterKey else { return nil }
         let window = limit.per + configuration.windowMargin(limit.per)
         return limiters.withLock { limiters in

@@ -13,6 +13,29 @@ enum Rules {
     /// Webhook settings compared whole: a contract or a handshake changed is one line.
     static let webhookUnits: Set<String> = ["payload_schema", "payload_schemas", "handshake"]
 
+    /// A pull source's settings (`poll.cursor.field`, `files.directory`, ...).
+    static func pull(_ field: String) -> (PlanChange.Severity, String) {
+        let leaf = field.split(separator: ".").dropFirst().joined(separator: ".")
+        switch leaf {
+        case "event_id":
+            return (.breaking, "records get other event ids: every record already stored is read again as a new event")
+        case _ where leaf.hasPrefix("cursor.field") || leaf.hasPrefix("cursor.type") || leaf.hasPrefix("cursor.format"):
+            return (.breaking, "the kept cursor was written for the old field: records may be skipped or read again; reset the poll (manifold poll reset) if so")
+        case "cursor.start":
+            return (.safe, "applies only to a poll without a kept cursor (new, or after manifold poll reset)")
+        case _ where leaf.hasPrefix("cursor"):
+            return (.risky, "changes which records each run asks for")
+        case "records", "directory", "format", "call":
+            return (.risky, "changes what is read: check the test cases' events")
+        case _ where leaf.hasPrefix("schedule") || leaf == "every" || leaf == "settle" || leaf == "max_pages":
+            return (.safe, "changes when or how much it reads, not what")
+        case _ where leaf.hasPrefix("paginate") || leaf.hasPrefix("partitions"):
+            return (.risky, "changes how pages are read: a wrong stop reads too little, and a run stops with an error when a page repeats")
+        default:
+            return (.risky, "changes what is read or the events made of it")
+        }
+    }
+
     static func webhook(_ field: String, _ old: WebhookSource, _ new: WebhookSource) -> (PlanChange.Severity, String) {
         switch field {
         case "path":

@@ -24,11 +24,14 @@ public struct PlanDiff: Sendable, Equatable {
             switch (old.connector(named: name), new.connector(named: name)) {
             case (nil, let added?):
                 changes.append(PlanChange(severity: .safe, connector: name, scope: "connector", field: nil, before: nil,
-                                          after: added.source.path, reason: "a new webhook path is served"))
+                                          after: added.source?.path ?? added.pull.map { "\($0.kind) \($0.timing.text)" },
+                                          reason: added.source == nil ? "a new pull runs" : "a new webhook path is served"))
             case (let removed?, nil):
                 changes.append(PlanChange(severity: .breaking, connector: name, scope: "connector", field: nil,
-                                          before: removed.source.path, after: nil,
-                                          reason: "its webhook path answers 404; its queued jobs are kept, not delivered"))
+                                          before: removed.source?.path ?? removed.pull?.kind, after: nil,
+                                          reason: removed.source == nil
+                                              ? "it is no longer pulled (its cursor is kept); its queued jobs are kept, not delivered"
+                                              : "its webhook path answers 404; its queued jobs are kept, not delivered"))
             case (let before?, let after?):
                 var comparison = ConnectorComparison(name: name)
                 comparison.compare(before, after)
@@ -79,13 +82,25 @@ struct ConnectorComparison {
         if old.version != new.version {
             add(.safe, "connector", "version", "\(old.version)", "\(new.version)", "the connector's own version number")
         }
-        // Verification turned off says it all: the secrets and tolerance it drops are not changes of their own.
-        let verificationRemoved = new.source.verification.scheme == .none && old.source.verification.scheme != .none
-        for (field, before, after) in Self.leafChanges(old.source.json, new.source.json, units: Rules.webhookUnits)
-            where !(verificationRemoved && field.hasPrefix("verify.") && field != "verify.scheme")
-        {
-            let (severity, reason) = Rules.webhook(field, old.source, new.source)
-            add(severity, "webhook", field, Rules.display(field, before), Rules.display(field, after), reason)
+        switch (old.source, new.source) {
+        case (let before?, let after?):
+            // Verification turned off says it all: the secrets and tolerance it drops are not changes of their own.
+            let verificationRemoved = after.verification.scheme == .none && before.verification.scheme != .none
+            for (field, was, now) in Self.leafChanges(before.json, after.json, units: Rules.webhookUnits)
+                where !(verificationRemoved && field.hasPrefix("verify.") && field != "verify.scheme")
+            {
+                let (severity, reason) = Rules.webhook(field, before, after)
+                add(severity, "webhook", field, Rules.display(field, was), Rules.display(field, now), reason)
+            }
+        case (nil, nil):
+            for (field, was, now) in Self.leafChanges(old.pull?.json ?? .null, new.pull?.json ?? .null) {
+                let (severity, reason) = Rules.pull(field)
+                add(severity, "source", field, Rules.display(field, was), Rules.display(field, now), reason)
+            }
+        default:
+            add(.breaking, "source", nil, old.source.map { "webhook \($0.path)" } ?? old.pull?.kind,
+                new.source.map { "webhook \($0.path)" } ?? new.pull?.kind,
+                "the connector changes between receiving webhooks and pulling: what fed it stops")
         }
         compareTargets(old, new)
         compareRoutes(old, new)

@@ -24,8 +24,9 @@ struct DashboardData {
         for connector in plan.connectors {
             let events = stats.events(connector.name, window: window, endingAt: now)
             connectors.append([
-                "name": .string(connector.name), "path": .string(connector.source.path),
-                "verification": .string(connector.source.verification.scheme.rawValue),
+                "name": .string(connector.name),
+                "path": .string(connector.source?.path ?? connector.pull.map { "\($0.kind): \($0.timing.text)" } ?? ""),
+                "verification": .string(connector.source?.verification.scheme.rawValue ?? "pulled"),
                 "accepted": .number(Double(events[.accepted] ?? 0)), "rejected": .number(Double(events[.rejected] ?? 0)),
                 "duplicates": .number(Double(events[.duplicate] ?? 0)),
                 "quarantined": .number(Double(events[.quarantined] ?? 0)),

@@ -61,11 +61,20 @@ public final class Engine: Sendable {
         let (next, delivery) = try Self.prepare(plan, resolver: resolver, runtime: runtime)
         // Lanes first: a job routed by the new plan finds its lane.
         if let delivery { runtime?.install(delivery) }
-        return routing.withLock { routing in
+        let previous = routing.withLock { routing in
             let previous = routing.plan
             routing = next
             return previous
         }
+        for hook in appliedHooks.withLock({ $0 }) { hook() }
+        return previous
+    }
+
+    private let appliedHooks = Mutex<[@Sendable () -> Void]>([])
+
+    /// Calls `hook` after every plan swapped in (the pulls start, stop or restart their loops).
+    public func whenPlanApplied(_ hook: @escaping @Sendable () -> Void) {
+        appliedHooks.withLock { $0.append(hook) }
     }
 
     private static func prepare(_ plan: Plan, resolver: ConfigResolver, runtime: DeliveryRuntime?) throws(SetupError)
@@ -74,7 +83,8 @@ public final class Engine: Sendable {
         do {
             var endpoints: [String: WebhookEndpoint] = [:]
             for connector in plan.connectors {
-                endpoints[connector.source.path] = try WebhookEndpoint(connector: connector, resolver: resolver)
+                guard let source = connector.source else { continue }
+                endpoints[source.path] = try WebhookEndpoint(connector: connector, resolver: resolver)
             }
             let delivery = try runtime.map { try DeliveryPlan(plan: plan, resolver: resolver, tokens: $0.tokens) }
             return (Routing(plan: plan, endpoints: endpoints, router: try Router(plan: plan)), delivery)

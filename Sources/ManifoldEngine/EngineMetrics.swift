@@ -129,6 +129,20 @@ public final class EngineMetrics: Sendable, DeliveryMonitor {
         }
     }
 
+    /// A pull's run: counted by outcome, with its pages and the 429s it waited out.
+    func pulled(_ connector: String, _ report: Puller.Report) {
+        let outcome: String
+        switch report.outcome {
+        case .finished: outcome = "finished"
+        case .paused: outcome = "paused"
+        case .failed: outcome = "failed"
+        case .idle: outcome = "idle"
+        }
+        counter(.pullRunsTotal, [("connector", connector), ("outcome", outcome)]).increment()
+        if report.pages > 0 { counter(.pullPagesTotal, [("connector", connector)]).increment(by: Int64(report.pages)) }
+        if report.rateLimited > 0 { counter(.pullRateLimitedTotal, [("connector", connector)]).increment(by: Int64(report.rateLimited)) }
+    }
+
     // MARK: Delivery
 
     public func attempted(_ report: AttemptReport) {
@@ -274,13 +288,16 @@ extension [JobCount] {
 
 /// Every metric the engine serves: `manifold_` + name + unit, with its help.
 enum Metric: Hashable, Sendable {
-    case eventsReceivedTotal, eventsVerifiedTotal, eventsRejectedTotal, eventsDuplicateTotal, eventsQuarantinedTotal, handshakesTotal, deliveryAttemptsTotal, jobsCompletedTotal, deliveryDurationSeconds, eventToDeliverySeconds, rateLimitWaitsTotal, rateLimitWaitSecondsTotal, laneQueueDepth, laneInFlight, laneOldestJobAgeSeconds, circuitBreakerState, deadLetters, quarantinedJobs, alertNotificationsTotal, alertSinkFailuresTotal, alertsFiring, configReloadsTotal, configLastReloadSuccessful, endpointsDisabledTotal
+    case eventsReceivedTotal, eventsVerifiedTotal, eventsRejectedTotal, eventsDuplicateTotal, eventsQuarantinedTotal, handshakesTotal, deliveryAttemptsTotal, jobsCompletedTotal, deliveryDurationSeconds, eventToDeliverySeconds, rateLimitWaitsTotal, rateLimitWaitSecondsTotal, laneQueueDepth, laneInFlight, laneOldestJobAgeSeconds, circuitBreakerState, deadLetters, quarantinedJobs, alertNotificationsTotal, alertSinkFailuresTotal, alertsFiring, configReloadsTotal, configLastReloadSuccessful, endpointsDisabledTotal, pullRunsTotal, pullPagesTotal, pullRateLimitedTotal
 
     var descriptor: MetricNameDescriptor {
         let (name, unit, help) = switch self {
         case .eventsReceivedTotal: ("events_received", "total", "Requests to a connector's webhook path, whatever became of them.")
         case .eventsVerifiedTotal: ("events_verified", "total", "Webhook requests that passed verification and were stored (duplicates included).")
         case .eventsRejectedTotal: ("events_rejected", "total", "Webhook requests refused, by reason (signature, too_large, forbidden, ...): nothing stored.")
+        case .pullRunsTotal: ("pull_runs", "total", "Runs of pull sources (polls, schedules, files), by outcome: finished, paused (page limit), failed, idle.")
+        case .pullPagesTotal: ("pull_pages", "total", "Pages a poll read.")
+        case .pullRateLimitedTotal: ("pull_rate_limited", "total", "429 answers a poll waited out (the run paused, then went on).")
         case .eventsDuplicateTotal: ("events_duplicate", "total", "Verified events already stored (a vendor's redelivery): acknowledged, not stored again.")
         case .handshakesTotal: ("webhook_handshakes", "total", "Vendor handshakes (challenges) answered in the request: recorded, never delivered.")
         case .eventsQuarantinedTotal: ("events_quarantined", "total", "Events stored as quarantined at the door (unparseable body, routing failed).")

@@ -35,7 +35,10 @@ public final class WebhookEndpoint: Sendable {
     /// `signingKeys` sign as the vendor would, for public-key schemes: `manifold test` and `manifold send` use them.
     public init(connector: ConnectorPlan, resolver: ConfigResolver, signingKeys: [SigningKey] = []) throws(SetupError) {
         self.connector = connector.name
-        self.source = connector.source
+        guard let source = connector.source else {
+            throw SetupError(description: "connector \(connector.name) has no webhook (it pulls)")
+        }
+        self.source = source
         let verification = source.verification
         do {
             let secrets = try verification.secrets.map { secret throws(ConfigResolver.Failure) in

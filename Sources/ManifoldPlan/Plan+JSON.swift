@@ -5,7 +5,8 @@ extension ConnectorPlan {
     public var json: JSON {
         var object: JSONObject = ["connector": .string(name), "version": .number(Double(version))]
         if let description { object["description"] = .string(description) }
-        object["source"] = source.json
+        // A webhook as it always was (plan versions stay the same); a pull under its kind (`poll`, ...).
+        object["source"] = source?.json ?? pull?.json ?? .null
         object["targets"] = .object(JSONObject(targets.map { ($0.name, $0.json) }))
         object["routes"] = .array(routes.map(\.json))
         return .object(object)

@@ -32,27 +32,31 @@ public struct Plan: Sendable, Equatable {
     }
 }
 
-/// One connector: its webhook source, its targets and its routes.
+/// One connector: its source (a webhook, or a pull), its targets and its routes.
 public struct ConnectorPlan: Sendable, Equatable {
     public var name: String
     public var version: Int
     public var description: String?
     /// The file it was compiled from, as given; not part of the plan version.
     public var sourceFile: String?
-    public var source: WebhookSource
+    /// The webhook events arrive at; `nil` for a connector that pulls (`pull`).
+    public var source: WebhookSource?
+    /// What the engine pulls events from on a schedule; `nil` for a webhook connector.
+    public var pull: PullSource?
     /// Targets ordered by name.
     public var targets: [TargetPlan]
     /// Routes in the order the file lists them.
     public var routes: [RoutePlan]
 
-    public init(name: String, version: Int, description: String?, sourceFile: String?, source: WebhookSource,
-                targets: [TargetPlan], routes: [RoutePlan])
+    public init(name: String, version: Int, description: String?, sourceFile: String?, source: WebhookSource?,
+                targets: [TargetPlan], routes: [RoutePlan], pull: PullSource? = nil)
     {
         self.name = name
         self.version = version
         self.description = description
         self.sourceFile = sourceFile
         self.source = source
+        self.pull = pull
         self.targets = targets.sorted { $0.name < $1.name }
         self.routes = routes
     }

@@ -48,6 +48,8 @@ public struct NewEvent: Sendable {
     public var jobs: [NewJob]?
     /// The engine that leases the jobs at once, and until when.
     public var lease: (owner: String, until: Date)?
+    /// Whether a repeat is written into the first one's history (a vendor's redelivery is; a pull's re-read is not).
+    public var recordsDuplicate = true
 
     public init(connector: String, eventID: String, eventType: String?, planVersion: String, receivedAt: Date,
                 contentType: String, headers: [(name: String, value: String)], body: [UInt8], remoteAddress: String?,

@@ -107,6 +107,9 @@ public final class SQLiteEventStore: EventStore {
             // A flow job's progress: its step and element, and the results of the steps that completed (JSON).
             try db.execute(sql: "ALTER TABLE jobs ADD COLUMN flow TEXT")
         }
+        migrator.registerMigration("6 pull sources' state") { db in
+            try db.execute(sql: Self.pullStateSchema)
+        }
         return migrator
     }
 
@@ -127,7 +130,7 @@ public final class SQLiteEventStore: EventStore {
     }
 
     /// Inserts `event` (with its first status and its jobs), or records it as a duplicate of the one stored.
-    private static func insert(_ db: Database, _ event: NewEvent, id: String) throws -> AppendOutcome {
+    static func insert(_ db: Database, _ event: NewEvent, id: String) throws -> AppendOutcome {
         let headers = Self.headersText(event.headers)
         let at = Self.milliseconds(event.receivedAt)
         let detail = event.detail?.serialized()
@@ -151,6 +154,8 @@ public final class SQLiteEventStore: EventStore {
             }
             let original = try Row.fetchOne(db, sql: "SELECT seq, id, body FROM events WHERE connector = ? AND event_id = ?",
                                             arguments: [event.connector, event.eventID])!
+            // A pull reads records again by design (a lookback, a page after a crash): not news in the history.
+            guard event.recordsDuplicate else { return AppendOutcome.duplicate(of: original["id"]) }
             let sameBody = (original["body"] as Data?) == Data(event.body)
             let note = JSON.object(JSONObject([("same_body", .bool(sameBody)),
                                                ("remote_address", event.remoteAddress.map(JSON.string) ?? .null)]))

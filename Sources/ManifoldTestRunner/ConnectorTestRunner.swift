@@ -53,9 +53,24 @@ public struct ConnectorTestRunner: Sendable {
             diagnostics.append(.error("endpoints: \(connector.name) has no target with endpoints:, so none would be called", at: nil))
         }
         for testCase in suite.cases {
+            // A case says what it sends: a webhook to a webhook connector, runs to a pulled one.
+            if connector.pull != nil {
+                if testCase.hasWebhook {
+                    diagnostics.append(.error("\(connector.name) pulls (\(connector.pull!.kind)): a case gives pull:, not webhook:", at: testCase.location))
+                }
+                if testCase.expect.duplicate != nil || testCase.expect.answer != nil {
+                    diagnostics.append(.error("duplicate and answer are a webhook's: \(connector.name) pulls; expect events and pull instead",
+                                              at: testCase.location))
+                }
+            } else if !testCase.hasWebhook {
+                diagnostics.append(.error("\(connector.name) receives webhooks: the case needs webhook:", at: testCase.location))
+            }
+            if connector.pull == nil, testCase.pull != nil || testCase.expect.pull != nil {
+                diagnostics.append(.error("pull is for pulled connectors: \(connector.name) receives webhooks", at: testCase.location))
+            }
             // A forged (or missing) signature proves nothing on a connector that verifies none: the case would pass
             // whatever the connector does.
-            if testCase.webhook.signature != .valid, connector.source.verification.scheme == .none {
+            if testCase.webhook.signature != .valid, connector.source?.verification.scheme ?? SignatureScheme.none == .none {
                 diagnostics.append(.error("signature: \(testCase.webhook.signature.rawValue) tests nothing: \(connector.name) verifies no signature (scheme none)",
                                           at: testCase.location))
             }
@@ -84,6 +99,7 @@ public struct ConnectorTestRunner: Sendable {
 
     /// Runs one case: sends its webhook, lets every job finish, and checks what was expected.
     public func run(_ testCase: ConnectorTestSuite.Case) async -> CaseResult {
+        guard let source = connector.source else { return await runPull(testCase) }
         let started = ContinuousClock.now
         let folder = FileManager.default.temporaryDirectory.appending(path: "manifold-case-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -118,36 +134,19 @@ public struct ConnectorTestRunner: Sendable {
             // A public-key scheme is tested with a key pair made for the case: its public key stands in for the
             // vendor's (whose private key no test has), and the case's webhook is signed with its private key.
             var tested = connector
-            let signingKey = connector.source.verification.scheme.keyAlgorithm.map(SigningKey.generate)
+            let signingKey = source.verification.scheme.keyAlgorithm.map(SigningKey.generate)
             if let signingKey {
-                tested.source.verification.publicKeys = [ConfigString(literal: signingKey.verifyingKey.compactText)]
+                tested.source?.verification.publicKeys = [ConfigString(literal: signingKey.verifyingKey.compactText)]
             }
             let engine = try Engine(plan: Plan(connectors: [tested]), store: store, resolver: resolver, logger: logger,
                                     runtime: runtime)
-            guard let route = engine.route(for: connector.source.path) else { throw CaseError("no webhook at \(connector.source.path)") }
-            let request = try webhook(testCase.webhook, endpoint: route.endpoint, signingKey: signingKey)
+            guard let route = engine.route(for: source.path) else { throw CaseError("no webhook at \(source.path)") }
+            let request = try webhook(testCase.webhook, source: source, endpoint: route.endpoint, signingKey: signingKey)
             var replies: [Engine.Reply] = []
             for _ in 0..<testCase.webhook.deliveries {
                 replies.append(await engine.receive(request, on: route))
             }
-            // Every job to its end. Virtual time makes backoffs instant, so a case ends when its backlog does, however
-            // busy the machine (a window of real time here once failed a case on a loaded CI machine). A connector that
-            // never settles is bounded in virtual time: past every target's longest retry budget and a day more, what
-            // is still pending stays pending and the case says so. Real time only bounds a hang, generously.
-            let settleBy = clock.now + Self.settlingBound(connector)
-            let hangBound = ContinuousClock.now + .seconds(600)
-            while runtime.backlog > 0, clock.now < settleBy {
-                guard ContinuousClock.now < hangBound else {
-                    throw CaseError("the case did not settle in 10 minutes of real time (\(runtime.backlog) jobs pending): a hang")
-                }
-                try await Task.sleep(for: .milliseconds(1))
-            }
-            await runtime.drain()
-            var records: [JobRecord] = []
-            for summary in try await store.jobs(JobQuery(limit: 1000)).reversed() {
-                if let record = try await store.job(id: summary.id) { records.append(record) }
-            }
-            let events = try await store.events(EventQuery(limit: 10_000))
+            let (records, events) = try await settle(runtime, clock: clock, store: store)
             failures = Checks(expect: testCase.expect, replies: replies, jobs: records, sent: transport.sent,
                               connector: connector, resolver: resolver,
                               events: Self.counts(events), endpoints: registered).failures()
@@ -157,11 +156,35 @@ public struct ConnectorTestRunner: Sendable {
         return CaseResult(name: testCase.name, location: testCase.location, failures: failures, duration: ContinuousClock.now - started)
     }
 
-    /// The webhook request of a case, signed as it says.
-    private func webhook(_ webhook: ConnectorTestSuite.Webhook, endpoint: WebhookEndpoint, signingKey: SigningKey?) throws
-        -> WebhookRequest
+    /// Every job to its end, then what the store holds: the jobs with their attempts, and the events. Virtual time makes
+    /// backoffs instant, so a case ends when its backlog does, however busy the machine (a window of real time here
+    /// once failed a case on a loaded CI machine). A connector that never settles is bounded in virtual time: past every
+    /// target's longest retry budget and a day more, what is still pending stays pending and the case says so. Real
+    /// time only bounds a hang, generously.
+    func settle(_ runtime: DeliveryRuntime, clock: VirtualClock, store: SQLiteEventStore) async throws
+        -> (jobs: [JobRecord], events: [EventSummary])
     {
-        var target = connector.source.path
+        let settleBy = clock.now + Self.settlingBound(connector)
+        let hangBound = ContinuousClock.now + .seconds(600)
+        while runtime.backlog > 0, clock.now < settleBy {
+            guard ContinuousClock.now < hangBound else {
+                throw CaseError("the case did not settle in 10 minutes of real time (\(runtime.backlog) jobs pending): a hang")
+            }
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        await runtime.drain()
+        var records: [JobRecord] = []
+        for summary in try await store.jobs(JobQuery(limit: 1000)).reversed() {
+            if let record = try await store.job(id: summary.id) { records.append(record) }
+        }
+        return (records, try await store.events(EventQuery(limit: 10_000)))
+    }
+
+    /// The webhook request of a case, signed as it says.
+    private func webhook(_ webhook: ConnectorTestSuite.Webhook, source: WebhookSource, endpoint: WebhookEndpoint,
+                         signingKey: SigningKey?) throws -> WebhookRequest
+    {
+        var target = source.path
         if !webhook.query.isEmpty {
             target += (target.contains("?") ? "&" : "?") + webhook.query.map { Self.percentEncoded($0.name) + "=" + Self.percentEncoded($0.value) }
                 .joined(separator: "&")
@@ -171,7 +194,7 @@ public struct ConnectorTestRunner: Sendable {
         var request = WebhookRequest(method: webhook.method, target: target, headers: HeaderList(headers),
                                      body: webhook.body, remoteAddress: "127.0.0.1")
         let now = Int64(Date().timeIntervalSince1970) - webhook.signedAgo.components.seconds
-        let verification = connector.source.verification
+        let verification = source.verification
         let signature: WebhookSignature
         switch (webhook.signature, signingKey) {
         case (.none, _): return request
@@ -187,7 +210,7 @@ public struct ConnectorTestRunner: Sendable {
                                          signingKeys: [SigningKey.generate(key.algorithm)])
         }
         // A delivery id the case gives (the vendor's header) is the one signed; headers the case gives are kept.
-        let idHeader = (connector.source.verification.idHeader ?? connector.source.verification.scheme.deliveryIDHeader)?.lowercased()
+        let idHeader = (source.verification.idHeader ?? source.verification.scheme.deliveryIDHeader)?.lowercased()
         let deliveryID = webhook.headers.first { $0.name.lowercased() == idHeader }?.value ?? "test-delivery-1"
         if let body = signature.signedBody(request, now: now, deliveryID: deliveryID) { request.body = body }
         let existing = Set(request.headers.fields.map { $0.name.lowercased() })
@@ -503,5 +526,138 @@ struct Checks {
         guard case .object(let wanted) = subset else { return value == subset }
         guard case .object(let actual) = value else { return false }
         return wanted.allSatisfy { key, member in actual[key].map { includes($0, member) } ?? false }
+    }
+}
+
+extension ConnectorTestRunner {
+    /// Runs a pulled connector's case: its files put in place, its state set, its runs one after another on the
+    /// virtual clock (each its schedule's interval after the last), every job to its end; then the checks.
+    func runPull(_ testCase: ConnectorTestSuite.Case) async -> CaseResult {
+        let started = ContinuousClock.now
+        let folder = FileManager.default.temporaryDirectory.appending(path: "manifold-case-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var failures: [CaseResult.Failure] = []
+        let runs = testCase.pull ?? ConnectorTestSuite.PullRuns(at: ConnectorTestSuite.PullRuns.defaultStart)
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let store = try SQLiteEventStore(path: folder.appending(path: "case.db").path)
+            defer { store.close() }
+            var logger = Logger(label: "manifold-test")
+            logger.logLevel = .critical
+            var configuration = DeliveryRuntime.Configuration()
+            configuration.jitterSeed = 1
+            configuration.checksEndpointAddresses = false
+            let clock = VirtualClock(origin: Date(timeIntervalSince1970: Double(runs.at) / 1000))
+            let transport = ScriptedTransport(connector: connector, resolver: resolver, scripts: testCase.responses, clock: clock)
+            let runtime = DeliveryRuntime(store: store, transport: transport, clock: clock, logger: logger, configuration: configuration)
+            let engine = try Engine(plan: Plan(connectors: [connector]), store: store, resolver: resolver, logger: logger, runtime: runtime)
+            let files = folder.appending(path: "files")
+            let puller = Puller(engine: engine, fetcher: runtime, clock: clock, logger: logger, baseDirectory: { _ in files })
+            if case .files(let source)? = connector.pull {
+                let directory = URL(fileURLWithPath: source.directory, relativeTo: files).standardizedFileURL
+                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+                for file in runs.files {
+                    try Data(file.text.utf8).write(to: directory.appending(path: file.name))
+                }
+            }
+            if let state = runs.state { try await store.setPullState(state, of: connector.name) }
+            var reports: [Puller.Report] = []
+            for index in 0..<runs.runs {
+                if index > 0, let pull = connector.pull {
+                    // The next run at its schedule's next time.
+                    let now = Int64((clock.wall.timeIntervalSince1970 * 1000).rounded())
+                    let next: Int64
+                    switch pull.timing {
+                    case .every(let interval): next = now + interval.milliseconds
+                    case .cron(let cron): next = cron.next(after: now / 1000) * 1000
+                    }
+                    try await clock.sleep(until: clock.now + .milliseconds(max(1, next - now)))
+                }
+                if case .files(let source)? = connector.pull {
+                    // A file is read once it has stayed unchanged for `settle`: seen, then seen again after it.
+                    _ = await puller.run(connector.name)
+                    try await clock.sleep(until: clock.now + source.settle)
+                }
+                reports.append(await puller.run(connector.name))
+            }
+            let (records, events) = try await settle(runtime, clock: clock, store: store)
+            let delivered = transport.sent.filter { !Self.isPollRequest($0, connector) }
+            failures = Checks(expect: testCase.expect, replies: [Engine.Reply(status: 200, body: .null)], jobs: records, sent: delivered,
+                              connector: connector, resolver: resolver, events: Self.counts(events), endpoints: [:]).failures()
+            let state = try await store.pullState(connector.name)?.state ?? .null
+            failures += Self.pullFailures(testCase.expect.pull, reports: reports, state: state)
+        } catch {
+            failures.append(.init(message: "the case could not run: \(error)", location: testCase.location))
+        }
+        return CaseResult(name: testCase.name, location: testCase.location, failures: failures, duration: ContinuousClock.now - started)
+    }
+
+    static func isPollRequest(_ sent: ScriptedTransport.Sent, _ connector: ConnectorPlan) -> Bool {
+        guard case .poll(let poll)? = connector.pull else { return false }
+        return sent.target == poll.request.target || sent.target == poll.partitions?.request.target
+    }
+
+    /// The pull's expectations against its runs and its state.
+    static func pullFailures(_ expected: ConnectorTestSuite.PullExpectation?, reports: [Puller.Report], state: JSON) -> [CaseResult.Failure] {
+        guard let expected else { return [] }
+        var failures: [CaseResult.Failure] = []
+        let last = reports.last
+        var outcome = "none", error: String?
+        switch last?.outcome {
+        case .finished?: outcome = "finished"
+        case .paused?: outcome = "paused"
+        case .idle?: outcome = "idle"
+        case .failed(let reason)?:
+            outcome = "failed"
+            error = reason
+        case nil: break
+        }
+        if let want = expected.outcome, want.value != outcome {
+            failures.append(.init(message: "the last run ended \(outcome), expected \(want.value)", location: want.location, actual: error))
+        }
+        if let want = expected.errorIncludes, !(error ?? "").contains(want.value) {
+            failures.append(.init(message: "the last run's error does not include '\(want.value)'", location: want.location,
+                                  actual: error ?? "no error (\(outcome))"))
+        }
+        let cursors = state["cursors"] ?? .null
+        if let want = expected.cursor {
+            let actual = cursors[""] ?? .null
+            if !Self.sameValue(actual, want.value) {
+                failures.append(.init(message: "the cursor is \(actual.serialized()), expected \(want.value.serialized())", location: want.location))
+            }
+        }
+        if let want = expected.cursors, !Self.sameValue(cursors, want.value) {
+            failures.append(.init(message: "the cursors are \(cursors.serialized()), expected \(want.value.serialized())", location: want.location))
+        }
+        let requests = reports.flatMap(\.requests)
+        if let want = expected.requests, want.value != requests {
+            failures.append(.init(message: "the runs made other requests", location: want.location,
+                                  expected: want.value.joined(separator: "\n"), actual: requests.joined(separator: "\n")))
+        }
+        let pages = reports.reduce(0) { $0 + $1.pages }
+        if let want = expected.pages, want.value != pages {
+            failures.append(.init(message: "the runs read \(pages) page(s), expected \(want.value)", location: want.location))
+        }
+        let limited = reports.reduce(0) { $0 + $1.rateLimited }
+        if let want = expected.rateLimited, want.value != limited {
+            failures.append(.init(message: "the runs waited out \(limited) 429(s), expected \(want.value)", location: want.location))
+        }
+        let files = reports.flatMap(\.files)
+        if let want = expected.files, want.value != files {
+            failures.append(.init(message: "the files went elsewhere", location: want.location,
+                                  expected: want.value.joined(separator: "\n"), actual: files.joined(separator: "\n")))
+        }
+        return failures
+    }
+
+    /// Equal as values: numbers by value, text against a number by its digits (a YAML `1717243200` or `"1717243200"`).
+    static func sameValue(_ a: JSON, _ b: JSON) -> Bool {
+        if a == b { return true }
+        switch (a, b) {
+        case (.number(let x), .string(let y)), (.string(let y), .number(let x)): return Double(y) == x
+        case (.object(let x), .object(let y)):
+            return x.count == y.count && x.allSatisfy { key, value in y[key].map { sameValue(value, $0) } ?? false }
+        default: return false
+        }
     }
 }

@@ -54,10 +54,39 @@ private struct Reader {
     }
 
     mutating func testCase(_ item: JSON, at base: [String]) -> ConnectorTestSuite.Case {
-        ConnectorTestSuite.Case(
+        var testCase = ConnectorTestSuite.Case(
             name: item["name"]?.stringValue ?? "case \(Int(base.last ?? "0").map { $0 + 1 } ?? 1)", location: at(base + ["name"]),
             webhook: webhook(item["webhook"] ?? [:], at: base + ["webhook"]),
             responses: Self.responses(item["responses"]), expect: expectations(item["expect"] ?? [:], at: base + ["expect"]))
+        testCase.hasWebhook = item["webhook"] != nil
+        if let pull = item["pull"] {
+            var runs = ConnectorTestSuite.PullRuns(at: ConnectorTestSuite.PullRuns.defaultStart)
+            runs.runs = pull["runs"]?.intValue ?? 1
+            if let text = pull["at"]?.stringValue {
+                if let milliseconds = PollCursor.milliseconds(of: .string(text), format: .iso8601) {
+                    runs.at = milliseconds
+                } else {
+                    diagnostics.append(.error("pull.at: '\(text)' is not an ISO 8601 time such as 2024-06-01T12:00:00Z", at: at(base + ["pull", "at"])))
+                }
+            }
+            runs.files = (pull["files"]?.objectValue ?? JSONObject()).map { ($0.key, $0.value.stringValue ?? "") }
+            runs.state = pull["state"]
+            testCase.pull = runs
+        }
+        if let expected = item["expect"]?["pull"] {
+            let base = base + ["expect", "pull"]
+            func part<T>(_ key: String, _ value: T?) -> ConnectorTestSuite.Located<T>? {
+                value.map { ConnectorTestSuite.Located(value: $0, location: at(base + [key])) }
+            }
+            testCase.expect.pull = ConnectorTestSuite.PullExpectation(
+                outcome: part("outcome", expected["outcome"]?.stringValue),
+                errorIncludes: part("error_includes", expected["error_includes"]?.stringValue),
+                cursor: part("cursor", expected["cursor"]), cursors: part("cursors", expected["cursors"]),
+                requests: part("requests", expected["requests"]?.arrayValue?.compactMap(\.stringValue)),
+                pages: part("pages", expected["pages"]?.intValue), rateLimited: part("rate_limited", expected["rate_limited"]?.intValue),
+                files: part("files", expected["files"]?.arrayValue?.compactMap(\.stringValue)))
+        }
+        return testCase
     }
 
     private mutating func webhook(_ hook: JSON, at base: [String]) -> ConnectorTestSuite.Webhook {

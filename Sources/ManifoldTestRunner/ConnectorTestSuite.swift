@@ -33,6 +33,34 @@ public struct ConnectorTestSuite: Sendable {
         /// By target name, its answers in order.
         public var responses: [String: [ScriptedResponse]]
         public var expect: Expectations
+        /// Whether the case gives `webhook:` (a webhook connector's case must).
+        public var hasWebhook = true
+        /// A pulled connector's runs.
+        public var pull: PullRuns?
+    }
+
+    /// The runs of a pulled connector in a case.
+    public struct PullRuns: Sendable {
+        public var runs: Int = 1
+        /// The virtual wall time of the first run, Unix milliseconds.
+        public var at: Int64
+        public var files: [(name: String, text: String)] = []
+        public var state: JSON?
+
+        /// 2024-06-01T12:00:00Z.
+        public static let defaultStart: Int64 = 1_717_243_200_000
+    }
+
+    /// What a pulled connector's runs must have done.
+    public struct PullExpectation: Sendable {
+        public var outcome: Located<String>?
+        public var errorIncludes: Located<String>?
+        public var cursor: Located<JSON>?
+        public var cursors: Located<JSON>?
+        public var requests: Located<[String]>?
+        public var pages: Located<Int>?
+        public var rateLimited: Located<Int>?
+        public var files: Located<[String]>?
     }
 
     public struct Webhook: Sendable {
@@ -87,6 +115,7 @@ public struct ConnectorTestSuite: Sendable {
         public var answer: AnswerExpectation?
         /// Stored events by status (received, quarantined, handshake).
         public var events: [String: Located<Int>] = [:]
+        public var pull: PullExpectation?
     }
 
     /// An expected request of a route: each part given is checked.

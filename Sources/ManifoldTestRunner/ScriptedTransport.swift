@@ -77,7 +77,12 @@ final class ScriptedTransport: HTTPTransport {
 /// pass at once, in order, so a case with eight attempts takes milliseconds and runs the same way every time.
 final class VirtualClock: RuntimeClock {
     private let current = Mutex<Duration>(.zero)
-    private let origin = Date()
+    private let origin: Date
+
+    /// `origin` is the wall time at its start (a pull's case starts where it says).
+    init(origin: Date = Date()) {
+        self.origin = origin
+    }
 
     var now: Duration { current.withLock { $0 } }
 

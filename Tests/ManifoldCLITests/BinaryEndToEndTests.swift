@@ -13,7 +13,10 @@ import Testing
         let connectors = GoldenFile.packageRoot.appending(path: "connectors").path
         let clean = try Self.run(["validate", "--env-file", connectors + "/example.env", connectors])
         #expect(clean.status == 0, "\(clean.output)")
-        #expect(clean.output == "0 errors and 0 warnings in 21 files.\n")
+        let files = try FileManager.default.contentsOfDirectory(atPath: connectors)
+            .filter { $0.hasSuffix(".yaml") && !$0.hasSuffix(".test.yaml") }.count
+        #expect(files >= 22)
+        #expect(clean.output == "0 errors and 0 warnings in \(files) files.\n")
 
         let broken = try Self.run(["validate", GoldenFile.folder.appending(path: "Golden/validate/typos.yaml").path])
         #expect(broken.status == 1)

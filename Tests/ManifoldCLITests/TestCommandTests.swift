@@ -27,11 +27,15 @@ import Testing
         let output = try await TestCommand.parse([Self.connectors.path]).perform()
         #expect(output.status == 0, "\(output.standardOutput)\(output.standardError)")
         #expect(output.standardOutput.contains(" passed, 0 failed\n"))
-        // Each covers its happy path, a transient failure that recovers, a permanent one that dead-letters, a forged
-        // signature and a duplicate delivery.
+        // Each covers its happy path, a transient failure that recovers, a permanent one that dead-letters, and a
+        // forged signature and a duplicate delivery (a webhook's) or a failed run and what it kept (a pull's).
         for connector in connectors {
             let text = try String(contentsOf: Self.connectors.appending(path: connector + ".test.yaml"), encoding: .utf8)
-            for needle in ["outcome: delivered", "dead_lettered", "signature: forged", "deliveries: ", "duplicate: true", "responses:"] {
+            let source = try String(contentsOf: Self.connectors.appending(path: connector + ".yaml"), encoding: .utf8)
+            let needles = source.contains("\n  webhook:")
+                ? ["outcome: delivered", "dead_lettered", "signature: forged", "deliveries: ", "duplicate: true", "responses:"]
+                : ["outcome: delivered", "dead_lettered", "outcome: failed", "error_includes: ", "events: { stored: ", "responses:"]
+            for needle in needles {
                 #expect(text.contains(needle), "\(connector).test.yaml has no case with \(needle)")
             }
         }

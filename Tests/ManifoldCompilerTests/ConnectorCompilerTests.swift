@@ -22,11 +22,11 @@ import Testing
             "app-events-fanout", "app-to-paypal", "calendly-to-notion", "customer-webhooks", "github-to-jira",
             "github-to-slack", "intercom-to-zendesk", "mailgun-to-airtable", "paddle-to-sendgrid",
             "sendgrid-to-mixpanel", "sentry-to-linear", "shopify-lines-flow", "shopify-to-3pl",
-            "shopify-to-mailchimp", "stripe-checkout-flow", "stripe-to-hubspot", "stripe-to-intercom",
+            "shopify-to-mailchimp", "stripe-charges-poll", "stripe-checkout-flow", "stripe-to-hubspot", "stripe-to-intercom",
             "stripe-to-mixpanel", "twilio-sms-to-helpdesk", "typeform-to-salesforce", "zoom-to-jira",
         ])
         let stripe = try #require(plan.connector(named: "stripe-to-hubspot"))
-        #expect(stripe.source.verification.scheme == .stripe)
+        #expect(stripe.source!.verification.scheme == .stripe)
         #expect(stripe.routes.map(\.call) == ["hubspot.upsert_contact", "slack.notify"])
     }
 
@@ -50,8 +50,8 @@ import Testing
         #expect(target.circuitBreaker == CircuitBreakerPolicy.defaults)
         #expect(target.auth == .none)
         #expect(target.rateLimit == nil)
-        #expect(plan.connectors.first?.source.maxBodyBytes == 1 << 20)
-        #expect(plan.connectors.first?.source.contentTypes == [.json])
+        #expect(plan.connectors.first?.source!.maxBodyBytes == 1 << 20)
+        #expect(plan.connectors.first?.source!.contentTypes == [.json])
     }
 
     @Test func retryBudgetIsTheWorstCase() throws {
@@ -216,8 +216,8 @@ import Testing
     /// Twilio posts forms: without `content_types` a twilio connector accepts them (it answered them 415).
     @Test func twilioAcceptsFormsByDefault() throws {
         let twilio = try TestConnector.plan(name: "sms", webhook: "path: /sms\nverify: { scheme: twilio, secret: \"${env:T}\", public_url: \"https://example.com/sms\" }")
-        #expect(twilio.connectors[0].source.contentTypes == [.form, .json])
+        #expect(twilio.connectors[0].source!.contentTypes == [.form, .json])
         let other = try TestConnector.plan(name: "gh", webhook: "path: /gh\nverify: { scheme: github, secret: \"${env:G}\" }")
-        #expect(other.connectors[0].source.contentTypes == [.json])
+        #expect(other.connectors[0].source!.contentTypes == [.json])
     }
 }

@@ -97,7 +97,7 @@ import Testing
             verify: { scheme: discord, public_keys: ["\(old.verifyingKey.text)", "\(new.verifyingKey.text)"] }
             event_id: id
             """)
-        #expect(plan.connectors[0].source.verification.publicKeys.count == 2)
+        #expect(plan.connectors[0].source!.verification.publicKeys.count == 2)
         let endpoint = try WebhookEndpoint(connector: plan.connectors[0], resolver: ConfigResolver(environment: [:]))
         for key in [old, new] {
             let signer = Self.signature(.discord, key: key)

@@ -252,6 +252,11 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
             return .failure("\(error)")
         }
         defer { Task { await transport.shutdown() } }
+        // Pulled connectors (polls, schedules, files) run on their schedules, and follow every reload.
+        let puller = Puller(engine: engine, fetcher: runtime, clock: runtime.clock, logger: Logger(label: "manifold.pull"))
+        engine.whenPlanApplied { puller.sync() }
+        puller.sync()
+        defer { puller.stop() }
         let (host, port) = Self.address(listen)!
         let (connectors, environmentFile) = (options.connectors, options.environmentFile)
         let reloader = ConfigReloader(engine: engine, logger: logger, compile: {
@@ -270,7 +275,11 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
                 var lines = ["manifold \(ManifoldCommand.version): listening on http://\(host):\(bound)",
                              "  plan \(plan.version), \(plan.connectors.count) connector(s), store \(store)"]
                 for connector in plan.connectors {
-                    lines.append("  POST \(connector.source.path)  -> \(connector.name) (\(connector.source.verification.scheme.rawValue))")
+                    if let source = connector.source {
+                        lines.append("  POST \(source.path)  -> \(connector.name) (\(source.verification.scheme.rawValue))")
+                    } else if let pull = connector.pull {
+                        lines.append("  \(pull.kind) \(pull.timing.text)  -> \(connector.name)")
+                    }
                 }
                 let access = !dashboard.isOn ? " (off: set MANIFOLD_DASHBOARD_TOKEN, or --open-dashboard)"
                     : openDashboard ? " (open, no token)" : " (sign in with the dashboard or admin token)"

@@ -64,10 +64,13 @@ struct SendCommand: AsyncParsableCommand, AsyncOutputCommand {
         } catch {
             return .failure("body file \(error.description)")
         }
+        guard let source = connectorPlan.source else {
+            return .failure("\(connector) pulls (\(connectorPlan.pull?.kind ?? "")): it has no webhook to send to; run it with `manifold poll run \(connector) --once`")
+        }
         var signingKeys: [SigningKey] = []
-        if let algorithm = connectorPlan.source.verification.scheme.keyAlgorithm, !unsigned {
+        if let algorithm = source.verification.scheme.keyAlgorithm, !unsigned {
             guard let signingKey else {
-                return .failure("\(connector) verifies \(connectorPlan.source.verification.scheme.rawValue) signatures with the vendor's public key: "
+                return .failure("\(connector) verifies \(source.verification.scheme.rawValue) signatures with the vendor's public key: "
                                 + "give --signing-key FILE with the matching private key (or --unsigned)")
             }
             do {
@@ -90,10 +93,10 @@ struct SendCommand: AsyncParsableCommand, AsyncOutputCommand {
         }
         if target.path.isEmpty || target.path == "/" {
             target = URL(string: url.hasSuffix("/") ? String(url.dropLast()) : url)!
-                .appending(path: String(connectorPlan.source.path.dropFirst()))
+                .appending(path: String(source.path.dropFirst()))
         }
         let format = contentType.map { $0 == .json ? WebhookSource.ContentType.json : .form }
-            ?? connectorPlan.source.contentTypes.first ?? .json
+            ?? source.contentTypes.first ?? .json
         var request = WebhookRequest(method: "POST", target: Self.requestTarget(target), headers: [:], body: payload,
                                      remoteAddress: nil)
         request.headers.append("Content-Type", format == .json ? "application/json" : "application/x-www-form-urlencoded")

@@ -68,7 +68,7 @@ struct DocsSite {
         for connector in plan.connectors {
             let tests = tests[connector.name].map { $0.problem == nil ? PolicyWords.plural($0.cases.count, "case") : "does not load" } ?? "none"
             rows.append([DocText.link(connector.name, "connectors/\(connector.name).html"), connector.description ?? "",
-                         "webhook `POST \(connector.source.path)`",
+                         Self.triggerText(connector),
                          connector.targets.map { DocText.code($0.name) }.joined(separator: ", "),
                          "\(connector.routes.count)", tests])
         }
@@ -106,8 +106,8 @@ struct DocsSite {
         var edges: [(String, String)] = []
         for connector in plan.connectors {
             let page = "connectors/\(connector.name).html"
-            sources.append(.init(id: "s:\(connector.name)", title: "POST \(connector.source.path)",
-                                 subtitle: "verified: \(connector.source.verification.scheme.rawValue)", link: page, kind: .source))
+            sources.append(.init(id: "s:\(connector.name)", title: Self.sourceTitle(connector),
+                                 subtitle: Self.sourceSubtitle(connector), link: page, kind: .source))
             connectors.append(.init(id: "c:\(connector.name)", title: connector.name, subtitle: PolicyWords.plural(connector.routes.count, "route"), link: page))
             edges.append(("s:\(connector.name)", "c:\(connector.name)"))
             for target in connector.targets {
@@ -212,8 +212,8 @@ struct DocsSite {
     }
 
     private func connectorDiagram(_ connector: ConnectorPlan) -> DocsDiagram {
-        let source = DocsDiagram.Node(id: "source", title: "POST \(connector.source.path)",
-                                      subtitle: "verified: \(connector.source.verification.scheme.rawValue)", link: "#trigger", kind: .source)
+        let source = DocsDiagram.Node(id: "source", title: Self.sourceTitle(connector),
+                                      subtitle: Self.sourceSubtitle(connector), link: "#trigger", kind: .source)
         var routes: [DocsDiagram.Node] = []
         var edges: [(String, String)] = []
         for route in connector.routes {
@@ -234,8 +234,25 @@ struct DocsSite {
         return DocsDiagram(columns: [[source], routes, targets, [failure]], edges: edges, title: "Connector \(connector.name)")
     }
 
+    static func triggerText(_ connector: ConnectorPlan) -> String {
+        connector.source.map { "webhook `POST \($0.path)`" } ?? connector.pull.map { "\($0.kind), \($0.timing.text)" } ?? ""
+    }
+
+    static func sourceTitle(_ connector: ConnectorPlan) -> String {
+        if let source = connector.source { return "POST \(source.path)" }
+        switch connector.pull {
+        case .poll(let poll)?: return "poll \(poll.request.call)"
+        case .files(let files)?: return "files in \(files.directory)"
+        case .schedule?, nil: return "schedule"
+        }
+    }
+
+    static func sourceSubtitle(_ connector: ConnectorPlan) -> String {
+        connector.source.map { "verified: \($0.verification.scheme.rawValue)" } ?? connector.pull?.timing.text ?? ""
+    }
+
     private func trigger(_ connector: ConnectorPlan) -> [DocBlock] {
-        let source = connector.source
+        guard let source = connector.source else { return pullTrigger(connector) }
         let verification = source.verification
         var items: [String] = []
         items.append("The vendor sends `POST \(source.path)` (" + source.contentTypes.map(\.rawValue).joined(separator: ", ")
@@ -266,6 +283,22 @@ struct DocsSite {
             items.append("Payload contract: an event that breaks its JSON Schema is stored and quarantined (answered 202) with where and why, not routed.")
         }
         items.append("The vendor is answered only after the event is stored: an acknowledged event is never lost.")
+        return [.heading(level: 2, text: "What triggers it", anchor: "trigger"), .list(items)]
+    }
+
+    /// What triggers a pulled connector: when it runs, what it reads, and how it keeps its place.
+    private func pullTrigger(_ connector: ConnectorPlan) -> [DocBlock] {
+        guard let pull = connector.pull else { return [] }
+        var items = pull.describedLines.map { "\($0.label.prefix(1).uppercased() + $0.label.dropFirst()): " + DocText.code($0.text) }
+        switch pull {
+        case .poll:
+            items.append("Each page's events and the run's place are committed in one transaction: after a crash the run resumes from the last committed page, and a record read twice is one event.")
+            items.append("A 429 pauses the run until `Retry-After`; a page or token that repeats stops the run with an error naming the page. `manifold poll status` shows the cursor, the last run and its error.")
+        case .schedule:
+            items.append("One event per tick, identified by the tick's time: a tick is never two events, even across restarts.")
+        case .files:
+            items.append("A bad row is quarantined with its line number; the file's other rows go on. `manifold poll status` shows the files read.")
+        }
         return [.heading(level: 2, text: "What triggers it", anchor: "trigger"), .list(items)]
     }
 
@@ -604,7 +637,7 @@ struct DocsSite {
                 "The vendor retries refused deliveries itself; once fixed, its retries arrive and are de-duplicated by event id.",
             ]),
             .heading(level: 3, text: "No events arrive", anchor: "playbook-quiet"),
-            .paragraph(alertNames([.throughputDrop]) + " Check the vendor's webhook settings (URL `\(connector.source.path)`, disabled after failures?) and `manifold events list --connector \(name) --limit 5` for the last arrival. "
+            .paragraph(alertNames([.throughputDrop]) + " Check \(connector.source.map { "the vendor's webhook settings (URL `\($0.path)`, disabled after failures?)" } ?? "`manifold poll status` (last run, last error)") and `manifold events list --connector \(name) --limit 5` for the last arrival. "
                        + "Most vendors resend what failed for a day or more: events missed while the engine was down come back once it is up."),
         ]
         if connector.targets.contains(where: { $0.endpoints != nil }) {

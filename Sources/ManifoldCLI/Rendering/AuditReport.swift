@@ -75,12 +75,18 @@ struct AuditReport {
         var risks: [Risk] = []
         for connector in plan.connectors {
             let name = connector.name
-            let verification = connector.source.verification
-            if verification.scheme == .none {
-                risks.append(Risk(severity: .high, connector: name,
-                                  text: "webhook `\(connector.source.path)` is not verified: anyone who finds the URL can post events"))
-            } else if verification.tolerance == nil, verification.scheme.signsTimestamp {
-                risks.append(Risk(severity: .low, connector: name, text: "no replay window (`tolerance`) on a timestamped signature"))
+            if let source = connector.source {
+                let verification = source.verification
+                if verification.scheme == .none {
+                    risks.append(Risk(severity: .high, connector: name,
+                                      text: "webhook `\(source.path)` is not verified: anyone who finds the URL can post events"))
+                } else if verification.tolerance == nil, verification.scheme.signsTimestamp {
+                    risks.append(Risk(severity: .low, connector: name, text: "no replay window (`tolerance`) on a timestamped signature"))
+                }
+            }
+            if case .poll(let poll)? = connector.pull, poll.cursor == nil {
+                risks.append(Risk(severity: .low, connector: name,
+                                  text: "the poll keeps no cursor: every run reads everything again (each record is still one event)"))
             }
             for target in connector.targets {
                 let url = target.baseURL.description
@@ -148,7 +154,8 @@ struct AuditReport {
                 let count = mine.filter { $0.severity == severity }.count
                 return count == 0 ? nil : "\(count) \(severity.label)"
             }.joined(separator: ", ")
-            lines.append("| `\(connector.name)` | webhook `\(connector.source.path)` | \(connector.source.verification.scheme.rawValue) | "
+            let sourceText = connector.source.map { "webhook `\($0.path)`" } ?? connector.pull.map { "\($0.kind) (\($0.timing.text))" } ?? ""
+            lines.append("| `\(connector.name)` | \(sourceText) | \(connector.source?.verification.scheme.rawValue ?? "pulled") | "
                          + "\(connector.targets.map { "`\($0.name)`" }.joined(separator: ", ")) | \(connector.routes.count) | \(tests) | \(riskText) |")
         }
         lines += ["", "## Risks", ""]
@@ -162,7 +169,21 @@ struct AuditReport {
         var lines = ["## `\(connector.name)` (v\(connector.version))", ""]
         if let description = connector.description { lines += [description, ""] }
         if let file = connector.sourceFile { lines.append("- File: `\(file)`") }
-        let source = connector.source
+        if let pull = connector.pull {
+            lines.append("- Source: pulled (\(pull.kind))")
+            for (label, text) in pull.describedLines { lines.append("  - \(label): `\(text)`") }
+        }
+        if let source = connector.source { lines += webhookLines(source) }
+        if let file = connector.sourceFile, let tests = testFiles[file] {
+            lines.append("- Tests: `\(tests.path)` (\(tests.text))")
+        } else {
+            lines.append("- Tests: none")
+        }
+        return lines + targetLines(connector)
+    }
+
+    private func webhookLines(_ source: WebhookSource) -> [String] {
+        var lines: [String] = []
         let verification = source.verification
         var verify = verification.scheme.rawValue
         if verification.scheme != .none {
@@ -175,11 +196,11 @@ struct AuditReport {
                      + (source.allowedNetworks.isEmpty ? "" : ", only from \(source.allowedNetworks.joined(separator: ", "))"))
         lines.append("- Verification: \(verify)")
         lines.append("- Deduplication: " + PlanRenderer.eventIDText(source))
-        if let file = connector.sourceFile, let tests = testFiles[file] {
-            lines.append("- Tests: `\(tests.path)` (\(tests.text))")
-        } else {
-            lines.append("- Tests: none")
-        }
+        return lines
+    }
+
+    private func targetLines(_ connector: ConnectorPlan) -> [String] {
+        var lines: [String] = []
         lines += ["", "| target | endpoint | auth | timeout | concurrency | rate limit | retry | circuit breaker | retry budget |",
                   "|---|---|---|---|---|---|---|---|---|"]
         for target in connector.targets {

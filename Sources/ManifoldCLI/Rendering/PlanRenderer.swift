@@ -35,7 +35,19 @@ enum PlanRenderer {
     private static func lines(for connector: ConnectorPlan) -> [String] {
         var lines = ["connector \(connector.name) v\(connector.version)" + (connector.sourceFile.map { "  (\($0))" } ?? "")]
         if let description = connector.description { lines.append("  \(description)") }
-        let source = connector.source
+        if let pull = connector.pull {
+            lines.append("  pulls (\(pull.kind))")
+            for (label, text) in pull.describedLines {
+                lines.append("    " + label.padding(toLength: 11, withPad: " ", startingAt: 0) + " " + text)
+            }
+        }
+        if let source = connector.source { lines += webhookLines(source) }
+        lines += routeLines(connector)
+        return lines
+    }
+
+    private static func webhookLines(_ source: WebhookSource) -> [String] {
+        var lines: [String] = []
         let verification = source.verification
         lines.append("  webhook POST \(source.path)")
         var verify = "    verify      \(verification.scheme.rawValue)"
@@ -58,6 +70,11 @@ enum PlanRenderer {
         if let type = source.eventType { lines.append("    event type  \(type)") }
         lines.append("    accepts     \(source.contentTypes.map(\.rawValue).joined(separator: ", ")), up to \(byteText(source.maxBodyBytes))"
                      + (source.allowedNetworks.isEmpty ? "" : ", from \(source.allowedNetworks.joined(separator: ", "))"))
+        return lines
+    }
+
+    private static func routeLines(_ connector: ConnectorPlan) -> [String] {
+        var lines: [String] = []
         lines.append("  routes")
         for route in connector.routes {
             lines.append("    \(route.name)")

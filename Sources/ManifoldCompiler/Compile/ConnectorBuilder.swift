@@ -16,15 +16,15 @@ struct ConnectorBuilder {
 
     // MARK: Reporting
 
-    private mutating func error(_ message: String, at pointer: JSONPointer, key: Bool = false, notes: [Diagnostic.Note] = []) {
+    mutating func error(_ message: String, at pointer: JSONPointer, key: Bool = false, notes: [Diagnostic.Note] = []) {
         diagnostics.append(.error(message, at: key ? document.keyLocation(of: pointer) : document.location(of: pointer), notes: notes))
     }
 
-    private mutating func warning(_ message: String, at pointer: JSONPointer, notes: [Diagnostic.Note] = []) {
+    mutating func warning(_ message: String, at pointer: JSONPointer, notes: [Diagnostic.Note] = []) {
         diagnostics.append(.warning(message, at: document.location(of: pointer), notes: notes))
     }
 
-    private func value(_ pointer: JSONPointer) -> JSON? {
+    func value(_ pointer: JSONPointer) -> JSON? {
         document.value[pointer: pointer]
     }
 
@@ -38,11 +38,13 @@ struct ConnectorBuilder {
     mutating func build() -> ConnectorPlan? {
         let root = JSONPointer.root
         let name = value(root.appending("connector"))?.stringValue ?? ""
-        let source = buildSource(at: root.appending("source").appending("webhook"))
+        let source = value(root.appending("source").appending("webhook")) == nil
+            ? nil : buildSource(at: root.appending("source").appending("webhook"))
         var targets: [TargetPlan] = []
         for (targetName, _) in value(root.appending("targets"))?.objectValue ?? JSONObject() {
             targets.append(buildTarget(targetName, at: root.appending("targets").appending(targetName)))
         }
+        let pull = source == nil ? buildPull(at: root.appending("source"), targets: targets) : nil
         var routes: [RoutePlan] = []
         var routeNames: [String: JSONPointer] = [:]
         for (index, _) in (value(root.appending("routes"))?.arrayValue ?? []).enumerated() {
@@ -59,7 +61,7 @@ struct ConnectorBuilder {
         guard !diagnostics.hasErrors else { return nil }
         return ConnectorPlan(name: name, version: value(root.appending("version"))?.intValue ?? 1,
                              description: value(root.appending("description"))?.stringValue,
-                             sourceFile: document.file, source: source, targets: targets, routes: routes)
+                             sourceFile: document.file, source: source, targets: targets, routes: routes, pull: pull)
     }
 
     private mutating func buildSource(at pointer: JSONPointer) -> WebhookSource {
@@ -534,7 +536,7 @@ struct ConnectorBuilder {
 
     // MARK: Values
 
-    private mutating func duration(_ written: JSON, at pointer: JSONPointer) -> Duration {
+    mutating func duration(_ written: JSON, at pointer: JSONPointer) -> Duration {
         guard let text = written.stringValue, let parsed = StringSyntax.duration(text) else {
             error("\(pointer.dotted) must be a duration such as 250ms, 10s, 5m or 1h (got \(written))", at: pointer)
             return .zero
@@ -564,7 +566,7 @@ struct ConnectorBuilder {
         return string
     }
 
-    private mutating func expression(at pointer: JSONPointer) -> ExpressionSource? {
+    mutating func expression(at pointer: JSONPointer) -> ExpressionSource? {
         guard let text = value(pointer)?.stringValue else { return nil }
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         if trimmed.hasPrefix("{%") {
@@ -596,7 +598,7 @@ struct ConnectorBuilder {
         }
     }
 
-    private mutating func template(_ written: JSON, at pointer: JSONPointer) -> Template {
+    mutating func template(_ written: JSON, at pointer: JSONPointer) -> Template {
         switch written {
         case .string(let text):
             do {
@@ -616,7 +618,7 @@ struct ConnectorBuilder {
         }
     }
 
-    private mutating func headers(at pointer: JSONPointer) -> [Header] {
+    mutating func headers(at pointer: JSONPointer) -> [Header] {
         (value(pointer)?.objectValue ?? JSONObject()).map { name, written in
             let header = pointer.appending(name)
             if name.contains(where: { $0 == "\r" || $0 == "\n" || $0 == ":" || $0 == " " }) {

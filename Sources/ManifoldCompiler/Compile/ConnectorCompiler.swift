@@ -87,12 +87,14 @@ public struct ConnectorCompiler: Sendable {
             } else {
                 names[connector.name] = connector
             }
-            if let first = paths[connector.source.path] {
-                diagnostics.append(.error("webhook path \(connector.source.path) is already served by connector '\(first.name)'",
-                                          at: location(connector, "source", "webhook", "path"),
-                                          notes: [.init("first claimed here", at: location(first, "source", "webhook", "path"))]))
-            } else {
-                paths[connector.source.path] = connector
+            if let source = connector.source {
+                if let first = paths[source.path] {
+                    diagnostics.append(.error("webhook path \(source.path) is already served by connector '\(first.name)'",
+                                              at: location(connector, "source", "webhook", "path"),
+                                              notes: [.init("first claimed here", at: location(first, "source", "webhook", "path"))]))
+                } else {
+                    paths[source.path] = connector
+                }
             }
             for target in connector.targets {
                 guard let limit = target.rateLimit, let pool = limit.pool else { continue }

@@ -1,0 +1,525 @@
+public import Foundation
+public import JSONValue
+public import ManifoldDelivery
+public import ManifoldPlan
+import ManifoldIngress
+public import ManifoldStore
+public import Logging
+import Synchronization
+
+/// Runs the engine's pull sources: polls (page by page through `PollMachine`), schedules and folders of files. One
+/// loop per pulled connector sleeps on the runtime's clock until the connector is due, runs it, and records how it
+/// went in the connector's pull state (committed with the events it brought).
+public final class Puller: Sendable {
+    let engine: Engine
+    /// Sends the polls' requests (its plan must be the engine's); it need not deliver.
+    let fetcher: DeliveryRuntime
+    let clock: any RuntimeClock
+    let logger: Logger
+    private let loops = Mutex<[String: (source: PullSource, task: Task<Void, Never>)]>([:])
+    /// Files seen in each folder, with their size and time and since when they have stayed so.
+    private let seenFiles = Mutex<[String: FileSighting]>([:])
+    /// The folder a connector file's relative `files.directory` is read from.
+    let baseDirectory: @Sendable (ConnectorPlan) -> URL
+
+    public init(engine: Engine, fetcher: DeliveryRuntime, clock: any RuntimeClock, logger: Logger,
+                baseDirectory: @escaping @Sendable (ConnectorPlan) -> URL = Puller.connectorFolder)
+    {
+        self.engine = engine
+        self.fetcher = fetcher
+        self.clock = clock
+        self.logger = logger
+        self.baseDirectory = baseDirectory
+    }
+
+    /// A connector file's folder (relative paths are read from there), else the working directory.
+    public static func connectorFolder(_ connector: ConnectorPlan) -> URL {
+        let file = connector.sourceFile.map { URL(fileURLWithPath: $0) }
+        return file?.deletingLastPathComponent() ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+    }
+
+    // MARK: Loops
+
+    /// Starts a loop for every pulled connector of the running plan, stops those no longer in it, and restarts those
+    /// whose source changed. Call at start and after every reload.
+    public func sync() {
+        let wanted = Dictionary(uniqueKeysWithValues: engine.plan.connectors.compactMap { connector in
+            connector.pull.map { (connector.name, $0) }
+        })
+        loops.withLock { loops in
+            for (name, loop) in loops where wanted[name] != loop.source {
+                loop.task.cancel()
+                loops[name] = nil
+            }
+            for (name, source) in wanted where loops[name] == nil {
+                let task = Task { [self] in await loop(name) }
+                loops[name] = (source, task)
+            }
+        }
+    }
+
+    /// Stops every loop (a run under way stops at its next page; what it committed stays).
+    public func stop() {
+        loops.withLock { loops in
+            for loop in loops.values { loop.task.cancel() }
+            loops.removeAll()
+        }
+    }
+
+    private func loop(_ name: String) async {
+        while !Task.isCancelled {
+            guard let connector = engine.plan.connector(named: name), let pull = connector.pull else { return }
+            let state = (try? await stateStore?.pullState(name))?.state ?? .null
+            let due = Self.due(pull, state: state, now: Self.milliseconds(clock.wall))
+            let wait = due - Self.milliseconds(clock.wall)
+            if wait > 0 {
+                do {
+                    try await clock.sleep(until: clock.now + .milliseconds(wait))
+                } catch {
+                    return
+                }
+                continue
+            }
+            let report = await run(name)
+            if case .failed = report.outcome {
+                // The next attempt is the next scheduled run; a store that failed is tried again at least that soon.
+            }
+            await Task.yield()
+        }
+    }
+
+    /// When a pull is next due (Unix milliseconds): at once when a run is under way (a crash interrupted it) or it
+    /// never ran; else its schedule's next time after the last run's start.
+    static func due(_ pull: PullSource, state: JSON, now: Int64) -> Int64 {
+        if case .object(let object) = state["run"] ?? .null, !object.isEmpty { return now }
+        guard let last = state["stats"]?["last_run_at"]?.intValue.map(Int64.init) else { return now }
+        switch pull.timing {
+        case .every(let interval): return last + interval.milliseconds
+        case .cron(let cron): return cron.next(after: last / 1000) * 1000
+        }
+    }
+
+    var stateStore: (any PullStateStore)? { engine.store as? any PullStateStore }
+
+    static func milliseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+
+    // MARK: One run
+
+    /// How one run went.
+    public struct Report: Sendable {
+        public enum Outcome: Sendable, Equatable {
+            case finished
+            /// The page limit: the next run continues.
+            case paused
+            case failed(String)
+            /// Nothing to do (no file ready, a tick not yet due).
+            case idle
+        }
+
+        public var connector: String
+        public var outcome: Outcome
+        public var pages = 0
+        public var counts = PulledCounts()
+        public var skipped = 0
+        /// 429s waited out.
+        public var rateLimited = 0
+        public var retries = 0
+        /// The requests made, as recorded (secrets hidden).
+        public var requests: [String] = []
+        public var files: [String] = []
+
+        public var summary: String {
+            var parts = ["\(counts.stored) stored"]
+            if counts.quarantined > 0 { parts.append("\(counts.quarantined) quarantined") }
+            if counts.duplicates > 0 { parts.append("\(counts.duplicates) already stored") }
+            if skipped > 0 { parts.append("\(skipped) older than the cursor") }
+            if pages > 0 { parts.append("\(pages) page\(pages == 1 ? "" : "s")") }
+            if rateLimited > 0 { parts.append("\(rateLimited) 429\(rateLimited == 1 ? "" : "s") waited out") }
+            if !files.isEmpty { parts.append("files: " + files.joined(separator: ", ")) }
+            return parts.joined(separator: ", ")
+        }
+    }
+
+    /// Runs `name`'s pull once now (a poll to its last page, a tick, the files ready), committing as it goes.
+    public func run(_ name: String) async -> Report {
+        guard let connector = engine.plan.connector(named: name), let pull = connector.pull else {
+            return Report(connector: name, outcome: .failed("\(name) is not a pulled connector of the running plan"))
+        }
+        let report: Report
+        switch pull {
+        case .poll(let poll): report = await runPoll(connector, poll)
+        case .schedule(let schedule): report = await runSchedule(connector, schedule)
+        case .files(let files): report = await runFiles(connector, files)
+        }
+        switch report.outcome {
+        case .failed(let reason):
+            logger.error("pull run failed", metadata: ["connector": "\(name)", "reason": "\(reason)", "done": "\(report.summary)"])
+        case .paused:
+            logger.warning("pull run reached its page limit; the next run continues", metadata: ["connector": "\(name)", "done": "\(report.summary)"])
+        case .finished:
+            logger.info("pull run finished", metadata: ["connector": "\(name)", "done": "\(report.summary)"])
+        case .idle:
+            break
+        }
+        engine.metrics.pulled(name, report)
+        return report
+    }
+
+    // MARK: Polls
+
+    private func runPoll(_ connector: ConnectorPlan, _ poll: PollSource) async -> Report {
+        var report = Report(connector: connector.name, outcome: .finished)
+        guard let store = stateStore else { return Report(connector: connector.name, outcome: .failed("the event store keeps no pull state")) }
+        let program: PollProgram
+        do {
+            program = try PollProgram(connector: connector.name, source: poll)
+        } catch {
+            return Report(connector: connector.name, outcome: .failed("the poll's expressions do not compile: \(error)"))
+        }
+        let stored: JSON
+        do {
+            stored = try await store.pullState(connector.name)?.state ?? .null
+        } catch {
+            return Report(connector: connector.name, outcome: .failed("its state cannot be read: \(error)"))
+        }
+        let startedAt = Self.milliseconds(clock.wall)
+        var machine = PollMachine(program: program, stored: stored, now: startedAt)
+        var stats = Stats(stored["stats"] ?? .null)
+        stats.lastRunAt = startedAt
+        stats.runs += 1
+        var generator = SystemRandomNumberGenerator()
+        var failureCommitted = false
+        while let fetch = machine.nextFetch() {
+            if Task.isCancelled { return report }
+            // Ask until there is a page: a 429 waits and asks again (no attempt used); a transient failure waits the
+            // target's backoff, up to its max_attempts.
+            let policy = fetcher.pollRetryPolicy(connector: connector.name, parent: fetch.parent)
+            var attempts = 0
+            var answer: PageAnswer
+            let firstAsked = clock.now
+            while true {
+                answer = await fetcher.fetchPage(connector: connector.name, fetch: fetch)
+                switch answer {
+                case .rateLimited(let retryAfter, _):
+                    report.rateLimited += 1
+                    let wait = retryAfter ?? RetrySchedule.backoff(policy: policy, attempt: max(1, attempts), using: &generator)
+                    try? await clock.sleep(until: clock.now + max(wait, .milliseconds(1)))
+                    if Task.isCancelled { return report }
+                    continue
+                case .transient(let reason, let retryAfter, let url):
+                    attempts += 1
+                    guard let wait = RetrySchedule.wait(policy: policy, attempts: attempts, elapsed: clock.now - firstAsked,
+                                                        retryAfter: retryAfter, using: &generator)
+                    else {
+                        machine.stop("page \(fetch.page) (\(url)): \(reason), \(attempts) attempt\(attempts == 1 ? "" : "s")")
+                        break
+                    }
+                    report.retries += 1
+                    try? await clock.sleep(until: clock.now + wait)
+                    if Task.isCancelled { return report }
+                    continue
+                case .refused(let reason, let url):
+                    machine.stop("page \(fetch.page)\(url.isEmpty ? "" : " (\(url))"): \(reason)")
+                case .page:
+                    break
+                }
+                break
+            }
+            guard case .page(let body, let headers, let url) = answer else { break }
+            report.requests.append(url)
+            report.pages += 1
+            let page = machine.receive(body: body, headers: headers, requestURL: url)
+            report.skipped += page.skipped
+            var records: [PulledRecord] = []
+            records.reserveCapacity(page.records.count)
+            for (index, record) in page.records.enumerated() {
+                let (id, type, problem) = program.identify(record)
+                let origin: JSON = ["page": .string(url), "index": .number(Double(index))]
+                if let id {
+                    records.append(PulledRecord(eventID: id, eventType: type, payload: record, origin: origin))
+                } else {
+                    // No id: kept and quarantined under one made from the page and position, so it is seen, not lost.
+                    records.append(PulledRecord(eventID: "unidentified:" + PollMachineDigest.of(record), eventType: nil, payload: record,
+                                                quarantine: problem, origin: origin))
+                }
+            }
+            stats.pages += 1
+            var progress = page.progress
+            if machine.state == .finished { stats.finished(at: Self.milliseconds(clock.wall)) }
+            if case .failed(let reason) = machine.state {
+                stats.failed(reason)
+                failureCommitted = true
+            }
+            do {
+                let counts = try await ingestWithStats(connector.name, records: records, progress: &progress, stats: &stats)
+                report.counts.stored += counts.stored
+                report.counts.quarantined += counts.quarantined
+                report.counts.duplicates += counts.duplicates
+            } catch {
+                let reason = "page \(fetch.page) (\(url)) could not be stored: \(error); the run stops and resumes from this page"
+                await record(connector.name, stats: stats, failure: reason, stored: stored, machine: machine, committed: false)
+                return Report(connector: connector.name, outcome: .failed(reason), pages: report.pages, counts: report.counts,
+                              skipped: report.skipped, rateLimited: report.rateLimited, retries: report.retries, requests: report.requests)
+            }
+        }
+        switch machine.state {
+        case .finished:
+            report.outcome = .finished
+        case .paused:
+            report.outcome = .paused
+        case .failed(let reason):
+            report.outcome = .failed(reason)
+            // A failure with no page to commit (an answer refused, retries spent) goes on record; its place is unchanged.
+            if !failureCommitted {
+                stats.failed(reason)
+                await record(connector.name, stats: stats, failure: reason, stored: stored, machine: machine, committed: true)
+            }
+        case .ready:
+            report.outcome = .failed("stopped")
+        }
+        return report
+    }
+
+    /// Stores a page's records with the progress and the run's figures beside it, in one transaction.
+    private func ingestWithStats(_ connector: String, records: [PulledRecord], progress: inout JSON, stats: inout Stats) async throws
+        -> PulledCounts
+    {
+        // The figures count what this page will have stored once committed; they are written with it.
+        var pending = stats
+        pending.records += records.count
+        if case .object(var object) = progress {
+            object["stats"] = pending.json
+            progress = .object(object)
+        }
+        let counts = try await engine.ingestPulled(connector: connector, records: records, state: progress, kind: "pull")
+        stats = pending
+        stats.events += counts.stored + counts.quarantined
+        return counts
+    }
+
+    /// Writes the run's figures and its failure without moving its place: the progress last committed stays.
+    private func record(_ connector: String, stats: Stats, failure: String, stored: JSON, machine: PollMachine, committed: Bool) async {
+        guard let store = stateStore else { return }
+        var current = (try? await store.pullState(connector))?.state ?? stored
+        var figures = stats
+        figures.lastError = failure
+        if case .object(var object) = current {
+            object["stats"] = figures.json
+            current = .object(object)
+        } else {
+            current = ["stats": figures.json]
+        }
+        do {
+            try await store.setPullState(current, of: connector)
+        } catch {
+            logger.error("the pull's state could not be written", metadata: ["connector": "\(connector)", "error": "\(error)"])
+        }
+    }
+
+    // MARK: Schedules
+
+    private func runSchedule(_ connector: ConnectorPlan, _ schedule: ScheduleSource) async -> Report {
+        var report = Report(connector: connector.name, outcome: .finished)
+        let now = Self.milliseconds(clock.wall)
+        let stored = (try? await stateStore?.pullState(connector.name))?.state ?? .null
+        var stats = Stats(stored["stats"] ?? .null)
+        // The tick: the schedule's latest time at or before now (every: now itself, on the interval's grid).
+        let tick: Int64
+        switch schedule.schedule {
+        case .every(let interval):
+            let step = max(1, interval.milliseconds)
+            tick = now - now % step
+        case .cron(let cron):
+            // The latest cron time not after now: the next one after (now less a year) walked forward.
+            var candidate = cron.next(after: now / 1000 - 366 * 86_400) * 1000
+            var latest: Int64?
+            while candidate <= now {
+                latest = candidate
+                candidate = cron.next(after: candidate / 1000) * 1000
+            }
+            guard let found = latest else { return Report(connector: connector.name, outcome: .idle) }
+            tick = found
+        }
+        if let last = stats.lastTick, last >= tick { return Report(connector: connector.name, outcome: .idle) }
+        let tickText = PollCursor.written(tick, format: .iso8601)
+        var payload: JSON = ["tick": tickText]
+        if let template = schedule.event {
+            do {
+                payload = try CompiledTemplate(template, resolver: ConfigResolver(environment: ProcessInfo.processInfo.environment))
+                    .evaluate(.object(JSONObject()), bindings: ["tick": tickText]) ?? .null
+            } catch {
+                payload = ["tick": tickText, "error": .string("\(error)")]
+            }
+        }
+        stats.lastRunAt = now
+        stats.runs += 1
+        stats.lastTick = tick
+        stats.finished(at: now)
+        stats.records += 1
+        let record = PulledRecord(eventID: "tick:" + (tickText.stringValue ?? String(tick)), eventType: schedule.eventType, payload: payload)
+        do {
+            report.counts = try await engine.ingestPulled(connector: connector.name, records: [record],
+                                                          state: ["stats": stats.json], kind: "schedule")
+            report.pages = 0
+        } catch {
+            report.outcome = .failed("the tick \(tickText.stringValue ?? "") could not be stored: \(error)")
+        }
+        return report
+    }
+
+    // MARK: Files
+
+    struct FileSighting: Sendable {
+        var size: Int
+        var modified: Date
+        var since: Duration
+    }
+
+    private func runFiles(_ connector: ConnectorPlan, _ files: FilesSource) async -> Report {
+        var report = Report(connector: connector.name, outcome: .idle)
+        let folder = URL(fileURLWithPath: files.directory, relativeTo: baseDirectory(connector)).standardizedFileURL
+        let manager = FileManager.default
+        let names: [String]
+        do {
+            names = try manager.contentsOfDirectory(atPath: folder.path).sorted()
+        } catch {
+            return Report(connector: connector.name, outcome: .failed("the folder \(folder.path) cannot be read: \(error.localizedDescription)"))
+        }
+        let now = clock.now
+        var ready: [URL] = []
+        for name in names where FilesReader.isCandidate(name) {
+            let url = folder.appending(path: name)
+            guard let attributes = try? manager.attributesOfItem(atPath: url.path),
+                  attributes[.type] as? FileAttributeType == .typeRegular,
+                  let size = (attributes[.size] as? NSNumber)?.intValue, let modified = attributes[.modificationDate] as? Date
+            else { continue }
+            let key = url.path
+            let settled = seenFiles.withLock { seen -> Bool in
+                if let sighting = seen[key], sighting.size == size, sighting.modified == modified {
+                    return now - sighting.since >= files.settle
+                }
+                seen[key] = FileSighting(size: size, modified: modified, since: now)
+                return false
+            }
+            if settled { ready.append(url) }
+        }
+        let stored = (try? await stateStore?.pullState(connector.name))?.state ?? .null
+        var stats = Stats(stored["stats"] ?? .null)
+        for url in ready {
+            if Task.isCancelled { break }
+            report.outcome = .finished
+            let name = url.lastPathComponent
+            stats.lastRunAt = Self.milliseconds(clock.wall)
+            stats.runs += 1
+            switch FilesReader.read(url, format: files.format, source: files) {
+            case .failure(let problem):
+                stats.failed("\(name): \(problem)")
+                move(url, to: "failed", note: problem)
+                report.files.append("\(name) -> failed/ (\(problem))")
+                try? await stateStore?.setPullState(["stats": stats.json], of: connector.name)
+            case .success(let records):
+                stats.records += records.count
+                stats.finished(at: Self.milliseconds(clock.wall))
+                stats.files += 1
+                do {
+                    let counts = try await engine.ingestPulled(connector: connector.name, records: records, state: ["stats": stats.json],
+                                                               kind: "files")
+                    report.counts.stored += counts.stored
+                    report.counts.quarantined += counts.quarantined
+                    report.counts.duplicates += counts.duplicates
+                    // Moved only now that its rows are committed: a crash before this reads it again, and its rows are
+                    // then duplicates of the ones stored (their ids are the file's hash and line).
+                    move(url, to: "done", note: nil)
+                    report.files.append("\(name) -> done/ (\(records.count) rows)")
+                } catch {
+                    report.outcome = .failed("\(name) could not be stored: \(error); it stays in place and is read again")
+                    return report
+                }
+            }
+            _ = seenFiles.withLock { $0.removeValue(forKey: url.path) }
+        }
+        return report
+    }
+
+    private func move(_ url: URL, to folderName: String, note: String?) {
+        let manager = FileManager.default
+        let folder = url.deletingLastPathComponent().appending(path: folderName)
+        try? manager.createDirectory(at: folder, withIntermediateDirectories: true)
+        var destination = folder.appending(path: url.lastPathComponent)
+        if manager.fileExists(atPath: destination.path) {
+            destination = folder.appending(path: "\(Int(Date().timeIntervalSince1970))-" + url.lastPathComponent)
+        }
+        do {
+            try manager.moveItem(at: url, to: destination)
+            if let note { try? Data((note + "\n").utf8).write(to: destination.appendingPathExtension("error.txt")) }
+        } catch {
+            logger.error("a pulled file could not be moved", metadata: ["file": "\(url.path)", "to": "\(folderName)/", "error": "\(error)"])
+        }
+    }
+}
+
+/// A short hash of a value, for ids made when a record has none.
+enum PollMachineDigest {
+    static func of(_ value: JSON) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in value.serialized().utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        return String(hash, radix: 16)
+    }
+}
+
+/// A pull's figures, kept in its state: runs, pages, records, the last run and its error.
+public struct Stats: Sendable {
+    public var runs = 0
+    public var pages = 0
+    /// Records read (events, duplicates and quarantined rows).
+    public var records = 0
+    /// Events stored (including quarantined ones).
+    public var events = 0
+    public var files = 0
+    public var lastRunAt: Int64?
+    public var lastSuccessAt: Int64?
+    public var lastError: String?
+    /// Runs in a row that failed.
+    public var failing = 0
+    public var lastTick: Int64?
+
+    public init(_ json: JSON) {
+        guard case .object(let object) = json else { return }
+        runs = object["runs"]?.intValue ?? 0
+        pages = object["pages"]?.intValue ?? 0
+        records = object["records"]?.intValue ?? 0
+        events = object["events"]?.intValue ?? 0
+        files = object["files"]?.intValue ?? 0
+        lastRunAt = object["last_run_at"]?.intValue.map(Int64.init)
+        lastSuccessAt = object["last_success_at"]?.intValue.map(Int64.init)
+        lastError = object["last_error"]?.stringValue
+        failing = object["failing_runs"]?.intValue ?? 0
+        lastTick = object["last_tick"]?.intValue.map(Int64.init)
+    }
+
+    mutating func finished(at: Int64) {
+        lastSuccessAt = at
+        lastError = nil
+        failing = 0
+    }
+
+    mutating func failed(_ reason: String) {
+        lastError = reason
+        failing += 1
+    }
+
+    public var json: JSON {
+        var object: JSONObject = ["runs": .number(Double(runs)), "pages": .number(Double(pages)),
+                                  "records": .number(Double(records)), "events": .number(Double(events)),
+                                  "failing_runs": .number(Double(failing))]
+        if files > 0 { object["files"] = .number(Double(files)) }
+        if let lastRunAt { object["last_run_at"] = .number(Double(lastRunAt)) }
+        if let lastSuccessAt { object["last_success_at"] = .number(Double(lastSuccessAt)) }
+        if let lastError { object["last_error"] = .string(lastError) }
+        if let lastTick { object["last_tick"] = .number(Double(lastTick)) }
+        return .object(object)
+    }
+}
