@@ -2,7 +2,7 @@ public import Foundation
 public import JSONValue
 public import ManifoldDelivery
 public import ManifoldPlan
-import ManifoldIngress
+public import ManifoldIngress
 public import ManifoldStore
 public import Logging
 import Synchronization
@@ -19,23 +19,26 @@ public final class Puller: Sendable {
     private let loops = Mutex<[String: (source: PullSource, task: Task<Void, Never>)]>([:])
     /// Files seen in each folder, with their size and time and since when they have stayed so.
     private let seenFiles = Mutex<[String: FileSighting]>([:])
-    /// The folder a connector file's relative `files.directory` is read from.
-    let baseDirectory: @Sendable (ConnectorPlan) -> URL
+    /// The folder a files connector reads.
+    let folder: @Sendable (ConnectorPlan, FilesSource) throws -> URL
 
     public init(engine: Engine, fetcher: DeliveryRuntime, clock: any RuntimeClock, logger: Logger,
-                baseDirectory: @escaping @Sendable (ConnectorPlan) -> URL = Puller.connectorFolder)
+                folder: @escaping @Sendable (ConnectorPlan, FilesSource) throws -> URL)
     {
         self.engine = engine
         self.fetcher = fetcher
         self.clock = clock
         self.logger = logger
-        self.baseDirectory = baseDirectory
+        self.folder = folder
     }
 
-    /// A connector file's folder (relative paths are read from there), else the working directory.
-    public static func connectorFolder(_ connector: ConnectorPlan) -> URL {
-        let file = connector.sourceFile.map { URL(fileURLWithPath: $0) }
-        return file?.deletingLastPathComponent() ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+    /// `files.directory` with its references resolved; a relative path is read from the connector file's folder.
+    public static func folder(resolver: ConfigResolver) -> @Sendable (ConnectorPlan, FilesSource) throws -> URL {
+        { connector, files in
+            let base = connector.sourceFile.map { URL(fileURLWithPath: $0).deletingLastPathComponent() }
+                ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+            return URL(fileURLWithPath: try resolver.resolve(files.directory), relativeTo: base).standardizedFileURL
+        }
     }
 
     // MARK: Loops
@@ -341,6 +344,14 @@ public final class Puller: Sendable {
             tick = found
         }
         if let last = stats.lastTick, last >= tick { return Report(connector: connector.name, outcome: .idle) }
+        if stats.lastTick == nil, now - tick > 3_600_000 {
+            // A schedule never run before makes no tick long past (a weekly report installed on a Sunday does not
+            // send last Monday's): it notes the tick and waits for the next. A tick missed later, while the engine was
+            // down, is made when it is back (the latest one only).
+            stats.lastTick = tick
+            try? await stateStore?.setPullState(["stats": stats.json], of: connector.name)
+            return Report(connector: connector.name, outcome: .idle)
+        }
         let tickText = PollCursor.written(tick, format: .iso8601)
         var payload: JSON = ["tick": tickText]
         if let template = schedule.event {
@@ -377,13 +388,16 @@ public final class Puller: Sendable {
 
     private func runFiles(_ connector: ConnectorPlan, _ files: FilesSource) async -> Report {
         var report = Report(connector: connector.name, outcome: .idle)
-        let folder = URL(fileURLWithPath: files.directory, relativeTo: baseDirectory(connector)).standardizedFileURL
         let manager = FileManager.default
         let names: [String]
+        let folder: URL
         do {
+            folder = try self.folder(connector, files)
+            // A folder not there yet is made: the drop it waits for may be the first thing written to it.
+            try manager.createDirectory(at: folder, withIntermediateDirectories: true)
             names = try manager.contentsOfDirectory(atPath: folder.path).sorted()
         } catch {
-            return Report(connector: connector.name, outcome: .failed("the folder \(folder.path) cannot be read: \(error.localizedDescription)"))
+            return Report(connector: connector.name, outcome: .failed("the folder \(files.directory) cannot be read: \(error)"))
         }
         let now = clock.now
         var ready: [URL] = []
@@ -407,12 +421,13 @@ public final class Puller: Sendable {
         var stats = Stats(stored["stats"] ?? .null)
         for url in ready {
             if Task.isCancelled { break }
-            report.outcome = .finished
+            if case .idle = report.outcome { report.outcome = .finished }
             let name = url.lastPathComponent
             stats.lastRunAt = Self.milliseconds(clock.wall)
             stats.runs += 1
             switch FilesReader.read(url, format: files.format, source: files) {
             case .failure(let problem):
+                report.outcome = .failed("\(name): \(problem)")
                 stats.failed("\(name): \(problem)")
                 move(url, to: "failed", note: problem)
                 report.files.append("\(name) -> failed/ (\(problem))")

@@ -196,7 +196,8 @@ public struct ScheduleSource: Sendable, Hashable {
 public struct FilesSource: Sendable, Hashable {
     public enum Format: String, Sendable, Hashable { case csv, jsonl }
 
-    public var directory: String
+    /// The folder: a path, relative to the connector file, or `${env:NAME}`.
+    public var directory: ConfigString
     public var format: Format
     /// The event id of a row (over the row, `$file` and `$line` bound); by default the file's content hash and the
     /// line number, so a file read again after a crash gives the same ids.
@@ -207,7 +208,7 @@ public struct FilesSource: Sendable, Hashable {
     /// How long a file must stay unchanged (size and time) before it is read: a file still being written is not.
     public var settle: Duration
 
-    public init(directory: String, format: Format, eventID: ExpressionSource?, eventType: ExpressionSource?, every: Duration,
+    public init(directory: ConfigString, format: Format, eventID: ExpressionSource?, eventType: ExpressionSource?, every: Duration,
                 settle: Duration)
     {
         self.directory = directory
@@ -254,7 +255,7 @@ extension PullSource {
             if let event = schedule.event { object["event"] = event.json }
             return ["schedule": .object(object)]
         case .files(let files):
-            var object: JSONObject = ["directory": .string(files.directory), "format": .string(files.format.rawValue),
+            var object: JSONObject = ["directory": .string(files.directory.description), "format": .string(files.format.rawValue),
                                       "every": .string(files.every.manifoldText), "settle": .string(files.settle.manifoldText)]
             if let id = files.eventID { object["event_id"] = .string(id.source) }
             if let type = files.eventType { object["event_type"] = .string(type.source) }
@@ -323,7 +324,7 @@ extension PullSource {
             return [("schedule", schedule.schedule.text), ("event type", schedule.eventType),
                     ("event", schedule.event.map { $0.json.serialized() } ?? "{\"tick\": $tick}")]
         case .files(let files):
-            var lines: [(String, String)] = [("folder", files.directory), ("format", files.format == .csv ? "CSV with a header line" : "JSON Lines"),
+            var lines: [(String, String)] = [("folder", files.directory.description), ("format", files.format == .csv ? "CSV with a header line" : "JSON Lines"),
                                              ("looked at", "every \(files.every.manifoldText); a file is read once unchanged for \(files.settle.manifoldText)")]
             lines.append(("event id", files.eventID?.source ?? "the file's content hash and line number"))
             if let type = files.eventType { lines.append(("event type", type.source)) }

@@ -552,12 +552,12 @@ extension ConnectorTestRunner {
             let runtime = DeliveryRuntime(store: store, transport: transport, clock: clock, logger: logger, configuration: configuration)
             let engine = try Engine(plan: Plan(connectors: [connector]), store: store, resolver: resolver, logger: logger, runtime: runtime)
             let files = folder.appending(path: "files")
-            let puller = Puller(engine: engine, fetcher: runtime, clock: clock, logger: logger, baseDirectory: { _ in files })
-            if case .files(let source)? = connector.pull {
-                let directory = URL(fileURLWithPath: source.directory, relativeTo: files).standardizedFileURL
-                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            // A files connector's folder is the case's own, whatever the file says.
+            let puller = Puller(engine: engine, fetcher: runtime, clock: clock, logger: logger, folder: { _, _ in files })
+            if case .files? = connector.pull {
+                try FileManager.default.createDirectory(at: files, withIntermediateDirectories: true)
                 for file in runs.files {
-                    try Data(file.text.utf8).write(to: directory.appending(path: file.name))
+                    try Data(file.text.utf8).write(to: files.appending(path: file.name))
                 }
             }
             if let state = runs.state { try await store.setPullState(state, of: connector.name) }

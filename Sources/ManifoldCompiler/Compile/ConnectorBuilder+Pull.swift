@@ -21,10 +21,7 @@ extension ConnectorBuilder {
             let at = pointer.appending("files")
             let every = value(at.appending("every")).map { duration($0, at: at.appending("every")) } ?? .seconds(5)
             let settle = value(at.appending("settle")).map { duration($0, at: at.appending("settle")) } ?? .seconds(2)
-            let directory = value(at.appending("directory"))?.stringValue ?? ""
-            if directory.contains("${") {
-                error("files.directory is a path, not a reference", at: at.appending("directory"))
-            }
+            let directory = configString(value(at.appending("directory")) ?? "", at: at.appending("directory"))
             return .files(FilesSource(directory: directory,
                                       format: FilesSource.Format(rawValue: value(at.appending("format"))?.stringValue ?? "") ?? .csv,
                                       eventID: expression(at: at.appending("event_id")),

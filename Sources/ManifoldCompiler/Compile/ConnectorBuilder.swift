@@ -547,7 +547,7 @@ struct ConnectorBuilder {
         return parsed
     }
 
-    private mutating func configString(_ written: JSON, at pointer: JSONPointer) -> ConfigString {
+    mutating func configString(_ written: JSON, at pointer: JSONPointer) -> ConfigString {
         do {
             return try StringSyntax.configString(written.stringValue ?? "")
         } catch {
