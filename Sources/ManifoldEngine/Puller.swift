@@ -93,7 +93,7 @@ public final class Puller: Sendable {
 
     /// When a pull is next due (Unix milliseconds): at once when a run is under way (a crash interrupted it) or it
     /// never ran; else its schedule's next time after the last run's start.
-    static func due(_ pull: PullSource, state: JSON, now: Int64) -> Int64 {
+    public static func due(_ pull: PullSource, state: JSON, now: Int64) -> Int64 {
         if case .object(let object) = state["run"] ?? .null, !object.isEmpty { return now }
         guard let last = state["stats"]?["last_run_at"]?.intValue.map(Int64.init) else { return now }
         switch pull.timing {
@@ -296,7 +296,6 @@ public final class Puller: Sendable {
         }
         let counts = try await engine.ingestPulled(connector: connector, records: records, state: progress, kind: "pull")
         stats = pending
-        stats.events += counts.stored + counts.quarantined
         return counts
     }
 
@@ -491,8 +490,6 @@ public struct Stats: Sendable {
     public var pages = 0
     /// Records read (events, duplicates and quarantined rows).
     public var records = 0
-    /// Events stored (including quarantined ones).
-    public var events = 0
     public var files = 0
     public var lastRunAt: Int64?
     public var lastSuccessAt: Int64?
@@ -506,7 +503,6 @@ public struct Stats: Sendable {
         runs = object["runs"]?.intValue ?? 0
         pages = object["pages"]?.intValue ?? 0
         records = object["records"]?.intValue ?? 0
-        events = object["events"]?.intValue ?? 0
         files = object["files"]?.intValue ?? 0
         lastRunAt = object["last_run_at"]?.intValue.map(Int64.init)
         lastSuccessAt = object["last_success_at"]?.intValue.map(Int64.init)
@@ -528,7 +524,7 @@ public struct Stats: Sendable {
 
     public var json: JSON {
         var object: JSONObject = ["runs": .number(Double(runs)), "pages": .number(Double(pages)),
-                                  "records": .number(Double(records)), "events": .number(Double(events)),
+                                  "records": .number(Double(records)),
                                   "failing_runs": .number(Double(failing))]
         if files > 0 { object["files"] = .number(Double(files)) }
         if let lastRunAt { object["last_run_at"] = .number(Double(lastRunAt)) }

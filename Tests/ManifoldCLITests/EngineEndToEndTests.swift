@@ -20,7 +20,8 @@ import Testing
         let process = Process()
         process.executableURL = TestPaths.manifold
         process.arguments = ["run", "--store", store, "--listen", "127.0.0.1:0"]
-            + (arguments ?? ["--connectors", connectors, "--env-file", Self.environment])
+            // The examples' polls would call the real vendors: the engines of these tests pull nothing.
+            + (arguments ?? ["--connectors", connectors, "--env-file", Self.environment, "--no-pull"])
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardError = try FileHandle(forWritingTo: log)
         process.standardOutput = FileHandle.nullDevice

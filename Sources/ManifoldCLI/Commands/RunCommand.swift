@@ -134,6 +134,9 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
     @Flag(name: .customLong("no-watch"), help: "Do not watch the connectors for changes (reload on SIGHUP or POST /admin/reload only).")
     var noWatch = false
 
+    @Flag(name: .customLong("no-pull"), help: "Run no pull source (poll, schedule, files): this engine receives webhooks and delivers only.")
+    var noPull = false
+
     func validate() throws {
         guard Self.address(listen) != nil else {
             throw ValidationError("--listen must be HOST:PORT, such as 127.0.0.1:8080 (got \(listen))")
@@ -255,8 +258,10 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
         // Pulled connectors (polls, schedules, files) run on their schedules, and follow every reload.
         let puller = Puller(engine: engine, fetcher: runtime, clock: runtime.clock, logger: Logger(label: "manifold.pull"),
                             folder: Puller.folder(resolver: resolver))
-        engine.whenPlanApplied { puller.sync() }
-        puller.sync()
+        if !noPull {
+            engine.whenPlanApplied { puller.sync() }
+            puller.sync()
+        }
         defer { puller.stop() }
         let (host, port) = Self.address(listen)!
         let (connectors, environmentFile) = (options.connectors, options.environmentFile)
