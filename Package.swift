@@ -179,8 +179,8 @@ let package = Package(
         .testTarget(
             name: "ManifoldEngineTests",
             dependencies: [
-                "ManifoldEngine", "ManifoldIngress", "ManifoldStore", "ManifoldPlan", "ManifoldDelivery", "JSONValue",
-                "TestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                "ManifoldEngine", "ManifoldIngress", "ManifoldStore", "ManifoldPlan", "ManifoldDelivery", "ManifoldCompiler",
+                "JSONValue", "TestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,0 +1,236 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import JSONValue
+import Logging
+import ManifoldCompiler
+import ManifoldDelivery
+import ManifoldEngine
+import ManifoldIngress
+import ManifoldPlan
+import ManifoldStore
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+import TestSupport
+import Testing
+
+/// Pulls through the real engine, store and HTTP client against an API on loopback.
+@Suite struct PullTests {
+    /// Issues over three pages linked by `Link` headers, behind a bearer token; the first request of a run is a 429
+    /// (Retry-After: 0) when `limitFirst`, and `/items?page=2` fails with 500 while `failing` holds. Records what it saw.
+    final class FakeAPI: HTTPResponder, Sendable {
+        let seen = Mutex<[(path: String, query: String, authorization: String)]>([])
+        let failing = Atomic<Bool>(false)
+        let limitFirst = Atomic<Bool>(true)
+        let port = Mutex(0)
+
+        func respond(to request: Request, context: BasicRequestContext) async throws -> Response {
+            seen.withLock { $0.append((request.uri.path, request.uri.query ?? "", request.headers[.authorization] ?? "")) }
+            if limitFirst.exchange(false, ordering: .relaxed) {
+                return Response(status: .tooManyRequests, headers: [.retryAfter: "0"], body: .init(byteBuffer: ByteBuffer(string: "{}")))
+            }
+            let page = Int(request.uri.queryParameters["page"].map(String.init) ?? "1") ?? 1
+            if page == 2, failing.load(ordering: .relaxed) {
+                return Response(status: .internalServerError, body: .init(byteBuffer: ByteBuffer(string: "{}")))
+            }
+            let items = (0..<3).map { index -> String in
+                let n = (page - 1) * 3 + index
+                return #"{"id":"i\#(n)","updated":"2024-06-01T0\#(page):0\#(index):00Z"}"#
+            }
+            var headers: HTTPFields = [.contentType: "application/json"]
+            if page < 3 {
+                let base = "http://127.0.0.1:\(port.withLock { $0 })"
+                headers[HTTPField.Name("Link")!] = "<\(base)/items?page=\(page + 1)>; rel=\"next\", <\(base)/items?page=3>; rel=\"last\""
+            }
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "[" + items.joined(separator: ",") + "]")))
+        }
+    }
+
+    struct Setup {
+        let store: SQLiteEventStore
+        let engine: Engine
+        let puller: Puller
+        let runtime: DeliveryRuntime
+        let transport: AsyncHTTPTransport
+
+        func close() async {
+            store.close()
+            await transport.shutdown()
+        }
+    }
+
+    static func connector(port: Int) -> String {
+        """
+        connector: issues
+        source:
+          poll:
+            every: 5m
+            call: api.list
+            query: { since: "{% $cursor %}" }
+            records: $
+            event_id: id
+            paginate: { type: link }
+            cursor: { field: updated, start: "2024-01-01T00:00:00Z" }
+        targets:
+          api:
+            base_url: http://127.0.0.1:\(port)
+            auth: { bearer: { token: "${env:API_TOKEN}" } }
+            retry: { max_attempts: 2, backoff: { initial: 10ms, max: 10ms } }
+            rate_limit: { requests: 100, per: 1s }
+            operations:
+              list: { method: GET, path: /items }
+        routes:
+          - name: none
+            when: id = 'never'
+            call: api.list
+        """
+    }
+
+    static func setup(_ yaml: String, folder: URL, clock: any RuntimeClock = SystemRuntimeClock(),
+                      files: URL? = nil) throws -> Setup
+    {
+        let result = ConnectorCompiler().compile([SourceFile(path: "issues.yaml", text: yaml)])
+        let plan = try #require(result.plan, "\(result.diagnostics)")
+        let store = try SQLiteEventStore(path: folder.appending(path: "pull.db").path)
+        var logger = Logger(label: "pull")
+        logger.logLevel = .critical
+        let resolver = ConfigResolver(environment: ["API_TOKEN": "t0k"])
+        let transport = AsyncHTTPTransport()
+        let runtime = DeliveryRuntime(store: store, transport: transport, clock: clock, logger: logger)
+        let engine = try Engine(plan: plan, store: store, resolver: resolver, logger: logger, runtime: runtime)
+        let puller = Puller(engine: engine, fetcher: runtime, clock: clock, logger: logger,
+                            folder: { _, _ in files ?? folder })
+        return Setup(store: store, engine: engine, puller: puller, runtime: runtime, transport: transport)
+    }
+
+    static func serve(_ api: FakeAPI, _ body: (Int) async throws -> Void) async throws {
+        let (ports, port) = AsyncStream.makeStream(of: Int.self)
+        var logger = Logger(label: "api")
+        logger.logLevel = .critical
+        let application = Application(responder: api, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                                      onServerRunning: { port.yield($0.localAddress?.port ?? 0) }, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [application], logger: logger))
+        let server = Task { try await group.run() }
+        var iterator = ports.makeAsyncIterator()
+        let bound = try #require(await iterator.next())
+        api.port.withLock { $0 = bound }
+        do {
+            try await body(bound)
+        } catch {
+            await group.triggerGracefulShutdown()
+            throw error
+        }
+        await group.triggerGracefulShutdown()
+        try await server.value
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func aPollReadsEveryPageOnceWithItsCredentialAndWaitsOutA429() async throws {
+        let api = FakeAPI()
+        try await Self.serve(api) { port in try await TemporaryDirectory.withAsync { folder in
+            let setup = try Self.setup(Self.connector(port: port), folder: folder)
+            let first = await setup.puller.run("issues")
+            #expect(first.outcome == .finished)
+            #expect(first.rateLimited == 1 && first.pages == 3 && first.counts.stored == 9)
+            let seen = api.seen.withLock { $0 }
+            #expect(seen.count == 4)
+            #expect(seen.allSatisfy { $0.authorization == "Bearer t0k" })
+            #expect(seen[0].query == "since=2024-01-01T00%3A00%3A00Z" && seen[1].query == seen[0].query)
+            #expect(seen[2].query == "page=2" && seen[3].query == "page=3")
+            var state = try #require(try await setup.store.pullState("issues")).state
+            #expect(state["cursors"]?[""] == "2024-06-01T03:02:00Z")
+            // The run's requests are recorded without the token.
+            #expect(first.requests.allSatisfy { !$0.contains("t0k") })
+
+            // The next run asks from the cursor. This API ignores the filter and answers everything again: what is
+            // older than the cursor is skipped, the record at the cursor (inclusive) is read again, no new event.
+            let second = await setup.puller.run("issues")
+            #expect(second.outcome == .finished && second.counts.stored == 0)
+            #expect(second.skipped == 8 && second.counts.duplicates == 1)
+            #expect(api.seen.withLock { $0[4].query } == "since=2024-06-01T03%3A02%3A00Z")
+            state = try #require(try await setup.store.pullState("issues")).state
+            #expect(state["stats"]?["runs"] == 2 && state["stats"]?["failing_runs"] == 0)
+            #expect(try await setup.store.count() == 9)
+            await setup.close()
+        } }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func aRunThatFailsMidwayResumesAtTheFailedPageNotTheFirst() async throws {
+        let api = FakeAPI()
+        api.limitFirst.store(false, ordering: .relaxed)
+        api.failing.store(true, ordering: .relaxed)
+        try await Self.serve(api) { port in try await TemporaryDirectory.withAsync { folder in
+            let setup = try Self.setup(Self.connector(port: port), folder: folder)
+            let failed = await setup.puller.run("issues")
+            guard case .failed(let reason) = failed.outcome else { Issue.record("not failed: \(failed.outcome)"); return }
+            #expect(reason.contains("page 2 (http://127.0.0.1:\(port)/items?page=2): the target answered 500, 2 attempts"), "\(reason)")
+            var state = try #require(try await setup.store.pullState("issues")).state
+            #expect(state["stats"]?["failing_runs"] == 1)
+            #expect(state["stats"]?["last_error"]?.stringValue == reason)
+            #expect(state["run"]?["next_url"] == .string("http://127.0.0.1:\(port)/items?page=2"))
+            #expect(try await setup.store.count() == 3)
+
+            api.failing.store(false, ordering: .relaxed)
+            let before = api.seen.withLock { $0.count }
+            let resumed = await setup.puller.run("issues")
+            #expect(resumed.outcome == .finished && resumed.counts.stored == 6)
+            // Resumed at page 2: page 1 is not asked for again.
+            #expect(api.seen.withLock { Array($0[before...]).map(\.query) } == ["page=2", "page=3"])
+            state = try #require(try await setup.store.pullState("issues")).state
+            #expect(state["stats"]?["failing_runs"] == 0 && state["run"] == .null)
+            #expect(try await setup.store.count() == 9)
+            await setup.close()
+        } }
+    }
+
+    /// A clock the test moves by hand.
+    final class ManualClock: RuntimeClock {
+        let current = Mutex<Duration>(.zero)
+        var now: Duration { current.withLock { $0 } }
+        func sleep(until deadline: Duration) async throws {
+            current.withLock { $0 = max($0, deadline) }
+        }
+        func advance(_ by: Duration) { current.withLock { $0 += by } }
+    }
+
+    @Test func aFileStillBeingWrittenIsNotReadUntilItStaysUnchanged() async throws { try await TemporaryDirectory.withAsync { folder in
+        let drop = folder.appending(path: "drop")
+        try FileManager.default.createDirectory(at: drop, withIntermediateDirectories: true)
+        let clock = ManualClock()
+        let setup = try Self.setup("""
+            connector: issues
+            source:
+              files: { directory: drop, format: jsonl, settle: 2s }
+            targets:
+              api:
+                base_url: http://127.0.0.1:9
+                operations:
+                  list: { method: GET, path: /items }
+            routes:
+              - name: none
+                when: id = 'never'
+                call: api.list
+            """, folder: folder, clock: clock, files: drop)
+        let file = drop.appending(path: "rows.jsonl")
+        try Data("{\"id\":1}\n".utf8).write(to: file)
+        try Data("ignored".utf8).write(to: drop.appending(path: "next.jsonl.part"))
+        #expect(await setup.puller.run("issues").outcome == .idle)          // first seen
+        clock.advance(.seconds(1))
+        let handle = try FileHandle(forWritingTo: file)
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("{\"id\":2}\n".utf8))
+        try handle.close()
+        // Changed since: not read; its two seconds start again.
+        clock.advance(.seconds(2))
+        #expect(await setup.puller.run("issues").outcome == .idle)
+        clock.advance(.seconds(2))
+        let read = await setup.puller.run("issues")
+        #expect(read.outcome == .finished && read.counts.stored == 2, "\(read)")
+        #expect(read.files == ["rows.jsonl -> done/ (2 rows)"])
+        #expect(FileManager.default.fileExists(atPath: drop.appending(path: "done/rows.jsonl").path))
+        #expect(FileManager.default.fileExists(atPath: drop.appending(path: "next.jsonl.part").path))
+        await setup.close()
+    } }
+}
