@@ -407,10 +407,16 @@ public final class Puller: Sendable {
                   let size = (attributes[.size] as? NSNumber)?.intValue, let modified = attributes[.modificationDate] as? Date
             else { continue }
             let key = url.path
+            let age = clock.wall.timeIntervalSince(modified)
             let settled = seenFiles.withLock { seen -> Bool in
-                if let sighting = seen[key], sighting.size == size, sighting.modified == modified {
-                    return now - sighting.since >= files.settle
+                if let sighting = seen[key] {
+                    if sighting.size == size, sighting.modified == modified { return now - sighting.since >= files.settle }
+                } else if age >= files.settle.timeInterval {
+                    // Seen for the first time (a run of `poll run --once`, an engine just started) and last written
+                    // longer ago than `settle`: written.
+                    return true
                 }
+                // New, or changed since it was last seen: its time to settle starts now.
                 seen[key] = FileSighting(size: size, modified: modified, since: now)
                 return false
             }

@@ -185,10 +185,12 @@ import Testing
         } }
     }
 
-    /// A clock the test moves by hand.
+    /// A clock the test moves by hand; its wall time too, from when it was made.
     final class ManualClock: RuntimeClock {
         let current = Mutex<Duration>(.zero)
+        let origin = Date()
         var now: Duration { current.withLock { $0 } }
+        var wall: Date { origin.addingTimeInterval(now.timeInterval) }
         func sleep(until deadline: Duration) async throws {
             current.withLock { $0 = max($0, deadline) }
         }
