@@ -60,7 +60,8 @@ public final class AlertCenter: Service, Sendable {
         for status in engine.runtime?.laneStatuses ?? [] {
             lanes[LaneKey(connector: status.connector, target: status.target)] = MonitorSnapshot.Lane(breaker: status.breaker, queued: status.queued, oldestQueued: status.oldestQueued)
         }
-        let snapshot = MonitorSnapshot(now: now, lanes: lanes, connectors: engine.plan.connectors.map(\.name))
+        let snapshot = MonitorSnapshot(now: now, lanes: lanes, connectors: engine.plan.connectors.map(\.name),
+                                       pulls: engine.metrics.pullHealth)
         let stats = engine.metrics.stats
         let notifications = evaluator.withLock { $0.evaluate(snapshot, stats: stats) }
         for notification in notifications {

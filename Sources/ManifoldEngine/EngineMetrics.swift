@@ -129,6 +129,16 @@ public final class EngineMetrics: Sendable, DeliveryMonitor {
         }
     }
 
+    /// Each pulled connector's runs failed in a row and its last error, for the alert rules and the dashboard.
+    public var pullHealth: [String: MonitorSnapshot.Pull] { pulls.withLock { $0 } }
+    private let pulls = Mutex<[String: MonitorSnapshot.Pull]>([:])
+
+    /// A pull's standing, from its stored figures: `manifold_pull_failing_runs` and what `pull_failing` rules judge.
+    func pullStanding(_ connector: String, failing: Int, lastError: String?) {
+        pulls.withLock { $0[connector] = MonitorSnapshot.Pull(failing: failing, lastError: lastError) }
+        registry.makeGauge(descriptor: Metric.pullFailingRuns.descriptor, labels: [("connector", connector)]).set(to: Double(failing))
+    }
+
     /// A pull's run: counted by outcome, with its pages and the 429s it waited out.
     func pulled(_ connector: String, _ report: Puller.Report) {
         let outcome: String
@@ -288,7 +298,7 @@ extension [JobCount] {
 
 /// Every metric the engine serves: `manifold_` + name + unit, with its help.
 enum Metric: Hashable, Sendable {
-    case eventsReceivedTotal, eventsVerifiedTotal, eventsRejectedTotal, eventsDuplicateTotal, eventsQuarantinedTotal, handshakesTotal, deliveryAttemptsTotal, jobsCompletedTotal, deliveryDurationSeconds, eventToDeliverySeconds, rateLimitWaitsTotal, rateLimitWaitSecondsTotal, laneQueueDepth, laneInFlight, laneOldestJobAgeSeconds, circuitBreakerState, deadLetters, quarantinedJobs, alertNotificationsTotal, alertSinkFailuresTotal, alertsFiring, configReloadsTotal, configLastReloadSuccessful, endpointsDisabledTotal, pullRunsTotal, pullPagesTotal, pullRateLimitedTotal
+    case eventsReceivedTotal, eventsVerifiedTotal, eventsRejectedTotal, eventsDuplicateTotal, eventsQuarantinedTotal, handshakesTotal, deliveryAttemptsTotal, jobsCompletedTotal, deliveryDurationSeconds, eventToDeliverySeconds, rateLimitWaitsTotal, rateLimitWaitSecondsTotal, laneQueueDepth, laneInFlight, laneOldestJobAgeSeconds, circuitBreakerState, deadLetters, quarantinedJobs, alertNotificationsTotal, alertSinkFailuresTotal, alertsFiring, configReloadsTotal, configLastReloadSuccessful, endpointsDisabledTotal, pullRunsTotal, pullPagesTotal, pullRateLimitedTotal, pullFailingRuns
 
     var descriptor: MetricNameDescriptor {
         let (name, unit, help) = switch self {
@@ -298,6 +308,7 @@ enum Metric: Hashable, Sendable {
         case .pullRunsTotal: ("pull_runs", "total", "Runs of pull sources (polls, schedules, files), by outcome: finished, paused (page limit), failed, idle.")
         case .pullPagesTotal: ("pull_pages", "total", "Pages a poll read.")
         case .pullRateLimitedTotal: ("pull_rate_limited", "total", "429 answers a poll waited out (the run paused, then went on).")
+        case .pullFailingRuns: ("pull_failing", "runs", "Runs in a row a pulled connector failed (0 once a run finishes).")
         case .eventsDuplicateTotal: ("events_duplicate", "total", "Verified events already stored (a vendor's redelivery): acknowledged, not stored again.")
         case .handshakesTotal: ("webhook_handshakes", "total", "Vendor handshakes (challenges) answered in the request: recorded, never delivered.")
         case .eventsQuarantinedTotal: ("events_quarantined", "total", "Events stored as quarantined at the door (unparseable body, routing failed).")

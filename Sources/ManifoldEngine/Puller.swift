@@ -61,6 +61,13 @@ public final class Puller: Sendable {
         }
     }
 
+    /// Reads `name`'s stored figures into the metrics (runs failed in a row, the last error).
+    func noteStanding(_ name: String) async {
+        guard let state = try? await stateStore?.pullState(name)?.state else { return }
+        let stats = Stats(state["stats"] ?? .null)
+        engine.metrics.pullStanding(name, failing: stats.failing, lastError: stats.lastError)
+    }
+
     /// Stops every loop (a run under way stops at its next page; what it committed stays).
     public func stop() {
         loops.withLock { loops in
@@ -70,6 +77,8 @@ public final class Puller: Sendable {
     }
 
     private func loop(_ name: String) async {
+        // An engine restarted with a failing pull knows it before its next run.
+        await noteStanding(name)
         while !Task.isCancelled {
             guard let connector = engine.plan.connector(named: name), let pull = connector.pull else { return }
             let state = (try? await stateStore?.pullState(name))?.state ?? .null
@@ -165,6 +174,7 @@ public final class Puller: Sendable {
             break
         }
         engine.metrics.pulled(name, report)
+        await noteStanding(name)
         return report
     }
 

@@ -16,15 +16,29 @@ public struct MonitorSnapshot: Sendable {
         }
     }
 
+    /// A pulled connector's last runs: how many failed in a row, and the last error.
+    public struct Pull: Sendable {
+        public var failing: Int
+        public var lastError: String?
+
+        public init(failing: Int, lastError: String?) {
+            self.failing = failing
+            self.lastError = lastError
+        }
+    }
+
     public var now: Date
     public var lanes: [LaneKey: Lane]
     /// The connectors of the running plan.
     public var connectors: [String]
+    /// The pulled connectors, by name.
+    public var pulls: [String: Pull]
 
-    public init(now: Date, lanes: [LaneKey: Lane], connectors: [String]) {
+    public init(now: Date, lanes: [LaneKey: Lane], connectors: [String], pulls: [String: Pull] = [:]) {
         self.now = now
         self.lanes = lanes
         self.connectors = connectors
+        self.pulls = pulls
     }
 }
 
@@ -175,6 +189,14 @@ public struct AlertEvaluator: Sendable {
                     recentRate * 60, window, ratio * 100, rule.baseline.manifoldText, baselineRate * 60, rule.threshold * 100)))
             }
         }
+        if rule.kind == .pullFailing {
+            return snapshot.pulls.keys.sorted().filter { rule.connector == nil || rule.connector == $0 }.compactMap { connector in
+                guard let pull = snapshot.pulls[connector], Double(pull.failing) >= rule.threshold else { return nil }
+                return (Key(rule: rule.name, connector: connector, target: nil), (Double(pull.failing),
+                    "\(pull.failing) runs in a row failed (alert at \(Int(rule.threshold))): \(pull.lastError ?? "no error kept"); "
+                    + "`manifold poll status` shows where it stands"))
+            }
+        }
         if rule.kind == .quarantinedEvents {
             return Set(snapshot.connectors).union(stats.connectors).sorted().filter { rule.connector == nil || rule.connector == $0 }
                 .compactMap { connector in
@@ -218,7 +240,7 @@ public struct AlertEvaluator: Sendable {
                 guard age > rule.threshold else { return nil }
                 return (key, (age, String(format: "the oldest queued event has waited %.0f s (alert after %.0f s); %d queued",
                                           age, rule.threshold, snapshot.lanes[lane]?.queued ?? 0)))
-            case .throughputDrop, .quarantinedEvents, .endpointDisabled:
+            case .throughputDrop, .quarantinedEvents, .endpointDisabled, .pullFailing:
                 return nil
             }
         }

@@ -68,6 +68,8 @@ public enum PrometheusRules {
             return "sum by (connector) (increase(manifold_endpoints_disabled_total\(matchers(rule))[\(window)])) > 0"
         case .quarantinedEvents:
             return "sum by (connector) (increase(manifold_events_quarantined_total\(matchers(rule))[\(window)])) > \(number(rule.threshold))"
+        case .pullFailing:
+            return "manifold_pull_failing_runs\(matchers(rule)) >= \(number(rule.threshold))"
         }
     }
 
@@ -83,6 +85,7 @@ public enum PrometheusRules {
         case .queuedEvent: "\(subject): an event queued longer than \(Duration.seconds(Int64(rule.threshold)).manifoldText)"
         case .endpointDisabled: "\(subject): a customer's endpoint was disabled after failing"
         case .quarantinedEvents: "\(subject): events quarantined at ingress over \(window) (a payload that breaks its contract?)"
+        case .pullFailing: "\(subject): \(number(rule.threshold)) or more runs in a row failed (manifold poll status)"
         }
     }
 }

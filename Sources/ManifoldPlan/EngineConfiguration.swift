@@ -74,6 +74,8 @@ public struct AlertRule: Sendable, Equatable {
         case quarantinedEvents = "quarantined_events"
         /// A customer's endpoint disabled after failing for its `auto_disable_after` (announced, not evaluated).
         case endpointDisabled = "endpoint_disabled"
+        /// A pulled connector whose last `runs` runs failed.
+        case pullFailing = "pull_failing"
     }
 
     public enum Severity: String, Sendable, Equatable {
@@ -93,7 +95,7 @@ public struct AlertRule: Sendable, Equatable {
     /// The period before the window that `latency_p99` and `throughput_drop` compare with.
     public var baseline: Duration = .seconds(3600)
     /// error_rate: the fraction; latency_p99: the factor; throughput_drop: the fraction of the baseline rate;
-    /// dead_letters and quarantined_events: the count; queued_event: the age in seconds.
+    /// dead_letters and quarantined_events: the count; queued_event: the age in seconds; pull_failing: the runs.
     public var threshold: Double
     /// The least number of attempts (or events) for the rule to judge.
     public var minimum: Int
@@ -106,5 +108,5 @@ public struct AlertRule: Sendable, Equatable {
     }
 
     /// Whether it watches a lane (`connector/target`) rather than a connector's events.
-    public var watchesLanes: Bool { ![.throughputDrop, .quarantinedEvents, .endpointDisabled].contains(kind) }
+    public var watchesLanes: Bool { ![.throughputDrop, .quarantinedEvents, .endpointDisabled, .pullFailing].contains(kind) }
 }

@@ -171,6 +171,9 @@ import Testing
             #expect(state["stats"]?["last_error"]?.stringValue == reason)
             #expect(state["run"]?["next_url"] == .string("http://127.0.0.1:\(port)/items?page=2"))
             #expect(try await setup.store.count() == 3)
+            // What the pull_failing rule and `manifold_pull_failing_runs` read.
+            #expect(setup.engine.metrics.pullHealth["issues"]?.failing == 1)
+            #expect(setup.engine.metrics.pullHealth["issues"]?.lastError == reason)
 
             api.failing.store(false, ordering: .relaxed)
             let before = api.seen.withLock { $0.count }
@@ -180,6 +183,8 @@ import Testing
             #expect(api.seen.withLock { Array($0[before...]).map(\.query) } == ["page=2", "page=3"])
             state = try #require(try await setup.store.pullState("issues")).state
             #expect(state["stats"]?["failing_runs"] == 0 && state["run"] == .null)
+            #expect(setup.engine.metrics.pullHealth["issues"]?.failing == 0)
+            #expect(await setup.engine.scrape().contains("manifold_pull_failing_runs{connector=\"issues\"} 0"))
             #expect(try await setup.store.count() == 9)
             await setup.close()
         } }

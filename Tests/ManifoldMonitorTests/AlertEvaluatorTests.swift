@@ -105,6 +105,26 @@ import Testing
         #expect(PrometheusRules.export(plan([rule])).contains("expr: 'sum by (connector) (increase(manifold_events_quarantined_total[1m])) > 0'"))
     }
 
+    /// A pulled connector failing run after run fires once it has failed `runs` in a row, and resolves at the run that
+    /// finishes; a connector that failed fewer times does not fire.
+    @Test func aPullFailingRunAfterRunFiresAndResolves() {
+        let rule = AlertRule(name: "pull", kind: .pullFailing, threshold: 3)
+        var evaluator = AlertEvaluator(plan: plan([rule]))
+        let stats = RollingStats()
+        func at(_ offset: TimeInterval, failing: Int) -> MonitorSnapshot {
+            MonitorSnapshot(now: start + offset, lanes: [:], connectors: ["issues", "charges"],
+                            pulls: ["issues": .init(failing: failing, lastError: "page 2: the target answered 401"),
+                                    "charges": .init(failing: 1, lastError: "timeout")])
+        }
+        #expect(evaluator.evaluate(at(1, failing: 2), stats: stats).isEmpty)
+        let fired = evaluator.evaluate(at(2, failing: 3), stats: stats)
+        #expect(fired.map(\.status) == [.firing] && fired.first?.connector == "issues" && fired.first?.value == 3)
+        #expect(fired.first?.summary == "3 runs in a row failed (alert at 3): page 2: the target answered 401; `manifold poll status` shows where it stands")
+        #expect(evaluator.evaluate(at(3, failing: 4), stats: stats).isEmpty, "not repeated")
+        #expect(evaluator.evaluate(at(4, failing: 0), stats: stats).map(\.status) == [.resolved])
+        #expect(PrometheusRules.export(plan([rule])).contains("expr: 'manifold_pull_failing_runs >= 3'"))
+    }
+
     @Test func quantilesComeFromTheLatencyBuckets() {
         let stats = RollingStats()
         for index in 0..<100 { stats.recordAttempt(lane, kind: .delivered, milliseconds: index < 98 ? 3 : 800, at: start) }

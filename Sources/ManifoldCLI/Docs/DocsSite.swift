@@ -538,6 +538,7 @@ struct DocsSite {
     private func rules(for connector: ConnectorPlan) -> [AlertRule] {
         (alerts?.rules ?? []).filter { $0.connector == nil || $0.connector == connector.name }
             .filter { rule in rule.target == nil || connector.target(named: rule.target!) != nil }
+            .filter { rule in rule.kind != .pullFailing || connector.pull != nil }
     }
 
     private func alertSection(_ connector: ConnectorPlan) -> [DocBlock] {
@@ -578,6 +579,7 @@ struct DocsSite {
         case .quarantinedEvents:
             return (rule.threshold < 1 ? "any event" : "more than \(Int(rule.threshold)) events") + " quarantined at the door over \(window)\(hold)"
         case .endpointDisabled: return "a customer's endpoint is disabled after failing"
+        case .pullFailing: return "\(Int(rule.threshold)) runs in a row fail (the API refuses, a page repeats, the folder cannot be read)\(hold)"
         }
     }
 
@@ -588,6 +590,7 @@ struct DocsSite {
         case .throughputDrop: "playbook-quiet"
         case .quarantinedEvents: "playbook-quarantined"
         case .endpointDisabled: "playbook-endpoint-disabled"
+        case .pullFailing: "playbook-pull-failing"
         }
     }
 
@@ -640,6 +643,23 @@ struct DocsSite {
             .paragraph(alertNames([.throughputDrop]) + " Check \(connector.source.map { "the vendor's webhook settings (URL `\($0.path)`, disabled after failures?)" } ?? "`manifold poll status` (last run, last error)") and `manifold events list --connector \(name) --limit 5` for the last arrival. "
                        + "Most vendors resend what failed for a day or more: events missed while the engine was down come back once it is up."),
         ]
+        if let pull = connector.pull {
+            blocks.append(.heading(level: 3, text: "Its runs fail", anchor: "playbook-pull-failing"))
+            blocks.append(.paragraph(alertNames([.pullFailing]) + " `manifold poll status` shows the last error, the runs failed in a row and, for a run cut short, the page it resumes from: nothing it committed is read twice as events."))
+            var items = [
+                "A 401 or 403: the credential was revoked or lacks a scope; fix the variable, reload, then `manifold poll run \(name) --once` to see it through.",
+                "A page that repeats, or a token seen before: the API loops; the run stops there and keeps its place. Check the pagination (`paginate`) against the API's docs; `manifold poll reset \(name)` starts over (stored records are not events twice).",
+                "429s only slow a run: it waits for `Retry-After` and goes on.",
+            ]
+            if case .poll(let poll) = pull, poll.cursor?.kind == .datetime {
+                items.append("Records missed (a vendor that wrote them late): `manifold poll backfill \(name) --since 2d` reads again from then; what was stored is not stored twice.")
+            }
+            if case .files = pull {
+                items = ["A file in `failed/` could not be read at all (not UTF-8, no header line): its `.error.txt` says why; fix it and move it back.",
+                         "Rows quarantined: `manifold events list --connector \(name) --status quarantined` names each file and line."]
+            }
+            blocks.append(.list(items))
+        }
         if connector.targets.contains(where: { $0.endpoints != nil }) {
             blocks.append(.heading(level: 3, text: "A customer's endpoint was disabled", anchor: "playbook-endpoint-disabled"))
             blocks.append(.paragraph(alertNames([.endpointDisabled]) + " `manifold endpoints show ENDPOINT_ID` gives its history and latest deliveries; when the customer has fixed it, `manifold endpoints enable ENDPOINT_ID --replay`."))
