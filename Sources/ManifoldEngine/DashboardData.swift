@@ -86,8 +86,28 @@ struct DashboardData {
             if let reason = endpoint.stored.stateReason { object["reason"] = .string(reason) }
             endpoints.append(.object(object))
         }
+        // Pulled connectors: where each stands (its cursor, last run and error), from the state it commits.
+        var pulls: [JSON] = []
+        let states = try await (engine.store as? any PullStateStore)?.pullStates() ?? []
+        for connector in plan.connectors {
+            guard let pull = connector.pull else { continue }
+            let state = states.first { $0.connector == connector.name }?.state ?? .null
+            let stats = Stats(state["stats"] ?? .null)
+            var object: JSONObject = [
+                "connector": .string(connector.name), "kind": .string(pull.kind), "schedule": .string(pull.timing.text),
+                "cursor": .string((state["cursors"]?.objectValue ?? JSONObject()).map { ($0.key.isEmpty ? "" : $0.key + ": ") + $0.value.serialized() }
+                    .joined(separator: ", ")),
+                "under_way": .bool(state["run"]?.objectValue?.isEmpty == false),
+                "last_run": stats.lastRunAt.map { .string(JobJSON.time(Date(timeIntervalSince1970: Double($0) / 1000))) } ?? .null,
+                "last_success": stats.lastSuccessAt.map { .string(JobJSON.time(Date(timeIntervalSince1970: Double($0) / 1000))) } ?? .null,
+                "records": .number(Double(stats.records)), "pages": .number(Double(stats.pages)),
+                "failing_runs": .number(Double(stats.failing)),
+            ]
+            if let error = stats.lastError { object["last_error"] = .string(error) }
+            pulls.append(.object(object))
+        }
         return [
-            "plan": .string(plan.version), "generated_at": .string(JobJSON.time(now)),
+            "plan": .string(plan.version), "generated_at": .string(JobJSON.time(now)), "pulls": .array(pulls),
             "window": .string("\(window.components.seconds / 60)m"),
             "admin": .bool(engine.admin != nil),
             "connectors": .array(connectors), "lanes": .array(lanes), "failures": .array(Array(failures)),

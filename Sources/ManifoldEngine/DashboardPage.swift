@@ -76,6 +76,13 @@ enum DashboardPage {
                 </tbody>
               </table>
             </section>
+            <section id="pulls-section">
+              <h2>Pulls <small>polls, schedules, files</small></h2>
+              <table id="pulls">
+                <thead><tr><th>connector</th><th>kind</th><th>schedule</th><th>cursor</th><th>last run</th><th>last ok</th><th>records</th><th>failing</th><th>last error</th></tr></thead>
+                <tbody></tbody>
+              </table>
+            </section>
             <section id="endpoints-section">
               <h2>Customers' endpoints <small>latest deliveries</small></h2>
               <table id="endpoints">
@@ -241,6 +248,17 @@ enum DashboardPage {
               button.addEventListener("click", () => admin(path, {jobs: [job.id]}));
               actions.appendChild(button);
             }
+            return row;
+          }));
+          $("#pulls tbody").replaceChildren(...(data.pulls || []).map((pull) => {
+            const row = document.createElement("tr");
+            row.dataset.pull = pull.connector;
+            if (pull.failing_runs > 0) row.className = "bad";
+            cell(row, pull.connector); cell(row, pull.kind); cell(row, pull.schedule);
+            cell(row, pull.cursor + (pull.under_way ? " (a run under way)" : ""), "cursor");
+            cell(row, text(pull.last_run), "last-run"); cell(row, text(pull.last_success), "last-ok");
+            cell(row, text(pull.records), "records"); cell(row, text(pull.failing_runs), "failing");
+            cell(row, pull.last_error || "", "error");
             return row;
           }));
           $("#endpoints tbody").replaceChildren(...(data.endpoints || []).map((endpoint) => {

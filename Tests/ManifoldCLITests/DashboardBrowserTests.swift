@@ -140,7 +140,24 @@ import Testing
 
     @Test func theDashboardShowsAFailingVendorLiveAndReplaysADeadLetter() async throws {
         try await TemporaryDirectory.withAsync { folder in
-            let setup = try await ObservabilityEndToEndTests.start(in: folder)
+            // A folder of files beside it: a pull, whose standing the page shows too.
+            let drop = folder.appending(path: "drop")
+            try FileManager.default.createDirectory(at: drop, withIntermediateDirectories: true)
+            try Data().write(to: drop.appending(path: "empty.csv"))
+            let setup = try await ObservabilityEndToEndTests.start(in: folder, others: ["drop": """
+                connector: drop
+                source:
+                  files: { directory: "\(drop.path)", format: csv, every: 1s, settle: 1s }
+                targets:
+                  crm:
+                    base_url: http://127.0.0.1:9
+                    operations:
+                      post: { method: POST, path: /rows }
+                routes:
+                  - name: rows
+                    when: id = 'never'
+                    call: crm.post
+                """])
             defer { setup.stop() }
             let browser = try await Browser.start()
             let engine = "http://127.0.0.1:\(setup.port)"
@@ -157,6 +174,10 @@ import Testing
                 // The page first, on a quiet engine: the lane is there, closed, with nothing failed.
                 let lane = #"document.querySelector('tr[data-lane="orders/crm"]')"#
                 #expect(try await browser.waitFor("\(lane) && \(lane).querySelector('td.breaker').textContent === 'closed'"))
+                // The pull whose file could not be read: its row says so, with the reason.
+                let pull = #"document.querySelector('tr[data-pull="drop"]')"#
+                #expect(try await browser.waitFor("\(pull) && \(pull).className === 'bad' && \(pull).querySelector('td.error').textContent.includes('empty.csv: it is empty')"),
+                        "the failing pull is shown")
 
                 // The vendor fails; the page, not reloaded, follows.
                 try await ObservabilityEndToEndTests.post("http://127.0.0.1:\(setup.vendorPort)/_mode?prefix=/crm&status=503")

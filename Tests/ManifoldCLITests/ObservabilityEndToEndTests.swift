@@ -67,11 +67,15 @@ import Testing
 
         """
 
-    static func start(in folder: URL) async throws -> Setup {
+    /// `others`: more connector files, by name.
+    static func start(in folder: URL, others: [String: String] = [:]) async throws -> Setup {
         let (vendor, vendorPort) = try await MockVendorProcess.start(in: folder)
         let connectors = folder.appending(path: "connectors")
         try FileManager.default.createDirectory(at: connectors, withIntermediateDirectories: true)
         try connector.write(to: connectors.appending(path: "orders.yaml"), atomically: true, encoding: .utf8)
+        for (name, text) in others {
+            try text.write(to: connectors.appending(path: name + ".yaml"), atomically: true, encoding: .utf8)
+        }
         try configuration.write(to: folder.appending(path: "manifold.yaml"), atomically: true, encoding: .utf8)
         var environment = secrets
         environment["VENDOR_PORT"] = String(vendorPort)
