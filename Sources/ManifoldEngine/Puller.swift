@@ -6,6 +6,7 @@ public import ManifoldIngress
 public import ManifoldStore
 public import Logging
 import Synchronization
+import JSONata
 
 /// Runs the engine's pull sources: polls (page by page through `PollMachine`), schedules and folders of files. One
 /// loop per pulled connector sleeps on the runtime's clock until the connector is due, runs it, and records how it
@@ -19,25 +20,25 @@ public final class Puller: Sendable {
     private let loops = Mutex<[String: (source: PullSource, task: Task<Void, Never>)]>([:])
     /// Files seen in each folder, with their size and time and since when they have stayed so.
     private let seenFiles = Mutex<[String: FileSighting]>([:])
-    /// The folder a files connector reads.
-    let folder: @Sendable (ConnectorPlan, FilesSource) throws -> URL
+    /// Where a path of a connector is: a files connector's folder, an sql connector's database.
+    let locate: @Sendable (ConnectorPlan, ConfigString) throws -> URL
 
     public init(engine: Engine, fetcher: DeliveryRuntime, clock: any RuntimeClock, logger: Logger,
-                folder: @escaping @Sendable (ConnectorPlan, FilesSource) throws -> URL)
+                locate: @escaping @Sendable (ConnectorPlan, ConfigString) throws -> URL)
     {
         self.engine = engine
         self.fetcher = fetcher
         self.clock = clock
         self.logger = logger
-        self.folder = folder
+        self.locate = locate
     }
 
-    /// `files.directory` with its references resolved; a relative path is read from the connector file's folder.
-    public static func folder(resolver: ConfigResolver) -> @Sendable (ConnectorPlan, FilesSource) throws -> URL {
-        { connector, files in
+    /// A path with its references resolved; a relative one is read from the connector file's folder.
+    public static func locate(resolver: ConfigResolver) -> @Sendable (ConnectorPlan, ConfigString) throws -> URL {
+        { connector, path in
             let base = connector.sourceFile.map { URL(fileURLWithPath: $0).deletingLastPathComponent() }
                 ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-            return URL(fileURLWithPath: try resolver.resolve(files.directory), relativeTo: base).standardizedFileURL
+            return URL(fileURLWithPath: try resolver.resolve(path), relativeTo: base).standardizedFileURL
         }
     }
 
@@ -162,6 +163,7 @@ public final class Puller: Sendable {
         case .poll(let poll): report = await runPoll(connector, poll)
         case .schedule(let schedule): report = await runSchedule(connector, schedule)
         case .files(let files): report = await runFiles(connector, files)
+        case .sql(let sql): report = await runSQL(connector, sql)
         }
         switch report.outcome {
         case .failed(let reason):
@@ -387,6 +389,100 @@ public final class Puller: Sendable {
         return report
     }
 
+    // MARK: Tables
+
+    /// Reads the table batch by batch from the committed cursor: each batch's rows and the cursor past its last row in
+    /// one transaction. Ends on a batch shorter than `batch`; a full batch whose rows all hold the cursor's value
+    /// would never move on, and stops the run saying so.
+    private func runSQL(_ connector: ConnectorPlan, _ sql: SQLSource) async -> Report {
+        var report = Report(connector: connector.name, outcome: .finished)
+        guard let store = stateStore else { return Report(connector: connector.name, outcome: .failed("the event store keeps no pull state")) }
+        let stored = (try? await store.pullState(connector.name))?.state ?? .null
+        var stats = Stats(stored["stats"] ?? .null)
+        stats.lastRunAt = Self.milliseconds(clock.wall)
+        stats.runs += 1
+        var cursor: JSON? = stored["cursors"]?[""] ?? sql.start
+        if cursor == .null { cursor = JSON?.none }
+        let program: (id: JSONataExpression, type: JSONataExpression?)
+        let path: String
+        do {
+            program = (try JSONataExpression(sql.eventID.source), try sql.eventType.map { try JSONataExpression($0.source) })
+            path = try locate(connector, sql.database).path
+        } catch {
+            return await failSQL(connector.name, report, stats: stats, stored: stored, "\(error)")
+        }
+        for batch in 1...max(1, sql.maxBatches) {
+            if Task.isCancelled { return report }
+            let rows: [JSON]
+            do {
+                let (query, bound, limit) = (sql.query, cursor, sql.batch)
+                rows = try await ExpressionThreads.run { Result { try SQLiteTableReader.rows(path: path, query: query, cursor: bound, limit: limit) } }.get()
+            } catch {
+                return await failSQL(connector.name, report, stats: stats, stored: stored, "batch \(batch): \(error)")
+            }
+            report.pages += 1
+            guard let last = rows.last else { break }
+            guard case .some(let next) = last[sql.cursorColumn], next != .null else {
+                return await failSQL(connector.name, report, stats: stats, stored: stored,
+                                     "batch \(batch): the rows have no value in the cursor column \(sql.cursorColumn)")
+            }
+            if rows.count == sql.batch, let cursor, next == cursor {
+                return await failSQL(connector.name, report, stats: stats, stored: stored,
+                                     "batch \(batch): all \(sql.batch) rows hold \(sql.cursorColumn) = \(next.serialized()): the cursor cannot move past them; raise batch, or order by a column that tells them apart")
+            }
+            let records = rows.map { row -> PulledRecord in
+                let id = (try? program.id.evaluate(row)).flatMap { $0 }.flatMap(CompiledTemplate.scalarText)
+                let type = (try? program.type?.evaluate(row)).flatMap { $0 }.map(CompiledTemplate.text(of:))
+                guard let id, !id.isEmpty else {
+                    return PulledRecord(eventID: "unidentified:" + PollMachineDigest.of(row), eventType: nil, payload: row,
+                                        quarantine: "event_id (\(sql.eventID.source)) gave no text or number for this row",
+                                        origin: ["batch": .number(Double(batch))])
+                }
+                return PulledRecord(eventID: id, eventType: type, payload: row)
+            }
+            stats.pages += 1
+            stats.records += rows.count
+            let moved = cursor != next
+            cursor = next
+            let finished = rows.count < sql.batch || !moved
+            if finished { stats.finished(at: Self.milliseconds(clock.wall)) }
+            do {
+                let counts = try await engine.ingestPulled(connector: connector.name, records: records,
+                                                           state: ["cursors": ["": next], "run": .null, "stats": stats.json], kind: "sql")
+                report.counts.stored += counts.stored
+                report.counts.quarantined += counts.quarantined
+                report.counts.duplicates += counts.duplicates
+            } catch {
+                return await failSQL(connector.name, report, stats: stats, stored: stored,
+                                     "batch \(batch) could not be stored: \(error); the next run reads it again")
+            }
+            if finished { return report }
+            if batch == sql.maxBatches { report.outcome = .paused }
+        }
+        if report.outcome == .finished {
+            stats.finished(at: Self.milliseconds(clock.wall))
+            try? await store.setPullState(["cursors": cursor.map { ["": $0] } ?? .object(JSONObject()), "run": .null, "stats": stats.json],
+                                          of: connector.name)
+        }
+        return report
+    }
+
+    private func failSQL(_ name: String, _ report: Report, stats: Stats, stored: JSON, _ reason: String) async -> Report {
+        var failed = report
+        failed.outcome = .failed(reason)
+        var figures = stats
+        figures.failed(reason)
+        var state = (try? await stateStore?.pullState(name))?.state ?? stored
+        if case .object(var object) = state {
+            object["stats"] = figures.json
+            state = .object(object)
+        } else {
+            state = ["stats": figures.json]
+        }
+        try? await stateStore?.setPullState(state, of: name)
+        return failed
+    }
+
     // MARK: Files
 
     struct FileSighting: Sendable {
@@ -401,7 +497,7 @@ public final class Puller: Sendable {
         let names: [String]
         let folder: URL
         do {
-            folder = try self.folder(connector, files)
+            folder = try locate(connector, files.directory)
             // A folder not there yet is made: the drop it waits for may be the first thing written to it.
             try manager.createDirectory(at: folder, withIntermediateDirectories: true)
             names = try manager.contentsOfDirectory(atPath: folder.path).sorted()

@@ -7,13 +7,15 @@ public enum PullSource: Sendable, Hashable {
     case poll(PollSource)
     case schedule(ScheduleSource)
     case files(FilesSource)
+    case sql(SQLSource)
 
-    /// `poll`, `schedule` or `files`.
+    /// `poll`, `schedule`, `files` or `sql`.
     public var kind: String {
         switch self {
         case .poll: "poll"
         case .schedule: "schedule"
         case .files: "files"
+        case .sql: "sql"
         }
     }
 
@@ -23,6 +25,7 @@ public enum PullSource: Sendable, Hashable {
         case .poll(let poll): poll.schedule
         case .schedule(let schedule): schedule.schedule
         case .files(let files): .every(files.every)
+        case .sql(let sql): sql.schedule
         }
     }
 }
@@ -220,6 +223,37 @@ public struct FilesSource: Sendable, Hashable {
     }
 }
 
+/// A table read in batches by a query with a cursor column: each row an event, each batch committed with the cursor
+/// past it.
+public struct SQLSource: Sendable, Hashable {
+    /// The database: an SQLite file (a path, relative to the connector file, or `${env:NAME}`).
+    public var database: ConfigString
+    /// The query, reading `:cursor` (the last committed value of `cursorColumn`, or `start`) and `:limit` (`batch`).
+    public var query: String
+    public var cursorColumn: String
+    public var start: JSON?
+    public var eventID: ExpressionSource
+    public var eventType: ExpressionSource?
+    public var schedule: PullSchedule
+    public var batch: Int
+    /// The most batches one run reads; the next run continues.
+    public var maxBatches: Int
+
+    public init(database: ConfigString, query: String, cursorColumn: String, start: JSON?, eventID: ExpressionSource,
+                eventType: ExpressionSource?, schedule: PullSchedule, batch: Int, maxBatches: Int)
+    {
+        self.database = database
+        self.query = query
+        self.cursorColumn = cursorColumn
+        self.start = start
+        self.eventID = eventID
+        self.eventType = eventType
+        self.schedule = schedule
+        self.batch = batch
+        self.maxBatches = maxBatches
+    }
+}
+
 extension PullSource {
     /// As JSON, with every effective value.
     public var json: JSON {
@@ -260,6 +294,14 @@ extension PullSource {
             if let id = files.eventID { object["event_id"] = .string(id.source) }
             if let type = files.eventType { object["event_type"] = .string(type.source) }
             return ["files": .object(object)]
+        case .sql(let sql):
+            var object: JSONObject = ["database": .string(sql.database.description), "query": .string(sql.query),
+                                      "schedule": sql.schedule.json, "cursor": ["column": .string(sql.cursorColumn)],
+                                      "event_id": .string(sql.eventID.source), "batch": .number(Double(sql.batch)),
+                                      "max_batches": .number(Double(sql.maxBatches))]
+            if let start = sql.start { object["cursor"] = ["column": .string(sql.cursorColumn), "start": start] }
+            if let type = sql.eventType { object["event_type"] = .string(type.source) }
+            return ["sql": .object(object)]
         }
     }
 }
@@ -329,6 +371,14 @@ extension PullSource {
             lines.append(("event id", files.eventID?.source ?? "the file's content hash and line number"))
             if let type = files.eventType { lines.append(("event type", type.source)) }
             lines.append(("after", "moved to done/ once its rows are stored (failed/ when it cannot be read)"))
+            return lines
+        case .sql(let sql):
+            var lines: [(String, String)] = [("schedule", sql.schedule.text), ("database", sql.database.description), ("query", sql.query)]
+            lines.append(("cursor", "\(sql.cursorColumn)" + (sql.start.map { ", from \($0.serialized())" } ?? "")
+                          + "; committed with each batch of \(sql.batch) rows"))
+            lines.append(("event id", sql.eventID.source))
+            if let type = sql.eventType { lines.append(("event type", type.source)) }
+            lines.append(("max batches", "\(sql.maxBatches) a run, then the next run continues"))
             return lines
         }
     }

@@ -553,7 +553,13 @@ extension ConnectorTestRunner {
             let engine = try Engine(plan: Plan(connectors: [connector]), store: store, resolver: resolver, logger: logger, runtime: runtime)
             let files = folder.appending(path: "files")
             // A files connector's folder is the case's own, whatever the file says.
-            let puller = Puller(engine: engine, fetcher: runtime, clock: clock, logger: logger, folder: { _, _ in files })
+            // A table's database likewise: made from the case's statements.
+            let table = folder.appending(path: "table.db")
+            if case .sql? = connector.pull { try SQLiteTableReader.prepare(path: table.path, statements: runs.sql) }
+            let puller = Puller(engine: engine, fetcher: runtime, clock: clock, logger: logger, locate: { connector, _ in
+                if case .sql? = connector.pull { return table }
+                return files
+            })
             if case .files? = connector.pull {
                 try FileManager.default.createDirectory(at: files, withIntermediateDirectories: true)
                 for file in runs.files {

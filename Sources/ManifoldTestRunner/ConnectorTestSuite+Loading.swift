@@ -71,6 +71,7 @@ private struct Reader {
             }
             runs.files = (pull["files"]?.objectValue ?? JSONObject()).map { ($0.key, $0.value.stringValue ?? "") }
             runs.state = pull["state"]
+            runs.sql = (pull["sql"]?.arrayValue ?? []).compactMap(\.stringValue)
             testCase.pull = runs
         }
         if let expected = item["expect"]?["pull"] {

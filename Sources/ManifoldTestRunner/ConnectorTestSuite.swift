@@ -45,6 +45,8 @@ public struct ConnectorTestSuite: Sendable {
         /// The virtual wall time of the first run, Unix milliseconds.
         public var at: Int64
         public var files: [(name: String, text: String)] = []
+        /// SQL statements that make an sql connector's table before the runs.
+        public var sql: [String] = []
         public var state: JSON?
 
         /// 2024-06-01T12:00:00Z.

@@ -20,7 +20,7 @@ import Testing
         let plan = try #require(result.plan)
         #expect(plan.connectors.map(\.name) == [
             "app-events-fanout", "app-to-paypal", "calendly-to-notion", "customer-webhooks", "github-issues-poll",
-            "github-to-jira", "github-to-slack", "intercom-to-zendesk", "mailgun-to-airtable", "paddle-to-sendgrid",
+            "github-to-jira", "github-to-slack", "intercom-to-zendesk", "mailgun-to-airtable", "orders-table-sql", "paddle-to-sendgrid",
             "sendgrid-to-mixpanel", "sentry-to-linear", "shopify-lines-flow", "shopify-to-3pl",
             "shopify-to-mailchimp", "stripe-charges-poll", "stripe-checkout-flow", "stripe-to-hubspot", "stripe-to-intercom",
             "stripe-to-mixpanel", "twilio-sms-to-helpdesk", "typeform-to-salesforce", "warehouse-returns-files", "weekly-balance-report", "zoom-to-jira",

@@ -104,6 +104,18 @@ import Testing
         #expect(unread.contains { $0.contains("partitions are listed but no query or path value of the request reads $partition") }, "\(unread)")
     }
 
+    @Test func aTableIsReadInBatchesFromAnSQLiteFile() {
+        let postgres = Self.messages("sql: { database: \"postgres://db/shop\", query: \"SELECT * FROM t WHERE u > :cursor ORDER BY u LIMIT :limit\", cursor: { column: u }, event_id: id, every: 1m }")
+        #expect(postgres.contains { $0.contains("sql.database: a PostgreSQL table cannot be read yet; this source reads SQLite files") }, "\(postgres)")
+        let unbounded = Self.messages("sql: { database: shop.db, query: \"SELECT * FROM t\", cursor: { column: u }, event_id: id, every: 1m }")
+        #expect(unbounded.contains { $0.contains("error: sql.query must read :limit") }, "\(unbounded)")
+        #expect(unbounded.contains { $0.contains("warning: sql.query does not read :cursor") })
+        #expect(unbounded.contains { $0.contains("warning: sql.query has no ORDER BY") })
+        let good = Fixtures.compile(["f.yaml": Self.connector("sql: { database: shop.db, query: \"SELECT * FROM t WHERE u > :cursor ORDER BY u LIMIT :limit\", cursor: { column: u, start: 0 }, event_id: id, cron: \"* * * * *\" }")])
+        guard case .sql(let sql)? = good.plan?.connectors.first?.pull else { Issue.record("\(good.diagnostics)"); return }
+        #expect(sql.batch == 500 && sql.maxBatches == 1000 && sql.cursorColumn == "u" && sql.start == 0)
+    }
+
     @Test func exactlyOneSourceAndTheOthersKinds() {
         let both = Self.messages("""
             webhook: { path: /in, verify: { scheme: none }, event_id: id }

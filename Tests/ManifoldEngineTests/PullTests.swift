@@ -100,7 +100,10 @@ import Testing
         let runtime = DeliveryRuntime(store: store, transport: transport, clock: clock, logger: logger)
         let engine = try Engine(plan: plan, store: store, resolver: resolver, logger: logger, runtime: runtime)
         let puller = Puller(engine: engine, fetcher: runtime, clock: clock, logger: logger,
-                            folder: { _, _ in files ?? folder })
+                            locate: { connector, path in
+                                if let files { return files }
+                                return try Puller.locate(resolver: resolver)(connector, path)
+                            })
         return Setup(store: store, engine: engine, puller: puller, runtime: runtime, transport: transport)
     }
 
@@ -240,4 +243,62 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: drop.appending(path: "next.jsonl.part").path))
         await setup.close()
     } }
+}
+
+/// A table read in batches through the real engine and store.
+@Suite struct SQLPullTests {
+    static func connector(_ database: String, batch: Int, query: String = "SELECT * FROM items WHERE seq > :cursor ORDER BY seq LIMIT :limit") -> String {
+        """
+        connector: issues
+        source:
+          sql: { database: "\(database)", query: "\(query)", cursor: { column: seq, start: 0 }, event_id: "$string(id) & '@' & $string(seq)", every: 1m, batch: \(batch) }
+        targets:
+          api:
+            base_url: http://127.0.0.1:9
+            operations:
+              list: { method: GET, path: /items }
+        routes:
+          - name: none
+            when: id = -1
+            call: api.list
+        """
+    }
+
+    @Test func changedRowsAreNewEventsAndTheCursorMovesBatchByBatch() async throws {
+        try await TemporaryDirectory.withAsync { folder in
+            let table = folder.appending(path: "t.db").path
+            try SQLiteTableReader.prepare(path: table, statements: [
+                "CREATE TABLE items (id INTEGER, seq INTEGER)", "INSERT INTO items VALUES (1, 1), (2, 2), (3, 3)",
+            ])
+            let setup = try PullTests.setup(Self.connector(table, batch: 2), folder: folder)
+            let first = await setup.puller.run("issues")
+            #expect(first.outcome == .finished && first.counts.stored == 3 && first.pages == 2, "\(first)")
+            #expect(try await setup.store.pullState("issues")?.state["cursors"]?[""] == 3)
+            // Item 2 changes (its seq moves on), item 4 arrives: two events; nothing else is read again.
+            try SQLiteTableReader.prepare(path: table, statements: ["UPDATE items SET seq = 4 WHERE id = 2", "INSERT INTO items VALUES (4, 5)"])
+            let second = await setup.puller.run("issues")
+            #expect(second.outcome == .finished && second.counts.stored == 2 && second.counts.duplicates == 0, "\(second)")
+            #expect(try await setup.store.pullState("issues")?.state["cursors"]?[""] == 5)
+            #expect(try await setup.store.count() == 5)
+            await setup.close()
+        }
+    }
+
+    @Test func aFullBatchThatCannotMoveTheCursorStopsTheRunSayingWhy() async throws {
+        try await TemporaryDirectory.withAsync { folder in
+            let table = folder.appending(path: "t.db").path
+            try SQLiteTableReader.prepare(path: table, statements: [
+                "CREATE TABLE items (id INTEGER, seq INTEGER)", "INSERT INTO items VALUES (1, 7), (2, 7), (3, 7)",
+            ])
+            let setup = try PullTests.setup(Self.connector(table, batch: 2, query: "SELECT * FROM items WHERE seq >= :cursor ORDER BY seq LIMIT :limit"),
+                                            folder: folder)
+            // The first batch moves the cursor to 7 (and is stored); the second holds only 7s, full: it cannot move on.
+            let run = await setup.puller.run("issues")
+            #expect(run.counts.stored == 2)
+            guard case .failed(let reason) = run.outcome else { Issue.record("not failed: \(run.outcome)"); await setup.close(); return }
+            #expect(reason.contains("batch 2: all 2 rows hold seq = 7: the cursor cannot move past them"), "\(reason)")
+            #expect(setup.engine.metrics.pullHealth["issues"]?.failing == 1)
+            await setup.close()
+        }
+    }
 }

@@ -167,7 +167,7 @@ struct PollRunCommand: AsyncParsableCommand, AsyncOutputCommand {
             fetcher.install(try DeliveryPlan(plan: loaded.plan, resolver: resolver, tokens: fetcher.tokens))
             let engine = try Engine(plan: loaded.plan, store: opened, resolver: resolver, logger: logger)
             let puller = Puller(engine: engine, fetcher: fetcher, clock: fetcher.clock, logger: logger,
-                                folder: Puller.folder(resolver: resolver))
+                                locate: Puller.locate(resolver: resolver))
             let report = await puller.run(connector)
             var line = "\(connector): "
             switch report.outcome {

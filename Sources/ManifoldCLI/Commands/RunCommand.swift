@@ -257,7 +257,7 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
         defer { Task { await transport.shutdown() } }
         // Pulled connectors (polls, schedules, files) run on their schedules, and follow every reload.
         let puller = Puller(engine: engine, fetcher: runtime, clock: runtime.clock, logger: Logger(label: "manifold.pull"),
-                            folder: Puller.folder(resolver: resolver))
+                            locate: Puller.locate(resolver: resolver))
         if !noPull {
             engine.whenPlanApplied { puller.sync() }
             puller.sync()

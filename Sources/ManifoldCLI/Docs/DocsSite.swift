@@ -243,6 +243,7 @@ struct DocsSite {
         switch connector.pull {
         case .poll(let poll)?: return "poll \(poll.request.call)"
         case .files(let files)?: return "files in \(files.directory)"
+        case .sql(let sql)?: return "table in \(sql.database)"
         case .schedule?, nil: return "schedule"
         }
     }
@@ -298,6 +299,8 @@ struct DocsSite {
             items.append("One event per tick, identified by the tick's time: a tick is never two events, even across restarts.")
         case .files:
             items.append("A bad row is quarantined with its line number; the file's other rows go on. `manifold poll status` shows the files read.")
+        case .sql:
+            items.append("Each batch's rows and the cursor past its last row are committed in one transaction: a crash resumes after the last committed batch, and a row read again is not a second event.")
         }
         return [.heading(level: 2, text: "What triggers it", anchor: "trigger"), .list(items)]
     }

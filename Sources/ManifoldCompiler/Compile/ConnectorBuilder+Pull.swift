@@ -17,6 +17,9 @@ extension ConnectorBuilder {
                                          eventType: value(at.appending("event_type"))?.stringValue ?? "schedule"))
             }
         }
+        if value(pointer.appending("sql")) != nil {
+            return buildSQL(at: pointer.appending("sql")).map(PullSource.sql)
+        }
         if value(pointer.appending("files")) != nil {
             let at = pointer.appending("files")
             let every = value(at.appending("every")).map { duration($0, at: at.appending("every")) } ?? .seconds(5)
@@ -28,6 +31,33 @@ extension ConnectorBuilder {
                                       eventType: expression(at: at.appending("event_type")), every: every, settle: settle))
         }
         return nil
+    }
+
+    private mutating func buildSQL(at pointer: JSONPointer) -> SQLSource? {
+        let schedule = pullSchedule(at: pointer)
+        let database = configString(value(pointer.appending("database")) ?? "", at: pointer.appending("database"))
+        if case .literal(let text)? = database.parts.first, text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") {
+            error("sql.database: a PostgreSQL table cannot be read yet; this source reads SQLite files (poll the data through an API, or export it as files)",
+                  at: pointer.appending("database"))
+        }
+        let query = value(pointer.appending("query"))?.stringValue ?? ""
+        if !query.contains(":limit") {
+            error("sql.query must read :limit (LIMIT :limit): a run reads the table in batches, each committed with its cursor",
+                  at: pointer.appending("query"))
+        }
+        if !query.contains(":cursor") {
+            warning("sql.query does not read :cursor: every run would read the table from the beginning", at: pointer.appending("query"))
+        }
+        if !query.uppercased().contains("ORDER BY") {
+            warning("sql.query has no ORDER BY: the cursor is the last row's value, so the rows must come in cursor order",
+                    at: pointer.appending("query"))
+        }
+        guard let schedule, let eventID = expression(at: pointer.appending("event_id")) else { return nil }
+        return SQLSource(database: database, query: query, cursorColumn: value(pointer.appending("cursor").appending("column"))?.stringValue ?? "",
+                         start: value(pointer.appending("cursor").appending("start")), eventID: eventID,
+                         eventType: expression(at: pointer.appending("event_type")), schedule: schedule,
+                         batch: value(pointer.appending("batch"))?.intValue ?? 500,
+                         maxBatches: value(pointer.appending("max_batches"))?.intValue ?? 1000)
     }
 
     /// `every` or `cron`, exactly one.
