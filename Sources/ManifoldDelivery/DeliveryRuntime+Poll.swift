@@ -59,6 +59,12 @@ extension DeliveryRuntime {
             prepared.request.url += separator + text
             prepared.displayURL += separator + text
         }
+        // A target whose breaker is open (its deliveries keep failing) is not asked for pages either: the poll waits the
+        // breaker's time and asks again, as a transient failure, up to the target's attempts.
+        if lanes.withLock({ $0[target.lane] })?.status.breaker == "open" {
+            return .transient(reason: "the target's circuit breaker is open (its calls keep failing)", retryAfter: target.plan.circuitBreaker.openFor,
+                              url: prepared.displayURL)
+        }
         // The target's rate limit, shared with its lane (and its pool): a poll waits its turn like a delivery.
         if let limiter = limiter(for: target) {
             while let free = limiter.acquire(at: clock.now) {
