@@ -108,11 +108,7 @@ public struct ConnectorTestRunner: Sendable {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             let store = try SQLiteEventStore(path: folder.appending(path: "case.db").path)
             defer { store.close() }
-            var logger = Logger(label: "manifold-test")
-            logger.logLevel = .critical
-            var configuration = DeliveryRuntime.Configuration()
-            configuration.jitterSeed = 1
-            configuration.checksEndpointAddresses = false   // the network is scripted: nothing leaves the process
+            let (logger, configuration) = Self.quietRuntime()
             let clock = VirtualClock()
             let transport = ScriptedTransport(connector: connector, resolver: resolver, scripts: testCase.responses, clock: clock,
                                               endpoints: endpoints.map(\.name))
@@ -154,6 +150,17 @@ public struct ConnectorTestRunner: Sendable {
             failures.append(.init(message: "the case could not run: \(error)", location: testCase.location))
         }
         return CaseResult(name: testCase.name, location: testCase.location, failures: failures, duration: ContinuousClock.now - started)
+    }
+
+    /// A case's logger (nothing below critical) and runtime settings: seeded jitter, no address checks (the network is
+    /// scripted: nothing leaves the process).
+    static func quietRuntime() -> (Logger, DeliveryRuntime.Configuration) {
+        var logger = Logger(label: "manifold-test")
+        logger.logLevel = .critical
+        var configuration = DeliveryRuntime.Configuration()
+        configuration.jitterSeed = 1
+        configuration.checksEndpointAddresses = false
+        return (logger, configuration)
     }
 
     /// Every job to its end, then what the store holds: the jobs with their attempts, and the events. Virtual time makes
@@ -542,11 +549,7 @@ extension ConnectorTestRunner {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             let store = try SQLiteEventStore(path: folder.appending(path: "case.db").path)
             defer { store.close() }
-            var logger = Logger(label: "manifold-test")
-            logger.logLevel = .critical
-            var configuration = DeliveryRuntime.Configuration()
-            configuration.jitterSeed = 1
-            configuration.checksEndpointAddresses = false
+            let (logger, configuration) = Self.quietRuntime()
             let clock = VirtualClock(origin: Date(timeIntervalSince1970: Double(runs.at) / 1000))
             let transport = ScriptedTransport(connector: connector, resolver: resolver, scripts: testCase.responses, clock: clock)
             let runtime = DeliveryRuntime(store: store, transport: transport, clock: clock, logger: logger, configuration: configuration)
