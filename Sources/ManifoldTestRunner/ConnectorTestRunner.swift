@@ -571,6 +571,7 @@ extension ConnectorTestRunner {
             }
             if let state = runs.state { try await store.setPullState(state, of: connector.name) }
             var reports: [Puller.Report] = []
+            var cursors: [JSON] = []
             for index in 0..<runs.runs {
                 if index > 0, let pull = connector.pull {
                     // The next run at its schedule's next time.
@@ -588,6 +589,7 @@ extension ConnectorTestRunner {
                     try await clock.sleep(until: clock.now + source.settle)
                 }
                 reports.append(await puller.run(connector.name))
+                cursors.append(try await store.pullState(connector.name)?.state["cursors"]?[""] ?? .null)
             }
             let (records, events) = try await settle(runtime, clock: clock, store: store)
             let delivered = transport.sent.filter { !Self.isPollRequest($0, connector) }
@@ -595,6 +597,7 @@ extension ConnectorTestRunner {
                               connector: connector, resolver: resolver, events: Self.counts(events), endpoints: [:]).failures()
             let state = try await store.pullState(connector.name)?.state ?? .null
             failures += Self.pullFailures(testCase.expect.pull, reports: reports, state: state)
+            failures += Self.runFailures(testCase.expect.pull?.runs ?? [], reports: reports, cursors: cursors)
         } catch {
             failures.append(.init(message: "the case could not run: \(error)", location: testCase.location))
         }
@@ -606,21 +609,52 @@ extension ConnectorTestRunner {
         return sent.target == poll.request.target || sent.target == poll.partitions?.request.target
     }
 
+    /// Each run's expectations against its report and the cursor it left.
+    static func runFailures(_ expected: [ConnectorTestSuite.RunExpectation], reports: [Puller.Report], cursors: [JSON]) -> [CaseResult.Failure] {
+        var failures: [CaseResult.Failure] = []
+        if let first = expected.first, expected.count != reports.count {
+            failures.append(.init(message: "expect.pull.runs lists \(expected.count) run(s) but the case ran \(reports.count)",
+                                  location: first.location))
+        }
+        for (index, (want, report)) in zip(expected, reports).enumerated() {
+            let label = "run \(index + 1)"
+            let (outcome, error) = Self.outcomeText(report.outcome)
+            if let value = want.outcome, value != outcome {
+                failures.append(.init(message: "\(label) ended \(outcome), expected \(value)", location: want.location, actual: error))
+            }
+            if let value = want.errorIncludes, !(error ?? "").contains(value) {
+                failures.append(.init(message: "\(label)'s error does not include '\(value)'", location: want.location, actual: error ?? "no error"))
+            }
+            let stored = report.counts.stored + report.counts.quarantined
+            if let value = want.stored, value != stored {
+                failures.append(.init(message: "\(label) stored \(stored) event(s), expected \(value)", location: want.location))
+            }
+            if let value = want.pages, value != report.pages {
+                failures.append(.init(message: "\(label) read \(report.pages) page(s), expected \(value)", location: want.location))
+            }
+            if let value = want.cursor, !Self.sameValue(cursors[index], value) {
+                failures.append(.init(message: "\(label) left the cursor at \(cursors[index].serialized()), expected \(value.serialized())",
+                                      location: want.location))
+            }
+        }
+        return failures
+    }
+
+    static func outcomeText(_ outcome: Puller.Report.Outcome?) -> (String, String?) {
+        switch outcome {
+        case .finished?: ("finished", nil)
+        case .paused?: ("paused", nil)
+        case .idle?: ("idle", nil)
+        case .failed(let reason)?: ("failed", reason)
+        case nil: ("none", nil)
+        }
+    }
+
     /// The pull's expectations against its runs and its state.
     static func pullFailures(_ expected: ConnectorTestSuite.PullExpectation?, reports: [Puller.Report], state: JSON) -> [CaseResult.Failure] {
         guard let expected else { return [] }
         var failures: [CaseResult.Failure] = []
-        let last = reports.last
-        var outcome = "none", error: String?
-        switch last?.outcome {
-        case .finished?: outcome = "finished"
-        case .paused?: outcome = "paused"
-        case .idle?: outcome = "idle"
-        case .failed(let reason)?:
-            outcome = "failed"
-            error = reason
-        case nil: break
-        }
+        let (outcome, error) = Self.outcomeText(reports.last?.outcome)
         if let want = expected.outcome, want.value != outcome {
             failures.append(.init(message: "the last run ended \(outcome), expected \(want.value)", location: want.location, actual: error))
         }

@@ -85,7 +85,13 @@ private struct Reader {
                 cursor: part("cursor", expected["cursor"]), cursors: part("cursors", expected["cursors"]),
                 requests: part("requests", expected["requests"]?.arrayValue?.compactMap(\.stringValue)),
                 pages: part("pages", expected["pages"]?.intValue), rateLimited: part("rate_limited", expected["rate_limited"]?.intValue),
-                files: part("files", expected["files"]?.arrayValue?.compactMap(\.stringValue)))
+                files: part("files", expected["files"]?.arrayValue?.compactMap(\.stringValue)),
+                runs: (expected["runs"]?.arrayValue ?? []).enumerated().map { index, run in
+                    ConnectorTestSuite.RunExpectation(
+                        location: at(base + ["runs", String(index)]), outcome: run["outcome"]?.stringValue,
+                        errorIncludes: run["error_includes"]?.stringValue, stored: run["stored"]?.intValue,
+                        pages: run["pages"]?.intValue, cursor: run["cursor"])
+                })
         }
         return testCase
     }

@@ -63,6 +63,18 @@ public struct ConnectorTestSuite: Sendable {
         public var pages: Located<Int>?
         public var rateLimited: Located<Int>?
         public var files: Located<[String]>?
+        /// Run by run.
+        public var runs: [RunExpectation] = []
+    }
+
+    /// What one run of a pull must have done.
+    public struct RunExpectation: Sendable {
+        public var location: SourceLocation
+        public var outcome: String?
+        public var errorIncludes: String?
+        public var stored: Int?
+        public var pages: Int?
+        public var cursor: JSON?
     }
 
     public struct Webhook: Sendable {

@@ -114,6 +114,8 @@ import Testing
             let first = try #require(quarantined.first)
             let record = try #require(try await opened.event(id: first.id))
             #expect(record.history.first?.detail?["reason"] == "r.csv line 3: 4 fields where the header names 6")
+            // The good row's type is its event_type expression's.
+            #expect(try await opened.events(EventQuery(status: .routed)).map(\.eventType) == ["return.damaged"])
             // Its job waits in the store for the engine (nothing delivered by this command).
             #expect(try await opened.jobs(JobQuery(limit: 10)).count == 1)
             let webhook = try await PollRunCommand.parse(["stripe-to-hubspot", "--store", store] + Self.engine).perform()

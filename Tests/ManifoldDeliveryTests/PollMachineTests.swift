@@ -192,6 +192,23 @@ import Testing
         #expect(paging.state == .finished)
     }
 
+    @Test func aNextURLFromTheBodyIsFollowedUntilThereIsNone() throws {
+        let program = try Self.program("""
+            every: 5m
+            call: api.list
+            records: results
+            event_id: id
+            paginate: { type: next_url, value: links.next }
+            """)
+        var machine = PollMachine(program: program, stored: nil, now: Self.now)
+        _ = machine.nextFetch()
+        _ = machine.receive(body: ["results": [["id": "a"]], "links": ["next": "/items?cursor=Zm9v"]], headers: [], requestURL: "u1")
+        // As given: the runtime resolves it against the request and keeps it on the target's origin.
+        #expect(machine.nextFetch()?.url == "/items?cursor=Zm9v")
+        _ = machine.receive(body: ["results": [["id": "b"]], "links": ["next": .null]], headers: [], requestURL: "u2")
+        #expect(machine.state == .finished)
+    }
+
     @Test func thePageLimitPausesTheRunAtItsPlace() throws {
         let program = try Self.program("""
             every: 5m
@@ -244,13 +261,17 @@ import Testing
             records: items
             event_id: id
             cursor: { field: n, type: id }
-            partitions: { call: api.list, records: parents, value: id }
+            partitions: { call: api.list, records: parents, value: id, paginate: { type: cursor, param: after, value: next } }
             """)
         var machine = PollMachine(program: program, stored: ["cursors": ["p1": 4]], now: Self.now)
         let list = try #require(machine.nextFetch())
         #expect(list.parent && list.bindings.isEmpty)
-        let listed = machine.receive(body: ["parents": [["id": "p1"], ["id": "p2"]]], headers: [], requestURL: "parents")
+        // The parents come over two pages of their own pagination.
+        let listed = machine.receive(body: ["parents": [["id": "p1"]], "next": "x"], headers: [], requestURL: "parents")
         #expect(listed.records.isEmpty)
+        let more = try #require(machine.nextFetch())
+        #expect(more.parent && more.query == [.init(name: "after", value: "x")])
+        _ = machine.receive(body: ["parents": [["id": "p2"]]], headers: [], requestURL: "parents?after=x")
         let first = try #require(machine.nextFetch())
         #expect(!first.parent && first.bindings["partition"] == "p1" && first.bindings["cursor"] == 4)
         _ = machine.receive(body: ["items": [["id": "x", "n": 6]]], headers: [], requestURL: "p1")

@@ -205,6 +205,34 @@ import Testing
         func advance(_ by: Duration) { current.withLock { $0 += by } }
     }
 
+    @Test func aScheduleMakesOneEventPerTickWhateverHowOftenItRuns() async throws { try await TemporaryDirectory.withAsync { folder in
+        let clock = ManualClock()
+        let setup = try Self.setup("""
+            connector: issues
+            source:
+              schedule: { every: 1h, event_type: hourly, event: { at: "{% $tick %}" } }
+            targets:
+              api:
+                base_url: http://127.0.0.1:9
+                operations:
+                  list: { method: GET, path: /items }
+            routes:
+              - name: none
+                when: at = 'never'
+                call: api.list
+            """, folder: folder, clock: clock)
+        let first = await setup.puller.run("issues")
+        #expect(first.outcome == .finished && first.counts.stored == 1)
+        #expect(await setup.puller.run("issues").outcome == .idle, "the same hour: no second tick")
+        clock.advance(.seconds(3600))
+        #expect(await setup.puller.run("issues").counts.stored == 1, "the next hour's tick")
+        let events = try await setup.store.events(EventQuery(limit: 10))
+        #expect(events.count == 2 && events.allSatisfy { $0.eventType == "hourly" && $0.eventID.hasPrefix("tick:") })
+        let body = try #require(try await setup.store.event(id: events[0].id)).body
+        #expect(String(decoding: body, as: UTF8.self).hasPrefix(#"{"at":""#))
+        await setup.close()
+    } }
+
     @Test func aFileStillBeingWrittenIsNotReadUntilItStaysUnchanged() async throws { try await TemporaryDirectory.withAsync { folder in
         let drop = folder.appending(path: "drop")
         try FileManager.default.createDirectory(at: drop, withIntermediateDirectories: true)
@@ -251,7 +279,7 @@ import Testing
         """
         connector: issues
         source:
-          sql: { database: "\(database)", query: "\(query)", cursor: { column: seq, start: 0 }, event_id: "$string(id) & '@' & $string(seq)", every: 1m, batch: \(batch) }
+          sql: { database: "\(database)", query: "\(query)", cursor: { column: seq, start: 0 }, event_id: "$string(id) & '@' & $string(seq)", event_type: "'item'", every: 1m, batch: \(batch) }
         targets:
           api:
             base_url: http://127.0.0.1:9
@@ -273,6 +301,7 @@ import Testing
             let setup = try PullTests.setup(Self.connector(table, batch: 2), folder: folder)
             let first = await setup.puller.run("issues")
             #expect(first.outcome == .finished && first.counts.stored == 3 && first.pages == 2, "\(first)")
+            #expect(try await setup.store.events(EventQuery(limit: 10)).allSatisfy { $0.eventType == "item" })
             #expect(try await setup.store.pullState("issues")?.state["cursors"]?[""] == 3)
             // Item 2 changes (its seq moves on), item 4 arrives: two events; nothing else is read again.
             try SQLiteTableReader.prepare(path: table, statements: ["UPDATE items SET seq = 4 WHERE id = 2", "INSERT INTO items VALUES (4, 5)"])
@@ -280,6 +309,25 @@ import Testing
             #expect(second.outcome == .finished && second.counts.stored == 2 && second.counts.duplicates == 0, "\(second)")
             #expect(try await setup.store.pullState("issues")?.state["cursors"]?[""] == 5)
             #expect(try await setup.store.count() == 5)
+            await setup.close()
+        }
+    }
+
+    @Test func aRunStopsAtMaxBatchesAndTheNextContinues() async throws {
+        try await TemporaryDirectory.withAsync { folder in
+            let table = folder.appending(path: "t.db").path
+            try SQLiteTableReader.prepare(path: table, statements: [
+                "CREATE TABLE items (id INTEGER, seq INTEGER)", "INSERT INTO items VALUES (1, 1), (2, 2), (3, 3), (4, 4), (5, 5)",
+            ])
+            let setup = try PullTests.setup(Self.connector(table, batch: 2).replacingOccurrences(of: "batch: 2 }", with: "batch: 2, max_batches: 1 }"),
+                                            folder: folder)
+            let first = await setup.puller.run("issues")
+            #expect(first.outcome == .paused && first.counts.stored == 2, "\(first)")
+            let second = await setup.puller.run("issues")
+            #expect(second.outcome == .paused && second.counts.stored == 2)
+            let third = await setup.puller.run("issues")
+            #expect(third.outcome == .finished && third.counts.stored == 1)
+            #expect(try await setup.store.pullState("issues")?.state["cursors"]?[""] == 5)
             await setup.close()
         }
     }
