@@ -205,6 +205,21 @@ import Testing
         func advance(_ by: Duration) { current.withLock { $0 += by } }
     }
 
+    /// When the engine's loop runs a pull next: at once when it never ran or a run is under way, else its schedule's
+    /// next time after the last run's start (a files connector's `every`).
+    @Test func aPullIsDueByItsScheduleAfterTheLastRun() throws {
+        let last: Int64 = 1_717_243_200_000   // 2024-06-01T12:00:00Z, a Saturday
+        let ran: JSON = ["stats": ["last_run_at": .number(Double(last))]]
+        let files = PullSource.files(FilesSource(directory: ConfigString(literal: "in"), format: .csv, eventID: nil, eventType: nil,
+                                                 every: .seconds(10), settle: .seconds(2)))
+        #expect(Puller.due(files, state: ran, now: last + 1) == last + 10_000)
+        #expect(Puller.due(files, state: .null, now: last + 1) == last + 1, "never ran: now")
+        let weekly = PullSource.schedule(ScheduleSource(schedule: .cron(try CronSchedule("0 7 * * 1")), event: nil, eventType: "t"))
+        #expect(Puller.due(weekly, state: ran, now: last + 1) == 1_717_398_000_000, "Monday 07:00")
+        let underWay: JSON = ["run": ["started_at": .number(Double(last)), "page": 3], "stats": ["last_run_at": .number(Double(last))]]
+        #expect(Puller.due(files, state: underWay, now: last + 5) == last + 5, "a run cut short resumes at once")
+    }
+
     @Test func aScheduleMakesOneEventPerTickWhateverHowOftenItRuns() async throws { try await TemporaryDirectory.withAsync { folder in
         let clock = ManualClock()
         let setup = try Self.setup("""
