@@ -215,9 +215,15 @@ public final class Puller: Sendable {
             while true {
                 answer = await fetcher.fetchPage(connector: connector.name, fetch: fetch)
                 switch answer {
-                case .rateLimited(let retryAfter, _):
+                case .rateLimited(let retryAfter, let url):
                     report.rateLimited += 1
-                    let wait = retryAfter ?? RetrySchedule.backoff(policy: policy, attempt: max(1, attempts), using: &generator)
+                    // Paused, not failed: as long as the target's max_elapsed allows (then the run stops, its place kept).
+                    guard let wait = RetrySchedule.rateLimitedWait(policy: policy, attempts: attempts, elapsed: clock.now - firstAsked,
+                                                                   retryAfter: retryAfter, using: &generator)
+                    else {
+                        machine.stop("page \(fetch.page) (\(url)): still rate limited (429) after the target's max_elapsed")
+                        break
+                    }
                     try? await clock.sleep(until: clock.now + max(wait, .milliseconds(1)))
                     if Task.isCancelled { return report }
                     continue
@@ -272,7 +278,8 @@ public final class Puller: Sendable {
                 report.counts.duplicates += counts.duplicates
             } catch {
                 let reason = "page \(fetch.page) (\(url)) could not be stored: \(error); the run stops and resumes from this page"
-                await record(connector.name, stats: stats, failure: reason, stored: stored, machine: machine, committed: false)
+                stats.failed(reason)
+                await record(connector.name, stats: stats, stored: stored)
                 return Report(connector: connector.name, outcome: .failed(reason), pages: report.pages, counts: report.counts,
                               skipped: report.skipped, rateLimited: report.rateLimited, retries: report.retries, requests: report.requests)
             }
@@ -287,7 +294,7 @@ public final class Puller: Sendable {
             // A failure with no page to commit (an answer refused, retries spent) goes on record; its place is unchanged.
             if !failureCommitted {
                 stats.failed(reason)
-                await record(connector.name, stats: stats, failure: reason, stored: stored, machine: machine, committed: true)
+                await record(connector.name, stats: stats, stored: stored)
             }
         case .ready:
             report.outcome = .failed("stopped")
@@ -311,17 +318,15 @@ public final class Puller: Sendable {
         return counts
     }
 
-    /// Writes the run's figures and its failure without moving its place: the progress last committed stays.
-    private func record(_ connector: String, stats: Stats, failure: String, stored: JSON, machine: PollMachine, committed: Bool) async {
+    /// Writes the run's figures without moving its place: the progress last committed stays.
+    private func record(_ connector: String, stats: Stats, stored: JSON) async {
         guard let store = stateStore else { return }
         var current = (try? await store.pullState(connector))?.state ?? stored
-        var figures = stats
-        figures.lastError = failure
         if case .object(var object) = current {
-            object["stats"] = figures.json
+            object["stats"] = stats.json
             current = .object(object)
         } else {
-            current = ["stats": figures.json]
+            current = ["stats": stats.json]
         }
         do {
             try await store.setPullState(current, of: connector)
@@ -472,14 +477,7 @@ public final class Puller: Sendable {
         failed.outcome = .failed(reason)
         var figures = stats
         figures.failed(reason)
-        var state = (try? await stateStore?.pullState(name))?.state ?? stored
-        if case .object(var object) = state {
-            object["stats"] = figures.json
-            state = .object(object)
-        } else {
-            state = ["stats": figures.json]
-        }
-        try? await stateStore?.setPullState(state, of: name)
+        await record(name, stats: figures, stored: stored)
         return failed
     }
 
