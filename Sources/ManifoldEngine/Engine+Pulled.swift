@@ -42,15 +42,11 @@ extension Engine {
         let plan = self.plan, router = self.router
         let received = Date()
         let traceIDs = records.map { _ in TraceContext.newTraceID() }
-        let routed: [(jobs: [NewJob]?, quarantine: String?)] = await ExpressionThreads.run {
+        let routed: [RoutedOutcome] = await ExpressionThreads.run {
             zip(records, traceIDs).map { record, traceID in
-                if let reason = record.quarantine { return (nil, reason) }
-                do {
-                    return (try router.route(connector: connector, payload: record.payload, headers: [], traceID: traceID,
-                                             directory: self.runtime?.endpoints), nil)
-                } catch {
-                    return (nil, "routing failed: \(error)")
-                }
+                if let reason = record.quarantine { return RoutedOutcome(jobs: nil, quarantine: reason) }
+                return self.routeEvent(connector: connector, payload: record.payload, headers: [], eventID: record.eventID,
+                                       traceID: traceID, router: router)
             }
         }
         let events = zip(records, routed).map { record, routed in
@@ -58,7 +54,8 @@ extension Engine {
             if let reason = routed.quarantine { detail["reason"] = .string(reason) }
             if let origin = record.origin { detail["from"] = origin }
             var event = NewEvent(
-                connector: connector, eventID: record.eventID, eventType: record.eventType, planVersion: plan.version,
+                connector: connector, eventID: record.eventID, eventType: record.eventType,
+                planVersion: routed.planVersion ?? plan.version,
                 receivedAt: received, contentType: "json", headers: [], body: Array(record.payload.serialized().utf8),
                 remoteAddress: kind, status: routed.quarantine == nil ? .received : .quarantined,
                 detail: detail.isEmpty ? nil : .object(detail),
@@ -71,6 +68,7 @@ extension Engine {
         for (index, outcome) in outcomes.enumerated() {
             switch outcome {
             case .stored(let id):
+                await keepShadow(routed[index].shadow)
                 let quarantined = routed[index].quarantine != nil
                 metrics.received(connector, .accepted(quarantined: quarantined), at: received)
                 if quarantined { counts.quarantined += 1 } else { counts.stored += 1 }

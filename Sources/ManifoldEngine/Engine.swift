@@ -35,6 +35,11 @@ public final class Engine: Sendable {
     private let lastStoreFailure = Mutex<(at: Date, error: String)?>(nil)
     static let failureMemory: TimeInterval = 30
 
+    /// The rollouts of candidate versions running beside the current ones.
+    public let rollouts = RolloutCenter()
+    /// The resolver of the running plan (a rollout's candidate resolves its secrets with it).
+    private let resolver: Mutex<ConfigResolver>
+
     /// Sets the plan up: every secret and public URL must resolve, or this throws naming the connector and what is missing.
     public init(plan: Plan, store: any EventStore, resolver: ConfigResolver, logger: Logger,
                 runtime: DeliveryRuntime? = nil, admin: AdminAPI? = nil, metrics: EngineMetrics = EngineMetrics(),
@@ -42,7 +47,9 @@ public final class Engine: Sendable {
     {
         self.admin = admin
         self.tracer = tracer
+        self.resolver = Mutex(resolver)
         runtime?.attach(metrics)
+        runtime?.attach(rollouts)
         let (routing, delivery) = try Self.prepare(plan, resolver: resolver, runtime: runtime)
         if let delivery { runtime?.install(delivery) }
         self.routing = Mutex(routing)
@@ -59,6 +66,7 @@ public final class Engine: Sendable {
     @discardableResult
     public func apply(_ plan: Plan, resolver: ConfigResolver) throws(SetupError) -> Plan {
         let (next, delivery) = try Self.prepare(plan, resolver: resolver, runtime: runtime)
+        self.resolver.withLock { $0 = resolver }
         // Lanes first: a job routed by the new plan finds its lane.
         if let delivery { runtime?.install(delivery) }
         let previous = routing.withLock { routing in
@@ -187,15 +195,16 @@ public final class Engine: Sendable {
     private enum Evaluated: Sendable {
         case handshake(HandshakeAnswer)
         case refused(Reply)
-        case admitted(AdmittedEvent, jobs: [NewJob]?, quarantine: String?)
+        case admitted(AdmittedEvent, RoutedOutcome)
         /// A batch's events, each routed (or with its reason to quarantine it).
         case batch([Routed])
     }
 
     private struct Routed: Sendable {
         var event: AdmittedEvent
-        var jobs: [NewJob]?
-        var quarantine: String?
+        var outcome: RoutedOutcome
+        var jobs: [NewJob]? { outcome.jobs }
+        var quarantine: String? { outcome.quarantine }
     }
 
     /// Verifies, parses and routes `request`: the connector's expressions run here (event id, conditions, a
@@ -215,32 +224,97 @@ public final class Engine: Sendable {
             return .refused(Reply(refusal))
         case .success(let events):
             guard !isBatch, let event = events.first else {
-                return .batch(events.map { event in
-                    let (jobs, quarantine) = routed(event, on: route, traceID: traceID)
-                    return Routed(event: event, jobs: jobs, quarantine: quarantine)
-                })
+                return .batch(events.map { event in Routed(event: event, outcome: routed(event, on: route, traceID: traceID)) })
             }
             admitted = event
         }
-        let (jobs, quarantine) = routed(admitted, on: route, traceID: traceID)
-        return .admitted(admitted, jobs: jobs, quarantine: quarantine)
+        return .admitted(admitted, routed(admitted, on: route, traceID: traceID))
+    }
+
+    /// What routing an event came to: its jobs (or the reason to quarantine it), the plan version that routed it when a
+    /// rollout's candidate did, and the calls to record for a shadow rollout.
+    struct RoutedOutcome: Sendable {
+        var jobs: [NewJob]?
+        var quarantine: String?
+        var planVersion: String?
+        var shadow: [ShadowCall] = []
     }
 
     /// An event's jobs, made by its routes, or the reason to quarantine it.
-    private func routed(_ admitted: AdmittedEvent, on route: Route, traceID: String) -> (jobs: [NewJob]?, quarantine: String?) {
+    private func routed(_ admitted: AdmittedEvent, on route: Route, traceID: String) -> RoutedOutcome {
         // Routing: the jobs are stored with the event, in one transaction; a route that cannot be evaluated
         // quarantines the event (bad data).
-        var quarantine = admitted.quarantine
-        var jobs: [NewJob]?
-        if quarantine == nil, let payload = admitted.payload {
-            do {
-                jobs = try route.router.route(connector: admitted.connector, payload: payload, headers: admitted.headers.fields,
-                                              traceID: traceID, directory: runtime?.endpoints)
-            } catch {
-                quarantine = "routing failed: \(error)"
-            }
+        if let quarantine = admitted.quarantine { return RoutedOutcome(jobs: nil, quarantine: quarantine) }
+        guard let payload = admitted.payload else { return RoutedOutcome(jobs: nil, quarantine: nil) }
+        return routeEvent(connector: admitted.connector, payload: payload, headers: admitted.headers.fields,
+                          eventID: admitted.eventID, traceID: traceID, router: route.router)
+    }
+
+    /// Routes one event by the version its rollout (if any) picks: the current version's routes, a canary's candidate
+    /// routes (its jobs pinned to the candidate's plan), or the current's with a shadow candidate's calls mapped beside.
+    func routeEvent(connector: String, payload: JSON, headers: [(name: String, value: String)], eventID: String, traceID: String,
+                    router: Router) -> RoutedOutcome
+    {
+        let choice = rollouts.choose(connector, payload: payload, eventID: eventID)
+        let active: RolloutCenter.Active? = switch choice {
+        case .current: nil
+        case .candidate(let rollout): rollout
+        case .shadow: nil
         }
-        return (jobs, quarantine)
+        do {
+            let jobs = try (active?.router ?? router).route(connector: connector, payload: payload, headers: headers, traceID: traceID,
+                                                            directory: runtime?.endpoints, pinsPlan: active != nil)
+            var outcome = RoutedOutcome(jobs: jobs, quarantine: nil, planVersion: active?.plan.version)
+            if case .shadow(let rollout) = choice {
+                outcome.shadow = shadowCalls(rollout, connector: connector, current: jobs, payload: payload, headers: headers,
+                                             eventID: eventID, traceID: traceID)
+            }
+            return outcome
+        } catch {
+            if let active { rollouts.candidateQuarantined(connector, reason: "routing failed: \(error)") }
+            return RoutedOutcome(jobs: nil, quarantine: "routing failed: \(error)", planVersion: active?.plan.version)
+        }
+    }
+
+    /// What the current version and a shadow candidate send (or would send) for one event, mapped now, never sent.
+    private func shadowCalls(_ rollout: RolloutCenter.Active, connector: String, current: [NewJob], payload: JSON,
+                             headers: [(name: String, value: String)], eventID: String, traceID: String) -> [ShadowCall]
+    {
+        func record(_ calls: [PreviewedCall], arm: String) -> [ShadowCall] {
+            calls.map { ShadowCall(rollout: rollout.record.id, event: eventID, arm: arm, route: $0.route, call: $0.call, request: $0.request) }
+        }
+        var shadow = record(runtime?.plan?.preview(current, connector: connector, vendorEventID: eventID, payload: payload, headers: headers) ?? [],
+                            arm: "current")
+        do {
+            let candidate = try rollout.router.route(connector: connector, payload: payload, headers: headers, traceID: traceID)
+            shadow += record(rollout.delivery.preview(candidate, connector: connector, vendorEventID: eventID, payload: payload,
+                                                      headers: headers), arm: "candidate")
+        } catch {
+            shadow.append(ShadowCall(rollout: rollout.record.id, event: eventID, arm: "candidate", route: "*", call: "*",
+                                     request: ["quarantined": .string("routing failed: \(error)")]))
+        }
+        return shadow
+    }
+
+    /// Records a shadow rollout's calls, when there are any (a shadow's record is not the event: a failure is logged).
+    func keepShadow(_ calls: [ShadowCall]) async {
+        guard !calls.isEmpty, let store = store as? any RolloutStore else { return }
+        do {
+            try await store.recordShadow(calls)
+        } catch {
+            logger.error("recording a shadow rollout's calls failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Reads the rollouts from the store and runs the active ones against the running plan.
+    public func refreshRollouts() async {
+        guard let store = store as? any RolloutStore else { return }
+        do {
+            let records = try await store.rollouts()
+            rollouts.install(records, plan: plan, resolver: resolver.withLock { $0 }, runtime: runtime)
+        } catch {
+            logger.error("reading the rollouts failed", metadata: ["error": "\(error)"])
+        }
     }
 
     private func admit(_ request: WebhookRequest, on route: Route, receivedAt received: Date, traceID: String) async -> Reply {
@@ -250,25 +324,26 @@ public final class Engine: Sendable {
             defer { self.evaluating.subtract(1, ordering: .relaxed) }
             return self.evaluate(request, on: route, receivedAt: received, traceID: traceID)
         }
-        let admitted: AdmittedEvent, jobs: [NewJob]?, quarantine: String?
+        let admitted: AdmittedEvent, outcome: RoutedOutcome
         switch evaluated {
         case .handshake(let answer): return await answered(answer, request: request, on: route, receivedAt: received, traceID: traceID)
         case .refused(let reply): return reply
-        case .admitted(let event, let routed, let reason): (admitted, jobs, quarantine) = (event, routed, reason)
+        case .admitted(let event, let routed): (admitted, outcome) = (event, routed)
         case .batch(let events): return await stored(events, request: request, on: route, receivedAt: received, traceID: traceID)
         }
+        let (jobs, quarantine) = (outcome.jobs, outcome.quarantine)
         let event = NewEvent(
             connector: admitted.connector, eventID: admitted.eventID, eventType: admitted.eventType,
-            planVersion: route.planVersion, receivedAt: received, contentType: admitted.contentType.rawValue,
+            planVersion: outcome.planVersion ?? route.planVersion, receivedAt: received, contentType: admitted.contentType.rawValue,
             headers: admitted.headers.fields, body: admitted.body, remoteAddress: request.remoteAddress,
             status: quarantine == nil ? .received : .quarantined,
             detail: quarantine.map { .object(JSONObject([("reason", .string($0))])) },
             // Leased to this engine and held in memory while their lanes have room; otherwise stored unleased, for
             // the sweep to claim as the lanes drain (memory stays bounded whatever the backlog).
             jobs: jobs, lease: jobs.flatMap { $0.isEmpty ? nil : runtime?.leaseForNewJobs(lanes: $0.map(\.lane)) })
-        let outcome: AppendOutcome
+        let stored: AppendOutcome
         do {
-            outcome = try await store.append(event)
+            stored = try await store.append(event)
             lastStoreFailure.withLock { $0 = nil }
         } catch {
             lastStoreFailure.withLock { $0 = (now(), "\(error)") }
@@ -278,12 +353,13 @@ public final class Engine: Sendable {
             return .error(503, "unavailable", "the event could not be stored; retry later")
         }
         var metadata: Logger.Metadata = [
-            "connector": "\(admitted.connector)", "event": "\(outcome.id)", "event_id": "\(admitted.eventID)",
+            "connector": "\(admitted.connector)", "event": "\(stored.id)", "event_id": "\(admitted.eventID)",
             "trace_id": "\(traceID)",
         ]
         if let type = admitted.eventType { metadata["event_type"] = "\(type)" }
-        switch outcome {
+        switch stored {
         case .stored(let id):
+            await keepShadow(outcome.shadow)
             metrics.received(admitted.connector, .accepted(quarantined: quarantine != nil), at: received)
             if let jobs, !jobs.isEmpty, event.lease != nil, let runtime, let payload = admitted.payload {
                 runtime.enqueue(jobs, eventStoreID: id, connector: admitted.connector, vendorEventID: admitted.eventID,
@@ -312,7 +388,7 @@ public final class Engine: Sendable {
         let events = batch.map { item in
             NewEvent(
                 connector: item.event.connector, eventID: item.event.eventID, eventType: item.event.eventType,
-                planVersion: route.planVersion, receivedAt: received, contentType: item.event.contentType.rawValue,
+                planVersion: item.outcome.planVersion ?? route.planVersion, receivedAt: received, contentType: item.event.contentType.rawValue,
                 headers: item.event.headers.fields, body: item.event.body, remoteAddress: request.remoteAddress,
                 status: item.quarantine == nil ? .received : .quarantined,
                 detail: item.quarantine.map { .object(JSONObject([("reason", .string($0))])) },
@@ -334,6 +410,7 @@ public final class Engine: Sendable {
             let item = batch[index], event = events[index]
             switch outcome {
             case .stored(let id):
+                await keepShadow(item.outcome.shadow)
                 metrics.received(connector, .accepted(quarantined: item.quarantine != nil), at: received)
                 if item.quarantine != nil { counts.quarantined += 1 } else { counts.stored += 1 }
                 if let jobs = item.jobs, !jobs.isEmpty, event.lease != nil, let runtime, let payload = item.event.payload {

@@ -110,6 +110,9 @@ public final class SQLiteEventStore: EventStore {
         migrator.registerMigration("6 pull sources' state") { db in
             try db.execute(sql: Self.pullStateSchema)
         }
+        migrator.registerMigration("7 rollouts and applied plans") { db in
+            try db.execute(sql: Self.rolloutSchema)
+        }
         return migrator
     }
 
