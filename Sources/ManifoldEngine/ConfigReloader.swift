@@ -58,6 +58,13 @@ public actor ConfigReloader {
                 let diff = PlanDiff(old: running, new: plan)
                 outcome = finished(diff.isEmpty && plan.version == running.version ? .unchanged : .applied, trigger: trigger,
                                    started: started, diff: diff, diagnostics: [])
+                if plan.version != running.version, let store = engine.store as? any RolloutStore {
+                    do {
+                        try await store.recordApplied(version: plan.version, trigger: trigger, summary: diff.summary)
+                    } catch {
+                        logger.error("recording the applied plan failed", metadata: ["plan": "\(plan.version)", "error": "\(error)"])
+                    }
+                }
                 if !sources.isEmpty, plan.version != running.version {
                     do {
                         try await keepSources(plan.version, sources)

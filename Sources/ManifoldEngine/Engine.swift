@@ -36,7 +36,7 @@ public final class Engine: Sendable {
     static let failureMemory: TimeInterval = 30
 
     /// The rollouts of candidate versions running beside the current ones.
-    public let rollouts = RolloutCenter()
+    public let rollouts: RolloutCenter
     /// The resolver of the running plan (a rollout's candidate resolves its secrets with it).
     private let resolver: Mutex<ConfigResolver>
 
@@ -48,6 +48,7 @@ public final class Engine: Sendable {
         self.admin = admin
         self.tracer = tracer
         self.resolver = Mutex(resolver)
+        rollouts = RolloutCenter(metrics: metrics)
         runtime?.attach(metrics)
         runtime?.attach(rollouts)
         let (routing, delivery) = try Self.prepare(plan, resolver: resolver, runtime: runtime)
@@ -304,6 +305,33 @@ public final class Engine: Sendable {
         } catch {
             logger.error("recording a shadow rollout's calls failed", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// One look at the rollouts: the store's (a share set, a rollout started or ended elsewhere) run from now on, and a
+    /// canary its guard condemns is rolled back in the store (logged as `auto-rollback`). Returns the rollbacks made.
+    public func checkRollouts(now: Date = Date()) async -> [(connector: String, reason: String)] {
+        await refreshRollouts()
+        guard let store = store as? any RolloutStore else { return [] }
+        var done: [(String, String)] = []
+        for (rollout, reason) in rollouts.judge(at: now) {
+            do {
+                let id = rollout.record.id
+                _ = try await store.changeRollout(rollout.record.connector, action: "rollback", by: "auto-rollback",
+                                                  detail: ["reason": .string(reason)]) { record in
+                    guard record.id == id else { return }
+                    record.status = .rolledBack
+                    record.endedReason = reason
+                }
+                done.append((rollout.record.connector, reason))
+                logger.error("rollout rolled back", metadata: ["connector": "\(rollout.record.connector)", "rollout": "\(id)",
+                                                               "reason": "\(reason)"])
+                metrics.rolledBack(rollout.record.connector)
+            } catch {
+                logger.error("rolling a rollout back failed", metadata: ["connector": "\(rollout.record.connector)", "error": "\(error)"])
+            }
+        }
+        if !done.isEmpty { await refreshRollouts() }
+        return done
     }
 
     /// Reads the rollouts from the store and runs the active ones against the running plan.

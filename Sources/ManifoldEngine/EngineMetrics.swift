@@ -139,6 +139,21 @@ public final class EngineMetrics: Sendable, DeliveryMonitor {
         registry.makeGauge(descriptor: Metric.pullFailingRuns.descriptor, labels: [("connector", connector)]).set(to: Double(failing))
     }
 
+    /// A canary rolled back by its guard.
+    func rolledBack(_ connector: String) {
+        counter(.rolloutRollbacksTotal, [("connector", connector)]).increment()
+    }
+
+    /// An event of a connector under rollout, by the version its key chose.
+    func rolloutEvent(_ connector: String, version: String) {
+        counter(.rolloutEventsTotal, [("connector", connector), ("version", version)]).increment()
+    }
+
+    /// An attempt of a connector under rollout, by version and class.
+    func rolloutAttempt(_ connector: String, version: String, errorClass: String) {
+        counter(.rolloutAttemptsTotal, [("connector", connector), ("version", version), ("class", errorClass)]).increment()
+    }
+
     /// A pull's run: counted by outcome, with its pages and the 429s it waited out.
     func pulled(_ connector: String, _ report: Puller.Report) {
         let outcome: String
@@ -298,7 +313,7 @@ extension [JobCount] {
 
 /// Every metric the engine serves: `manifold_` + name + unit, with its help.
 enum Metric: Hashable, Sendable {
-    case eventsReceivedTotal, eventsVerifiedTotal, eventsRejectedTotal, eventsDuplicateTotal, eventsQuarantinedTotal, handshakesTotal, deliveryAttemptsTotal, jobsCompletedTotal, deliveryDurationSeconds, eventToDeliverySeconds, rateLimitWaitsTotal, rateLimitWaitSecondsTotal, laneQueueDepth, laneInFlight, laneOldestJobAgeSeconds, circuitBreakerState, deadLetters, quarantinedJobs, alertNotificationsTotal, alertSinkFailuresTotal, alertsFiring, configReloadsTotal, configLastReloadSuccessful, endpointsDisabledTotal, pullRunsTotal, pullPagesTotal, pullRateLimitedTotal, pullFailingRuns
+    case eventsReceivedTotal, eventsVerifiedTotal, eventsRejectedTotal, eventsDuplicateTotal, eventsQuarantinedTotal, handshakesTotal, deliveryAttemptsTotal, jobsCompletedTotal, deliveryDurationSeconds, eventToDeliverySeconds, rateLimitWaitsTotal, rateLimitWaitSecondsTotal, laneQueueDepth, laneInFlight, laneOldestJobAgeSeconds, circuitBreakerState, deadLetters, quarantinedJobs, alertNotificationsTotal, alertSinkFailuresTotal, alertsFiring, configReloadsTotal, configLastReloadSuccessful, endpointsDisabledTotal, pullRunsTotal, pullPagesTotal, pullRateLimitedTotal, pullFailingRuns, rolloutRollbacksTotal, rolloutAttemptsTotal, rolloutEventsTotal
 
     var descriptor: MetricNameDescriptor {
         let (name, unit, help) = switch self {
@@ -309,6 +324,9 @@ enum Metric: Hashable, Sendable {
         case .pullPagesTotal: ("pull_pages", "total", "Pages a poll read.")
         case .pullRateLimitedTotal: ("pull_rate_limited", "total", "429 answers a poll waited out (the run paused, then went on).")
         case .pullFailingRuns: ("pull_failing", "runs", "Runs in a row a pulled connector failed (0 once a run finishes).")
+        case .rolloutRollbacksTotal: ("rollout_rollbacks", "total", "Canaries rolled back by their guard (failing more than the current version, or quarantining).")
+        case .rolloutAttemptsTotal: ("rollout_attempts", "total", "Delivery attempts of a connector under rollout, by version (current, candidate) and class.")
+        case .rolloutEventsTotal: ("rollout_events", "total", "Events of a connector under rollout, by the version its key chose (current, candidate).")
         case .eventsDuplicateTotal: ("events_duplicate", "total", "Verified events already stored (a vendor's redelivery): acknowledged, not stored again.")
         case .handshakesTotal: ("webhook_handshakes", "total", "Vendor handshakes (challenges) answered in the request: recorded, never delivered.")
         case .eventsQuarantinedTotal: ("events_quarantined", "total", "Events stored as quarantined at the door (unparseable body, routing failed).")

@@ -22,6 +22,8 @@ public final class RolloutCenter: DeliveryMonitor, Sendable {
         let router: Router
         let delivery: DeliveryPlan
         let stickBy: JSONataExpression?
+        /// The running plan it was compiled against.
+        let basePlanVersion: String
     }
 
     /// Where an event goes.
@@ -54,7 +56,11 @@ public final class RolloutCenter: DeliveryMonitor, Sendable {
         }
     }
 
-    public init() {}
+    let metrics: EngineMetrics?
+
+    public init(metrics: EngineMetrics? = nil) {
+        self.metrics = metrics
+    }
 
     /// The rollouts running now, by connector.
     public var running: [String: Active] { active.withLock { $0 } }
@@ -70,7 +76,16 @@ public final class RolloutCenter: DeliveryMonitor, Sendable {
     public func install(_ records: [RolloutRecord], plan: Plan, resolver: ConfigResolver, runtime: DeliveryRuntime?) {
         var next: [String: Active] = [:]
         var found: [String: String] = [:]
+        let previous = running
         for record in records where record.status == .active {
+            // Compiled already against this plan: only its share or log may have changed.
+            if let known = previous[record.connector], known.record.id == record.id, known.record.candidateText == record.candidateText,
+               known.basePlanVersion == plan.version
+            {
+                next[record.connector] = Active(record: record, plan: known.plan, router: known.router, delivery: known.delivery,
+                                                stickBy: known.stickBy, basePlanVersion: known.basePlanVersion)
+                continue
+            }
             guard plan.connector(named: record.connector) != nil else {
                 found[record.id] = "the running plan has no connector \(record.connector)"
                 continue
@@ -90,7 +105,7 @@ public final class RolloutCenter: DeliveryMonitor, Sendable {
                 let delivery = try DeliveryPlan(plan: candidatePlan, resolver: resolver, tokens: runtime?.tokens ?? OAuth2TokenCache())
                 let stickBy = try record.stickBy.map { try JSONataExpression($0) }
                 next[record.connector] = Active(record: record, plan: candidatePlan, router: try Router(plan: candidatePlan),
-                                                delivery: delivery, stickBy: stickBy)
+                                                delivery: delivery, stickBy: stickBy, basePlanVersion: plan.version)
                 runtime?.pin(delivery)
             } catch {
                 found[record.id] = "the candidate cannot run: \(error)"
@@ -128,6 +143,7 @@ public final class RolloutCenter: DeliveryMonitor, Sendable {
 
     private func count(_ connector: String, _ arm: RollbackGuard.Arm) {
         figures.withLock { $0[connector, default: [:]][arm, default: ArmFigures()].events += 1 }
+        metrics?.rolloutEvent(connector, version: arm.rawValue)
     }
 
     /// The candidate quarantined an event (its routes could not be evaluated on it).
@@ -148,6 +164,7 @@ public final class RolloutCenter: DeliveryMonitor, Sendable {
         else { return }
         let failed = report.errorClass != "delivered"
         let connector = report.job.connector
+        metrics?.rolloutAttempt(connector, version: arm.rawValue, errorClass: report.errorClass)
         figures.withLock { figures in
             var arms = figures[connector, default: [:]]
             var figure = arms[arm, default: ArmFigures()]

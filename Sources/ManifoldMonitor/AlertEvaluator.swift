@@ -240,7 +240,7 @@ public struct AlertEvaluator: Sendable {
                 guard age > rule.threshold else { return nil }
                 return (key, (age, String(format: "the oldest queued event has waited %.0f s (alert after %.0f s); %d queued",
                                           age, rule.threshold, snapshot.lanes[lane]?.queued ?? 0)))
-            case .throughputDrop, .quarantinedEvents, .endpointDisabled, .pullFailing:
+            case .throughputDrop, .quarantinedEvents, .endpointDisabled, .pullFailing, .rolloutRolledBack:
                 return nil
             }
         }

@@ -70,6 +70,8 @@ public enum PrometheusRules {
             return "sum by (connector) (increase(manifold_events_quarantined_total\(matchers(rule))[\(window)])) > \(number(rule.threshold))"
         case .pullFailing:
             return "manifold_pull_failing_runs\(matchers(rule)) >= \(number(rule.threshold))"
+        case .rolloutRolledBack:
+            return "sum by (connector) (increase(manifold_rollout_rollbacks_total\(matchers(rule))[\(window)])) > 0"
         }
     }
 
@@ -86,6 +88,7 @@ public enum PrometheusRules {
         case .endpointDisabled: "\(subject): a customer's endpoint was disabled after failing"
         case .quarantinedEvents: "\(subject): events quarantined at ingress over \(window) (a payload that breaks its contract?)"
         case .pullFailing: "\(subject): \(number(rule.threshold)) or more runs in a row failed (manifold poll status)"
+        case .rolloutRolledBack: "\(subject): a canary was rolled back by its guard (manifold rollout status)"
         }
     }
 }

@@ -76,6 +76,8 @@ public struct AlertRule: Sendable, Equatable {
         case endpointDisabled = "endpoint_disabled"
         /// A pulled connector whose last `runs` runs failed.
         case pullFailing = "pull_failing"
+        /// A canary rolled back by its guard (announced, not evaluated).
+        case rolloutRolledBack = "rollout_rolled_back"
     }
 
     public enum Severity: String, Sendable, Equatable {
@@ -108,5 +110,7 @@ public struct AlertRule: Sendable, Equatable {
     }
 
     /// Whether it watches a lane (`connector/target`) rather than a connector's events.
-    public var watchesLanes: Bool { ![.throughputDrop, .quarantinedEvents, .endpointDisabled, .pullFailing].contains(kind) }
+    public var watchesLanes: Bool {
+        ![.throughputDrop, .quarantinedEvents, .endpointDisabled, .pullFailing, .rolloutRolledBack].contains(kind)
+    }
 }

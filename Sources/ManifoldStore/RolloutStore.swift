@@ -285,3 +285,15 @@ extension SQLiteEventStore: RolloutStore {
                        arguments: [rollout.connector, rollout.id, at, action, by, detail?.serialized()])
     }
 }
+
+extension SQLiteEventStore {
+    /// The sources kept with a plan version, read now (for commands that are not async).
+    public func keptSources(version: String) throws -> [PlanSource]? {
+        try database.read { db in
+            guard let text = try String.fetchOne(db, sql: "SELECT sources FROM plans WHERE version = ?", arguments: [version]),
+                  let list = (try? JSONParser.parse(text))?.arrayValue
+            else { return nil }
+            return list.map { PlanSource(path: $0["path"]?.stringValue ?? "", text: $0["text"]?.stringValue ?? "") }
+        }
+    }
+}

@@ -3,6 +3,7 @@ import Foundation
 import ManifoldCompiler
 import ManifoldDiff
 import ManifoldPlan
+import ManifoldStore
 
 /// `manifold diff`: what changed in behaviour between two sets of connectors, for a reviewer or a CI gate.
 struct DiffCommand: ParsableCommand, OutputCommand {
@@ -51,6 +52,9 @@ struct DiffCommand: ParsableCommand, OutputCommand {
     @Option(help: "Colour the text output: auto (when a terminal, unless NO_COLOR is set), always or never.")
     var color: Colour = .auto
 
+    @Option(help: "Read sides named by plan version (sha256:..., see `manifold history`) from this event store's kept plans.")
+    var store: String?
+
     func validate() throws {
         if git != nil, sides.count > 1 { throw ValidationError("with --git, name at most one PATH (got \(sides.count))") }
         if git == nil, sides.count != 2 { throw ValidationError("name two sides, OLD and NEW (or use --git REF [PATH])") }
@@ -64,8 +68,8 @@ struct DiffCommand: ParsableCommand, OutputCommand {
                 oldFiles = try GitSources.files(at: git, path: path)
                 newFiles = FileManager.default.fileExists(atPath: path) ? try SourceLoader.load(paths: [path]) : []
             } else {
-                oldFiles = try SourceLoader.load(paths: [sides[0]])
-                newFiles = try SourceLoader.load(paths: [sides[1]])
+                oldFiles = try side(sides[0])
+                newFiles = try side(sides[1])
             }
         } catch let failure as SourceLoader.Failure {
             return .failure(failure.description)
@@ -93,6 +97,17 @@ struct DiffCommand: ParsableCommand, OutputCommand {
         let threshold = PlanChange.Severity(rawValue: failOn.rawValue)!
         let fails = diff.highestSeverity.map { $0 >= threshold } ?? false
         return CommandOutput(standardOutput: rendered, status: fails ? 1 : 0)
+    }
+
+    /// A side: files or a directory, or a kept plan version from `--store`.
+    private func side(_ text: String) throws -> [SourceFile] {
+        guard text.hasPrefix("sha256:"), let store else { return try SourceLoader.load(paths: [text]) }
+        let opened = try SQLiteEventStore(path: store, create: false)
+        defer { opened.close() }
+        guard let sources = try opened.keptSources(version: text), !sources.isEmpty else {
+            throw StoreError("the sources of \(text) are not kept in \(store) (see `manifold history`)")
+        }
+        return sources.map { SourceFile(path: $0.path, text: $0.text) }
     }
 
     /// Whether to colour: as asked, or when standard output is a terminal and NO_COLOR is not set.

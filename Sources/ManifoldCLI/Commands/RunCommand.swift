@@ -236,6 +236,8 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
                                 logger: Logger(label: "manifold.alerts"), dashboardURL: configuration.dashboardURL)
             }
             if !sources.isEmpty { try await eventStore.keepPlan(version: plan.version, sources: sources) }
+            try await eventStore.recordApplied(version: plan.version, trigger: "start",
+                                               summary: "\(plan.connectors.count) connector\(plan.connectors.count == 1 ? "" : "s")")
             let (metricsOfEngine, center) = (engine.metrics, alerts)
             endpoints.whenDisabled { disabled in
                 logger.warning("endpoint disabled", metadata: ["endpoint": "\(disabled.endpoint)", "tenant": "\(disabled.tenant)",
@@ -262,6 +264,25 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
             engine.whenPlanApplied { puller.sync() }
             puller.sync()
         }
+        // Rollouts: those in the store run from the start; a reload recompiles their candidates against the new plan;
+        // every second the store's changes (a share set, a promote elsewhere) are taken and the canaries judged.
+        await engine.refreshRollouts()
+        engine.whenPlanApplied { Task { await engine.refreshRollouts() } }
+        let watching = Task { [alerts] in
+            while !Task.isCancelled {
+                for (connector, reason) in await engine.checkRollouts() {
+                    let now = Date()
+                    alerts?.announce(AlertNotification(
+                        status: .firing, rule: "rollout-rolled-back", kind: .rolloutRolledBack, severity: .critical,
+                        connector: connector, target: nil,
+                        summary: "the canary of \(connector) was rolled back: \(reason); every event goes to the current version "
+                            + "(`manifold rollout status \(connector)`)",
+                        value: 1, threshold: 0, startedAt: now, at: now, sinks: nil))
+                }
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+        defer { watching.cancel() }
         defer { puller.stop() }
         let (host, port) = Self.address(listen)!
         let (connectors, environmentFile) = (options.connectors, options.environmentFile)

@@ -583,6 +583,7 @@ struct DocsSite {
             return (rule.threshold < 1 ? "any event" : "more than \(Int(rule.threshold)) events") + " quarantined at the door over \(window)\(hold)"
         case .endpointDisabled: return "a customer's endpoint is disabled after failing"
         case .pullFailing: return "\(Int(rule.threshold)) runs in a row fail (the API refuses, a page repeats, the folder cannot be read)\(hold)"
+        case .rolloutRolledBack: return "a canary is rolled back by its guard"
         }
     }
 
@@ -594,6 +595,7 @@ struct DocsSite {
         case .quarantinedEvents: "playbook-quarantined"
         case .endpointDisabled: "playbook-endpoint-disabled"
         case .pullFailing: "playbook-pull-failing"
+        case .rolloutRolledBack: "playbook-vendor-failing"
         }
     }
 

@@ -84,6 +84,7 @@ private struct ConfigurationReader {
         case .quarantinedEvents: (item["above"]?.numberValue ?? 0, 0)
         case .endpointDisabled: (0, 0)
         case .pullFailing: (item["runs"]?.numberValue ?? 3, 0)
+        case .rolloutRolledBack: (0, 0)
         }
         var rule = AlertRule(name: item["name"]?.stringValue ?? kind.rawValue, kind: kind, threshold: threshold, minimum: minimum)
         rule.connector = item["connector"]?.stringValue
