@@ -166,6 +166,40 @@ import Testing
         await setup.close()
     }
 
+    @Test(.timeLimit(.minutes(2)))
+    func aCanaryThatMakesTheVendorRefuseIsRolledBackAndEveryLaterEventIsTheCurrents() async throws {
+        let bad = Self.connector(body: #"{ id: "{% id %}", email: "{% email %}", bad: true }"#, version: 2)
+        let setup = try await Self.setup { _ in
+            var record = Self.record(.canary, basisPoints: 5000)
+            record.candidateText = bad
+            return record
+        }
+        for index in 0..<40 { #expect(await setup.post("r\(index)") == 200) }
+        try await setup.settle(calls: 40)
+        // Every attempt recorded, then judged: the candidate's are all 400s, the current's all delivered.
+        let deadline = ContinuousClock.now + .seconds(60)
+        var rolledBack: [(connector: String, reason: String)] = []
+        while rolledBack.isEmpty, ContinuousClock.now < deadline {
+            rolledBack = await setup.engine.checkRollouts()
+            if rolledBack.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(rolledBack.first?.connector == "orders")
+        #expect(rolledBack.first?.reason.contains("against the current's 0 of") == true, "\(rolledBack)")
+        #expect(try await setup.store.rollouts().first?.status == .rolledBack)
+        #expect(try await setup.store.rolloutLog(connector: "orders").last?.by == "auto-rollback")
+        #expect(setup.engine.rollouts.running.isEmpty)
+        #expect(await setup.engine.scrape().contains(#"manifold_rollout_rollbacks_total{connector="orders"} 1"#))
+        // From now on every event is the current version's.
+        let before = setup.transport.calls.withLock { $0.count }
+        for index in 40..<60 { #expect(await setup.post("r\(index)") == 200) }
+        try await setup.settle(calls: before + 20)
+        #expect(setup.transport.bodies().suffix(20).allSatisfy { $0["bad"] == nil })
+        // The current version's deliveries were all made; the candidate's refused ones are dead letters to replay.
+        let current = setup.transport.bodies().filter { $0["bad"] == nil }.count
+        #expect(current == 60 - (0..<40).filter { RolloutSplit.toCandidate("r\($0)", basisPoints: 5000) }.count)
+        await setup.close()
+    }
+
     @Test func theSplitIsStableAndItsShareHoldsOverManyKeys() {
         #expect(RolloutSplit.bucket("evt_1") == RolloutSplit.bucket("evt_1"))
         let chosen = (0..<10_000).filter { RolloutSplit.toCandidate("evt_\($0)", basisPoints: 1000) }.count
