@@ -2,6 +2,8 @@ public import Foundation
 import JSONValue
 public import ManifoldDelivery
 import ManifoldIngress
+import ManifoldCompiler
+import ManifoldPlan
 public import ManifoldStore
 
 /// The admin HTTP API: dead letters and replays, as the CLI offers them, for an operator or a tool that cannot
@@ -23,6 +25,9 @@ public import ManifoldStore
 ///   PATCH /admin/endpoints/{id}  {"url", "event_types", "headers", "rate_limit"}
 ///   POST /admin/endpoints/{id}/disable {"reason"} | /enable {"replay": bool} | /rotate {"overlap": "24h"} | /ping
 ///   DELETE /admin/endpoints/{id}
+///   GET  /admin/rollouts                              rollouts (active and ended), with each version's figures
+///   POST /admin/rollouts/{connector}  {"candidate": YAML, "share": 10, "mode": "canary"|"shadow", "stick_by": expr}
+///   POST /admin/rollouts/{connector}/share {"share": 25} | /rollback {"reason"} | /promote
 /// Endpoint changes take effect in the engine at once (and in other engines within a sweep).
 public struct AdminAPI: Sendable {
     let store: any EventStore & JobStore
@@ -93,6 +98,8 @@ public struct AdminAPI: Sendable {
                 return Engine.Reply(status: 200, body: report.json)
             case (_, _) where path == "/admin/endpoints" || path.hasPrefix("/admin/endpoints/"):
                 return try await endpoint(method: method, path: path, query: query, body: body, engine: engine)
+            case (_, _) where path == "/admin/rollouts" || path.hasPrefix("/admin/rollouts/"):
+                return try await rollout(method: method, path: path, body: body, engine: engine, reloader: reloader)
             default:
                 return .error(404, "not_found", "no such admin endpoint")
             }
@@ -105,6 +112,101 @@ public struct AdminAPI: Sendable {
         } catch {
             return .error(500, "internal", "\(error)")
         }
+    }
+
+    /// `/admin/rollouts…`: rollouts as `manifold rollout` manages them, logged as done by the admin API; the engine runs
+    /// the change at once.
+    private func rollout(method: String, path: String, body: [UInt8], engine: Engine, reloader: ConfigReloader?) async throws
+        -> Engine.Reply
+    {
+        guard let rollouts = store as? any RolloutStore else { return .error(404, "not_found", "this store keeps no rollouts") }
+        let parts = path.split(separator: "/").map(String.init)   // ["admin", "rollouts", connector?, action?]
+        let by = "admin-api"
+        func changed(_ connector: String, _ action: String, _ detail: JSON?, _ change: @escaping @Sendable (inout RolloutRecord) -> Void)
+            async throws -> Engine.Reply
+        {
+            guard let record = try await rollouts.changeRollout(connector, action: action, by: by, detail: detail, change) else {
+                return .error(404, "not_found", "\(connector) has no active rollout")
+            }
+            await engine.refreshRollouts()
+            return Engine.Reply(status: 200, body: Self.summary(record, engine: engine))
+        }
+        switch (method, parts.count > 2 ? parts[2] : nil, parts.count > 3 ? parts[3] : nil) {
+        case ("GET", nil, nil):
+            return Engine.Reply(status: 200, body: ["rollouts": .array(try await rollouts.rollouts().map { Self.summary($0, engine: engine) })])
+        case ("POST", let connector?, nil):
+            let request = try Self.object(body)
+            guard let text = request["candidate"]?.stringValue else { throw BadRequest(message: "give candidate: the candidate connector's YAML") }
+            let share = request["share"]?.numberValue ?? 10
+            guard (0...100).contains(share) else { throw BadRequest(message: "share is a percentage from 0 to 100") }
+            guard let running = engine.plan.connector(named: connector) else { return .error(404, "not_found", "there is no connector \(connector)") }
+            let compiled = ConnectorCompiler().compile([SourceFile(path: "\(connector).candidate.yaml", text: text)])
+            guard let plan = compiled.plan, let candidate = plan.connectors.first, candidate.name == connector else {
+                let reasons = compiled.diagnostics.filter { $0.severity == .error }.map(\.description)
+                return .error(422, "candidate", reasons.isEmpty ? "the candidate is not connector \(connector)" : reasons.joined(separator: "; "))
+            }
+            guard (running.source == nil) == (candidate.source == nil) else {
+                return .error(422, "candidate", "the candidate and the current version must take events the same way")
+            }
+            let record = RolloutRecord(
+                id: "ro_" + JobIdentifier.make().dropFirst(4), connector: connector,
+                mode: request["mode"]?.stringValue == "shadow" ? .shadow : .canary, basisPoints: Int((share * 100).rounded()),
+                stickBy: request["stick_by"]?.stringValue, candidateText: text, candidatePath: "\(connector).candidate.yaml",
+                candidateVersion: plan.version, baseVersion: engine.plan.version, startedAt: Date(), startedBy: by)
+            try await rollouts.startRollout(record, by: by)
+            await engine.refreshRollouts()
+            return Engine.Reply(status: 201, body: Self.summary(record, engine: engine))
+        case ("POST", let connector?, "share"):
+            let share = try Self.object(body)["share"]?.numberValue ?? -1
+            guard (0...100).contains(share) else { throw BadRequest(message: "share is a percentage from 0 to 100") }
+            return try await changed(connector, "set-share", ["share": .number(share)]) { $0.basisPoints = Int((share * 100).rounded()) }
+        case ("POST", let connector?, "rollback"):
+            let reason = (try? Self.object(body))?["reason"]?.stringValue ?? "rolled back by hand"
+            return try await changed(connector, "rollback", ["reason": .string(reason)]) {
+                $0.status = .rolledBack
+                $0.endedReason = reason
+            }
+        case ("POST", let connector?, "promote"):
+            guard let active = try await rollouts.rollouts().first(where: { $0.connector == connector && $0.status == .active }) else {
+                return .error(404, "not_found", "\(connector) has no active rollout")
+            }
+            guard let file = engine.plan.connector(named: connector)?.sourceFile, let reloader else {
+                return .error(409, "promote", "this engine cannot write \(connector)'s file; use `manifold rollout promote`")
+            }
+            try Data(active.candidateText.utf8).write(to: URL(fileURLWithPath: file))
+            // The file first, then the reload: until the candidate runs as the current version, the rollout goes on.
+            let outcome = await reloader.reload(trigger: "promote")
+            guard outcome.result != .rejected else {
+                return Engine.Reply(status: 422, body: outcome.json)
+            }
+            return try await changed(connector, "promote", ["file": .string(file)]) {
+                $0.status = .promoted
+                $0.endedReason = "promoted: \(file) is the candidate"
+            }
+        default:
+            return .error(404, "not_found", "no such rollout action")
+        }
+    }
+
+    /// A rollout as the API and the dashboard show it: never its candidate's text; with each version's figures.
+    static func summary(_ record: RolloutRecord, engine: Engine) -> JSON {
+        var object = record.json.objectValue ?? JSONObject()
+        object["candidate_text"] = nil
+        object["share"] = .string(record.shareText)
+        if record.status == .active, let figures = engine.rollouts.armFigures[record.connector] {
+            var arms = JSONObject()
+            for (arm, figure) in figures.sorted(by: { $0.key.rawValue > $1.key.rawValue }) {
+                var item: JSONObject = ["events": .number(Double(figure.events)), "attempts": .number(Double(figure.attempts)),
+                                        "failed": .number(Double(figure.failed)), "dead_lettered": .number(Double(figure.deadLettered))]
+                if figure.attempts > 0 { item["success_rate"] = .number(Double(figure.attempts - figure.failed) / Double(figure.attempts)) }
+                if let p50 = figure.percentile(0.5) { item["p50_ms"] = .number(p50) }
+                if let p99 = figure.percentile(0.99) { item["p99_ms"] = .number(p99) }
+                arms[arm.rawValue] = .object(item)
+            }
+            object["versions"] = .object(arms)
+        }
+        if let problem = engine.rollouts.failures[record.id] { object["problem"] = .string(problem) }
+        return .object(object)
     }
 
     /// `/admin/endpoints…`: the registry, as `manifold endpoints` manages it; the engine reloads it at once.

@@ -106,8 +106,11 @@ struct DashboardData {
             if let error = stats.lastError { object["last_error"] = .string(error) }
             pulls.append(.object(object))
         }
+        // Rollouts under way: each version side by side (events, success, latency, failures, dead letters).
+        let rollouts = try await (engine.store as? any RolloutStore)?.rollouts().filter { $0.status == .active } ?? []
         return [
             "plan": .string(plan.version), "generated_at": .string(JobJSON.time(now)), "pulls": .array(pulls),
+            "rollouts": .array(rollouts.map { AdminAPI.summary($0, engine: engine) }),
             "window": .string("\(window.components.seconds / 60)m"),
             "admin": .bool(engine.admin != nil),
             "connectors": .array(connectors), "lanes": .array(lanes), "failures": .array(Array(failures)),

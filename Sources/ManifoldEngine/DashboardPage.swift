@@ -76,6 +76,13 @@ enum DashboardPage {
                 </tbody>
               </table>
             </section>
+            <section id="rollouts-section">
+              <h2>Rollouts <small>each version side by side</small></h2>
+              <table id="rollouts">
+                <thead><tr><th>connector</th><th>mode</th><th>share</th><th>version</th><th>events</th><th>success</th><th>p50</th><th>p99</th><th>failed</th><th>dead letters</th><th></th></tr></thead>
+                <tbody></tbody>
+              </table>
+            </section>
             <section id="pulls-section">
               <h2>Pulls <small>polls, schedules, files</small></h2>
               <table id="pulls">
@@ -249,6 +256,33 @@ enum DashboardPage {
               actions.appendChild(button);
             }
             return row;
+          }));
+          $("#rollouts tbody").replaceChildren(...(data.rollouts || []).flatMap((rollout) => {
+            return ["current", "candidate"].map((version, index) => {
+              const row = document.createElement("tr");
+              row.dataset.rollout = rollout.connector;
+              row.dataset.version = version;
+              const figures = (rollout.versions || {})[version] || {};
+              cell(row, index === 0 ? rollout.connector : ""); cell(row, index === 0 ? rollout.mode : "");
+              cell(row, index === 0 ? rollout.share : ""); cell(row, version, "version");
+              cell(row, text(figures.events), "events"); cell(row, pct(figures.success_rate), "success");
+              cell(row, ms(figures.p50_ms), "p50"); cell(row, ms(figures.p99_ms), "p99");
+              cell(row, text(figures.failed), "failed"); cell(row, text(figures.dead_lettered), "dead");
+              const actions = row.appendChild(document.createElement("td"));
+              if (index === 0) {
+                const share = document.createElement("input");
+                share.className = "share"; share.size = 4; share.placeholder = "%";
+                actions.appendChild(share);
+                for (const [label, action] of [["set share", "share"], ["promote", "promote"], ["rollback", "rollback"]]) {
+                  const button = document.createElement("button");
+                  button.textContent = label; button.className = action;
+                  button.addEventListener("click", () => admin("/admin/rollouts/" + rollout.connector + "/" + action,
+                    action === "share" ? {share: Number(share.value)} : {}));
+                  actions.appendChild(button);
+                }
+              }
+              return row;
+            });
           }));
           $("#pulls tbody").replaceChildren(...(data.pulls || []).map((pull) => {
             const row = document.createElement("tr");

@@ -179,6 +179,27 @@ import Testing
                 #expect(try await browser.waitFor("\(pull) && \(pull).className === 'bad' && \(pull).querySelector('td.error').textContent.includes('empty.csv: it is empty')"),
                         "the failing pull is shown")
 
+                // A rollout started through the admin API: both versions side by side, its share set with the button.
+                var start = HTTPClientRequest(url: engine + "/admin/rollouts/orders")
+                start.method = .POST
+                start.headers.add(name: "Authorization", value: "Bearer " + ObservabilityEndToEndTests.secrets["MANIFOLD_ADMIN_TOKEN"]!)
+                let candidate = ObservabilityEndToEndTests.connector.replacingOccurrences(of: #"body: { id: "{% id %}" }"#,
+                                                                                          with: #"body: { id: "{% id %}", v: 2 }"#)
+                start.body = .bytes(ByteBuffer(string: JSON.object(["candidate": .string(candidate), "share": 10]).serialized()))
+                #expect(try await HTTPClient.shared.execute(start, timeout: .seconds(10)).status.code == 201)
+                let rollout = #"document.querySelector('tr[data-rollout="orders"][data-version="candidate"]')"#
+                #expect(try await browser.waitFor("\(rollout) !== null"), "the rollout's versions are shown")
+                try await browser.type(ObservabilityEndToEndTests.secrets["MANIFOLD_ADMIN_TOKEN"]!, into: "#admin-token")
+                try await browser.type("40", into: #"tr[data-rollout="orders"][data-version="current"] input.share"#)
+                try await browser.click(#"tr[data-rollout="orders"][data-version="current"] button.share"#)
+                #expect(try await browser.waitFor("document.querySelector('#action-result').textContent.startsWith('share: done')"))
+                #expect(try await browser.waitFor(#"document.querySelector('tr[data-rollout="orders"][data-version="current"]').textContent.includes('40%')"#))
+                // Rolled back with its button: its rows go, and every event is the current version's again.
+                try await browser.click(#"tr[data-rollout="orders"][data-version="current"] button.rollback"#)
+                #expect(try await browser.waitFor("document.querySelector('#action-result').textContent.startsWith('rollback: done')"))
+                #expect(try await browser.waitFor("\(rollout) === null"))
+                _ = try await browser.script("document.querySelector('#admin-token').value = ''; sessionStorage.removeItem('manifold-admin-token'); document.querySelector('#action-result').textContent = ''; return true")
+
                 // The vendor fails; the page, not reloaded, follows.
                 try await ObservabilityEndToEndTests.post("http://127.0.0.1:\(setup.vendorPort)/_mode?prefix=/crm&status=503")
                 for index in 1...4 { try ObservabilityEndToEndTests.send("b\(index)", setup: setup) }
