@@ -89,6 +89,9 @@ public struct CallComparison: Sendable {
         }
     }
 
+    /// Headers that differ on every call whatever the version (a trace, a signing time): not compared.
+    static let volatileHeaders: Set<String> = ["traceparent", "tracestate", "webhook-timestamp", "date"]
+
     static func headerDifferences(_ route: String, _ old: JSON?, _ new: JSON?) -> [Difference] {
         func pairs(_ json: JSON?) -> [String: String] {
             var result: [String: String] = [:]
@@ -99,7 +102,7 @@ public struct CallComparison: Sendable {
             return result
         }
         let before = pairs(old), after = pairs(new)
-        return Set(before.keys).union(after.keys).sorted().compactMap { name in
+        return Set(before.keys).union(after.keys).subtracting(volatileHeaders).sorted().compactMap { name in
             guard before[name] != after[name] else { return nil }
             return change(route, "headers.\(name)", before[name].map(JSON.string), after[name].map(JSON.string))
         }
@@ -181,7 +184,7 @@ public struct CallComparison: Sendable {
         ]
     }
 
-    static func line(_ difference: Difference) -> String {
+    public static func line(_ difference: Difference) -> String {
         let place = "route \(difference.route): \(difference.field)"
         switch difference.kind {
         case .added: return "\(place) added: \(difference.after ?? "")"

@@ -104,6 +104,7 @@ public struct ConnectorTestRunner: Sendable {
         let folder = FileManager.default.temporaryDirectory.appending(path: "manifold-case-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: folder) }
         var failures: [CaseResult.Failure] = []
+        var calls: [(route: String, call: String, request: JSON)] = []
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             let store = try SQLiteEventStore(path: folder.appending(path: "case.db").path)
@@ -146,10 +147,13 @@ public struct ConnectorTestRunner: Sendable {
             failures = Checks(expect: testCase.expect, replies: replies, jobs: records, sent: transport.sent,
                               connector: connector, resolver: resolver,
                               events: Self.counts(events), endpoints: registered).failures()
+            calls = CaseResult.calls(records, connector: connector)
         } catch {
             failures.append(.init(message: "the case could not run: \(error)", location: testCase.location))
         }
-        return CaseResult(name: testCase.name, location: testCase.location, failures: failures, duration: ContinuousClock.now - started)
+        var result = CaseResult(name: testCase.name, location: testCase.location, failures: failures, duration: ContinuousClock.now - started)
+        result.calls = calls
+        return result
     }
 
     /// A case's logger (nothing below critical) and runtime settings: seeded jitter, no address checks (the network is
@@ -254,6 +258,25 @@ public struct CaseResult: Sendable {
     public var failures: [Failure]
     public var duration: Duration
     public var passed: Bool { failures.isEmpty }
+    /// Each call the case's jobs made first (a route's, or a flow step's as `route.step`), as recorded.
+    public var calls: [(route: String, call: String, request: JSON)] = []
+
+    /// The first call of each route (or flow step) of `records`, in order.
+    static func calls(_ records: [JobRecord], connector: ConnectorPlan) -> [(route: String, call: String, request: JSON)] {
+        var calls: [(route: String, call: String, request: JSON)] = []
+        for record in records {
+            let route = connector.routes.first { $0.name == record.summary.route }
+            for attempt in record.attempts {
+                guard case .some(let request) = attempt.request else { continue }
+                let step = request["step"]?.stringValue
+                let label = step.map { "\(record.summary.route).\($0)" } ?? record.summary.route
+                guard !calls.contains(where: { $0.route == label }) else { continue }
+                let call = step.flatMap { name in route?.steps.first { $0.name == name }?.call?.call } ?? route?.call ?? record.summary.target
+                calls.append((label, call, request))
+            }
+        }
+        return calls
+    }
 
     /// An expectation not met: where it is written, what was expected and what happened.
     public struct Failure: Sendable {
@@ -544,6 +567,7 @@ extension ConnectorTestRunner {
         let folder = FileManager.default.temporaryDirectory.appending(path: "manifold-case-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: folder) }
         var failures: [CaseResult.Failure] = []
+        var calls: [(route: String, call: String, request: JSON)] = []
         let runs = testCase.pull ?? ConnectorTestSuite.PullRuns(at: ConnectorTestSuite.PullRuns.defaultStart)
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -598,10 +622,13 @@ extension ConnectorTestRunner {
             let state = try await store.pullState(connector.name)?.state ?? .null
             failures += Self.pullFailures(testCase.expect.pull, reports: reports, state: state)
             failures += Self.runFailures(testCase.expect.pull?.runs ?? [], reports: reports, cursors: cursors)
+            calls = CaseResult.calls(records, connector: connector)
         } catch {
             failures.append(.init(message: "the case could not run: \(error)", location: testCase.location))
         }
-        return CaseResult(name: testCase.name, location: testCase.location, failures: failures, duration: ContinuousClock.now - started)
+        var result = CaseResult(name: testCase.name, location: testCase.location, failures: failures, duration: ContinuousClock.now - started)
+        result.calls = calls
+        return result
     }
 
     static func isPollRequest(_ sent: ScriptedTransport.Sent, _ connector: ConnectorPlan) -> Bool {

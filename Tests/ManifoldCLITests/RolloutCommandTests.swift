@@ -139,6 +139,23 @@ import Testing
         }
     }
 
+    @Test func testRunsEveryCaseAgainstTheCandidateAndSaysWhereRequestsDiffer() async throws {
+        try await TemporaryDirectory.withAsync { folder in
+            let candidate = folder.appending(path: "stripe-to-hubspot.yaml")
+            try String(contentsOf: Self.example, encoding: .utf8).replacingOccurrences(of: "lifecyclestage: customer", with: "lifecyclestage: lead")
+                .write(to: candidate, atomically: true, encoding: .utf8)
+            let tests = GoldenFile.packageRoot.appending(path: "connectors/stripe-to-hubspot.test.yaml").path
+            let run = try await TestCommand.parse([tests, "--candidate", candidate.path]).perform()
+            #expect(run.status == 0, "the current version's cases decide the status: \(run.standardError)")
+            #expect(run.standardOutput.contains("against stripe-to-hubspot's 8 cases: 2 identical; 6 differ: `body.inputs[0].properties.lifecyclestage` changed (route contact) in 6"),
+                    "\(run.standardOutput)")
+            #expect(run.standardOutput.contains("    route contact: body.inputs[0].properties.lifecyclestage changed: \"customer\" → \"lead\""))
+            #expect(!run.standardOutput.contains("traceparent"), "a trace differs on every call: not a difference")
+            let other = try await TestCommand.parse([tests, "--candidate", folder.appending(path: "nothing.yaml").path]).perform()
+            #expect(other.status == 2)
+        }
+    }
+
     @Test func diffComparesTwoKeptVersions() async throws {
         try await Self.folder { folder, options in
             let old = try String(contentsOf: Self.example, encoding: .utf8)

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import JSONValue
+import ManifoldDiff
 import ManifoldCompiler
 import ManifoldIngress
 import ManifoldStore
@@ -42,6 +44,9 @@ struct TestCommand: AsyncParsableCommand, AsyncOutputCommand {
     @Option(help: "The SQLite event store to --record from.")
     var store = "manifold.db"
 
+    @Option(help: "A candidate version of the connector under test (a file with the same connector name): every case runs against both, and where their requests differ is printed.")
+    var candidate: String?
+
     func perform() async -> CommandOutput {
         if let record { return await Self.record(record, store: store) }
         var files: [String] = []
@@ -69,8 +74,61 @@ struct TestCommand: AsyncParsableCommand, AsyncOutputCommand {
         }
         let report = TestReport(suites: suites)
         let status: Int32 = !invalid.isEmpty ? 2 : report.failed > 0 ? 1 : 0
-        let output = suites.isEmpty ? "" : format == .junit ? report.junit : report.text
+        var output = suites.isEmpty ? "" : format == .junit ? report.junit : report.text
+        if let candidate {
+            switch await Self.compare(candidate, files: files, current: suites) {
+            case .success(let text): output += text
+            case .failure(let failure): return CommandOutput(standardOutput: output, standardError: invalid + failure.report, status: 2)
+            }
+        }
         return CommandOutput(standardOutput: output, standardError: invalid, status: status)
+    }
+
+    /// Runs the test files of `candidate`'s connector against it and prints, case by case, where its requests differ
+    /// from the current version's (whose results are `current`).
+    static func compare(_ candidate: String, files: [String], current: [TestReport.Suite]) async -> Result<String, InvalidSuite> {
+        let sources: [SourceFile]
+        do {
+            sources = try SourceLoader.load(paths: [candidate])
+        } catch {
+            return .failure(InvalidSuite(report: "--candidate \(candidate): \(error.description)\n"))
+        }
+        let name = ConnectorCompiler(environment: .ignore).compile(sources).plan?.connectors.first?.name
+        guard let name, let file = files.first(where: { (try? ConnectorTestSuite.load(path: $0).get())?.connector == name }),
+              let suite = try? ConnectorTestSuite.load(path: file).get(), let before = current.first(where: { $0.connector == name })
+        else {
+            return .failure(InvalidSuite(report: "--candidate \(candidate): no test file here tests its connector \(name ?? "(it does not compile)")\n"))
+        }
+        let compiled = ConnectorCompiler(environment: .require(suite.environment)).compile(sources)
+        guard let connector = compiled.plan?.connector(named: name) else {
+            return .failure(InvalidSuite(report: DiagnosticRenderer(files: sources).report(compiled.diagnostics)))
+        }
+        let runner = ConnectorTestRunner(connector: connector, resolver: ConfigResolver(environment: suite.environment), endpoints: suite.endpoints)
+        var currentCalls: [String: [CallComparison.Call]] = [:], candidateCalls: [String: [CallComparison.Call]] = [:]
+        var failing: [String] = []
+        for (testCase, result) in zip(suite.cases, before.results) {
+            let next = await runner.run(testCase)
+            if !next.passed { failing.append(testCase.name) }
+            currentCalls[testCase.name] = result.calls.map { CallComparison.Call(route: $0.route, call: $0.call, request: Self.comparable($0.request)) }
+            candidateCalls[testCase.name] = next.calls.map { CallComparison.Call(route: $0.route, call: $0.call, request: Self.comparable($0.request)) }
+        }
+        let comparison = CallComparison(current: currentCalls, candidate: candidateCalls, order: suite.cases.map { $0.name })
+        var text = "\ncandidate \(candidate) against \(name)'s \(suite.cases.count) cases: " + comparison.summary + "\n"
+        for event in comparison.events where !event.identical {
+            text += "  case \"\(event.event)\"\n" + event.differences.map { "    " + CallComparison.line($0) + "\n" }.joined()
+        }
+        if !failing.isEmpty {
+            text += "  the candidate fails \(failing.count) case(s) as written: " + failing.map { "\"\($0)\"" }.joined(separator: ", ") + "\n"
+        }
+        return .success(text)
+    }
+
+    /// A recorded request with the body as JSON (so that its members compare one by one).
+    static func comparable(_ request: JSON) -> JSON {
+        guard case .object(var object) = request, let text = object["body"]?.stringValue, let body = try? JSONParser.parse(text) else { return request }
+        object["body"] = body
+        object["step"] = nil
+        return .object(object)
     }
 
     /// Loads one test file and its connector and runs its cases; or the diagnostics that stop it.
