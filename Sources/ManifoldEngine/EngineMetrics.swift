@@ -139,6 +139,25 @@ public final class EngineMetrics: Sendable, DeliveryMonitor {
         registry.makeGauge(descriptor: Metric.pullFailingRuns.descriptor, labels: [("connector", connector)]).set(to: Double(failing))
     }
 
+    /// The rollouts running now: each connector's share to its candidate (0 for one that stopped).
+    func rolloutShares(_ shares: [String: (mode: String, percent: Double)]) {
+        rolloutConnectors.withLock { known in
+            for connector in known.subtracting(shares.keys) {
+                for mode in ["canary", "shadow"] {
+                    registry.makeGauge(descriptor: Metric.rolloutShare.descriptor, labels: [("connector", connector), ("mode", mode)]).set(to: 0)
+                }
+            }
+            for (connector, share) in shares {
+                for mode in ["canary", "shadow"] {
+                    registry.makeGauge(descriptor: Metric.rolloutShare.descriptor, labels: [("connector", connector), ("mode", mode)])
+                        .set(to: mode == share.mode ? share.percent : 0)
+                }
+            }
+            known.formUnion(shares.keys)
+        }
+    }
+    private let rolloutConnectors = Mutex<Set<String>>([])
+
     /// A canary rolled back by its guard.
     func rolledBack(_ connector: String) {
         counter(.rolloutRollbacksTotal, [("connector", connector)]).increment()
@@ -313,7 +332,7 @@ extension [JobCount] {
 
 /// Every metric the engine serves: `manifold_` + name + unit, with its help.
 enum Metric: Hashable, Sendable {
-    case eventsReceivedTotal, eventsVerifiedTotal, eventsRejectedTotal, eventsDuplicateTotal, eventsQuarantinedTotal, handshakesTotal, deliveryAttemptsTotal, jobsCompletedTotal, deliveryDurationSeconds, eventToDeliverySeconds, rateLimitWaitsTotal, rateLimitWaitSecondsTotal, laneQueueDepth, laneInFlight, laneOldestJobAgeSeconds, circuitBreakerState, deadLetters, quarantinedJobs, alertNotificationsTotal, alertSinkFailuresTotal, alertsFiring, configReloadsTotal, configLastReloadSuccessful, endpointsDisabledTotal, pullRunsTotal, pullPagesTotal, pullRateLimitedTotal, pullFailingRuns, rolloutRollbacksTotal, rolloutAttemptsTotal, rolloutEventsTotal
+    case eventsReceivedTotal, eventsVerifiedTotal, eventsRejectedTotal, eventsDuplicateTotal, eventsQuarantinedTotal, handshakesTotal, deliveryAttemptsTotal, jobsCompletedTotal, deliveryDurationSeconds, eventToDeliverySeconds, rateLimitWaitsTotal, rateLimitWaitSecondsTotal, laneQueueDepth, laneInFlight, laneOldestJobAgeSeconds, circuitBreakerState, deadLetters, quarantinedJobs, alertNotificationsTotal, alertSinkFailuresTotal, alertsFiring, configReloadsTotal, configLastReloadSuccessful, endpointsDisabledTotal, pullRunsTotal, pullPagesTotal, pullRateLimitedTotal, pullFailingRuns, rolloutRollbacksTotal, rolloutAttemptsTotal, rolloutEventsTotal, rolloutShare
 
     var descriptor: MetricNameDescriptor {
         let (name, unit, help) = switch self {
@@ -324,6 +343,7 @@ enum Metric: Hashable, Sendable {
         case .pullPagesTotal: ("pull_pages", "total", "Pages a poll read.")
         case .pullRateLimitedTotal: ("pull_rate_limited", "total", "429 answers a poll waited out (the run paused, then went on).")
         case .pullFailingRuns: ("pull_failing", "runs", "Runs in a row a pulled connector failed (0 once a run finishes).")
+        case .rolloutShare: ("rollout_share", "percent", "The share of a connector's events its running rollout sends to the candidate (0 when none runs), by mode.")
         case .rolloutRollbacksTotal: ("rollout_rollbacks", "total", "Canaries rolled back by their guard (failing more than the current version, or quarantining).")
         case .rolloutAttemptsTotal: ("rollout_attempts", "total", "Delivery attempts of a connector under rollout, by version (current, candidate) and class.")
         case .rolloutEventsTotal: ("rollout_events", "total", "Events of a connector under rollout, by the version its key chose (current, candidate).")

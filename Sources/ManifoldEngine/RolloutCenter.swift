@@ -113,6 +113,7 @@ public final class RolloutCenter: DeliveryMonitor, Sendable {
         }
         active.withLock { $0 = next }
         problems.withLock { $0 = found }
+        metrics?.rolloutShares(next.mapValues { ($0.record.mode.rawValue, Double($0.record.basisPoints) / 100) })
         guards.withLock { guards in
             guards = guards.filter { next[$0.key]?.record.id != nil }
             for (connector, rollout) in next where rollout.record.mode == .canary && guards[connector] == nil {
