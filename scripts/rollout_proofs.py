@@ -18,7 +18,7 @@ def bucket(key):
     return value % 10_000
 
 
-def connector(port, body='{ id: "{% id %}" }', operation="post", extra_operation=""):
+def connector(port, body='{ id: "{% id %}" }', operation="post"):
     return f"""
 connector: orders
 version: 1
