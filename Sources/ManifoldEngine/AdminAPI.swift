@@ -145,8 +145,8 @@ public struct AdminAPI: Sendable {
                 let reasons = compiled.diagnostics.filter { $0.severity == .error }.map(\.description)
                 return .error(422, "candidate", reasons.isEmpty ? "the candidate is not connector \(connector)" : reasons.joined(separator: "; "))
             }
-            guard (running.source == nil) == (candidate.source == nil) else {
-                return .error(422, "candidate", "the candidate and the current version must take events the same way")
+            if let problem = RolloutRecord.sourceProblem(current: running.json["source"], candidate: candidate.json["source"]) {
+                return .error(422, "candidate", problem)
             }
             let record = RolloutRecord(
                 id: "ro_" + JobIdentifier.make().dropFirst(4), connector: connector,

@@ -79,6 +79,15 @@ public struct RolloutRecord: Sendable, Equatable {
         self.onQuarantine = onQuarantine
     }
 
+    /// Why a candidate cannot be rolled out beside the current version: its source differs. A rollout splits the
+    /// events the current source takes (its webhook, its pull) between the two versions' routes and targets; a change of
+    /// the source itself would not run, so it is refused, not ignored (change it with a plain reload).
+    public static func sourceProblem(current: JSON?, candidate: JSON?) -> String? {
+        guard current != candidate else { return nil }
+        return "the candidate changes the connector's source (how its events are taken: the webhook, its verification, or the pull); "
+            + "a rollout splits the current source's events between the versions' routes and targets, so a source change is made with a reload, not a rollout"
+    }
+
     /// The share as a person reads it: `10%`, `2.5%`.
     public var shareText: String {
         basisPoints % 100 == 0 ? "\(basisPoints / 100)%" : "\(Double(basisPoints) / 100)%"

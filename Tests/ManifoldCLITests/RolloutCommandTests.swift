@@ -63,6 +63,11 @@ import Testing
                 .write(to: other, atomically: true, encoding: .utf8)
             let wrong = try await RolloutStartCommand.parse(["stripe-to-hubspot", "--candidate", other.path] + options).perform()
             #expect(wrong.status == 2 && wrong.standardError.contains("the candidate is connector other, not stripe-to-hubspot"))
+            let source = folder.appending(path: "source.yaml")
+            try String(contentsOf: Self.example, encoding: .utf8).replacingOccurrences(of: "tolerance: 5m", with: "tolerance: 10m")
+                .write(to: source, atomically: true, encoding: .utf8)
+            let changed = try await RolloutStartCommand.parse(["stripe-to-hubspot", "--candidate", source.path] + options).perform()
+            #expect(changed.status == 2 && changed.standardError.contains("the candidate changes the connector's source"), "\(changed.standardError)")
             let share = try? RolloutStartCommand.parse(["stripe-to-hubspot", "--candidate", other.path, "--share", "120"] + options)
             #expect(share == nil, "a share above 100 is refused")
         }

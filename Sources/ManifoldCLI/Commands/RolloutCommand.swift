@@ -120,8 +120,8 @@ struct RolloutStartCommand: AsyncParsableCommand, AsyncOutputCommand {
         guard next.name == connector else {
             return .failure("the candidate is connector \(next.name), not \(connector)")
         }
-        if (running.source == nil) != (next.source == nil) {
-            return .failure("the candidate and the current version must take events the same way (both a webhook, or both a pull)")
+        if let problem = RolloutRecord.sourceProblem(current: running.json["source"], candidate: next.json["source"]) {
+            return .failure(problem)
         }
         let diff = PlanDiff(old: Plan(connectors: [running]), new: plan)
         guard !diff.isEmpty else { return .failure("the candidate behaves as the current version does: nothing to roll out") }
