@@ -201,7 +201,7 @@ struct DocsSite {
         if let description = connector.description { blocks.append(.paragraph(description)) }
         blocks.append(.paragraph("Version \(connector.version)" + (connector.sourceFile.map { ", from `\($0)`" } ?? "") + "."))
         blocks.append(.diagram(file: "\(connector.name).svg", svg: connectorDiagram(connector).svg(),
-                               caption: "How an event flows: the webhook, its routes (with their conditions) and the targets they call."))
+                               caption: "How an event flows: \(connector.source == nil ? "its source" : "the webhook"), its routes (with their conditions) and the targets they call."))
         blocks += trigger(connector)
         blocks += routes(connector)
         blocks += targets(connector)
@@ -463,8 +463,19 @@ struct DocsSite {
                                      + "`manifold endpoints enable ENDPOINT_ID --replay` sends what failed meanwhile."))
             return blocks
         }
+        var polled = false
+        if case .poll(let poll)? = connector.pull { polled = poll.request.target == name || poll.partitions?.request.target == name }
+        if polled {
+            blocks.append(.paragraph("`\(connector.name)` polls `\(name)`: while it is down, each run retries its page as the policy says, then stops "
+                                     + "keeping its place; the next run resumes from the last committed page, so nothing is missed or read twice. "
+                                     + "`manifold poll status` shows the runs failing; a `pull_failing` rule alerts."))
+        }
         blocks.append(.steps([
-            "Events keep arriving and are stored and acknowledged as usual: the webhook does not wait for `\(name)`, and other targets' lanes are not delayed.",
+            (polled
+                ? "No new events come from `\(name)` while it is down (above); the calls this connector makes to it wait in its lane, and other targets' lanes are not delayed."
+                : connector.source == nil
+                ? "Events keep being pulled and stored as usual: the pull does not wait for `\(name)`'s calls, and other targets' lanes are not delayed."
+                : "Events keep arriving and are stored and acknowledged as usual: the webhook does not wait for `\(name)`, and other targets' lanes are not delayed."),
             "The first calls fail and are retried (" + (retry.maxAttempts > 1 ? "next attempt after \(PolicyWords.duration(retry.maximumWait(after: 1))) at most" : "not retried") + ").",
             "After \(PolicyWords.plural(breaker.failures, "failure")) in a row the breaker opens: calls to `\(name)` stop; every \(PolicyWords.duration(breaker.openFor)) one call probes. "
                 + "Calls that have not been tried wait in the lane, use up no attempts and never expire: nothing is lost however long the outage.",
