@@ -80,24 +80,36 @@ public final class Puller: Sendable {
     private func loop(_ name: String) async {
         // An engine restarted with a failing pull knows it before its next run.
         await noteStanding(name)
+        // The first run is when the stored state says (at once for a run cut short, or one never run); every later one
+        // at the schedule's next time after the last run this loop started, whatever that run came to (idle, failed).
+        var lastStart: Int64?
         while !Task.isCancelled {
             guard let connector = engine.plan.connector(named: name), let pull = connector.pull else { return }
-            let state = (try? await stateStore?.pullState(name))?.state ?? .null
-            let due = Self.due(pull, state: state, now: Self.milliseconds(clock.wall))
-            let wait = due - Self.milliseconds(clock.wall)
-            if wait > 0 {
+            let now = Self.milliseconds(clock.wall)
+            let due: Int64
+            if let lastStart {
+                due = Self.next(pull.timing, after: lastStart)
+            } else {
+                due = Self.due(pull, state: (try? await stateStore?.pullState(name))?.state ?? .null, now: now)
+            }
+            if due > now {
                 do {
-                    try await clock.sleep(until: clock.now + .milliseconds(wait))
+                    try await clock.sleep(until: clock.now + .milliseconds(due - now))
                 } catch {
                     return
                 }
                 continue
             }
-            let report = await run(name)
-            if case .failed = report.outcome {
-                // The next attempt is the next scheduled run; a store that failed is tried again at least that soon.
-            }
-            await Task.yield()
+            lastStart = now
+            _ = await run(name)
+        }
+    }
+
+    /// The schedule's next time after `milliseconds` (Unix milliseconds).
+    static func next(_ timing: PullSchedule, after milliseconds: Int64) -> Int64 {
+        switch timing {
+        case .every(let interval): milliseconds + max(1, interval.milliseconds)
+        case .cron(let cron): cron.next(after: milliseconds / 1000) * 1000
         }
     }
 
@@ -106,10 +118,7 @@ public final class Puller: Sendable {
     public static func due(_ pull: PullSource, state: JSON, now: Int64) -> Int64 {
         if case .object(let object) = state["run"] ?? .null, !object.isEmpty { return now }
         guard let last = state["stats"]?["last_run_at"]?.intValue.map(Int64.init) else { return now }
-        switch pull.timing {
-        case .every(let interval): return last + interval.milliseconds
-        case .cron(let cron): return cron.next(after: last / 1000) * 1000
-        }
+        return next(pull.timing, after: last)
     }
 
     var stateStore: (any PullStateStore)? { engine.store as? any PullStateStore }

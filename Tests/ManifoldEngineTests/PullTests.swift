@@ -220,6 +220,46 @@ import Testing
         #expect(Puller.due(files, state: underWay, now: last + 5) == last + 5, "a run cut short resumes at once")
     }
 
+    /// A clock whose sleeps wait until cancelled, remembering each deadline asked for.
+    final class HoldingClock: RuntimeClock {
+        let deadlines = Mutex<[Duration]>([])
+        var now: Duration { .seconds(100) }
+        func sleep(until deadline: Duration) async throws {
+            deadlines.withLock { $0.append(deadline) }
+            try await Task.sleep(for: .seconds(3600))
+        }
+    }
+
+    /// The engine's loop runs a pull, then sleeps until its schedule's next time, whatever the run came to: a folder
+    /// with nothing in it is looked at again in `every`, not at once and again and again.
+    @Test(.timeLimit(.minutes(1)))
+    func theLoopWaitsForTheScheduleAfterARunThatFoundNothing() async throws { try await TemporaryDirectory.withAsync { folder in
+        let clock = HoldingClock()
+        let setup = try Self.setup("""
+            connector: issues
+            source:
+              files: { directory: drop, format: jsonl, every: 7s }
+            targets:
+              api:
+                base_url: http://127.0.0.1:9
+                operations:
+                  list: { method: GET, path: /items }
+            routes:
+              - name: none
+                when: id = 'never'
+                call: api.list
+            """, folder: folder, clock: clock, files: folder)
+        setup.puller.sync()
+        let deadline = ContinuousClock.now + .seconds(30)
+        while clock.deadlines.withLock({ $0.isEmpty }), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        setup.puller.stop()
+        // One run, then one sleep of `every` from that run's start (less the time the run took).
+        let deadlines = clock.deadlines.withLock { $0 }
+        #expect(deadlines.count == 1 && deadlines[0] > .seconds(106) && deadlines[0] <= .seconds(107), "\(deadlines)")
+        #expect(await setup.engine.scrape().contains(#"manifold_pull_runs_total{connector="issues",outcome="idle"} 1"#))
+        await setup.close()
+    } }
+
     @Test func aScheduleMakesOneEventPerTickWhateverHowOftenItRuns() async throws { try await TemporaryDirectory.withAsync { folder in
         let clock = ManualClock()
         let setup = try Self.setup("""
