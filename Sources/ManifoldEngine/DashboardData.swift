@@ -107,7 +107,7 @@ struct DashboardData {
             pulls.append(.object(object))
         }
         // Rollouts under way: each version side by side (events, success, latency, failures, dead letters).
-        let rollouts = try await (engine.store as? any RolloutStore)?.rollouts().filter { $0.status == .active } ?? []
+        let rollouts = try await (engine.store as? any RolloutStore)?.activeRollouts() ?? []
         return [
             "plan": .string(plan.version), "generated_at": .string(JobJSON.time(now)), "pulls": .array(pulls),
             "rollouts": .array(rollouts.map { AdminAPI.summary($0, engine: engine) }),

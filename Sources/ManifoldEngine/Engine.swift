@@ -338,7 +338,7 @@ public final class Engine: Sendable {
     public func refreshRollouts() async {
         guard let store = store as? any RolloutStore else { return }
         do {
-            let records = try await store.rollouts()
+            let records = try await store.activeRollouts()
             rollouts.install(records, plan: plan, resolver: resolver.withLock { $0 }, runtime: runtime)
         } catch {
             logger.error("reading the rollouts failed", metadata: ["error": "\(error)"])

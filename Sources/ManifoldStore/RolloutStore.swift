@@ -8,6 +8,8 @@ public import JSONValue
 public protocol RolloutStore: Sendable {
     /// Every rollout, active or ended, newest first per connector.
     func rollouts() async throws -> [RolloutRecord]
+    /// The active rollouts only (what an engine runs; read every second).
+    func activeRollouts() async throws -> [RolloutRecord]
     /// Starts (or replaces) `connector`'s rollout and logs it.
     func startRollout(_ rollout: RolloutRecord, by: String) async throws
     /// Changes an active rollout (its share, its status) and logs the action; returns the rollout as changed, or `nil`
@@ -178,6 +180,7 @@ extension SQLiteEventStore: RolloutStore {
         CREATE TABLE rollouts (id TEXT PRIMARY KEY, connector TEXT NOT NULL, status TEXT NOT NULL, state TEXT NOT NULL,
                                updated_at INTEGER NOT NULL);
         CREATE INDEX rollouts_by_connector ON rollouts (connector, updated_at);
+        CREATE INDEX rollouts_active ON rollouts (status) WHERE status = 'active';
         CREATE TABLE rollout_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, connector TEXT NOT NULL, rollout TEXT NOT NULL,
                                   at INTEGER NOT NULL, action TEXT NOT NULL, by TEXT NOT NULL, detail TEXT);
         CREATE TABLE shadow_calls (seq INTEGER PRIMARY KEY AUTOINCREMENT, rollout TEXT NOT NULL, event TEXT NOT NULL,
@@ -190,6 +193,13 @@ extension SQLiteEventStore: RolloutStore {
     public func rollouts() async throws -> [RolloutRecord] {
         try await database.read { db in
             try String.fetchAll(db, sql: "SELECT state FROM rollouts ORDER BY connector, updated_at DESC")
+                .compactMap { (try? JSONParser.parse($0)).flatMap(RolloutRecord.init(json:)) }
+        }
+    }
+
+    public func activeRollouts() async throws -> [RolloutRecord] {
+        try await database.read { db in
+            try String.fetchAll(db, sql: "SELECT state FROM rollouts WHERE status = 'active' ORDER BY connector")
                 .compactMap { (try? JSONParser.parse($0)).flatMap(RolloutRecord.init(json:)) }
         }
     }

@@ -87,6 +87,24 @@ import Testing
         """
     }
 
+    /// A connector pulling from `source`, whose one route never matches (the pull is what is tested).
+    static func pulled(_ source: String) -> String {
+        """
+        connector: issues
+        source:
+          \(source)
+        targets:
+          api:
+            base_url: http://127.0.0.1:9
+            operations:
+              list: { method: GET, path: /items }
+        routes:
+          - name: none
+            when: id = 'never'
+            call: api.list
+        """
+    }
+
     static func setup(_ yaml: String, folder: URL, clock: any RuntimeClock = SystemRuntimeClock(),
                       files: URL? = nil) throws -> Setup
     {
@@ -237,20 +255,7 @@ import Testing
         let clock = HoldingClock()
         let drop = folder.appending(path: "empty")
         try FileManager.default.createDirectory(at: drop, withIntermediateDirectories: true)
-        let setup = try Self.setup("""
-            connector: issues
-            source:
-              files: { directory: drop, format: jsonl, every: 7s }
-            targets:
-              api:
-                base_url: http://127.0.0.1:9
-                operations:
-                  list: { method: GET, path: /items }
-            routes:
-              - name: none
-                when: id = 'never'
-                call: api.list
-            """, folder: folder, clock: clock, files: drop)
+        let setup = try Self.setup(Self.pulled("files: { directory: drop, format: jsonl, every: 7s }"), folder: folder, clock: clock, files: drop)
         setup.puller.sync()
         let deadline = ContinuousClock.now + .seconds(30)
         while clock.deadlines.withLock({ $0.isEmpty }), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
@@ -294,20 +299,7 @@ import Testing
         let drop = folder.appending(path: "drop")
         try FileManager.default.createDirectory(at: drop, withIntermediateDirectories: true)
         let clock = ManualClock()
-        let setup = try Self.setup("""
-            connector: issues
-            source:
-              files: { directory: drop, format: jsonl, settle: 2s }
-            targets:
-              api:
-                base_url: http://127.0.0.1:9
-                operations:
-                  list: { method: GET, path: /items }
-            routes:
-              - name: none
-                when: id = 'never'
-                call: api.list
-            """, folder: folder, clock: clock, files: drop)
+        let setup = try Self.setup(Self.pulled("files: { directory: drop, format: jsonl, settle: 2s }"), folder: folder, clock: clock, files: drop)
         let file = drop.appending(path: "rows.jsonl")
         try Data("{\"id\":1}\n".utf8).write(to: file)
         try Data("ignored".utf8).write(to: drop.appending(path: "next.jsonl.part"))
