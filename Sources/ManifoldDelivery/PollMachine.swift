@@ -385,7 +385,8 @@ public struct PollMachine: Sendable {
         }
     }
 
-    static func digest(_ body: JSON) -> String {
+    /// A short hash of a value (a page's body, a record without an id).
+    public static func digest(_ body: JSON) -> String {
         SHA256.hash(data: Array(body.serialized().utf8)).prefix(12).map { (($0 < 16 ? "0" : "") + String($0, radix: 16)) }.joined()
     }
 

@@ -269,7 +269,7 @@ public final class Puller: Sendable {
                     records.append(PulledRecord(eventID: id, eventType: type, payload: record, origin: origin))
                 } else {
                     // No id: kept and quarantined under one made from the page and position, so it is seen, not lost.
-                    records.append(PulledRecord(eventID: "unidentified:" + PollMachineDigest.of(record), eventType: nil, payload: record,
+                    records.append(PulledRecord(eventID: "unidentified:" + PollMachine.digest(record), eventType: nil, payload: record,
                                                 quarantine: problem, origin: origin))
                 }
             }
@@ -289,8 +289,8 @@ public final class Puller: Sendable {
                 let reason = "page \(fetch.page) (\(url)) could not be stored: \(error); the run stops and resumes from this page"
                 stats.failed(reason)
                 await record(connector.name, stats: stats, stored: stored)
-                return Report(connector: connector.name, outcome: .failed(reason), pages: report.pages, counts: report.counts,
-                              skipped: report.skipped, rateLimited: report.rateLimited, retries: report.retries, requests: report.requests)
+                report.outcome = .failed(reason)
+                return report
             }
         }
         switch machine.state {
@@ -448,7 +448,7 @@ public final class Puller: Sendable {
                 let id = (try? program.id.evaluate(row)).flatMap { $0 }.flatMap(CompiledTemplate.scalarText)
                 let type = (try? program.type?.evaluate(row)).flatMap { $0 }.map(CompiledTemplate.text(of:))
                 guard let id, !id.isEmpty else {
-                    return PulledRecord(eventID: "unidentified:" + PollMachineDigest.of(row), eventType: nil, payload: row,
+                    return PulledRecord(eventID: "unidentified:" + PollMachine.digest(row), eventType: nil, payload: row,
                                         quarantine: "event_id (\(sql.eventID.source)) gave no text or number for this row",
                                         origin: ["batch": .number(Double(batch))])
                 }
@@ -591,17 +591,6 @@ public final class Puller: Sendable {
     }
 }
 
-/// A short hash of a value, for ids made when a record has none.
-enum PollMachineDigest {
-    static func of(_ value: JSON) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in value.serialized().utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
-        }
-        return String(hash, radix: 16)
-    }
-}
 
 /// A pull's figures, kept in its state: runs, pages, records, the last run and its error.
 public struct Stats: Sendable {
