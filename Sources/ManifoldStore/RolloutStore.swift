@@ -26,6 +26,8 @@ public protocol RolloutStore: Sendable {
     func recordApplied(version: String, trigger: String, summary: String) async throws
     /// The plans applied, newest first.
     func appliedPlans(limit: Int) async throws -> [AppliedPlan]
+    /// How many of `connector`'s events since `since` each plan version handled.
+    func eventCounts(connector: String, since: Date) async throws -> [String: Int]
 }
 
 /// A candidate version of a connector beside the current one.
@@ -289,6 +291,15 @@ extension SQLiteEventStore: RolloutStore {
                 AppliedPlan(version: row["version"], at: Self.date(row["at"]), trigger: row["trigger"], summary: row["summary"],
                             sourcesKept: row["kept"])
             }
+        }
+    }
+
+    public func eventCounts(connector: String, since: Date) async throws -> [String: Int] {
+        let from = Self.milliseconds(since)
+        return try await database.read { db in
+            Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: """
+                SELECT plan_version, count(*) AS n FROM events WHERE connector = ? AND received_at >= ? GROUP BY plan_version
+                """, arguments: [connector, from]).map { ($0["plan_version"] as String, $0["n"] as Int) })
         }
     }
 

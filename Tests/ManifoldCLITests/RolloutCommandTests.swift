@@ -38,7 +38,18 @@ import Testing
             let store = Array(options[0...1])
             let share = try await RolloutShareCommand.parse(["stripe-to-hubspot", "25"] + store).perform()
             #expect(share.standardOutput == "stripe-to-hubspot: 25% of events to the candidate\n")
+            // Events since the start, by the version that handled them: two of the current plan's, one of another (the candidate's).
+            let base = try #require(try JSONParser.parse(try await RolloutStatusCommand.parse(["--format", "json"] + store).perform().standardOutput)
+                .arrayValue?.first?["base_version"]?.stringValue)
+            let opened = try SQLiteEventStore(path: store[1], create: false)
+            for (id, version) in [("e1", base), ("e2", base), ("e3", "sha256:candidate")] {
+                _ = try await opened.append(NewEvent(connector: "stripe-to-hubspot", eventID: id, eventType: nil, planVersion: version,
+                                                     receivedAt: Date(), contentType: "json", headers: [], body: [], remoteAddress: nil,
+                                                     status: .received, detail: nil))
+            }
+            opened.close()
             let status = try await RolloutStatusCommand.parse(["stripe-to-hubspot"] + store).perform()
+            #expect(status.standardOutput.contains("  events    2 current, 1 candidate\n"), "\(status.standardOutput)")
             #expect(status.standardOutput.contains("active  canary 25%"), "\(status.standardOutput)")
             #expect(status.standardOutput.contains("rolls back when the candidate fails 5.0 points more than the current over 5m (from 20 attempts), or quarantines an event"))
             #expect(status.standardOutput.contains("  start  by cli:") && status.standardOutput.contains("  set-share  by cli:"))

@@ -173,10 +173,11 @@ struct RolloutStatusCommand: AsyncParsableCommand, AsyncOutputCommand {
                 object["candidate_text"] = nil
                 object["share"] = .string(rollout.shareText)
                 // Events by the version that handled them since the rollout started (the candidate's plan has its own).
-                let events = try await store.events(EventQuery(connector: rollout.connector, since: rollout.startedAt, limit: 1_000_000))
-                let base = events.filter { applied.contains($0.planVersion) || $0.planVersion == rollout.baseVersion }
-                object["events_current"] = .number(Double(base.count))
-                object["events_candidate"] = .number(Double(events.count - base.count))
+                // Counted in the store, not read into memory: a rollout may have seen millions of events.
+                let counts = try await store.eventCounts(connector: rollout.connector, since: rollout.startedAt)
+                let current = counts.filter { applied.contains($0.key) || $0.key == rollout.baseVersion }.values.reduce(0, +)
+                object["events_current"] = .number(Double(current))
+                object["events_candidate"] = .number(Double(counts.values.reduce(0, +) - current))
                 object["log"] = .array(log.filter { $0.rollout == rollout.id }.map { entry in
                     var item: JSONObject = ["at": .string(JobJSON.time(entry.at)), "action": .string(entry.action), "by": .string(entry.by)]
                     if let detail = entry.detail { item["detail"] = detail }
