@@ -30,13 +30,10 @@ extension DeliveryRuntime {
         var prepared: PreparedRequest
         do {
             prepared = try RequestBuilder.prepare(job: job, connector: program, route: route, now: Int64(clock.wall.timeIntervalSince1970),
-                                                  extra: fetch.bindings)
+                                                  extra: fetch.bindings, sendsKey: false)
         } catch {
             return .refused(reason: "the request cannot be made: \(error.description)", url: "")
         }
-        // A read sends no idempotency key (it changes nothing).
-        prepared.request.headers.removeAll { $0.name == "Idempotency-Key" }
-        prepared.displayHeaders.removeAll { $0.name == "Idempotency-Key" }
         if let next = fetch.url {
             // The next page's URL comes from the answer: resolved against the request, and only ever on the target's
             // own origin, so its credentials go nowhere else.

@@ -34,7 +34,7 @@ enum RequestBuilder {
     /// The call for `job`, signed at `now` (Unix seconds) when its target signs.
     /// A flow's step passes `extra` bindings (`$steps`, `$item`, `$index`, `$failure`) and its own default key.
     static func prepare(job: DeliveryJob, connector: ConnectorProgram, route: RouteProgram, now: Int64,
-                        extra: [String: JSON] = [:], defaultKey: String? = nil) throws(BadData) -> PreparedRequest
+                        extra: [String: JSON] = [:], defaultKey: String? = nil, sendsKey: Bool = true) throws(BadData) -> PreparedRequest
     {
         guard let target = connector.targets[route.plan.target],
               let operation = target.operations[route.plan.operation]
@@ -137,8 +137,11 @@ enum RequestBuilder {
         guard !key.utf8.contains(where: { $0 < 32 || $0 == 127 }) else {
             throw BadData(description: "idempotency_key holds a control character")
         }
-        headers.append(("Idempotency-Key", key))
-        display.append(("Idempotency-Key", key))
+        // A read (a poll's page) changes nothing: it sends no key.
+        if sendsKey {
+            headers.append(("Idempotency-Key", key))
+            display.append(("Idempotency-Key", key))
+        }
         var request = OutboundRequest(method: operation.plan.method.rawValue, url: url, headers: headers, body: body)
         if let signer = target.signer {
             // Signed last, over the body as it goes out; the id is the idempotency key, the same on every retry.

@@ -20,13 +20,14 @@ import Testing
     /// Issues over three pages linked by `Link` headers, behind a bearer token; the first request of a run is a 429
     /// (Retry-After: 0) when `limitFirst`, and `/items?page=2` fails with 500 while `failing` holds. Records what it saw.
     final class FakeAPI: HTTPResponder, Sendable {
-        let seen = Mutex<[(path: String, query: String, authorization: String)]>([])
+        let seen = Mutex<[(path: String, query: String, authorization: String, key: String?)]>([])
         let failing = Atomic<Bool>(false)
         let limitFirst = Atomic<Bool>(true)
         let port = Mutex(0)
 
         func respond(to request: Request, context: BasicRequestContext) async throws -> Response {
-            seen.withLock { $0.append((request.uri.path, request.uri.query ?? "", request.headers[.authorization] ?? "")) }
+            seen.withLock { $0.append((request.uri.path, request.uri.query ?? "", request.headers[.authorization] ?? "",
+                                       request.headers[HTTPField.Name("Idempotency-Key")!])) }
             if limitFirst.exchange(false, ordering: .relaxed) {
                 return Response(status: .tooManyRequests, headers: [.retryAfter: "0"], body: .init(byteBuffer: ByteBuffer(string: "{}")))
             }
@@ -157,6 +158,7 @@ import Testing
             let seen = api.seen.withLock { $0 }
             #expect(seen.count == 4)
             #expect(seen.allSatisfy { $0.authorization == "Bearer t0k" })
+            #expect(seen.allSatisfy { $0.key == nil }, "a read sends no idempotency key")
             #expect(seen[0].query == "since=2024-01-01T00%3A00%3A00Z" && seen[1].query == seen[0].query)
             #expect(seen[2].query == "page=2" && seen[3].query == "page=3")
             var state = try #require(try await setup.store.pullState("issues")).state
