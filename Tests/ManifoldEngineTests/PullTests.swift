@@ -271,20 +271,8 @@ import Testing
 
     @Test func aScheduleMakesOneEventPerTickWhateverHowOftenItRuns() async throws { try await TemporaryDirectory.withAsync { folder in
         let clock = ManualClock()
-        let setup = try Self.setup("""
-            connector: issues
-            source:
-              schedule: { every: 1h, event_type: hourly, event: { at: "{% $tick %}" } }
-            targets:
-              api:
-                base_url: http://127.0.0.1:9
-                operations:
-                  list: { method: GET, path: /items }
-            routes:
-              - name: none
-                when: at = 'never'
-                call: api.list
-            """, folder: folder, clock: clock)
+        let setup = try Self.setup(Self.pulled(#"schedule: { every: 1h, event_type: hourly, event: { at: "{% $tick %}" } }"#),
+                                   folder: folder, clock: clock)
         let first = await setup.puller.run("issues")
         #expect(first.outcome == .finished && first.counts.stored == 1)
         #expect(await setup.puller.run("issues").outcome == .idle, "the same hour: no second tick")
