@@ -99,12 +99,14 @@ import Testing
             let store = folder.appending(path: "run.db").path
             let arguments = ["warehouse-returns-files", "--once", "--store", store, "--connectors", Self.connectors.path,
                              "--env-file", environment.path]
-            // A file is read once it was last written `settle` (5s) ago: until then a run has nothing to do.
-            var run = try await PollRunCommand.parse(arguments).perform()
-            for _ in 0..<600 where !run.standardOutput.contains("done/") {
-                try await Task.sleep(for: .milliseconds(100))
-                run = try await PollRunCommand.parse(arguments).perform()
-            }
+            // A file is read once it was last written `settle` (5s) ago. Its time set ahead, however slow the machine, a run
+            // has nothing to do; set a minute back (no waiting), it is read.
+            let file = drop.appending(path: "r.csv").path
+            try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(3600)], ofItemAtPath: file)
+            let fresh = try await PollRunCommand.parse(arguments).perform()
+            #expect(fresh.standardOutput == "warehouse-returns-files: nothing to do (0 stored)\n", "\(fresh.standardOutput)")
+            try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-60)], ofItemAtPath: file)
+            let run = try await PollRunCommand.parse(arguments).perform()
             #expect(run.status == 0)
             #expect(run.standardOutput == "warehouse-returns-files: finished (1 stored, 1 quarantined, files: r.csv -> done/ (2 rows))\n",
                     "\(run.standardOutput)\(run.standardError)")
