@@ -76,7 +76,7 @@ struct TestCommand: AsyncParsableCommand, AsyncOutputCommand {
         let status: Int32 = !invalid.isEmpty ? 2 : report.failed > 0 ? 1 : 0
         var output = suites.isEmpty ? "" : format == .junit ? report.junit : report.text
         if let candidate {
-            switch await Self.compare(candidate, files: files, current: suites) {
+            switch await Self.compare(candidate, current: suites) {
             case .success(let text): output += text
             case .failure(let failure): return CommandOutput(standardOutput: output, standardError: invalid + failure.report, status: 2)
             }
@@ -86,7 +86,7 @@ struct TestCommand: AsyncParsableCommand, AsyncOutputCommand {
 
     /// Runs the test files of `candidate`'s connector against it and prints, case by case, where its requests differ
     /// from the current version's (whose results are `current`).
-    static func compare(_ candidate: String, files: [String], current: [TestReport.Suite]) async -> Result<String, InvalidSuite> {
+    static func compare(_ candidate: String, current: [TestReport.Suite]) async -> Result<String, InvalidSuite> {
         let sources: [SourceFile]
         do {
             sources = try SourceLoader.load(paths: [candidate])
@@ -94,8 +94,9 @@ struct TestCommand: AsyncParsableCommand, AsyncOutputCommand {
             return .failure(InvalidSuite(report: "--candidate \(candidate): \(error.description)\n"))
         }
         let name = ConnectorCompiler(environment: .ignore).compile(sources).plan?.connectors.first?.name
-        guard let name, let file = files.first(where: { (try? ConnectorTestSuite.load(path: $0).get())?.connector == name }),
-              let suite = try? ConnectorTestSuite.load(path: file).get(), let before = current.first(where: { $0.connector == name })
+        // The suite already run for the current version: its file, loaded again for its cases.
+        guard let name, let before = current.first(where: { $0.connector == name }),
+              let suite = try? ConnectorTestSuite.load(path: before.path).get()
         else {
             return .failure(InvalidSuite(report: "--candidate \(candidate): no test file here tests its connector \(name ?? "(it does not compile)")\n"))
         }
