@@ -157,6 +157,7 @@ public final class Puller: Sendable {
             if skipped > 0 { parts.append("\(skipped) older than the cursor") }
             if pages > 0 { parts.append("\(pages) page\(pages == 1 ? "" : "s")") }
             if rateLimited > 0 { parts.append("\(rateLimited) 429\(rateLimited == 1 ? "" : "s") waited out") }
+            if retries > 0 { parts.append("\(retries) retr\(retries == 1 ? "y" : "ies")") }
             if !files.isEmpty { parts.append("files: " + files.joined(separator: ", ")) }
             return parts.joined(separator: ", ")
         }
@@ -553,7 +554,6 @@ public final class Puller: Sendable {
             case .success(let records):
                 stats.records += records.count
                 stats.finished(at: Self.milliseconds(clock.wall))
-                stats.files += 1
                 do {
                     let counts = try await engine.ingestPulled(connector: connector.name, records: records, state: ["stats": stats.json],
                                                                kind: "files")
@@ -598,7 +598,6 @@ public struct Stats: Sendable {
     public var pages = 0
     /// Records read (events, duplicates and quarantined rows).
     public var records = 0
-    public var files = 0
     public var lastRunAt: Int64?
     public var lastSuccessAt: Int64?
     public var lastError: String?
@@ -611,7 +610,6 @@ public struct Stats: Sendable {
         runs = object["runs"]?.intValue ?? 0
         pages = object["pages"]?.intValue ?? 0
         records = object["records"]?.intValue ?? 0
-        files = object["files"]?.intValue ?? 0
         lastRunAt = object["last_run_at"]?.intValue.map(Int64.init)
         lastSuccessAt = object["last_success_at"]?.intValue.map(Int64.init)
         lastError = object["last_error"]?.stringValue
@@ -634,7 +632,6 @@ public struct Stats: Sendable {
         var object: JSONObject = ["runs": .number(Double(runs)), "pages": .number(Double(pages)),
                                   "records": .number(Double(records)),
                                   "failing_runs": .number(Double(failing))]
-        if files > 0 { object["files"] = .number(Double(files)) }
         if let lastRunAt { object["last_run_at"] = .number(Double(lastRunAt)) }
         if let lastSuccessAt { object["last_success_at"] = .number(Double(lastSuccessAt)) }
         if let lastError { object["last_error"] = .string(lastError) }

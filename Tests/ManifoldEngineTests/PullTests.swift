@@ -189,6 +189,7 @@ import Testing
             let failed = await setup.puller.run("issues")
             guard case .failed(let reason) = failed.outcome else { Issue.record("not failed: \(failed.outcome)"); return }
             #expect(reason.contains("page 2 (http://127.0.0.1:\(port)/items?page=2): the target answered 500, 2 attempts"), "\(reason)")
+            #expect(failed.summary == "3 stored, 1 page, 1 retry", "\(failed.summary)")
             var state = try #require(try await setup.store.pullState("issues")).state
             #expect(state["stats"]?["failing_runs"] == 1)
             #expect(state["stats"]?["last_error"]?.stringValue == reason)
