@@ -39,11 +39,14 @@ struct RolloutCommand: ParsableCommand {
         return Int((value * 100).rounded())
     }
 
-    static func open(_ path: String) -> Result<SQLiteEventStore, CommandOutputError> {
+    /// Opens the store at `path` (which must exist), runs `body` on it and closes it; an error is status 2, said.
+    static func using(_ path: String, _ body: (SQLiteEventStore) async throws -> CommandOutput) async -> CommandOutput {
         do {
-            return .success(try SQLiteEventStore(path: path, create: false))
+            let opened = try SQLiteEventStore(path: path, create: false)
+            defer { opened.close() }
+            return try await body(opened)
         } catch {
-            return .failure(CommandOutputError(.failure("\(error)")))
+            return .failure("\(error)")
         }
     }
 }
@@ -131,16 +134,11 @@ struct RolloutStartCommand: AsyncParsableCommand, AsyncOutputCommand {
             candidateVersion: plan.version, baseVersion: current.version, startedAt: Date(), startedBy: RolloutCommand.actor,
             margin: margin / 100, window: Duration(manifoldText: window) ?? .seconds(300), minimum: minAttempts,
             onQuarantine: !keepOnQuarantine)
-        switch RolloutCommand.open(store) {
-        case .failure(let failure): return failure.output
-        case .success(let opened):
-            defer { opened.close() }
-            do {
-                try await opened.startRollout(record, by: RolloutCommand.actor)
-            } catch {
-                return .failure("\(error)")
-            }
+        let started = await RolloutCommand.using(store) { opened in
+            try await opened.startRollout(record, by: RolloutCommand.actor)
+            return CommandOutput()
         }
+        guard started.status == 0 else { return started }
         let what = shadow ? "shadow (the candidate's calls are recorded, not sent)" : "canary (routed and delivered by the candidate)"
         return CommandOutput(standardOutput: """
             rollout \(record.id) of \(connector): \(record.shareText) of events to the candidate, \(what)
@@ -285,24 +283,17 @@ struct RolloutPromoteCommand: AsyncParsableCommand, AsyncOutputCommand {
         guard let file = current.connector(named: connector)?.sourceFile else {
             return .failure("there is no connector \(connector) in \(engine.connectors)")
         }
-        switch RolloutCommand.open(store) {
-        case .failure(let failure): return failure.output
-        case .success(let opened):
-            defer { opened.close() }
-            do {
-                guard let rollout = try await opened.rollouts().first(where: { $0.connector == connector && $0.status == .active }) else {
-                    return .failure("\(connector) has no active rollout")
-                }
-                try Data(rollout.candidateText.utf8).write(to: URL(fileURLWithPath: file))
-                _ = try await opened.changeRollout(connector, action: "promote", by: RolloutCommand.actor, detail: ["file": .string(file)]) {
-                    $0.status = .promoted
-                    $0.endedReason = "promoted: \(file) is the candidate"
-                }
-                return CommandOutput(standardOutput: "\(connector): promoted; \(file) now holds the candidate (\(rollout.candidateVersion)); "
-                                     + "the engine runs it once it reloads (it watches the files, or `manifold reload`)\n")
-            } catch {
-                return .failure("\(error)")
+        return await RolloutCommand.using(store) { opened in
+            guard let rollout = try await opened.rollouts().first(where: { $0.connector == connector && $0.status == .active }) else {
+                return .failure("\(connector) has no active rollout")
             }
+            try Data(rollout.candidateText.utf8).write(to: URL(fileURLWithPath: file))
+            _ = try await opened.changeRollout(connector, action: "promote", by: RolloutCommand.actor, detail: ["file": .string(file)]) {
+                $0.status = .promoted
+                $0.endedReason = "promoted: \(file) is the candidate"
+            }
+            return CommandOutput(standardOutput: "\(connector): promoted; \(file) now holds the candidate (\(rollout.candidateVersion)); "
+                                 + "the engine runs it once it reloads (it watches the files, or `manifold reload`)\n")
         }
     }
 }
@@ -329,33 +320,29 @@ struct RolloutCompareCommand: AsyncParsableCommand, AsyncOutputCommand {
     var store = "manifold.db"
 
     func perform() async -> CommandOutput {
-        switch RolloutCommand.open(store) {
-        case .failure(let failure): return failure.output
-        case .success(let opened):
-            defer { opened.close() }
-            do {
-                let all = try await opened.rollouts().filter { $0.connector == connector && $0.mode == .shadow }
-                guard let chosen = rollout.map({ id in all.first { $0.id == id } }) ?? all.max(by: { $0.startedAt < $1.startedAt }) else {
-                    return .failure("\(connector) has no shadow rollout\(rollout.map { " \($0)" } ?? "") (start one with --shadow)")
-                }
-                let calls = try await opened.shadowCalls(rollout: chosen.id)
-                var current: [String: [CallComparison.Call]] = [:], candidate: [String: [CallComparison.Call]] = [:]
-                var order: [String] = []
-                for call in calls {
-                    if !order.contains(call.event) { order.append(call.event) }
-                    let item = CallComparison.Call(route: call.route, call: call.call, request: call.request)
-                    if call.arm == "candidate" { candidate[call.event, default: []].append(item) } else { current[call.event, default: []].append(item) }
-                }
-                let comparison = CallComparison(current: current, candidate: candidate, order: order)
-                let header = "rollout \(chosen.id) of \(connector) (shadow, \(chosen.shareText)), \(order.count) events\n"
-                switch format {
-                case .text: return CommandOutput(standardOutput: header + comparison.text(limit: limit))
-                case .markdown: return CommandOutput(standardOutput: "### " + header + "\n" + comparison.markdown(limit: limit))
-                case .json: return CommandOutput(standardOutput: comparison.json.serialized(.pretty) + "\n")
-                }
-            } catch {
-                return .failure("\(error)")
+        await RolloutCommand.using(store) { opened in
+            let all = try await opened.rollouts().filter { $0.connector == connector && $0.mode == .shadow }
+            guard let chosen = rollout.map({ id in all.first { $0.id == id } }) ?? all.max(by: { $0.startedAt < $1.startedAt }) else {
+                return .failure("\(connector) has no shadow rollout\(rollout.map { " \($0)" } ?? "") (start one with --shadow)")
             }
+            let calls = try await opened.shadowCalls(rollout: chosen.id)
+            var current: [String: [CallComparison.Call]] = [:], candidate: [String: [CallComparison.Call]] = [:]
+            var order: [String] = []
+            for call in calls {
+                if !order.contains(call.event) { order.append(call.event) }
+                let item = CallComparison.Call(route: call.route, call: call.call, request: call.request)
+                if call.arm == "candidate" { candidate[call.event, default: []].append(item) } else { current[call.event, default: []].append(item) }
+            }
+            return render(CallComparison(current: current, candidate: candidate, order: order), chosen, events: order.count)
+        }
+    }
+
+    private func render(_ comparison: CallComparison, _ chosen: RolloutRecord, events: Int) -> CommandOutput {
+        let header = "rollout \(chosen.id) of \(connector) (shadow, \(chosen.shareText)), \(events) events\n"
+        switch format {
+        case .text: return CommandOutput(standardOutput: header + comparison.text(limit: limit))
+        case .markdown: return CommandOutput(standardOutput: "### " + header + "\n" + comparison.markdown(limit: limit))
+        case .json: return CommandOutput(standardOutput: comparison.json.serialized(.pretty) + "\n")
         }
     }
 }
@@ -365,18 +352,11 @@ enum RolloutChange {
     static func apply(store: String, connector: String, action: String, detail: JSON?, _ change: @escaping @Sendable (inout RolloutRecord) -> Void,
                       message: (RolloutRecord) -> String) async -> CommandOutput
     {
-        switch RolloutCommand.open(store) {
-        case .failure(let failure): return failure.output
-        case .success(let opened):
-            defer { opened.close() }
-            do {
-                guard let changed = try await opened.changeRollout(connector, action: action, by: RolloutCommand.actor, detail: detail, change) else {
-                    return .failure("\(connector) has no active rollout")
-                }
-                return CommandOutput(standardOutput: message(changed))
-            } catch {
-                return .failure("\(error)")
+        await RolloutCommand.using(store) { opened in
+            guard let changed = try await opened.changeRollout(connector, action: action, by: RolloutCommand.actor, detail: detail, change) else {
+                return .failure("\(connector) has no active rollout")
             }
+            return CommandOutput(standardOutput: message(changed))
         }
     }
 }
