@@ -277,6 +277,6 @@ extension Evaluator {
     /// `Number(x.toPrecision(15))`.
     static func roundTo15(_ number: Double) -> Double {
         guard number != 0, number.isFinite else { return number }
-        return Double(String(format: "%.14e", number)) ?? number
+        return Double(fixedDecimal(number, places: 14, exponent: true)) ?? number
     }
 }

@@ -1,20 +1,23 @@
 import Foundation
+import JSONValue
 
 /// Evaluates a compiled expression against one input (a port of jsonata-js's evaluator).
 /// One evaluator serves one evaluation: it holds the guardrail counters.
 final class Evaluator {
     let maximumDepth: Int
     let deadline: EvaluationDeadline?
+    /// See `JSONataExpression.walksPlainPaths`.
+    var walksPlainPaths = true
     /// The evaluation's one instant (epoch milliseconds): `$now()` and `$millis()` agree within an
     /// evaluation. Read from the clock only if an expression asks for it.
     lazy var timestamp: Double = (Date().timeIntervalSince1970 * 1000).rounded(.down)
-    // The counters live outside the object so that the hot path pays no exclusivity checks on them.
-    private let counters = UnsafeMutablePointer<Int>.allocate(capacity: 2)
+    // The depth counter lives outside the object so that the hot path pays no exclusivity checks on them.
+    private let counters = UnsafeMutablePointer<Int>.allocate(capacity: 1)
 
     init(maximumDepth: Int, deadline: EvaluationDeadline?) {
         self.maximumDepth = maximumDepth
         self.deadline = deadline
-        counters.initialize(repeating: 0, count: 2)
+        counters.initialize(repeating: 0, count: 1)
     }
 
     deinit {
@@ -30,8 +33,7 @@ final class Evaluator {
             throw JSONataError(code: "U1001", message: "Stack overflow error: Check for non-terminating recursive function.  Consider rewriting as tail-recursive.",
                                position: node.position)
         }
-        counters[1] += 1
-        if let deadline, counters[1] & 63 == 0, deadline.passed {
+        if let deadline, deadline.passed {
             throw JSONataError(code: "U1001", message: "Expression evaluation timeout: Check for infinite loop", position: node.position)
         }
         var result: Value?
@@ -64,7 +66,7 @@ final class Evaluator {
             environment.bind(node.lhs!.value, value)
             result = value
         case .regex:
-            result = .function(FunctionValue(.regex(try RegexMatcher(pattern: node.value, flags: node.regexFlags, position: node.position))))
+            result = node.constant
         case .function: result = try evaluateFunction(node, input, environment, applyTo: nil)
         case .variable:
             if node.value.isEmpty {
@@ -106,14 +108,17 @@ final class Evaluator {
     // MARK: Paths
 
     private func evaluatePath(_ node: Node, _ input: Value?, _ environment: Frame) throws(JSONataError) -> Value? {
-        if let names = node.simpleNames, case .object(var object)? = input {
+        if walksPlainPaths, let names = node.simpleNames, case .object(var object)? = input {
             // A chain of plain names through objects: no sequences needed, and input objects are read
             // as JSON until the last name.
             if var json = object.json {
                 for (index, name) in names.enumerated() {
                     guard let value = json[name] else { return nil }
                     if index == names.count - 1 { return Value(value) }
-                    guard case .object(let next) = value else { return try evaluatePathSteps(node, input, environment) }
+                    guard case .object(let next) = value else {
+                        if let result = Self.namesThroughArrays(names, from: index, value) { return result }
+                        return try evaluatePathSteps(node, input, environment)
+                    }
                     json = next
                 }
             }
@@ -125,6 +130,44 @@ final class Evaluator {
             }
         }
         return try evaluatePathSteps(node, input, environment)
+    }
+
+    /// The rest of a path of plain names (`names[index...]`, the first already read as `first`) once it meets an
+    /// array, walked over the JSON input as `evaluatePathSteps` walks it (each step's values flattened one level into
+    /// the next step's input; a last step with one array value gives that array), without building a sequence or
+    /// a value per step. `nil` when the data nests arrays in arrays, which the general walk handles.
+    private static func namesThroughArrays(_ names: [String], from index: Int, _ first: JSON) -> Value?? {
+        var current: [JSON] = [first]
+        var position = index
+        while true {
+            // `current` holds the values of step `position` for each input item, before flattening.
+            let last = position == names.count - 1
+            if last, current.count == 1, case .array = current[0] { return .some(Value(current[0])) }
+            var items: [JSON] = []
+            items.reserveCapacity(current.count)
+            for value in current {
+                if case .array(let elements) = value {
+                    for element in elements {
+                        if case .array = element { return nil }
+                        items.append(element)
+                    }
+                } else {
+                    items.append(value)
+                }
+            }
+            if last {
+                if items.isEmpty { return .some(nil) }
+                if items.count == 1 { return .some(Value(items[0])) }
+                return .some(.array(ArrayValue.sequence(items.map(Value.init))))
+            }
+            position += 1
+            let name = names[position]
+            current.removeAll(keepingCapacity: true)
+            for item in items {
+                if case .object(let object) = item, let value = object[name] { current.append(value) }
+            }
+            if current.isEmpty { return .some(nil) }
+        }
     }
 
     private func evaluatePathSteps(_ node: Node, _ input: Value?, _ environment: Frame) throws(JSONataError) -> Value? {

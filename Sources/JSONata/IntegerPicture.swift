@@ -100,7 +100,7 @@ struct IntegerPicture {
             text = Self.words(magnitude, ordinal: ordinal)
             if letterCase == .upper { text = text.uppercased() } else if letterCase == .lower { text = text.lowercased() }
         case .decimal:
-            text = magnitude < 1e21 ? String(format: "%.0f", magnitude) : "\(magnitude)"
+            text = magnitude < 1e21 ? fixedDecimal(magnitude, places: 0) : "\(magnitude)"
             let pad = mandatoryDigits - text.count
             if pad > 0 { text = String(repeating: "0", count: pad) + text }
             if zeroCode != 0x30 {

@@ -11,6 +11,9 @@ public struct JSONataExpression: Sendable {
     /// The expression's text.
     public let source: String
     let tree: Node
+    /// Whether paths of plain names are walked over the input directly (`Evaluator.namesThroughArrays`); off only in
+    /// the test that compares them with the general walk.
+    var walksPlainPaths = true
 
     /// Parses `source`; a malformed expression is a `JSONataError` with its code and position.
     public init(_ source: String) throws(JSONataError) {
@@ -38,8 +41,9 @@ public struct JSONataExpression: Sendable {
     public func evaluate(_ input: JSON?, bindings: [String: JSON] = [:], functions: [String: HostFunction] = [:],
                          limits: Limits = .default) throws(JSONataError) -> JSON?
     {
-        let deadline = limits.timeLimit.map(EvaluationDeadline.init)
+        let deadline = limits.timeLimit.map { EvaluationDeadline($0) }
         let evaluator = Evaluator(maximumDepth: limits.maximumDepth, deadline: deadline)
+        evaluator.walksPlainPaths = walksPlainPaths
         let environment = Frame(parent: nil)
         for (name, value) in bindings { environment.bind(name, Value(value)) }
         for (name, function) in functions { environment.bind(name, function.value) }

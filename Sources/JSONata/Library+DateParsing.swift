@@ -32,7 +32,7 @@ extension Library {
     }
 
     static func parseDateTime(_ timestamp: String, picture: String, now: Double) throws(JSONataError) -> Double? {
-        let spec = try DateTimePicture(picture)
+        let spec = try DateTimePicture.cached(picture)
         var matchers: [Matcher] = []
         for part in spec.parts {
             switch part {

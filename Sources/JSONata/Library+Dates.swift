@@ -136,7 +136,7 @@ extension Library {
             offsetHours = offset / 100
             offsetMinutes = offset % 100
         }
-        let spec = try picture.map { (text) throws(JSONataError) in try DateTimePicture(text) } ?? DateTimePicture.iso8601
+        let spec = try picture.map { (text) throws(JSONataError) in try DateTimePicture.cached(text) } ?? DateTimePicture.iso8601
         let shifted = millis + Double(60 * offsetHours + offsetMinutes) * 60_000
         var result = ""
         for part in spec.parts {
@@ -188,7 +188,7 @@ extension Library {
                 switch format.mandatoryDigits {
                 case 1, 2:
                     text = try format.format(Double(offsetHours))
-                    if offsetMinutes != 0 { text += ":" + (try IntegerPicture("00").format(Double(offsetMinutes))) }
+                    if offsetMinutes != 0 { text += ":" + (try IntegerPicture.cached("00").format(Double(offsetMinutes))) }
                 case 3, 4:
                     text = try format.format(Double(offset))
                 default:

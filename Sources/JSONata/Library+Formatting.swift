@@ -22,12 +22,12 @@ extension Library {
         }
         define("formatInteger", "<n-s:s>", 2) { _, arguments, _, _ in
             guard let value = number(arguments, 0) else { return nil }
-            let format = try IntegerPicture(string(arguments, 1) ?? "")
+            let format = try IntegerPicture.cached(string(arguments, 1) ?? "")
             return .string(try format.format(Foundation.floor(value)))
         }
         define("parseInteger", "<s-s:n>", 2) { _, arguments, _, _ in
             guard let text = string(arguments, 0) else { return nil }
-            let format = try IntegerPicture(string(arguments, 1) ?? "")
+            let format = try IntegerPicture.cached(string(arguments, 1) ?? "")
             return try format.parse(text).map(Value.number)
         }
     }
@@ -223,7 +223,7 @@ enum NumberPicture {
         }
         let rounded = Library.round(mantissa, precision: pic.maximumFractionSize)
         func makeString(_ number: Double, _ places: Int) -> [Character] {
-            let text = String(format: "%.\(places)f", Swift.abs(number))
+            let text = fixedDecimal(Swift.abs(number), places: places)
             return text.map { character in
                 if let digit = character.wholeNumberValue, character.isASCII { return digits[digit] }
                 return character

@@ -53,6 +53,8 @@ final class Node: @unchecked Sendable {
     var thunk = false
     /// For a variable naming a built-in function: that function, found when the expression compiles.
     var builtin: Value?
+    /// A value made once when the expression compiles (a regex literal's matcher), shared by every evaluation.
+    var constant: Value?
     /// For a path that is only plain names (`a.b.c`): the names, for the evaluator's fast path.
     var simpleNames: [String]?
 

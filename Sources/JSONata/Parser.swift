@@ -173,6 +173,9 @@ struct Parser {
         case .regex:
             let result = node(token, .regex)
             result.regexFlags = token.regexFlags
+            // Compiled once here, not at each evaluation: an invalid pattern is a compile error.
+            let matcher = try RegexMatcher(pattern: token.text, flags: token.regexFlags, position: token.position)
+            result.constant = .function(FunctionValue(.regex(matcher)))
             return result
         case .end:
             throw JSONataError(code: "S0207", message: "Unexpected end of expression", position: token.position, token: token.text)
