@@ -31,10 +31,7 @@ extension Library {
         define("lowercase", "<s-:s>", 1) { _, arguments, _, _ in string(arguments, 0).map { .string($0.lowercased()) } }
         define("trim", "<s-:s>", 1) { _, arguments, _, _ in
             guard let text = string(arguments, 0) else { return nil }
-            var result = text.replacingOccurrences(of: "[ \t\n\r]+", with: " ", options: .regularExpression)
-            if result.hasPrefix(" ") { result.removeFirst() }
-            if result.hasSuffix(" ") { result.removeLast() }
-            return .string(result)
+            return .string(collapsingWhitespace(text))
         }
         define("pad", "<s-ns?:s>", 3) { _, arguments, _, _ in
             guard let text = string(arguments, 0) else { return nil }
@@ -289,5 +286,52 @@ extension Library {
             }
         }
         return result
+    }
+}
+
+extension Library {
+    /// `$trim`: runs of spaces, tabs, line feeds and carriage returns become one space, and a space at either end
+    /// goes (a scan of the scalars: the regex it replaces was compiled, through a cache keyed by a printed struct,
+    /// at every call).
+    static func collapsingWhitespace(_ text: String) -> String {
+        var result = String.UnicodeScalarView()
+        var pendingSpace = false
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case " ", "\t", "\n", "\r":
+                pendingSpace = true
+            default:
+                if pendingSpace, !result.isEmpty { result.append(" ") }
+                pendingSpace = false
+                result.append(scalar)
+            }
+        }
+        return String(result)
+    }
+
+    /// Whether `text` is a JSON number as `$number` accepts it: `-?[0-9]+(\.[0-9]+)?([Ee][-+]?[0-9]+)?`, whole.
+    static func isDecimalNumberText(_ text: String) -> Bool {
+        var bytes = text.utf8.makeIterator()
+        var byte = bytes.next()
+        func digits() -> Int {
+            var count = 0
+            while let current = byte, current >= 0x30, current <= 0x39 {
+                count += 1
+                byte = bytes.next()
+            }
+            return count
+        }
+        if byte == 0x2D { byte = bytes.next() }
+        guard digits() > 0 else { return false }
+        if byte == 0x2E {
+            byte = bytes.next()
+            guard digits() > 0 else { return false }
+        }
+        if byte == 0x45 || byte == 0x65 {
+            byte = bytes.next()
+            if byte == 0x2B || byte == 0x2D { byte = bytes.next() }
+            guard digits() > 0 else { return false }
+        }
+        return byte == nil
     }
 }

@@ -104,7 +104,7 @@ enum Library {
             case .number: return value
             case .bool(let flag): return .number(flag ? 1 : 0)
             case .string(let text):
-                if text.range(of: #"^-?[0-9]+(\.[0-9]+)?([Ee][-+]?[0-9]+)?$"#, options: .regularExpression) != nil,
+                if isDecimalNumberText(text),
                     let number = Double(text), number.isFinite
                 {
                     return .number(number)

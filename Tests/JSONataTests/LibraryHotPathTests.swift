@@ -1,0 +1,49 @@
+import JSONata
+import JSONValue
+import Testing
+
+/// The library functions rewritten for speed keep their exact results: `$trim` and `$number` without regexes,
+/// pictures parsed once and reused, numbers printed through C's printf, regex literals compiled with the expression.
+@Suite struct LibraryHotPathTests {
+    func evaluate(_ source: String, _ input: JSON? = nil) throws -> String {
+        try JSONataExpression(source).evaluate(input).map { $0.serialized() } ?? "(undefined)"
+    }
+
+    @Test func trimCollapsesEveryRunOfWhitespace() throws {
+        #expect(try evaluate(#"$trim("  a \t\n b  ")"#) == #""a b""#)
+        #expect(try evaluate(#"$trim(" \r x\ty ")"#) == #""x y""#)
+        #expect(try evaluate(#"$trim("")"#) == #""""#)
+        #expect(try evaluate(#"$trim(" \n ")"#) == #""""#)
+        #expect(try evaluate(#"$trim("naïve  café")"#) == #""naïve café""#)
+    }
+
+    @Test func numberAcceptsDecimalTextOnly() throws {
+        for (text, expected) in [("12", "12"), ("-1.5e3", "-1500"), ("1E+2", "100"), ("0.25", "0.25"), ("0x1F", "31"), ("0b101", "5")] {
+            #expect(try evaluate(#"$number("\#(text)")"#) == expected, "\(text)")
+        }
+        for text in ["1.", ".5", "--1", "1e", " 1", "1 ", "+1", "1e+", "", "١٢"] {
+            #expect(throws: JSONataError.self, "\(text) is not a number") { try evaluate(#"$number("\#(text)")"#) }
+        }
+    }
+
+    @Test func picturesGiveTheSameTextEachTime() throws {
+        for _ in 0..<3 {
+            #expect(try evaluate("$formatNumber(1234.5678, \"#,##0.00\")") == "\"1,234.57\"")
+            #expect(try evaluate("$formatNumber(0.125, \"0.00\")") == "\"0.12\"")  // half to even, as printf
+            #expect(try evaluate("$formatInteger(1234, \"#,##0\")") == "\"1,234\"")
+            #expect(try evaluate(#"$fromMillis(1730000000000, "[Y0001]-[M01]-[D01] [H01]:[m01]")"#) == #""2024-10-27 03:33""#)
+            #expect(try evaluate(#"$toMillis("2024-10-27", "[Y0001]-[M01]-[D01]")"#) == "1729987200000")
+            #expect(try evaluate("$string(0.1 + 0.2)") == #""0.3""#)
+            // A bad picture is an error every time, not only the first.
+            #expect(throws: JSONataError.self) { try evaluate("$formatNumber(1, \"#.#.#\")") }
+            #expect(throws: JSONataError.self) { try evaluate(#"$fromMillis(0, "[Y0001")"#) }
+        }
+    }
+
+    @Test func aRegexLiteralIsCompiledWithTheExpression() throws {
+        #expect(throws: JSONataError.self) { try JSONataExpression("$match('a', /(unclosed/)") }
+        #expect(try evaluate(#"$match("ab12cd345", /[0-9]+/).match"#) == #"["12","345"]"#)
+        #expect(try evaluate("$replace(\"a1b22\", /[0-9]+/, \"#\")") == "\"a#b#\"")
+        #expect(try evaluate(#"$split("a, b,c", /,\s*/)"#) == #"["a","b","c"]"#)
+    }
+}
