@@ -14,6 +14,23 @@ import Testing
         #expect(try JSONParser.parse(#""\ud83d\ude00""#) == "😀")
     }
 
+    /// Strings are decoded whole when they have no escape and gathered as UTF-8 around escapes: every mix of plain
+    /// runs (ASCII and multi-byte), escapes, pairs and lone surrogates gives the text it spells.
+    @Test func decodesRunsAroundEscapes() throws {
+        let cases: [(String, String)] = [
+            (#""plain""#, "plain"), (#""""#, ""), (#""é中😀""#, "é中😀"),
+            (#""a\"b""#, "a\"b"), (#""\\\/\b\f\n\r\t""#, "\\/\u{08}\u{0C}\n\r\t"),
+            (#""中\n文""#, "中\n文"), (#""\u00e9x\u4e2d""#, "éx中"), (#""😀\ud83d\ude00😀""#, "😀😀😀"),
+            (#""a\ud83db""#, "a\u{FFFD}b"), (#""\ud83d\u0041""#, "\u{FFFD}A"), (#""end\\""#, "end\\"),
+        ]
+        for (text, expected) in cases {
+            #expect(try JSONParser.parse(text) == .string(expected), "\(text)")
+            #expect(try JSONParser.parse("{" + text + ": 1}").objectValue?.keys == [expected], "\(text) as a key")
+        }
+        #expect(throws: JSONParser.Error.self) { try JSONParser.parse(#""a\x""#) }
+        #expect(throws: JSONParser.Error.self) { try JSONParser.parse("\"a\u{01}\"") }
+    }
+
     @Test(arguments: [
         ("{\"a\": }", 1, 7, "unexpected character, expected a value"),
         ("[1,\n 2,,]", 2, 4, "unexpected character, expected a value"),
