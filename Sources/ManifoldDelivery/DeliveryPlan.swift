@@ -304,13 +304,17 @@ public enum TraceContext {
         TraceParent(traceID: traceID, spanID: eventSpanID(traceID: traceID))
     }
 
+    /// `bytes` random bytes as hex, drawn eight at a time: the system generator is a system call per draw, and
+    /// drawing a byte at a time made a trace id sixteen of them.
     private static func randomHex(bytes: Int) -> String {
         var generator = SystemRandomNumberGenerator()
         let digits = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []
         out.reserveCapacity(bytes * 2)
-        for _ in 0..<bytes {
-            let byte = UInt8.random(in: 0...255, using: &generator)
+        var word: UInt64 = 0
+        for index in 0..<bytes {
+            if index % 8 == 0 { word = generator.next() }
+            let byte = UInt8(truncatingIfNeeded: word >> UInt64(8 * (index % 8)))
             out.append(digits[Int(byte >> 4)])
             out.append(digits[Int(byte & 0x0F)])
         }
