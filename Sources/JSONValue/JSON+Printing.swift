@@ -37,13 +37,18 @@ extension JSON {
         case .object(let object):
             if object.isEmpty { output += "{}"; return }
             output += "{"
-            let keys = options.contains(.sortedKeys) ? object.keys.sorted() : object.keys
-            for (position, key) in keys.enumerated() {
+            func member(_ position: Int, _ key: String, _ value: JSON) {
                 if position > 0 { output += "," }
                 if pretty { output += "\n" + String(repeating: "  ", count: indent + 1) }
                 JSON.writeQuoted(key, to: &output)
                 output += pretty ? ": " : ":"
-                object[key]!.write(to: &output, options: options, indent: indent + 1)
+                value.write(to: &output, options: options, indent: indent + 1)
+            }
+            if options.contains(.sortedKeys) {
+                for (position, key) in object.keys.sorted().enumerated() { member(position, key, object[key]!) }
+            } else {
+                // In order, without looking each key up again.
+                for (position, pair) in object.enumerated() { member(position, pair.key, pair.value) }
             }
             if pretty { output += "\n" + String(repeating: "  ", count: indent) }
             output += "}"
@@ -55,6 +60,9 @@ extension JSON {
     public static func format(number value: Double) -> String {
         guard value.isFinite else { return "null" }
         if value == 0 { return "0" }
+        // Whole numbers below 2^53 (ids, amounts, timestamps: most numbers) print as integers, without taking
+        // the shortest round-trip digits apart.
+        if value.rounded(.towardZero) == value, abs(value) < 9_007_199_254_740_992 { return String(Int64(value)) }
         let negative = value < 0
         // Swift's description gives the shortest round-trip digits; take them and their exponent apart.
         var text = "\(abs(value))"

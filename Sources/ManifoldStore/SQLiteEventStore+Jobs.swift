@@ -103,11 +103,12 @@ extension SQLiteEventStore: JobStore {
         }
         let seqs: [Int64] = try await writer.write { db in
             try Self.renew(db, owner: owner, until: until)
-            let seqs = try Int64.fetchAll(db, sql: """
+            // One statement per kind of lane filter, prepared once.
+            let seqs = try Int64.fetchAll(db.cachedStatement(sql: """
                 SELECT seq FROM jobs WHERE state = 'pending' \(laneFilter)
                   AND (lease_owner IS NULL OR lease_owner NOT IN (SELECT owner FROM engine_leases WHERE until >= ?))
                 ORDER BY seq LIMIT ?
-                """, arguments: StatementArguments(laneArguments.map { $0 as any DatabaseValueConvertible } + [current, limit]))
+                """), arguments: StatementArguments(laneArguments.map { $0 as any DatabaseValueConvertible } + [current, limit]))
             for seq in seqs {
                 try db.cachedStatement(sql: "UPDATE jobs SET lease_owner = ? WHERE seq = ?").execute(arguments: [owner, seq])
             }
@@ -161,7 +162,7 @@ extension SQLiteEventStore: JobStore {
         let headers = Self.headersText(attempt.responseHeaders)
         let progress = flow?.serialized()
         try await writer.write { db in
-            guard let job = try Row.fetchOne(db, sql: "SELECT seq, event_seq, route, target, state, lease_owner FROM jobs WHERE id = ?",
+            guard let job = try Row.fetchOne(db.cachedStatement(sql: "SELECT seq, event_seq, route, target, state, lease_owner FROM jobs WHERE id = ?"),
                                              arguments: [attempt.jobID])
             else { throw StoreError("there is no job \(attempt.jobID)") }
             let seq: Int64 = job["seq"]
@@ -219,7 +220,7 @@ extension SQLiteEventStore: JobStore {
     }
 
     private static func connector(_ db: Database, seq: Int64) throws -> String {
-        try String.fetchOne(db, sql: "SELECT connector FROM jobs WHERE seq = ?", arguments: [seq]) ?? ""
+        try String.fetchOne(db.cachedStatement(sql: "SELECT connector FROM jobs WHERE seq = ?"), arguments: [seq]) ?? ""
     }
 
     // MARK: Dead letters and replays
