@@ -11,6 +11,9 @@ public struct JSONataExpression: Sendable {
     /// The expression's text.
     public let source: String
     let tree: Node
+    /// Whether evaluating it takes time bounded by the size of its input (`BoundedTime`): it defines no function,
+    /// uses no regular expression or range, and calls only built-ins that call nothing back.
+    public let isBounded: Bool
     /// Whether paths of plain names are walked over the input directly (`Evaluator.namesThroughArrays`); off only in
     /// the test that compares them with the general walk.
     var walksPlainPaths = true
@@ -19,6 +22,7 @@ public struct JSONataExpression: Sendable {
     public init(_ source: String) throws(JSONataError) {
         self.source = source
         self.tree = try Parser.parse(source)
+        self.isBounded = BoundedTime.isBounded(tree)
     }
 
     /// Guardrails for one evaluation: authors' expressions run inside the engine.

@@ -9,6 +9,9 @@ public struct Router: Sendable {
     public let planVersion: String
     private let connectors: [String: [Rule]]
     private let readsHeaders: Set<String>
+    /// The connectors whose routing takes time bounded by the event's size (every condition, ordering key and
+    /// endpoint selector `JSONataExpression.isBounded`).
+    private let boundedConnectors: Set<String>
 
     private struct Rule: Sendable {
         let name: String
@@ -57,6 +60,16 @@ public struct Router: Sendable {
         }
         self.connectors = connectors
         self.readsHeaders = readsHeaders
+        boundedConnectors = Set(connectors.filter { _, rules in
+            rules.allSatisfy { rule in
+                [rule.condition, rule.orderingKey, rule.endpoints?.tenant, rule.endpoints?.eventType].allSatisfy { $0?.isBounded ?? true }
+            }
+        }.keys)
+    }
+
+    /// Whether routing an event of `connector` takes time bounded by the event's size (see `boundedConnectors`).
+    public func routesInBoundedTime(_ connector: String) -> Bool {
+        boundedConnectors.contains(connector)
     }
 
     /// Whether the plan has this connector (and this route of it).

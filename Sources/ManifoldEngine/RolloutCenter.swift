@@ -126,6 +126,11 @@ public final class RolloutCenter: DeliveryMonitor, Sendable {
 
     // MARK: Routing
 
+    /// Whether `connector` has a rollout running (its candidate's routes, stick-by and shadow mappings run too).
+    public func isRunning(_ connector: String) -> Bool {
+        active.withLock { $0[connector] != nil }
+    }
+
     /// Where `connector`'s event goes: the key (its `stick_by` value, else the event id) picks the candidate when its
     /// bucket is under the rollout's share.
     public func choose(_ connector: String, payload: JSON?, eventID: String) -> Choice {

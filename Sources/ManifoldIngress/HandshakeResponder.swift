@@ -29,6 +29,11 @@ struct HandshakeResponder: Sendable {
     let body: JSONataExpression?
     let headers: [(name: String, expression: JSONataExpression)]
 
+    /// Whether its expressions all take time bounded by their input (`JSONataExpression.isBounded`).
+    var isBounded: Bool {
+        [when, body].allSatisfy { $0?.isBounded ?? true } && headers.allSatisfy(\.expression.isBounded)
+    }
+
     init(_ handshake: Handshake, secret: String?, verifyToken: String?) throws {
         self.handshake = handshake
         key = secret.map { Array($0.utf8) }

@@ -27,6 +27,11 @@ public final class WebhookEndpoint: Sendable {
     /// The payload contracts: for every event, and by event type.
     private let payloadContract: JSONSchemaValidator?
     private let payloadContracts: [String: JSONSchemaValidator]
+    /// Whether admitting a request takes time bounded by its size: its expressions are all bounded
+    /// (`JSONataExpression.isBounded`) and no payload contract is checked (a schema's `pattern` is a regular
+    /// expression, which can backtrack without bound). The engine admits such requests on the thread that received
+    /// them; any other goes to the evaluation threads.
+    public let admitsInBoundedTime: Bool
 
     public struct SetupError: Error, CustomStringConvertible {
         public var description: String
@@ -75,6 +80,8 @@ public final class WebhookEndpoint: Sendable {
         eventType = source.eventType.flatMap { try? JSONataExpression($0.source) }
         split = source.split.flatMap { try? JSONataExpression($0.source) }
         readsHeaders = [source.eventID, source.eventType, source.split].contains { $0?.source.contains("$headers") == true }
+        admitsInBoundedTime = [eventID, eventType, split].allSatisfy { $0?.isBounded ?? true } && (handshakeResponder?.isBounded ?? true)
+            && payloadContract == nil && payloadContracts.isEmpty
         credentialHeaders = Set(signature.signatureHeaders.map(\.asciiLowercased))
             .union(["authorization", "proxy-authorization", "cookie", "set-cookie", "x-hook-secret"])
     }

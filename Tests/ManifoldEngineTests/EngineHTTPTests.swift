@@ -134,63 +134,6 @@ import Testing
         try await running.stop()
     }
 
-    /// Expressions that run to their time limit (a regular expression that backtracks) hold only the expression
-    /// threads: with every one of them held, `/healthz` still answers, and a webhook waits its turn and is then
-    /// answered. (It waited for them when expressions ran on the threads that serve HTTP.) The threads are held by
-    /// the test until health has answered: no timing window.
-    @Test func healthAnswersWhileEveryExpressionThreadIsBusy() async throws {
-        let running = try await Running(store: try SQLiteEventStore(path: Self.storePath()))
-        final class Gate: Sendable {
-            let held = Mutex(0)
-            let open = Mutex(false)
-        }
-        let gate = Gate()
-        // Hold every expression thread: each waits until the gate opens (a 60-second bound, should the test fail).
-        let holders = Task {
-            await withTaskGroup(of: Void.self) { group in
-                for _ in 0..<ExpressionThreads.threadCount {
-                    group.addTask {
-                        await ExpressionThreads.run {
-                            gate.held.withLock { $0 += 1 }
-                            let limit = ContinuousClock.now + .seconds(60)
-                            while !gate.open.withLock({ $0 }), ContinuousClock.now < limit { usleep(1_000) }
-                        }
-                    }
-                }
-            }
-        }
-        defer { gate.open.withLock { $0 = true } }
-        let deadline = ContinuousClock.now + .seconds(60)
-        while gate.held.withLock({ $0 }) < ExpressionThreads.threadCount, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(5))
-        }
-        try #require(gate.held.withLock { $0 } == ExpressionThreads.threadCount)
-        // A webhook now waits for an expression thread.
-        let answeredEarly = Mutex(false)
-        let waiting = Task {
-            let answer = try await running.post(body: #"{"id":"evt_wait","type":"x"}"#, timeout: 120)
-            answeredEarly.withLock { $0 = !gate.open.withLock { $0 } }
-            return answer
-        }
-        let health = await RawConnection.exchange(port: running.port, pieces: [
-            (.zero, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
-        ], deadline: .seconds(30))
-        let stillHeld = !gate.open.withLock { $0 }
-        #expect(health.received.hasPrefix("HTTP/1.1 200"), "health waited for the expression threads: \(health.received)")
-        #expect(stillHeld)
-        // Its expressions need one of those threads: it is not answered while they are held (given a second to
-        // be; this wait can only end early when that is broken).
-        let grace = ContinuousClock.now + .seconds(1)
-        while !answeredEarly.withLock({ $0 }), ContinuousClock.now < grace { try await Task.sleep(for: .milliseconds(10)) }
-        gate.open.withLock { $0 = true }
-        await holders.value
-        #expect(!answeredEarly.withLock { $0 }, "the webhook's expressions did not wait for an expression thread")
-        let answered = try await waiting.value
-        #expect(answered.status == 200 && answered.body?["status"]?.stringValue == "accepted",
-                "the webhook is answered once a thread is free: \(answered)")
-        try await running.stop()
-    }
-
     /// A condition whose regular expression backtracks is stopped at the time limit and its event quarantined.
     @Test func aBacktrackingConditionIsStoppedAndItsEventQuarantined() async throws {
         let source = TestConnector.source(name: "shop", webhook: EngineHTTPTests.webhook)
@@ -375,5 +318,107 @@ import Testing
             #expect(try await reopened.event(id: id) != nil, "\(id) was acknowledged but is not stored")
         }
         #expect(!acknowledged.isEmpty)
+    }
+}
+
+extension EngineHTTPTests {
+    /// The tests that hold every expression thread, one after the other (each would wait for the other's threads).
+    @Suite(.serialized) struct ExpressionThreadTests {
+        /// Every expression thread held by the test until it opens the gate (each waits at most 60 s, should a test fail).
+        final class ThreadGate: Sendable {
+            let held = Mutex(0)
+            let open = Mutex(false)
+            private let holders = Mutex<Task<Void, Never>?>(nil)
+
+            /// Holds every expression thread; returns once all are held.
+            func holdEveryThread() async throws {
+                let task = Task {
+                    await withTaskGroup(of: Void.self) { group in
+                        for _ in 0..<ExpressionThreads.threadCount {
+                            group.addTask {
+                                await ExpressionThreads.run {
+                                    self.held.withLock { $0 += 1 }
+                                    let limit = ContinuousClock.now + .seconds(60)
+                                    while !self.open.withLock({ $0 }), ContinuousClock.now < limit { usleep(1_000) }
+                                }
+                            }
+                        }
+                    }
+                }
+                holders.withLock { $0 = task }
+                let deadline = ContinuousClock.now + .seconds(60)
+                while held.withLock({ $0 }) < ExpressionThreads.threadCount, ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+                try #require(held.withLock { $0 } == ExpressionThreads.threadCount)
+            }
+
+            func release() async {
+                open.withLock { $0 = true }
+                await holders.withLock { $0 }?.value
+            }
+        }
+
+        /// Expressions that may run to their time limit (here a condition with a regular expression, which can
+        /// backtrack) hold only the expression threads: with every one of them held, `/healthz` still answers, and a
+        /// webhook waits its turn and is then answered. (It waited for them when expressions ran on the threads that
+        /// serve HTTP.) The threads are held by the test until health has answered: no timing window.
+        @Test func healthAnswersWhileEveryExpressionThreadIsBusy() async throws {
+            let source = TestConnector.source(name: "shop", webhook: EngineHTTPTests.webhook)
+                .replacingOccurrences(of: "    call: sink.post", with: "    when: $match(type, /x/)\n    call: sink.post")
+            let running = try await EngineHTTPTests.Running(store: try SQLiteEventStore(path: EngineHTTPTests.storePath()), source: source)
+            let gate = ThreadGate()
+            try await gate.holdEveryThread()
+            // A webhook now waits for an expression thread.
+            let answeredEarly = Mutex(false)
+            let waiting = Task {
+                let answer = try await running.post(body: #"{"id":"evt_wait","type":"x"}"#, timeout: 120)
+                answeredEarly.withLock { $0 = !gate.open.withLock { $0 } }
+                return answer
+            }
+            let health = await RawConnection.exchange(port: running.port, pieces: [
+                (.zero, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+            ], deadline: .seconds(30))
+            let stillHeld = !gate.open.withLock { $0 }
+            #expect(health.received.hasPrefix("HTTP/1.1 200"), "health waited for the expression threads: \(health.received)")
+            #expect(stillHeld)
+            // Its expressions need one of those threads: it is not answered while they are held (given a second to
+            // be; this wait can only end early when that is broken).
+            let grace = ContinuousClock.now + .seconds(1)
+            while !answeredEarly.withLock({ $0 }), ContinuousClock.now < grace { try await Task.sleep(for: .milliseconds(10)) }
+            await gate.release()
+            #expect(!answeredEarly.withLock { $0 }, "the webhook's expressions did not wait for an expression thread")
+            let answered = try await waiting.value
+            #expect(answered.status == 200 && answered.body?["status"]?.stringValue == "accepted",
+                    "the webhook is answered once a thread is free: \(answered)")
+            try await running.stop()
+        }
+
+        /// A connector whose expressions all take time bounded by the event's size (plain paths and comparisons) is
+        /// admitted on the thread that received the request: answered, and stored, while every expression thread is
+        /// held. One over the size admitted there still waits for a thread.
+        @Test func aBoundedConnectorIsAdmittedWithoutTheExpressionThreads() async throws {
+            let source = TestConnector.source(name: "shop", webhook: EngineHTTPTests.webhook.replacingOccurrences(of: "max_body: 2KB", with: "max_body: 128KB"))
+            let running = try await EngineHTTPTests.Running(store: try SQLiteEventStore(path: EngineHTTPTests.storePath()), source: source)
+            let gate = ThreadGate()
+            try await gate.holdEveryThread()
+            let answer = try await running.post(body: #"{"id":"evt_here","type":"x"}"#, timeout: 60)
+            let whileHeld = !gate.open.withLock { $0 }
+            #expect(whileHeld && answer.status == 200 && answer.body?["status"]?.stringValue == "accepted", "\(answer)")
+            // A large body is parsed on an expression thread: it waits.
+            let padding = String(repeating: "x", count: Engine.admittedHereUpTo)
+            let answeredEarly = Mutex(false)
+            let large = Task {
+                let answer = try await running.post(body: #"{"id":"evt_large","type":"x","pad":"\#(padding)"}"#, timeout: 120)
+                answeredEarly.withLock { $0 = !gate.open.withLock { $0 } }
+                return answer
+            }
+            let grace = ContinuousClock.now + .seconds(1)
+            while !answeredEarly.withLock({ $0 }), ContinuousClock.now < grace { try await Task.sleep(for: .milliseconds(10)) }
+            await gate.release()
+            #expect(!answeredEarly.withLock { $0 }, "a large body was admitted on the receiving thread")
+            #expect(try await large.value.status == 200)
+            try await running.stop()
+        }
     }
 }
