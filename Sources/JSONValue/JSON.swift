@@ -111,3 +111,29 @@ extension JSON: Hashable {
         }
     }
 }
+
+extension JSON {
+    /// Whether this value's JSON text is at most about `limit` bytes (strings and keys by their UTF-8 length,
+    /// other values by a small fixed size). Stops as soon as the limit is passed, so asking costs little however
+    /// large the value: a caller decides whether work on it is small enough to do where it is.
+    public func fits(within limit: Int) -> Bool {
+        var remaining = limit
+        func visit(_ value: JSON) -> Bool {
+            switch value {
+            case .null, .bool, .number: remaining -= 8
+            case .string(let text): remaining -= text.utf8.count + 2
+            case .array(let elements):
+                remaining -= 2
+                for element in elements where remaining >= 0 { guard visit(element) else { return false } }
+            case .object(let object):
+                remaining -= 2
+                for (key, member) in object where remaining >= 0 {
+                    remaining -= key.utf8.count + 4
+                    guard visit(member) else { return false }
+                }
+            }
+            return remaining >= 0
+        }
+        return visit(self)
+    }
+}

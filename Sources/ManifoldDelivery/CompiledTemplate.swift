@@ -67,6 +67,17 @@ public indirect enum CompiledTemplate: Sendable {
         }
     }
 
+    /// Whether every expression in it takes time bounded by its input (`JSONataExpression.isBounded`).
+    public var isBounded: Bool {
+        switch self {
+        case .literal: true
+        case .expression(let expression): expression.isBounded
+        case .interpolated(let pieces): pieces.allSatisfy { if case .expression(let expression) = $0 { expression.isBounded } else { true } }
+        case .object(let members): members.allSatisfy(\.value.isBounded)
+        case .array(let elements): elements.allSatisfy(\.isBounded)
+        }
+    }
+
     /// Whether evaluating it reads secrets (a resolved reference): then its value is redacted when recorded.
     public static func readsSecrets(_ template: Template) -> Bool {
         switch template {

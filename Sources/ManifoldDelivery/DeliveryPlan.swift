@@ -221,6 +221,9 @@ struct RouteProgram: Sendable {
     let flow: FlowProgram?
     /// What a 2xx answer must also meet (`success_when`).
     let successWhen: JSONataExpression?
+    /// A route's one call whose mapping takes time bounded by the event (every template and the key bounded, see
+    /// `JSONataExpression.isBounded`): with a small event and no body schema it is mapped where the attempt runs.
+    let mapsInBoundedTime: Bool
 
     init(_ route: RoutePlan, connector: String, resolver: ConfigResolver) throws {
         plan = route
@@ -232,6 +235,8 @@ struct RouteProgram: Sendable {
         path = try route.pathParameters.map { try NamedTemplate($0, resolver: resolver) }
         idempotencyKey = try route.idempotencyKey.map { try JSONataExpression($0.source) }
         successWhen = try route.successWhen.map { try JSONataExpression($0.source) }
+        let templates = [body].compactMap { $0 } + (headers + query + path).flatMap { [$0.template] + [$0.shown].compactMap { $0 } }
+        mapsInBoundedTime = flow == nil && templates.allSatisfy(\.isBounded) && (idempotencyKey?.isBounded ?? true)
     }
 }
 

@@ -490,6 +490,9 @@ public final class DeliveryRuntime: Sendable {
 
     /// The `traceparent` the vendor gets: the span's, as the tracer writes it; without a tracer (or one that writes
     /// none), a new span id in the event's trace.
+    /// Events up to about this size are mapped where the attempt runs when their route's mapping allows it.
+    static let mappedHereUpTo = 64 * 1024
+
     func traceparent(of span: (any Span)?, job: DeliveryJob) -> String {
         if let span, let tracer = configuration.tracer {
             var carrier: [(name: String, value: String)] = []
@@ -584,13 +587,18 @@ public final class DeliveryRuntime: Sendable {
         let now = Int64(clock.wall.timeIntervalSince1970.rounded(.down))
         // A customer's endpoint gone or disabled: nothing to map, nothing to send.
         if target.plan.endpoints != nil, let refusal = endpointRefusal(lane: job.lane) { return (refusal.outcome, nil) }
-        // The mapping's expressions and the body schema run off the cooperative threads (see ExpressionThreads).
-        let built = await ExpressionThreads.run { () -> Result<PreparedRequest, BadData> in
+        // The mapping's expressions and the body schema run off the cooperative threads (see ExpressionThreads),
+        // unless the mapping takes time bounded by a small event and no schema checks the body: then here, without
+        // the two thread hops, which cost more than such a mapping.
+        let build = { @Sendable () -> Result<PreparedRequest, BadData> in
             Result { () throws(BadData) in
                 try RequestBuilder.prepare(job: job, connector: connector, route: route, now: now,
                                            extra: flowCall?.bindings ?? [:], defaultKey: flowCall?.key)
             }
         }
+        let mapsHere = flowCall == nil && route.mapsInBoundedTime && target.operations[route.plan.operation]?.bodySchema == nil
+            && job.payload.fits(within: Self.mappedHereUpTo)
+        let built = mapsHere ? build() : await ExpressionThreads.run(build)
         switch built {
         case .success(let request): prepared = request
         case .failure(let error): return (.badData(reason: error.description), nil)

@@ -72,3 +72,16 @@ import Testing
         #expect(JSONPointer(tokens: ["routes", "0", "call"]).dotted == "routes[0].call")
     }
 }
+
+@Suite struct JSONSizeTests {
+    /// `fits(within:)` estimates the JSON text's size and stops as soon as it passes the limit.
+    @Test func fitsEstimatesTheTextsSize() throws {
+        let small = try JSONParser.parse(#"{"id": "evt_1", "items": [1, 2, {"name": "x"}]}"#)
+        #expect(small.fits(within: 200))
+        #expect(!small.fits(within: 20))
+        let large = JSON.array(Array(repeating: .string(String(repeating: "x", count: 1000)), count: 100))
+        #expect(!large.fits(within: 64 * 1024))
+        #expect(large.fits(within: 120_000))
+        #expect(JSON.string("").fits(within: 2) && !JSON.string("abc").fits(within: 4))
+    }
+}

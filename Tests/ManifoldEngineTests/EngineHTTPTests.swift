@@ -420,5 +420,55 @@ extension EngineHTTPTests {
             #expect(try await large.value.status == 200)
             try await running.stop()
         }
+
+        /// A route's mapping that takes time bounded by a small event, with no body schema to check, is mapped where
+        /// the attempt runs: the vendor gets the call while every expression thread is held. With a body schema the
+        /// mapping waits for a thread.
+        @Test func aBoundedMappingIsMadeWithoutTheExpressionThreads() async throws {
+            for checksSchema in [false, true] {
+                let vendor = try await MockVendor()
+                var source = DeliveryTests.connector(port: vendor.port)
+                if !checksSchema {
+                    source = source.replacingOccurrences(of: """
+                                body_schema:
+                                  type: object
+                                  required: [name]
+                                  properties: { name: { type: string } }
+
+                        """, with: "")
+                }
+                let store = try SQLiteEventStore(path: EngineHTTPTests.storePath())
+                let plan = try #require(ConnectorCompiler().compile([SourceFile(path: "orders.yaml", text: source)]).plan)
+                let resolver = ConfigResolver(environment: ["HOOK_SECRET": "hook-secret", "CRM_SECRET": "crm-secret"])
+                var logger = Logger(label: "test")
+                logger.logLevel = .critical
+                let transport = AsyncHTTPTransport()
+                let runtime = DeliveryRuntime(store: store, transport: transport, logger: logger)
+                let engine = try Engine(plan: plan, store: store, resolver: resolver, logger: logger, runtime: runtime)
+                let signer = try WebhookEndpoint(connector: plan.connectors[0], resolver: resolver)
+                let gate = ThreadGate()
+                try await gate.holdEveryThread()
+                var request = WebhookRequest(method: "POST", target: "/hooks/orders", headers: ["Content-Type": "application/json"],
+                                             body: Array(#"{"id":"o1","kind":"order","total":1,"customer":{"email":"a@example.com","name":"Ada"}}"#.utf8),
+                                             remoteAddress: nil)
+                for field in signer.signature.sign(request, now: Int64(Date().timeIntervalSince1970), deliveryID: "d") {
+                    request.headers.append(field.name, field.value)
+                }
+                #expect(await engine.receive(request, on: try #require(engine.route(for: "/hooks/orders"))).status == 200)
+                // Without a schema: the call arrives while the threads are held (bounded wait). With one: it does not
+                // within a second (this wait can only end early when that is broken).
+                let bound = ContinuousClock.now + (checksSchema ? .seconds(1) : .seconds(30))
+                while vendor.calls.isEmpty, ContinuousClock.now < bound { try await Task.sleep(for: .milliseconds(10)) }
+                let arrivedWhileHeld = !vendor.calls.isEmpty && !gate.open.withLock { $0 }
+                #expect(arrivedWhileHeld == !checksSchema, "body schema \(checksSchema): the call arrived while held: \(arrivedWhileHeld)")
+                await gate.release()
+                let delivered = ContinuousClock.now + .seconds(30)
+                while vendor.calls.isEmpty, ContinuousClock.now < delivered { try await Task.sleep(for: .milliseconds(10)) }
+                #expect(vendor.calls.count == 1)
+                await runtime.drain()
+                await transport.shutdown()
+                store.close()
+            }
+        }
     }
 }
