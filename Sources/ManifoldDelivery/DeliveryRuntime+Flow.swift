@@ -242,7 +242,7 @@ extension DeliveryRuntime {
             lane.finish(job, result: .done, health: health)
             place([moved])
         case .delivered, .dead, .quarantined:
-            known.withLock { $0.remove(job) }
+            finished(job)
             lane.finish(job, result: .done, health: health)
         }
         observer?(job, stored)

@@ -278,6 +278,20 @@ public final class DeliveryRuntime: Sendable {
         return plan.targetsByLane.map { $0.value.plan.endpoints == nil ? $0.key : $0.key + "@" }.sorted()
     }
 
+    /// Counts a finished job out of memory; when its lane has drained to half its window with jobs left in the store,
+    /// claims more now rather than at the next sweep (see `ResidentJobs`).
+    func finished(_ job: DeliveryJob) {
+        let refill = known.withLock { $0.remove(job, window: configuration.laneWindow) }
+        guard refill, !stopping.load(ordering: .relaxed) else {
+            if refill { known.withLock { $0.refilled() } }
+            return
+        }
+        Task {
+            await self.sweep()
+            self.known.withLock { $0.refilled() }
+        }
+    }
+
     /// Claims unclaimed jobs from the store, lane by lane, as far as each lane's window has room; returns how many.
     @discardableResult
     public func sweep() async -> Int {
@@ -298,7 +312,9 @@ public final class DeliveryRuntime: Sendable {
             }
             guard room > 0 else { continue }
             do {
-                claimed += try await store.claimJobs(owner: owner, leaseUntil: newLease.until, now: Date(), limit: room, lane: lane)
+                let jobs = try await store.claimJobs(owner: owner, leaseUntil: newLease.until, now: Date(), limit: room, lane: lane)
+                known.withLock { $0.claimed(jobs.count, in: lane, room: room) }
+                claimed += jobs
             } catch {
                 logger.error("claiming jobs failed", metadata: ["lane": "\(lane)", "error": "\(error)"])
             }
@@ -463,7 +479,7 @@ public final class DeliveryRuntime: Sendable {
             rateLimitWait: { if case .rateLimited(let until) = result { return until - now } else { return nil } }(),
             reason: outcome.reason, finishedAt: wall))
         if result == .done {
-            known.withLock { $0.remove(job) }
+            finished(job)
         }
         lane.finish(job, result: result, health: health)
         observer?(job, stored)
