@@ -415,6 +415,7 @@ def prove_throughput(options, vendor, results):
     p99 = median([s[1] for s in steady])
     print(f"median at 1,000/s: p50 {median([s[0] for s in steady]):.0f} ms, p99 {p99:.0f} ms")
     results.append((f"at least 5,000 events/s end to end ({delivered:,.0f})", delivered >= 5000))
+    results.append((f"end to end at least 0.6x the ingest-only rate ({delivered / baseline:.2f}x)", delivered / baseline >= 0.6))
     results.append((f"p99 under 50 ms at 1,000/s ({p99:.0f} ms)", p99 < 50))
 
 
