@@ -35,8 +35,10 @@ let package = Package(
     targets: [
         // An ordered JSON value with its own parser and printer: the data every other module speaks.
         .target(name: "JSONValue", swiftSettings: strictSwift),
+        // C's printf for fixed and exponent notation, called without a va_list (JSONata's number pictures).
+        .target(name: "CNumberFormat"),
         // The JSONata expression language: lexer, parser, evaluator, function library. No Manifold imports.
-        .target(name: "JSONata", dependencies: ["JSONValue"], swiftSettings: strictSwift),
+        .target(name: "JSONata", dependencies: ["JSONValue", "CNumberFormat"], swiftSettings: strictSwift),
         // A general JSON Schema (draft 2020-12) validator with structured, located errors.
         .target(name: "JSONSchema", dependencies: ["JSONValue"], swiftSettings: strictSwift),
         // The compiled execution plan: immutable, Sendable, Equatable value types.

@@ -1,3 +1,4 @@
+import CNumberFormat
 import Foundation
 
 /// Parsed picture strings (`$formatNumber`, `$formatInteger`, `$fromMillis`, `$toMillis`), kept by their text: a
@@ -48,14 +49,17 @@ extension IntegerPicture {
 }
 
 /// `value` printed with `places` decimals, as C's `%.*f` prints it (the exact binary value, rounded half to even), or
-/// with `exponent` as `%.*e`: `String(format:)` gave the same text through Foundation's formatter at many times the cost.
+/// with `exponent` as `%.*e`. `String(format:)` gave the same text through Foundation's formatter, and `vsnprintf`
+/// through a `va_list` whose building cost more than the printing; whole numbers below 2^53 need neither.
 func fixedDecimal(_ value: Double, places: Int, exponent: Bool = false) -> String {
+    if !exponent, places == 0, value.isFinite, abs(value) < 9_007_199_254_740_992 {
+        let whole = value.rounded(.toNearestOrEven)
+        return whole == 0 && value.sign == .minus ? "-0" : String(Int64(whole))
+    }
     var size = 64 + max(0, places)
     while true {
         var buffer = [CChar](repeating: 0, count: size)
-        let written = withVaList([Int32(clamping: places), value]) { arguments in
-            vsnprintf(&buffer, size, exponent ? "%.*e" : "%.*f", arguments)
-        }
+        let written = cnumberformat_print(&buffer, size, value, Int32(clamping: places), exponent ? 1 : 0)
         if written < 0 { return String(format: exponent ? "%.\(places)e" : "%.\(places)f", value) }
         if Int(written) < size { return String(cString: buffer) }
         size = Int(written) + 1
