@@ -287,7 +287,7 @@ public final class DeliveryRuntime: Sendable {
             return
         }
         Task {
-            await self.sweep()
+            await self.claimWhereRoom()
             self.known.withLock { $0.refilled() }
         }
     }
@@ -305,6 +305,12 @@ public final class DeliveryRuntime: Sendable {
             await endpoints.elapsed(at: clock.wall)
             await retireEndpointLanes(endpoints)
         }
+        return await claimWhereRoom()
+    }
+
+    /// Claims unclaimed jobs from the store for every lane with room in its window; returns how many.
+    @discardableResult
+    func claimWhereRoom() async -> Int {
         var claimed: [ClaimedJob] = []
         for lane in sweptLanes {
             let room = known.withLock {

@@ -65,4 +65,39 @@ import Testing
         #expect(keys.count == 200 && Set(keys).count == 200, "each job once: \(keys.count) calls, \(Set(keys).count) distinct")
         store.close()
     }
+
+    /// A lane with jobs waiting in the store claims more as soon as it is down to half its window, not at the next
+    /// sweep: with a sweep an hour away (so only the first one runs), all 200 jobs of a 10-job window are delivered.
+    /// Before, a lane delivered at most one window per sweep interval.
+    @Test func aDrainingLaneClaimsMoreWithoutWaitingForTheSweep() async throws {
+        let store = try SQLiteEventStore(path: EngineHTTPTests.storePath())
+        let plan = try TestConnector.plan(name: "orders", webhook: "path: /in\nverify: { scheme: none }\nallow_ips: [127.0.0.1/32]\nevent_id: id")
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        var configuration = DeliveryRuntime.Configuration()
+        configuration.laneWindow = 10
+        configuration.sweepInterval = .seconds(3600)
+        let transport = GatedTransport()
+        let runtime = DeliveryRuntime(store: store, transport: transport, logger: logger, configuration: configuration)
+        let engine = try Engine(plan: plan, store: store, resolver: ConfigResolver(environment: [:]), logger: logger, runtime: runtime)
+        let route = try #require(engine.route(for: "/in"))
+        for index in 0..<200 {
+            let request = WebhookRequest(method: "POST", target: "/in", headers: ["Content-Type": "application/json"],
+                                         body: Array(#"{"id":"o\#(index)"}"#.utf8), remoteAddress: "127.0.0.1")
+            #expect(await engine.receive(request, on: route).status == 200)
+        }
+        let stop = Atomic<Bool>(false)
+        let running = Task { await runtime.run(until: { stop.load(ordering: .relaxed) }) }
+        transport.open.store(true, ordering: .relaxed)
+        let deadline = ContinuousClock.now + .seconds(120)
+        while transport.delivered.withLock({ $0.count }) < 200, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let keys = transport.delivered.withLock { $0 }
+        #expect(keys.count == 200 && Set(keys).count == 200, "each job once: \(keys.count) calls, \(Set(keys).count) distinct")
+        stop.store(true, ordering: .relaxed)
+        running.cancel()
+        await running.value
+        store.close()
+    }
 }
