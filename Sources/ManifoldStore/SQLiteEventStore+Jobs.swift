@@ -103,12 +103,14 @@ extension SQLiteEventStore: JobStore {
         }
         let seqs: [Int64] = try await writer.write { db in
             try Self.renew(db, owner: owner, until: until)
-            // One statement per kind of lane filter, prepared once.
+            // One statement per kind of lane filter, prepared once. A job whose retry is not due yet is not claimed:
+            // claimed early it was held in memory until then (and counted against its lane's window).
             let seqs = try Int64.fetchAll(db.cachedStatement(sql: """
                 SELECT seq FROM jobs WHERE state = 'pending' \(laneFilter)
+                  AND (not_before IS NULL OR not_before <= ?)
                   AND (lease_owner IS NULL OR lease_owner NOT IN (SELECT owner FROM engine_leases WHERE until >= ?))
                 ORDER BY seq LIMIT ?
-                """), arguments: StatementArguments(laneArguments.map { $0 as any DatabaseValueConvertible } + [current, limit]))
+                """), arguments: StatementArguments(laneArguments.map { $0 as any DatabaseValueConvertible } + [current, current, limit]))
             for seq in seqs {
                 try db.cachedStatement(sql: "UPDATE jobs SET lease_owner = ? WHERE seq = ?").execute(arguments: [owner, seq])
             }

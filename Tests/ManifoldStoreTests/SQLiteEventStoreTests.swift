@@ -132,6 +132,28 @@ import Testing
         await #expect(throws: StoreError.self) { try await store.append(Self.event("late")) }
     }
 
+    /// A pending job whose retry is not due is not claimed until it is (the claim used to ignore `not_before`).
+    @Test func aClaimTakesOnlyJobsThatAreDue() async throws {
+        let store = try SQLiteEventStore(path: Self.temporaryPath())
+        defer { store.close() }
+        let start = Date()
+        let job = NewJob(route: "r", target: "crm", lane: "stripe/crm", orderingKey: nil, traceID: "t", planVersion: "v")
+        var event = Self.event("evt_due", at: start)
+        event.jobs = [job]
+        _ = try await store.append(event)
+        let claimed = try await store.claimJobs(owner: "a", leaseUntil: start + 60, now: start, limit: 10, lane: nil)
+        #expect(claimed.map(\.job.id) == [job.id])
+        // A retry due in 30 s; the engine that held it lets it go.
+        let attempt = AttemptRecord(jobID: job.id, startedAt: start, duration: .milliseconds(5), countsAsAttempt: true,
+                                    errorClass: "transient", request: nil, responseStatus: 503, responseHeaders: [],
+                                    responseBody: nil, error: "503")
+        try await store.record(attempt, outcome: .retry(at: start + 30))
+        try await store.releaseLeases(owner: "a")
+        #expect(try await store.claimJobs(owner: "b", leaseUntil: start + 60, now: start + 10, limit: 10, lane: nil).isEmpty)
+        let due = try await store.claimJobs(owner: "b", leaseUntil: start + 90, now: start + 31, limit: 10, lane: nil)
+        #expect(due.map(\.job.id) == [job.id])
+    }
+
     @Test func identifiersSortByTime() {
         var generator = SeededGenerator(seed: 7)
         let ids = [1_000, 1_001, 99_999_999_999].map {
