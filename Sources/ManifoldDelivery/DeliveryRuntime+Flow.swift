@@ -194,6 +194,8 @@ extension DeliveryRuntime {
     }
 
     private func store(_ record: AttemptRecord, job: DeliveryJob, outcome: JobOutcome, progress: FlowProgress?, spawn: [NewJob]) async {
+        var record = record
+        record.owner = owner
         do {
             try await self.store.record(record, outcome: outcome, flow: progress?.json, spawn: spawn)
         } catch {

@@ -457,10 +457,11 @@ public final class DeliveryRuntime: Sendable {
         let decision = JobLifecycle.decide(outcome, policy: policy, attempts: job.attempts, elapsed: elapsed, wall: wall, now: now,
                                            using: &generator)
         let (stored, result, health) = (decision.stored, decision.lane, decision.health)
-        let record = AttemptRecord(
+        var record = AttemptRecord(
             jobID: job.id, startedAt: startedAt, duration: duration, countsAsAttempt: counts,
             errorClass: outcome.errorClass, request: prepared?.request.record(), responseStatus: outcome.status,
             responseHeaders: prepared?.responseHeaders ?? [], responseBody: prepared?.responseBody, error: outcome.reason)
+        record.owner = owner
         do {
             try await store.record(record, outcome: stored)
         } catch {

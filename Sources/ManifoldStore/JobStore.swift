@@ -141,6 +141,9 @@ public struct AttemptRecord: Sendable {
     /// The response body, truncated.
     public var responseBody: String?
     public var error: String?
+    /// The engine that made the attempt (its lease owner): the outcome is refused when another engine holds the job
+    /// (its lease ran out and the job was claimed again), so a late engine cannot overwrite the new holder's record.
+    public var owner: String?
 
     public init(jobID: String, startedAt: Date, duration: Duration, countsAsAttempt: Bool, errorClass: String,
                 request: JSON?, responseStatus: Int?, responseHeaders: [(name: String, value: String)],

@@ -167,6 +167,15 @@ extension SQLiteEventStore: JobStore {
             guard let job = try Row.fetchOne(db.cachedStatement(sql: "SELECT seq, event_seq, route, target, state, lease_owner FROM jobs WHERE id = ?"),
                                              arguments: [attempt.jobID])
             else { throw StoreError("there is no job \(attempt.jobID)") }
+            // Only a pending job takes an outcome, and only from the engine that holds it (or from anyone when no
+            // engine does): a finished job keeps its outcome, and a job claimed by another engine keeps its holder's.
+            let current: String = job["state"]
+            guard current == JobState.pending.rawValue else {
+                throw StoreError("job \(attempt.jobID) is \(current) already: this outcome is not recorded")
+            }
+            if let owner = attempt.owner, let holder = job["lease_owner"] as String?, holder != owner {
+                throw StoreError("job \(attempt.jobID) is held by another engine (\(holder)): this engine's outcome is not recorded")
+            }
             let seq: Int64 = job["seq"]
             try db.cachedStatement(sql: """
                 INSERT INTO job_attempts (job_seq, at, duration_ms, counts, class, request, response_status,

@@ -154,6 +154,34 @@ import Testing
         #expect(due.map(\.job.id) == [job.id])
     }
 
+    /// An outcome is recorded only for a pending job, and only from the engine that holds it: an engine whose lease
+    /// ran out (the job claimed by another) cannot overwrite the new holder's outcome, nor anyone a finished job's.
+    @Test func outcomesAreFencedByTheHolderAndTheJobsState() async throws {
+        let store = try SQLiteEventStore(path: Self.temporaryPath())
+        defer { store.close() }
+        let start = Date()
+        let job = NewJob(route: "r", target: "crm", lane: "stripe/crm", orderingKey: nil, traceID: "t", planVersion: "v")
+        var event = Self.event("evt_fenced", at: start)
+        event.jobs = [job]
+        _ = try await store.append(event)
+        _ = try await store.claimJobs(owner: "a", leaseUntil: start + 10, now: start, limit: 10, lane: nil)
+        // Engine a stalls past its lease; engine b claims the job.
+        let claimed = try await store.claimJobs(owner: "b", leaseUntil: start + 100, now: start + 20, limit: 10, lane: nil)
+        #expect(claimed.map(\.job.id) == [job.id])
+        func attempt(by owner: String) -> AttemptRecord {
+            var attempt = AttemptRecord(jobID: job.id, startedAt: start, duration: .milliseconds(5), countsAsAttempt: true,
+                                        errorClass: "delivered", request: nil, responseStatus: 200, responseHeaders: [],
+                                        responseBody: nil, error: nil)
+            attempt.owner = owner
+            return attempt
+        }
+        await #expect(throws: StoreError.self) { try await store.record(attempt(by: "a"), outcome: .dead(reason: "late")) }
+        try await store.record(attempt(by: "b"), outcome: .delivered)
+        await #expect(throws: StoreError.self) { try await store.record(attempt(by: "b"), outcome: .dead(reason: "again")) }
+        let stored = try #require(try await store.job(id: job.id))
+        #expect(stored.summary.state == .delivered && stored.attempts.count == 1)
+    }
+
     @Test func identifiersSortByTime() {
         var generator = SeededGenerator(seed: 7)
         let ids = [1_000, 1_001, 99_999_999_999].map {
