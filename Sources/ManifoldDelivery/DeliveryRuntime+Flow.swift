@@ -172,7 +172,7 @@ extension DeliveryRuntime {
             responseHeaders: exchange?.responseHeaders ?? [], responseBody: exchange?.responseBody,
             error: outcome.reason.map { "step '\(step.plan.name)'\(element.map { " element \($0)" } ?? ""): \($0)" })
         let retrying: Bool = if case .retry = stored { true } else { false }
-        await store(record, job: job, outcome: stored, progress: retrying ? nil : after, spawn: spawn)
+        let ours = await store(record, job: job, outcome: stored, progress: retrying ? nil : after, spawn: spawn)
         log(job, outcome: outcome, stored: stored, duration: duration)
         end(span, job: job, outcome: outcome, stored: stored, request: exchange?.request)
         report(AttemptReport(
@@ -180,7 +180,14 @@ extension DeliveryRuntime {
             endToEnd: stored == .delivered ? .milliseconds(Int64(wall.timeIntervalSince(job.receivedAt) * 1000)) : nil,
             rateLimitWait: { if case .rateLimited(let until) = laneResult { return until - now } else { return nil } }(),
             reason: outcome.reason, finishedAt: wall))
+        guard ours else { return letGo(job, on: lane) }
         finish(job, on: lane, stored: stored, progress: after, result: laneResult, health: health, spawned: spawn)
+    }
+
+    /// A job this engine no longer holds (its outcome was refused as fenced): out of memory and off its lane.
+    private func letGo(_ job: DeliveryJob, on lane: Lane) {
+        finished(job)
+        lane.finish(job, result: .done, health: .neutral)
     }
 
     /// Records a decision of a flow without a call (moved to another lane, completed, quarantined) and acts on it.
@@ -189,15 +196,20 @@ extension DeliveryRuntime {
     {
         let record = AttemptRecord(jobID: job.id, startedAt: started, duration: .zero, countsAsAttempt: false, errorClass: errorClass,
                                    request: nil, responseStatus: nil, responseHeaders: [], responseBody: nil, error: note)
-        await store(record, job: job, outcome: outcome, progress: progress, spawn: spawn)
+        guard await store(record, job: job, outcome: outcome, progress: progress, spawn: spawn) else { return letGo(job, on: lane) }
         finish(job, on: lane, stored: outcome, progress: progress, result: .done, health: .neutral, spawned: spawn)
     }
 
-    private func store(_ record: AttemptRecord, job: DeliveryJob, outcome: JobOutcome, progress: FlowProgress?, spawn: [NewJob]) async {
+    /// Records a flow's attempt or decision; `false` when the job is no longer this engine's (fenced).
+    private func store(_ record: AttemptRecord, job: DeliveryJob, outcome: JobOutcome, progress: FlowProgress?, spawn: [NewJob]) async -> Bool {
         var record = record
         record.owner = owner
         do {
             try await self.store.record(record, outcome: outcome, flow: progress?.json, spawn: spawn)
+        } catch let error as StoreError where error.isFenced {
+            logger.warning("the job is no longer this engine's; its outcome is not recorded and it is let go",
+                           metadata: ["job": "\(job.id)", "error": "\(error)"])
+            return false
         } catch {
             statistics.withLock { $0.recordFailures += 1 }
             logger.error("recording a flow's step failed; the job stays leased and is tried again",
@@ -212,6 +224,7 @@ extension DeliveryRuntime {
             case .advance: break
             }
         }
+        return true
     }
 
     /// The lane's side of an outcome: a retry stays; a flow that moves on goes to its next call's lane (in memory,

@@ -456,14 +456,20 @@ public final class DeliveryRuntime: Sendable {
         let now = clock.now
         let decision = JobLifecycle.decide(outcome, policy: policy, attempts: job.attempts, elapsed: elapsed, wall: wall, now: now,
                                            using: &generator)
-        let (stored, result, health) = (decision.stored, decision.lane, decision.health)
+        let (stored, decided, health) = (decision.stored, decision.lane, decision.health)
         var record = AttemptRecord(
             jobID: job.id, startedAt: startedAt, duration: duration, countsAsAttempt: counts,
             errorClass: outcome.errorClass, request: prepared?.request.record(), responseStatus: outcome.status,
             responseHeaders: prepared?.responseHeaders ?? [], responseBody: prepared?.responseBody, error: outcome.reason)
         record.owner = owner
+        var result = decided
         do {
             try await store.record(record, outcome: stored)
+        } catch let error as StoreError where error.isFenced {
+            // Not this engine's any more (claimed by another after its lease ran out, or settled): let it go.
+            logger.warning("the job is no longer this engine's; its outcome is not recorded and it is let go",
+                           metadata: ["job": "\(job.id)", "error": "\(error)"])
+            result = .done
         } catch {
             statistics.withLock { $0.recordFailures += 1 }
             logger.error("recording an attempt failed; the job stays leased and is tried again",

@@ -165,5 +165,14 @@ public struct StatusRecord: Sendable, Equatable {
 /// Errors of the store, said for the person running the engine.
 public struct StoreError: Error, CustomStringConvertible {
     public var description: String
+    /// The job is not the recording engine's to settle (another engine holds it, or it is finished): the engine lets
+    /// it go instead of trying the record again.
+    public var isFenced = false
     public init(_ description: String) { self.description = description }
+
+    static func fenced(_ description: String) -> StoreError {
+        var error = StoreError(description)
+        error.isFenced = true
+        return error
+    }
 }

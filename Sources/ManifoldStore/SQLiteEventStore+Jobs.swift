@@ -171,10 +171,10 @@ extension SQLiteEventStore: JobStore {
             // engine does): a finished job keeps its outcome, and a job claimed by another engine keeps its holder's.
             let current: String = job["state"]
             guard current == JobState.pending.rawValue else {
-                throw StoreError("job \(attempt.jobID) is \(current) already: this outcome is not recorded")
+                throw StoreError.fenced("job \(attempt.jobID) is \(current) already: this outcome is not recorded")
             }
             if let owner = attempt.owner, let holder = job["lease_owner"] as String?, holder != owner {
-                throw StoreError("job \(attempt.jobID) is held by another engine (\(holder)): this engine's outcome is not recorded")
+                throw StoreError.fenced("job \(attempt.jobID) is held by another engine (\(holder)): this engine's outcome is not recorded")
             }
             let seq: Int64 = job["seq"]
             try db.cachedStatement(sql: """

@@ -100,4 +100,45 @@ import Testing
         await running.value
         store.close()
     }
+
+    /// An engine whose job was claimed by another (its lease ran out while the call was out) cannot record the call's
+    /// outcome and lets the job go: it is not retried here, and the other engine's hold is untouched.
+    @Test func anEngineThatLostAJobLetsItGo() async throws {
+        final class FailingGate: HTTPTransport {
+            let open = Atomic<Bool>(false)
+            let calls = Atomic<Int>(0)
+            func execute(_ request: OutboundRequest, timeout: Duration) async throws(TransportError) -> InboundResponse {
+                calls.add(1, ordering: .relaxed)
+                while !open.load(ordering: .relaxed) {
+                    do { try await Task.sleep(for: .milliseconds(5)) } catch { throw .connection("cancelled") }
+                }
+                return InboundResponse(status: 503, headers: [], body: [])
+            }
+        }
+        let store = try SQLiteEventStore(path: EngineHTTPTests.storePath())
+        let plan = try TestConnector.plan(name: "orders", webhook: "path: /in\nverify: { scheme: none }\nallow_ips: [127.0.0.1/32]\nevent_id: id")
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let transport = FailingGate()
+        // Not running: this engine never renews its lease, so another may claim its job at once.
+        let runtime = DeliveryRuntime(store: store, transport: transport, logger: logger)
+        let engine = try Engine(plan: plan, store: store, resolver: ConfigResolver(environment: [:]), logger: logger, runtime: runtime)
+        let route = try #require(engine.route(for: "/in"))
+        let request = WebhookRequest(method: "POST", target: "/in", headers: ["Content-Type": "application/json"],
+                                     body: Array(#"{"id":"o1"}"#.utf8), remoteAddress: "127.0.0.1")
+        #expect(await engine.receive(request, on: route).status == 200)
+        let started = ContinuousClock.now + .seconds(30)
+        while transport.calls.load(ordering: .relaxed) == 0, ContinuousClock.now < started { try await Task.sleep(for: .milliseconds(5)) }
+        let taken = try await store.claimJobs(owner: "other-engine", leaseUntil: Date() + 3600, now: Date() + 60, limit: 10, lane: nil)
+        #expect(taken.count == 1)
+        transport.open.store(true, ordering: .relaxed)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while runtime.backlog > 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(runtime.backlog == 0, "the engine kept retrying a job another engine holds")
+        #expect(transport.calls.load(ordering: .relaxed) == 1)
+        let job = try #require(try await store.job(id: taken[0].job.id))
+        #expect(job.summary.state == .pending && job.attempts.isEmpty, "the other engine's job was changed: \(job.summary.state)")
+        await runtime.drain()
+        store.close()
+    }
 }
