@@ -29,18 +29,26 @@ import Testing
         }
     }
 
-    @Test func aDownVendorKeepsOnlyAWindowInMemoryAndEverythingIsDeliveredOnce() async throws {
+    /// A store, a runtime delivering through `transport` with a `laneWindow`-job window, and an engine with the test
+    /// connector (no verification) at `/in`.
+    static func engine(transport: any HTTPTransport, laneWindow: Int = 10, sweepInterval: Duration = .seconds(1)) throws
+        -> (SQLiteEventStore, DeliveryRuntime, Engine, Engine.Route)
+    {
         let store = try SQLiteEventStore(path: EngineHTTPTests.storePath())
         let plan = try TestConnector.plan(name: "orders", webhook: "path: /in\nverify: { scheme: none }\nallow_ips: [127.0.0.1/32]\nevent_id: id")
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         var configuration = DeliveryRuntime.Configuration()
-        configuration.laneWindow = 10
-        configuration.sweepInterval = .milliseconds(20)
-        let transport = GatedTransport()
+        configuration.laneWindow = laneWindow
+        configuration.sweepInterval = sweepInterval
         let runtime = DeliveryRuntime(store: store, transport: transport, logger: logger, configuration: configuration)
         let engine = try Engine(plan: plan, store: store, resolver: ConfigResolver(environment: [:]), logger: logger, runtime: runtime)
-        let route = try #require(engine.route(for: "/in"))
+        return (store, runtime, engine, try #require(engine.route(for: "/in")))
+    }
+
+    @Test func aDownVendorKeepsOnlyAWindowInMemoryAndEverythingIsDeliveredOnce() async throws {
+        let transport = GatedTransport()
+        let (store, runtime, engine, route) = try Self.engine(transport: transport, sweepInterval: .milliseconds(20))
         let stop = Atomic<Bool>(false)
         let running = Task { await runtime.run(until: { stop.load(ordering: .relaxed) }) }
 
@@ -70,17 +78,8 @@ import Testing
     /// sweep: with a sweep an hour away (so only the first one runs), all 200 jobs of a 10-job window are delivered.
     /// Before, a lane delivered at most one window per sweep interval.
     @Test func aDrainingLaneClaimsMoreWithoutWaitingForTheSweep() async throws {
-        let store = try SQLiteEventStore(path: EngineHTTPTests.storePath())
-        let plan = try TestConnector.plan(name: "orders", webhook: "path: /in\nverify: { scheme: none }\nallow_ips: [127.0.0.1/32]\nevent_id: id")
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        var configuration = DeliveryRuntime.Configuration()
-        configuration.laneWindow = 10
-        configuration.sweepInterval = .seconds(3600)
         let transport = GatedTransport()
-        let runtime = DeliveryRuntime(store: store, transport: transport, logger: logger, configuration: configuration)
-        let engine = try Engine(plan: plan, store: store, resolver: ConfigResolver(environment: [:]), logger: logger, runtime: runtime)
-        let route = try #require(engine.route(for: "/in"))
+        let (store, runtime, engine, route) = try Self.engine(transport: transport, sweepInterval: .seconds(3600))
         for index in 0..<200 {
             let request = WebhookRequest(method: "POST", target: "/in", headers: ["Content-Type": "application/json"],
                                          body: Array(#"{"id":"o\#(index)"}"#.utf8), remoteAddress: "127.0.0.1")
@@ -115,15 +114,9 @@ import Testing
                 return InboundResponse(status: 503, headers: [], body: [])
             }
         }
-        let store = try SQLiteEventStore(path: EngineHTTPTests.storePath())
-        let plan = try TestConnector.plan(name: "orders", webhook: "path: /in\nverify: { scheme: none }\nallow_ips: [127.0.0.1/32]\nevent_id: id")
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
         let transport = FailingGate()
         // Not running: this engine never renews its lease, so another may claim its job at once.
-        let runtime = DeliveryRuntime(store: store, transport: transport, logger: logger)
-        let engine = try Engine(plan: plan, store: store, resolver: ConfigResolver(environment: [:]), logger: logger, runtime: runtime)
-        let route = try #require(engine.route(for: "/in"))
+        let (store, runtime, engine, route) = try Self.engine(transport: transport, laneWindow: 5_000)
         let request = WebhookRequest(method: "POST", target: "/in", headers: ["Content-Type": "application/json"],
                                      body: Array(#"{"id":"o1"}"#.utf8), remoteAddress: "127.0.0.1")
         #expect(await engine.receive(request, on: route).status == 200)

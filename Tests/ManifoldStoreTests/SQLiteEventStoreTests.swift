@@ -132,15 +132,21 @@ import Testing
         await #expect(throws: StoreError.self) { try await store.append(Self.event("late")) }
     }
 
-    /// A pending job whose retry is not due is not claimed until it is (the claim used to ignore `not_before`).
-    @Test func aClaimTakesOnlyJobsThatAreDue() async throws {
-        let store = try SQLiteEventStore(path: Self.temporaryPath())
-        defer { store.close() }
+    /// A new store with one event and its one job, unclaimed, stored now.
+    static func storeWithOneJob() async throws -> (SQLiteEventStore, NewJob, Date) {
+        let store = try SQLiteEventStore(path: temporaryPath())
         let start = Date()
         let job = NewJob(route: "r", target: "crm", lane: "stripe/crm", orderingKey: nil, traceID: "t", planVersion: "v")
-        var event = Self.event("evt_due", at: start)
+        var event = event("evt_1", at: start)
         event.jobs = [job]
         _ = try await store.append(event)
+        return (store, job, start)
+    }
+
+    /// A pending job whose retry is not due is not claimed until it is (the claim used to ignore `not_before`).
+    @Test func aClaimTakesOnlyJobsThatAreDue() async throws {
+        let (store, job, start) = try await Self.storeWithOneJob()
+        defer { store.close() }
         let claimed = try await store.claimJobs(owner: "a", leaseUntil: start + 60, now: start, limit: 10, lane: nil)
         #expect(claimed.map(\.job.id) == [job.id])
         // A retry due in 30 s; the engine that held it lets it go.
@@ -157,13 +163,8 @@ import Testing
     /// An outcome is recorded only for a pending job, and only from the engine that holds it: an engine whose lease
     /// ran out (the job claimed by another) cannot overwrite the new holder's outcome, nor anyone a finished job's.
     @Test func outcomesAreFencedByTheHolderAndTheJobsState() async throws {
-        let store = try SQLiteEventStore(path: Self.temporaryPath())
+        let (store, job, start) = try await Self.storeWithOneJob()
         defer { store.close() }
-        let start = Date()
-        let job = NewJob(route: "r", target: "crm", lane: "stripe/crm", orderingKey: nil, traceID: "t", planVersion: "v")
-        var event = Self.event("evt_fenced", at: start)
-        event.jobs = [job]
-        _ = try await store.append(event)
         _ = try await store.claimJobs(owner: "a", leaseUntil: start + 10, now: start, limit: 10, lane: nil)
         // Engine a stalls past its lease; engine b claims the job.
         let claimed = try await store.claimJobs(owner: "b", leaseUntil: start + 100, now: start + 20, limit: 10, lane: nil)
