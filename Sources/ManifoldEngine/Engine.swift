@@ -27,9 +27,6 @@ public final class Engine: Sendable {
     public let runtime: DeliveryRuntime?
     private let now: @Sendable () -> Date
     let logger: Logger
-    /// Requests whose connector's expressions are being evaluated now.
-    private let evaluating = Atomic<Int>(0)
-    public var requestsEvaluating: Int { evaluating.load(ordering: .relaxed) }
     /// The last append that failed, and when: `/readyz` reports it for `failureMemory` after it (a store that
     /// is damaged or full fails every webhook while a quick write to another page still succeeds).
     private let lastStoreFailure = Mutex<(at: Date, error: String)?>(nil)
@@ -363,11 +360,7 @@ public final class Engine: Sendable {
         if Self.admitsHere(request, on: route, rolloutRunning: rollouts.isRunning(endpoint.connector)) {
             evaluated = evaluate(request, on: route, receivedAt: received, traceID: traceID)
         } else {
-            evaluated = await ExpressionThreads.run {
-                self.evaluating.add(1, ordering: .relaxed)
-                defer { self.evaluating.subtract(1, ordering: .relaxed) }
-                return self.evaluate(request, on: route, receivedAt: received, traceID: traceID)
-            }
+            evaluated = await ExpressionThreads.run { self.evaluate(request, on: route, receivedAt: received, traceID: traceID) }
         }
         let admitted: AdmittedEvent, outcome: RoutedOutcome
         switch evaluated {
