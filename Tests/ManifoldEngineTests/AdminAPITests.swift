@@ -36,13 +36,8 @@ import Testing
         logger.logLevel = .critical
         let engine = try Engine(plan: plan, store: store, resolver: EngineHTTPTests.resolver, logger: logger,
                                 admin: AdminAPI(store: store, token: "s3cret-admin"))
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let group = ServiceGroup(configuration: .init(
-            services: EngineServer.services(engine: engine, host: "127.0.0.1", port: 0, logger: logger) { continuation.yield($0) },
-            logger: logger))
-        let task = Task { try await group.run() }
-        var iterator = ports.makeAsyncIterator()
-        let port = try #require(await iterator.next())
+        let server = try await AdminServer.start(engine: engine, logger: logger)
+        let port = server.port
 
         func call(_ method: HTTPMethod, _ path: String, token: String? = "s3cret-admin", body: String? = nil) async throws
             -> (Int, JSON?)
@@ -77,8 +72,7 @@ import Testing
         let history = try #require(try await store.event(id: eventID)).history
         #expect(history.filter { $0.status == .replayed }.compactMap { $0.detail?["by"]?.stringValue } == ["admin-api", "admin-api"])
 
-        await group.triggerGracefulShutdown()
-        try await task.value
+        try await server.stop()
     }
 }
 
@@ -126,5 +120,28 @@ import Testing
         let currentID = try #require(onCurrent.replayed.first?.jobs.first)
         let currentJob = try #require(try await store.job(id: currentID)).summary
         #expect(currentJob.planVersion == current.version && !currentJob.pinsPlan)
+    }
+}
+
+/// An engine's HTTP server (webhooks, dashboard, admin API) on a free port of 127.0.0.1, for tests that call it.
+struct AdminServer {
+    let port: Int
+    private let group: ServiceGroup
+    private let task: Task<Void, any Error>
+
+    static func start(engine: Engine, logger: Logger) async throws -> AdminServer {
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let group = ServiceGroup(configuration: .init(
+            services: EngineServer.services(engine: engine, host: "127.0.0.1", port: 0, logger: logger) { continuation.yield($0) },
+            logger: logger))
+        let task = Task { try await group.run() }
+        var iterator = ports.makeAsyncIterator()
+        return AdminServer(port: try #require(await iterator.next()), group: group, task: task)
+    }
+
+    /// Stops it gracefully and waits until it has.
+    func stop() async throws {
+        await group.triggerGracefulShutdown()
+        try await task.value
     }
 }

@@ -24,13 +24,8 @@ import Testing
         logger.logLevel = .critical
         let engine = try Engine(plan: plan, store: store, resolver: ConfigResolver(environment: [:]), logger: logger,
                                 admin: AdminAPI(store: store, token: "s3cret-admin"))
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let group = ServiceGroup(configuration: .init(
-            services: EngineServer.services(engine: engine, host: "127.0.0.1", port: 0, logger: logger) { continuation.yield($0) },
-            logger: logger))
-        let task = Task { try await group.run() }
-        var iterator = ports.makeAsyncIterator()
-        let port = try #require(await iterator.next())
+        let server = try await AdminServer.start(engine: engine, logger: logger)
+        let port = server.port
 
         func call(_ method: HTTPMethod, _ path: String, body: JSON? = nil, token: String = "s3cret-admin") async throws -> (Int, JSON?) {
             var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
@@ -61,8 +56,7 @@ import Testing
         #expect(try await store.rolloutLog(connector: "orders").map(\.action) == ["start", "set-share", "rollback"])
         #expect(try await store.rolloutLog(connector: "orders").allSatisfy { $0.by == "admin-api" })
 
-        await group.triggerGracefulShutdown()
-        try await task.value
+        try await server.stop()
         store.close()
     }
 }
