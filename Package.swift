@@ -65,10 +65,13 @@ let package = Package(
             dependencies: ["JSONValue", "JSONata", "JSONSchema", "ManifoldPlan", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSwift
         ),
-        // The event store: a protocol and its SQLite implementation (WAL, group commit, versioned migrations).
+        // The store's contract: the protocols (events, jobs, endpoints, pulls, rollouts), their value types and the
+        // rules every implementation keeps (job transitions, fencing). Knows no database.
+        .target(name: "ManifoldStore", dependencies: ["JSONValue"], swiftSettings: strictSwift),
+        // The embedded store on SQLite (WAL, group commit, versioned migrations), and reading a pull's SQLite table.
         .target(
-            name: "ManifoldStore",
-            dependencies: ["JSONValue", .product(name: "GRDB", package: "GRDB.swift")],
+            name: "ManifoldSQLite",
+            dependencies: ["JSONValue", "ManifoldStore", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictSwift
         ),
         // Delivery: routing, lanes (queue, concurrency, rate limit, breaker), mapping, auth, outbound HTTP, retries.
@@ -91,7 +94,7 @@ let package = Package(
             name: "ManifoldEngine",
             dependencies: [
                 "JSONValue", "ManifoldPlan", "ManifoldCompiler", "ManifoldDiff", "ManifoldIngress", "ManifoldStore",
-                "ManifoldDelivery", "ManifoldMonitor",
+                "ManifoldSQLite", "ManifoldDelivery", "ManifoldMonitor",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -108,7 +111,7 @@ let package = Package(
             name: "ManifoldTestRunner",
             dependencies: [
                 "JSONValue", "JSONata", "ManifoldPlan", "ManifoldCompiler", "ManifoldIngress", "ManifoldStore",
-                "ManifoldDelivery", "ManifoldEngine", .product(name: "Logging", package: "swift-log"),
+                "ManifoldSQLite", "ManifoldDelivery", "ManifoldEngine", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSwift
         ),
@@ -130,7 +133,7 @@ let package = Package(
             name: "ManifoldCLI",
             dependencies: [
                 "JSONValue", "JSONata", "ManifoldPlan", "ManifoldCompiler", "ManifoldDiff", "ManifoldIngress", "ManifoldStore",
-                "ManifoldDelivery", "ManifoldEngine", "ManifoldTestRunner", "ManifoldMonitor", "ManifoldImport",
+                "ManifoldSQLite", "ManifoldDelivery", "ManifoldEngine", "ManifoldTestRunner", "ManifoldMonitor", "ManifoldImport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -176,12 +179,12 @@ let package = Package(
         ),
         .testTarget(
             name: "ManifoldStoreTests",
-            dependencies: ["ManifoldStore", "JSONValue", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["ManifoldStore", "ManifoldSQLite", "JSONValue", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
             name: "ManifoldEngineTests",
             dependencies: [
-                "ManifoldEngine", "ManifoldIngress", "ManifoldStore", "ManifoldPlan", "ManifoldDelivery", "ManifoldCompiler",
+                "ManifoldEngine", "ManifoldIngress", "ManifoldStore", "ManifoldSQLite", "ManifoldPlan", "ManifoldDelivery", "ManifoldCompiler",
                 "JSONValue", "TestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -199,7 +202,7 @@ let package = Package(
         .testTarget(
             name: "ManifoldCLITests",
             dependencies: [
-                "ManifoldCLI", "ManifoldCompiler", "ManifoldPlan", "ManifoldStore", "JSONValue", "TestSupport",
+                "ManifoldCLI", "ManifoldCompiler", "ManifoldPlan", "ManifoldStore", "ManifoldSQLite", "JSONValue", "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -4,6 +4,7 @@ public import ManifoldDelivery
 public import ManifoldPlan
 public import ManifoldIngress
 public import ManifoldStore
+import ManifoldSQLite
 public import Logging
 import Synchronization
 import JSONata

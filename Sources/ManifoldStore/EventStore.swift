@@ -142,6 +142,17 @@ public struct EventSummary: Sendable, Equatable {
     public var status: EventStatus
     /// How many times the vendor delivered it again.
     public var duplicates: Int
+
+    public init(id: String, connector: String, eventID: String, eventType: String?, planVersion: String, receivedAt: Date, status: EventStatus, duplicates: Int) {
+        self.id = id
+        self.connector = connector
+        self.eventID = eventID
+        self.eventType = eventType
+        self.planVersion = planVersion
+        self.receivedAt = receivedAt
+        self.status = status
+        self.duplicates = duplicates
+    }
 }
 
 /// An event with everything the store holds about it.
@@ -153,6 +164,15 @@ public struct EventRecord: Sendable {
     public var remoteAddress: String?
     /// The status records in order, the first being `received` or `quarantined`.
     public var history: [StatusRecord]
+
+    public init(summary: EventSummary, contentType: String, headers: [(name: String, value: String)], body: [UInt8], remoteAddress: String?, history: [StatusRecord]) {
+        self.summary = summary
+        self.contentType = contentType
+        self.headers = headers
+        self.body = body
+        self.remoteAddress = remoteAddress
+        self.history = history
+    }
 }
 
 /// One record of an event's history.
@@ -160,6 +180,12 @@ public struct StatusRecord: Sendable, Equatable {
     public var at: Date
     public var status: EventStatus
     public var detail: JSON?
+
+    public init(at: Date, status: EventStatus, detail: JSON?) {
+        self.at = at
+        self.status = status
+        self.detail = detail
+    }
 }
 
 /// Errors of the store, said for the person running the engine.
@@ -170,9 +196,34 @@ public struct StoreError: Error, CustomStringConvertible {
     public var isFenced = false
     public init(_ description: String) { self.description = description }
 
-    static func fenced(_ description: String) -> StoreError {
+    public static func fenced(_ description: String) -> StoreError {
         var error = StoreError(description)
         error.isFenced = true
         return error
+    }
+}
+
+/// Event ids: `ev_` and a ULID (48 bits of milliseconds, 80 random bits, Crockford base32), sortable by time.
+public enum EventIdentifier {
+    private static let alphabet = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ".utf8)
+
+    public static func make(at date: Date) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return make(milliseconds: UInt64(max(0, date.timeIntervalSince1970 * 1000)), using: &generator)
+    }
+
+    static func make(milliseconds: UInt64, using generator: inout some RandomNumberGenerator) -> String {
+        var out = Array("ev_".utf8)
+        for shift in stride(from: 45, through: 0, by: -5) {
+            out.append(alphabet[Int((milliseconds >> UInt64(shift)) & 0x1F)])
+        }
+        // 80 random bits as 16 characters.
+        let high = generator.next() as UInt64
+        let low = generator.next() as UInt64
+        for index in 0..<16 {
+            let bits = index < 12 ? high >> UInt64(4 + 5 * (11 - index)) : low >> UInt64(5 * (15 - index))
+            out.append(alphabet[Int(bits & 0x1F)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }

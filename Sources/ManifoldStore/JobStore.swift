@@ -111,6 +111,11 @@ public enum JobState: String, Sendable, CaseIterable {
 public struct ClaimedJob: Sendable {
     public var job: JobSummary
     public var event: EventRecord
+
+    public init(job: JobSummary, event: EventRecord) {
+        self.job = job
+        self.event = event
+    }
 }
 
 /// What happened to a job after an attempt.
@@ -212,6 +217,29 @@ public struct JobSummary: Sendable, Equatable {
     public var pinsPlan: Bool
     /// A flow job's progress.
     public var flow: JSON?
+
+    public init(id: String, eventID: String, connector: String, route: String, target: String, lane: String, planVersion: String, orderingKey: String?, traceID: String, state: JobState, attempts: Int, createdAt: Date, firstAttemptAt: Date?, notBefore: Date?, updatedAt: Date, lastStatus: Int?, lastError: String?, replayOf: String?, pinsPlan: Bool, flow: JSON?) {
+        self.id = id
+        self.eventID = eventID
+        self.connector = connector
+        self.route = route
+        self.target = target
+        self.lane = lane
+        self.planVersion = planVersion
+        self.orderingKey = orderingKey
+        self.traceID = traceID
+        self.state = state
+        self.attempts = attempts
+        self.createdAt = createdAt
+        self.firstAttemptAt = firstAttemptAt
+        self.notBefore = notBefore
+        self.updatedAt = updatedAt
+        self.lastStatus = lastStatus
+        self.lastError = lastError
+        self.replayOf = replayOf
+        self.pinsPlan = pinsPlan
+        self.flow = flow
+    }
 }
 
 /// A job with its attempts.
@@ -236,6 +264,18 @@ public struct AttemptSummary: Sendable {
     public var responseHeaders: [(name: String, value: String)]
     public var responseBody: String?
     public var error: String?
+
+    public init(at: Date, durationMilliseconds: Int, countsAsAttempt: Bool, errorClass: String, request: JSON?, responseStatus: Int?, responseHeaders: [(name: String, value: String)], responseBody: String?, error: String?) {
+        self.at = at
+        self.durationMilliseconds = durationMilliseconds
+        self.countsAsAttempt = countsAsAttempt
+        self.errorClass = errorClass
+        self.request = request
+        self.responseStatus = responseStatus
+        self.responseHeaders = responseHeaders
+        self.responseBody = responseBody
+        self.error = error
+    }
 }
 
 /// A connector file of a plan, as read.

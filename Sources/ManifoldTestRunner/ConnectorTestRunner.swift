@@ -8,6 +8,7 @@ import ManifoldEngine
 public import ManifoldIngress
 public import ManifoldPlan
 import ManifoldStore
+import ManifoldSQLite
 
 /// Runs a connector's test cases through the real compiled plan and the real engine and runtime (ingress,
 /// verification, routing, mapping, auth, lanes, retries, dead letters), with a scripted transport instead of the

@@ -1,5 +1,6 @@
 import Foundation
 import ManifoldStore
+import ManifoldSQLite
 import TestSupport
 import Testing
 

@@ -2,6 +2,7 @@ import Foundation
 import JSONValue
 @testable import ManifoldCLI
 import ManifoldStore
+import ManifoldSQLite
 import TestSupport
 import Testing
 

@@ -3,6 +3,7 @@ import JSONValue
 import ManifoldEngine
 import ManifoldPlan
 import ManifoldStore
+import ManifoldSQLite
 import TestSupport
 import Testing
 

@@ -2,6 +2,7 @@ import Foundation
 import JSONValue
 import ManifoldEngine
 import ManifoldStore
+import ManifoldSQLite
 import Testing
 
 /// Who may read the dashboard: nobody when no token is set (unless the operator opens it), the read or admin

@@ -7,6 +7,7 @@ import ManifoldDelivery
 import ManifoldIngress
 import ManifoldPlan
 import ManifoldStore
+import ManifoldSQLite
 import Synchronization
 import TestSupport
 import Testing

@@ -3,6 +3,7 @@ import Foundation
 import JSONValue
 import ManifoldIngress
 import ManifoldStore
+import ManifoldSQLite
 import NIOCore
 import NIOHTTP1
 import TestSupport

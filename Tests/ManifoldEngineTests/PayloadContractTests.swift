@@ -4,6 +4,7 @@ import ManifoldEngine
 import ManifoldIngress
 import ManifoldPlan
 import ManifoldStore
+import ManifoldSQLite
 import TestSupport
 import Testing
 

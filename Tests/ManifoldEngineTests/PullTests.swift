@@ -9,6 +9,7 @@ import ManifoldEngine
 import ManifoldIngress
 import ManifoldPlan
 import ManifoldStore
+import ManifoldSQLite
 import NIOCore
 import ServiceLifecycle
 import Synchronization

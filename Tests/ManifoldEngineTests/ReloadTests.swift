@@ -7,6 +7,7 @@ import ManifoldEngine
 import ManifoldIngress
 import ManifoldPlan
 import ManifoldStore
+import ManifoldSQLite
 import ServiceLifecycle
 import Synchronization
 import TestSupport

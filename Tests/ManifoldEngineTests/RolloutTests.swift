@@ -8,6 +8,7 @@ import ManifoldIngress
 import ManifoldMonitor
 import ManifoldPlan
 import ManifoldStore
+import ManifoldSQLite
 import Synchronization
 import TestSupport
 import Testing

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import JSONValue
 @testable import ManifoldStore
+import ManifoldSQLite
 import TestSupport
 import Testing
 

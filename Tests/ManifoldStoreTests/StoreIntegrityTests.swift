@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import JSONValue
 import ManifoldStore
+import ManifoldSQLite
 import Testing
 
 /// A store file that is damaged, emptied, newer, or already in use is refused with what was found and what to do,

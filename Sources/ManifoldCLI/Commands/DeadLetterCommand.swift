@@ -6,6 +6,7 @@ import ManifoldDelivery
 import ManifoldEngine
 import ManifoldPlan
 import ManifoldStore
+import ManifoldSQLite
 
 /// `manifold dlq`: the dead letters — jobs that failed for good or were quarantined as bad data.
 struct DeadLetterCommand: ParsableCommand {

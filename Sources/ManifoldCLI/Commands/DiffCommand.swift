@@ -4,6 +4,7 @@ import ManifoldCompiler
 import ManifoldDiff
 import ManifoldPlan
 import ManifoldStore
+import ManifoldSQLite
 
 /// `manifold diff`: what changed in behaviour between two sets of connectors, for a reviewer or a CI gate.
 struct DiffCommand: ParsableCommand, OutputCommand {

@@ -4,6 +4,7 @@ import JSONValue
 import ManifoldDelivery
 import ManifoldPlan
 import ManifoldStore
+import ManifoldSQLite
 
 /// `manifold endpoints`: customers' webhook endpoints, managed at runtime (a running engine sees a change within a
 /// second). Secrets are shown once, at creation or rotation, and stored sealed with `MANIFOLD_ENDPOINT_KEY`.

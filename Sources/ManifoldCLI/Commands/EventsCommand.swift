@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import JSONValue
 import ManifoldStore
+import ManifoldSQLite
 
 /// `manifold events`: reads the event store, also while the engine writes to it.
 struct EventsCommand: ParsableCommand {

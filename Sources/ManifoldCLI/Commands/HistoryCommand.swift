@@ -4,6 +4,7 @@ import JSONValue
 import ManifoldCompiler
 import ManifoldDelivery
 import ManifoldStore
+import ManifoldSQLite
 
 /// `manifold history`: every plan the engine applied, when and by what, with what changed.
 struct HistoryCommand: AsyncParsableCommand, AsyncOutputCommand {

@@ -8,6 +8,7 @@ import ManifoldEngine
 import ManifoldIngress
 import ManifoldPlan
 import ManifoldStore
+import ManifoldSQLite
 
 /// `manifold poll`: the pulled connectors (polls, schedules, files): where each stands, and running, rewinding or
 /// resetting one.

@@ -6,6 +6,7 @@ import ManifoldDelivery
 import ManifoldDiff
 import ManifoldPlan
 import ManifoldStore
+import ManifoldSQLite
 
 /// `manifold rollout`: a candidate version of a connector beside the current one, on a share of its events, shadowed
 /// or live, then promoted or rolled back; every action recorded with who and when.

@@ -8,6 +8,7 @@ import ManifoldMonitor
 import ManifoldIngress
 import ManifoldPlan
 import ManifoldStore
+import ManifoldSQLite
 import Tracing
 
 /// The options of the commands that load connectors as the engine does: every `${env:}` must be set.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ManifoldStore
+import ManifoldSQLite
 
 /// `manifold store`: the event store file itself.
 struct StoreCommand: ParsableCommand {

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+public import ManifoldStore
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+public import ManifoldStore
 
 /// Batches concurrent writes into one transaction, so that one fsync makes many of them durable.
 ///

@@ -1,5 +1,6 @@
 public import Foundation
 import GRDB
+public import ManifoldStore
 public import JSONValue
 
 /// Reads rows of another SQLite database (a pull's `source.sql`), read-only: each row an object of its columns.

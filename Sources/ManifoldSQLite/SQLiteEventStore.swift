@@ -1,5 +1,6 @@
 public import Foundation
 import GRDB
+public import ManifoldStore
 public import JSONValue
 
 /// The embedded event store: one SQLite file in WAL mode, written through group commit.
@@ -263,30 +264,5 @@ public final class SQLiteEventStore: EventStore {
 
     static func date(_ milliseconds: Int64) -> Date {
         Date(timeIntervalSince1970: Double(milliseconds) / 1000)
-    }
-}
-
-/// Event ids: `ev_` and a ULID (48 bits of milliseconds, 80 random bits, Crockford base32), sortable by time.
-public enum EventIdentifier {
-    private static let alphabet = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ".utf8)
-
-    public static func make(at date: Date) -> String {
-        var generator = SystemRandomNumberGenerator()
-        return make(milliseconds: UInt64(max(0, date.timeIntervalSince1970 * 1000)), using: &generator)
-    }
-
-    static func make(milliseconds: UInt64, using generator: inout some RandomNumberGenerator) -> String {
-        var out = Array("ev_".utf8)
-        for shift in stride(from: 45, through: 0, by: -5) {
-            out.append(alphabet[Int((milliseconds >> UInt64(shift)) & 0x1F)])
-        }
-        // 80 random bits as 16 characters.
-        let high = generator.next() as UInt64
-        let low = generator.next() as UInt64
-        for index in 0..<16 {
-            let bits = index < 12 ? high >> UInt64(4 + 5 * (11 - index)) : low >> UInt64(5 * (15 - index))
-            out.append(alphabet[Int(bits & 0x1F)])
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -1,5 +1,6 @@
 public import Foundation
 import GRDB
+public import ManifoldStore
 public import JSONValue
 
 extension SQLiteEventStore: JobStore {
