@@ -341,7 +341,7 @@ public final class DeliveryRuntime: Sendable {
                                planVersion: job.planVersion, pinsPlan: job.pinsPlan,
                                vendorEventID: claim.event.summary.eventID, payload: payload, headers: claim.event.headers,
                                receivedAt: claim.event.summary.receivedAt, attempts: job.attempts,
-                               firstAttemptAt: job.firstAttemptAt, flow: job.flow)
+                               firstAttemptAt: job.firstAttemptAt, flow: job.flow, fence: claim.fence)
         }
         logger.info("claimed jobs", metadata: ["jobs": "\(jobs.count)"])
         place(jobs, notBefore: notBefore)
@@ -462,6 +462,7 @@ public final class DeliveryRuntime: Sendable {
             errorClass: outcome.errorClass, request: prepared?.request.record(), responseStatus: outcome.status,
             responseHeaders: prepared?.responseHeaders ?? [], responseBody: prepared?.responseBody, error: outcome.reason)
         record.owner = owner
+        record.fence = job.fence
         var result = decided
         do {
             try await store.record(record, outcome: stored)

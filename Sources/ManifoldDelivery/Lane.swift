@@ -25,6 +25,8 @@ public struct DeliveryJob: LaneItem {
     public var firstAttemptAt: Date?
     /// A flow job's progress (see `FlowProgress`); `nil` for a route's one call.
     public var flow: JSON? = nil
+    /// The fencing token of this engine's hold (`ClaimedJob.fence`; 0 for a job it made leased), carried by its outcomes.
+    public var fence: Int = 0
 
     /// Whether it is a flow's job. (Not `flow != nil`: JSON takes `nil` as its own null, so that would compare with
     /// `.some(.null)`.)

@@ -59,17 +59,18 @@ public struct Replayer: Sendable {
                 report.skipped.append((job.id, "plan \(chosen.planVersion) has no route '\(job.route)' in '\(job.connector)'"))
                 continue
             }
-            guard try await store.moveJobs([job.id], from: [.dead, .quarantined], to: .replayed) == [job.id] else {
-                report.skipped.append((job.id, "it is no longer a dead letter (already replayed or purged)"))
-                continue
-            }
             let flow: JSON? = job.flow.map { FlowMachine.resumed(FlowProgress(json: $0), fromStart: fromStart).json }
             let new = NewJob(route: job.route, target: job.target, lane: job.lane, orderingKey: job.orderingKey,
                              traceID: TraceContext.newTraceID(), replayOf: job.id, planVersion: chosen.planVersion,
                              pinsPlan: originalPlan, flow: flow)
-            try await store.addJobs([new], toEvent: job.eventID, status: .replayed, detail: [
+            // The dead letter is marked replayed and its replacement made in one transaction: a crash leaves neither
+            // a replayed job without its replacement nor two replacements.
+            guard try await store.replay(job: job.id, with: new, status: .replayed, detail: [
                 "by": .string(actor), "replay_of": .string(job.id), "plan": .string(chosen.planVersion),
-            ])
+            ]) else {
+                report.skipped.append((job.id, "it is no longer a dead letter (already replayed or purged)"))
+                continue
+            }
             report.replayed.append((job.id, [new.id]))
         }
         return report

@@ -113,14 +113,14 @@ extension SQLiteEventStore: JobStore {
                 ORDER BY seq LIMIT ?
                 """), arguments: StatementArguments(laneArguments.map { $0 as any DatabaseValueConvertible } + [current, current, limit]))
             for seq in seqs {
-                try db.cachedStatement(sql: "UPDATE jobs SET lease_owner = ? WHERE seq = ?").execute(arguments: [owner, seq])
+                try db.cachedStatement(sql: "UPDATE jobs SET lease_owner = ?, fence = fence + 1 WHERE seq = ?").execute(arguments: [owner, seq])
             }
             return seqs
         }
         guard !seqs.isEmpty else { return [] }
         return try await database.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT \(Self.jobColumns), e.id AS event_store_id, e.connector AS event_connector, e.event_id, e.event_type,
+                SELECT \(Self.jobColumns), j.fence, e.id AS event_store_id, e.connector AS event_connector, e.event_id, e.event_type,
                        e.plan_version AS event_plan_version, e.received_at, e.content_type, e.headers, e.body, e.remote_address
                 FROM jobs j JOIN events e ON e.seq = j.event_seq
                 WHERE j.seq IN (\(seqs.map(String.init).joined(separator: ","))) ORDER BY j.seq
@@ -132,7 +132,7 @@ extension SQLiteEventStore: JobStore {
                 let event = EventRecord(summary: summary, contentType: row["content_type"],
                                         headers: Self.headers(row["headers"]), body: Array(row["body"] as Data),
                                         remoteAddress: row["remote_address"], history: [])
-                return ClaimedJob(job: Self.jobSummary(row), event: event)
+                return ClaimedJob(job: Self.jobSummary(row), event: event, fence: row["fence"])
             }
         }
     }
@@ -165,7 +165,7 @@ extension SQLiteEventStore: JobStore {
         let headers = Self.headersText(attempt.responseHeaders)
         let progress = flow?.serialized()
         try await writer.write { db in
-            guard let job = try Row.fetchOne(db.cachedStatement(sql: "SELECT seq, event_seq, route, target, state, lease_owner FROM jobs WHERE id = ?"),
+            guard let job = try Row.fetchOne(db.cachedStatement(sql: "SELECT seq, event_seq, route, target, state, lease_owner, fence FROM jobs WHERE id = ?"),
                                              arguments: [attempt.jobID])
             else { throw StoreError("there is no job \(attempt.jobID)") }
             // Only a pending job takes an outcome, and only from the engine that holds it (or from anyone when no
@@ -176,6 +176,9 @@ extension SQLiteEventStore: JobStore {
             }
             if let owner = attempt.owner, let holder = job["lease_owner"] as String?, holder != owner {
                 throw StoreError.fenced("job \(attempt.jobID) is held by another engine (\(holder)): this engine's outcome is not recorded")
+            }
+            if let fence = attempt.fence, fence != job["fence"] as Int {
+                throw StoreError.fenced("job \(attempt.jobID) was claimed again since this attempt's claim: its outcome is not recorded")
             }
             let seq: Int64 = job["seq"]
             try db.cachedStatement(sql: """
@@ -262,7 +265,24 @@ extension SQLiteEventStore: JobStore {
         }
     }
 
+    public func replay(job id: String, with replacement: NewJob, status: EventStatus, detail: JSON) async throws -> Bool {
+        let now = Self.milliseconds(Date())
+        var detail = detail.objectValue ?? JSONObject()
+        detail["jobs"] = Self.routedDetail([replacement])["jobs"]
+        let text = JSON.object(detail).serialized()
+        return try await writer.write { db in
+            guard let job = try Row.fetchOne(db, sql: "SELECT event_seq, connector FROM jobs WHERE id = ? AND state IN ('dead', 'quarantined')",
+                                             arguments: [id])
+            else { return false }
+            try db.execute(sql: "UPDATE jobs SET state = 'replayed', updated_at = ? WHERE id = ?", arguments: [now, id])
+            try Self.insertJobs(db, [replacement], eventSeq: job["event_seq"], connector: job["connector"], at: now, lease: nil)
+            try Self.insertHistory(db, seq: job["event_seq"], at: now, status: status, detail: text)
+            return true
+        }
+    }
+
     public func moveJobs(_ ids: [String], from: [JobState], to: JobState) async throws -> [String] {
+        try JobState.checkMove(from: from, to: to)
         let now = Self.milliseconds(Date())
         let states = from.map { "'\($0.rawValue)'" }.joined(separator: ",")
         return try await writer.write { db in

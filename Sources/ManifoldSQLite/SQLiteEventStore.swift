@@ -114,6 +114,10 @@ public final class SQLiteEventStore: EventStore {
         migrator.registerMigration("7 rollouts and applied plans") { db in
             try db.execute(sql: Self.rolloutSchema)
         }
+        migrator.registerMigration("8 claim fences") { db in
+            // Each claim raises a job's fence; an outcome carries the fence it was claimed under.
+            try db.execute(sql: "ALTER TABLE jobs ADD COLUMN fence INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 

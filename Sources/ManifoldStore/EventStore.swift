@@ -227,3 +227,7 @@ public enum EventIdentifier {
         return String(decoding: out, as: UTF8.self)
     }
 }
+
+/// Everything an engine keeps: what the SQLite, PostgreSQL and in-memory stores each implement, and what the store
+/// conformance suite checks of each.
+public typealias EngineStore = EventStore & JobStore & EndpointStore & PullStateStore & RolloutStore

@@ -30,8 +30,13 @@ public protocol JobStore: Sendable {
     /// Dead-letters every pending job of `lane` with `reason`, in one transaction (a customer's endpoint disabled or
     /// removed); returns how many.
     func deadLetter(lane: String, reason: String) async throws -> Int
-    /// Moves jobs in one of `from` to `to` (a dead letter replayed or purged); returns the ids moved.
+    /// Moves jobs in one of `from` to `to` (a dead letter purged); returns the ids moved. A move that
+    /// `JobState.canMove(to:)` does not allow throws, whatever the jobs' states.
     func moveJobs(_ ids: [String], from: [JobState], to: JobState) async throws -> [String]
+    /// Replays a dead letter (a job `dead` or `quarantined`): marks it `replayed` and adds `replacement` to its event,
+    /// recording `status` with `detail` in the event's history, in one transaction; `false` (and nothing written)
+    /// when the job is no longer a dead letter (replayed or purged already, by this caller or another).
+    func replay(job id: String, with replacement: NewJob, status: EventStatus, detail: JSON) async throws -> Bool
     /// Keeps a plan's connector sources under its version, for replays on the original plan.
     func keepPlan(version: String, sources: [PlanSource]) async throws
     /// The sources of a kept plan, or `nil`.
@@ -105,16 +110,40 @@ public enum JobState: String, Sendable, CaseIterable {
     case replayed
     /// A dead letter removed from the queue by an operator.
     case purged
+
+    /// Whether a job in this state may move to `next`: the one table every store enforces. A pending job takes its
+    /// outcome (from the engine holding it: see `AttemptRecord.fence`); a dead letter is replayed or purged; nothing
+    /// else moves (a delivered job is replayed as its event, never made pending again).
+    public func canMove(to next: JobState) -> Bool {
+        switch (self, next) {
+        case (.pending, .pending), (.pending, .delivered), (.pending, .dead), (.pending, .quarantined): true
+        case (.dead, .replayed), (.dead, .purged), (.quarantined, .replayed), (.quarantined, .purged): true
+        default: false
+        }
+    }
+
+    /// Throws unless every state of `from` may move to `to`: a caller asking for a move the table refuses is a
+    /// mistake to report, not a no-op.
+    public static func checkMove(from: [JobState], to: JobState) throws {
+        if let wrong = from.first(where: { !$0.canMove(to: to) }) {
+            throw StoreError("a job cannot move from \(wrong.rawValue) to \(to.rawValue)")
+        }
+    }
 }
 
 /// A job claimed by an engine, with the event it delivers.
 public struct ClaimedJob: Sendable {
     public var job: JobSummary
     public var event: EventRecord
+    /// The claim's fencing token: the job's count of claims, which every claim raises (a job made leased, with its
+    /// event, starts at 0). The engine's outcome carries it (`AttemptRecord.fence`) and is refused once the job has
+    /// been claimed again, even by the same engine.
+    public var fence: Int
 
-    public init(job: JobSummary, event: EventRecord) {
+    public init(job: JobSummary, event: EventRecord, fence: Int) {
         self.job = job
         self.event = event
+        self.fence = fence
     }
 }
 
@@ -149,6 +178,10 @@ public struct AttemptRecord: Sendable {
     /// The engine that made the attempt (its lease owner): the outcome is refused when another engine holds the job
     /// (its lease ran out and the job was claimed again), so a late engine cannot overwrite the new holder's record.
     public var owner: String?
+    /// The fencing token of the claim the attempt was made under (`ClaimedJob.fence`; 0 for a job made leased): the
+    /// outcome is refused when the job was claimed since, so an engine that lost a job and got it back cannot record
+    /// an outcome of its earlier hold.
+    public var fence: Int?
 
     public init(jobID: String, startedAt: Date, duration: Duration, countsAsAttempt: Bool, errorClass: String,
                 request: JSON?, responseStatus: Int?, responseHeaders: [(name: String, value: String)],

@@ -123,7 +123,7 @@ import Testing
         let migrations = try await DatabaseQueue(path: path).read {
             try String.fetchAll($0, sql: "SELECT identifier FROM grdb_migrations")
         }
-        #expect(migrations == ["1 events and their history", "2 delivery jobs, attempts and kept plans", "3 pending jobs by lane", "4 customers' webhook endpoints", "5 flow progress", "6 pull sources' state", "7 rollouts and applied plans"])
+        #expect(migrations == ["1 events and their history", "2 delivery jobs, attempts and kept plans", "3 pending jobs by lane", "4 customers' webhook endpoints", "5 flow progress", "6 pull sources' state", "7 rollouts and applied plans", "8 claim fences"])
         #expect(throws: StoreError.self) { try SQLiteEventStore(path: path + ".absent", create: false) }
     }
 
@@ -131,57 +131,6 @@ import Testing
         let store = try SQLiteEventStore(path: Self.temporaryPath())
         store.close()
         await #expect(throws: StoreError.self) { try await store.append(Self.event("late")) }
-    }
-
-    /// A new store with one event and its one job, unclaimed, stored now.
-    static func storeWithOneJob() async throws -> (SQLiteEventStore, NewJob, Date) {
-        let store = try SQLiteEventStore(path: temporaryPath())
-        let start = Date()
-        let job = NewJob(route: "r", target: "crm", lane: "stripe/crm", orderingKey: nil, traceID: "t", planVersion: "v")
-        var event = event("evt_1", at: start)
-        event.jobs = [job]
-        _ = try await store.append(event)
-        return (store, job, start)
-    }
-
-    /// A pending job whose retry is not due is not claimed until it is (the claim used to ignore `not_before`).
-    @Test func aClaimTakesOnlyJobsThatAreDue() async throws {
-        let (store, job, start) = try await Self.storeWithOneJob()
-        defer { store.close() }
-        let claimed = try await store.claimJobs(owner: "a", leaseUntil: start + 60, now: start, limit: 10, lane: nil)
-        #expect(claimed.map(\.job.id) == [job.id])
-        // A retry due in 30 s; the engine that held it lets it go.
-        let attempt = AttemptRecord(jobID: job.id, startedAt: start, duration: .milliseconds(5), countsAsAttempt: true,
-                                    errorClass: "transient", request: nil, responseStatus: 503, responseHeaders: [],
-                                    responseBody: nil, error: "503")
-        try await store.record(attempt, outcome: .retry(at: start + 30))
-        try await store.releaseLeases(owner: "a")
-        #expect(try await store.claimJobs(owner: "b", leaseUntil: start + 60, now: start + 10, limit: 10, lane: nil).isEmpty)
-        let due = try await store.claimJobs(owner: "b", leaseUntil: start + 90, now: start + 31, limit: 10, lane: nil)
-        #expect(due.map(\.job.id) == [job.id])
-    }
-
-    /// An outcome is recorded only for a pending job, and only from the engine that holds it: an engine whose lease
-    /// ran out (the job claimed by another) cannot overwrite the new holder's outcome, nor anyone a finished job's.
-    @Test func outcomesAreFencedByTheHolderAndTheJobsState() async throws {
-        let (store, job, start) = try await Self.storeWithOneJob()
-        defer { store.close() }
-        _ = try await store.claimJobs(owner: "a", leaseUntil: start + 10, now: start, limit: 10, lane: nil)
-        // Engine a stalls past its lease; engine b claims the job.
-        let claimed = try await store.claimJobs(owner: "b", leaseUntil: start + 100, now: start + 20, limit: 10, lane: nil)
-        #expect(claimed.map(\.job.id) == [job.id])
-        func attempt(by owner: String) -> AttemptRecord {
-            var attempt = AttemptRecord(jobID: job.id, startedAt: start, duration: .milliseconds(5), countsAsAttempt: true,
-                                        errorClass: "delivered", request: nil, responseStatus: 200, responseHeaders: [],
-                                        responseBody: nil, error: nil)
-            attempt.owner = owner
-            return attempt
-        }
-        await #expect(throws: StoreError.self) { try await store.record(attempt(by: "a"), outcome: .dead(reason: "late")) }
-        try await store.record(attempt(by: "b"), outcome: .delivered)
-        await #expect(throws: StoreError.self) { try await store.record(attempt(by: "b"), outcome: .dead(reason: "again")) }
-        let stored = try #require(try await store.job(id: job.id))
-        #expect(stored.summary.state == .delivered && stored.attempts.count == 1)
     }
 
     @Test func identifiersSortByTime() {
