@@ -204,7 +204,7 @@ extension DeliveryRuntime {
     private func store(_ record: AttemptRecord, job: DeliveryJob, outcome: JobOutcome, progress: FlowProgress?, spawn: [NewJob]) async -> Bool {
         var record = record
         record.owner = owner
-        record.fence = job.fence
+        record.fence = known.withLock { $0.fence(of: job.id) } ?? job.fence
         do {
             try await self.store.record(record, outcome: outcome, flow: progress?.json, spawn: spawn)
         } catch let error as StoreError where error.isFenced {
@@ -249,7 +249,8 @@ extension DeliveryRuntime {
             let moved = DeliveryJob(id: job.id, eventStoreID: job.eventStoreID, connector: job.connector, route: job.route, target: target,
                                 lane: next, orderingKey: job.orderingKey, traceID: job.traceID, planVersion: job.planVersion,
                                 pinsPlan: job.pinsPlan, vendorEventID: job.vendorEventID, payload: job.payload, headers: job.headers,
-                                receivedAt: job.receivedAt, attempts: 0, firstAttemptAt: nil, flow: progress.json, fence: job.fence)
+                                receivedAt: job.receivedAt, attempts: 0, firstAttemptAt: nil, flow: progress.json,
+                                fence: known.withLock { $0.fence(of: job.id) } ?? job.fence)
             // One step in memory: counted on its next lane before it leaves this one (the backlog never reads zero).
             known.withLock { known in
                 known.remove(job)

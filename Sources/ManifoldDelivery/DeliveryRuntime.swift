@@ -325,7 +325,7 @@ public final class DeliveryRuntime: Sendable {
                 logger.error("claiming jobs failed", metadata: ["lane": "\(lane)", "error": "\(error)"])
             }
         }
-        let fresh = known.withLock { known in claimed.filter { !known.contains($0.job.id) } }
+        let fresh = known.withLock { $0.reclaimed(claimed, id: \.job.id, fence: \.fence) }
         guard !fresh.isEmpty else { return 0 }
         var notBefore: [String: Duration] = [:]
         let wall = Date()
@@ -462,7 +462,7 @@ public final class DeliveryRuntime: Sendable {
             errorClass: outcome.errorClass, request: prepared?.request.record(), responseStatus: outcome.status,
             responseHeaders: prepared?.responseHeaders ?? [], responseBody: prepared?.responseBody, error: outcome.reason)
         record.owner = owner
-        record.fence = job.fence
+        record.fence = known.withLock { $0.fence(of: job.id) } ?? job.fence
         var result = decided
         do {
             try await store.record(record, outcome: stored)

@@ -8,6 +8,10 @@
 /// window per second (5,000/s), however fast its vendor.
 struct ResidentJobs: Sendable {
     private(set) var ids: Set<String> = []
+    /// Each resident job's fencing token as the store last gave it: a claim that returns a job already resident (this
+    /// engine's lease ran out and it claimed its own job again) raises the token, and the outcome of the call in flight
+    /// must carry the new one, or the store refuses it and the job is stranded.
+    private var fences: [String: Int] = [:]
     private var lanes: [String: Int] = [:]
     /// Lanes with jobs waiting in the store, unclaimed.
     private(set) var overflowing: Set<String> = []
@@ -18,12 +22,26 @@ struct ResidentJobs: Sendable {
 
     func contains(_ id: String) -> Bool { ids.contains(id) }
 
+    /// The fencing token the job's outcome carries, while it is resident.
+    func fence(of id: String) -> Int? { fences[id] }
+
     func count(in lane: String) -> Int { lanes[lane, default: 0] }
 
     /// Counts jobs in; a job already resident (a held job resuming) is not counted twice.
     mutating func insert(_ jobs: [DeliveryJob]) {
         for job in jobs where ids.insert(job.id).inserted {
             lanes[job.lane, default: 0] += 1
+            fences[job.id] = job.fence
+        }
+    }
+
+    /// Takes the claims of a sweep: jobs already resident take their new fencing token; returns those that are not
+    /// (to be placed on their lanes).
+    mutating func reclaimed<Claim>(_ claims: [Claim], id: (Claim) -> String, fence: (Claim) -> Int) -> [Claim] {
+        claims.filter { claim in
+            guard ids.contains(id(claim)) else { return true }
+            fences[id(claim)] = fence(claim)
+            return false
         }
     }
 
@@ -32,6 +50,7 @@ struct ResidentJobs: Sendable {
     @discardableResult
     mutating func remove(_ job: DeliveryJob, window: Int = .max) -> Bool {
         guard ids.remove(job.id) != nil else { return false }
+        fences[job.id] = nil
         lanes[job.lane, default: 1] -= 1
         if lanes[job.lane] == 0 { lanes[job.lane] = nil }
         guard !refilling, overflowing.contains(job.lane), count(in: job.lane) <= window / 2 else { return false }

@@ -46,4 +46,20 @@ import Testing
         #expect(!otherLane && !aboveHalf && atHalf)
         #expect(resident.count(in: "shop/crm") == 2)
     }
+
+    /// A claim that returns a resident job (claimed back after another engine held it) gives it the new fencing token
+    /// and does not place it twice; a job that leaves memory forgets its token.
+    @Test func aResidentJobClaimedBackTakesItsNewFence() {
+        var resident = ResidentJobs()
+        var held = Self.job(1)
+        held.fence = 1
+        resident.insert([held])
+        #expect(resident.fence(of: "job_1") == 1)
+        let claims = [("job_1", 3), ("job_2", 1)]
+        let fresh = resident.reclaimed(claims, id: \.0, fence: \.1)
+        #expect(fresh.map(\.0) == ["job_2"])
+        #expect(resident.fence(of: "job_1") == 3 && resident.total == 1)
+        resident.remove(held)
+        #expect(resident.fence(of: "job_1") == nil)
+    }
 }

@@ -32,6 +32,19 @@ import Testing
 
     /// A store, a runtime delivering through `transport` with a `laneWindow`-job window, and an engine with the test
     /// connector (no verification) at `/in`.
+    /// A vendor whose calls wait until the gate opens, then fail (503).
+    final class FailingGate: HTTPTransport {
+        let open = Atomic<Bool>(false)
+        let calls = Atomic<Int>(0)
+        func execute(_ request: OutboundRequest, timeout: Duration) async throws(TransportError) -> InboundResponse {
+            calls.add(1, ordering: .relaxed)
+            while !open.load(ordering: .relaxed) {
+                do { try await Task.sleep(for: .milliseconds(5)) } catch { throw .connection("cancelled") }
+            }
+            return InboundResponse(status: 503, headers: [], body: [])
+        }
+    }
+
     static func engine(transport: any HTTPTransport, laneWindow: Int = 10, sweepInterval: Duration = .seconds(1)) throws
         -> (SQLiteEventStore, DeliveryRuntime, Engine, Engine.Route)
     {
@@ -104,17 +117,6 @@ import Testing
     /// An engine whose job was claimed by another (its lease ran out while the call was out) cannot record the call's
     /// outcome and lets the job go: it is not retried here, and the other engine's hold is untouched.
     @Test func anEngineThatLostAJobLetsItGo() async throws {
-        final class FailingGate: HTTPTransport {
-            let open = Atomic<Bool>(false)
-            let calls = Atomic<Int>(0)
-            func execute(_ request: OutboundRequest, timeout: Duration) async throws(TransportError) -> InboundResponse {
-                calls.add(1, ordering: .relaxed)
-                while !open.load(ordering: .relaxed) {
-                    do { try await Task.sleep(for: .milliseconds(5)) } catch { throw .connection("cancelled") }
-                }
-                return InboundResponse(status: 503, headers: [], body: [])
-            }
-        }
         let transport = FailingGate()
         // Not running: this engine never renews its lease, so another may claim its job at once.
         let (store, runtime, engine, route) = try Self.engine(transport: transport, laneWindow: 5_000)
@@ -132,6 +134,34 @@ import Testing
         #expect(transport.calls.load(ordering: .relaxed) == 1)
         let job = try #require(try await store.job(id: taken[0].job.id))
         #expect(job.summary.state == .pending && job.attempts.isEmpty, "the other engine's job was changed: \(job.summary.state)")
+        await runtime.drain()
+        store.close()
+    }
+
+    /// An engine that lost a job to another and claimed it back while its first call was still out records that
+    /// call's outcome under the new claim (the job is resident once): it is neither refused nor stranded, held in the
+    /// store and in nobody's memory.
+    @Test func anEngineThatClaimedItsJobBackRecordsTheCallUnderTheNewClaim() async throws {
+        let transport = FailingGate()
+        let (store, runtime, engine, route) = try Self.engine(transport: transport, laneWindow: 5_000)
+        let request = WebhookRequest(method: "POST", target: "/in", headers: ["Content-Type": "application/json"],
+                                     body: Array(#"{"id":"o1"}"#.utf8), remoteAddress: "127.0.0.1")
+        #expect(await engine.receive(request, on: route).status == 200)
+        let started = ContinuousClock.now + .seconds(30)
+        while transport.calls.load(ordering: .relaxed) == 0, ContinuousClock.now < started { try await Task.sleep(for: .milliseconds(5)) }
+        // Another engine takes the job, and its lease runs out at once; this engine's sweep claims the job back.
+        let taken = try await store.claimJobs(owner: "other-engine", leaseUntil: Date() - 1, now: Date() + 60, limit: 10, lane: nil)
+        #expect(taken.count == 1)
+        _ = await runtime.sweep()
+        transport.open.store(true, ordering: .relaxed)
+        let deadline = ContinuousClock.now + .seconds(30)
+        var job = try #require(try await store.job(id: taken[0].job.id))
+        while job.attempts.isEmpty, runtime.backlog > 0, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+            job = try #require(try await store.job(id: taken[0].job.id))
+        }
+        #expect(job.attempts.map(\.responseStatus) == [503], "the call's outcome was refused")
+        #expect(job.summary.state == .pending && runtime.backlog == 1, "the job left memory while the store has it held here")
         await runtime.drain()
         store.close()
     }
