@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
@@ -72,6 +73,14 @@ let package = Package(
         .target(
             name: "ManifoldSQLite",
             dependencies: ["JSONValue", "ManifoldStore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strictSwift
+        ),
+        // The shared store on PostgreSQL, for several engines on one database (claims with SKIP LOCKED, fenced
+        // leases, partitions by day).
+        .target(
+            name: "ManifoldPostgres",
+            dependencies: ["JSONValue", "ManifoldStore", .product(name: "PostgresNIO", package: "postgres-nio"),
+                           .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSwift
         ),
         // Delivery: routing, lanes (queue, concurrency, rate limit, breaker), mapping, auth, outbound HTTP, retries.
@@ -133,7 +142,7 @@ let package = Package(
             name: "ManifoldCLI",
             dependencies: [
                 "JSONValue", "JSONata", "ManifoldPlan", "ManifoldCompiler", "ManifoldDiff", "ManifoldIngress", "ManifoldStore",
-                "ManifoldSQLite", "ManifoldDelivery", "ManifoldEngine", "ManifoldTestRunner", "ManifoldMonitor", "ManifoldImport",
+                "ManifoldSQLite", "ManifoldPostgres", "ManifoldDelivery", "ManifoldEngine", "ManifoldTestRunner", "ManifoldMonitor", "ManifoldImport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -157,7 +166,8 @@ let package = Package(
         .plugin(name: "EmbedSchemas", capability: .buildTool(), dependencies: ["embed-schemas"]),
 
         // What the test targets share: paths, a seeded generator, running a child process.
-        .target(name: "TestSupport", dependencies: ["JSONSchema", "JSONValue", "ManifoldCompiler", "ManifoldPlan", "ManifoldDelivery"],
+        .target(name: "TestSupport", dependencies: ["JSONSchema", "JSONValue", "ManifoldCompiler", "ManifoldPlan", "ManifoldDelivery",
+                                                .product(name: "PostgresNIO", package: "postgres-nio")],
                 path: "Tests/TestSupport",
                 swiftSettings: strictSwift),
         .testTarget(name: "JSONValueTests", dependencies: ["JSONValue"]),
@@ -179,12 +189,14 @@ let package = Package(
         ),
         .testTarget(
             name: "ManifoldStoreTests",
-            dependencies: ["ManifoldStore", "ManifoldSQLite", "JSONValue", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["ManifoldStore", "ManifoldSQLite", "ManifoldPostgres", "JSONValue", "TestSupport",
+                           .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
             name: "ManifoldEngineTests",
             dependencies: [
-                "ManifoldEngine", "ManifoldIngress", "ManifoldStore", "ManifoldSQLite", "ManifoldPlan", "ManifoldDelivery", "ManifoldCompiler",
+                "ManifoldEngine", "ManifoldIngress", "ManifoldStore", "ManifoldSQLite", "ManifoldPostgres", "ManifoldPlan", "ManifoldDelivery",
+                "ManifoldCompiler",
                 "JSONValue", "TestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

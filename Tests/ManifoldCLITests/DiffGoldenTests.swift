@@ -48,71 +48,71 @@ import Testing
     struct EditError: Error { var find: String }
 
     /// Runs `manifold diff` on the base and `text` (written to a temporary file), without colour.
-    static func diff(to text: String, _ options: [String] = []) throws -> CommandOutput {
-        try TemporaryDirectory.with { folder in
+    static func diff(to text: String, _ options: [String] = []) async throws -> CommandOutput {
+        try await TemporaryDirectory.withAsync { folder in
             let new = folder.appending(path: "orders.yaml")
             try text.write(to: new, atomically: true, encoding: .utf8)
-            return try DiffCommand.parse([base.path, new.path, "--color", "never"] + options).perform()
+            return try await DiffCommand.parse([base.path, new.path, "--color", "never"] + options).perform()
         }
     }
 
     @Test(arguments: cases.keys.sorted())
-    func kindOfChange(_ name: String) throws {
-        let output = try Self.diff(to: Self.edited(name))
+    func kindOfChange(_ name: String) async throws {
+        let output = try await Self.diff(to: Self.edited(name))
         #expect(output.status == 1, "a change exits 1")
         #expect(output.standardError == "")
         try GoldenFile.check(output.standardOutput, against: "diff/\(name).txt")
     }
 
-    @Test func reformattingCommentsKeyOrderAndSpelledOutDefaultsAreNoChange() throws {
+    @Test func reformattingCommentsKeyOrderAndSpelledOutDefaultsAreNoChange() async throws {
         let reformatted = GoldenFile.folder.appending(path: "Golden/diff/base-reformatted.yaml")
-        let output = try DiffCommand.parse([Self.base.path, reformatted.path]).perform()
+        let output = try await DiffCommand.parse([Self.base.path, reformatted.path]).perform()
         #expect(output.status == 0)
         #expect(output.standardOutput == "no changes in behaviour\n")
     }
 
-    @Test func inlineSecretsAreNeverShown() throws {
+    @Test func inlineSecretsAreNeverShown() async throws {
         for format in ["text", "markdown", "json"] {
-            let output = try Self.diff(to: Self.edited("inline-secret"), ["--format", format])
+            let output = try await Self.diff(to: Self.edited("inline-secret"), ["--format", format])
             #expect(!output.standardOutput.contains("s3cr3t"))
             #expect(output.standardOutput.contains("[inline secret]"))
         }
     }
 
     /// Several changes at once, as a pull-request comment and as JSON.
-    @Test func markdownAndJSON() throws {
+    @Test func markdownAndJSON() async throws {
         var text = try Self.edited("endpoint-host")
         text = text.replacingOccurrences(of: "max_attempts: 8", with: "max_attempts: 3")
         text = text.replacingOccurrences(of: "when: action = 'created'", with: "when: action = 'paid'")
-        let markdown = try Self.diff(to: text, ["--format", "markdown"])
+        let markdown = try await Self.diff(to: text, ["--format", "markdown"])
         #expect(markdown.status == 1)
         try GoldenFile.check(markdown.standardOutput, against: "diff/several.md")
-        let json = try Self.diff(to: text, ["--format", "json"])
+        let json = try await Self.diff(to: text, ["--format", "json"])
         try GoldenFile.check(json.standardOutput, against: "diff/several.json")
     }
 
-    @Test func failOnGatesBySeverity() throws {
+    @Test func failOnGatesBySeverity() async throws {
         let safe = try Self.edited("route-condition"), risky = try Self.edited("retries-lowered")
         let breaking = try Self.edited("route-removed")
-        #expect(try Self.diff(to: safe, ["--fail-on", "risky"]).status == 0)
-        #expect(try Self.diff(to: risky, ["--fail-on", "risky"]).status == 1)
-        #expect(try Self.diff(to: risky, ["--fail-on", "breaking"]).status == 0)
-        #expect(try Self.diff(to: breaking, ["--fail-on", "breaking"]).status == 1)
+        #expect(try await Self.diff(to: safe, ["--fail-on", "risky"]).status == 0)
+        #expect(try await Self.diff(to: risky, ["--fail-on", "risky"]).status == 1)
+        #expect(try await Self.diff(to: risky, ["--fail-on", "breaking"]).status == 0)
+        #expect(try await Self.diff(to: breaking, ["--fail-on", "breaking"]).status == 1)
     }
 
-    @Test func colourOnlyWhenAsked() throws {
+    @Test func colourOnlyWhenAsked() async throws {
         let text = try Self.edited("retries-lowered")
-        #expect(try Self.diff(to: text).standardOutput.contains("\u{1B}[") == false)
-        let coloured = try TemporaryDirectory.with { folder in
+        #expect(try await Self.diff(to: text).standardOutput.contains("\u{1B}[") == false)
+        let coloured = try await TemporaryDirectory.withAsync { folder in
             let new = folder.appending(path: "orders.yaml")
             try text.write(to: new, atomically: true, encoding: .utf8)
-            return try DiffCommand.parse([Self.base.path, new.path, "--color", "always"]).perform()
+            return try await DiffCommand.parse([Self.base.path, new.path, "--color", "always"]).perform()
         }
         #expect(coloured.standardOutput.contains("\u{1B}[33mrisky"))
     }
 
-    @Test func connectorsAddedAndRemovedAcrossDirectories() throws {
-        try TemporaryDirectory.with { folder in
+    @Test func connectorsAddedAndRemovedAcrossDirectories() async throws {
+        try await TemporaryDirectory.withAsync { folder in
             let old = folder.appending(path: "old"), new = folder.appending(path: "new")
             for directory in [old, new] { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) }
             let base = try String(contentsOf: Self.base, encoding: .utf8)
@@ -125,21 +125,21 @@ import Testing
             try billing.replacingOccurrences(of: "connector: billing", with: "connector: refunds")
                 .replacingOccurrences(of: "/hooks/billing", with: "/hooks/refunds")
                 .write(to: new.appending(path: "refunds.yaml"), atomically: true, encoding: .utf8)
-            let output = try DiffCommand.parse([old.path, new.path, "--color", "never"]).perform()
+            let output = try await DiffCommand.parse([old.path, new.path, "--color", "never"]).perform()
             #expect(output.status == 1)
             try GoldenFile.check(output.standardOutput, against: "diff/connectors-added-removed.txt")
         }
     }
 
-    @Test func aSideThatDoesNotCompileExitsTwoWithItsLocation() throws {
-        let output = try Self.diff(to: Self.edited("retries-lowered").replacingOccurrences(of: "max_attempts: 3", with: "max_attempts: three"))
+    @Test func aSideThatDoesNotCompileExitsTwoWithItsLocation() async throws {
+        let output = try await Self.diff(to: Self.edited("retries-lowered").replacingOccurrences(of: "max_attempts: 3", with: "max_attempts: three"))
         #expect(output.status == 2)
         #expect(output.standardOutput == "")
         #expect(output.standardError.contains("the new side does not compile"))
         #expect(output.standardError.contains("orders.yaml:21:21: error: targets.crm.retry.max_attempts must be an integer"))
     }
 
-    @Test func gitRefAgainstTheWorkingTree() throws {
+    @Test func gitRefAgainstTheWorkingTree() async throws {
         try TemporaryDirectory.with { folder in
             let connectors = folder.appending(path: "connectors")
             try FileManager.default.createDirectory(at: connectors, withIntermediateDirectories: true)

@@ -33,23 +33,23 @@ import Testing
               - { name: tell, call: chat.post, body: { text: "{% 'deal ' & $steps.deal.body.id %}" } }
         """
 
-    static func diff(_ old: String, _ new: String) throws -> String {
-        try TemporaryDirectory.with { folder in
+    static func diff(_ old: String, _ new: String) async throws -> String {
+        try await TemporaryDirectory.withAsync { folder in
             try Data(Self.connector(old).utf8).write(to: folder.appending(path: "old.yaml"))
             try Data(Self.connector(new).utf8).write(to: folder.appending(path: "new.yaml"))
-            return try DiffCommand.parse([folder.appending(path: "old.yaml").path, folder.appending(path: "new.yaml").path]).perform().standardOutput
+            return try await DiffCommand.parse([folder.appending(path: "old.yaml").path, folder.appending(path: "new.yaml").path]).perform().standardOutput
         }
     }
 
-    @Test func aRemovedStepIsBreakingAndAReorderIsRisky() throws {
+    @Test func aRemovedStepIsBreakingAndAReorderIsRisky() async throws {
         // (A step that read the removed one would not validate: `validate` names it first.)
-        let removed = try Self.diff(Self.before, """
+        let removed = try await Self.diff(Self.before, """
               - { name: contact, call: crm.contact, body: { email: "{% email %}" } }
               - { name: tell, call: chat.post, body: { text: "{% 'a sale' %}" } }
         """)
         #expect(removed.contains("breaking  route sale step deal  removed (was crm.deal)"), "\(removed)")
         #expect(removed.contains("the flow no longer makes this call"), "\(removed)")
-        let reordered = try Self.diff(Self.before, """
+        let reordered = try await Self.diff(Self.before, """
               - { name: contact, call: crm.contact, body: { email: "{% email %}" } }
               - { name: tell, call: chat.post, body: { text: "{% 'deal ' & $steps.contact.body.id %}" } }
               - { name: deal, call: crm.deal, body: { contact: "{% $steps.contact.body.id %}" } }
@@ -57,8 +57,8 @@ import Testing
         #expect(reordered.contains("risky     route sale steps  order: contact → deal → tell → contact → tell → deal"), "\(reordered)")
     }
 
-    @Test func aMappingALaterStepReadsIsRiskyAndOneNobodyReadsIsSafe() throws {
-        let changed = try Self.diff(Self.before, """
+    @Test func aMappingALaterStepReadsIsRiskyAndOneNobodyReadsIsSafe() async throws {
+        let changed = try await Self.diff(Self.before, """
               - { name: contact, call: crm.contact, body: { email: "{% $lowercase(email) %}" } }
               - { name: deal, call: crm.deal, body: { contact: "{% $steps.contact.body.id %}" } }
               - { name: tell, call: chat.post, body: { text: "{% 'new deal ' & $steps.deal.body.id %}" } }
@@ -68,7 +68,7 @@ import Testing
         #expect(changed.contains("deal reads this step's result, which may now differ"))
         #expect(changed.contains("safe      route sale step tell  body.text"))
         #expect(changed.contains("safe      route sale step extra"))
-        let moved = try Self.diff(Self.before, """
+        let moved = try await Self.diff(Self.before, """
               - { name: contact, call: crm.contact, body: { email: "{% email %}" } }
               - { name: deal, call: chat.post, body: { contact: "{% $steps.contact.body.id %}" } }
               - { name: tell, call: chat.post, body: { text: "{% 'deal ' & $steps.deal.body.id %}" } }

@@ -180,9 +180,9 @@ import Testing
             try await store.keepPlan(version: "sha256:a", sources: [PlanSource(path: "s.yaml", text: old)])
             try await store.keepPlan(version: "sha256:b", sources: [PlanSource(path: "s.yaml", text: old.replacingOccurrences(of: "timeout: 10s", with: "timeout: 30s"))])
             store.close()
-            let diff = try DiffCommand.parse(["--store", options[1], "sha256:a", "sha256:b"]).perform()
+            let diff = try await DiffCommand.parse(["--store", options[1], "sha256:a", "sha256:b"]).perform()
             #expect(diff.status == 1 && diff.standardOutput.contains("target hubspot  timeout: 10s → 30s"), "\(diff.standardOutput)\(diff.standardError)")
-            let missing = try DiffCommand.parse(["--store", options[1], "sha256:a", "sha256:zzz"]).perform()
+            let missing = try await DiffCommand.parse(["--store", options[1], "sha256:a", "sha256:zzz"]).perform()
             #expect(missing.status == 2 && missing.standardError.contains("the sources of sha256:zzz are not kept"), "\(missing.standardError)")
         }
     }

@@ -30,8 +30,6 @@ import Testing
         }
     }
 
-    /// A store, a runtime delivering through `transport` with a `laneWindow`-job window, and an engine with the test
-    /// connector (no verification) at `/in`.
     /// A vendor whose calls wait until the gate opens, then fail (503).
     final class FailingGate: HTTPTransport {
         let open = Atomic<Bool>(false)
@@ -45,6 +43,8 @@ import Testing
         }
     }
 
+    /// A store, a runtime delivering through `transport` with a `laneWindow`-job window, and an engine with the test
+    /// connector (no verification) at `/in`.
     static func engine(transport: any HTTPTransport, laneWindow: Int = 10, sweepInterval: Duration = .seconds(1)) throws
         -> (SQLiteEventStore, DeliveryRuntime, Engine, Engine.Route)
     {

@@ -1,7 +1,9 @@
 import Foundation
 import JSONValue
+import ManifoldPostgres
 import ManifoldSQLite
 import ManifoldStore
+import TestSupport
 import Testing
 
 /// The store contract, checked of every implementation: each test runs on SQLite, in memory and on PostgreSQL, and
@@ -205,6 +207,57 @@ import Testing
         // Its engine records under fence 0 (it never claimed the job).
         try await store.record(Self.attempt(job.id, at: start, owner: "a", fence: 0), outcome: .delivered)
         #expect(try await store.job(id: job.id)?.summary.state == .delivered)
+    }
+
+    /// Engines claiming at the same time (each its own connection on PostgreSQL) take every job once: none twice,
+    /// none left behind.
+    @Test(arguments: StoreKind.allCases)
+    func concurrentClaimsTakeEachJobOnce(kind: StoreKind) async throws {
+        let store = try await Self.fresh(kind)
+        defer { store.close() }
+        let start = Date()
+        var made: [String] = []
+        for batch in 0..<10 {
+            let jobs = (0..<30).map { _ in Self.job(["shop/crm", "shop/ledger", "shop/hooks@ep_1"][batch % 3]) }
+            made += jobs.map(\.id)
+            _ = try await store.append(all: jobs.enumerated().map { index, job in
+                Self.event("e\(batch)-\(index)", connector: "shop", at: start, jobs: [job])
+            })
+        }
+        let claimed = try await withThrowingTaskGroup(of: [String].self) { group in
+            for engine in 0..<4 {
+                group.addTask {
+                    var mine: [String] = []
+                    for _ in 0..<200 {
+                        let batch = try await store.claimJobs(owner: "engine-\(engine)", leaseUntil: start + 600, now: start, limit: 7, lane: nil)
+                        if batch.isEmpty { break }
+                        mine += batch.map(\.job.id)
+                    }
+                    return mine
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(claimed.count == made.count, "\(claimed.count) claims of \(made.count) jobs")
+        #expect(Set(claimed) == Set(made))
+    }
+
+    /// The same event received by several engines at once is stored once; the others are repeats of it.
+    @Test(arguments: StoreKind.allCases)
+    func concurrentAppendsOfOneEventStoreItOnce(kind: StoreKind) async throws {
+        let store = try await Self.fresh(kind)
+        defer { store.close() }
+        let now = Date()
+        let outcomes = try await withThrowingTaskGroup(of: AppendOutcome.self) { group in
+            for _ in 0..<12 {
+                group.addTask { try await store.append(Self.event("evt_same", at: now, jobs: [Self.job()])) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let stored = outcomes.filter { if case .stored = $0 { true } else { false } }
+        #expect(stored.count == 1 && Set(outcomes.map(\.id)).count == 1)
+        #expect(try await store.jobs(JobQuery()).count == 1)
+        #expect(try await store.event(id: outcomes[0].id)?.summary.duplicates == 11)
     }
 
     // MARK: Outcomes and fencing
@@ -514,7 +567,7 @@ import Testing
 
 /// The stores the suite runs on.
 enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
-    case sqlite, memory
+    case sqlite, memory, postgres
 
     var testDescription: String { rawValue }
 
@@ -526,6 +579,9 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
             return try SQLiteEventStore(path: directory.appending(path: "events.db").path)
         case .memory:
             return InMemoryStore()
+        case .postgres:
+            // A database of its own on the private server, so that tests run side by side.
+            return try await PostgresStore.open(url: try await PrivatePostgres.freshDatabase(), connections: 4)
         }
     }
 }

@@ -45,7 +45,7 @@ struct DeadLetterSelection: ParsableArguments {
         guard !jobs.isEmpty || all else { throw ValidationError("name job ids, or --all (with --connector/--target/--endpoint/--since to narrow)") }
     }
 
-    func select(_ store: SQLiteEventStore) async throws -> [JobSummary] {
+    func select(_ store: any EngineStore) async throws -> [JobSummary] {
         try await ReplaySelection.deadLetters(ids: jobs, connector: connector, target: target, endpoint: endpoint, since: since,
                                               until: until, in: store)
     }
@@ -59,7 +59,7 @@ struct ReplayPlanOptions: ParsableArguments {
     @Flag(name: .customLong("original-plan"), help: "Replay on the plan version that first ran, as kept in the store.")
     var originalPlan = false
 
-    func replayer(_ store: SQLiteEventStore) throws -> Replayer {
+    func replayer(_ store: any EngineStore) throws -> Replayer {
         let router = try Self.router(paths: [connectors])
         return Replayer(store: store, router: router, loadRouter: { version in
             try await KeptPlans.plan(version: version, in: store).map { try Router(plan: $0) }

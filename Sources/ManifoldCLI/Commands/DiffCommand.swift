@@ -7,7 +7,7 @@ import ManifoldStore
 import ManifoldSQLite
 
 /// `manifold diff`: what changed in behaviour between two sets of connectors, for a reviewer or a CI gate.
-struct DiffCommand: ParsableCommand, OutputCommand {
+struct DiffCommand: AsyncParsableCommand, AsyncOutputCommand {
     static let configuration = CommandConfiguration(
         commandName: "diff",
         abstract: "Compare the behaviour of two sets of connectors.",
@@ -61,7 +61,7 @@ struct DiffCommand: ParsableCommand, OutputCommand {
         if git == nil, sides.count != 2 { throw ValidationError("name two sides, OLD and NEW (or use --git REF [PATH])") }
     }
 
-    func perform() -> CommandOutput {
+    func perform() async -> CommandOutput {
         let oldFiles: [SourceFile], newFiles: [SourceFile]
         do {
             if let git {
@@ -69,8 +69,8 @@ struct DiffCommand: ParsableCommand, OutputCommand {
                 oldFiles = try GitSources.files(at: git, path: path)
                 newFiles = FileManager.default.fileExists(atPath: path) ? try SourceLoader.load(paths: [path]) : []
             } else {
-                oldFiles = try side(sides[0])
-                newFiles = try side(sides[1])
+                oldFiles = try await side(sides[0])
+                newFiles = try await side(sides[1])
             }
         } catch let failure as SourceLoader.Failure {
             return .failure(failure.description)
@@ -101,12 +101,12 @@ struct DiffCommand: ParsableCommand, OutputCommand {
     }
 
     /// A side: files or a directory, or a kept plan version from `--store`.
-    private func side(_ text: String) throws -> [SourceFile] {
+    private func side(_ text: String) async throws -> [SourceFile] {
         guard text.hasPrefix("sha256:"), let store else { return try SourceLoader.load(paths: [text]) }
-        let opened = try SQLiteEventStore(path: store, create: false)
+        let opened = try await StoreAccess.open(store)
         defer { opened.close() }
-        guard let sources = try opened.keptSources(version: text), !sources.isEmpty else {
-            throw StoreError("the sources of \(text) are not kept in \(store) (see `manifold history`)")
+        guard let sources = try await opened.planSources(version: text), !sources.isEmpty else {
+            throw StoreError("the sources of \(text) are not kept in \(StoreAccess.describe(store)) (see `manifold history`)")
         }
         return sources.map { SourceFile(path: $0.path, text: $0.text) }
     }

@@ -37,7 +37,7 @@ struct EndpointOptions: ParsableArguments {
     var allowInsecure = false
 
     /// Runs `body` with the store and the admin; the store is created when missing (a registry may come first).
-    func admin(_ body: (EndpointAdmin, SQLiteEventStore) async throws -> CommandOutput) async -> CommandOutput {
+    func admin(_ body: (EndpointAdmin, any EngineStore) async throws -> CommandOutput) async -> CommandOutput {
         var environment = ProcessInfo.processInfo.environment
         if let envFile {
             do {
@@ -56,7 +56,7 @@ struct EndpointOptions: ParsableArguments {
             return .failure("\(error)")
         }
         do {
-            let opened = try SQLiteEventStore(path: store.store)
+            let opened = try await StoreAccess.open(store.store, create: true)
             defer { opened.close() }
             let admin = EndpointAdmin(store: opened, box: box,
                                       policy: EndpointNetworkPolicy(allowPrivateNetworks: allowPrivateNetworks, allowInsecure: allowInsecure))

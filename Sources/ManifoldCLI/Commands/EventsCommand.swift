@@ -15,14 +15,14 @@ struct EventsCommand: ParsableCommand {
 
 /// The store option the event commands share.
 struct StoreOptions: ParsableArguments {
-    @Option(help: "The SQLite event store file.")
+    @Option(help: ArgumentHelp(stringLiteral: StoreAccess.help))
     var store = "manifold.db"
 
     @Option(help: "Output format: text or json.")
     var format: OutputFormat = .text
 
     /// Shows one record found by id: as JSON or as text; a missing one is an error naming the store (status 1).
-    func showing<Record>(_ noun: String, _ id: String, find: @escaping (SQLiteEventStore) async throws -> Record?,
+    func showing<Record>(_ noun: String, _ id: String, find: @escaping (any EngineStore) async throws -> Record?,
                          json: @escaping (Record) -> JSON, text: @escaping (Record) -> String) async -> CommandOutput
     {
         await reading { store in
@@ -42,9 +42,9 @@ struct StoreOptions: ParsableArguments {
     }
 
     /// Opens the store (which must exist), reads it with `body`, closes it; a store error is status 2.
-    func reading(_ body: (SQLiteEventStore) async throws -> CommandOutput) async -> CommandOutput {
+    func reading(_ body: (any EngineStore) async throws -> CommandOutput) async -> CommandOutput {
         do {
-            let opened = try SQLiteEventStore(path: store, create: false)
+            let opened = try await StoreAccess.open(store)
             defer { opened.close() }
             return try await body(opened)
         } catch {

@@ -61,13 +61,13 @@ struct PlanRollbackCommand: AsyncParsableCommand, AsyncOutputCommand {
     @Option(help: "The directory of connectors.")
     var connectors = "connectors"
 
-    @Option(help: "The SQLite event store file.")
+    @Option(help: ArgumentHelp(stringLiteral: StoreAccess.help))
     var store = "manifold.db"
 
     func perform() async -> CommandOutput {
-        let opened: SQLiteEventStore
+        let opened: any EngineStore
         do {
-            opened = try SQLiteEventStore(path: store, create: false)
+            opened = try await StoreAccess.open(store)
         } catch {
             return .failure("\(error)")
         }

@@ -138,7 +138,7 @@ struct PollRunCommand: AsyncParsableCommand, AsyncOutputCommand {
     @Flag(help: "One run (the only mode: the engine runs the schedule).")
     var once = false
 
-    @Option(help: "The SQLite event store file.")
+    @Option(help: ArgumentHelp(stringLiteral: StoreAccess.help))
     var store = "manifold.db"
 
     @OptionGroup var engine: EngineOptions
@@ -150,9 +150,9 @@ struct PollRunCommand: AsyncParsableCommand, AsyncOutputCommand {
         case .success(let value): loaded = value
         }
         if case .failure(let failure) = PulledConnectors.connector(connector, in: loaded.plan) { return failure.output }
-        let opened: SQLiteEventStore
+        let opened: any EngineStore
         do {
-            opened = try SQLiteEventStore(path: store, verify: true)
+            opened = try await StoreAccess.open(store, create: true, verify: true)
         } catch {
             return .failure("\(error)")
         }
@@ -205,7 +205,7 @@ struct PollBackfillCommand: AsyncParsableCommand, AsyncOutputCommand {
     @Flag(help: "Even while a run is under way (its place is dropped: it starts over at the next run).")
     var force = false
 
-    @Option(help: "The SQLite event store file.")
+    @Option(help: ArgumentHelp(stringLiteral: StoreAccess.help))
     var store = "manifold.db"
 
     @OptionGroup var engine: EngineOptions
@@ -250,7 +250,7 @@ struct PollResetCommand: AsyncParsableCommand, AsyncOutputCommand {
     @Flag(help: "Even while a run is under way.")
     var force = false
 
-    @Option(help: "The SQLite event store file.")
+    @Option(help: ArgumentHelp(stringLiteral: StoreAccess.help))
     var store = "manifold.db"
 
     func perform() async -> CommandOutput {
@@ -267,7 +267,7 @@ struct PollResetCommand: AsyncParsableCommand, AsyncOutputCommand {
 enum PollStateEdit {
     static func edit(store: String, connector: String, force: Bool, _ change: (JSON) -> (JSON, String)) async -> CommandOutput {
         do {
-            let opened = try SQLiteEventStore(path: store, create: false)
+            let opened = try await StoreAccess.open(store)
             defer { opened.close() }
             let state = try await opened.pullState(connector)?.state ?? .null
             if case .object(let run) = state["run"] ?? .null, !run.isEmpty, !force {

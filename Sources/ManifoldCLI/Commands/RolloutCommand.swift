@@ -41,9 +41,9 @@ struct RolloutCommand: ParsableCommand {
     }
 
     /// Opens the store at `path` (which must exist), runs `body` on it and closes it; an error is status 2, said.
-    static func using(_ path: String, _ body: (SQLiteEventStore) async throws -> CommandOutput) async -> CommandOutput {
+    static func using(_ path: String, _ body: (any EngineStore) async throws -> CommandOutput) async -> CommandOutput {
         do {
-            let opened = try SQLiteEventStore(path: path, create: false)
+            let opened = try await StoreAccess.open(path)
             defer { opened.close() }
             return try await body(opened)
         } catch {
@@ -89,7 +89,7 @@ struct RolloutStartCommand: AsyncParsableCommand, AsyncOutputCommand {
     @Flag(name: .customLong("keep-on-quarantine"), help: "Do not roll back when the candidate quarantines an event.")
     var keepOnQuarantine = false
 
-    @Option(help: "The SQLite event store file.")
+    @Option(help: ArgumentHelp(stringLiteral: StoreAccess.help))
     var store = "manifold.db"
 
     @OptionGroup var engine: EngineOptions
@@ -221,7 +221,7 @@ struct RolloutShareCommand: AsyncParsableCommand, AsyncOutputCommand {
     @Argument(help: "The share in percent (0 to 100).")
     var share: String
 
-    @Option(help: "The SQLite event store file.")
+    @Option(help: ArgumentHelp(stringLiteral: StoreAccess.help))
     var store = "manifold.db"
 
     func validate() throws { _ = try RolloutCommand.basisPoints(share) }
@@ -244,7 +244,7 @@ struct RolloutRollbackCommand: AsyncParsableCommand, AsyncOutputCommand {
     @Option(help: "Why, for the log.")
     var reason = "rolled back by hand"
 
-    @Option(help: "The SQLite event store file.")
+    @Option(help: ArgumentHelp(stringLiteral: StoreAccess.help))
     var store = "manifold.db"
 
     func perform() async -> CommandOutput {
@@ -270,7 +270,7 @@ struct RolloutPromoteCommand: AsyncParsableCommand, AsyncOutputCommand {
     @Argument(help: "The connector.")
     var connector: String
 
-    @Option(help: "The SQLite event store file.")
+    @Option(help: ArgumentHelp(stringLiteral: StoreAccess.help))
     var store = "manifold.db"
 
     @OptionGroup var engine: EngineOptions
@@ -317,7 +317,7 @@ struct RolloutCompareCommand: AsyncParsableCommand, AsyncOutputCommand {
     @Option(help: "Events listed in text and Markdown (json lists them all).")
     var limit = 20
 
-    @Option(help: "The SQLite event store file.")
+    @Option(help: ArgumentHelp(stringLiteral: StoreAccess.help))
     var store = "manifold.db"
 
     func perform() async -> CommandOutput {

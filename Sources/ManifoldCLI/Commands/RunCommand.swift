@@ -99,8 +99,9 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
         commandName: "run",
         abstract: "Serve the connectors' webhooks into the event store.",
         discussion: """
-            Compiles every connector (any error stops it, with file:line:col), opens the SQLite event store \
-            (WAL; created if missing) and listens. Each webhook is verified on its raw body, stored durably, then \
+            Compiles every connector (any error stops it, with file:line:col), opens the event store (a SQLite \
+            file in WAL mode, created if missing; or a PostgreSQL database, which any number of engines share) and \
+            listens. Each webhook is verified on its raw body, stored durably, then \
             acknowledged. GET /healthz answers while the process is up, GET /readyz when the store commits and a \
             plan is loaded; GET /metrics serves Prometheus metrics. SIGTERM or SIGINT drain requests in flight, \
             then close the store.
@@ -113,7 +114,7 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
 
     @OptionGroup var options: EngineOptions
 
-    @Option(help: "The SQLite event store file.")
+    @Option(help: ArgumentHelp(stringLiteral: StoreAccess.help))
     var store = "manifold.db"
 
     @Option(help: "The address to listen on, HOST:PORT (port 0 picks a free one).")
@@ -191,12 +192,12 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
         // Spans go only to the debug log: below that level none is made (a span per request and per attempt was a
         // twelfth of ingest's time for logs nobody wrote). Trace ids and the `traceparent` vendors get do not need them.
         let tracer: (any Tracer)? = level <= .debug ? InstrumentationSystem.tracer : nil
-        let eventStore: SQLiteEventStore
-        let lock: StoreLock
+        let eventStore: any EngineStore
+        let lock: StoreLock?
         do {
-            // One engine per store file, and never on a damaged one.
-            lock = try StoreLock(storePath: store)
-            eventStore = try SQLiteEventStore(path: store, verify: true)
+            // One engine per store file, and never on a damaged one; any number on one PostgreSQL database.
+            lock = StoreAccess.isPostgres(store) ? nil : try StoreLock(storePath: store)
+            eventStore = try await StoreAccess.open(store, create: true, verify: true)
         } catch {
             return .failure("\(error)")
         }
@@ -303,7 +304,7 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
                                        alerts: alerts, dashboard: dashboard) { bound in
                 if let alerts, configuredDashboard == nil { alerts.dashboardURL = "http://\(host):\(bound)/" }
                 var lines = ["manifold \(ManifoldCommand.version): listening on http://\(host):\(bound)",
-                             "  plan \(plan.version), \(plan.connectors.count) connector(s), store \(store)"]
+                             "  plan \(plan.version), \(plan.connectors.count) connector(s), store \(StoreAccess.describe(store))"]
                 for connector in plan.connectors {
                     if let source = connector.source {
                         lines.append("  POST \(source.path)  -> \(connector.name) (\(source.verification.scheme.rawValue))")

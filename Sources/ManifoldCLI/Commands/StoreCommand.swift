@@ -22,7 +22,7 @@ struct StoreCheckCommand: ParsableCommand, OutputCommand {
         """
     )
 
-    @Option(help: "The SQLite event store file.")
+    @Option(help: ArgumentHelp(stringLiteral: StoreAccess.help))
     var store = "manifold.db"
 
     @Flag(help: "The full integrity check (every index against its table), slower on a large store.")
