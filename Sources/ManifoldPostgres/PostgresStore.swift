@@ -109,6 +109,7 @@ public final class PostgresStore: EventStore {
     /// `manifold_migrations`.
     static let migrations: [(version: Int, name: String, sql: String)] = [
         (1, "events, jobs, endpoints, pulls and rollouts", PostgresSchema.initial),
+        (2, "lane leases", "CREATE TABLE lane_leases (lane text PRIMARY KEY, owner text, token bigint NOT NULL, until bigint NOT NULL);"),
     ]
 
     func migrate() async throws {

@@ -118,6 +118,9 @@ public final class SQLiteEventStore: EventStore {
             // Each claim raises a job's fence; an outcome carries the fence it was claimed under.
             try db.execute(sql: "ALTER TABLE jobs ADD COLUMN fence INTEGER NOT NULL DEFAULT 0")
         }
+        migrator.registerMigration("9 lane leases") { db in
+            try db.execute(sql: "CREATE TABLE lane_leases (lane TEXT PRIMARY KEY, owner TEXT, token INTEGER NOT NULL, until INTEGER NOT NULL)")
+        }
         return migrator
     }
 

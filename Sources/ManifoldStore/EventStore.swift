@@ -230,4 +230,4 @@ public enum EventIdentifier {
 
 /// Everything an engine keeps: what the SQLite, PostgreSQL and in-memory stores each implement, and what the store
 /// conformance suite checks of each.
-public typealias EngineStore = EventStore & JobStore & EndpointStore & PullStateStore & RolloutStore
+public typealias EngineStore = EventStore & JobStore & EndpointStore & PullStateStore & RolloutStore & LaneLeaseStore

@@ -7,7 +7,7 @@ import Synchronization
 /// and for runs that keep nothing (`manifold test`); it passes the same conformance suite as SQLite and PostgreSQL.
 ///
 /// Times are kept to the millisecond, as the durable stores keep them, so that what is read back is the same.
-public final class InMemoryStore: EventStore, JobStore, EndpointStore, PullStateStore, RolloutStore {
+public final class InMemoryStore: EventStore, JobStore, EndpointStore, PullStateStore, RolloutStore, LaneLeaseStore {
     private let state = Mutex(Contents())
 
     public init() {}
@@ -70,6 +70,7 @@ public final class InMemoryStore: EventStore, JobStore, EndpointStore, PullState
         var shadowCalls: [ShadowCall] = []
         var applied: [(version: String, at: Date, trigger: String, summary: String)] = []
         var readyChecks = 0
+        var laneLeases: [String: LaneLease] = [:]
 
         func writable() throws {
             if closed { throw StoreError("the store is closed") }
@@ -614,5 +615,56 @@ public final class InMemoryStore: EventStore, JobStore, EndpointStore, PullState
             }
             return counts
         }
+    }
+
+    // MARK: Lane ownership
+
+    public func acquireLanes(_ lanes: [String], owner: String, until: Date, now: Date) async throws -> [LaneLease] {
+        let (until, now) = (Self.rounded(until), Self.rounded(now))
+        return try write { contents in
+            Set(lanes).sorted().compactMap { lane in
+                guard let lease = LaneLease.decide(contents.laneLeases[lane], lane: lane, owner: owner, until: until, now: now) else {
+                    return nil
+                }
+                var kept = lease
+                kept.previousEnd = nil
+                contents.laneLeases[lane] = kept
+                return lease
+            }
+        }
+    }
+
+    public func releaseLanes(_ lanes: [String], owner: String, at: Date) async throws {
+        let at = Self.rounded(at)
+        try write { contents in
+            for lane in lanes where contents.laneLeases[lane]?.owner == owner {
+                contents.laneLeases[lane]?.owner = nil
+                contents.laneLeases[lane]?.until = at
+            }
+        }
+    }
+
+    public func laneLeases() async throws -> [LaneLease] {
+        read { $0.laneLeases.values.sorted { $0.lane < $1.lane } }
+    }
+
+    public func liveEngines(now: Date) async throws -> [String] {
+        let now = Self.rounded(now)
+        return read { $0.leases.filter { $0.value >= now }.map(\.key).sorted() }
+    }
+
+    public func releaseJobs(_ ids: [String], owner: String) async throws {
+        try write { contents in
+            for id in ids {
+                guard let index = contents.jobByID[id], contents.jobs[index].leaseOwner == owner,
+                      contents.jobs[index].summary.state == .pending
+                else { continue }
+                contents.jobs[index].leaseOwner = nil
+            }
+        }
+    }
+
+    public func pendingLanes() async throws -> [String] {
+        read { Set($0.jobs.filter { $0.summary.state == .pending }.map(\.summary.lane)).sorted() }
     }
 }

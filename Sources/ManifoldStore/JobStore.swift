@@ -340,3 +340,58 @@ extension JobStore {
         try await claimJobs(owner: owner, leaseUntil: leaseUntil, now: now, limit: limit, lane: nil)
     }
 }
+
+// MARK: Lane ownership
+
+/// Which engine runs a lane (`connector/target`, or one customer endpoint's lane): one at a time, through a lease, so
+/// that the lane's rate limit, concurrency, breaker and order stay exact across engines sharing a store.
+public protocol LaneLeaseStore: Sendable {
+    /// Renews `owner`'s leases among `lanes` and takes those held by nobody or whose lease ran out (each take raises the
+    /// lane's token), until `until`; a lane another engine holds is left to it. Returns the leases `owner` holds now.
+    func acquireLanes(_ lanes: [String], owner: String, until: Date, now: Date) async throws -> [LaneLease]
+    /// Gives up `owner`'s leases on `lanes` (to another engine, or at shutdown): they end at `at`.
+    func releaseLanes(_ lanes: [String], owner: String, at: Date) async throws
+    /// Every lane lease, held or ended, by lane.
+    func laneLeases() async throws -> [LaneLease]
+    /// The engines whose engine lease lives at `now` (the ones sharing the work).
+    func liveEngines(now: Date) async throws -> [String]
+    /// Lets go of `owner`'s hold on pending jobs `ids` (their lane is another engine's now): any engine may claim them.
+    func releaseJobs(_ ids: [String], owner: String) async throws
+    /// The lanes with pending jobs.
+    func pendingLanes() async throws -> [String]
+}
+
+/// A lane's lease as the store keeps it.
+public struct LaneLease: Sendable, Equatable {
+    public var lane: String
+    /// The engine holding it; `nil` once released.
+    public var owner: String?
+    /// Raised by every take: a new holder's token is greater than any before it.
+    public var token: Int
+    /// When the hold ends (or ended).
+    public var until: Date
+    /// When a take returns it: the end of the previous holder's hold, when that was another engine. Its calls may
+    /// have been sent up to then, so a rate limit counts them: the new holder waits one window from that time.
+    public var previousEnd: Date?
+
+    public init(lane: String, owner: String?, token: Int, until: Date, previousEnd: Date? = nil) {
+        self.lane = lane
+        self.owner = owner
+        self.token = token
+        self.until = until
+        self.previousEnd = previousEnd
+    }
+
+    /// What an engine asking for a lane gets, given the lease as stored (`nil`: never held): the one rule every store
+    /// applies. Its own live lease is renewed (same token); a lane nobody holds, or whose hold ran out, is taken (token
+    /// raised, the previous holder's end kept when it was another engine); a lane another engine holds is refused.
+    public static func decide(_ current: LaneLease?, lane: String, owner: String, until: Date, now: Date) -> LaneLease? {
+        guard let current else { return LaneLease(lane: lane, owner: owner, token: 1, until: until) }
+        if current.owner == owner, current.until >= now {
+            return LaneLease(lane: lane, owner: owner, token: current.token, until: max(until, current.until))
+        }
+        if let holder = current.owner, holder != owner, current.until >= now { return nil }
+        let previous = current.owner == owner ? nil : current.until
+        return LaneLease(lane: lane, owner: owner, token: current.token + 1, until: until, previousEnd: previous)
+    }
+}

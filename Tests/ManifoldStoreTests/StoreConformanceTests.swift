@@ -553,6 +553,54 @@ import Testing
         #expect(try await store.eventCounts(connector: "shop", since: start + 5) == ["v2": 2])
     }
 
+    // MARK: Lane ownership
+
+    @Test(arguments: StoreKind.allCases)
+    func aLaneIsHeldByOneEngineAtATimeAndTakingItRaisesItsToken(kind: StoreKind) async throws {
+        let store = try await Self.fresh(kind)
+        defer { store.close() }
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        let first = try await store.acquireLanes(["shop/crm", "shop/ledger"], owner: "a", until: start + 15, now: start)
+        #expect(first.map(\.lane) == ["shop/crm", "shop/ledger"] && first.map(\.token) == [1, 1] && first.allSatisfy { $0.previousEnd == nil })
+        // b gets only the lane nobody holds; a renews its own, keeping the token.
+        #expect(try await store.acquireLanes(["shop/crm", "shop/erp"], owner: "b", until: start + 15, now: start + 1).map(\.lane) == ["shop/erp"])
+        let renewed = try await store.acquireLanes(["shop/crm"], owner: "a", until: start + 20, now: start + 5)
+        #expect(renewed.map(\.token) == [1] && renewed.first?.until == start + 20)
+        // a's hold runs out: b takes the lane, with a new token, counting a's hold up to its end.
+        #expect(try await store.acquireLanes(["shop/crm"], owner: "b", until: start + 40, now: start + 19).isEmpty)
+        let taken = try #require(try await store.acquireLanes(["shop/crm"], owner: "b", until: start + 40, now: start + 21).first)
+        #expect(taken.token == 2 && taken.owner == "b" && taken.previousEnd == start + 20)
+        #expect(try await store.acquireLanes(["shop/crm"], owner: "a", until: start + 50, now: start + 22).isEmpty)
+        // b gives it up: a takes it at once, counting b's hold up to the release.
+        try await store.releaseLanes(["shop/crm"], owner: "a", at: start + 23)
+        try await store.releaseLanes(["shop/crm"], owner: "b", at: start + 24)
+        let back = try #require(try await store.acquireLanes(["shop/crm"], owner: "a", until: start + 60, now: start + 25).first)
+        #expect(back.token == 3 && back.previousEnd == start + 24)
+        let leases = try await store.laneLeases()
+        #expect(leases.map { "\($0.lane) \($0.owner ?? "-") \($0.token)" } == ["shop/crm a 3", "shop/erp b 1", "shop/ledger a 1"])
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func anEngineLetsGoOfJobsAndTheLiveEnginesAreKnown(kind: StoreKind) async throws {
+        let store = try await Self.fresh(kind)
+        defer { store.close() }
+        let start = Date()
+        try await store.renewLeases(owner: "a", until: start + 60)
+        try await store.renewLeases(owner: "b", until: start + 5)
+        #expect(try await store.liveEngines(now: start + 10) == ["a"])
+        #expect(try await store.liveEngines(now: start) == ["a", "b"])
+        let jobs = [Self.job("shop/crm"), Self.job("shop/ledger")]
+        _ = try await store.append(Self.event("e", connector: "shop", at: start, jobs: jobs, lease: (owner: "a", until: start + 60)))
+        #expect(try await store.pendingLanes() == ["shop/crm", "shop/ledger"])
+        // Only the holder lets go; then any engine claims them.
+        try await store.releaseJobs([jobs[0].id], owner: "b")
+        #expect(try await store.claimJobs(owner: "c", leaseUntil: start + 60, now: start, limit: 10, lane: nil).isEmpty)
+        try await store.releaseJobs([jobs[0].id], owner: "a")
+        #expect(try await store.claimJobs(owner: "c", leaseUntil: start + 60, now: start, limit: 10, lane: nil).map(\.job.id) == [jobs[0].id])
+        try await store.record(Self.attempt(jobs[1].id, at: start), outcome: .delivered)
+        #expect(try await store.pendingLanes() == ["shop/crm"])
+    }
+
     // MARK: Closing
 
     @Test(arguments: StoreKind.allCases)
