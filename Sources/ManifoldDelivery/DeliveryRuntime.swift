@@ -33,6 +33,10 @@ public final class DeliveryRuntime: Sendable {
         /// Whether a customer endpoint's address is checked before each call (off only where the transport is
         /// scripted and nothing leaves the process: `manifold test`).
         public var checksEndpointAddresses = true
+        /// Whether engines share the store (PostgreSQL): then each lane runs only on the engine holding its lease, so
+        /// its rate limit, concurrency, breaker and order hold across them (`LaneOwnership`). Alone on its store
+        /// (SQLite), an engine runs every lane.
+        public var sharesStore = false
 
         public init() {}
     }
@@ -76,6 +80,8 @@ public final class DeliveryRuntime: Sendable {
     let jitter: Jitter
     /// Lanes of endpoints disabled or removed whose pending jobs were dead-lettered (once, until enabled again).
     private let retiredLanes = Mutex<Set<String>>([])
+    /// The lanes this engine holds, when engines share the store.
+    let ownership: Mutex<LaneOwnership>
 
     public init(store: any JobStore, transport: any HTTPTransport, clock: any RuntimeClock = SystemRuntimeClock(),
                 logger: Logger, configuration: Configuration = Configuration(),
@@ -93,6 +99,7 @@ public final class DeliveryRuntime: Sendable {
         self.configuration = configuration
         self.owner = owner
         self.planLoader = planLoader
+        ownership = Mutex(LaneOwnership(leaseDuration: configuration.leaseDuration.timeInterval))
     }
 
     public var stats: Statistics { statistics.withLock { $0 } }
@@ -111,6 +118,11 @@ public final class DeliveryRuntime: Sendable {
     /// The lease for the jobs of a new event, if their lanes have room in memory (then `enqueue` them); `nil` when
     /// a lane's window is full: store them unleased, and the sweep claims them as the lane drains.
     public func leaseForNewJobs(lanes: [String]) -> (owner: String, until: Date)? {
+        // Engines sharing the store: the jobs of a lane another engine runs are left for it.
+        if laneStore != nil {
+            let wall = clock.wall
+            guard ownership.withLock({ held in lanes.allSatisfy { held.holds($0, at: wall) } }) else { return nil }
+        }
         let admitted = known.withLock { $0.admits(lanes, window: configuration.laneWindow, total: configuration.maximumBacklog) }
         return admitted ? newLease : nil
     }
@@ -196,6 +208,16 @@ public final class DeliveryRuntime: Sendable {
     }
 
     func place(_ jobs: [DeliveryJob], notBefore: [String: Duration] = [:]) {
+        var jobs = jobs
+        if laneStore != nil {
+            // A job for a lane another engine runs (a flow's next call, a claim that raced a lost lease) is let go there.
+            let wall = clock.wall
+            let (mine, others) = ownership.withLock { held in
+                (jobs.filter { held.holds($0.lane, at: wall) }, jobs.filter { !held.holds($0.lane, at: wall) })
+            }
+            if !others.isEmpty { handBack(others) }
+            jobs = mine
+        }
         known.withLock { $0.insert(jobs) }
         var byLane: [String: [DeliveryJob]] = [:]
         for job in jobs { byLane[job.lane, default: []].append(job) }
@@ -228,8 +250,9 @@ public final class DeliveryRuntime: Sendable {
     private func lane(_ name: String, target: TargetProgram, limiter: SlidingWindowLimiter?, breaker: CircuitBreaker) -> Lane {
         lanes.withLock { lanes -> Lane in
             if let lane = lanes[name] { return lane }
-            let lane = Lane(name: name, connector: target.connector, target: target.plan.name,
-                            state: LaneState(concurrency: target.plan.concurrency, limiter: limiter, breaker: breaker),
+            var state = LaneState<DeliveryJob>(concurrency: target.plan.concurrency, limiter: limiter, breaker: breaker)
+            state.ownership = ownershipState(of: name, window: limiter?.window)
+            let lane = Lane(name: name, connector: target.connector, target: target.plan.name, state: state,
                             clock: clock, isStopping: { [weak self] in self?.stopping.load(ordering: .relaxed) ?? true },
                             start: { [weak self] job, lane in self?.start(job, on: lane) })
             lanes[name] = lane
@@ -305,6 +328,7 @@ public final class DeliveryRuntime: Sendable {
             await endpoints.elapsed(at: clock.wall)
             await retireEndpointLanes(endpoints)
         }
+        await shareLanes()
         return await claimWhereRoom()
     }
 
@@ -312,7 +336,9 @@ public final class DeliveryRuntime: Sendable {
     @discardableResult
     func claimWhereRoom() async -> Int {
         var claimed: [ClaimedJob] = []
-        for lane in sweptLanes {
+        let sweptAt = clock.wall
+        let claiming = laneStore == nil ? sweptLanes : ownership.withLock { held in held.held.keys.filter { held.holds($0, at: sweptAt) }.sorted() }
+        for lane in claiming {
             let room = known.withLock {
                 min(configuration.laneWindow - $0.count(in: lane), configuration.maximumBacklog - $0.total)
             }
@@ -384,6 +410,14 @@ public final class DeliveryRuntime: Sendable {
             try? await Task.sleep(for: .milliseconds(20))
         }
         do {
+            if let laneStore {
+                let lanes = ownership.withLock { held in
+                    let lanes = Array(held.held.keys)
+                    held.released(lanes, at: clock.wall)
+                    return lanes
+                }
+                try await laneStore.releaseLanes(lanes, owner: owner, at: clock.wall)
+            }
             try await store.releaseLeases(owner: owner)
         } catch {
             logger.error("releasing leases failed", metadata: ["error": "\(error)"])

@@ -27,6 +27,18 @@ public struct LaneState<Item: LaneItem>: Sendable {
         case neutral
     }
 
+    /// Whether this engine may run the lane now. Alone on its store, always; with engines sharing a store, only while
+    /// it holds the lane's lease (so the limits, the breaker and the order are one engine's, exact).
+    public enum Ownership: Sendable, Equatable {
+        case sole
+        /// Held: calls start before `startsUntil` (the lease's end, less a margin for the renewal to land), and not
+        /// before `quietUntil` (one rate-limit window after the previous holder's end: its calls count).
+        case held(startsUntil: Duration, quietUntil: Duration?)
+        /// Another engine's, or nobody's: nothing starts.
+        case notHeld
+    }
+
+    public var ownership: Ownership = .sole
     public var concurrency: Int
     public var limiter: SlidingWindowLimiter?
     public var breaker: CircuitBreaker
@@ -101,6 +113,14 @@ public struct LaneState<Item: LaneItem>: Sendable {
         var start: [Item] = []
         var wake: Duration?
         while inFlight < concurrency, readyHead < ready.count {
+            switch ownership {
+            case .sole: break
+            case .notHeld: return (start, nil)
+            case .held(let startsUntil, let quietUntil):
+                if let quietUntil, now < quietUntil { wake = quietUntil }
+                // Past the hold's margin nothing starts until a renewal moves it (the runtime pumps the lane then).
+                if wake != nil || now >= startsUntil { return (start, wake) }
+            }
             if let pause = pausedUntil {
                 if now < pause { wake = pause; break }
                 pausedUntil = nil

@@ -27,6 +27,9 @@ struct ResidentJobs: Sendable {
 
     func count(in lane: String) -> Int { lanes[lane, default: 0] }
 
+    /// Jobs in memory by lane.
+    var byLane: [String: Int] { lanes }
+
     /// Counts jobs in; a job already resident (a held job resuming) is not counted twice.
     mutating func insert(_ jobs: [DeliveryJob]) {
         for job in jobs where ids.insert(job.id).inserted {

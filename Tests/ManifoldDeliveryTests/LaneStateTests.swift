@@ -86,6 +86,29 @@ struct Item: LaneItem, Equatable {
         #expect(state.take(at: .seconds(1)).start.map(\.id) == ["c"])
     }
 
+    /// With engines sharing a store, a lane starts calls only while this engine holds it: not at all when another
+    /// does, not before the quiet window after a takeover, not past the hold's margin until it is renewed.
+    @Test func aLaneStartsCallsOnlyWhileItsEngineHoldsIt() {
+        var state = lane(concurrency: 10)
+        for id in ["a", "b", "c", "d"] { state.enqueue(Item(id)) }
+        state.ownership = .notHeld
+        let none = state.take(at: .zero)
+        #expect(none.start.isEmpty && none.wake == nil)
+        state.ownership = .held(startsUntil: .seconds(10), quietUntil: .seconds(4))
+        let quiet = state.take(at: .seconds(1))
+        #expect(quiet.start.isEmpty && quiet.wake == .seconds(4))
+        state.concurrency = 2
+        #expect(state.take(at: .seconds(4)).start.map(\.id) == ["a", "b"])
+        state.finish(Item("a"), result: .done, health: .success, at: .seconds(11))
+        let lapsed = state.take(at: .seconds(11))
+        #expect(lapsed.start.isEmpty && lapsed.wake == nil)
+        state.ownership = .held(startsUntil: .seconds(20), quietUntil: nil)
+        #expect(state.take(at: .seconds(11)).start.map(\.id) == ["c"])
+        state.ownership = .sole
+        state.finish(Item("b"), result: .done, health: .success, at: .seconds(30))
+        #expect(state.take(at: .seconds(30)).start.map(\.id) == ["d"])
+    }
+
     @Test func theRateLimiterSaysWhenToLookAgain() {
         var state = lane(concurrency: 10, limiter: SlidingWindowLimiter(requests: 2, window: .seconds(5)))
         for id in ["a", "b", "c"] { state.enqueue(Item(id)) }

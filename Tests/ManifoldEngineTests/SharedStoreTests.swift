@@ -46,15 +46,22 @@ import Testing
         let route: Engine.Route
     }
 
-    /// An engine on the database at `url` with its own connections, runtime and owner id.
-    static func node(_ url: String, vendor: Vendor, lease: Duration = .seconds(10)) async throws -> Node {
+    /// An engine on the database at `url` with its own connections, runtime and owner id; with `target` (YAML of the
+    /// target's policies), the connector's one target has them, and the engines share its lane.
+    static func node(_ url: String, vendor: any HTTPTransport, lease: Duration = .seconds(10), target: String? = nil) async throws -> Node {
         let store = try await PostgresStore.open(url: url, connections: 4)
-        let plan = try TestConnector.plan(name: "orders", webhook: "path: /in\nverify: { scheme: none }\nallow_ips: [127.0.0.1/32]\nevent_id: id")
+        var source = TestConnector.source(name: "orders", webhook: "path: /in\nverify: { scheme: none }\nallow_ips: [127.0.0.1/32]\nevent_id: id")
+        if let target {
+            source = source.replacingOccurrences(of: "    base_url: https://example.com\n", with: "    base_url: https://example.com\n    \(target)\n")
+        }
+        let compiled = ConnectorCompiler().compile([SourceFile(path: "orders.yaml", text: source)])
+        let plan = try #require(compiled.plan, "\(compiled.diagnostics.map(\.message))")
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         var configuration = DeliveryRuntime.Configuration()
         configuration.sweepInterval = .milliseconds(50)
         configuration.leaseDuration = lease
+        configuration.sharesStore = target != nil
         let runtime = DeliveryRuntime(store: store, transport: vendor, logger: logger, configuration: configuration)
         let engine = try Engine(plan: plan, store: store, resolver: ConfigResolver(environment: [:]), logger: logger, runtime: runtime)
         return Node(store: store, runtime: runtime, engine: engine, route: try #require(engine.route(for: "/in")))
@@ -126,6 +133,85 @@ import Testing
         stop.set()
         await running.value
         a.store.close()
+        b.store.close()
+    }
+
+    /// A vendor that records when each engine's call arrived.
+    final class Timeline: Sendable {
+        let calls = Mutex<[(engine: String, at: ContinuousClock.Instant, key: String)]>([])
+        struct Recorder: HTTPTransport {
+            let engine: String
+            let timeline: Timeline
+            func execute(_ request: OutboundRequest, timeout: Duration) async throws(TransportError) -> InboundResponse {
+                let key = request.headers.first { $0.name == "Idempotency-Key" }?.value ?? ""
+                timeline.calls.withLock { $0.append((engine, .now, key)) }
+                return InboundResponse(status: 200, headers: [], body: [])
+            }
+        }
+    }
+
+    /// Two engines share a lane with a rate limit of 5 calls a second: the lane runs on one engine at a time, so the
+    /// vendor never sees more than 5 calls in any second, whichever engine received the events; a lane given up or
+    /// taken over waits out the previous holder's window.
+    @Test func aRateLimitHoldsAcrossEnginesSharingALane() async throws {
+        let url = try await PrivatePostgres.freshDatabase()
+        let timeline = Timeline()
+        let policy = "rate_limit: { requests: 5, per: 1s }"
+        let a = try await Self.node(url, vendor: Timeline.Recorder(engine: "a", timeline: timeline), lease: .seconds(3), target: policy)
+        let b = try await Self.node(url, vendor: Timeline.Recorder(engine: "b", timeline: timeline), lease: .seconds(3), target: policy)
+        let stop = Stop()
+        let running = [a.runtime, b.runtime].map { runtime in Task { await runtime.run(until: { stop.now }) } }
+        for index in 0..<24 { #expect(await Self.post("o\(index)", to: index % 2 == 0 ? a : b) == 200) }
+        try await Self.eventually { timeline.calls.withLock { $0.count } >= 24 }
+        try await Self.eventually { try await a.store.jobCounts()[.delivered] == 24 }
+        stop.set()
+        for task in running { await task.value }
+        let calls = timeline.calls.withLock { $0 }
+        #expect(calls.count == 24 && Set(calls.map(\.key)).count == 24)
+        // Any 5 consecutive calls apart from the next span at least a second.
+        for index in calls.indices.dropFirst(5) {
+            let span = calls[index].at - calls[index - 5].at
+            #expect(span >= .seconds(1), "calls \(index - 5)...\(index) within \(span) (engines \(calls[(index - 5)...index].map(\.engine)))")
+        }
+        let leases = try await a.store.laneLeases()
+        #expect(leases.map(\.lane) == ["orders/sink"] && leases.allSatisfy { $0.owner == nil }, "released at shutdown: \(leases)")
+        a.store.close()
+        b.store.close()
+    }
+
+    /// The engine running a rate-limited lane dies (its store connection gone, its lease not renewed) after a burst:
+    /// the engine that takes the lane over waits out one window from the end of the dead engine's hold, so the vendor
+    /// never sees more than the limit in a window across the two.
+    @Test func aTakeoverWaitsOutThePreviousHoldersWindow() async throws {
+        let url = try await PrivatePostgres.freshDatabase()
+        let timeline = Timeline()
+        let policy = "rate_limit: { requests: 5, per: 4s }"
+        let a = try await Self.node(url, vendor: Timeline.Recorder(engine: "a", timeline: timeline), lease: .seconds(3), target: policy)
+        let stopA = Stop()
+        let runtimeA = a.runtime
+        let runningA = Task { await runtimeA.run(until: { stopA.now }) }
+        // Engine a takes the plan's lane at its first sweep, before the events arrive, and receives them leased.
+        try await Self.eventually { !runtimeA.heldLanes.isEmpty }
+        #expect(runtimeA.heldLanes.map(\.lane) == ["orders/sink"])
+        for index in 0..<8 { #expect(await Self.post("o\(index)", to: a) == 200) }
+        try await Self.eventually { timeline.calls.withLock { $0.count } >= 5 }
+        // Killed: its store is gone (nothing renewed, nothing released), its loop stopped.
+        a.store.close()
+        stopA.set()
+        await runningA.value
+        let b = try await Self.node(url, vendor: Timeline.Recorder(engine: "b", timeline: timeline), lease: .seconds(3), target: policy)
+        let stopB = Stop()
+        let runtimeB = b.runtime
+        let runningB = Task { await runtimeB.run(until: { stopB.now }) }
+        try await Self.eventually { try await b.store.jobCounts()[.delivered] == 8 }
+        stopB.set()
+        await runningB.value
+        let calls = timeline.calls.withLock { $0 }
+        #expect(calls.count == 8 && calls.prefix(5).allSatisfy { $0.engine == "a" } && calls.dropFirst(5).allSatisfy { $0.engine == "b" })
+        for index in calls.indices.dropFirst(5) {
+            let span = calls[index].at - calls[index - 5].at
+            #expect(span >= .seconds(4), "calls \(index - 5)...\(index) within \(span) (engines \(calls[(index - 5)...index].map(\.engine)))")
+        }
         b.store.close()
     }
 }

@@ -208,6 +208,8 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
         let resolver = ConfigResolver(environment: environment)
         var delivery = DeliveryRuntime.Configuration()
         delivery.tracer = tracer
+        // Engines sharing a PostgreSQL store run each lane on one engine at a time (exact limits and order).
+        delivery.sharesStore = StoreAccess.isPostgres(store)
         // Customers' endpoints: their secrets are sealed with MANIFOLD_ENDPOINT_KEY; with endpoints and no key, no start.
         let endpoints: EndpointRegistry
         let endpointBox: SecretBox?
