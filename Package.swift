@@ -214,7 +214,7 @@ let package = Package(
         .testTarget(
             name: "ManifoldCLITests",
             dependencies: [
-                "ManifoldCLI", "ManifoldCompiler", "ManifoldPlan", "ManifoldStore", "ManifoldSQLite", "JSONValue", "TestSupport",
+                "ManifoldCLI", "ManifoldCompiler", "ManifoldPlan", "ManifoldStore", "ManifoldSQLite", "ManifoldPostgres", "JSONValue", "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -17,6 +17,7 @@ public struct ManifoldCommand: ParsableCommand {
             ValidateCommand.self, PlanCommand.self, DiffCommand.self, TestCommand.self, RunCommand.self, ReloadCommand.self, EventsCommand.self, DeadLetterCommand.self,
             ReplayCommand.self, SendCommand.self, EndpointsCommand.self, AuditCommand.self, AlertsCommand.self, StoreCommand.self,
             EvalCommand.self, SchemaCommand.self, DocsCommand.self, ImportCommand.self, PollCommand.self, RolloutCommand.self, HistoryCommand.self, PlanRollbackCommand.self,
+            ClusterCommand.self,
         ]
     )
 

@@ -8,6 +8,9 @@ extension DeliveryRuntime {
         configuration.sharesStore ? store as? any LaneLeaseStore : nil
     }
 
+    /// Whether engines share the store and each lane runs on the engine holding it.
+    public var sharesStore: Bool { laneStore != nil }
+
     /// The lanes this engine holds now, with their leases (for status pages and `manifold cluster status`).
     public var heldLanes: [LaneLease] {
         ownership.withLock { $0.held.values.sorted { $0.lane < $1.lane } }

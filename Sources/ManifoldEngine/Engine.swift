@@ -529,8 +529,12 @@ public final class Engine: Sendable {
         guard !plan.connectors.isEmpty else {
             return .error(503, "no_plan", "no connector is loaded")
         }
-        return Reply(status: 200, body: [
-            "status": "ready", "plan": .string(plan.version), "connectors": .number(Double(plan.connectors.count)),
-        ])
+        var body: JSONObject = ["status": "ready", "plan": .string(plan.version), "connectors": .number(Double(plan.connectors.count))]
+        if let runtime {
+            body["engine"] = .string(runtime.owner)
+            // Engines sharing a store: the lanes this one runs (each runs on one engine at a time).
+            if runtime.sharesStore { body["lanes"] = .array(runtime.heldLanes.map { .string($0.lane) }) }
+        }
+        return Reply(status: 200, body: .object(body))
     }
 }

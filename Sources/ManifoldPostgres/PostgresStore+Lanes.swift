@@ -1,4 +1,5 @@
 public import Foundation
+public import JSONValue
 public import ManifoldStore
 import PostgresNIO
 
@@ -74,6 +75,26 @@ extension PostgresStore: LaneLeaseStore {
         try await connection { connection in
             try await connection.query("SELECT DISTINCT lane FROM jobs WHERE state = 'pending' ORDER BY lane", logger: self.logger)
                 .collect().map { try $0.decode(String.self) }
+        }
+    }
+
+    public func recordEngine(_ engine: EngineRecord) async throws {
+        let (info, at) = (engine.info.serialized(), Self.milliseconds(engine.recordedAt))
+        try await connection { connection in
+            try await connection.query("""
+                INSERT INTO engines (owner, info, recorded_at) VALUES (\(engine.owner), \(info), \(at))
+                ON CONFLICT (owner) DO UPDATE SET info = excluded.info, recorded_at = excluded.recorded_at
+                """, logger: self.logger)
+        }
+    }
+
+    public func engineRecords() async throws -> [EngineRecord] {
+        try await connection { connection in
+            try await connection.query("SELECT owner, info, recorded_at FROM engines ORDER BY owner", logger: self.logger).collect()
+                .map { row in
+                    let (owner, info, at) = try row.decode((String, String, Int64).self)
+                    return EngineRecord(owner: owner, info: (try? JSONParser.parse(info)) ?? .null, recordedAt: Self.date(at))
+                }
         }
     }
 }

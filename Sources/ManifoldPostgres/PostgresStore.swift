@@ -31,14 +31,30 @@ public final class PostgresStore: EventStore {
         -> PostgresStore
     {
         let target = try PostgresAddress(url: url)
+        // One connection first, made directly: a database that cannot be reached or refuses is said at once, in
+        // PostgreSQL's words (a pool retries for a minute before it gives up, and then says less); the schema is
+        // migrated on it.
+        var quiet = logger
+        quiet.logLevel = .error
+        do {
+            let connection = try await PostgresConnection.connect(configuration: try target.connectionConfiguration(), id: 0, logger: quiet)
+            do {
+                try await migrate(connection, address: target.description, logger: quiet)
+                try await connection.close()
+            } catch {
+                try? await connection.close()
+                throw error
+            }
+        } catch {
+            throw describe(error, address: target.description)
+        }
         var configuration = PostgresClient.Configuration(host: target.host, port: target.port, username: target.user,
                                                          password: target.password, database: target.database, tls: target.tls)
         configuration.options.maximumConnections = connections
         configuration.options.connectTimeout = .seconds(10)
-        let store = PostgresStore(client: PostgresClient(configuration: configuration, backgroundLogger: logger),
-                                  address: target.description, logger: logger)
+        let store = PostgresStore(client: PostgresClient(configuration: configuration, backgroundLogger: quiet),
+                                  address: target.description, logger: quiet)
         do {
-            try await store.migrate()
             try await store.preparePartitions(now: Date())
         } catch {
             store.close()
@@ -86,12 +102,16 @@ public final class PostgresStore: EventStore {
         if closed.load(ordering: .relaxed) { throw StoreError("the PostgreSQL store (\(address)) is closed") }
     }
 
-    /// A store error saying what PostgreSQL said, never the credentials (PostgresNIO's own description hides all).
     func describe(_ error: any Error) -> any Error {
+        Self.describe(error, address: address)
+    }
+
+    /// A store error saying what PostgreSQL said, never the credentials (PostgresNIO's own description hides all).
+    static func describe(_ error: any Error, address: String) -> any Error {
         if let error = error as? StoreError { return error }
         if let transaction = error as? PostgresTransactionError {
             return describe(transaction.closureError ?? transaction.commitError ?? transaction.beginError ?? transaction.rollbackError
-                            ?? StoreError("a transaction failed"))
+                            ?? StoreError("a transaction failed"), address: address)
         }
         guard let error = error as? PSQLError else { return StoreError("PostgreSQL (\(address)): \(error)") }
         if let message = error.serverInfo?[.message] {
@@ -110,28 +130,29 @@ public final class PostgresStore: EventStore {
     static let migrations: [(version: Int, name: String, sql: String)] = [
         (1, "events, jobs, endpoints, pulls and rollouts", PostgresSchema.initial),
         (2, "lane leases", "CREATE TABLE lane_leases (lane text PRIMARY KEY, owner text, token bigint NOT NULL, until bigint NOT NULL);"),
+        (3, "engines", "CREATE TABLE engines (owner text PRIMARY KEY, info text NOT NULL, recorded_at bigint NOT NULL);"),
     ]
 
-    func migrate() async throws {
-        try await transaction { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.migrationLock))", logger: self.logger)
+    static func migrate(_ connection: PostgresConnection, address: String, logger: Logger) async throws {
+        try await connection.withTransaction(logger: logger) { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.migrationLock))", logger: logger)
             try await connection.query("""
                 CREATE TABLE IF NOT EXISTS manifold_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)
-                """, logger: self.logger)
-            let applied = try await connection.query("SELECT coalesce(max(version), 0) FROM manifold_migrations", logger: self.logger)
+                """, logger: logger)
+            let applied = try await connection.query("SELECT coalesce(max(version), 0) FROM manifold_migrations", logger: logger)
                 .collect().first?.decode(Int.self) ?? 0
             let known = Self.migrations.last?.version ?? 0
             if applied > known {
-                throw StoreError("the PostgreSQL store at \(self.address) was migrated by a newer Manifold (schema version \(applied), "
+                throw StoreError("the PostgreSQL store at \(address) was migrated by a newer Manifold (schema version \(applied), "
                                  + "this one knows \(known)); run that version, or restore a backup made before it ran")
             }
             for migration in Self.migrations where migration.version > applied {
                 for statement in PostgresSchema.statements(migration.sql) {
-                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: self.logger)
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }
                 try await connection.query("""
                     INSERT INTO manifold_migrations (version, name, applied_at) VALUES (\(migration.version), \(migration.name), \(Self.milliseconds(Date())))
-                    """, logger: self.logger)
+                    """, logger: logger)
             }
         }
     }
@@ -370,6 +391,7 @@ struct PostgresAddress: CustomStringConvertible {
     var password: String?
     var database: String?
     var tls: PostgresClient.Configuration.TLS
+    private var mode: String
 
     init(url: String) throws {
         guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? ""),
@@ -383,7 +405,8 @@ struct PostgresAddress: CustomStringConvertible {
         password = components.password.flatMap { $0.removingPercentEncoding } ?? ProcessInfo.processInfo.environment["PGPASSWORD"]
         let path = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
         database = path.isEmpty ? nil : path
-        switch components.queryItems?.first(where: { $0.name == "sslmode" })?.value ?? "prefer" {
+        mode = components.queryItems?.first(where: { $0.name == "sslmode" })?.value ?? "prefer"
+        switch mode {
         case "disable": tls = .disable
         case "prefer": tls = .prefer(.makeClientConfiguration())
         case "require", "verify-full": tls = .require(.makeClientConfiguration())
@@ -392,4 +415,14 @@ struct PostgresAddress: CustomStringConvertible {
     }
 
     var description: String { "\(host):\(port)/\(database ?? user)" }
+
+    /// The same address for one direct connection.
+    func connectionConfiguration() throws -> PostgresConnection.Configuration {
+        let tls: PostgresConnection.Configuration.TLS = switch mode {
+        case "disable": .disable
+        case "prefer": .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        default: .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        }
+        return PostgresConnection.Configuration(host: host, port: port, username: user, password: password, database: database, tls: tls)
+    }
 }

@@ -1,5 +1,6 @@
 public import Foundation
 import GRDB
+public import JSONValue
 public import ManifoldStore
 
 extension SQLiteEventStore: LaneLeaseStore {
@@ -50,6 +51,25 @@ extension SQLiteEventStore: LaneLeaseStore {
     public func pendingLanes() async throws -> [String] {
         try await database.read { db in
             try String.fetchAll(db, sql: "SELECT DISTINCT lane FROM jobs WHERE state = 'pending' ORDER BY lane")
+        }
+    }
+
+    public func recordEngine(_ engine: EngineRecord) async throws {
+        let (info, at) = (engine.info.serialized(), Self.milliseconds(engine.recordedAt))
+        try await writer.write { db in
+            try db.execute(sql: """
+                INSERT INTO engines (owner, info, recorded_at) VALUES (?, ?, ?)
+                ON CONFLICT (owner) DO UPDATE SET info = excluded.info, recorded_at = excluded.recorded_at
+                """, arguments: [engine.owner, info, at])
+        }
+    }
+
+    public func engineRecords() async throws -> [EngineRecord] {
+        try await database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM engines ORDER BY owner").map { row in
+                EngineRecord(owner: row["owner"], info: (try? JSONParser.parse(row["info"] as String)) ?? .null,
+                             recordedAt: Self.date(row["recorded_at"]))
+            }
         }
     }
 

@@ -121,6 +121,9 @@ public final class SQLiteEventStore: EventStore {
         migrator.registerMigration("9 lane leases") { db in
             try db.execute(sql: "CREATE TABLE lane_leases (lane TEXT PRIMARY KEY, owner TEXT, token INTEGER NOT NULL, until INTEGER NOT NULL)")
         }
+        migrator.registerMigration("10 engines") { db in
+            try db.execute(sql: "CREATE TABLE engines (owner TEXT PRIMARY KEY, info TEXT NOT NULL, recorded_at INTEGER NOT NULL)")
+        }
         return migrator
     }
 

@@ -71,6 +71,7 @@ public final class InMemoryStore: EventStore, JobStore, EndpointStore, PullState
         var applied: [(version: String, at: Date, trigger: String, summary: String)] = []
         var readyChecks = 0
         var laneLeases: [String: LaneLease] = [:]
+        var engines: [String: EngineRecord] = [:]
 
         func writable() throws {
             if closed { throw StoreError("the store is closed") }
@@ -666,5 +667,15 @@ public final class InMemoryStore: EventStore, JobStore, EndpointStore, PullState
 
     public func pendingLanes() async throws -> [String] {
         read { Set($0.jobs.filter { $0.summary.state == .pending }.map(\.summary.lane)).sorted() }
+    }
+
+    public func recordEngine(_ engine: EngineRecord) async throws {
+        var engine = engine
+        engine.recordedAt = Self.rounded(engine.recordedAt)
+        try write { $0.engines[engine.owner] = engine }
+    }
+
+    public func engineRecords() async throws -> [EngineRecord] {
+        read { $0.engines.values.sorted { $0.owner < $1.owner } }
     }
 }

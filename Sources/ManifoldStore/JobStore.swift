@@ -359,6 +359,25 @@ public protocol LaneLeaseStore: Sendable {
     func releaseJobs(_ ids: [String], owner: String) async throws
     /// The lanes with pending jobs.
     func pendingLanes() async throws -> [String]
+    /// Records what an engine sharing the store runs (its plan version, Manifold's version, where it listens), at
+    /// start and at each plan it applies.
+    func recordEngine(_ engine: EngineRecord) async throws
+    /// Every engine that recorded itself, by id.
+    func engineRecords() async throws -> [EngineRecord]
+}
+
+/// An engine as it recorded itself in a shared store.
+public struct EngineRecord: Sendable, Equatable {
+    public var owner: String
+    /// What it runs: `plan`, `manifold`, `listen`, `started_at`, `host`.
+    public var info: JSON
+    public var recordedAt: Date
+
+    public init(owner: String, info: JSON, recordedAt: Date) {
+        self.owner = owner
+        self.info = info
+        self.recordedAt = recordedAt
+    }
 }
 
 /// A lane's lease as the store keeps it.

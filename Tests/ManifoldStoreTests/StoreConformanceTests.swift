@@ -8,7 +8,7 @@ import Testing
 
 /// The store contract, checked of every implementation: each test runs on SQLite, in memory and on PostgreSQL, and
 /// asserts what an engine or an operator reads back. A store that passes can replace another.
-@Suite struct StoreConformanceTests {
+@Suite(.timeLimit(.minutes(3))) struct StoreConformanceTests {
     /// A fresh, empty store of `kind`, and how to close it.
     static func fresh(_ kind: StoreKind) async throws -> any EngineStore {
         try await kind.make()
@@ -599,6 +599,13 @@ import Testing
         #expect(try await store.claimJobs(owner: "c", leaseUntil: start + 60, now: start, limit: 10, lane: nil).map(\.job.id) == [jobs[0].id])
         try await store.record(Self.attempt(jobs[1].id, at: start), outcome: .delivered)
         #expect(try await store.pendingLanes() == ["shop/crm"])
+        // Each engine says what it runs; a later record replaces its earlier one.
+        try await store.recordEngine(EngineRecord(owner: "b", info: ["plan": "sha256:1"], recordedAt: start))
+        try await store.recordEngine(EngineRecord(owner: "a", info: ["plan": "sha256:1"], recordedAt: start))
+        try await store.recordEngine(EngineRecord(owner: "a", info: ["plan": "sha256:2", "listen": "127.0.0.1:8080"], recordedAt: start + 1))
+        let engines = try await store.engineRecords()
+        #expect(engines.map(\.owner) == ["a", "b"] && engines[0].info["plan"] == "sha256:2" && engines[0].info["listen"] == "127.0.0.1:8080")
+        #expect(abs(engines[0].recordedAt.timeIntervalSince(start + 1)) < 0.001)
     }
 
     // MARK: Closing

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import JSONValue
 import Logging
 import ManifoldCompiler
 import ManifoldDelivery
@@ -302,8 +303,25 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
         do {
             let dashboard = DashboardAccess(open: openDashboard,
                                             tokens: [environment["MANIFOLD_DASHBOARD_TOKEN"], environment["MANIFOLD_ADMIN_TOKEN"]])
+            // What this engine runs, in the store for `manifold cluster status`: at start, and at each plan applied.
+            let started = Date()
+            let announce: @Sendable (String) -> Void = { [owner = runtime.owner] listening in
+                Task {
+                    let info: JSON = ["plan": .string(engine.plan.version), "manifold": .string(ManifoldCommand.version),
+                                      "listen": .string(listening), "host": .string(ProcessInfo.processInfo.hostName),
+                                      "pid": .number(Double(ProcessInfo.processInfo.processIdentifier)),
+                                      "started_at": .string(JobJSON.time(started))]
+                    do {
+                        try await eventStore.recordEngine(EngineRecord(owner: owner, info: info, recordedAt: Date()))
+                    } catch {
+                        logger.warning("recording this engine in the store failed", metadata: ["error": "\(error)"])
+                    }
+                }
+            }
             try await EngineServer.run(engine: engine, host: host, port: port, logger: logger, reloading: reloading,
                                        alerts: alerts, dashboard: dashboard) { bound in
+                announce("\(host):\(bound)")
+                engine.whenPlanApplied { announce("\(host):\(bound)") }
                 if let alerts, configuredDashboard == nil { alerts.dashboardURL = "http://\(host):\(bound)/" }
                 var lines = ["manifold \(ManifoldCommand.version): listening on http://\(host):\(bound)",
                              "  plan \(plan.version), \(plan.connectors.count) connector(s), store \(StoreAccess.describe(store))"]
