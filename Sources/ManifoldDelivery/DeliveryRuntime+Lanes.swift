@@ -29,6 +29,32 @@ extension DeliveryRuntime {
         }
     }
 
+    /// Jobs of `lanes` were stored unleased (engines sharing the store): if this engine holds any of those lanes, it
+    /// claims them now rather than at the next sweep. Claims coalesce: one runs at a time, and one more after it when
+    /// jobs were stored meanwhile.
+    public func jobsStored(lanes: [String]) {
+        guard laneStore != nil else { return }
+        let wall = clock.wall
+        guard ownership.withLock({ held in lanes.contains { held.holds($0, at: wall) } }) else { return }
+        let first = claimWake.withLock { wake -> Bool in
+            if wake.running { wake.again = true; return false }
+            wake.running = true
+            return true
+        }
+        guard first else { return }
+        Task {
+            while true {
+                await self.claimWhereRoom()
+                let again = self.claimWake.withLock { wake -> Bool in
+                    if wake.again { wake.again = false; return true }
+                    wake.running = false
+                    return false
+                }
+                if !again { break }
+            }
+        }
+    }
+
     /// One round of sharing, at each sweep: ask the store for the lanes with work (renewing those held), give up
     /// what is over this engine's share, tell every lane whether it runs, and let go of the jobs of lanes not held.
     func shareLanes() async {
@@ -61,10 +87,18 @@ extension DeliveryRuntime {
             let resident = known.withLock { $0.byLane }
             let surplus = ownership.withLock { $0.surplus(lanesWithWork: wanted.count, engines: engines, resident: resident) }
             if !surplus.isEmpty {
+                // No call starts on them from now; each is released once its calls in flight are done (so that the
+                // next engine's first call of a key never passes this one's last), or runs out by itself.
                 ownership.withLock { $0.released(surplus, at: wall) }
-                try await laneStore.releaseLanes(surplus, owner: owner, at: wall)
+                releasing.withLock { $0.formUnion(surplus) }
                 logger.info("lanes given to other engines", metadata: ["lanes": "\(surplus)", "engines": "\(engines)"])
             }
+            let quiet = releasing.withLock { releasing in
+                let idle = releasing.filter { name in (self.lanes.withLock { $0[name] }?.status.inFlight ?? 0) == 0 }
+                releasing.subtract(idle)
+                return idle
+            }
+            if !quiet.isEmpty { try await laneStore.releaseLanes(Array(quiet), owner: owner, at: clock.wall) }
         } catch {
             logger.error("sharing lanes failed", metadata: ["error": "\(error)"])
         }

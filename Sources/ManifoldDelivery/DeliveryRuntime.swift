@@ -82,6 +82,13 @@ public final class DeliveryRuntime: Sendable {
     private let retiredLanes = Mutex<Set<String>>([])
     /// The lanes this engine holds, when engines share the store.
     let ownership: Mutex<LaneOwnership>
+    /// Lanes given up whose calls in flight have not finished: released in the store once they have.
+    let releasing = Mutex<Set<String>>([])
+    /// A claim woken by jobs stored for a lane held here (`jobsStored`): one at a time, once more if asked meanwhile.
+    let claimWake = Mutex<(running: Bool, again: Bool)>((false, false))
+    /// Claims run one at a time (the sweep's, a refill's, a wake's): two at once would take consecutive jobs of a lane
+    /// (the second skipping the rows the first holds) and could place the later ones first.
+    let claiming = SerialGate()
 
     public init(store: any JobStore, transport: any HTTPTransport, clock: any RuntimeClock = SystemRuntimeClock(),
                 logger: Logger, configuration: Configuration = Configuration(),
@@ -118,11 +125,10 @@ public final class DeliveryRuntime: Sendable {
     /// The lease for the jobs of a new event, if their lanes have room in memory (then `enqueue` them); `nil` when
     /// a lane's window is full: store them unleased, and the sweep claims them as the lane drains.
     public func leaseForNewJobs(lanes: [String]) -> (owner: String, until: Date)? {
-        // Engines sharing the store: the jobs of a lane another engine runs are left for it.
-        if laneStore != nil {
-            let wall = clock.wall
-            guard ownership.withLock({ held in lanes.allSatisfy { held.holds($0, at: wall) } }) else { return nil }
-        }
+        // Engines sharing the store: every job goes through the store, claimed by the engine holding its lane in the
+        // order the store took them (`jobsStored`), so that an event received here never overtakes an earlier one of
+        // its key that another engine received.
+        if laneStore != nil { return nil }
         let admitted = known.withLock { $0.admits(lanes, window: configuration.laneWindow, total: configuration.maximumBacklog) }
         return admitted ? newLease : nil
     }
@@ -335,6 +341,8 @@ public final class DeliveryRuntime: Sendable {
     /// Claims unclaimed jobs from the store for every lane with room in its window; returns how many.
     @discardableResult
     func claimWhereRoom() async -> Int {
+        await claiming.enter()
+        defer { claiming.leave() }
         var claimed: [ClaimedJob] = []
         let sweptAt = clock.wall
         let claiming = laneStore == nil ? sweptLanes : ownership.withLock { held in held.held.keys.filter { held.holds($0, at: sweptAt) }.sorted() }

@@ -13,7 +13,8 @@ public struct LaneOwnership: Sendable {
     public let leaseDuration: TimeInterval
     /// The leases held, by lane.
     public private(set) var held: [String: LaneLease] = [:]
-    private var lastRequest: Date?
+    /// When the held leases were last renewed (asked for, all of them).
+    private var lastRenewal: Date?
     /// Lanes given up to other engines, and when: not asked for again for one lease, so that another engine can take
     /// them (and an engine does not take back what it just gave).
     private var givenUp: [String: Date] = [:]
@@ -33,7 +34,7 @@ public struct LaneOwnership: Sendable {
     /// The lanes to ask the store for at `now`, given the lanes with work (`wanted`): the held ones when a renewal is
     /// due, with every wanted lane not held; `nil` when there is nothing to ask.
     public func request(wanted: Set<String>, at now: Date) -> [String]? {
-        let renewalDue = lastRequest.map { now.timeIntervalSince($0) >= margin } ?? true
+        let renewalDue = lastRenewal.map { now.timeIntervalSince($0) >= margin } ?? true
         let resting = Set(givenUp.filter { now.timeIntervalSince($0.value) < leaseDuration }.keys)
         let missing = wanted.subtracting(held.keys).subtracting(resting)
         guard renewalDue || !missing.isEmpty else { return nil }
@@ -45,7 +46,8 @@ public struct LaneOwnership: Sendable {
     /// lanes gained (with the lease, its `previousEnd` telling how long to stay quiet), and lanes lost (asked, held
     /// before, not granted: another engine took them after this one's lease ran out).
     public mutating func granted(_ leases: [LaneLease], asked: [String], at now: Date) -> (gained: [LaneLease], lost: [String]) {
-        lastRequest = now
+        // A renewal when every lane held was asked for; a request for missing lanes only renews nothing.
+        if Set(held.keys).isSubset(of: asked) { lastRenewal = now }
         let granted = Dictionary(leases.map { ($0.lane, $0) }, uniquingKeysWith: { _, last in last })
         var gained: [LaneLease] = []
         var lost: [String] = []

@@ -76,6 +76,8 @@ extension Engine {
                 if let jobs = event.jobs, !jobs.isEmpty, event.lease != nil, let runtime {
                     runtime.enqueue(jobs, eventStoreID: id, connector: connector, vendorEventID: event.eventID,
                                     payload: records[index].payload, headers: [], receivedAt: received)
+                } else if let jobs = event.jobs, !jobs.isEmpty {
+                    runtime?.jobsStored(lanes: jobs.map(\.lane))
                 }
             case .duplicate:
                 metrics.received(connector, .duplicate, at: received)

@@ -402,6 +402,8 @@ public final class Engine: Sendable {
             if let jobs, !jobs.isEmpty, event.lease != nil, let runtime, let payload = admitted.payload {
                 runtime.enqueue(jobs, eventStoreID: id, connector: admitted.connector, vendorEventID: admitted.eventID,
                                 payload: payload, headers: admitted.headers.fields, receivedAt: received)
+            } else if let jobs, !jobs.isEmpty {
+                runtime?.jobsStored(lanes: jobs.map(\.lane))
             }
             if let reason = quarantine {
                 logger.warning("event quarantined", metadata: metadata.merging(["reason": "\(reason)"]) { $1 })
@@ -454,6 +456,8 @@ public final class Engine: Sendable {
                 if let jobs = item.jobs, !jobs.isEmpty, event.lease != nil, let runtime, let payload = item.event.payload {
                     runtime.enqueue(jobs, eventStoreID: id, connector: connector, vendorEventID: item.event.eventID,
                                     payload: payload, headers: item.event.headers.fields, receivedAt: received)
+                } else if let jobs = item.jobs, !jobs.isEmpty {
+                    runtime?.jobsStored(lanes: jobs.map(\.lane))
                 }
             case .duplicate:
                 metrics.received(connector, .duplicate, at: received)

@@ -32,7 +32,13 @@ extension PostgresStore: JobStore {
         // Every customer endpoint's lane of one target: one range over the lane index.
         case let prefix? where prefix.hasSuffix("@"):
             "AND lane >= \(sql.bind(prefix)) AND lane < \(sql.bind(String(prefix.dropLast()) + "A"))"
-        case let exact?: "AND lane = \(sql.bind(exact))"
+        // One exact lane: in the order the store took its jobs, never past a job another live engine still holds (a
+        // lane's previous engine), so that a lane changing engines keeps its order.
+        case let exact?: """
+            AND lane = \(sql.bind(exact)) AND seq < coalesce((SELECT min(seq) FROM jobs WHERE lane = \(sql.bind(exact))
+                AND state = 'pending' AND lease_owner <> \(ownerBind)
+                AND lease_owner IN (SELECT owner FROM engine_leases WHERE until >= \(sql.bind(current)))), 9223372036854775807)
+            """
         }
         let nowBind = sql.bind(current)
         // Locked rows another engine is claiming are skipped, not waited for; each claim raises the job's fence.

@@ -97,10 +97,15 @@ extension SQLiteEventStore: JobStore {
         let current = Self.milliseconds(now)
         // A lane ending in "@" is the prefix of every customer endpoint's lane of one target (`connector/target@`):
         // one range over the lane index claims for all of them.
-        let (laneFilter, laneArguments): (String, [String]) = switch lane {
+        // One exact lane: in the order the store took its jobs, never past a job another live engine still holds (a
+        // lane's previous engine), so that a lane changing engines keeps its order.
+        let (laneFilter, laneArguments): (String, [DatabaseValue]) = switch lane {
         case nil: ("", [])
-        case let prefix? where prefix.hasSuffix("@"): ("AND lane >= ? AND lane < ?", [prefix, String(prefix.dropLast()) + "A"])
-        case let exact?: ("AND lane = ?", [exact])
+        case let prefix? where prefix.hasSuffix("@"): ("AND lane >= ? AND lane < ?", [prefix.databaseValue, (String(prefix.dropLast()) + "A").databaseValue])
+        case let exact?: ("""
+            AND lane = ? AND seq < coalesce((SELECT min(seq) FROM jobs WHERE lane = ? AND state = 'pending' AND lease_owner <> ?
+                AND lease_owner IN (SELECT owner FROM engine_leases WHERE until >= ?)), 9223372036854775807)
+            """, [exact.databaseValue, exact.databaseValue, owner.databaseValue, current.databaseValue])
         }
         let seqs: [Int64] = try await writer.write { db in
             try Self.renew(db, owner: owner, until: until)

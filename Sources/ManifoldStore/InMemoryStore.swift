@@ -219,7 +219,16 @@ public final class InMemoryStore: EventStore, JobStore, EndpointStore, PullState
             contents.leases[owner] = Self.rounded(leaseUntil)
             let now = Self.rounded(now)
             var claimed: [ClaimedJob] = []
-            for index in contents.jobs.indices where claimed.count < limit {
+            // One exact lane: never past a job another live engine still holds (a lane's previous engine).
+            let live = Set(contents.leases.filter { $0.value >= now }.keys)
+            var barrier: Int?
+            if let exact = lane, !exact.hasSuffix("@") {
+                barrier = contents.jobs.firstIndex { job in
+                    job.summary.lane == exact && job.summary.state == .pending
+                        && job.leaseOwner.map { $0 != owner && live.contains($0) } == true
+                }
+            }
+            for index in contents.jobs.indices where claimed.count < limit && index < (barrier ?? .max) {
                 let job = contents.jobs[index]
                 guard job.summary.state == .pending else { continue }
                 switch lane {

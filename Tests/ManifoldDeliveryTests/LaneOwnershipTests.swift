@@ -24,6 +24,9 @@ import Testing
         #expect(ownership.request(wanted: ["shop/crm", "shop/erp"], at: start + 1) == ["shop/erp"])
         #expect(ownership.request(wanted: ["shop/crm"], at: start + 1) == nil)
         #expect(ownership.request(wanted: ["shop/crm"], at: start + 5) == ["shop/crm"])
+        // Asking only for a missing lane (another engine holds it) is no renewal: the held one is still due with it.
+        _ = ownership.granted([], asked: ["shop/erp"], at: start + 5)
+        #expect(ownership.request(wanted: ["shop/crm", "shop/erp"], at: start + 5.5) == ["shop/crm", "shop/erp"])
         // A renewal (same token) gains nothing new; a lane not granted again is lost.
         let renewed = ownership.granted([lease("shop/crm", until: 20)], asked: ["shop/crm"], at: start + 5)
         #expect(renewed.gained.isEmpty && renewed.lost.isEmpty && ownership.holds("shop/crm", at: start + 14))

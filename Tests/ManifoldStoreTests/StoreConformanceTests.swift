@@ -580,6 +580,26 @@ import Testing
         #expect(leases.map { "\($0.lane) \($0.owner ?? "-") \($0.token)" } == ["shop/crm a 3", "shop/erp b 1", "shop/ledger a 1"])
     }
 
+    /// A lane changing engines keeps its order: a claim for one lane stops at the first job another live engine still
+    /// holds (the lane's previous engine), until that engine lets it go or its lease runs out.
+    @Test(arguments: StoreKind.allCases)
+    func aClaimForALaneNeverPassesAJobItsPreviousEngineHolds(kind: StoreKind) async throws {
+        let store = try await Self.fresh(kind)
+        defer { store.close() }
+        let start = Date()
+        let jobs = (0..<3).map { _ in Self.job("shop/crm") }
+        _ = try await store.append(Self.event("e0", connector: "shop", at: start, jobs: [jobs[0]]))
+        #expect(try await store.claimJobs(owner: "a", leaseUntil: start + 10, now: start, limit: 1, lane: "shop/crm").map(\.job.id) == [jobs[0].id])
+        _ = try await store.append(Self.event("e1", connector: "shop", at: start, jobs: [jobs[1]]))
+        _ = try await store.append(Self.event("e2", connector: "shop", at: start, jobs: [jobs[2]]))
+        // b runs the lane now: nothing while a holds the oldest job.
+        #expect(try await store.claimJobs(owner: "b", leaseUntil: start + 60, now: start + 1, limit: 10, lane: "shop/crm").isEmpty)
+        // a lets it go: b takes all three, in order.
+        try await store.releaseJobs([jobs[0].id], owner: "a")
+        #expect(try await store.claimJobs(owner: "b", leaseUntil: start + 60, now: start + 2, limit: 10, lane: "shop/crm").map(\.job.id)
+                == jobs.map(\.id))
+    }
+
     @Test(arguments: StoreKind.allCases)
     func anEngineLetsGoOfJobsAndTheLiveEnginesAreKnown(kind: StoreKind) async throws {
         let store = try await Self.fresh(kind)
