@@ -206,8 +206,12 @@ def prove_failover(options, results):
 
 def prove_throughput(options, results):
     """Events/s ingested and delivered with 1, 2 and 3 nodes (loopback, one machine: overhead and correctness, not scale)."""
+    base = options.store
     for count in options.node_counts:
-        psql(options.store, "TRUNCATE events, event_keys, event_history, jobs, job_attempts, lane_leases, engine_leases, engines")
+        # A database of its own for each count.
+        psql(base, f"CREATE DATABASE throughput_{count}")
+        address, _, query = base.partition("?")
+        options.store = address.rsplit("/", 1)[0] + f"/throughput_{count}" + ("?" + query if query else "")
         vendor = Vendor(options.bin, options.work)
         directory = os.path.join(options.work, f"connectors-{count}")
         os.makedirs(directory, exist_ok=True)
@@ -225,8 +229,11 @@ def prove_throughput(options, results):
                        options.settle, 0.2)
             delivered = time.time() - began
             commits = int(psql(options.store, "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")[0][0]) - commits_before
+            size = int(psql(options.store, """SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c
+                JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind IN ('r', 'm')""")[0][0])
             print(f"{count} node{'s' if count > 1 else ''}: {len(acknowledged)} events ingested at {len(acknowledged) / ingested:,.0f}/s, "
-                  f"delivered end to end at {len(acknowledged) / delivered:,.0f}/s; PostgreSQL {commits / delivered:,.0f} commits/s")
+                  f"delivered end to end at {len(acknowledged) / delivered:,.0f}/s; PostgreSQL {commits / delivered:,.0f} commits/s; "
+                  f"{size / max(1, len(acknowledged)):,.0f} bytes stored per event (tables and indexes)")
         finally:
             for node in nodes:
                 node.stop()
