@@ -22,6 +22,19 @@ enum PostgresSchema {
         return "\(table)_p" + String(format: "%04d%02d%02d", parts.year!, parts.month!, parts.day!)
     }
 
+    /// The day (ms, UTC) a partition named by `partitionName` covers; `nil` for another name (the default partition).
+    static func day(ofPartition name: String) -> Int64? {
+        guard let marker = name.range(of: "_p", options: .backwards) else { return nil }
+        let digits = name[marker.upperBound...]
+        guard digits.count == 8, let year = Int(digits.prefix(4)), let month = Int(digits.dropFirst(4).prefix(2)),
+              let dayOfMonth = Int(digits.suffix(2))
+        else { return nil }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        guard let date = calendar.date(from: DateComponents(year: year, month: month, day: dayOfMonth)) else { return nil }
+        return Int64(date.timeIntervalSince1970 * 1000)
+    }
+
     /// The statements of a migration: its text split at lines that end a statement (`;` at a line's end, outside the
     /// dollar-quoted function body).
     static func statements(_ sql: String) -> [String] {
@@ -40,6 +53,18 @@ enum PostgresSchema {
         if !rest.isEmpty { statements.append(rest) }
         return statements
     }
+
+    /// The append-only tables refuse DELETE, except in a prune's transaction (`SET LOCAL manifold.pruning = 'on'`).
+    static let pruning = """
+        CREATE OR REPLACE FUNCTION manifold_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'DELETE' AND current_setting('manifold.pruning', true) = 'on' THEN
+                RETURN OLD;
+            END IF;
+            RAISE EXCEPTION '% is append-only', TG_TABLE_NAME;
+        END
+        $$;
+        """
 
     static let initial = """
         CREATE FUNCTION manifold_append_only() RETURNS trigger LANGUAGE plpgsql AS $$

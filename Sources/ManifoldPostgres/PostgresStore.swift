@@ -131,6 +131,7 @@ public final class PostgresStore: EventStore {
         (1, "events, jobs, endpoints, pulls and rollouts", PostgresSchema.initial),
         (2, "lane leases", "CREATE TABLE lane_leases (lane text PRIMARY KEY, owner text, token bigint NOT NULL, until bigint NOT NULL);"),
         (3, "engines", "CREATE TABLE engines (owner text PRIMARY KEY, info text NOT NULL, recorded_at bigint NOT NULL);"),
+        (4, "pruning", PostgresSchema.pruning),
     ]
 
     static func migrate(_ connection: PostgresConnection, address: String, logger: Logger) async throws {

@@ -230,4 +230,24 @@ public enum EventIdentifier {
 
 /// Everything an engine keeps: what the SQLite, PostgreSQL and in-memory stores each implement, and what the store
 /// conformance suite checks of each.
-public typealias EngineStore = EventStore & JobStore & EndpointStore & PullStateStore & RolloutStore & LaneLeaseStore
+public typealias EngineStore = EventStore & JobStore & EndpointStore & PullStateStore & RolloutStore & LaneLeaseStore & RetentionStore
+
+/// Retention: what `manifold store prune --older-than` removes.
+public protocol RetentionStore: Sendable {
+    /// Removes the events received before `horizon` with everything about them (history, jobs, attempts), except an
+    /// event that still has a job pending or a dead letter (dead or quarantined: work not done, replayable): those
+    /// stay, whole. A removed event's id can be received again as a new event.
+    func prune(receivedBefore horizon: Date) async throws -> PruneReport
+}
+
+/// What a prune removed and kept.
+public struct PruneReport: Sendable, Equatable {
+    public var events = 0
+    public var jobs = 0
+    /// Events older than the horizon kept for their unfinished jobs or dead letters.
+    public var keptEvents = 0
+    /// Whole partitions dropped (PostgreSQL), by name.
+    public var droppedPartitions: [String] = []
+
+    public init() {}
+}

@@ -7,7 +7,7 @@ import Synchronization
 /// and for runs that keep nothing (`manifold test`); it passes the same conformance suite as SQLite and PostgreSQL.
 ///
 /// Times are kept to the millisecond, as the durable stores keep them, so that what is read back is the same.
-public final class InMemoryStore: EventStore, JobStore, EndpointStore, PullStateStore, RolloutStore, LaneLeaseStore {
+public final class InMemoryStore: EventStore, JobStore, EndpointStore, PullStateStore, RolloutStore, LaneLeaseStore, RetentionStore {
     private let state = Mutex(Contents())
 
     public init() {}
@@ -686,5 +686,38 @@ public final class InMemoryStore: EventStore, JobStore, EndpointStore, PullState
 
     public func engineRecords() async throws -> [EngineRecord] {
         read { $0.engines.values.sorted { $0.owner < $1.owner } }
+    }
+
+    // MARK: Retention
+
+    public func prune(receivedBefore horizon: Date) async throws -> PruneReport {
+        let horizon = Self.rounded(horizon)
+        return try write { contents in
+            var report = PruneReport()
+            let unresolved = Set(contents.jobs.filter { [.pending, .dead, .quarantined].contains($0.summary.state) }.map(\.event))
+            let old = Set(contents.events.indices.filter { contents.events[$0].receivedAt < horizon })
+            let removed = old.subtracting(unresolved)
+            report.keptEvents = old.count - removed.count
+            report.events = removed.count
+            report.jobs = contents.jobs.count { removed.contains($0.event) }
+            // Rebuild the arrays and their indexes without the removed events and their jobs.
+            var newIndex: [Int: Int] = [:]
+            var events: [StoredEvent] = []
+            for (index, event) in contents.events.enumerated() where !removed.contains(index) {
+                newIndex[index] = events.count
+                events.append(event)
+            }
+            var jobs: [StoredJob] = []
+            for var job in contents.jobs where !removed.contains(job.event) {
+                job.event = newIndex[job.event]!
+                jobs.append(job)
+            }
+            contents.events = events
+            contents.jobs = jobs
+            contents.eventByID = Dictionary(uniqueKeysWithValues: events.enumerated().map { ($1.id, $0) })
+            contents.eventByKey = Dictionary(uniqueKeysWithValues: events.enumerated().map { ($1.connector + "\u{0}" + $1.eventID, $0) })
+            contents.jobByID = Dictionary(uniqueKeysWithValues: jobs.enumerated().map { ($1.summary.id, $0) })
+            return report
+        }
     }
 }

@@ -628,6 +628,59 @@ import Testing
         #expect(abs(engines[0].recordedAt.timeIntervalSince(start + 1)) < 0.001)
     }
 
+    // MARK: Retention
+
+    /// Pruning removes old events with everything about them, except those with work not done (a pending job, a dead
+    /// letter), which stay whole; a removed event's id can come again. On PostgreSQL a day whose events are all
+    /// removable goes as a whole partition.
+    @Test(arguments: StoreKind.allCases)
+    func pruningRemovesOldEventsAndKeepsUnfinishedWork(kind: StoreKind) async throws {
+        let store = try await Self.fresh(kind)
+        defer { store.close() }
+        let now = Date()
+        let today = Date(timeIntervalSince1970: (now.timeIntervalSince1970 / 86_400).rounded(.down) * 86_400)
+        let old = now - 40 * 86_400, yesterday = today - 12 * 3_600
+        func event(_ id: String, at: Date, state: JobState?) async throws -> (event: String, job: String?) {
+            let job = state.map { _ in Self.job() }
+            let stored = try await store.append(Self.event(id, at: at, jobs: job.map { [$0] } ?? []))
+            if let job, let state, state != .pending {
+                try await store.record(Self.attempt(job.id, at: at, status: state == .delivered ? 200 : 400),
+                                       outcome: state == .delivered ? .delivered : .dead(reason: "400"))
+            }
+            return (stored.id, job?.id)
+        }
+        let delivered = try await event("old-delivered", at: old, state: .delivered)
+        let dead = try await event("old-dead", at: old, state: .dead)
+        let pending = try await event("old-pending", at: old, state: .pending)
+        let skipped = try await event("old-skipped", at: old, state: nil)
+        let lastDay = try await event("yesterday", at: yesterday, state: .delivered)
+        let recent = try await event("recent", at: now, state: .delivered)
+
+        let report = try await store.prune(receivedBefore: today)
+        #expect(report.events == 3 && report.jobs == 2 && report.keptEvents == 2, "\(report)")
+        for gone in [delivered, skipped, lastDay] {
+            #expect(try await store.event(id: gone.event) == nil)
+            if let job = gone.job { #expect(try await store.job(id: job) == nil) }
+        }
+        for kept in [dead, pending, recent] {
+            let record = try #require(try await store.event(id: kept.event))
+            #expect(record.history.count >= 2)
+            #expect(try await store.job(id: kept.job!) != nil)
+        }
+        #expect(try await store.jobs(JobQuery(states: [.dead])).map(\.id) == [dead.job!])
+        if kind == .postgres {
+            #expect(report.droppedPartitions.contains { $0.hasPrefix("events_p") }, "\(report.droppedPartitions)")
+        } else {
+            #expect(report.droppedPartitions.isEmpty)
+        }
+        // Gone from the dedupe too: the same id is a new event; nothing left to prune.
+        if case .stored = try await store.append(Self.event("old-delivered", at: now)) {} else { Issue.record("not stored again") }
+        let again = try await store.prune(receivedBefore: today)
+        #expect(again.events == 0 && again.jobs == 0 && again.keptEvents == 2)
+        // What stays is still append-only.
+        try await store.recordStatus(.routed, of: recent.event, detail: nil)
+    }
+
     // MARK: Closing
 
     @Test(arguments: StoreKind.allCases)

@@ -1,5 +1,8 @@
 import ArgumentParser
 import Foundation
+import JSONValue
+import ManifoldDelivery
+import ManifoldPlan
 import ManifoldStore
 import ManifoldPostgres
 import ManifoldSQLite
@@ -8,8 +11,8 @@ import ManifoldSQLite
 struct StoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "store",
-        abstract: "Check the event store file.",
-        subcommands: [StoreCheckCommand.self]
+        abstract: "Check the event store, or prune what is older than a retention period.",
+        subcommands: [StoreCheckCommand.self, StorePruneCommand.self]
     )
 }
 
@@ -53,5 +56,58 @@ struct StoreCheckCommand: AsyncParsableCommand, AsyncOutputCommand {
         if let events = check.events, let jobs = check.jobs { line += ", \(events) events, \(jobs) jobs" }
         line += ", schema: \(check.migrations.joined(separator: ", ")))\n"
         return CommandOutput(standardOutput: line)
+    }
+}
+
+/// `manifold store prune --older-than 30d`: retention.
+struct StorePruneCommand: AsyncParsableCommand, AsyncOutputCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prune",
+        abstract: "Remove the events received before a retention period, with their history, jobs and attempts.",
+        discussion: """
+        An event with a job still pending, or a dead letter (dead or quarantined: work not done, replayable), is kept \
+        whole, however old. A removed event's id can be received again as a new event. One transaction: everything or \
+        nothing. On PostgreSQL a day whose events are all removable goes as a whole partition (no rows deleted); on \
+        SQLite the rows are deleted (run it while the engine runs: it waits its turn among the engine's writes).
+        """
+    )
+
+    @Option(help: "Remove what was received longer ago than this (30d, 12h; at least 1h).")
+    var olderThan: String
+
+    @Option(help: ArgumentHelp(stringLiteral: StoreAccess.help))
+    var store = "manifold.db"
+
+    @Option(help: "Output format: text or json.")
+    var format: OutputFormat = .text
+
+    func perform() async -> CommandOutput {
+        guard let age = Duration(manifoldText: olderThan), age >= .seconds(3600) else {
+            return .failure("--older-than takes an age of at least an hour, such as 30d or 12h (got '\(olderThan)')")
+        }
+        let horizon = Date() - age.timeInterval
+        do {
+            let opened = try await StoreAccess.open(store)
+            defer { opened.close() }
+            let report = try await opened.prune(receivedBefore: horizon)
+            if format == .json {
+                let body: JSON = ["received_before": .string(JobJSON.time(horizon)), "events": .number(Double(report.events)),
+                                  "jobs": .number(Double(report.jobs)), "kept_events": .number(Double(report.keptEvents)),
+                                  "dropped_partitions": .array(report.droppedPartitions.map(JSON.string))]
+                return CommandOutput(standardOutput: body.serialized(.pretty) + "\n")
+            }
+            var lines = ["\(StoreAccess.describe(store)): removed \(report.events) event\(report.events == 1 ? "" : "s") received before "
+                         + "\(JobJSON.time(horizon)) and their \(report.jobs) job\(report.jobs == 1 ? "" : "s")"]
+            if report.keptEvents > 0 {
+                lines.append("kept \(report.keptEvents) older event\(report.keptEvents == 1 ? "" : "s") with a job pending or a dead letter "
+                             + "(`manifold dlq list` shows the dead letters)")
+            }
+            if !report.droppedPartitions.isEmpty {
+                lines.append("dropped \(report.droppedPartitions.count) partitions: \(report.droppedPartitions.joined(separator: ", "))")
+            }
+            return CommandOutput(standardOutput: lines.joined(separator: "\n") + "\n")
+        } catch {
+            return .failure("\(error)")
+        }
     }
 }
