@@ -392,6 +392,11 @@ public final class DeliveryRuntime: Sendable {
         } catch {
             logger.error("taking the engine's lease failed", metadata: ["error": "\(error)"])
         }
+        // Engines sharing a store that says when jobs are stored: claimed at once by the lane's engine.
+        let wakeups = laneStore != nil ? (store as? any JobWakeups).map { wakeups in
+            Task { for await lane in wakeups.jobWakeups() { self.jobsStored(lanes: [lane]) } }
+        } : nil
+        defer { wakeups?.cancel() }
         await sweep()
         var lastRenewal = clock.now
         while !Task.isCancelled, !shutdown() {

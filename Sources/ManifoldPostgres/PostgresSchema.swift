@@ -13,6 +13,8 @@ enum PostgresSchema {
     static let migrationLock: Int64 = 0x4D414E49_00000001
     static let partitionLock: Int64 = 0x4D414E49_00000002
     static let partitionedTables = ["events", "event_history", "job_attempts"]
+    /// The channel of `NOTIFY`s for jobs stored unleased; the payload is the lane.
+    static let wakeupChannel = "manifold_jobs"
 
     /// `events_p20261128`: the partition of `table` for the day starting at `day` (ms, UTC).
     static func partitionName(_ table: String, day: Int64) -> String {

@@ -7,6 +7,10 @@ extension PostgresStore: JobStore {
     func insertJobs(_ connection: PostgresConnection, _ jobs: [NewJob], event: String, eventAt: Int64, connector: String, at: Int64,
                     owner: String?) async throws
     {
+        // Jobs nobody holds: the engine holding their lane is told when this commits (`jobWakeups`).
+        for lane in Set(jobs.filter { $0.state == .pending && owner == nil }.map(\.lane)).sorted() {
+            try await connection.query("SELECT pg_notify(\(PostgresSchema.wakeupChannel), \(lane))", logger: logger)
+        }
         for job in jobs {
             let holder = job.state == .pending ? owner : nil
             let flow: String? = job.flow?.serialized()

@@ -98,6 +98,9 @@ public final class PostgresStore: EventStore {
         }
     }
 
+    /// Whether `close` was called.
+    var isClosed: Bool { closed.load(ordering: .relaxed) }
+
     private func ensureOpen() throws {
         if closed.load(ordering: .relaxed) { throw StoreError("the PostgreSQL store (\(address)) is closed") }
     }

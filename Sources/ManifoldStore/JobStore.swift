@@ -414,3 +414,11 @@ public struct LaneLease: Sendable, Equatable {
         return LaneLease(lane: lane, owner: owner, token: current.token + 1, until: until, previousEnd: previous)
     }
 }
+
+/// A store that tells engines when jobs nobody holds were stored (PostgreSQL's `LISTEN/NOTIFY`): the engine holding
+/// their lane claims them at once instead of at its next sweep (which stays, as the fallback).
+public protocol JobWakeups: Sendable {
+    /// The lanes of jobs stored unleased (or let go), as they are committed, from any engine; it reconnects by itself
+    /// and ends when the store closes.
+    func jobWakeups() -> AsyncStream<String>
+}

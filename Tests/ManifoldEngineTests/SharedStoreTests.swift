@@ -49,7 +49,7 @@ import Testing
     /// An engine on the database at `url` with its own connections, runtime and owner id; with `target` (YAML of the
     /// target's policies), the connector's one target has them, and the engines share its lane.
     static func node(_ url: String, vendor: any HTTPTransport, lease: Duration = .seconds(10), target: String? = nil,
-                     route: String? = nil) async throws -> Node {
+                     route: String? = nil, sweep: Duration = .milliseconds(50)) async throws -> Node {
         let store = try await PostgresStore.open(url: url, connections: 4)
         var source = TestConnector.source(name: "orders", webhook: "path: /in\nverify: { scheme: none }\nallow_ips: [127.0.0.1/32]\nevent_id: id")
         if let target {
@@ -61,7 +61,7 @@ import Testing
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         var configuration = DeliveryRuntime.Configuration()
-        configuration.sweepInterval = .milliseconds(50)
+        configuration.sweepInterval = sweep
         configuration.leaseDuration = lease
         configuration.sharesStore = target != nil
         let runtime = DeliveryRuntime(store: store, transport: vendor, logger: logger, configuration: configuration)
@@ -273,6 +273,33 @@ import Testing
             let order = calls.filter { $0.customer == "c\(customer)" }.map(\.id)
             #expect(order == (0..<25).map { "c\(customer)-\($0)" }, "customer c\(customer): \(order)")
         }
+        a.store.close()
+        b.store.close()
+    }
+
+    /// An event received by an engine that does not run its lane is delivered by the one that does at once, told by
+    /// PostgreSQL (`NOTIFY`), not at its next sweep: here the sweeps are an hour apart.
+    @Test func theLanesEngineIsToldOfJobsAnotherEngineStored() async throws {
+        let url = try await PrivatePostgres.freshDatabase()
+        let vendor = Vendor(open: true)
+        let a = try await Self.node(url, vendor: vendor, lease: .seconds(60), target: "concurrency: 2", sweep: .seconds(3600))
+        let b = try await Self.node(url, vendor: vendor, lease: .seconds(60), target: "concurrency: 2", sweep: .seconds(3600))
+        let stop = Stop()
+        let (runtimeA, runtimeB) = (a.runtime, b.runtime)
+        // a takes the lane at its first sweep; b's first sweep finds it held.
+        let runningA = Task { await runtimeA.run(until: { stop.now }) }
+        try await Self.eventually { !runtimeA.heldLanes.isEmpty }
+        let runningB = Task { await runtimeB.run(until: { stop.now }) }
+        try await Self.eventually { try await b.store.liveEngines(now: Date()).count == 2 }
+        for index in 0..<5 { #expect(await Self.post("o\(index)", to: b) == 200) }
+        try await Self.eventually { vendor.keys.withLock { $0.count } >= 5 }
+        #expect(vendor.keys.withLock { $0.count } == 5)
+        #expect(runtimeB.heldLanes.isEmpty && runtimeA.heldLanes.map(\.lane) == ["orders/sink"])
+        stop.set()
+        runningA.cancel()
+        runningB.cancel()
+        await runningA.value
+        await runningB.value
         a.store.close()
         b.store.close()
     }
