@@ -21,6 +21,8 @@ public final class PostgresStore: EventStore {
     let logger: Logger
     private let runner: Task<Void, Never>
     private let closed = Atomic<Bool>(false)
+    /// Calls under way (connections leased), so that closing waits for them.
+    private let underWay = Counter()
     /// The end (ms since 1970) of the last day whose partitions exist.
     private let partitionsUntil = Atomic<Int64>(0)
 
@@ -70,10 +72,16 @@ public final class PostgresStore: EventStore {
         runner = Task { await client.run() }
     }
 
-    /// Stops the connection pool; later calls fail.
+    /// Later calls fail at once; the connection pool stops once the calls under way have finished (at most 10 s
+    /// later): stopped under them, a call could wait for an answer that never comes.
     public func close() {
         guard !closed.exchange(true, ordering: .relaxed) else { return }
-        runner.cancel()
+        let (runner, underWay) = (runner, underWay)
+        Task {
+            let deadline = ContinuousClock.now + .seconds(10)
+            while underWay.current > 0, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
+            runner.cancel()
+        }
     }
 
     // MARK: Running statements
@@ -81,6 +89,8 @@ public final class PostgresStore: EventStore {
     /// Runs `body` on one connection, outside a transaction.
     func connection<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
         try ensureOpen()
+        underWay.add(1)
+        defer { underWay.subtract(1) }
         do {
             return try await client.withConnection { try await body($0) }
         } catch {
@@ -91,6 +101,8 @@ public final class PostgresStore: EventStore {
     /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
     func transaction<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
         try ensureOpen()
+        underWay.add(1)
+        defer { underWay.subtract(1) }
         do {
             return try await client.withTransaction(logger: logger) { try await body($0) }
         } catch {
@@ -429,4 +441,12 @@ struct PostgresAddress: CustomStringConvertible {
         }
         return PostgresConnection.Configuration(host: host, port: port, username: user, password: password, database: database, tls: tls)
     }
+}
+
+/// A count shared with the task that stops the pool.
+final class Counter: Sendable {
+    private let value = Atomic<Int>(0)
+    func add(_ amount: Int) { value.add(amount, ordering: .relaxed) }
+    func subtract(_ amount: Int) { value.subtract(amount, ordering: .relaxed) }
+    var current: Int { value.load(ordering: .relaxed) }
 }
