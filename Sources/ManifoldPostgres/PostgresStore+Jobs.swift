@@ -73,7 +73,7 @@ extension PostgresStore: JobStore {
                                            planVersion: try row["event_plan_version"].decode(String.self),
                                            receivedAt: Self.date(try row["received_at"].decode(Int64.self)), status: .routed, duplicates: 0)
                 let event = EventRecord(summary: summary, contentType: try row["content_type"].decode(String.self),
-                                        headers: Self.headers(try row["headers"].decode(String.self)),
+                                        headers: StoredText.headers(try row["headers"].decode(String.self)),
                                         body: Array(try row["body"].decode(Data.self)),
                                         remoteAddress: try row["remote_address"].decode(String?.self), history: [])
                 return ClaimedJob(job: try Self.jobSummary(row), event: event, fence: try row["fence"].decode(Int.self))
@@ -108,7 +108,7 @@ extension PostgresStore: JobStore {
         let now = Self.milliseconds(Date())
         let request: String? = attempt.request?.serialized()
         let progress: String? = flow?.serialized()
-        let headers = Self.headersText(attempt.responseHeaders)
+        let headers = StoredText.headers(attempt.responseHeaders)
         let duration = attempt.duration.components.seconds * 1000 + attempt.duration.components.attoseconds / 1_000_000_000_000_000
         try await transaction { connection in
             // The row is locked until the outcome commits: a claim by another engine waits (or skips it) meanwhile.
@@ -183,7 +183,7 @@ extension PostgresStore: JobStore {
     public func addJobs(_ jobs: [NewJob], toEvent id: String, status: EventStatus, detail: JSON) async throws {
         let now = Self.milliseconds(Date())
         var detail = detail.objectValue ?? JSONObject()
-        detail["jobs"] = Self.routedDetail(jobs)["jobs"]
+        detail["jobs"] = StoredText.routedDetail(jobs)["jobs"]
         let note = JSON.object(detail)
         try await transaction { connection in
             guard let found = try await connection.query("SELECT received_at, connector FROM events WHERE id = \(id)", logger: self.logger)
@@ -200,7 +200,7 @@ extension PostgresStore: JobStore {
     public func replay(job id: String, with replacement: NewJob, status: EventStatus, detail: JSON) async throws -> Bool {
         let now = Self.milliseconds(Date())
         var detail = detail.objectValue ?? JSONObject()
-        detail["jobs"] = Self.routedDetail([replacement])["jobs"]
+        detail["jobs"] = StoredText.routedDetail([replacement])["jobs"]
         let note = JSON.object(detail)
         return try await transaction { connection in
             guard let found = try await connection.query("""
@@ -316,7 +316,7 @@ extension PostgresStore: JobStore {
                     countsAsAttempt: try row["counts"].decode(Bool.self), errorClass: try row["class"].decode(String.self),
                     request: try row["request"].decode(String?.self).flatMap { try? JSONParser.parse($0) },
                     responseStatus: try row["response_status"].decode(Int?.self),
-                    responseHeaders: Self.headers(try row["response_headers"].decode(String.self)),
+                    responseHeaders: StoredText.headers(try row["response_headers"].decode(String.self)),
                     responseBody: try row["response_body"].decode(String?.self), error: try row["error"].decode(String?.self))
             }
             return JobRecord(summary: try Self.jobSummary(found.makeRandomAccess()), attempts: attempts)

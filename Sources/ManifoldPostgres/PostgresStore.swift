@@ -232,13 +232,13 @@ public final class PostgresStore: EventStore {
             try await connection.query("""
                 INSERT INTO events (id, connector, event_id, event_type, plan_version, received_at, content_type, headers, body, remote_address)
                 VALUES (\(id), \(event.connector), \(event.eventID), \(event.eventType), \(event.planVersion), \(at), \(event.contentType),
-                        \(Self.headersText(event.headers)), \(Data(event.body)), \(event.remoteAddress))
+                        \(StoredText.headers(event.headers)), \(Data(event.body)), \(event.remoteAddress))
                 """, logger: logger)
             try await insertHistory(connection, event: id, eventAt: at, at: at, status: event.status, detail: event.detail)
             if let jobs = event.jobs {
                 try await insertJobs(connection, jobs, event: id, eventAt: at, connector: event.connector, at: at, owner: event.lease?.owner)
                 try await insertHistory(connection, event: id, eventAt: at, at: at, status: jobs.isEmpty ? .skipped : .routed,
-                                        detail: Self.routedDetail(jobs))
+                                        detail: StoredText.routedDetail(jobs))
             }
             return .stored(id: id)
         }
@@ -324,7 +324,7 @@ public final class PostgresStore: EventStore {
                                     detail: try cells["detail"].decode(String?.self).flatMap { try? JSONParser.parse($0) })
             }
             return EventRecord(summary: try Self.summary(row), contentType: try row["content_type"].decode(String.self),
-                               headers: Self.headers(try row["headers"].decode(String.self)), body: Array(try row["body"].decode(Data.self)),
+                               headers: StoredText.headers(try row["headers"].decode(String.self)), body: Array(try row["body"].decode(Data.self)),
                                remoteAddress: try row["remote_address"].decode(String?.self), history: history)
         }
     }
@@ -352,22 +352,6 @@ public final class PostgresStore: EventStore {
 
     static func date(_ milliseconds: Int64) -> Date {
         Date(timeIntervalSince1970: Double(milliseconds) / 1000)
-    }
-
-    static func headersText(_ headers: [(name: String, value: String)]) -> String {
-        JSON.array(headers.map { .array([.string($0.name), .string($0.value)]) }).serialized()
-    }
-
-    static func headers(_ text: String) -> [(name: String, value: String)] {
-        ((try? JSONParser.parse(text))?.arrayValue ?? []).map { pair in
-            (name: pair.arrayValue?.first?.stringValue ?? "", value: pair.arrayValue?.last?.stringValue ?? "")
-        }
-    }
-
-    static func routedDetail(_ jobs: [NewJob]) -> JSON {
-        .object(JSONObject([("jobs", .array(jobs.map { job in
-            .object(JSONObject([("job", .string(job.id)), ("route", .string(job.route)), ("target", .string(job.target))]))
-        }))]))
     }
 }
 

@@ -67,12 +67,6 @@ extension SQLiteEventStore: JobStore {
         duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
     }
 
-    static func routedDetail(_ jobs: [NewJob]) -> JSON {
-        .object(JSONObject([("jobs", .array(jobs.map { job in
-            .object(JSONObject([("job", .string(job.id)), ("route", .string(job.route)), ("target", .string(job.target))]))
-        }))]))
-    }
-
     static func insertJobs(_ db: Database, _ jobs: [NewJob], eventSeq: Int64, connector: String, at: Int64,
                            lease: (owner: String, until: Date)?) throws
     {
@@ -135,7 +129,7 @@ extension SQLiteEventStore: JobStore {
                                            planVersion: row["event_plan_version"], receivedAt: Self.date(row["received_at"]),
                                            status: .routed, duplicates: 0)
                 let event = EventRecord(summary: summary, contentType: row["content_type"],
-                                        headers: Self.headers(row["headers"]), body: Array(row["body"] as Data),
+                                        headers: StoredText.headers(row["headers"]), body: Array(row["body"] as Data),
                                         remoteAddress: row["remote_address"], history: [])
                 return ClaimedJob(job: Self.jobSummary(row), event: event, fence: row["fence"])
             }
@@ -167,7 +161,7 @@ extension SQLiteEventStore: JobStore {
         let at = Self.milliseconds(attempt.startedAt)
         let now = Self.milliseconds(Date())
         let request = attempt.request?.serialized()
-        let headers = Self.headersText(attempt.responseHeaders)
+        let headers = StoredText.headers(attempt.responseHeaders)
         let progress = flow?.serialized()
         try await writer.write { db in
             guard let job = try Row.fetchOne(db.cachedStatement(sql: "SELECT seq, event_seq, route, target, state, lease_owner, fence FROM jobs WHERE id = ?"),
@@ -248,7 +242,7 @@ extension SQLiteEventStore: JobStore {
     public func addJobs(_ jobs: [NewJob], toEvent id: String, status: EventStatus, detail: JSON) async throws {
         let now = Self.milliseconds(Date())
         var detail = detail.objectValue ?? JSONObject()
-        detail["jobs"] = Self.routedDetail(jobs)["jobs"]
+        detail["jobs"] = StoredText.routedDetail(jobs)["jobs"]
         let text = JSON.object(detail).serialized()
         try await writer.write { db in
             guard let event = try Row.fetchOne(db, sql: "SELECT seq, connector FROM events WHERE id = ?", arguments: [id]) else {
@@ -273,7 +267,7 @@ extension SQLiteEventStore: JobStore {
     public func replay(job id: String, with replacement: NewJob, status: EventStatus, detail: JSON) async throws -> Bool {
         let now = Self.milliseconds(Date())
         var detail = detail.objectValue ?? JSONObject()
-        detail["jobs"] = Self.routedDetail([replacement])["jobs"]
+        detail["jobs"] = StoredText.routedDetail([replacement])["jobs"]
         let text = JSON.object(detail).serialized()
         return try await writer.write { db in
             guard let job = try Row.fetchOne(db, sql: "SELECT event_seq, connector FROM jobs WHERE id = ? AND state IN ('dead', 'quarantined')",
@@ -381,7 +375,7 @@ extension SQLiteEventStore: JobStore {
                                countsAsAttempt: (attempt["counts"] as Int) == 1, errorClass: attempt["class"],
                                request: (attempt["request"] as String?).flatMap { try? JSONParser.parse($0) },
                                responseStatus: attempt["response_status"],
-                               responseHeaders: Self.headers(attempt["response_headers"]),
+                               responseHeaders: StoredText.headers(attempt["response_headers"]),
                                responseBody: attempt["response_body"], error: attempt["error"])
             }
             return JobRecord(summary: Self.jobSummary(row), attempts: attempts)
@@ -409,15 +403,5 @@ extension SQLiteEventStore: JobStore {
                    lastStatus: row["last_status"], lastError: row["last_error"], replayOf: row["replay_of"],
                    pinsPlan: (row["pins_plan"] as Int) == 1,
                    flow: (row["flow"] as String?).flatMap { try? JSONParser.parse($0) })
-    }
-
-    static func headersText(_ headers: [(name: String, value: String)]) -> String {
-        JSON.array(headers.map { .array([.string($0.name), .string($0.value)]) }).serialized()
-    }
-
-    static func headers(_ text: String) -> [(name: String, value: String)] {
-        ((try? JSONParser.parse(text))?.arrayValue ?? []).map { pair in
-            (name: pair.arrayValue?.first?.stringValue ?? "", value: pair.arrayValue?.last?.stringValue ?? "")
-        }
     }
 }

@@ -145,7 +145,7 @@ public final class SQLiteEventStore: EventStore {
 
     /// Inserts `event` (with its first status and its jobs), or records it as a duplicate of the one stored.
     static func insert(_ db: Database, _ event: NewEvent, id: String) throws -> AppendOutcome {
-        let headers = Self.headersText(event.headers)
+        let headers = StoredText.headers(event.headers)
         let at = Self.milliseconds(event.receivedAt)
         let detail = event.detail?.serialized()
         do {
@@ -162,7 +162,7 @@ public final class SQLiteEventStore: EventStore {
                 if let jobs = event.jobs {
                     try Self.insertJobs(db, jobs, eventSeq: seq, connector: event.connector, at: at, lease: event.lease)
                     try Self.insertHistory(db, seq: seq, at: at, status: jobs.isEmpty ? .skipped : .routed,
-                                           detail: Self.routedDetail(jobs).serialized())
+                                           detail: StoredText.routedDetail(jobs).serialized())
                 }
                 return AppendOutcome.stored(id: id)
             }
@@ -251,7 +251,7 @@ public final class SQLiteEventStore: EventStore {
                 StatusRecord(at: Self.date(record["at"]), status: EventStatus(rawValue: record["status"]),
                              detail: (record["detail"] as String?).flatMap { try? JSONParser.parse($0) })
             }
-            let headers = Self.headers(row["headers"])
+            let headers = StoredText.headers(row["headers"])
             return EventRecord(summary: Self.summary(row), contentType: row["content_type"], headers: headers,
                                body: Array(row["body"] as Data), remoteAddress: row["remote_address"], history: history)
         }

@@ -100,7 +100,7 @@ public final class InMemoryStore: EventStore, JobStore, EndpointStore, PullState
             if let jobs = event.jobs {
                 insert(jobs, event: index, at: at, owner: event.lease?.owner)
                 events[index].history.append(StatusRecord(at: at, status: jobs.isEmpty ? .skipped : .routed,
-                                                          detail: InMemoryStore.routedDetail(jobs)))
+                                                          detail: StoredText.routedDetail(jobs)))
             }
             return .stored(id: id)
         }
@@ -143,12 +143,6 @@ public final class InMemoryStore: EventStore, JobStore, EndpointStore, PullState
 
     static func rounded(_ date: Date) -> Date {
         Date(timeIntervalSince1970: (date.timeIntervalSince1970 * 1000).rounded() / 1000)
-    }
-
-    static func routedDetail(_ jobs: [NewJob]) -> JSON {
-        .object(JSONObject([("jobs", .array(jobs.map { job in
-            .object(JSONObject([("job", .string(job.id)), ("route", .string(job.route)), ("target", .string(job.target))]))
-        }))]))
     }
 
     private func write<Result>(_ body: (inout Contents) throws -> Result) throws -> Result {
@@ -364,7 +358,7 @@ public final class InMemoryStore: EventStore, JobStore, EndpointStore, PullState
     public func addJobs(_ jobs: [NewJob], toEvent id: String, status: EventStatus, detail: JSON) async throws {
         let now = Self.rounded(Date())
         var detail = detail.objectValue ?? JSONObject()
-        detail["jobs"] = Self.routedDetail(jobs)["jobs"]
+        detail["jobs"] = StoredText.routedDetail(jobs)["jobs"]
         let note = JSON.object(detail)
         try write { contents in
             guard let event = contents.eventByID[id] else { throw StoreError("there is no event \(id)") }
@@ -404,7 +398,7 @@ public final class InMemoryStore: EventStore, JobStore, EndpointStore, PullState
     public func replay(job id: String, with replacement: NewJob, status: EventStatus, detail: JSON) async throws -> Bool {
         let now = Self.rounded(Date())
         var detail = detail.objectValue ?? JSONObject()
-        detail["jobs"] = Self.routedDetail([replacement])["jobs"]
+        detail["jobs"] = StoredText.routedDetail([replacement])["jobs"]
         let note = JSON.object(detail)
         return try write { contents in
             guard let index = contents.jobByID[id], [.dead, .quarantined].contains(contents.jobs[index].summary.state) else {

@@ -422,3 +422,25 @@ public protocol JobWakeups: Sendable {
     /// and ends when the store closes.
     func jobWakeups() -> AsyncStream<String>
 }
+
+/// How the stores write what they keep as text: the same in every store, so that what one writes another reads.
+public enum StoredText {
+    /// The `jobs` detail of the history record of an event that made `jobs` (`routed`, `replayed`).
+    public static func routedDetail(_ jobs: [NewJob]) -> JSON {
+        .object(JSONObject([("jobs", .array(jobs.map { job in
+            .object(JSONObject([("job", .string(job.id)), ("route", .string(job.route)), ("target", .string(job.target))]))
+        }))]))
+    }
+
+    /// Headers as a JSON array of `[name, value]` pairs, in order.
+    public static func headers(_ headers: [(name: String, value: String)]) -> String {
+        JSON.array(headers.map { .array([.string($0.name), .string($0.value)]) }).serialized()
+    }
+
+    /// Headers read back from `headers(_:)`'s text.
+    public static func headers(_ text: String) -> [(name: String, value: String)] {
+        ((try? JSONParser.parse(text))?.arrayValue ?? []).map { pair in
+            (name: pair.arrayValue?.first?.stringValue ?? "", value: pair.arrayValue?.last?.stringValue ?? "")
+        }
+    }
+}
