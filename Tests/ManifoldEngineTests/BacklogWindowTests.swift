@@ -43,6 +43,15 @@ import Testing
         }
     }
 
+    /// Receives one event and waits (up to a generous bound) until its call is out at the gated vendor.
+    static func receiveOneWhoseCallIsOut(engine: Engine, route: Engine.Route, transport: FailingGate) async throws {
+        let request = WebhookRequest(method: "POST", target: "/in", headers: ["Content-Type": "application/json"],
+                                     body: Array(#"{"id":"o1"}"#.utf8), remoteAddress: "127.0.0.1")
+        #expect(await engine.receive(request, on: route).status == 200)
+        let started = ContinuousClock.now + .seconds(30)
+        while transport.calls.load(ordering: .relaxed) == 0, ContinuousClock.now < started { try await Task.sleep(for: .milliseconds(5)) }
+    }
+
     /// A store, a runtime delivering through `transport` with a `laneWindow`-job window, and an engine with the test
     /// connector (no verification) at `/in`.
     static func engine(transport: any HTTPTransport, laneWindow: Int = 10, sweepInterval: Duration = .seconds(1)) throws
@@ -120,11 +129,7 @@ import Testing
         let transport = FailingGate()
         // Not running: this engine never renews its lease, so another may claim its job at once.
         let (store, runtime, engine, route) = try Self.engine(transport: transport, laneWindow: 5_000)
-        let request = WebhookRequest(method: "POST", target: "/in", headers: ["Content-Type": "application/json"],
-                                     body: Array(#"{"id":"o1"}"#.utf8), remoteAddress: "127.0.0.1")
-        #expect(await engine.receive(request, on: route).status == 200)
-        let started = ContinuousClock.now + .seconds(30)
-        while transport.calls.load(ordering: .relaxed) == 0, ContinuousClock.now < started { try await Task.sleep(for: .milliseconds(5)) }
+        try await Self.receiveOneWhoseCallIsOut(engine: engine, route: route, transport: transport)
         let taken = try await store.claimJobs(owner: "other-engine", leaseUntil: Date() + 3600, now: Date() + 60, limit: 10, lane: nil)
         #expect(taken.count == 1)
         transport.open.store(true, ordering: .relaxed)
@@ -144,11 +149,7 @@ import Testing
     @Test func anEngineThatClaimedItsJobBackRecordsTheCallUnderTheNewClaim() async throws {
         let transport = FailingGate()
         let (store, runtime, engine, route) = try Self.engine(transport: transport, laneWindow: 5_000)
-        let request = WebhookRequest(method: "POST", target: "/in", headers: ["Content-Type": "application/json"],
-                                     body: Array(#"{"id":"o1"}"#.utf8), remoteAddress: "127.0.0.1")
-        #expect(await engine.receive(request, on: route).status == 200)
-        let started = ContinuousClock.now + .seconds(30)
-        while transport.calls.load(ordering: .relaxed) == 0, ContinuousClock.now < started { try await Task.sleep(for: .milliseconds(5)) }
+        try await Self.receiveOneWhoseCallIsOut(engine: engine, route: route, transport: transport)
         // Another engine takes the job, and its lease runs out at once; this engine's sweep claims the job back.
         let taken = try await store.claimJobs(owner: "other-engine", leaseUntil: Date() - 1, now: Date() + 60, limit: 10, lane: nil)
         #expect(taken.count == 1)
