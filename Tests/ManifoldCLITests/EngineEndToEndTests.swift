@@ -335,3 +335,36 @@ import Testing
         }
     }
 }
+
+/// Two real engines on one PostgreSQL database, as an operator starts them: each runs a share of the lanes (none
+/// twice), says which in /readyz, and `manifold cluster status` lists both with the same plan.
+@Suite(.timeLimit(.minutes(3))) struct SharedStoreProcessTests {
+    @Test func twoEnginesOnOnePostgresShareTheLanes() async throws {
+        let url = try await PrivatePostgres.freshDatabase()
+        let engines = try (0..<2).map { _ in try EngineEndToEndTests.start(store: url) }
+        defer {
+            for engine in engines {
+                engine.process.terminate()
+                engine.process.waitUntilExit()
+            }
+        }
+        // Each holds some lanes once both have shared them out (every lane of the plan, split by fair share).
+        var lanes: [[String]] = []
+        let deadline = ContinuousClock.now + .seconds(60)
+        repeat {
+            lanes = []
+            for engine in engines {
+                let (status, body) = try await EngineEndToEndTests.get("/readyz", port: engine.port)
+                #expect(status == 200)
+                lanes.append((try JSONParser.parse(body))["lanes"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+            }
+            if lanes.allSatisfy({ !$0.isEmpty }) { break }
+            try await Task.sleep(for: .milliseconds(100))
+        } while ContinuousClock.now < deadline
+        #expect(lanes.allSatisfy { !$0.isEmpty }, "\(lanes)")
+        #expect(Set(lanes[0]).isDisjoint(with: lanes[1]), "a lane held by both: \(lanes)")
+        let status = try EngineEndToEndTests.manifold(["cluster", "status", "--store", url])
+        #expect(status.status == 0, "\(status.output)")
+        #expect(status.output.hasPrefix("2 engines on postgres://127.0.0.1:"), "\(status.output)")
+    }
+}
