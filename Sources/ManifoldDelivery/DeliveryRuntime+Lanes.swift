@@ -11,9 +11,11 @@ extension DeliveryRuntime {
     /// Whether engines share the store and each lane runs on the engine holding it.
     public var sharesStore: Bool { laneStore != nil }
 
-    /// The lanes this engine holds now, with their leases (for status pages and `manifold cluster status`).
+    /// The lanes this engine holds now, with their leases (for `/readyz`): not one whose lease has run out without a
+    /// renewal, even before the next round notices (another engine may hold it by now).
     public var heldLanes: [LaneLease] {
-        ownership.withLock { $0.held.values.sorted { $0.lane < $1.lane } }
+        let now = clock.wall
+        return ownership.withLock { $0.held.values.filter { $0.until > now }.sorted { $0.lane < $1.lane } }
     }
 
     /// What `lane`'s state machine is told: alone on the store, it runs; sharing it, it runs while held (until a
