@@ -3,11 +3,6 @@ public import ManifoldStore
 
 /// Engines sharing a store: each lane runs on the engine that holds its lease (see `LaneOwnership`).
 extension DeliveryRuntime {
-    /// The store's lane leases, when engines share it; `nil` alone on a store.
-    var laneStore: (any LaneLeaseStore)? {
-        configuration.sharesStore ? store as? any LaneLeaseStore : nil
-    }
-
     /// Whether engines share the store and each lane runs on the engine holding it.
     public var sharesStore: Bool { laneStore != nil }
 

@@ -80,6 +80,9 @@ public final class DeliveryRuntime: Sendable {
     let jitter: Jitter
     /// Lanes of endpoints disabled or removed whose pending jobs were dead-lettered (once, until enabled again).
     private let retiredLanes = Mutex<Set<String>>([])
+    /// The store's lane leases, when engines share it (`Configuration.sharesStore`); `nil` alone on a store. Taken once:
+    /// ingest, placing and claiming ask for it on every job.
+    let laneStore: (any LaneLeaseStore)?
     /// The lanes this engine holds, when engines share the store.
     let ownership: Mutex<LaneOwnership>
     /// Lanes given up whose calls in flight have not finished: released in the store once they have.
@@ -107,6 +110,7 @@ public final class DeliveryRuntime: Sendable {
         self.owner = owner
         self.planLoader = planLoader
         ownership = Mutex(LaneOwnership(leaseDuration: configuration.leaseDuration.timeInterval))
+        laneStore = configuration.sharesStore ? store as? any LaneLeaseStore : nil
     }
 
     public var stats: Statistics { statistics.withLock { $0 } }
