@@ -50,8 +50,7 @@ extension SQLiteEventStore: JobStore {
         CREATE INDEX job_attempts_by_job ON job_attempts (job_seq, seq);
         CREATE TRIGGER job_attempts_append_only_update BEFORE UPDATE ON job_attempts
             BEGIN SELECT RAISE(ABORT, 'attempts are append-only'); END;
-        CREATE TRIGGER job_attempts_append_only_delete BEFORE DELETE ON job_attempts
-            BEGIN SELECT RAISE(ABORT, 'attempts are append-only'); END;
+        \(deleteGuards["job_attempts"]!)
         CREATE TABLE engine_leases (
             owner TEXT PRIMARY KEY,
             until INTEGER NOT NULL

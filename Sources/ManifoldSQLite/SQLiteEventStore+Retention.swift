@@ -15,28 +15,29 @@ extension SQLiteEventStore: RetentionStore {
                 """, arguments: [before])
             var report = PruneReport()
             let old = try Int.fetchOne(db, sql: "SELECT count(*) FROM events WHERE received_at < ?", arguments: [before]) ?? 0
-            try db.execute(sql: """
-                DROP TRIGGER events_append_only_delete;
-                DROP TRIGGER event_history_append_only_delete;
-                DROP TRIGGER job_attempts_append_only_delete;
-                DELETE FROM job_attempts WHERE job_seq IN (SELECT seq FROM jobs WHERE event_seq IN (SELECT seq FROM prune_events));
-                """)
+            for table in Self.deleteGuards.keys.sorted() {
+                try db.execute(sql: "DROP TRIGGER \(table)_append_only_delete")
+            }
+            try db.execute(sql: "DELETE FROM job_attempts WHERE job_seq IN (SELECT seq FROM jobs WHERE event_seq IN (SELECT seq FROM prune_events))")
             try db.execute(sql: "DELETE FROM jobs WHERE event_seq IN (SELECT seq FROM prune_events)")
             report.jobs = db.changesCount
             try db.execute(sql: "DELETE FROM event_history WHERE event_seq IN (SELECT seq FROM prune_events)")
             try db.execute(sql: "DELETE FROM events WHERE seq IN (SELECT seq FROM prune_events)")
             report.events = db.changesCount
             report.keptEvents = old - report.events
-            try db.execute(sql: """
-                CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
-                    BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
-                CREATE TRIGGER event_history_append_only_delete BEFORE DELETE ON event_history
-                    BEGIN SELECT RAISE(ABORT, 'event history is append-only'); END;
-                CREATE TRIGGER job_attempts_append_only_delete BEFORE DELETE ON job_attempts
-                    BEGIN SELECT RAISE(ABORT, 'attempts are append-only'); END;
-                DROP TABLE prune_events;
-                """)
+            for table in Self.deleteGuards.keys.sorted() { try db.execute(sql: Self.deleteGuards[table]!) }
+            try db.execute(sql: "DROP TABLE prune_events")
             return report
         }
     }
+
+    /// The triggers that refuse DELETE on the append-only tables, by table: made by the migrations, and made again by
+    /// a prune after its deletes (the one place they are lifted), from this one text.
+    static let deleteGuards: [String: String] = [
+        "events": "CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events\n    BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;",
+        "event_history": "CREATE TRIGGER event_history_append_only_delete BEFORE DELETE ON event_history\n"
+            + "    BEGIN SELECT RAISE(ABORT, 'event history is append-only'); END;",
+        "job_attempts": "CREATE TRIGGER job_attempts_append_only_delete BEFORE DELETE ON job_attempts\n"
+            + "    BEGIN SELECT RAISE(ABORT, 'attempts are append-only'); END;",
+    ]
 }

@@ -85,12 +85,10 @@ public final class SQLiteEventStore: EventStore {
                 CREATE INDEX event_history_by_event ON event_history (event_seq, seq);
                 CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
                     BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
-                CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
-                    BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+                \(Self.deleteGuards["events"]!)
                 CREATE TRIGGER event_history_append_only_update BEFORE UPDATE ON event_history
                     BEGIN SELECT RAISE(ABORT, 'event history is append-only'); END;
-                CREATE TRIGGER event_history_append_only_delete BEFORE DELETE ON event_history
-                    BEGIN SELECT RAISE(ABORT, 'event history is append-only'); END;
+                \(Self.deleteGuards["event_history"]!)
                 CREATE TABLE engine_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
                 """)
         }

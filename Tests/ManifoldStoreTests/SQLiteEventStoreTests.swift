@@ -96,6 +96,29 @@ import Testing
         #expect(try await raw.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "wal")
     }
 
+    /// A prune lifts the append-only guards for its own transaction only: afterwards every append-only table refuses
+    /// DELETE again.
+    @Test func aPruneLeavesTheTablesAppendOnly() async throws {
+        let path = Self.temporaryPath()
+        let store = try SQLiteEventStore(path: path)
+        _ = try await store.append(Self.event("old", at: Date() - 86_400 * 40))
+        // The recent event keeps a job with an attempt, so that every table has a row to refuse to delete.
+        var recent = Self.event("new")
+        let job = NewJob(route: "r", target: "crm", lane: "stripe/crm", orderingKey: nil, traceID: "t", planVersion: "v")
+        recent.jobs = [job]
+        _ = try await store.append(recent)
+        try await store.record(AttemptRecord(jobID: job.id, startedAt: Date(), duration: .zero, countsAsAttempt: true, errorClass: "delivered",
+                                             request: nil, responseStatus: 200, responseHeaders: [], responseBody: nil, error: nil),
+                               outcome: .delivered)
+        #expect(try await store.prune(receivedBefore: Date() - 86_400).events == 1)
+        store.close()
+        let raw = try DatabaseQueue(path: path)
+        for table in ["events", "event_history", "job_attempts"] {
+            await #expect(throws: DatabaseError.self, "\(table)") { try await raw.write { try $0.execute(sql: "DELETE FROM \(table)") } }
+        }
+        #expect(try await raw.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM events") } == 1)
+    }
+
     @Test func listsFilterByConnectorStatusAndTime() async throws {
         let store = try SQLiteEventStore(path: Self.temporaryPath())
         defer { store.close() }
