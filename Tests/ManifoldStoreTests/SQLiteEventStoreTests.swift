@@ -114,7 +114,13 @@ import Testing
         store.close()
         let raw = try DatabaseQueue(path: path)
         for table in ["events", "event_history", "job_attempts"] {
-            await #expect(throws: DatabaseError.self, "\(table)") { try await raw.write { try $0.execute(sql: "DELETE FROM \(table)") } }
+            // Refused by its guard, not by a foreign key that happens to hold.
+            do {
+                try await raw.write { try $0.execute(sql: "DELETE FROM \(table)") }
+                Issue.record("\(table) took a DELETE after the prune")
+            } catch {
+                #expect("\(error)".contains("append-only"), "\(table): \(error)")
+            }
         }
         #expect(try await raw.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM events") } == 1)
     }
