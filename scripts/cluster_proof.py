@@ -1,9 +1,9 @@
 """Several engines on one PostgreSQL (see scripts/prove-cluster): engines, a mock vendor and the database on loopback,
 driven and checked from outside, as an operator would."""
-import argparse, collections, hashlib, hmac, http.client, json, os, signal, subprocess, sys, threading, time
+import argparse, collections, hashlib, hmac, http.client, json, os, subprocess, sys, threading, time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from delivery_proofs import SECRET, Vendor, free_port, wait_http, wait_until  # noqa: E402
+from delivery_proofs import SECRET, Engine, Vendor, free_port, wait_http, wait_until  # noqa: E402
 
 CONNECTOR = """
 connector: orders
@@ -46,7 +46,10 @@ def psql(url, sql):
     return [line.split("\t") for line in output.stdout.splitlines() if line]
 
 
-class Node:
+class Node(Engine):
+    """An engine on the shared PostgreSQL store, with its own name (the X-Proof-Tag its calls carry); killed and
+    stopped as `Engine` is."""
+
     def __init__(self, options, name, directory):
         self.name = name
         self.options = options
@@ -63,18 +66,6 @@ class Node:
                                          "--listen", f"127.0.0.1:{self.port}", "--log-level", os.environ.get("PROOF_LOG_LEVEL", "error")],
                                         stdout=log, stderr=log)
         wait_http(self.port, "/readyz", seconds=60)
-
-    def kill(self):
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
 
 
 def post_round_robin(nodes, count, customers, threads, stop_after):
