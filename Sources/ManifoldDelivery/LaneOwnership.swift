@@ -64,11 +64,8 @@ public struct LaneOwnership: Sendable {
                 lost.append(lane)
             }
         }
-        // A lease not renewed in time is lost even without an answer (the store could not be reached).
-        for (lane, lease) in held where lease.until <= now {
-            held[lane] = nil
-            lost.append(lane)
-        }
+        // A lease not renewed in time is lost even when it was not asked for.
+        lost += expire(at: now)
         return (gained.sorted { $0.lane < $1.lane }, lost.sorted())
     }
 
