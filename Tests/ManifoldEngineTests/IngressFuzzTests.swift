@@ -51,7 +51,7 @@ import Testing
             request.method = method
             for (name, value) in headers { request.headers.add(name: name, value: value) }
             request.body = .bytes(ByteBuffer(bytes: body))
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
             let answer = try await response.body.collect(upTo: 1 << 16)
             let status = Int(response.status.code)
             statuses[status, default: 0] += 1

@@ -84,8 +84,10 @@ import Testing
     @Test func twoEnginesStoreEachEventOnceAndDeliverEachJobOnce() async throws {
         let url = try await PrivatePostgres.freshDatabase()
         let vendor = Vendor(open: true)
-        let a = try await Self.node(url, vendor: vendor)
-        let b = try await Self.node(url, vendor: vendor)
+        // Leases long enough that a renewal held up on a busy machine (220 appends at once on 4 connections each)
+        // cannot lapse mid-run: a lapsed lease lets the other engine call a job again (same key, but not once).
+        let a = try await Self.node(url, vendor: vendor, lease: .seconds(120))
+        let b = try await Self.node(url, vendor: vendor, lease: .seconds(120))
         let stop = Stop()
         let running = [a.runtime, b.runtime].map { runtime in Task { await runtime.run(until: { stop.now }) } }
         // 100 events to each engine; the vendor sends 20 of them again, to the other engine.
