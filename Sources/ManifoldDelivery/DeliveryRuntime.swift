@@ -325,21 +325,26 @@ public final class DeliveryRuntime: Sendable {
         }
     }
 
-    /// Claims unclaimed jobs from the store, lane by lane, as far as each lane's window has room; returns how many.
+    /// One round of what `run` does on two loops: the endpoints refreshed, the lanes shared (engines sharing the
+    /// store), and unclaimed jobs claimed lane by lane as far as each lane's window has room; returns how many.
     @discardableResult
     public func sweep() async -> Int {
-        if let endpoints {
-            do {
-                try await endpoints.refresh()
-            } catch {
-                logger.error("loading the endpoints failed", metadata: ["error": "\(error)"])
-            }
-            // An endpoint whose lane makes no attempts (its breaker is open) is still disabled when its span is over.
-            await endpoints.elapsed(at: clock.wall)
-            await retireEndpointLanes(endpoints)
-        }
+        await refreshEndpoints()
         await shareLanes()
         return await claimWhereRoom()
+    }
+
+    /// Customers' endpoints as the store has them now; an endpoint whose span of failures is over is disabled.
+    func refreshEndpoints() async {
+        guard let endpoints else { return }
+        do {
+            try await endpoints.refresh()
+        } catch {
+            logger.error("loading the endpoints failed", metadata: ["error": "\(error)"])
+        }
+        // An endpoint whose lane makes no attempts (its breaker is open) is still disabled when its span is over.
+        await endpoints.elapsed(at: clock.wall)
+        await retireEndpointLanes(endpoints)
     }
 
     /// Claims unclaimed jobs from the store for every lane with room in its window; returns how many.
@@ -391,32 +396,52 @@ public final class DeliveryRuntime: Sendable {
     /// Sweeps and renews leases until cancelled or `shutdown` is set; then stops starting calls, lets those in flight
     /// finish (up to the drain timeout) and gives the leases back.
     public func run(until shutdown: @escaping @Sendable () -> Bool = { false }) async {
-        do {
-            try await store.renewLeases(owner: owner, until: newLease.until)
-        } catch {
-            logger.error("taking the engine's lease failed", metadata: ["error": "\(error)"])
-        }
+        await renewEngineLease(taking: true)
         // Engines sharing a store that says when jobs are stored: claimed at once by the lane's engine.
         let wakeups = laneStore != nil ? (store as? any JobWakeups).map { wakeups in
             Task { for await lane in wakeups.jobWakeups() { self.jobsStored(lanes: [lane]) } }
         } : nil
         defer { wakeups?.cancel() }
-        await sweep()
-        var lastRenewal = clock.now
+        await shareLanes()
+        // The leases are kept on a loop of their own: a claim or an endpoints' refresh held up behind a busy store
+        // (appends queued for its connections) must not hold up their renewal, or this engine's jobs and lanes would
+        // run out under it and another engine would call them again.
+        let keeper = Task { await self.keepLeases(until: shutdown) }
+        await refreshEndpoints()
+        await claimWhereRoom()
         while !Task.isCancelled, !shutdown() {
             try? await Task.sleep(for: configuration.sweepInterval)
             if Task.isCancelled || shutdown() { break }
-            await sweep()
+            await refreshEndpoints()
+            await claimWhereRoom()
+        }
+        keeper.cancel()
+        await keeper.value
+        await drain()
+    }
+
+    /// Renews the engine's lease a third of the way through it and, engines sharing the store, shares the lanes at
+    /// every sweep's interval (or a third of a lease, when sooner), until cancelled or `shutdown` is set.
+    func keepLeases(until shutdown: @escaping @Sendable () -> Bool) async {
+        let tick = min(configuration.sweepInterval, configuration.leaseDuration / 3)
+        var lastRenewal = clock.now
+        while !Task.isCancelled, !shutdown() {
+            try? await Task.sleep(for: tick)
+            if Task.isCancelled || shutdown() { break }
             if clock.now - lastRenewal >= configuration.leaseDuration / 3 {
                 lastRenewal = clock.now
-                do {
-                    try await store.renewLeases(owner: owner, until: newLease.until)
-                } catch {
-                    logger.error("renewing leases failed", metadata: ["error": "\(error)"])
-                }
+                await renewEngineLease(taking: false)
             }
+            await shareLanes()
         }
-        await drain()
+    }
+
+    private func renewEngineLease(taking: Bool) async {
+        do {
+            try await store.renewLeases(owner: owner, until: newLease.until)
+        } catch {
+            logger.error(taking ? "taking the engine's lease failed" : "renewing leases failed", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Stops starting calls, waits for those in flight, releases the leases.

@@ -45,12 +45,17 @@ extension PostgresStore: JobStore {
             """
         }
         let nowBind = sql.bind(current)
-        // Locked rows another engine is claiming are skipped, not waited for; each claim raises the job's fence.
+        // Locked rows another engine is claiming are skipped, not waited for; each claim raises the job's fence. A job
+        // whose ordering key has an earlier job waiting for its retry that this engine does not hold is not claimed.
         sql.text = """
             WITH picked AS (
                 SELECT seq FROM jobs WHERE state = 'pending' \(laneFilter)
                   AND (not_before IS NULL OR not_before <= \(nowBind))
                   AND (lease_owner IS NULL OR lease_owner NOT IN (SELECT owner FROM engine_leases WHERE until >= \(nowBind)))
+                  AND (ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs earlier
+                       WHERE earlier.lane = jobs.lane AND earlier.ordering_key = jobs.ordering_key AND earlier.state = 'pending'
+                         AND earlier.seq < jobs.seq AND earlier.not_before > \(nowBind)
+                         AND earlier.lease_owner IS DISTINCT FROM \(ownerBind)))
                 ORDER BY seq LIMIT \(sql.bind(limit)) FOR UPDATE SKIP LOCKED
             )
             UPDATE jobs j SET lease_owner = \(ownerBind), fence = j.fence + 1 FROM picked WHERE j.seq = picked.seq RETURNING j.seq
@@ -83,7 +88,7 @@ extension PostgresStore: JobStore {
 
     public func renewLeases(owner: String, until: Date) async throws {
         let until = Self.milliseconds(until)
-        try await connection { try await self.renew($0, owner: owner, until: until) }
+        try await connection(leases: true) { try await self.renew($0, owner: owner, until: until) }
         // Renewed every few seconds by every engine: the moment to make the coming days' partitions when due.
         try await preparePartitions(now: Date())
     }

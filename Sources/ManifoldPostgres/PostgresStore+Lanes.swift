@@ -8,7 +8,7 @@ extension PostgresStore: LaneLeaseStore {
         let (until, now) = (Self.date(Self.milliseconds(until)), Self.date(Self.milliseconds(now)))
         let sorted = Set(lanes).sorted()
         guard !sorted.isEmpty else { return [] }
-        return try await transaction { connection in
+        return try await transaction(leases: true) { connection in
             // Rows locked in lane order (two engines asking for overlapping lanes never deadlock), decided by the one
             // rule every store applies, written back.
             let rows = try await connection.query("""
@@ -37,7 +37,7 @@ extension PostgresStore: LaneLeaseStore {
     public func releaseLanes(_ lanes: [String], owner: String, at: Date) async throws {
         guard !lanes.isEmpty else { return }
         let at = Self.milliseconds(at)
-        try await connection { connection in
+        try await connection(leases: true) { connection in
             try await connection.query("""
                 UPDATE lane_leases SET owner = NULL, until = \(at) WHERE lane = ANY(\(lanes)) AND owner = \(owner)
                 """, logger: self.logger)
@@ -56,7 +56,7 @@ extension PostgresStore: LaneLeaseStore {
 
     public func liveEngines(now: Date) async throws -> [String] {
         let now = Self.milliseconds(now)
-        return try await connection { connection in
+        return try await connection(leases: true) { connection in
             try await connection.query("SELECT owner FROM engine_leases WHERE until >= \(now) ORDER BY owner", logger: self.logger)
                 .collect().map { try $0.decode(String.self) }
         }

@@ -18,6 +18,10 @@ public final class PostgresStore: EventStore {
     /// Where the store is, without credentials: `host:port/database`.
     public let address: String
     let client: PostgresClient
+    /// Connections of their own for the engine's and the lanes' leases: a renewal never waits behind the appends and
+    /// claims that hold every connection of `client` (it would, under load, and the lease would run out under a
+    /// live engine).
+    let leaseClient: PostgresClient
     let logger: Logger
     private let runner: Task<Void, Never>
     private let closed = Atomic<Bool>(false)
@@ -54,7 +58,10 @@ public final class PostgresStore: EventStore {
                                                          password: target.password, database: target.database, tls: target.tls)
         configuration.options.maximumConnections = connections
         configuration.options.connectTimeout = .seconds(10)
+        var leaseConfiguration = configuration
+        leaseConfiguration.options.maximumConnections = 2
         let store = PostgresStore(client: PostgresClient(configuration: configuration, backgroundLogger: quiet),
+                                  leaseClient: PostgresClient(configuration: leaseConfiguration, backgroundLogger: quiet),
                                   address: target.description, logger: quiet)
         do {
             try await store.preparePartitions(now: Date())
@@ -65,11 +72,17 @@ public final class PostgresStore: EventStore {
         return store
     }
 
-    private init(client: PostgresClient, address: String, logger: Logger) {
+    private init(client: PostgresClient, leaseClient: PostgresClient, address: String, logger: Logger) {
         self.client = client
+        self.leaseClient = leaseClient
         self.address = address
         self.logger = logger
-        runner = Task { await client.run() }
+        runner = Task {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await client.run() }
+                group.addTask { await leaseClient.run() }
+            }
+        }
     }
 
     /// Later calls fail at once; the connection pool stops once the calls under way have finished (at most 10 s
@@ -86,25 +99,26 @@ public final class PostgresStore: EventStore {
 
     // MARK: Running statements
 
-    /// Runs `body` on one connection, outside a transaction.
-    func connection<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+    /// Runs `body` on one connection, outside a transaction; `leases`: on the connections kept for leases.
+    func connection<Result: Sendable>(leases: Bool = false, _ body: (PostgresConnection) async throws -> Result) async throws -> Result {
         try ensureOpen()
         underWay.add(1)
         defer { underWay.subtract(1) }
         do {
-            return try await client.withConnection { try await body($0) }
+            return try await (leases ? leaseClient : client).withConnection { try await body($0) }
         } catch {
             throw describe(error)
         }
     }
 
-    /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
-    func transaction<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+    /// Runs `body` in one transaction: committed when it returns, rolled back when it throws; `leases`: on the
+    /// connections kept for leases.
+    func transaction<Result: Sendable>(leases: Bool = false, _ body: (PostgresConnection) async throws -> Result) async throws -> Result {
         try ensureOpen()
         underWay.add(1)
         defer { underWay.subtract(1) }
         do {
-            return try await client.withTransaction(logger: logger) { try await body($0) }
+            return try await (leases ? leaseClient : client).withTransaction(logger: logger) { try await body($0) }
         } catch {
             throw describe(error)
         }
@@ -147,6 +161,9 @@ public final class PostgresStore: EventStore {
         (2, "lane leases", "CREATE TABLE lane_leases (lane text PRIMARY KEY, owner text, token bigint NOT NULL, until bigint NOT NULL);"),
         (3, "engines", "CREATE TABLE engines (owner text PRIMARY KEY, info text NOT NULL, recorded_at bigint NOT NULL);"),
         (4, "pruning", PostgresSchema.pruning),
+        (5, "pending jobs by ordering key", """
+            CREATE INDEX jobs_pending_by_key ON jobs (lane, ordering_key, seq) WHERE state = 'pending' AND ordering_key IS NOT NULL;
+            """),
     ]
 
     static func migrate(_ connection: PostgresConnection, address: String, logger: Logger) async throws {

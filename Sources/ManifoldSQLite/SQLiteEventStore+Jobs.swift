@@ -62,6 +62,10 @@ extension SQLiteEventStore: JobStore {
         );
         """
 
+    static let pendingByKeyIndex = """
+        CREATE INDEX jobs_pending_by_key ON jobs (lane, ordering_key, seq) WHERE state = 'pending' AND ordering_key IS NOT NULL
+        """
+
     static func milliseconds(_ duration: Duration) -> Int64 {
         duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
     }
@@ -91,25 +95,36 @@ extension SQLiteEventStore: JobStore {
         // A lane ending in "@" is the prefix of every customer endpoint's lane of one target (`connector/target@`):
         // one range over the lane index claims for all of them.
         // One exact lane: in the order the store took its jobs, never past a job another live engine still holds (a
-        // lane's previous engine), so that a lane changing engines keeps its order.
-        let (laneFilter, laneArguments): (String, [DatabaseValue]) = switch lane {
-        case nil: ("", [])
-        case let prefix? where prefix.hasSuffix("@"): ("AND lane >= ? AND lane < ?", [prefix.databaseValue, (String(prefix.dropLast()) + "A").databaseValue])
-        case let exact?: ("""
-            AND lane = ? AND seq < coalesce((SELECT min(seq) FROM jobs WHERE lane = ? AND state = 'pending' AND lease_owner <> ?
+        // lane's previous engine), so that a lane changing engines keeps its order. That barrier reads every pending
+        // job of the lane, so it is applied only when another engine is alive (alone, as most SQLite stores are, no
+        // other engine holds anything).
+        let barrier = """
+            AND seq < coalesce((SELECT min(seq) FROM jobs WHERE lane = ? AND state = 'pending' AND lease_owner <> ?
                 AND lease_owner IN (SELECT owner FROM engine_leases WHERE until >= ?)), 9223372036854775807)
-            """, [exact.databaseValue, exact.databaseValue, owner.databaseValue, current.databaseValue])
-        }
+            """
         let seqs: [Int64] = try await writer.write { db in
             try Self.renew(db, owner: owner, until: until)
+            let (laneFilter, laneArguments): (String, [any DatabaseValueConvertible]) = switch lane {
+            case nil: ("", [])
+            case let prefix? where prefix.hasSuffix("@"): ("AND lane >= ? AND lane < ?", [prefix, String(prefix.dropLast()) + "A"])
+            case let exact?:
+                try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM engine_leases WHERE owner <> ? AND until >= ?)"),
+                                  arguments: [owner, current]) == true
+                    ? ("AND lane = ? " + barrier, [exact, exact, owner, current]) : ("AND lane = ?", [exact])
+            }
             // One statement per kind of lane filter, prepared once. A job whose retry is not due yet is not claimed:
-            // claimed early it was held in memory until then (and counted against its lane's window).
+            // claimed early it was held in memory until then (and counted against its lane's window). Nor is a job
+            // whose ordering key has an earlier job waiting for its retry that this engine does not hold (its engine
+            // died, or this one restarted): it would overtake it.
             let seqs = try Int64.fetchAll(db.cachedStatement(sql: """
                 SELECT seq FROM jobs WHERE state = 'pending' \(laneFilter)
                   AND (not_before IS NULL OR not_before <= ?)
                   AND (lease_owner IS NULL OR lease_owner NOT IN (SELECT owner FROM engine_leases WHERE until >= ?))
+                  AND (ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs earlier
+                       WHERE earlier.lane = jobs.lane AND earlier.ordering_key = jobs.ordering_key AND earlier.state = 'pending'
+                         AND earlier.seq < jobs.seq AND earlier.not_before > ? AND earlier.lease_owner IS NOT ?))
                 ORDER BY seq LIMIT ?
-                """), arguments: StatementArguments(laneArguments.map { $0 as any DatabaseValueConvertible } + [current, current, limit]))
+                """), arguments: StatementArguments(laneArguments + [current, current, current, owner, limit]))
             for seq in seqs {
                 try db.cachedStatement(sql: "UPDATE jobs SET lease_owner = ?, fence = fence + 1 WHERE seq = ?").execute(arguments: [owner, seq])
             }

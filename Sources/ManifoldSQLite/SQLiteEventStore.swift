@@ -122,6 +122,10 @@ public final class SQLiteEventStore: EventStore {
         migrator.registerMigration("10 engines") { db in
             try db.execute(sql: "CREATE TABLE engines (owner TEXT PRIMARY KEY, info TEXT NOT NULL, recorded_at INTEGER NOT NULL)")
         }
+        migrator.registerMigration("11 pending jobs by ordering key") { db in
+            // A claim passes no job whose ordering key has an earlier job waiting for its retry.
+            try db.execute(sql: Self.pendingByKeyIndex)
+        }
         return migrator
     }
 

@@ -222,6 +222,9 @@ public final class InMemoryStore: EventStore, JobStore, EndpointStore, PullState
                         && job.leaseOwner.map { $0 != owner && live.contains($0) } == true
                 }
             }
+            // Ordering keys (by lane) with an earlier job waiting for its retry that this engine does not hold: their
+            // later jobs are not claimed, or they would overtake it.
+            var waiting: Set<[String]> = []
             for index in contents.jobs.indices where claimed.count < limit && index < (barrier ?? .max) {
                 let job = contents.jobs[index]
                 guard job.summary.state == .pending else { continue }
@@ -230,7 +233,12 @@ public final class InMemoryStore: EventStore, JobStore, EndpointStore, PullState
                 case let prefix? where prefix.hasSuffix("@"): guard job.summary.lane.hasPrefix(prefix) else { continue }
                 case let exact?: guard job.summary.lane == exact else { continue }
                 }
-                if let due = job.summary.notBefore, due > now { continue }
+                let key = job.summary.orderingKey.map { [job.summary.lane, $0] }
+                if let key, waiting.contains(key) { continue }
+                if let due = job.summary.notBefore, due > now {
+                    if let key, job.leaseOwner != owner { waiting.insert(key) }
+                    continue
+                }
                 if let holder = job.leaseOwner, let until = contents.leases[holder], until >= now { continue }
                 contents.jobs[index].leaseOwner = owner
                 contents.jobs[index].fence += 1

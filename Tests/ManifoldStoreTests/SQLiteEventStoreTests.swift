@@ -152,7 +152,7 @@ import Testing
         let migrations = try await DatabaseQueue(path: path).read {
             try String.fetchAll($0, sql: "SELECT identifier FROM grdb_migrations")
         }
-        #expect(migrations == ["1 events and their history", "2 delivery jobs, attempts and kept plans", "3 pending jobs by lane", "4 customers' webhook endpoints", "5 flow progress", "6 pull sources' state", "7 rollouts and applied plans", "8 claim fences", "9 lane leases", "10 engines"])
+        #expect(migrations == ["1 events and their history", "2 delivery jobs, attempts and kept plans", "3 pending jobs by lane", "4 customers' webhook endpoints", "5 flow progress", "6 pull sources' state", "7 rollouts and applied plans", "8 claim fences", "9 lane leases", "10 engines", "11 pending jobs by ordering key"])
         #expect(throws: StoreError.self) { try SQLiteEventStore(path: path + ".absent", create: false) }
     }
 

@@ -601,6 +601,35 @@ import Testing
     }
 
     @Test(arguments: StoreKind.allCases)
+    func aClaimPassesNoJobWhoseKeyHasAnEarlierJobWaitingForItsRetry(kind: StoreKind) async throws {
+        let store = try await Self.fresh(kind)
+        defer { store.close() }
+        let start = Date()
+        let first = Self.job("shop/crm", ordering: "cus_1")
+        _ = try await store.append(Self.event("e0", connector: "shop", at: start, jobs: [first]))
+        _ = try await store.claimJobs(owner: "a", leaseUntil: start + 10, now: start, limit: 10, lane: "shop/crm")
+        try await store.record(Self.attempt(first.id, at: start, owner: "a", status: 503, errorClass: "transient", error: "503"),
+                               outcome: .retry(at: start + 30))
+        let later = [Self.job("shop/crm", ordering: "cus_1"), Self.job("shop/crm", ordering: "cus_2"), Self.job("shop/crm")]
+        for (index, job) in later.enumerated() {
+            _ = try await store.append(Self.event("e\(index + 1)", connector: "shop", at: start, jobs: [job]))
+        }
+        // The engine holding the waiting retry has it in memory, behind which it places its key's later job.
+        #expect(try await store.claimJobs(owner: "a", leaseUntil: start + 10, now: start + 1, limit: 1, lane: "shop/crm").map(\.job.id)
+                == [later[0].id])
+        try await store.releaseJobs([later[0].id], owner: "a")
+        // a died (its lease ran out): b, on the lane or on all of them, takes the other keys' jobs, not cus_1's.
+        for lane in ["shop/crm", nil] {
+            let claimed = try await store.claimJobs(owner: "b", leaseUntil: start + 12, now: start + 11, limit: 10, lane: lane)
+            #expect(claimed.map(\.job.id) == [later[1].id, later[2].id], "lane \(lane ?? "any")")
+            try await store.releaseJobs(claimed.map(\.job.id), owner: "b")
+        }
+        // Once the retry is due, it comes first, then its key's later job.
+        let due = try await store.claimJobs(owner: "b", leaseUntil: start + 60, now: start + 31, limit: 2, lane: "shop/crm")
+        #expect(due.map(\.job.id) == [first.id, later[0].id])
+    }
+
+    @Test(arguments: StoreKind.allCases)
     func anEngineLetsGoOfJobsAndTheLiveEnginesAreKnown(kind: StoreKind) async throws {
         let store = try await Self.fresh(kind)
         defer { store.close() }
