@@ -108,6 +108,11 @@ struct DashboardData {
         }
         // Rollouts under way: each version side by side (events, success, latency, failures, dead letters).
         let rollouts = try await (engine.store as? any RolloutStore)?.activeRollouts() ?? []
+        // Engines sharing the store: each with its plan version and lanes (a reload that has not reached one shows).
+        var cluster: JSON?
+        if let runtime = engine.runtime, runtime.sharesStore, let leases = engine.store as? any LaneLeaseStore {
+            cluster = try await ClusterStatus.read(from: leases, now: now).json(this: runtime.owner)
+        }
         return [
             "plan": .string(plan.version), "generated_at": .string(JobJSON.time(now)), "pulls": .array(pulls),
             "rollouts": .array(rollouts.map { AdminAPI.summary($0, engine: engine) }),
@@ -116,6 +121,7 @@ struct DashboardData {
             "connectors": .array(connectors), "lanes": .array(lanes), "failures": .array(Array(failures)),
             "dead_letters": .array(deadLetters), "endpoints": .array(endpoints),
             "alerts": .array((alerts?.active ?? []).map { $0.body(for: .webhook, dashboardURL: nil) }),
+            "cluster": cluster ?? .null,
         ]
     }
 

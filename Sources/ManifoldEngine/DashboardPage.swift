@@ -38,6 +38,7 @@ enum DashboardPage {
 
     static func html(_ data: JSON, refreshSeconds: Int, nonce: String) -> String {
         let lanes = (data["lanes"]?.arrayValue ?? []).map(laneRow).joined(separator: "\n")
+        let sharesStore = data["cluster"]?.objectValue != nil
         let connectors = (data["connectors"]?.arrayValue ?? []).map(connectorRow).joined(separator: "\n")
         return """
             <!doctype html>
@@ -74,6 +75,13 @@ enum DashboardPage {
                 <tbody>
             \(connectors)
                 </tbody>
+              </table>
+            </section>
+            <section id="cluster-section"\(sharesStore ? "" : " hidden")>
+              <h2>Cluster <small>engines sharing the store, their plans and lanes</small></h2>
+              <table id="cluster">
+                <thead><tr><th>engine</th><th>plan</th><th>host</th><th>listening on</th><th>lanes held</th></tr></thead>
+                <tbody></tbody>
               </table>
             </section>
             <section id="rollouts-section">
@@ -255,6 +263,16 @@ enum DashboardPage {
               button.addEventListener("click", () => admin(path, {jobs: [job.id]}));
               actions.appendChild(button);
             }
+            return row;
+          }));
+          $("#cluster-section").hidden = !data.cluster;
+          $("#cluster tbody").replaceChildren(...(data.cluster ? data.cluster.engines : []).map((engine) => {
+            const row = document.createElement("tr");
+            row.dataset.engine = engine.engine;
+            if (!data.cluster.plans_agree) row.className = "bad";
+            cell(row, engine.engine + (engine.this ? " (this one)" : ""), "engine"); cell(row, text(engine.plan), "plan");
+            cell(row, text(engine.host)); cell(row, text(engine.listen));
+            cell(row, engine.lanes.map((lease) => lease.lane).join(", "), "lanes");
             return row;
           }));
           $("#rollouts tbody").replaceChildren(...(data.rollouts || []).flatMap((rollout) => {

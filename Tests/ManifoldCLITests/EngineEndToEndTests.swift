@@ -341,7 +341,10 @@ import Testing
 @Suite(.timeLimit(.minutes(3))) struct SharedStoreProcessTests {
     @Test func twoEnginesOnOnePostgresShareTheLanes() async throws {
         let url = try await PrivatePostgres.freshDatabase()
-        let engines = try (0..<2).map { _ in try EngineEndToEndTests.start(store: url) }
+        let engines = try (0..<2).map { _ in
+            try EngineEndToEndTests.start(store: url, arguments: ["--connectors", EngineEndToEndTests.connectors, "--env-file",
+                                                                  EngineEndToEndTests.environment, "--no-pull", "--open-dashboard"])
+        }
         defer {
             for engine in engines {
                 engine.process.terminate()
@@ -366,5 +369,20 @@ import Testing
         let status = try EngineEndToEndTests.manifold(["cluster", "status", "--store", url])
         #expect(status.status == 0, "\(status.output)")
         #expect(status.output.hasPrefix("2 engines on postgres://127.0.0.1:"), "\(status.output)")
+        // The dashboard of either engine shows the cluster: both engines, the same plan, each one's lanes.
+        var owners: [String] = []
+        for engine in engines {
+            owners.append(try JSONParser.parse(try await EngineEndToEndTests.get("/readyz", port: engine.port).1)["engine"]?.stringValue ?? "")
+        }
+        let (dataStatus, data) = try await EngineEndToEndTests.get("/dashboard/data", port: engines[0].port)
+        #expect(dataStatus == 200)
+        let cluster = try JSONParser.parse(data)["cluster"]
+        let members = cluster?["engines"]?.arrayValue ?? []
+        #expect(Set(members.compactMap { $0["engine"]?.stringValue }) == Set(owners), "\(data)")
+        #expect(members.first { $0["this"] == true }?["engine"]?.stringValue == owners[0])
+        #expect(Set(members.compactMap { $0["plan"]?.stringValue }).count == 1 && cluster?["plans_agree"] == true)
+        #expect(members.allSatisfy { !($0["lanes"]?.arrayValue ?? []).isEmpty }, "\(data)")
+        let page = try await EngineEndToEndTests.get("/", port: engines[1].port).1
+        #expect(page.contains(#"<section id="cluster-section">"#))
     }
 }
