@@ -100,28 +100,41 @@ extension JSON {
     }
 
     /// Appends `string` as a quoted JSON string literal.
+    ///
+    /// One pass over the UTF-8 bytes: the runs between characters that need escaping are appended whole (a string
+    /// with none is appended as it is), never scalar by scalar.
     public static func writeQuoted(_ string: String, to output: inout String) {
         output += "\""
-        if !string.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            output += string
-            output += "\""
-            return
-        }
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": output += "\\\""
-            case "\\": output += "\\\\"
-            case "\n": output += "\\n"
-            case "\r": output += "\\r"
-            case "\t": output += "\\t"
-            case "\u{08}": output += "\\b"
-            case "\u{0C}": output += "\\f"
-            case "\u{00}"..."\u{1F}":
-                let hex = String(scalar.value, radix: 16)
-                output += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: output.unicodeScalars.append(scalar)
+        var text = string
+        // Whether nothing needed escaping (then the string goes in whole).
+        let whole = text.withUTF8 { bytes -> Bool in
+            // Where the run of bytes not yet appended starts: past the last escaped byte.
+            var run = 0
+            var escaped = false
+            for index in bytes.indices {
+                let byte = bytes[index]
+                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+                if run < index { output += String(decoding: UnsafeBufferPointer(rebasing: bytes[run..<index]), as: UTF8.self) }
+                switch byte {
+                case UInt8(ascii: "\""): output += "\\\""
+                case UInt8(ascii: "\\"): output += "\\\\"
+                case UInt8(ascii: "\n"): output += "\\n"
+                case UInt8(ascii: "\r"): output += "\\r"
+                case UInt8(ascii: "\t"): output += "\\t"
+                case 0x08: output += "\\b"
+                case 0x0C: output += "\\f"
+                default:
+                    let hex = String(byte, radix: 16)
+                    output += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                }
+                run = index + 1
+                escaped = true
             }
+            if !escaped { return true }
+            if run < bytes.count { output += String(decoding: UnsafeBufferPointer(rebasing: bytes[run...]), as: UTF8.self) }
+            return false
         }
+        if whole { output += string }
         output += "\""
     }
 }

@@ -31,6 +31,53 @@ import Testing
         #expect(throws: JSONParser.Error.self) { try JSONParser.parse("\"a\u{01}\"") }
     }
 
+    /// Strings are written as runs of UTF-8 between the characters that need escaping: every mix of plain runs
+    /// (ASCII, multi-byte, a combining mark right after a quote), quotes, backslashes and control characters is
+    /// written as a scalar-by-scalar writer would and reads back as itself.
+    @Test func writesRunsAroundEscapes() throws {
+        func reference(_ string: String) -> String {
+            var out = "\""
+            for scalar in string.unicodeScalars {
+                switch scalar {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case "\n": out += "\\n"
+                case "\r": out += "\\r"
+                case "\t": out += "\\t"
+                case "\u{08}": out += "\\b"
+                case "\u{0C}": out += "\\f"
+                case "\u{00}"..."\u{1F}":
+                    let hex = String(scalar.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                default: out.unicodeScalars.append(scalar)
+                }
+            }
+            return out + "\""
+        }
+        let pieces = ["a", "plain text", "é", "中文", "😀", "\u{301}", "\"", "\\", "\n", "\r", "\t", "\u{08}", "\u{0C}", "\u{00}",
+                      "\u{1F}", "\u{7F}", "/", ""]
+        var generator = SplitMix(seed: 23)
+        for _ in 0..<3_000 {
+            let text = (0..<Int(generator.next() % 8)).map { _ in pieces[Int(generator.next() % UInt64(pieces.count))] }.joined()
+            var written = ""
+            JSON.writeQuoted(text, to: &written)
+            #expect(written == reference(text), "\(text.debugDescription)")
+            #expect(try JSONParser.parse(written) == .string(text), "\(text.debugDescription)")
+        }
+    }
+
+    struct SplitMix {
+        var state: UInt64
+        init(seed: UInt64) { state = seed }
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
     @Test(arguments: [
         ("{\"a\": }", 1, 7, "unexpected character, expected a value"),
         ("[1,\n 2,,]", 2, 4, "unexpected character, expected a value"),
