@@ -37,6 +37,10 @@ public final class DeliveryRuntime: Sendable {
         /// its rate limit, concurrency, breaker and order hold across them (`LaneOwnership`). Alone on its store
         /// (SQLite), an engine runs every lane.
         public var sharesStore = false
+        /// Whether a delivered call's record keeps its body (cut at 4 KB) rather than only its SHA-256 and size. Off
+        /// in `manifold run` (a kilobyte per delivery, and the body can be made again from the event and its plan);
+        /// on in `manifold test`, whose expectations compare the bodies sent. A failed call always keeps its body.
+        public var keepsDeliveredBodies = false
 
         public init() {}
     }
@@ -535,7 +539,7 @@ public final class DeliveryRuntime: Sendable {
         let (stored, decided, health) = (decision.stored, decision.lane, decision.health)
         var record = AttemptRecord(
             jobID: job.id, startedAt: startedAt, duration: duration, countsAsAttempt: counts,
-            errorClass: outcome.errorClass, request: prepared?.request.record(), responseStatus: outcome.status,
+            errorClass: outcome.errorClass, request: prepared?.request.record(keepsBody: configuration.keepsDeliveredBodies || !outcome.isDelivered), responseStatus: outcome.status,
             responseHeaders: prepared?.responseHeaders ?? [], responseBody: prepared?.responseBody, error: outcome.reason)
         record.owner = owner
         record.fence = known.withLock { $0.fence(of: job.id) } ?? job.fence

@@ -13,6 +13,11 @@ public enum AttemptOutcome: Sendable, Equatable {
     /// The mapping failed or the body fails its schema: quarantined, never sent.
     case badData(reason: String)
 
+    /// Whether the vendor accepted the call.
+    public var isDelivered: Bool {
+        if case .delivered = self { true } else { false }
+    }
+
     /// The class recorded with the attempt.
     public var errorClass: String {
         switch self {

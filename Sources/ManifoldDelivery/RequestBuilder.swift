@@ -1,3 +1,4 @@
+import Crypto
 import JSONValue
 import ManifoldPlan
 
@@ -15,15 +16,23 @@ struct PreparedRequest: Sendable {
     /// A flow step's call: which step (and element, and handler), written into the record.
     var label: JSONObject?
 
-    /// The call as recorded: method, URL and headers with secrets hidden, the body cut to `bodyLimit` bytes.
-    func record(bodyLimit: Int = 4096) -> JSON {
+    /// The call as recorded: method, URL and headers with secrets hidden; the body cut to `bodyLimit` bytes, or,
+    /// when `keepsBody` is false (a call the vendor accepted), only its SHA-256 and size: the body of a delivered call
+    /// can be made again from its event and plan version, and keeping it cost a kilobyte per delivery (a failure keeps
+    /// its body, to show what the vendor refused).
+    func record(bodyLimit: Int = 4096, keepsBody: Bool = true) -> JSON {
         var object = label ?? JSONObject()
         object["method"] = .string(request.method)
         object["url"] = .string(displayURL)
         object["headers"] = .array(displayHeaders.map { .array([.string($0.name), .string($0.value)]) })
         if let body = request.body {
-            object["body"] = .string(String(decoding: body.prefix(bodyLimit), as: UTF8.self))
-            if body.count > bodyLimit { object["body_truncated"] = .number(Double(body.count)) }
+            if keepsBody {
+                object["body"] = .string(String(decoding: body.prefix(bodyLimit), as: UTF8.self))
+                if body.count > bodyLimit { object["body_truncated"] = .number(Double(body.count)) }
+            } else {
+                object["body_sha256"] = .string(Hex.encode(SHA256.hash(data: body)))
+                object["body_bytes"] = .number(Double(body.count))
+            }
         }
         return .object(object)
     }

@@ -165,6 +165,8 @@ public struct ConnectorTestRunner: Sendable {
         var configuration = DeliveryRuntime.Configuration()
         configuration.jitterSeed = 1
         configuration.checksEndpointAddresses = false
+        // The cases' expectations compare the bodies sent.
+        configuration.keepsDeliveredBodies = true
         return (logger, configuration)
     }
 

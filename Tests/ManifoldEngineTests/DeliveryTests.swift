@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Crypto
 import Foundation
 import Hummingbird
 import JSONValue
@@ -232,6 +233,13 @@ final class MockVendor: Sendable {
         #expect(record.attempts.map(\.responseStatus) == [503, 503, 200])
         let headers = try #require(record.attempts[0].request?["headers"]?.arrayValue)
         #expect(headers.contains { $0.arrayValue == ["Authorization", "[redacted]"] })
+        // A failed call keeps the body it sent; the delivered one only the body's SHA-256 and size.
+        let sent = Array(try #require(flaky.last).body.utf8)
+        #expect(record.attempts[0].request?["body"]?.stringValue.map { Array($0.utf8) } == sent)
+        let delivered = try #require(record.attempts[2].request)
+        #expect(delivered["body"] == nil && delivered["method"] == "PUT")
+        #expect(delivered["body_sha256"]?.stringValue == SHA256.hash(data: sent).map { String(format: "%02x", $0) }.joined())
+        #expect(delivered["body_bytes"] == .number(Double(sent.count)))
         let events = try await store.events(EventQuery())
         let statuses = Dictionary(uniqueKeysWithValues: events.map { ($0.eventID, $0.status) })
         #expect(statuses["o1"] == .delivered)
