@@ -8,8 +8,8 @@ import Synchronization
 public import Tracing
 
 /// Delivers jobs: a lane per target (queue, concurrency, rate limit, breaker), a worker per call, every attempt
-/// and outcome recorded before the lane moves on. Jobs are leased in the store and the leases renewed; a sweep
-/// claims jobs nobody holds (replays, jobs of an engine that died, leases that ran out).
+/// and outcome recorded before its job moves on (its key's next job, its retry). Jobs are leased in the store and
+/// the leases renewed; a sweep claims jobs nobody holds (replays, jobs of an engine that died, leases that ran out).
 public final class DeliveryRuntime: Sendable {
     public struct Configuration: Sendable {
         /// How long a claimed job stays ours without renewal: after a crash, its jobs resume this much later.
@@ -543,6 +543,9 @@ public final class DeliveryRuntime: Sendable {
             responseHeaders: prepared?.responseHeaders ?? [], responseBody: prepared?.responseBody, error: outcome.reason)
         record.owner = owner
         record.fence = known.withLock { $0.fence(of: job.id) } ?? job.fence
+        // The call is over: the lane's next job may start while this outcome is written (the key stays taken and the
+        // retry waits until it is).
+        lane.answered(job, health: health, pausedUntil: decided.pause)
         var result = decided
         do {
             try await store.record(record, outcome: stored)
@@ -575,7 +578,7 @@ public final class DeliveryRuntime: Sendable {
         if result == .done {
             finished(job)
         }
-        lane.finish(job, result: result, health: health)
+        lane.settle(job, result: result)
         observer?(job, stored)
     }
 

@@ -92,6 +92,19 @@ final class Lane: Sendable {
         pump()
     }
 
+    /// The job's call is over: the next job may start while its outcome is recorded (see `LaneState.answered`).
+    func answered(_ job: DeliveryJob, health: LaneState<DeliveryJob>.Health, pausedUntil: Duration?) {
+        let now = clock.now
+        state.withLock { $0.answered(job, health: health, pausedUntil: pausedUntil, at: now) }
+        pump()
+    }
+
+    /// The answered job's outcome is recorded (see `LaneState.settle`).
+    func settle(_ job: DeliveryJob, result: LaneState<DeliveryJob>.Result) {
+        state.withLock { $0.settle(job, result: result) }
+        pump()
+    }
+
     /// Takes the queued jobs out; calls in flight finish.
     func removeQueued() -> [DeliveryJob] {
         state.withLock { $0.removeQueued() }

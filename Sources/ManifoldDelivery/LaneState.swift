@@ -17,6 +17,11 @@ public struct LaneState<Item: LaneItem>: Sendable {
         case retry(at: Duration)
         /// The vendor said slow down: pause the whole lane until then; the job goes back to the front.
         case rateLimited(until: Duration)
+
+        /// When a rate-limited job's lane may start calls again.
+        var pause: Duration? {
+            if case .rateLimited(let until) = self { until } else { nil }
+        }
     }
 
     /// What the call told the breaker.
@@ -152,8 +157,18 @@ public struct LaneState<Item: LaneItem>: Sendable {
         return (start, wake)
     }
 
-    /// A started job ended with `result`; `health` feeds the breaker.
+    /// A started job ended with `result`; `health` feeds the breaker. The same as `answered` then `settle`.
     public mutating func finish(_ item: Item, result: Result, health: Health, at now: Duration) {
+        answered(item, health: health, pausedUntil: result.pause, at: now)
+        settle(item, result: result)
+    }
+
+    /// A started job's call is over (answered, or it could not go out): its place among the calls in flight is free
+    /// for the next job at once, `health` feeds the breaker, and a vendor's "slow down" (`pausedUntil`) pauses the
+    /// lane from now. Its key stays taken, and its retry waits, until `settle`: the outcome is recorded meanwhile, and
+    /// a call of the vendor's is no longer held up by our write (with it held, a lane made at most its concurrency's
+    /// calls per commit).
+    public mutating func answered(_ item: Item, health: Health, pausedUntil pause: Duration?, at now: Duration) {
         inFlight -= 1
         if probeInFlight == item.id { probeInFlight = nil }
         switch health {
@@ -163,6 +178,12 @@ public struct LaneState<Item: LaneItem>: Sendable {
             // A neutral answer to the probe says the target is reachable.
             if case .halfOpen(probing: true) = breaker.state { breaker.recordSuccess() }
         }
+        if let pause { pausedUntil = max(pausedUntil ?? pause, pause) }
+    }
+
+    /// An answered job's outcome is recorded: done, its key's next job becomes ready; a retry waits until its time;
+    /// a rate-limited job goes back to the head of the lane (which `answered` paused).
+    public mutating func settle(_ item: Item, result: Result) {
         switch result {
         case .done:
             release(item)

@@ -41,24 +41,31 @@ extension PostgresStore: JobStore {
         case let exact?: """
             AND lane = \(sql.bind(exact)) AND seq < coalesce((SELECT min(seq) FROM jobs WHERE lane = \(sql.bind(exact))
                 AND state = 'pending' AND lease_owner <> \(ownerBind)
-                AND lease_owner IN (SELECT owner FROM engine_leases WHERE until >= \(sql.bind(current)))), 9223372036854775807)
+                AND (claimed_until >= \(sql.bind(current))
+                     OR lease_owner IN (SELECT owner FROM engine_leases WHERE until >= \(sql.bind(current))))), 9223372036854775807)
             """
         }
         let nowBind = sql.bind(current)
+        let untilBind = sql.bind(until)
         // Locked rows another engine is claiming are skipped, not waited for; each claim raises the job's fence. A job
         // whose ordering key has an earlier job waiting for its retry that this engine does not hold is not claimed.
+        // A claim marks its rows held until its lease's end (`claimed_until`), besides the engine's lease: a claim
+        // running at the same time re-reads a row another just took with that row's values, but reads `engine_leases`
+        // as it was when it began, before a new engine's first lease was there.
         sql.text = """
             WITH picked AS (
                 SELECT seq FROM jobs WHERE state = 'pending' \(laneFilter)
                   AND (not_before IS NULL OR not_before <= \(nowBind))
-                  AND (lease_owner IS NULL OR lease_owner NOT IN (SELECT owner FROM engine_leases WHERE until >= \(nowBind)))
+                  AND (lease_owner IS NULL OR (coalesce(claimed_until, 0) < \(nowBind)
+                       AND lease_owner NOT IN (SELECT owner FROM engine_leases WHERE until >= \(nowBind))))
                   AND (ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs earlier
                        WHERE earlier.lane = jobs.lane AND earlier.ordering_key = jobs.ordering_key AND earlier.state = 'pending'
                          AND earlier.seq < jobs.seq AND earlier.not_before > \(nowBind)
                          AND earlier.lease_owner IS DISTINCT FROM \(ownerBind)))
                 ORDER BY seq LIMIT \(sql.bind(limit)) FOR UPDATE SKIP LOCKED
             )
-            UPDATE jobs j SET lease_owner = \(ownerBind), fence = j.fence + 1 FROM picked WHERE j.seq = picked.seq RETURNING j.seq
+            UPDATE jobs j SET lease_owner = \(ownerBind), claimed_until = \(untilBind), fence = j.fence + 1
+            FROM picked WHERE j.seq = picked.seq RETURNING j.seq
             """
         let claim = sql.query
         return try await transaction { connection in
@@ -101,7 +108,7 @@ extension PostgresStore: JobStore {
 
     public func releaseLeases(owner: String) async throws {
         try await transaction { connection in
-            try await connection.query("UPDATE jobs SET lease_owner = NULL WHERE lease_owner = \(owner) AND state = 'pending'", logger: self.logger)
+            try await connection.query("UPDATE jobs SET lease_owner = NULL, claimed_until = NULL WHERE lease_owner = \(owner) AND state = 'pending'", logger: self.logger)
             try await connection.query("DELETE FROM engine_leases WHERE owner = \(owner)", logger: self.logger)
         }
     }

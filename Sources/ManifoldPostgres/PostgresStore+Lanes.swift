@@ -66,7 +66,8 @@ extension PostgresStore: LaneLeaseStore {
         guard !ids.isEmpty else { return }
         try await transaction { connection in
             let lanes = try await connection.query("""
-                UPDATE jobs SET lease_owner = NULL WHERE id = ANY(\(ids)) AND lease_owner = \(owner) AND state = 'pending' RETURNING lane
+                UPDATE jobs SET lease_owner = NULL, claimed_until = NULL WHERE id = ANY(\(ids)) AND lease_owner = \(owner) AND state = 'pending'
+                RETURNING lane
                 """, logger: self.logger).collect().map { try $0.decode(String.self) }
             for lane in Set(lanes).sorted() {
                 try await connection.query("SELECT pg_notify(\(PostgresSchema.wakeupChannel), \(lane))", logger: self.logger)

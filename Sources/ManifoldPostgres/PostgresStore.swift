@@ -164,6 +164,7 @@ public final class PostgresStore: EventStore {
         (5, "pending jobs by ordering key", """
             CREATE INDEX jobs_pending_by_key ON jobs (lane, ordering_key, seq) WHERE state = 'pending' AND ordering_key IS NOT NULL;
             """),
+        (6, "claims held until their lease's end", "ALTER TABLE jobs ADD COLUMN claimed_until bigint;"),
     ]
 
     static func migrate(_ connection: PostgresConnection, address: String, logger: Logger) async throws {

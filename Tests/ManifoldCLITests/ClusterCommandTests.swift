@@ -48,7 +48,7 @@ import Testing
         let url = try await PrivatePostgres.freshDatabase()
         let sound = try await StoreCheckCommand.parse(["--store", url]).perform()
         #expect(sound.status == 0)
-        #expect(sound.standardOutput.contains(": sound (0 events, 0 jobs, schema: events, jobs, endpoints, pulls and rollouts, lane leases, engines, pruning, pending jobs by ordering key)"),
+        #expect(sound.standardOutput.contains(": sound (0 events, 0 jobs, schema: events, jobs, endpoints, pulls and rollouts, lane leases, engines, pruning, pending jobs by ordering key, claims held until their lease's end)"),
                 "\(sound.standardOutput)")
         // A database that does not exist: said, with where, without a password.
         var missing = URLComponents(string: url)!

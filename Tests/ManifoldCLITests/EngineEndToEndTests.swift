@@ -351,7 +351,9 @@ import Testing
                 engine.process.waitUntilExit()
             }
         }
-        // Each holds some lanes once both have shared them out (every lane of the plan, split by fair share).
+        // Each holds some lanes, none held by both, once they have shared them out (every lane of the plan, split by
+        // fair share). The two answers are read one after the other, so a lane handed over in between may show in
+        // both for one reading: the loop waits for the shared-out state, which a lane held twice would never reach.
         var lanes: [[String]] = []
         let deadline = ContinuousClock.now + .seconds(60)
         repeat {
@@ -361,7 +363,7 @@ import Testing
                 #expect(status == 200)
                 lanes.append((try JSONParser.parse(body))["lanes"]?.arrayValue?.compactMap(\.stringValue) ?? [])
             }
-            if lanes.allSatisfy({ !$0.isEmpty }) { break }
+            if lanes.allSatisfy({ !$0.isEmpty }), Set(lanes[0]).isDisjoint(with: lanes[1]) { break }
             try await Task.sleep(for: .milliseconds(100))
         } while ContinuousClock.now < deadline
         #expect(lanes.allSatisfy { !$0.isEmpty }, "\(lanes)")

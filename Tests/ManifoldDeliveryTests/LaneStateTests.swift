@@ -86,6 +86,37 @@ struct Item: LaneItem, Equatable {
         #expect(state.take(at: .seconds(1)).start.map(\.id) == ["c"])
     }
 
+    /// A call that is answered frees its place among the calls in flight at once, while its outcome is being written;
+    /// its ordering key stays taken, its retry unscheduled and a 429's job off the queue until the outcome is settled,
+    /// and a 429 pauses the lane from the answer.
+    @Test func anAnsweredCallFreesItsPlaceAndItsKeyWaitsForTheRecord() {
+        var state = lane(concurrency: 2)
+        for (id, key) in [("a1", "a"), ("b1", "b"), ("a2", "a"), ("c1", "c"), ("d1", "d")] { state.enqueue(Item(id, key: key)) }
+        #expect(state.take(at: .zero).start.map(\.id) == ["a1", "b1"])
+        // a1 answered: c1 starts (its place is free); a2 waits for a1's outcome.
+        state.answered(Item("a1", key: "a"), health: .success, pausedUntil: nil, at: .seconds(1))
+        #expect(state.inFlight == 1)
+        #expect(state.take(at: .seconds(1)).start.map(\.id) == ["c1"])
+        state.settle(Item("a1", key: "a"), result: .done)
+        #expect(state.take(at: .seconds(1)).start.isEmpty, "two in flight: b1 and c1")
+        // b1 is told to slow down: the lane pauses from the answer; b1 returns to the head only once settled.
+        state.answered(Item("b1", key: "b"), health: .neutral, pausedUntil: .seconds(5), at: .seconds(2))
+        let paused = state.take(at: .seconds(2))
+        #expect(paused.start.isEmpty && paused.wake == .seconds(5))
+        state.settle(Item("b1", key: "b"), result: .rateLimited(until: .seconds(5)))
+        #expect(state.take(at: .seconds(5)).start.map(\.id) == ["b1"])
+        // c1 fails and retries at 9 s: its place is free, it is not queued until settled, then waits for its time.
+        state.answered(Item("c1", key: "c"), health: .failure, pausedUntil: nil, at: .seconds(6))
+        #expect(state.queued == 2, "a2 and d1 queued; c1 neither queued nor in flight")
+        state.settle(Item("c1", key: "c"), result: .retry(at: .seconds(9)))
+        #expect(state.take(at: .seconds(6)).start.map(\.id) == ["d1"], "d1 was ready before a2 (ready once a1 settled)")
+        #expect(state.breaker.state == .closed(failures: 1))
+        state.answered(Item("b1", key: "b"), health: .success, pausedUntil: nil, at: .seconds(7))
+        state.settle(Item("b1", key: "b"), result: .done)
+        #expect(state.take(at: .seconds(7)).start.map(\.id) == ["a2"])
+        #expect(state.take(at: .seconds(9)).start.isEmpty, "two in flight")
+    }
+
     /// With engines sharing a store, a lane starts calls only while this engine holds it: not at all when another
     /// does, not before the quiet window after a takeover, not past the hold's margin until it is renewed.
     @Test func aLaneStartsCallsOnlyWhileItsEngineHoldsIt() {

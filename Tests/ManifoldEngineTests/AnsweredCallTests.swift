@@ -1,0 +1,67 @@
+import Foundation
+import JSONValue
+import Logging
+import ManifoldCompiler
+import ManifoldDelivery
+import ManifoldIngress
+import ManifoldPlan
+import ManifoldStore
+import Synchronization
+import TestSupport
+import Testing
+
+/// A lane's next call does not wait for the last one's outcome to be written: a busy store (its writes queued behind
+/// others) held every lane to its concurrency's calls per commit.
+@Suite struct AnsweredCallTests {
+    /// A vendor that answers at once; counts its calls and the most it had at once.
+    final class Vendor: HTTPTransport {
+        let calls = Atomic<Int>(0)
+        let inFlight = Atomic<Int>(0)
+        let most = Atomic<Int>(0)
+
+        func execute(_ request: OutboundRequest, timeout: Duration) async throws(TransportError) -> InboundResponse {
+            let now = inFlight.add(1, ordering: .relaxed).newValue
+            most.max(now, ordering: .relaxed)
+            calls.add(1, ordering: .relaxed)
+            inFlight.subtract(1, ordering: .relaxed)
+            return InboundResponse(status: 200, headers: [], body: [])
+        }
+    }
+
+    @Test func aLanesNextCallStartsWhileTheLastOutcomeIsWritten() async throws {
+        let store = GatedStore()
+        store.claimsStalled.store(false, ordering: .relaxed)
+        store.recordsStalled.store(true, ordering: .relaxed)
+        let source = TestConnector.source(name: "orders", webhook: "path: /in\nverify: { scheme: none }\nevent_id: id")
+            .replacingOccurrences(of: "    base_url: https://example.com\n", with: "    base_url: https://example.com\n    concurrency: 1\n")
+        let compiled = ConnectorCompiler().compile([SourceFile(path: "orders.yaml", text: source)])
+        let plan = try #require(compiled.plan, "\(compiled.diagnostics.map(\.message))")
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let vendor = Vendor()
+        let runtime = DeliveryRuntime(store: store, transport: vendor, logger: logger)
+        runtime.install(try DeliveryPlan(plan: plan, resolver: ConfigResolver(environment: [:]), tokens: runtime.tokens))
+        // Three events, their jobs stored leased to this engine and given to the lane, as ingest does.
+        for index in 0..<3 {
+            let job = NewJob(route: "all", target: "sink", lane: "orders/sink", orderingKey: nil,
+                             traceID: String(repeating: "a", count: 32), planVersion: plan.version)
+            let stored = try await store.inner.append(NewEvent(
+                connector: "orders", eventID: "o\(index)", eventType: nil, planVersion: plan.version, receivedAt: Date(),
+                contentType: "application/json", headers: [], body: Array(#"{"id":"o\#(index)"}"#.utf8), remoteAddress: nil,
+                status: .routed, detail: nil, jobs: [job], lease: runtime.newLease))
+            runtime.enqueue([job], eventStoreID: stored.id, connector: "orders", vendorEventID: "o\(index)", payload: ["id": .string("o\(index)")],
+                            headers: [], receivedAt: Date())
+        }
+        // All three calls are made, one at a time, while the first outcome is still being written.
+        let deadline = ContinuousClock.now + .seconds(60)
+        while vendor.calls.load(ordering: .relaxed) < 3, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(vendor.calls.load(ordering: .relaxed) == 3, "the lane waited for the outcome to be written")
+        #expect(vendor.most.load(ordering: .relaxed) == 1, "the lane's concurrency (1) held")
+        #expect(store.recordsWaiting.load(ordering: .relaxed) == 3)
+        // Once written, each is delivered once.
+        store.recordsStalled.store(false, ordering: .relaxed)
+        while try await store.inner.jobs(JobQuery(states: [.delivered])).count != 3, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(try await store.inner.jobs(JobQuery(states: [.delivered])).count == 3)
+        #expect(vendor.calls.load(ordering: .relaxed) == 3)
+    }
+}
