@@ -48,9 +48,40 @@ extension JobRecord {
 
 /// How the JSON the engine serves writes times: ISO 8601 with milliseconds, in UTC.
 public enum JobJSON {
+    /// `2026-11-28T08:40:00.123Z`: to the nearest millisecond, the date in the proleptic Gregorian calendar. Written
+    /// by arithmetic (days to a civil date), not by `ISO8601DateFormatter`, which loads ICU's calendar (several MiB of
+    /// an idle engine's memory) and costs microseconds per time on every dashboard row.
     public static func time(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
+        // To the nearest millisecond, as the formatter did (a time stored in milliseconds reads as itself, whatever its
+        // binary fraction).
+        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        let (days, inDay) = milliseconds.quotientAndRemainder(dividingBy: 86_400_000)
+        let (day, ms) = inDay < 0 ? (days - 1, inDay + 86_400_000) : (days, inDay)
+        // Days since 1970-01-01 to year, month, day (Howard Hinnant's `civil_from_days`).
+        let z = day + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let dayOfMonth = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        var out: [UInt8] = []
+        out.reserveCapacity(24)
+        func digits(_ value: Int64, _ count: Int) {
+            var value = value
+            var place = Array(repeating: UInt8(ascii: "0"), count: count)
+            for index in stride(from: count - 1, through: 0, by: -1) {
+                place[index] = UInt8(ascii: "0") + UInt8(value % 10)
+                value /= 10
+            }
+            out += place
+        }
+        digits(year, 4); out.append(UInt8(ascii: "-")); digits(month, 2); out.append(UInt8(ascii: "-")); digits(dayOfMonth, 2)
+        out.append(UInt8(ascii: "T"))
+        digits(ms / 3_600_000, 2); out.append(UInt8(ascii: ":")); digits(ms / 60_000 % 60, 2); out.append(UInt8(ascii: ":"))
+        digits(ms / 1_000 % 60, 2); out.append(UInt8(ascii: ".")); digits(ms % 1_000, 3); out.append(UInt8(ascii: "Z"))
+        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -96,6 +96,14 @@ struct CommandOutputError: Error {
 
 /// `manifold run`: the engine, serving webhooks into the event store until SIGTERM or SIGINT.
 struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
+    /// This machine's name as the kernel has it (`ProcessInfo.hostName` may ask the resolver for a canonical name: a
+    /// DNS query at every start, for a label).
+    static var hostName: String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "unknown" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Serve the connectors' webhooks into the event store.",
@@ -308,7 +316,7 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
             let announce: @Sendable (String) -> Void = { [owner = runtime.owner] listening in
                 Task {
                     let info: JSON = ["plan": .string(engine.plan.version), "manifold": .string(ManifoldCommand.version),
-                                      "listen": .string(listening), "host": .string(ProcessInfo.processInfo.hostName),
+                                      "listen": .string(listening), "host": .string(Self.hostName),
                                       "pid": .number(Double(ProcessInfo.processInfo.processIdentifier)),
                                       "started_at": .string(JobJSON.time(started))]
                     do {
