@@ -61,6 +61,10 @@ public enum CaseRecorder {
                 if let url = request["url"]?.stringValue { lines.append("          url: \(quoted(url))") }
                 if request["body_truncated"] == nil, let body = request["body"]?.stringValue {
                     lines.append("          body: " + ((try? JSONParser.parse(body)).map { $0.serialized() } ?? quoted(body)))
+                } else if let digest = request["body_sha256"]?.stringValue {
+                    // A delivered call's record keeps only its body's digest unless the engine ran with
+                    // --keep-delivered-bodies: said here, so that the case is not taken to check the body.
+                    lines.append("          # body not kept by the engine (sha256 \(digest)); run it with --keep-delivered-bodies to record it")
                 }
             }
         }

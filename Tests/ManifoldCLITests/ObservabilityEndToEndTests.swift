@@ -68,7 +68,7 @@ import Testing
         """
 
     /// `others`: more connector files, by name.
-    static func start(in folder: URL, others: [String: String] = [:]) async throws -> Setup {
+    static func start(in folder: URL, others: [String: String] = [:], engineArguments: [String] = []) async throws -> Setup {
         let (vendor, vendorPort) = try await MockVendorProcess.start(in: folder)
         let connectors = folder.appending(path: "connectors")
         try FileManager.default.createDirectory(at: connectors, withIntermediateDirectories: true)
@@ -84,7 +84,7 @@ import Testing
             engine = try EngineEndToEndTests.start(
                 store: folder.appending(path: "m.db").path,
                 arguments: ["--connectors", connectors.path, "--config", folder.appending(path: "manifold.yaml").path,
-                            "--log-format", "json", "--no-watch"],
+                            "--log-format", "json", "--no-watch"] + engineArguments,
                 environment: environment)
         } catch {
             vendor.terminate()

@@ -148,6 +148,10 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
     @Flag(name: .customLong("no-pull"), help: "Run no pull source (poll, schedule, files): this engine receives webhooks and delivers only.")
     var noPull = false
 
+    @Flag(name: .customLong("keep-delivered-bodies"),
+          help: "Keep the body of each delivered call in its attempt's record (cut at 4 KB), not only its SHA-256 and size. Failed calls always keep theirs; `manifold test --record` needs it to expect a delivered call's body.")
+    var keepDeliveredBodies = false
+
     func validate() throws {
         guard Self.address(listen) != nil else {
             throw ValidationError("--listen must be HOST:PORT, such as 127.0.0.1:8080 (got \(listen))")
@@ -219,6 +223,7 @@ struct RunCommand: AsyncParsableCommand, AsyncOutputCommand {
         delivery.tracer = tracer
         // Engines sharing a PostgreSQL store run each lane on one engine at a time (exact limits and order).
         delivery.sharesStore = StoreAccess.isPostgres(store)
+        delivery.keepsDeliveredBodies = keepDeliveredBodies
         // Customers' endpoints: their secrets are sealed with MANIFOLD_ENDPOINT_KEY; with endpoints and no key, no start.
         let endpoints: EndpointRegistry
         let endpointBox: SecretBox?
