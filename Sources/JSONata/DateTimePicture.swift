@@ -1,4 +1,5 @@
 import Foundation
+import JSONValue
 
 /// `$fromMillis`/`$toMillis` pictures (XPath F&O 9.8), as jsonata-js implements them.
 struct DateTimePicture {
@@ -161,15 +162,7 @@ enum CivilTime {
     static func fields(_ millis: Double) -> Fields {
         let days = Int(Foundation.floor(millis / millisInADay))
         let remainder = Int(millis - Double(days) * millisInADay)
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        let (year, month, day) = CivilDate.from(daysSince1970: days)
         return Fields(year: year, month: month - 1, day: day, weekday: ((days % 7) + 11) % 7,
                       hour: remainder / 3_600_000, minute: remainder / 60000 % 60, second: remainder / 1000 % 60,
                       millisecond: remainder % 1000)

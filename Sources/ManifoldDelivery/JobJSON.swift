@@ -57,16 +57,7 @@ public enum JobJSON {
         let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
         let (days, inDay) = milliseconds.quotientAndRemainder(dividingBy: 86_400_000)
         let (day, ms) = inDay < 0 ? (days - 1, inDay + 86_400_000) : (days, inDay)
-        // Days since 1970-01-01 to year, month, day (Howard Hinnant's `civil_from_days`).
-        let z = day + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let dayOfMonth = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        let (year, month, dayOfMonth) = CivilDate.from(daysSince1970: Int(day))
         var out: [UInt8] = []
         out.reserveCapacity(24)
         func digits(_ value: Int64, _ count: Int) {
@@ -78,7 +69,7 @@ public enum JobJSON {
             }
             out += place
         }
-        digits(year, 4); out.append(UInt8(ascii: "-")); digits(month, 2); out.append(UInt8(ascii: "-")); digits(dayOfMonth, 2)
+        digits(Int64(year), 4); out.append(UInt8(ascii: "-")); digits(Int64(month), 2); out.append(UInt8(ascii: "-")); digits(Int64(dayOfMonth), 2)
         out.append(UInt8(ascii: "T"))
         digits(ms / 3_600_000, 2); out.append(UInt8(ascii: ":")); digits(ms / 60_000 % 60, 2); out.append(UInt8(ascii: ":"))
         digits(ms / 1_000 % 60, 2); out.append(UInt8(ascii: ".")); digits(ms % 1_000, 3); out.append(UInt8(ascii: "Z"))

@@ -100,16 +100,7 @@ struct CivilTime {
         hour = inDay / 60
         minute = inDay % 60
         weekday = ((days % 7) + 11) % 7   // 1970-01-01 was a Thursday (4)
-        // Howard Hinnant's civil_from_days.
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        day = doy - (153 * mp + 2) / 5 + 1
-        month = mp < 10 ? mp + 3 : mp - 9
-        year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        (year, month, day) = CivilDate.from(daysSince1970: days)
     }
 
     /// Days since 1970-01-01 of a civil date (days_from_civil).
