@@ -275,6 +275,11 @@ enum DashboardPage {
             cell(row, engine.lanes.map((lease) => lease.lane).join(", "), "lanes");
             return row;
           }));
+          // A share being typed survives the refresh (every 2 s) that rebuilds the rows, with its focus.
+          const typed = {};
+          for (const input of document.querySelectorAll("#rollouts input.share")) {
+            if (input.value !== "") typed[input.closest("tr").dataset.rollout] = {value: input.value, focused: document.activeElement === input};
+          }
           $("#rollouts tbody").replaceChildren(...(data.rollouts || []).flatMap((rollout) => {
             return ["current", "candidate"].map((version, index) => {
               const row = document.createElement("tr");
@@ -290,12 +295,24 @@ enum DashboardPage {
               if (index === 0) {
                 const share = document.createElement("input");
                 share.className = "share"; share.size = 4; share.placeholder = "%";
+                const kept = typed[rollout.connector];
+                if (kept) share.value = kept.value;
                 actions.appendChild(share);
+                if (kept && kept.focused) setTimeout(() => share.focus(), 0);
                 for (const [label, action] of [["set share", "share"], ["promote", "promote"], ["rollback", "rollback"]]) {
                   const button = document.createElement("button");
                   button.textContent = label; button.className = action;
-                  button.addEventListener("click", () => admin("/admin/rollouts/" + rollout.connector + "/" + action,
-                    action === "share" ? {share: Number(share.value)} : {}));
+                  button.addEventListener("click", () => {
+                    if (action === "share") {
+                      // An empty or odd share is said, not sent as 0.
+                      const value = share.value.trim() === "" ? NaN : Number(share.value);
+                      if (!(value >= 0 && value <= 100)) { $("#action-result").textContent = "type a share from 0 to 100 first"; return; }
+                      share.value = "";
+                      admin("/admin/rollouts/" + rollout.connector + "/share", {share: value});
+                    } else {
+                      admin("/admin/rollouts/" + rollout.connector + "/" + action, {});
+                    }
+                  });
                   actions.appendChild(button);
                 }
               }

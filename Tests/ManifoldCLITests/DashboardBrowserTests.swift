@@ -190,7 +190,14 @@ import Testing
                 let rollout = #"document.querySelector('tr[data-rollout="orders"][data-version="candidate"]')"#
                 #expect(try await browser.waitFor("\(rollout) !== null"), "the rollout's versions are shown")
                 try await browser.type(ObservabilityEndToEndTests.secrets["MANIFOLD_ADMIN_TOKEN"]!, into: "#admin-token")
+                // No share typed: said, not sent as 0.
+                try await browser.click(#"tr[data-rollout="orders"][data-version="current"] button.share"#)
+                #expect(try await browser.waitFor("document.querySelector('#action-result').textContent === 'type a share from 0 to 100 first'"))
+                // A share typed survives the refreshes that rebuild the rows (every 2 s) until it is sent.
                 try await browser.type("40", into: #"tr[data-rollout="orders"][data-version="current"] input.share"#)
+                let updated = try await browser.script("return document.querySelector('#updated').textContent").stringValue
+                #expect(try await browser.waitFor("document.querySelector('#updated').textContent !== \(JSON.string(updated ?? "").serialized())"))
+                #expect(try await browser.waitFor(#"document.querySelector('tr[data-rollout="orders"][data-version="current"] input.share').value === '40'"#))
                 try await browser.click(#"tr[data-rollout="orders"][data-version="current"] button.share"#)
                 #expect(try await browser.waitFor("document.querySelector('#action-result').textContent.startsWith('share: done')"))
                 #expect(try await browser.waitFor(#"document.querySelector('tr[data-rollout="orders"][data-version="current"]').textContent.includes('40%')"#))
