@@ -168,7 +168,7 @@ extension DeliveryRuntime {
         }
         let record = AttemptRecord(
             jobID: job.id, startedAt: startedAt, duration: duration, countsAsAttempt: outcome.countsAsAttempt,
-            errorClass: outcome.errorClass, request: exchange?.request.record(keepsBody: configuration.keepsDeliveredBodies || !outcome.isDelivered), responseStatus: outcome.status,
+            errorClass: outcome.errorClass, request: recorded(exchange?.request, outcome: outcome), responseStatus: outcome.status,
             responseHeaders: exchange?.responseHeaders ?? [], responseBody: exchange?.responseBody,
             error: outcome.reason.map { "step '\(step.plan.name)'\(element.map { " element \($0)" } ?? ""): \($0)" })
         let retrying: Bool = if case .retry = stored { true } else { false }

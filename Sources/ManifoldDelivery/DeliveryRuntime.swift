@@ -539,7 +539,7 @@ public final class DeliveryRuntime: Sendable {
         let (stored, decided, health) = (decision.stored, decision.lane, decision.health)
         var record = AttemptRecord(
             jobID: job.id, startedAt: startedAt, duration: duration, countsAsAttempt: counts,
-            errorClass: outcome.errorClass, request: prepared?.request.record(keepsBody: configuration.keepsDeliveredBodies || !outcome.isDelivered), responseStatus: outcome.status,
+            errorClass: outcome.errorClass, request: recorded(prepared?.request, outcome: outcome), responseStatus: outcome.status,
             responseHeaders: prepared?.responseHeaders ?? [], responseBody: prepared?.responseBody, error: outcome.reason)
         record.owner = owner
         record.fence = known.withLock { $0.fence(of: job.id) } ?? job.fence
@@ -580,6 +580,11 @@ public final class DeliveryRuntime: Sendable {
         }
         lane.settle(job, result: result)
         observer?(job, stored)
+    }
+
+    /// A call as its attempt's record keeps it: a delivered call's body only as its digest, unless configured to keep it.
+    func recorded(_ request: PreparedRequest?, outcome: AttemptOutcome) -> JSON? {
+        request?.record(keepsBody: configuration.keepsDeliveredBodies || !outcome.isDelivered)
     }
 
     func report(_ report: AttemptReport) {
