@@ -411,14 +411,11 @@ public final class DeliveryRuntime: Sendable {
         // (appends queued for its connections) must not hold up their renewal, or this engine's jobs and lanes would
         // run out under it and another engine would call them again.
         let keeper = Task { await self.keepLeases(until: shutdown) }
-        await refreshEndpoints()
-        await claimWhereRoom()
-        while !Task.isCancelled, !shutdown() {
-            try? await Task.sleep(for: configuration.sweepInterval)
-            if Task.isCancelled || shutdown() { break }
+        repeat {
             await refreshEndpoints()
             await claimWhereRoom()
-        }
+            try? await Task.sleep(for: configuration.sweepInterval)
+        } while !Task.isCancelled && !shutdown()
         keeper.cancel()
         await keeper.value
         await drain()

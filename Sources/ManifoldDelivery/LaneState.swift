@@ -189,8 +189,7 @@ public struct LaneState<Item: LaneItem>: Sendable {
             release(item)
         case .retry(let time):
             schedule(item, at: time)
-        case .rateLimited(let until):
-            pausedUntil = max(pausedUntil ?? until, until)
+        case .rateLimited:
             if readyHead > 0 {
                 readyHead -= 1
                 ready[readyHead] = item
