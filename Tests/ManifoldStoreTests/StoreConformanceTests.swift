@@ -244,6 +244,22 @@ import Testing
         #expect(Set(claimed) == Set(made))
     }
 
+    /// PostgreSQL only, the mechanism behind the test above: a claim that began before another engine's first lease
+    /// was committed reads `engine_leases` without it, so a claim marks its rows held until its own lease's end. Here
+    /// that reading is made on purpose (a's lease is set in the past after its claim): b still cannot take a's job
+    /// until a's claim runs out.
+    @Test func aPostgresClaimHoldsItsRowsUntilItsLeaseEndsWhateverTheEnginesLeaseSays() async throws {
+        let store = try await StoreKind.postgres.make()
+        defer { store.close() }
+        let start = Date()
+        let job = Self.job()
+        _ = try await store.append(Self.event("evt_1", at: start, jobs: [job]))
+        #expect(try await store.claimJobs(owner: "a", leaseUntil: start + 60, now: start, limit: 10, lane: nil).map(\.job.id) == [job.id])
+        try await store.renewLeases(owner: "a", until: start - 1)
+        #expect(try await store.claimJobs(owner: "b", leaseUntil: start + 120, now: start + 1, limit: 10, lane: nil).isEmpty)
+        #expect(try await store.claimJobs(owner: "b", leaseUntil: start + 120, now: start + 61, limit: 10, lane: nil).map(\.job.id) == [job.id])
+    }
+
     /// The same event received by several engines at once is stored once; the others are repeats of it.
     @Test(arguments: StoreKind.allCases)
     func concurrentAppendsOfOneEventStoreItOnce(kind: StoreKind) async throws {
