@@ -30,7 +30,6 @@ import Testing
 
     @Test func aLanesNextCallStartsWhileTheLastOutcomeIsWritten() async throws {
         let store = GatedStore()
-        store.claimsStalled.store(false, ordering: .relaxed)
         store.recordsStalled.store(true, ordering: .relaxed)
         let source = TestConnector.source(name: "orders", webhook: "path: /in\nverify: { scheme: none }\nevent_id: id")
             .replacingOccurrences(of: "    base_url: https://example.com\n", with: "    base_url: https://example.com\n    concurrency: 1\n")

@@ -7,7 +7,7 @@ import Synchronization
 /// is (a busy store, held up behind other writes); counts what waits and the lease renewals.
 final class GatedStore: JobStore, LaneLeaseStore {
     let inner = InMemoryStore()
-    let claimsStalled = Atomic<Bool>(true)
+    let claimsStalled = Atomic<Bool>(false)
     let recordsStalled = Atomic<Bool>(false)
     let claimsWaiting = Atomic<Int>(0)
     let recordsWaiting = Atomic<Int>(0)

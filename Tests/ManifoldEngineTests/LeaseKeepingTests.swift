@@ -21,6 +21,7 @@ import Testing
 
     @Test func leasesAreRenewedWhileAClaimIsHeldUp() async throws {
         let store = GatedStore()
+        store.claimsStalled.store(true, ordering: .relaxed)
         let plan = try TestConnector.plan(name: "orders", webhook: "path: /in\nverify: { scheme: none }\nevent_id: id")
         var logger = Logger(label: "test")
         logger.logLevel = .critical
