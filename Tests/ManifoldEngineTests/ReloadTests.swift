@@ -303,31 +303,43 @@ final class ReloadHarness: Sendable {
             var iterator = watching.makeAsyncIterator()
             await iterator.next()
 
-            /// Waits for the watcher's next reload after `change`.
-            func reload(after change: () throws -> Void) async throws -> ReloadOutcome? {
+            /// Waits for the watcher's reload after `change` that `shows` it: on a busy machine the watcher may also
+            /// reload for something else (its watch set up again after the system ran out of inotify instances, a
+            /// burst split by a pause): such a reload changes nothing and is passed over. The latest reload, or nil,
+            /// when none shows it within a generous bound.
+            func reload(after change: () throws -> Void, shows: (ReloadOutcome) -> Bool) async throws -> ReloadOutcome? {
                 let previous = reloader.last?.at
                 try change()
                 let deadline = ContinuousClock.now + .seconds(30)
+                var latest: ReloadOutcome?
                 while ContinuousClock.now < deadline {
-                    if let last = reloader.last, last.at != previous { return last }
+                    if let last = reloader.last, last.at != previous {
+                        latest = last
+                        if shows(last) { return last }
+                    }
                     try await Task.sleep(for: .milliseconds(10))
                 }
-                return nil
+                return latest
             }
-            let edited = try await reload { try write("orders.yaml", ReloadHarness.connector("orders", port: vendorPort, maxAttempts: 2)) }
+            let edited = try await reload(after: {
+                try write("orders.yaml", ReloadHarness.connector("orders", port: vendorPort, maxAttempts: 2))
+            }, shows: { $0.result != .unchanged })
             #expect(edited?.result == .applied)
             #expect(edited?.trigger == "watch")
-            let renamed = try await reload {
+            let renamed = try await reload(after: {
                 try FileManager.default.moveItem(at: folder.appending(path: "billing.yaml"), to: folder.appending(path: "ledger.yaml"))
-            }
+            }, shows: { _ in true })
             #expect(renamed?.result == .unchanged, "a renamed file holds the same connector")
-            let added = try await reload { try write("refunds.yaml", ReloadHarness.connector("refunds", port: vendorPort)) }
+            let added = try await reload(after: { try write("refunds.yaml", ReloadHarness.connector("refunds", port: vendorPort)) },
+                                         shows: { $0.result != .unchanged })
             #expect(added?.diff.changes.map { $0.what() } == ["added: /hooks/refunds"])
             #expect(engine.route(for: "/hooks/refunds") != nil)
-            let removed = try await reload { try FileManager.default.removeItem(at: folder.appending(path: "refunds.yaml")) }
+            let removed = try await reload(after: { try FileManager.default.removeItem(at: folder.appending(path: "refunds.yaml")) },
+                                           shows: { $0.result != .unchanged })
             #expect(removed?.diff.changes.map(\.severity) == [.breaking])
             #expect(engine.route(for: "/hooks/refunds") == nil)
-            let broken = try await reload { try write("orders.yaml", "connector: orders\nversion: [\n") }
+            let broken = try await reload(after: { try write("orders.yaml", "connector: orders\nversion: [\n") },
+                                          shows: { $0.result != .unchanged })
             #expect(broken?.result == .rejected)
             #expect(broken?.diagnostics.first?.contains("orders.yaml:3:1: error:") == true, "\(broken?.diagnostics ?? [])")
             // Files that are not connectors do not reload: the watcher's filter (a wait for nothing to happen would
