@@ -34,8 +34,11 @@ let package = Package(
         .package(url: "https://github.com/mattpolzin/OpenAPIKit", from: "6.4.0", traits: []),
     ],
     targets: [
-        // An ordered JSON value with its own parser and printer: the data every other module speaks.
-        .target(name: "JSONValue", swiftSettings: strictSwift),
+        // An ordered JSON value with its own parser and printer: the data every other module speaks. Release builds
+        // leave out run-time exclusivity checks, as JSONata's do (below): an object's members sit in a class box read
+        // at every step of every walk over a document. Debug builds keep them.
+        .target(name: "JSONValue",
+                swiftSettings: strictSwift + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
         // C's printf for fixed and exponent notation, called without a va_list (JSONata's number pictures).
         .target(name: "CNumberFormat"),
         // The JSONata expression language: lexer, parser, evaluator, function library. No Manifold imports.

@@ -2,11 +2,31 @@
 ///
 /// Equality and hashing ignore key order, as JSON does; iteration and printing keep it.
 public struct JSONObject: Sendable, Hashable, Sequence {
-    @usableFromInline var members: OrderedMembers<JSON>
+    /// The members, in a box of their own: a JSON value is copied at every step of a walk over a document, and an
+    /// object copied as three references (keys, values, index) cost three retains and releases where one does.
+    /// Copy on write: a change to a shared box copies it first.
+    @usableFromInline var storage: Storage
+
+    @usableFromInline final class Storage: @unchecked Sendable {
+        // Changed only through `members`' `_modify`, after making the box unique.
+        @usableFromInline var members: OrderedMembers<JSON>
+
+        @inlinable init(_ members: OrderedMembers<JSON>) {
+            self.members = members
+        }
+    }
+
+    @inlinable var members: OrderedMembers<JSON> {
+        get { storage.members }
+        _modify {
+            if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.members) }
+            yield &storage.members
+        }
+    }
 
     /// An empty object.
     @inlinable public init() {
-        members = OrderedMembers()
+        storage = Storage(OrderedMembers())
     }
 
     /// An object with these members in this order; a repeated key keeps its first place and last value.
@@ -17,38 +37,38 @@ public struct JSONObject: Sendable, Hashable, Sequence {
 
     /// An object with these members in this order; the keys must be distinct (as for a `Dictionary`).
     @inlinable public init(uniqueKeysWithValues members: [(String, JSON)]) {
-        self.members = OrderedMembers(uniqueKeys: members.map(\.0), values: members.map(\.1))
+        storage = Storage(OrderedMembers(uniqueKeys: members.map(\.0), values: members.map(\.1)))
     }
 
     /// The keys in order.
-    @inlinable public var keys: [String] { members.keys }
+    @inlinable public var keys: [String] { storage.members.keys }
 
     /// The number of members.
-    @inlinable public var count: Int { members.count }
+    @inlinable public var count: Int { storage.members.count }
 
     /// Whether the object has no members.
-    public var isEmpty: Bool { members.count == 0 }
+    public var isEmpty: Bool { storage.members.count == 0 }
 
     /// The value of `key`; assigning `nil` removes it.
     @inlinable public subscript(key: String) -> JSON? {
-        get { members[key] }
+        get { storage.members[key] }
         set { members[key] = newValue }
     }
 
     /// The members in order.
     public func makeIterator() -> some IteratorProtocol<(key: String, value: JSON)> {
-        zip(members.keys, members.values).lazy.map { (key: $0.0, value: $0.1) }.makeIterator()
+        zip(storage.members.keys, storage.members.values).lazy.map { (key: $0.0, value: $0.1) }.makeIterator()
     }
 
     public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
         guard lhs.count == rhs.count else { return false }
-        return zip(lhs.members.keys, lhs.members.values).allSatisfy { key, value in rhs[key] == value }
+        return zip(lhs.storage.members.keys, lhs.storage.members.values).allSatisfy { key, value in rhs[key] == value }
     }
 
     public func hash(into hasher: inout Hasher) {
         // Order-independent: the members' hashes are combined commutatively.
         var combined = 0
-        for (key, value) in zip(members.keys, members.values) {
+        for (key, value) in zip(storage.members.keys, storage.members.values) {
             var member = Hasher()
             member.combine(key)
             member.combine(value)

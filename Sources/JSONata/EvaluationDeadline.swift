@@ -27,9 +27,13 @@ final class EvaluationDeadline {
     }
 
     /// Whether the budget is spent; reads the clock only every `interval`th time it is asked.
-    var passed: Bool {
-        asked &+= 1
-        guard asked % interval == 0 else { return false }
+    var passed: Bool { passed(counting: 1) }
+
+    /// Whether the budget is spent, counting `count` checks at once (the evaluator asks once per 64 steps).
+    func passed(counting count: Int) -> Bool {
+        asked &+= count
+        guard asked >= interval else { return false }
+        asked = 0
         let now = Self.threadTime()
         if limit == 0 {
             limit = now &+ budget

@@ -11,13 +11,16 @@ final class Evaluator {
     /// The evaluation's one instant (epoch milliseconds): `$now()` and `$millis()` agree within an
     /// evaluation. Read from the clock only if an expression asks for it.
     lazy var timestamp: Double = (Date().timeIntervalSince1970 * 1000).rounded(.down)
-    // The depth counter lives outside the object so that the hot path pays no exclusivity checks on them.
-    private let counters = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+    // The depth counter and the count of evaluations live outside the object so that the hot path pays no
+    // exclusivity checks on them.
+    private let counters = UnsafeMutablePointer<Int>.allocate(capacity: 2)
+    /// The deadline is asked once every this many evaluations (a power of two): asking retains it and counts.
+    static let deadlineStride = 64
 
     init(maximumDepth: Int, deadline: EvaluationDeadline?) {
         self.maximumDepth = maximumDepth
         self.deadline = deadline
-        counters.initialize(repeating: 0, count: 1)
+        counters.initialize(repeating: 0, count: 2)
     }
 
     deinit {
@@ -33,7 +36,8 @@ final class Evaluator {
             throw JSONataError(code: "U1001", message: "Stack overflow error: Check for non-terminating recursive function.  Consider rewriting as tail-recursive.",
                                position: node.position)
         }
-        if let deadline, deadline.passed {
+        counters[1] &+= 1
+        if counters[1] & (Self.deadlineStride - 1) == 0, let deadline, deadline.passed(counting: Self.deadlineStride) {
             throw JSONataError(code: "U1001", message: "Expression evaluation timeout: Check for infinite loop", position: node.position)
         }
         var result: Value?
