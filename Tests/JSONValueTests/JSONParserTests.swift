@@ -132,3 +132,50 @@ import Testing
         #expect(JSON.string("").fits(within: 2) && !JSON.string("abc").fits(within: 4))
     }
 }
+
+/// An object's members live in one shared box (a copy costs one retain): each copy must still be a value of its own.
+@Suite struct JSONObjectValueTests {
+    @Test func aChangedCopyLeavesTheOriginalAsItWas() throws {
+        let original = try JSONParser.parse(#"{"a": 1, "b": {"c": [1, 2]}}"#).objectValue!
+        var copy = original
+        copy["a"] = .number(2)
+        copy["d"] = .string("new")
+        copy["b"] = nil
+        #expect(original["a"] == .number(1))
+        #expect(original["d"] == nil)
+        #expect(original.keys == ["a", "b"])
+        #expect(copy.keys == ["a", "d"])
+        #expect(copy["a"] == .number(2))
+        // A copy of a copy, changed after the first copy changed, shares nothing either.
+        var third = copy
+        third["a"] = nil
+        #expect(copy["a"] == .number(2))
+        #expect(third.keys == ["d"])
+    }
+
+    @Test func objectsInsideArraysAreValuesToo() throws {
+        let document = try JSONParser.parse(#"[{"k": "v"}]"#)
+        guard case .array(var items) = document, case .object(var inner) = items[0] else {
+            Issue.record("not an array of objects"); return
+        }
+        inner["k"] = .string("changed")
+        items[0] = .object(inner)
+        #expect(document == (try JSONParser.parse(#"[{"k": "v"}]"#)))
+        #expect(JSON.array(items) == (try JSONParser.parse(#"[{"k": "changed"}]"#)))
+    }
+
+    @Test func manyMembersKeepTheirIndexAcrossCopies() {
+        var object = JSONObject()
+        for index in 0..<40 { object["key\(index)"] = .number(Double(index)) }
+        let snapshot = object
+        object["key3"] = nil
+        object["late"] = .bool(true)
+        #expect(snapshot.count == 40)
+        #expect(snapshot["key3"] == .number(3))
+        #expect(snapshot["late"] == nil)
+        #expect(object.count == 40)
+        #expect(object["key3"] == nil)
+        #expect(object["key39"] == .number(39))
+        #expect(object["late"] == .bool(true))
+    }
+}
