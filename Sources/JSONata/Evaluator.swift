@@ -174,6 +174,31 @@ final class Evaluator {
         }
     }
 
+    /// The input sequence of the step after `names` (a path's first steps, plain names), starting from one object, as
+    /// `evaluateStep` makes it: each name's values over the sequence so far, arrays flattened one level. `nil` when the
+    /// data nests arrays in arrays, which the general walk handles.
+    static func sequenceThroughNames(_ names: [String], _ start: JSON) -> [JSON]? {
+        var items: [JSON] = [start]
+        var next: [JSON] = []
+        for name in names {
+            next.removeAll(keepingCapacity: true)
+            for item in items {
+                guard case .object(let object) = item, let value = object[name] else { continue }
+                if case .array(let elements) = value {
+                    for element in elements {
+                        if case .array = element { return nil }
+                        next.append(element)
+                    }
+                } else {
+                    next.append(value)
+                }
+            }
+            if next.isEmpty { return [] }
+            swap(&items, &next)
+        }
+        return items
+    }
+
     private func evaluatePathSteps(_ node: Node, _ input: Value?, _ environment: Frame) throws(JSONataError) -> Value? {
         var inputSequence: [Value]
         var undefinedInput = false
@@ -188,7 +213,20 @@ final class Evaluator {
         var resultSequence: ArrayValue?
         var isTupleStream = false
         var tupleBindings: [ObjectValue]?
-        for (index, step) in node.steps.enumerated() {
+        var firstStep = 0
+        if walksPlainPaths, let prefix = node.plainPrefix, case .object(let object)? = input, let json = object.json,
+            let items = Self.sequenceThroughNames(prefix, .object(json))
+        {
+            // The first steps are plain names: their sequence read from the input directly, as the steps would give it.
+            if items.isEmpty {
+                resultSequence = ArrayValue.sequence()
+                firstStep = node.steps.count
+            } else {
+                inputSequence = items.map(Value.init)
+                firstStep = prefix.count
+            }
+        }
+        for (index, step) in node.steps.enumerated() where index >= firstStep {
             if step.tuple { isTupleStream = true }
             if index == 0, step.consArray {
                 let context = ArrayValue.sequence(inputSequence)

@@ -57,6 +57,9 @@ final class Node: @unchecked Sendable {
     var constant: Value?
     /// For a path that is only plain names (`a.b.c`): the names, for the evaluator's fast path.
     var simpleNames: [String]?
+    /// For any other path whose first steps are plain names (`a.b.c[x = 1].d`): those names, walked over the input
+    /// directly before the general walk takes the rest.
+    var plainPrefix: [String]?
 
     /// `%`: where its value is bound (a label), and how many levels up it still has to climb.
     var slot: AncestorSlot?

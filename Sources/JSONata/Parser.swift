@@ -55,13 +55,18 @@ struct Parser {
         func visit(_ node: Node?) {
             guard let node, visited.insert(ObjectIdentifier(node)).inserted else { return }
             if node.kind == .variable { node.builtin = Library.function(named: node.value) }
-            if node.kind == .path, !node.keepSingletonArray, node.group == nil, !node.tuple, node.predicates.isEmpty, !node.keepArray,
-                node.steps.allSatisfy({ step in
-                    step.kind == .name && step.stages.isEmpty && step.predicates.isEmpty && step.group == nil && step.focus == nil
-                        && step.indexVariable == nil && !step.tuple && step.ancestor == nil && !step.keepArray
-                })
-            {
-                node.simpleNames = node.steps.map(\.value)
+            func isPlain(_ step: Node) -> Bool {
+                step.kind == .name && step.stages.isEmpty && step.predicates.isEmpty && step.group == nil && step.focus == nil
+                    && step.indexVariable == nil && !step.tuple && step.ancestor == nil && !step.keepArray
+            }
+            if node.kind == .path {
+                if !node.keepSingletonArray, node.group == nil, !node.tuple, node.predicates.isEmpty, !node.keepArray,
+                    node.steps.allSatisfy(isPlain)
+                {
+                    node.simpleNames = node.steps.map(\.value)
+                } else if let first = node.steps.firstIndex(where: { !isPlain($0) }), first > 0 {
+                    node.plainPrefix = node.steps[..<first].map(\.value)
+                }
             }
             for child in [node.lhs, node.rhs, node.expression, node.group, node.procedure, node.body, node.condition, node.then,
                           node.otherwise, node.pattern, node.update, node.delete]

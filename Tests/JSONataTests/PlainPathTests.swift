@@ -78,6 +78,44 @@ import Testing
         #expect(throughArrays > 500, "only \(throughArrays) results were arrays")
     }
 
+    /// Paths that start with plain names and go on with other steps (filters, indexes, sorts, functions, tuples,
+    /// constructors): the first names are walked directly, the rest by the general walk; the whole must agree with the
+    /// general walk alone.
+    @Test func prefixesOfPlainNamesAgreeOnGeneratedDocuments() throws {
+        let prefixes = Self.paths(upTo: 3)
+        let suffixes = ["[c]", "[0]", "[-1].a", "[a = 1].b", "[b].c[0]", "^(a).b", "#$i[$i > 0].a", "@$x.b",
+                        "[]", ".$string()", ".[a, b]", ".{'k': a}", ".*", ".(a)", "[c][0]", "{a: b}"]
+        var compared = 0
+        var defined = 0
+        for seed in 0..<150 {
+            var generator = Generator(state: UInt64(seed) &+ 7_000)
+            var root = JSONObject()
+            for name in Self.names { root[name] = Self.document(&generator, depth: 0) }
+            let input = JSON.object(root)
+            for prefix in prefixes {
+                for suffix in suffixes {
+                    let text = prefix.joined(separator: ".") + suffix
+                    var general = try JSONataExpression(text)
+                    general.walksPlainPaths = false
+                    let expected: String
+                    do { expected = try general.evaluate(input).map { $0.serialized() } ?? "(undefined)" } catch {
+                        expected = "error \(error.code)"
+                    }
+                    let plain = try JSONataExpression(text)
+                    let actual: String
+                    do { actual = try plain.evaluate(input).map { $0.serialized() } ?? "(undefined)" } catch {
+                        actual = "error \(error.code)"
+                    }
+                    #expect(actual == expected, "seed \(seed), \(text) over \(input.serialized())")
+                    compared += 1
+                    if expected != "(undefined)" { defined += 1 }
+                }
+            }
+        }
+        #expect(compared == 150 * 39 * 16)
+        #expect(defined > 5_000, "only \(defined) results were defined")
+    }
+
     @Test func shapesThatMatter() throws {
         let cases: [(String, String, String)] = [
             // One array at the last step is that array, even of one item.
