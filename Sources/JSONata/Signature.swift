@@ -14,6 +14,9 @@ struct Signature: Sendable {
     let definition: String
     private var parameters: [Parameter] = []
     private var terms: [Term] = []
+    /// Whether a parameter takes an array (a single value is then wrapped), and whether one takes several arguments.
+    private var hasArrayParameter = false
+    private var hasUnboundedTerm = false
 
     init(_ signature: String) throws(JSONataError) {
         definition = signature
@@ -98,6 +101,8 @@ struct Signature: Sendable {
         }
         self.parameters = parameters
         self.terms = parameters.map { Self.term($0.regex) }
+        hasArrayParameter = parameters.contains { $0.type == "a" }
+        hasUnboundedTerm = terms.contains { $0.unbounded }
     }
 
     /// A parameter's regex fragment taken apart: the symbols it accepts and how many times.
@@ -185,10 +190,19 @@ struct Signature: Sendable {
     func validate(_ arguments: [Value?], context: Value?) throws(JSONataError) -> [Value?] {
         // The common case needs no completion: one argument per parameter, of an accepted type, none of them
         // an array parameter (which would wrap a single value).
-        if arguments.count == terms.count, !parameters.contains(where: { $0.isArray }),
-            zip(terms, arguments).allSatisfy({ !$0.unbounded && $0.accepts(Self.symbol(of: $1)) })
+        // So does one argument per parameter of an accepted type when some parameters take arrays: each argument is
+        // then its parameter's whole match, as the general match below would find, and only arrays are completed.
+        if arguments.count == terms.count, !hasUnboundedTerm,
+            zip(terms, arguments).allSatisfy({ $0.symbols & Self.bit(of: $1) != 0 })
         {
-            return arguments
+            guard hasArrayParameter else { return arguments }
+            var validated = arguments
+            for (index, parameter) in parameters.enumerated() where parameter.type == "a" {
+                let single = Self.symbol(of: arguments[index])
+                validated[index] = try Self.arrayArgument(parameter, single: single, matched: [single], arguments[index],
+                                                          position: index)
+            }
+            return validated
         }
         let supplied = arguments.map(Self.symbol(of:))
         guard let groups = match(supplied) else {
@@ -215,33 +229,53 @@ struct Signature: Sendable {
             for single in matched {
                 var argument = argumentIndex < arguments.count ? arguments[argumentIndex] : nil
                 if parameter.type == "a" {
-                    if single == "m" {
-                        argument = nil
-                    } else {
-                        var arrayOK = true
-                        if let subtype = parameter.subtype {
-                            if single != "a", String(matched) != subtype {
-                                arrayOK = false
-                            } else if single == "a", case .array(let array)? = argument, let first = array.items.first {
-                                let itemType = Self.symbol(of: first)
-                                if itemType != subtype.first {
-                                    arrayOK = false
-                                } else {
-                                    arrayOK = array.items.allSatisfy { Self.symbol(of: $0) == itemType }
-                                }
-                            }
-                        }
-                        if !arrayOK {
-                            throw JSONataError(code: "T0412", message: "Argument \(argumentIndex + 1) of function must be an array of \(Self.typeName(parameter.subtype ?? ""))")
-                        }
-                        if single != "a", let value = argument { argument = .array(ArrayValue([value])) }
-                    }
+                    argument = try Self.arrayArgument(parameter, single: single, matched: matched, argument, position: argumentIndex)
                 }
                 validated.append(argument)
                 argumentIndex += 1
             }
         }
         return validated
+    }
+
+    /// An argument for an array parameter: checked against the parameter's item type, a single value wrapped in an
+    /// array, undefined kept undefined. `single` is the argument's symbol, `matched` all the parameter took.
+    private static func arrayArgument(_ parameter: Parameter, single: Character, matched: [Character], _ argument: Value?,
+                                      position: Int) throws(JSONataError) -> Value?
+    {
+        if single == "m" { return nil }
+        var arrayOK = true
+        if let subtype = parameter.subtype {
+            if single != "a", String(matched) != subtype {
+                arrayOK = false
+            } else if single == "a", case .array(let array)? = argument, let first = array.items.first {
+                let itemType = symbol(of: first)
+                if itemType != subtype.first {
+                    arrayOK = false
+                } else {
+                    arrayOK = array.items.allSatisfy { symbol(of: $0) == itemType }
+                }
+            }
+        }
+        if !arrayOK {
+            throw JSONataError(code: "T0412", message: "Argument \(position + 1) of function must be an array of \(typeName(parameter.subtype ?? ""))")
+        }
+        if single != "a", let value = argument { return .array(ArrayValue([value])) }
+        return argument
+    }
+
+    /// The bit of a value's type symbol (`bit(symbol(of:))` without making a `Character`).
+    static func bit(of value: Value?) -> UInt16 {
+        guard let value else { return 128 }
+        switch value {
+        case .array: return 1
+        case .string: return 2
+        case .number: return 4
+        case .bool: return 8
+        case .null: return 16
+        case .function: return 32
+        case .object: return 64
+        }
     }
 
     private static func typeName(_ symbol: String) -> String {
