@@ -50,7 +50,9 @@ extension Library {
         define("contains", "<s-(sf):b>", 2) { evaluator, arguments, _, environment in
             guard let text = string(arguments, 0), argument(arguments, 1) != nil else { return nil }
             switch argument(arguments, 1) {
-            case .string(let token)?: return .bool(token.isEmpty || text.contains(token))
+            // Compared scalar by scalar, as JavaScript's indexOf compares code units: Foundation's `contains` took
+            // canonically equivalent text for equal ("e\u{301}" contained "é") and went through NSString.
+            case .string(let token)?: return .bool(token.isEmpty || find(token, in: text) != nil)
             case let matcher?:
                 return .bool(!(try matches(matcher, in: text, limit: 1, function: "contains", evaluator: evaluator, environment: environment)).isEmpty)
             default: return .bool(false)
@@ -232,14 +234,22 @@ extension Library {
 
     /// `$substring` over code points, with JavaScript `slice` semantics for negative positions.
     static func substring(_ text: String, _ start: Double, _ length: Double?) -> String {
-        let scalars = Array(text.unicodeScalars)
-        let count = scalars.count
+        // Positions count code points. ASCII text (most of it) is sliced by its bytes, one per code point, without
+        // copying its scalars into an array first.
+        let ascii = text.utf8.allSatisfy { $0 < 0x80 }
+        let scalars = ascii ? [] : Array(text.unicodeScalars)
+        let count = ascii ? text.utf8.count : scalars.count
         var start = start.clampedInt
         if count + start < 0 { start = 0 }
         func slice(_ from: Int, _ to: Int) -> String {
             let lower = from < 0 ? Swift.max(count + from, 0) : Swift.min(from, count)
             let upper = to < 0 ? Swift.max(count + to, 0) : Swift.min(to, count)
             guard lower < upper else { return "" }
+            if ascii {
+                let bytes = text.utf8
+                let first = bytes.index(bytes.startIndex, offsetBy: lower)
+                return String(Substring(bytes[first..<bytes.index(first, offsetBy: upper - lower)]))
+            }
             return String(String.UnicodeScalarView(scalars[lower..<upper]))
         }
         if let length {

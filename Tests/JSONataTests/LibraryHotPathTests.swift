@@ -9,6 +9,30 @@ import Testing
         try JSONataExpression(source).evaluate(input).map { $0.serialized() } ?? "(undefined)"
     }
 
+    /// `$contains` compares code points literally, as JavaScript's `indexOf` does: a decomposed accent is a letter and a
+    /// combining mark, and a composed one is neither.
+    @Test func containsComparesCodePointsLiterally() throws {
+        #expect(try evaluate(#"$contains("cafe\u0301", "e")"#) == "true")
+        #expect(try evaluate(#"$contains("café", "e")"#) == "false")
+        #expect(try evaluate(#"$contains("café", "e\u0301")"#) == "false")
+        #expect(try evaluate(#"$contains("a😀b", "😀b")"#) == "true")
+        #expect(try evaluate(#"$contains("abc", "")"#) == "true")
+        #expect(try evaluate(#"$contains("abcabd", "abd")"#) == "true")
+        #expect(try evaluate(#"$contains("ab", "abc")"#) == "false")
+    }
+
+    /// `$substring` counts code points: ASCII text is sliced by its bytes, other text by its scalars; both the same way.
+    @Test func substringCountsCodePointsInAnyText() throws {
+        let cases: [(String, String, String)] = [
+            ("abcdef", "1, 3", "bcd"), ("abcdef", "-2", "ef"), ("abcdef", "-3, 2", "de"), ("abcdef", "4, 10", "ef"),
+            ("abcdef", "10", ""), ("abcdef", "-10, 2", "ab"), ("abcdef", "2, 0", ""), ("abcdef", "2, -1", ""),
+            ("a😀bçd", "1, 3", "😀bç"), ("a😀bçd", "-2", "çd"), ("a😀bçd", "-4, 2", "😀b"), ("", "0, 1", ""),
+        ]
+        for (text, arguments, expected) in cases {
+            #expect(try evaluate(#"$substring("\#(text)", \#(arguments))"#) == #""\#(expected)""#, "\(text) \(arguments)")
+        }
+    }
+
     @Test func trimCollapsesEveryRunOfWhitespace() throws {
         #expect(try evaluate(#"$trim("  a \t\n b  ")"#) == #""a b""#)
         #expect(try evaluate(#"$trim(" \r x\ty ")"#) == #""x y""#)
