@@ -68,7 +68,13 @@ extension Library {
                 if separator.isEmpty {
                     parts = text.utf16.map { String(utf16CodeUnits: [$0], count: 1) }
                 } else {
-                    parts = text.components(separatedBy: separator)
+                    // Literal code points, as JavaScript's split (Foundation's took canonically equivalent text).
+                    var rest = Substring(text)
+                    while let range = find(separator, in: rest) {
+                        parts.append(String(rest[..<range.lowerBound]))
+                        rest = rest[range.upperBound...]
+                    }
+                    parts.append(String(rest))
                 }
             case let matcher?:
                 let nsText = text as NSString
@@ -121,7 +127,7 @@ extension Library {
                 var result = ""
                 var rest = Substring(text)
                 var count = 0
-                while let range = rest.range(of: search), limit.map({ Double(count) < $0 }) ?? true {
+                while let range = find(search, in: rest), limit.map({ Double(count) < $0 }) ?? true {
                     result += rest[..<range.lowerBound] + substitute
                     rest = rest[range.upperBound...]
                     count += 1
@@ -189,6 +195,11 @@ extension Library {
 
     /// The first occurrence of `needle` in `text`, compared by code points as JavaScript's `indexOf` does.
     static func find(_ needle: String, in text: String) -> Range<String.Index>? {
+        find(needle, in: text[...])
+    }
+
+    /// The first place `needle` occurs in `text`, code point by code point (no canonical equivalence, as JavaScript).
+    static func find(_ needle: String, in text: Substring) -> Range<String.Index>? {
         let target = Array(needle.unicodeScalars)
         guard let first = target.first else { return text.startIndex..<text.startIndex }
         let scalars = text.unicodeScalars

@@ -19,6 +19,14 @@ import Testing
         #expect(try evaluate(#"$contains("abc", "")"#) == "true")
         #expect(try evaluate(#"$contains("abcabd", "abd")"#) == "true")
         #expect(try evaluate(#"$contains("ab", "abc")"#) == "false")
+        // $split, $replace and $substringBefore search the same way.
+        #expect(try evaluate(#"$split("cafe\u0301x", "é")"#) == #"["cafe\#u{301}x"]"#)
+        #expect(try evaluate(#"$split("a,b,,c,", ",")"#) == #"["a","b","","c",""]"#)
+        #expect(try evaluate(#"$split("a,b,c", ",", 2)"#) == #"["a","b"]"#)
+        #expect(try evaluate(#"$replace("cafe\u0301", "é", "X")"#) == "\"cafe\u{301}\"")
+        #expect(try evaluate(#"$replace("café", "e\u0301", "X")"#) == #""café""#)
+        #expect(try evaluate(#"$replace("aXbXc", "X", "-", 1)"#) == #""a-bXc""#)
+        #expect(try evaluate(#"$substringBefore("cafe\u0301", "é")"#) == "\"cafe\u{301}\"")
     }
 
     /// `$substring` counts code points: ASCII text is sliced by its bytes, other text by its scalars; both the same way.
