@@ -40,6 +40,11 @@ public struct JSONObject: Sendable, Hashable, Sequence {
         storage = Storage(OrderedMembers(uniqueKeys: members.map(\.0), values: members.map(\.1)))
     }
 
+    /// An object of distinct `keys` and their `values`, in order.
+    @inlinable public init(uniqueKeys keys: [String], values: [JSON]) {
+        storage = Storage(OrderedMembers(uniqueKeys: keys, values: values))
+    }
+
     /// The keys in order.
     @inlinable public var keys: [String] { storage.members.keys }
 

@@ -56,6 +56,20 @@ extension Evaluator {
 
     /// An object constructor over a single context: each pair's key and value, evaluated once.
     private func constructObject(_ node: Node, _ input: Value?, _ environment: Frame) throws(JSONataError) -> Value? {
+        if let literalKeys = node.literalKeys {
+            // Distinct literal keys: nothing to evaluate or compare for them, each member appended as it comes.
+            var keys: [String] = []
+            var values: [Value] = []
+            keys.reserveCapacity(literalKeys.count)
+            values.reserveCapacity(literalKeys.count)
+            for (index, pair) in node.pairs.enumerated() {
+                if let value = try evaluate(pair.1, input, environment) {
+                    keys.append(literalKeys[index])
+                    values.append(value)
+                }
+            }
+            return .object(ObjectValue(uniqueKeys: keys, values: values))
+        }
         var keys: [(String, Int)] = []
         keys.reserveCapacity(node.pairs.count)
         for (pairIndex, pair) in node.pairs.enumerated() {

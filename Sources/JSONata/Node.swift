@@ -60,6 +60,8 @@ final class Node: @unchecked Sendable {
     /// For any other path whose first steps are plain names (`a.b.c[x = 1].d`): those names, walked over the input
     /// directly before the general walk takes the rest.
     var plainPrefix: [String]?
+    /// For an object constructor whose keys are all distinct string literals (the usual mapping): those keys.
+    var literalKeys: [String]?
 
     /// `%`: where its value is bound (a label), and how many levels up it still has to climb.
     var slot: AncestorSlot?

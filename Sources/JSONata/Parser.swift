@@ -49,7 +49,8 @@ struct Parser {
         return tree
     }
 
-    /// Marks every path made only of plain names, which the evaluator walks without building sequences.
+    /// Marks what the evaluator can take a shorter way through: paths made only of plain names or starting with them
+    /// (walked without building sequences), object constructors with literal keys, variables naming built-ins.
     private static func markSimplePaths(_ node: Node) {
         var visited = Set<ObjectIdentifier>()
         func visit(_ node: Node?) {
@@ -67,6 +68,12 @@ struct Parser {
                 } else if let first = node.steps.firstIndex(where: { !isPlain($0) }), first > 0 {
                     node.plainPrefix = node.steps[..<first].map(\.value)
                 }
+            }
+            if !node.pairs.isEmpty,
+                node.pairs.allSatisfy({ $0.0.kind == .string && $0.0.predicates.isEmpty && $0.0.group == nil && $0.0.stages.isEmpty })
+            {
+                let keys = node.pairs.map(\.0.value)
+                if Set(keys).count == keys.count { node.literalKeys = keys }
             }
             for child in [node.lhs, node.rhs, node.expression, node.group, node.procedure, node.body, node.condition, node.then,
                           node.otherwise, node.pattern, node.update, node.delete]

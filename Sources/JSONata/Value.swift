@@ -86,6 +86,11 @@ final class ObjectValue {
         stored.reserveCapacity(capacity)
     }
 
+    /// An object of distinct `keys` and their `values`, in order.
+    init(uniqueKeys keys: [String], values: [Value]) {
+        stored = OrderedMembers(uniqueKeys: keys, values: values)
+    }
+
     /// An object that reads `object` lazily.
     init(json object: JSONObject) {
         source = object
@@ -117,7 +122,7 @@ final class ObjectValue {
     /// The object as JSON: an unchanged input object as it came, without copying.
     var jsonValue: JSONObject {
         if let source { return source }
-        return JSONObject(uniqueKeysWithValues: zip(stored.keys, stored.values).map { ($0, $1.json) })
+        return JSONObject(uniqueKeys: stored.keys, values: stored.values.map(\.json))
     }
 
     private func materialize() {

@@ -41,6 +41,21 @@ import Testing
         }
     }
 
+    /// Object constructors whose keys are distinct literals are built without comparing keys: order, undefined members,
+    /// many members (past the index threshold) and a repeated key all behave as before.
+    @Test func objectsWithLiteralKeys() throws {
+        let input = try JSONParser.parse(#"{"a": 1, "b": [1, 2]}"#)
+        #expect(try evaluate(#"{"z": a, "y": missing, "x": b, "w": null}"#, input) == #"{"z":1,"x":[1,2],"w":null}"#)
+        let many = (1...40).map { #""k\#($0)": \#($0)"# }.joined(separator: ", ")
+        #expect(try evaluate("{\(many)}.k33") == "33")
+        #expect(try evaluate("$keys({\(many)})[-1]") == #""k40""#)
+        #expect(try evaluate("{\(many)} ~> |$|{'k2': 0}|") .contains(#""k2":0"#))
+        #expect(throws: JSONataError.self) { try evaluate(#"{"a": 1, "a": 2}"#) }
+        // Keys computed from the input still go the general way, and still clash with a literal one.
+        #expect(try evaluate(#"{"k" & a: 1, "k2": 2}"#, input) == #"{"k1":1,"k2":2}"#)
+        #expect(throws: JSONataError.self) { try evaluate(#"{"k" & a: 1, "k1": 2}"#, input) }
+    }
+
     @Test func trimCollapsesEveryRunOfWhitespace() throws {
         #expect(try evaluate(#"$trim("  a \t\n b  ")"#) == #""a b""#)
         #expect(try evaluate(#"$trim(" \r x\ty ")"#) == #""x y""#)
