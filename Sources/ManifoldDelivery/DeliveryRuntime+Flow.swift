@@ -149,6 +149,9 @@ extension DeliveryRuntime {
         let decision = JobLifecycle.decide(outcome, policy: policy, attempts: job.attempts, elapsed: elapsed, wall: wall, now: now,
                                            using: &generator)
         (stored, laneResult, health) = (decision.stored, decision.lane, decision.health)
+        // The call is over: the lane's next job may start while the flow moves on and its outcome is written (the key
+        // stays taken and a retry waits until it is), as for a single call.
+        lane.answered(job, health: health, pausedUntil: laneResult.pause)
         switch decision.stored {
         case .delivered:
             // The call succeeded: the flow stores its answer and moves on.
@@ -180,14 +183,26 @@ extension DeliveryRuntime {
             endToEnd: stored == .delivered ? .milliseconds(Int64(wall.timeIntervalSince(job.receivedAt) * 1000)) : nil,
             rateLimitWait: { if case .rateLimited(let until) = laneResult { return until - now } else { return nil } }(),
             reason: outcome.reason, finishedAt: wall))
-        guard ours else { return letGo(job, on: lane) }
-        finish(job, on: lane, stored: stored, progress: after, result: laneResult, health: health, spawned: spawn)
+        guard ours else { return letGo(job, on: lane, answered: true) }
+        finish(job, on: lane, stored: stored, progress: after, result: laneResult, health: health, spawned: spawn, answered: true)
     }
 
     /// A job this engine no longer holds (its outcome was refused as fenced): out of memory and off its lane.
-    private func letGo(_ job: DeliveryJob, on lane: Lane) {
+    private func letGo(_ job: DeliveryJob, on lane: Lane, answered: Bool) {
         finished(job)
-        lane.finish(job, result: .done, health: .neutral)
+        release(job, on: lane, result: .done, health: .neutral, answered: answered)
+    }
+
+    /// The job's place on its lane given back: settled when its call was answered already (`Lane.answered`), finished
+    /// whole when no call was made.
+    private func release(_ job: DeliveryJob, on lane: Lane, result: LaneState<DeliveryJob>.Result,
+                         health: LaneState<DeliveryJob>.Health, answered: Bool)
+    {
+        if answered {
+            lane.settle(job, result: result)
+        } else {
+            lane.finish(job, result: result, health: health)
+        }
     }
 
     /// Records a decision of a flow without a call (moved to another lane, completed, quarantined) and acts on it.
@@ -196,8 +211,10 @@ extension DeliveryRuntime {
     {
         let record = AttemptRecord(jobID: job.id, startedAt: started, duration: .zero, countsAsAttempt: false, errorClass: errorClass,
                                    request: nil, responseStatus: nil, responseHeaders: [], responseBody: nil, error: note)
-        guard await store(record, job: job, outcome: outcome, progress: progress, spawn: spawn) else { return letGo(job, on: lane) }
-        finish(job, on: lane, stored: outcome, progress: progress, result: .done, health: .neutral, spawned: spawn)
+        guard await store(record, job: job, outcome: outcome, progress: progress, spawn: spawn) else {
+            return letGo(job, on: lane, answered: false)
+        }
+        finish(job, on: lane, stored: outcome, progress: progress, result: .done, health: .neutral, spawned: spawn, answered: false)
     }
 
     /// Records a flow's attempt or decision; `false` when the job is no longer this engine's (fenced).
@@ -231,7 +248,8 @@ extension DeliveryRuntime {
     /// The lane's side of an outcome: a retry stays; a flow that moves on goes to its next call's lane (in memory,
     /// still leased: the store has it on that lane already); an ended flow leaves memory.
     private func finish(_ job: DeliveryJob, on lane: Lane, stored: JobOutcome, progress: FlowProgress,
-                        result: LaneState<DeliveryJob>.Result, health: LaneState<DeliveryJob>.Health, spawned: [NewJob])
+                        result: LaneState<DeliveryJob>.Result, health: LaneState<DeliveryJob>.Health, spawned: [NewJob],
+                        answered: Bool)
     {
         // Jobs this outcome made that run (a flow's failure steps) go to their lanes now; an element's dead letter waits.
         let running = spawned.filter { $0.state == .pending }.map { made in
@@ -244,7 +262,7 @@ extension DeliveryRuntime {
         if !running.isEmpty { place(running) }
         switch stored {
         case .retry:
-            lane.finish(job, result: result, health: health)
+            release(job, on: lane, result: result, health: health, answered: answered)
         case .advance(let next, let target):
             let moved = DeliveryJob(id: job.id, eventStoreID: job.eventStoreID, connector: job.connector, route: job.route, target: target,
                                 lane: next, orderingKey: job.orderingKey, traceID: job.traceID, planVersion: job.planVersion,
@@ -256,11 +274,11 @@ extension DeliveryRuntime {
                 known.remove(job)
                 known.insert([moved])
             }
-            lane.finish(job, result: .done, health: health)
+            release(job, on: lane, result: .done, health: health, answered: answered)
             place([moved])
         case .delivered, .dead, .quarantined:
             finished(job)
-            lane.finish(job, result: .done, health: health)
+            release(job, on: lane, result: .done, health: health, answered: answered)
         }
         observer?(job, stored)
     }

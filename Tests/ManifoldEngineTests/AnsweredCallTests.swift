@@ -53,7 +53,10 @@ import Testing
         }
         // All three calls are made, one at a time, while the first outcome is still being written.
         let deadline = ContinuousClock.now + .seconds(60)
-        while vendor.calls.load(ordering: .relaxed) < 3, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        // (A call is counted before its outcome reaches the store: both are waited for.)
+        while vendor.calls.load(ordering: .relaxed) < 3 || store.recordsWaiting.load(ordering: .relaxed) < 3, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
         #expect(vendor.calls.load(ordering: .relaxed) == 3, "the lane waited for the outcome to be written")
         #expect(vendor.most.load(ordering: .relaxed) == 1, "the lane's concurrency (1) held")
         #expect(store.recordsWaiting.load(ordering: .relaxed) == 3)
@@ -62,5 +65,67 @@ import Testing
         while try await store.inner.jobs(JobQuery(states: [.delivered])).count != 3, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
         #expect(try await store.inner.jobs(JobQuery(states: [.delivered])).count == 3)
         #expect(vendor.calls.load(ordering: .relaxed) == 3)
+    }
+
+    /// The same for a flow's calls: the lane's next flow starts its call while the last one's step is written.
+    @Test func aLanesNextFlowCallStartsWhileTheLastStepIsWritten() async throws {
+        let store = GatedStore()
+        store.recordsStalled.store(true, ordering: .relaxed)
+        let source = """
+            connector: orders
+            version: 1
+            source:
+              webhook:
+                path: /in
+                verify: { scheme: none }
+                event_id: id
+            targets:
+              sink:
+                base_url: https://example.com
+                concurrency: 1
+                operations:
+                  post: { method: POST, path: /in }
+            routes:
+              - name: all
+                steps:
+                  - name: first
+                    call: sink.post
+                    body: "{% $ %}"
+                  - name: second
+                    call: sink.post
+                    body: { after: "{% $steps.first.status %}" }
+            """
+        let compiled = ConnectorCompiler().compile([SourceFile(path: "orders.yaml", text: source)])
+        let plan = try #require(compiled.plan, "\(compiled.diagnostics.map(\.message))")
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let vendor = Vendor()
+        let runtime = DeliveryRuntime(store: store, transport: vendor, logger: logger)
+        runtime.install(try DeliveryPlan(plan: plan, resolver: ConfigResolver(environment: [:]), tokens: runtime.tokens))
+        for index in 0..<3 {
+            let job = NewJob(route: "all", target: "sink", lane: "orders/sink", orderingKey: nil,
+                             traceID: String(repeating: "a", count: 32), planVersion: plan.version, flow: FlowProgress.start.json)
+            let stored = try await store.inner.append(NewEvent(
+                connector: "orders", eventID: "o\(index)", eventType: nil, planVersion: plan.version, receivedAt: Date(),
+                contentType: "application/json", headers: [], body: Array(#"{"id":"o\#(index)"}"#.utf8), remoteAddress: nil,
+                status: .routed, detail: nil, jobs: [job], lease: runtime.newLease))
+            runtime.enqueue([job], eventStoreID: stored.id, connector: "orders", vendorEventID: "o\(index)", payload: ["id": .string("o\(index)")],
+                            headers: [], receivedAt: Date())
+        }
+        // Each flow's first call is made, one at a time, while the first step's outcome is still being written.
+        let deadline = ContinuousClock.now + .seconds(60)
+        // (A call is counted before its outcome reaches the store: both are waited for.)
+        while vendor.calls.load(ordering: .relaxed) < 3 || store.recordsWaiting.load(ordering: .relaxed) < 3, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(vendor.calls.load(ordering: .relaxed) == 3, "the lane waited for the step's outcome to be written")
+        #expect(vendor.most.load(ordering: .relaxed) == 1, "the lane's concurrency (1) held")
+        #expect(store.recordsWaiting.load(ordering: .relaxed) == 3)
+        // Once written, every flow makes its second call and is delivered, each call made once.
+        store.recordsStalled.store(false, ordering: .relaxed)
+        while try await store.inner.jobs(JobQuery(states: [.delivered])).count != 3, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(try await store.inner.jobs(JobQuery(states: [.delivered])).count == 3)
+        #expect(vendor.calls.load(ordering: .relaxed) == 6)
+        #expect(vendor.most.load(ordering: .relaxed) == 1)
     }
 }
