@@ -82,7 +82,31 @@ enum NumberPicture {
         var picture: [Character]
     }
 
+    /// A picture taken apart with its decimal format's characters: all `format` needs besides the number.
+    struct Compiled: Sendable {
+        var zero: Character
+        var digits: [Character]
+        var decimalSeparator: Character
+        var groupingSeparator: Character
+        var exponentSeparator: Character
+        var percent: Character
+        var perMille: Character
+        var minus: String
+        /// For numbers at or above zero, and below.
+        var variables: [Analysis]
+    }
+
+    /// Pictures formatted with the default decimal format (no options object), compiled once.
+    static let cache = PictureCache<Compiled>()
+
     static func format(_ value: Double, picture: String, properties: [String: String]) throws(JSONataError) -> String {
+        let compiled = properties == defaults
+            ? try cache.picture(picture) { (text) throws(JSONataError) in try compile(text, properties: defaults) }
+            : try compile(picture, properties: properties)
+        return format(value, compiled)
+    }
+
+    static func compile(_ picture: String, properties: [String: String]) throws(JSONataError) -> Compiled {
         func property(_ name: String) -> Character { properties[name]?.first ?? defaults[name]!.first! }
         let zero = property("zero-digit")
         let zeroValue = zero.unicodeScalars.first!.value
@@ -203,7 +227,17 @@ enum NumberPicture {
             negative.prefix = minus + negative.prefix
             variables.append(negative)
         }
-        let pic = value >= 0 ? variables[0] : variables[1]
+        return Compiled(zero: zero, digits: digits, decimalSeparator: decimalSeparator, groupingSeparator: groupingSeparator,
+                        exponentSeparator: exponentSeparator, percent: percent, perMille: perMille, minus: minus,
+                        variables: variables)
+    }
+
+    /// `value` formatted with a compiled picture.
+    static func format(_ value: Double, _ compiled: Compiled) -> String {
+        let (zero, digits, decimalSeparator) = (compiled.zero, compiled.digits, compiled.decimalSeparator)
+        let (groupingSeparator, exponentSeparator) = (compiled.groupingSeparator, compiled.exponentSeparator)
+        let (percent, perMille, minus) = (compiled.percent, compiled.perMille, compiled.minus)
+        let pic = value >= 0 ? compiled.variables[0] : compiled.variables[1]
         var adjusted = value
         if pic.picture.contains(percent) { adjusted = value * 100 } else if pic.picture.contains(perMille) { adjusted = value * 1000 }
         var mantissa = adjusted

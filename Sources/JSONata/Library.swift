@@ -150,11 +150,14 @@ enum Library {
 
     /// Rounds half to even at `precision` decimal places, shifting in decimal text as jsonata-js does.
     static func round(_ value: Double, precision: Int) -> Double {
+        // The decimal point moved in the number's shortest text, as jsonata-js does: exact where multiplying by a power
+        // of ten is not (1.005 * 100 is 100.49999999999999).
         func shift(_ number: Double, _ places: Int) -> Double {
-            let text = "\(number)".lowercased()
-            let parts = text.split(separator: "e")
-            let exponent = parts.count > 1 ? (Int(parts[1]) ?? 0) : 0
-            return Double("\(parts[0])e\(exponent + places)") ?? number
+            guard number.isFinite else { return number }
+            let text = number.description
+            guard let e = text.utf8.firstIndex(of: UInt8(ascii: "e")) else { return Double("\(text)e\(places)") ?? number }
+            let exponent = Int(text[text.utf8.index(after: e)...]) ?? 0
+            return Double("\(text[..<e])e\(exponent + places)") ?? number
         }
         let shifted = precision != 0 ? shift(value, precision) : value
         var result = Foundation.floor(shifted + 0.5)

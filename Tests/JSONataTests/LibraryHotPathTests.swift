@@ -81,6 +81,18 @@ import Testing
             #expect(try evaluate(#"$fromMillis(1730000000000, "[Y0001]-[M01]-[D01] [H01]:[m01]")"#) == #""2024-10-27 03:33""#)
             #expect(try evaluate(#"$toMillis("2024-10-27", "[Y0001]-[M01]-[D01]")"#) == "1729987200000")
             #expect(try evaluate("$string(0.1 + 0.2)") == #""0.3""#)
+            // Negative numbers take the compiled picture's negative half; a decimal format of the caller's is its own.
+            #expect(try evaluate("$formatNumber(-1234.5, \"#,##0.00\")") == "\"-1,234.50\"")
+            #expect(try evaluate("$formatNumber(-2.5, \"0.0;(0.0)\")") == "\"(2.5)\"")
+            #expect(try evaluate(##"$formatNumber(1234.5, "#.##0,00", {"decimal-separator": ",", "grouping-separator": "."})"##)
+                        == "\"1.234,50\"")
+            #expect(try evaluate("$formatNumber(0.256, \"0%\")") == "\"26%\"")
+            // $round moves the decimal point in the number's text, as jsonata-js: exact where * 100 is not.
+            #expect(try evaluate("$round(1.005, 2)") == "1")
+            #expect(try evaluate("$round(2.675, 2)") == "2.68")
+            #expect(try evaluate("$round(123.456, -1)") == "120")
+            #expect(try evaluate("$round(0.0000001234, 9)") == "1.23e-7")
+            #expect(try evaluate("$round(12345678901234567890, 2)") == "12345678901234567000")
             // A bad picture is an error every time, not only the first.
             #expect(throws: JSONataError.self) { try evaluate("$formatNumber(1, \"#.#.#\")") }
             #expect(throws: JSONataError.self) { try evaluate(#"$fromMillis(0, "[Y0001")"#) }
