@@ -55,10 +55,22 @@ final class RegexMatcher: @unchecked Sendable {
         if result.numberOfRanges > 1 {
             for index in 1..<result.numberOfRanges {
                 let range = result.range(at: index)
-                groups.append(range.location == NSNotFound ? "" : text.substring(with: range))
+                groups.append(range.location == NSNotFound ? "" : Self.slice(string, range, text))
             }
         }
-        return Match(match: text.substring(with: result.range), start: result.range.location,
+        return Match(match: Self.slice(string, result.range, text), start: result.range.location,
                      end: result.range.location + result.range.length, groups: groups)
+    }
+
+    /// The text of `range` (UTF-16 units) of `string`, cut from the Swift string itself (an NSString substring was
+    /// transcoded back from UTF-16); through `text` when the range does not fall between code points.
+    static func slice(_ string: String, _ range: NSRange, _ text: NSString) -> String {
+        let units = string.utf16
+        let lower = units.index(units.startIndex, offsetBy: range.location)
+        let upper = units.index(lower, offsetBy: range.length)
+        guard lower.samePosition(in: string.unicodeScalars) != nil, upper.samePosition(in: string.unicodeScalars) != nil else {
+            return text.substring(with: range)
+        }
+        return String(string.unicodeScalars[lower..<upper])
     }
 }

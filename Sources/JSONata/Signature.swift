@@ -192,18 +192,28 @@ struct Signature: Sendable {
         // an array parameter (which would wrap a single value).
         // So does one argument per parameter of an accepted type when some parameters take arrays: each argument is
         // then its parameter's whole match, as the general match below would find, and only arrays are completed.
-        if arguments.count == terms.count, !hasUnboundedTerm,
-            zip(terms, arguments).allSatisfy({ $0.symbols & Self.bit(of: $1) != 0 })
+        // Fewer arguments than parameters match the same way when the rest are optional and none of them stands for
+        // the context (those take undefined).
+        if arguments.count <= terms.count, !hasUnboundedTerm,
+            zip(terms, arguments).allSatisfy({ $0.symbols & Self.bit(of: $1) != 0 }),
+            terms.count == arguments.count
+                || (arguments.count..<terms.count).allSatisfy({ terms[$0].minimum == 0 && !parameters[$0].usesContext })
         {
-            guard hasArrayParameter else { return arguments }
             var validated = arguments
-            for (index, parameter) in parameters.enumerated() where parameter.type == "a" {
+            if arguments.count < terms.count { validated += Array(repeating: nil, count: terms.count - arguments.count) }
+            guard hasArrayParameter else { return validated }
+            for (index, parameter) in parameters.enumerated() where parameter.type == "a" && index < arguments.count {
                 let single = Self.symbol(of: arguments[index])
                 validated[index] = try Self.arrayArgument(parameter, single: single, matched: [single], arguments[index],
                                                           position: index)
             }
             return validated
         }
+        return try validateGenerally(arguments, context: context)
+    }
+
+    /// `validate` by the general match alone (the shortcuts above must give the same; a test compares them).
+    func validateGenerally(_ arguments: [Value?], context: Value?) throws(JSONataError) -> [Value?] {
         let supplied = arguments.map(Self.symbol(of:))
         guard let groups = match(supplied) else {
             throw validationError(supplied)
