@@ -144,7 +144,7 @@ extension Evaluator {
                 case (_, nil): comparison = -1
                 case (.number(let p)?, .number(let q)?): comparison = p == q ? 0 : (p < q ? -1 : 1)
                 case (.string(let p)?, .string(let q)?):
-                    comparison = p == q ? 0 : (Array(p.utf16).lexicographicallyPrecedes(Array(q.utf16)) ? -1 : 1)
+                    comparison = p == q ? 0 : (p.utf16.lexicographicallyPrecedes(q.utf16) ? -1 : 1)
                 case (.number?, .string?), (.string?, .number?):
                     throw JSONataError(code: "T2007", message: "Type mismatch when comparing values in order-by clause", position: node.position)
                 default:
@@ -165,26 +165,39 @@ extension Evaluator {
         return result
     }
 
-    /// jsonata-js's merge sort: `swap(a, b)` says `a` goes after `b`; equal items keep their order.
+    /// jsonata-js's merge sort: `swap(a, b)` says `a` goes after `b`; equal items keep their order. The same halves
+    /// and the same comparisons in the same order as jsonata-js (a comparator of the author's may be inconsistent or
+    /// throw), merged through one scratch buffer instead of new arrays at every level.
     static func mergeSort<T>(_ items: [T], _ swap: (T, T) throws(JSONataError) -> Bool) throws(JSONataError) -> [T] {
         if items.count <= 1 { return items }
-        let middle = items.count / 2
-        let left = try mergeSort(Array(items[..<middle]), swap)
-        let right = try mergeSort(Array(items[middle...]), swap)
-        var merged: [T] = []
-        merged.reserveCapacity(items.count)
-        var i = 0, j = 0
-        while i < left.count, j < right.count {
-            if try swap(left[i], right[j]) {
-                merged.append(right[j])
+        var sorted = items
+        var scratch = items
+        try mergeSort(&sorted, &scratch, items.startIndex, items.endIndex, swap)
+        return sorted
+    }
+
+    /// Sorts `items[lower..<upper]` in place, merging through `scratch`.
+    private static func mergeSort<T>(_ items: inout [T], _ scratch: inout [T], _ lower: Int, _ upper: Int,
+                                     _ swap: (T, T) throws(JSONataError) -> Bool) throws(JSONataError)
+    {
+        let count = upper - lower
+        if count <= 1 { return }
+        let middle = lower + count / 2
+        try mergeSort(&items, &scratch, lower, middle, swap)
+        try mergeSort(&items, &scratch, middle, upper, swap)
+        var i = lower, j = middle, k = lower
+        while i < middle, j < upper {
+            if try swap(items[i], items[j]) {
+                scratch[k] = items[j]
                 j += 1
             } else {
-                merged.append(left[i])
+                scratch[k] = items[i]
                 i += 1
             }
+            k += 1
         }
-        merged += left[i...]
-        merged += right[j...]
-        return merged
+        while i < middle { scratch[k] = items[i]; i += 1; k += 1 }
+        while j < upper { scratch[k] = items[j]; j += 1; k += 1 }
+        for index in lower..<upper { items[index] = scratch[index] }
     }
 }
