@@ -21,7 +21,10 @@ public actor ConfigReloader {
     let compile: @Sendable () -> PlanCompilation
     let keepSources: @Sendable (String, [PlanSource]) async throws -> Void
     let logger: Logger
-    private nonisolated let latest = Mutex<ReloadOutcome?>(nil)
+    /// How many reloads have finished, and the last few outcomes, oldest first.
+    private nonisolated let history = Mutex<(count: Int, outcomes: [ReloadOutcome])>((0, []))
+    /// How many outcomes `recent` keeps.
+    static let kept = 16
 
     /// `compile` reads and compiles the files (and the environment) as they are now; `keepSources` stores a plan's
     /// sources under its version, for replays on the original plan.
@@ -35,7 +38,11 @@ public actor ConfigReloader {
     }
 
     /// The last reload's outcome, if any.
-    public nonisolated var last: ReloadOutcome? { latest.withLock { $0 } }
+    public nonisolated var last: ReloadOutcome? { history.withLock { $0.outcomes.last } }
+
+    /// How many reloads have finished, and the last few outcomes (oldest first): reloads that follow each other
+    /// closely (two files written in turn) each leave their outcome, where `last` shows only the latest.
+    public nonisolated var recent: (count: Int, outcomes: [ReloadOutcome]) { history.withLock { $0 } }
 
     /// Compiles the files and swaps the plan in if they are all valid.
     @discardableResult
@@ -87,7 +94,11 @@ public actor ConfigReloader {
         let outcome = ReloadOutcome(result: result, trigger: trigger, at: Date(), duration: ContinuousClock.now - started,
                                     running: engine.plan.version, diff: diff, diagnostics: diagnostics,
                                     heldJobs: engine.runtime?.heldJobs ?? [:])
-        latest.withLock { $0 = outcome }
+        history.withLock { history in
+            history.count += 1
+            history.outcomes.append(outcome)
+            if history.outcomes.count > Self.kept { history.outcomes.removeFirst(history.outcomes.count - Self.kept) }
+        }
         engine.metrics.reloaded(result)
         return outcome
     }

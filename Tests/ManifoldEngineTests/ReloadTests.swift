@@ -304,19 +304,19 @@ final class ReloadHarness: Sendable {
             await iterator.next()
 
             /// Waits for the watcher's reload after `change` that `shows` it: on a busy machine the watcher may also
-            /// reload for something else (its watch set up again after the system ran out of inotify instances, a
-            /// burst split by a pause): such a reload changes nothing and is passed over. The latest reload, or nil,
-            /// when none shows it within a generous bound.
+            /// reload for something else (a burst split by a pause: the reload after the one that applied the change
+            /// changes nothing), and two reloads may finish between two looks; every outcome since the change is read,
+            /// not only the latest. The latest reload, or nil, when none shows it within a generous bound.
             func reload(after change: () throws -> Void, shows: (ReloadOutcome) -> Bool) async throws -> ReloadOutcome? {
-                let previous = reloader.last?.at
+                let before = reloader.recent.count
                 try change()
                 let deadline = ContinuousClock.now + .seconds(30)
                 var latest: ReloadOutcome?
                 while ContinuousClock.now < deadline {
-                    if let last = reloader.last, last.at != previous {
-                        latest = last
-                        if shows(last) { return last }
-                    }
+                    let (count, outcomes) = reloader.recent
+                    let since = outcomes.suffix(count - before)
+                    if let shown = since.first(where: shows) { return shown }
+                    latest = since.last ?? latest
                     try await Task.sleep(for: .milliseconds(10))
                 }
                 return latest

@@ -84,11 +84,12 @@ import Glibc
             /// Writes the connector with `field` in its body; the first reload after it that changed something, within a
             /// generous bound.
             func edit(_ field: String) async throws -> ReloadOutcome? {
-                let previous = reloader.last?.at
+                let before = reloader.recent.count
                 try write(ReloadHarness.connector("orders", port: 9, body: "{ total: \"{% \(field) %}\" }"))
                 let deadline = ContinuousClock.now + .seconds(30)
                 while ContinuousClock.now < deadline {
-                    if let last = reloader.last, last.at != previous, last.result != .unchanged { return last }
+                    let (count, outcomes) = reloader.recent
+                    if let changed = outcomes.suffix(count - before).first(where: { $0.result != .unchanged }) { return changed }
                     try await Task.sleep(for: .milliseconds(10))
                 }
                 return nil
