@@ -68,6 +68,22 @@ final class ReloadHarness: Sendable {
         """
     }
 
+    /// Reads and compiles the connector files in `folder` as they are at each call, as `manifold run` does on a reload.
+    static func compiler(folder: URL) -> @Sendable () -> PlanCompilation {
+        {
+            do {
+                let files = try SourceLoader.load(paths: [folder.path])
+                let result = ConnectorCompiler(environment: .require(ReloadHarness.environment)).compile(files)
+                guard let plan = result.plan else {
+                    return .refused(diagnostics: result.diagnostics.filter { $0.severity == .error }.map(\.description))
+                }
+                return .compiled(plan, sources: [], resolver: ConfigResolver(environment: ReloadHarness.environment))
+            } catch {
+                return .refused(diagnostics: ["\(error)"])
+            }
+        }
+    }
+
     init(_ files: [String: String]? = nil, configure: (Int) -> [String: String] = { port in
         ["orders.yaml": ReloadHarness.connector("orders", port: port), "billing.yaml": ReloadHarness.connector("billing", port: port)]
     }) async throws {
@@ -278,18 +294,7 @@ final class ReloadHarness: Sendable {
             try write("orders.yaml", ReloadHarness.connector("orders", port: vendorPort))
             try write("billing.yaml", ReloadHarness.connector("billing", port: vendorPort))
             try write("notes.txt", "not a connector")
-            let compile: @Sendable () -> PlanCompilation = {
-                do {
-                    let files = try SourceLoader.load(paths: [folder.path])
-                    let result = ConnectorCompiler(environment: .require(ReloadHarness.environment)).compile(files)
-                    guard let plan = result.plan else {
-                        return .refused(diagnostics: result.diagnostics.filter { $0.severity == .error }.map(\.description))
-                    }
-                    return .compiled(plan, sources: [], resolver: ConfigResolver(environment: ReloadHarness.environment))
-                } catch {
-                    return .refused(diagnostics: ["\(error)"])
-                }
-            }
+            let compile = ReloadHarness.compiler(folder: folder)
             guard case .compiled(let plan, _, let resolver) = compile() else { Issue.record("initial files"); return }
             var logger = Logger(label: "test")
             logger.logLevel = .critical

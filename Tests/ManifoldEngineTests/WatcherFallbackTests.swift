@@ -54,18 +54,7 @@ import Glibc
                 try text.write(to: folder.appending(path: "orders.yaml"), atomically: false, encoding: .utf8)
             }
             try write(ReloadHarness.connector("orders", port: 9))
-            let compile: @Sendable () -> PlanCompilation = {
-                do {
-                    let files = try SourceLoader.load(paths: [folder.path])
-                    let result = ConnectorCompiler(environment: .require(ReloadHarness.environment)).compile(files)
-                    guard let plan = result.plan else {
-                        return .refused(diagnostics: result.diagnostics.filter { $0.severity == .error }.map(\.description))
-                    }
-                    return .compiled(plan, sources: [], resolver: ConfigResolver(environment: ReloadHarness.environment))
-                } catch {
-                    return .refused(diagnostics: ["\(error)"])
-                }
-            }
+            let compile = ReloadHarness.compiler(folder: folder)
             guard case .compiled(let plan, _, let resolver) = compile() else { Issue.record("initial files"); return }
             let log = RecordedLog()
             let logger = Logger(label: "test") { _ in RecordedLog.Handler(log: log) }
