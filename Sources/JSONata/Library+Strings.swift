@@ -51,7 +51,8 @@ extension Library {
             guard let text = string(arguments, 0), argument(arguments, 1) != nil else { return nil }
             switch argument(arguments, 1) {
             // Compared scalar by scalar, as JavaScript's indexOf compares code units: Foundation's `contains` took
-            // canonically equivalent text for equal ("e\u{301}" contained "é") and went through NSString.
+            // canonically equivalent text for equal ("café" contained "e\u{301}", "cafe\u{301}" did not contain "e")
+            // and went through NSString.
             case .string(let token)?: return .bool(token.isEmpty || find(token, in: text) != nil)
             case let matcher?:
                 return .bool(!(try matches(matcher, in: text, limit: 1, function: "contains", evaluator: evaluator, environment: environment)).isEmpty)

@@ -41,7 +41,7 @@ struct Parser {
         }
         var rewriter = Rewriter()
         let tree = try rewriter.process(raw)
-        Self.markSimplePaths(tree)
+        Self.markShortcuts(tree)
         if tree.kind == .parent || !tree.seekingParent.isEmpty {
             throw JSONataError(code: "S0217", message: "The object representing the 'parent' cannot be derived from this expression",
                                position: tree.position, token: "%")
@@ -51,7 +51,7 @@ struct Parser {
 
     /// Marks what the evaluator can take a shorter way through: paths made only of plain names or starting with them
     /// (walked without building sequences), object constructors with literal keys, variables naming built-ins.
-    private static func markSimplePaths(_ node: Node) {
+    private static func markShortcuts(_ node: Node) {
         var visited = Set<ObjectIdentifier>()
         func visit(_ node: Node?) {
             guard let node, visited.insert(ObjectIdentifier(node)).inserted else { return }

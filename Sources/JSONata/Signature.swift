@@ -101,7 +101,7 @@ struct Signature: Sendable {
         }
         self.parameters = parameters
         self.terms = parameters.map { Self.term($0.regex) }
-        hasArrayParameter = parameters.contains { $0.type == "a" }
+        hasArrayParameter = parameters.contains { $0.isArray }
         hasUnboundedTerm = terms.contains { $0.unbounded }
     }
 
