@@ -14,9 +14,10 @@ extension Library {
         }
         define("formatNumber", "<n-so?:s>", 3) { _, arguments, _, _ in
             guard let value = number(arguments, 0) else { return nil }
-            var properties = NumberPicture.defaults
+            var properties: [String: String]?
             if case .object(let options)? = argument(arguments, 2) {
-                for (key, member) in options.members { if case .string(let text) = member { properties[key] = text } }
+                properties = NumberPicture.defaults
+                for (key, member) in options.members { if case .string(let text) = member { properties?[key] = text } }
             }
             return .string(try NumberPicture.format(value, picture: string(arguments, 1) ?? "", properties: properties))
         }
@@ -99,10 +100,14 @@ enum NumberPicture {
     /// Pictures formatted with the default decimal format (no options object), compiled once.
     static let cache = PictureCache<Compiled>()
 
-    static func format(_ value: Double, picture: String, properties: [String: String]) throws(JSONataError) -> String {
-        let compiled = properties == defaults
-            ? try cache.picture(picture) { (text) throws(JSONataError) in try compile(text, properties: defaults) }
-            : try compile(picture, properties: properties)
+    /// `value` formatted with `picture` in the decimal format `properties` (`nil`: the default one, whose pictures
+    /// are compiled once).
+    static func format(_ value: Double, picture: String, properties: [String: String]?) throws(JSONataError) -> String {
+        let compiled = if let properties {
+            try compile(picture, properties: properties)
+        } else {
+            try cache.picture(picture) { (text) throws(JSONataError) in try compile(text, properties: defaults) }
+        }
         return format(value, compiled)
     }
 
