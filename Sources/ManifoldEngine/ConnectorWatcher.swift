@@ -40,17 +40,17 @@ public struct ConnectorWatcher: Service {
         let reloader = self.reloader
         let logger = reloader.logger
         let thread = Thread { [path, debouncer, onWatching, makeInstance, retryInotifyAfter] in
-            var changes = ChangeSource(directory: Self.target(of: path).directory, makeInstance: makeInstance,
-                                       retryAfter: retryInotifyAfter)
+            let directory = Self.target(of: path).directory
+            var changes = ChangeSource(directory: directory, makeInstance: makeInstance, retryAfter: retryInotifyAfter)
             Self.watch(path: path, changes: &changes, debouncer: debouncer, stop: stop, onWatching: onWatching,
                        say: { news in
                            switch news {
                            case .scanning(let reason):
                                logger.warning("connector watcher: inotify is not available, scanning the directory every 200 ms instead (trying inotify again every \(retryInotifyAfter))",
-                                              metadata: ["directory": "\(Self.target(of: path).directory)", "reason": "\(reason)"])
+                                              metadata: ["directory": "\(directory)", "reason": "\(reason)"])
                            case .watching:
                                logger.notice("connector watcher: inotify is available again; watching with it",
-                                             metadata: ["directory": "\(Self.target(of: path).directory)"])
+                                             metadata: ["directory": "\(directory)"])
                            }
                        }) {
                 Task { await reloader.reload(trigger: "watch") }
@@ -118,10 +118,8 @@ private struct ChangeSource {
 
     let directory: String
     private var news: News?
-    /// While inotify cannot be had: the directory as last scanned, and when to try inotify again.
+    /// The directory as last scanned, while inotify cannot be had (always where there is no inotify).
     private var scanner: DirectoryScanner?
-    private var retryAt: ContinuousClock.Instant
-    private let retryAfter: Duration
 
     mutating func takeNews() -> News? {
         defer { news = nil }
@@ -130,6 +128,9 @@ private struct ChangeSource {
 
     #if canImport(Glibc)
     private let makeInstance: @Sendable () -> Int32
+    /// When a watcher that scans tries inotify again.
+    private var retryAt: ContinuousClock.Instant
+    private let retryAfter: Duration
     private var descriptor: Int32 = -1
     private var watching = false
 
@@ -138,10 +139,14 @@ private struct ChangeSource {
         self.makeInstance = makeInstance
         self.retryAfter = retryAfter
         retryAt = .now + retryAfter
-        if let problem = startInotify() {
-            news = .scanning(problem)
-            scanner = DirectoryScanner(directory: directory)
-        }
+        if let problem = startInotify() { scan(because: problem) }
+    }
+
+    /// Scans the directory from now on, and says why; inotify is tried again after `retryAfter`.
+    private mutating func scan(because problem: String) {
+        news = .scanning(problem)
+        scanner = DirectoryScanner(directory: directory)
+        retryAt = .now + retryAfter
     }
 
     /// Makes the instance if there is none and adds the watch. The problem when inotify cannot be had; nil when it
@@ -171,14 +176,11 @@ private struct ChangeSource {
         if scanner != nil { return nextScanned(waiting: waiting) }
         if !watching {
             // Again after the directory was removed or renamed: once it is back, that is a change.
-            watching = addWatch()
+            if let problem = startInotify() {
+                scan(because: problem)
+                return [nil]
+            }
             guard watching else {
-                if errno != ENOENT, errno != ENOTDIR {
-                    news = .scanning("inotify_add_watch: \(String(cString: strerror(errno)))")
-                    scanner = DirectoryScanner(directory: directory)
-                    retryAt = .now + retryAfter
-                    return [nil]
-                }
                 usleep(UInt32(waiting.milliseconds * 1000))
                 return []
             }
@@ -222,8 +224,6 @@ private struct ChangeSource {
     #else
     init(directory: String, makeInstance: @escaping @Sendable () -> Int32, retryAfter: Duration) {
         self.directory = directory
-        self.retryAfter = retryAfter
-        retryAt = .now
         scanner = DirectoryScanner(directory: directory)
     }
 
