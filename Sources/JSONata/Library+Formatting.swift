@@ -97,16 +97,13 @@ enum NumberPicture {
         var variables: [Analysis]
     }
 
-    /// Pictures formatted with the default decimal format (no options object), compiled once.
-    static let cache = PictureCache<Compiled>()
-
     /// `value` formatted with `picture` in the decimal format `properties` (`nil`: the default one, whose pictures
     /// are compiled once).
     static func format(_ value: Double, picture: String, properties: [String: String]?) throws(JSONataError) -> String {
         let compiled = if let properties {
             try compile(picture, properties: properties)
         } else {
-            try cache.picture(picture) { (text) throws(JSONataError) in try compile(text, properties: defaults) }
+            try cached(picture)
         }
         return format(value, compiled)
     }

@@ -39,6 +39,16 @@ extension DateTimePicture {
     }
 }
 
+extension NumberPicture {
+    /// Pictures of the default decimal format (no options object); a caller's own format is compiled each time.
+    static let cache = PictureCache<Compiled>()
+
+    /// `text` compiled with the default decimal format, from the cache when it was compiled before.
+    static func cached(_ text: String) throws(JSONataError) -> Compiled {
+        try cache.picture(text) { (text) throws(JSONataError) in try compile(text, properties: defaults) }
+    }
+}
+
 extension IntegerPicture {
     static let cache = PictureCache<IntegerPicture>()
 
