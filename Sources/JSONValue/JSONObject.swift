@@ -37,7 +37,7 @@ public struct JSONObject: Sendable, Hashable, Sequence {
 
     /// An object with these members in this order; the keys must be distinct (as for a `Dictionary`).
     @inlinable public init(uniqueKeysWithValues members: [(String, JSON)]) {
-        storage = Storage(OrderedMembers(uniqueKeys: members.map(\.0), values: members.map(\.1)))
+        self.init(uniqueKeys: members.map(\.0), values: members.map(\.1))
     }
 
     /// An object of distinct `keys` and their `values`, in order.
