@@ -17,12 +17,17 @@ public struct JSONataExpression: Sendable {
     /// Whether paths of plain names are walked over the input directly (`Evaluator.namesThroughArrays`); off only in
     /// the test that compares them with the general walk.
     var walksPlainPaths = true
+    /// The expression as closures over JSON, when all of it is of the shapes they model (`DirectPlan`).
+    let plan: DirectPlan?
+    /// Whether evaluations use `plan`; off only in tests that compare it with the evaluator.
+    var usesPlan = true
 
     /// Parses `source`; a malformed expression is a `JSONataError` with its code and position.
     public init(_ source: String) throws(JSONataError) {
         self.source = source
         self.tree = try Parser.parse(source)
         self.isBounded = BoundedTime.isBounded(tree)
+        self.plan = DirectPlan.compile(tree)
     }
 
     /// Guardrails for one evaluation: authors' expressions run inside the engine.
@@ -46,6 +51,21 @@ public struct JSONataExpression: Sendable {
                          limits: Limits = .default) throws(JSONataError) -> JSON?
     {
         let deadline = limits.timeLimit.map { EvaluationDeadline($0) }
+        // The plan, unless the input is an array (the evaluator wraps it), a host function is given, or the depth
+        // limit is near enough to the tree's depth that the evaluator could reach it. Anything the plan does not model,
+        // an error included, is evaluated again by the evaluator, which alone reports errors.
+        if usesPlan, walksPlainPaths, let plan, functions.isEmpty, limits.maximumDepth >= plan.depth * 4 + 16 {
+            if case .array? = input {} else {
+                let context = DirectContext(root: input, bindings: bindings, deadline: deadline, maximumDepth: limits.maximumDepth)
+                do {
+                    let result = DirectPlan.json(try plan.run(input, context))
+                    if case .number(let number)? = result, !number.isFinite {} else { return result }
+                } catch .timeout {
+                    throw JSONataError(code: "U1001", message: "Expression evaluation timeout: Check for infinite loop",
+                                       position: tree.position)
+                } catch {}
+            }
+        }
         let evaluator = Evaluator(maximumDepth: limits.maximumDepth, deadline: deadline)
         evaluator.walksPlainPaths = walksPlainPaths
         let environment = Frame(parent: nil)

@@ -185,6 +185,9 @@ struct Signature: Sendable {
         }
     }
 
+    /// Whether a parameter takes the context when its argument is left out (`-`).
+    var usesContext: Bool { parameters.contains { $0.usesContext } }
+
     /// The arguments checked and completed: the context stands in for a missing `-` argument, and a
     /// single value becomes a one-item array where an array is expected.
     func validate(_ arguments: [Value?], context: Value?) throws(JSONataError) -> [Value?] {

@@ -1,0 +1,697 @@
+import JSONValue
+
+/// An expression compiled once into closures that work on the input JSON directly, for the shapes most mappings and
+/// conditions are made of: paths of names and variables with filter predicates, literals, operators, conditions,
+/// object and array constructors, blocks without bindings, and calls of built-ins that call nothing back.
+///
+/// The evaluator walks class nodes and wraps every value it reads (an object per array element, a flagged array per
+/// sequence); these closures read names, filter and flatten over the JSON as it came, and build values only for what
+/// they return. They give what the evaluator gives, step for step (`DirectPlanTests` compares the two on generated
+/// expressions and documents, and the official suite runs through them). Whatever they do not model (an array as the
+/// whole input, grouping, a built-in that returns a function or a flagged sequence, any error) stops them with
+/// `Stop.handover`, and the evaluator evaluates the input again from the start: it alone says what an error is.
+struct DirectPlan: @unchecked Sendable {
+    // `@unchecked`: the closures capture only compiled, immutable values (nodes, signatures, built-ins).
+    let run: Code
+    /// The depth of the tree: the evaluator nests at most a few calls per level, which `JSONataExpression` checks
+    /// against the depth limit before using the plan.
+    let depth: Int
+
+    typealias Code = (_ input: JSON?, _ context: DirectContext) throws(Stop) -> Outcome
+
+    /// What a compiled part gives: undefined, one value (an array from the data stays one value), or a sequence.
+    /// A part's result is a sequence of two or more values; sequences of one or none only exist inside a path.
+    enum Outcome {
+        case none
+        case one(JSON)
+        case many([JSON])
+    }
+
+    enum Stop: Error {
+        /// A case the closures do not model: the evaluator takes the evaluation over.
+        case handover
+        /// The evaluation's time limit is spent.
+        case timeout
+    }
+
+    /// The plan for `tree`, or `nil` when some part of it is outside what the closures model.
+    static func compile(_ tree: Node) -> DirectPlan? {
+        guard let depth = depth(of: tree), let code = compile(node: tree) else { return nil }
+        return DirectPlan(run: code, depth: depth)
+    }
+
+    private static func depth(of node: Node) -> Int? {
+        let children: [Node] = [node.lhs, node.rhs, node.expression, node.procedure, node.condition, node.then, node.otherwise]
+            .compactMap { $0 } + node.expressions + node.steps + node.arguments + node.pairs.map(\.1)
+            + (node.stages + node.predicates).compactMap(\.expression)
+        var deepest = 0
+        for child in children {
+            guard let depth = depth(of: child) else { return nil }
+            deepest = max(deepest, depth)
+        }
+        return deepest + 1
+    }
+
+    /// A node without the decorations that only the evaluator handles: predicates and grouping on a node, tuple
+    /// bindings (`@`, `#`), parent references, kept singletons and constructed-array steps.
+    private static func isPlain(_ node: Node, predicates: Bool = false) -> Bool {
+        (predicates || node.predicates.isEmpty) && node.group == nil && !node.keepArray && !node.keepSingletonArray && !node.consArray
+            && !node.tuple && node.focus == nil && node.indexVariable == nil && node.ancestor == nil && node.slot == nil
+            && node.seekingParent.isEmpty && !node.thunk
+    }
+
+    private static func compile(node: Node) -> Code? {
+        guard !node.predicates.isEmpty else { return compileCore(node) }
+        // Predicates on a node outside a path (`$v[0]`, `[1, 2][$ > 1]`): applied to its value, then the sequence
+        // collapsed. A name's lookup is filtered before it collapses; paths and calls, whose values may be sequences
+        // of one, are left to the evaluator.
+        guard isPlain(node, predicates: true), node.stages.isEmpty,
+            [.variable, .name, .string, .number, .value, .unary, .block, .condition, .binary].contains(node.kind)
+        else { return nil }
+        var filters: [Filter] = []
+        for predicate in node.predicates {
+            guard predicate.kind == .filter, let filter = filter(predicate.expression) else { return nil }
+            filters.append(filter)
+        }
+        if node.kind == .name {
+            let name = node.value
+            return { input, context throws(Stop) in
+                var value = lookup(input, name)
+                for filter in filters { value = try filter.apply(to: value, context) }
+                return collapse(value)
+            }
+        }
+        guard let code = compileCore(node) else { return nil }
+        return { input, context throws(Stop) in
+            var value = try code(input, context)
+            for filter in filters { value = try filter.apply(to: value, context) }
+            return collapse(value)
+        }
+    }
+
+    /// A predicate (`[expression]`) as a filter: a number literal picks an index (as in `Evaluator.filter`, whatever
+    /// follows the number).
+    private static func filter(_ predicate: Node?) -> Filter? {
+        guard let predicate else { return nil }
+        if predicate.kind == .number { return .index(predicate.number) }
+        return compile(node: predicate).map(Filter.predicate)
+    }
+
+    /// A node's own code, before its predicates (which `compile(node:)` has checked).
+    private static func compileCore(_ node: Node) -> Code? {
+        guard isPlain(node, predicates: true), node.stages.isEmpty else { return nil }
+        switch node.kind {
+        case .string:
+            let value = Outcome.one(.string(node.value))
+            return { _, _ in value }
+        case .number:
+            let value = Outcome.one(.number(node.number))
+            return { _, _ in value }
+        case .value:
+            let value = Outcome.one(node.boolean.map(JSON.bool) ?? .null)
+            return { _, _ in value }
+        case .name:
+            let name = node.value
+            return { input, _ in collapse(lookup(input, name)) }
+        case .variable:
+            return variable(node)
+        case .path:
+            return path(node)
+        case .binary:
+            return binary(node)
+        case .unary:
+            return unary(node)
+        case .condition:
+            guard let condition = node.condition.flatMap(compile(node:)), let then = node.then.flatMap(compile(node:))
+            else { return nil }
+            let alternative: Code?
+            if let otherwise = node.otherwise {
+                guard let code = compile(node: otherwise) else { return nil }
+                alternative = code
+            } else {
+                alternative = nil
+            }
+            return { input, context throws(Stop) in
+                if truth(try condition(input, context)) == true { return try then(input, context) }
+                return try alternative?(input, context) ?? .none
+            }
+        case .block:
+            let expressions = node.expressions.map(compile(node:))
+            let codes = expressions.compactMap { $0 }
+            guard !codes.isEmpty, codes.count == expressions.count else { return nil }
+            if codes.count == 1 { return codes[0] }
+            return { input, context throws(Stop) in
+                var result = Outcome.none
+                for code in codes { result = try code(input, context) }
+                return result
+            }
+        case .function:
+            return call(node, applying: nil)
+        case .apply:
+            // `x ~> $f(a)` is `$f(x, a)`.
+            guard let rhs = node.rhs, rhs.kind == .function, let lhs = node.lhs.flatMap(compile(node:)) else { return nil }
+            return call(rhs, applying: lhs)
+        default:
+            return nil
+        }
+    }
+
+    // MARK: Variables and paths
+
+    /// `$` (the context), `$$` (the input), or a variable of the host's bindings.
+    private static func variable(_ node: Node) -> Code? {
+        let name = node.value
+        if name.isEmpty { return { input, _ in input.map(Outcome.one) ?? .none } }
+        if name == "$" { return { _, context in context.root.map(Outcome.one) ?? .none } }
+        let isBuiltin = node.builtin != nil
+        return { _, context throws(Stop) in
+            if let value = context.bindings[name] { return .one(value) }
+            // An unbound built-in's name is a function value, which the closures do not model.
+            if isBuiltin { throw .handover }
+            return .none
+        }
+    }
+
+    /// One step of a path: what it gives for one item, and its filters.
+    private struct PathStep {
+        enum Step {
+            case name(String)
+            case variable(Code)
+        }
+
+        let step: Step
+        let predicates: [Filter]
+        let stages: [Filter]
+
+        /// The step's value for one item, as `Evaluator.evaluate` gives it for the step and `evaluateStep` filters it.
+        func value(for item: JSON?, _ context: DirectContext) throws(Stop) -> Outcome {
+            var value: Outcome
+            switch step {
+            case .name(let name): value = lookup(item, name)
+            case .variable(let code): value = try code(item, context)
+            }
+            for filter in predicates { value = try filter.apply(to: value, context) }
+            value = collapse(value)
+            for filter in stages { value = try filter.apply(to: value, context) }
+            return value
+        }
+    }
+
+    private static func path(_ node: Node) -> Code? {
+        var steps: [PathStep] = []
+        for step in node.steps {
+            guard isPlain(step, predicates: true), step.kind == .name || step.kind == .variable else { return nil }
+            // A step's predicates (a variable's, as `$v[0].a` parses) filter its value before it collapses, its
+            // stages (`a[0]` in a path) after.
+            var predicates: [Filter] = []
+            var stages: [Filter] = []
+            for predicate in step.predicates {
+                guard predicate.kind == .filter, let filter = filter(predicate.expression) else { return nil }
+                predicates.append(filter)
+            }
+            for stage in step.stages {
+                guard stage.kind == .filter, let filter = filter(stage.expression) else { return nil }
+                stages.append(filter)
+            }
+            if step.kind == .name {
+                steps.append(PathStep(step: .name(step.value), predicates: predicates, stages: stages))
+            } else {
+                guard let code = variable(step) else { return nil }
+                steps.append(PathStep(step: .variable(code), predicates: predicates, stages: stages))
+            }
+        }
+        guard !steps.isEmpty else { return nil }
+        let walk = PathWalk(steps: steps, startsWithVariable: node.steps[0].kind == .variable)
+        return { input, context throws(Stop) in try walk.run(input, context) }
+    }
+
+    /// A path's steps, walked as `Evaluator.evaluatePathSteps` walks them.
+    private struct PathWalk {
+        let steps: [PathStep]
+        let startsWithVariable: Bool
+        /// How many of the first steps are names without predicates: those are read member by member while they meet
+        /// objects.
+        let plainNames: [String]
+
+        init(steps: [PathStep], startsWithVariable: Bool) {
+            self.steps = steps
+            self.startsWithVariable = startsWithVariable
+            var names: [String] = []
+            for step in steps {
+                guard case .name(let name) = step.step, step.predicates.isEmpty, step.stages.isEmpty else { break }
+                names.append(name)
+            }
+            plainNames = names
+        }
+
+        func run(_ input: JSON?, _ context: DirectContext) throws(Stop) -> Outcome {
+            if !plainNames.isEmpty, case .object(var object)? = input {
+                // Through objects, each name's value is the next step's only item, and the last step's value is the
+                // result whatever it is.
+                for (index, name) in plainNames.enumerated() {
+                    guard let value = object[name] else { return .none }
+                    if index == steps.count - 1 { return .one(value) }
+                    guard case .object(let next) = value else {
+                        if case .array(let elements) = value { return try walk(elements, from: index + 1, context) }
+                        return try walk([value], from: index + 1, context)
+                    }
+                    object = next
+                }
+                return try walk([.object(object)], from: plainNames.count, context)
+            }
+            if !startsWithVariable, case .array(let elements)? = input { return try walk(elements, from: 0, context) }
+            if let input { return try walk([input], from: 0, context) }
+            return try walk([], from: 0, undefinedInput: true, context)
+        }
+
+        /// The steps from `first` on over `items`: each step's values over them flattened one level into the next
+        /// step's items; a last step that gives one array from the data gives that array.
+        private func walk(_ start: [JSON], from first: Int, undefinedInput: Bool = false, _ context: DirectContext)
+            throws(Stop) -> Outcome
+        {
+            var items = start
+            var next: [JSON] = []
+            let last = steps.count - 1
+            for index in first..<steps.count {
+                let step = steps[index]
+                try context.tick(items.count)
+                next.removeAll(keepingCapacity: true)
+                var single: JSON?
+                var results = 0
+                func visit(_ item: JSON?) throws(Stop) {
+                    switch try step.value(for: item, context) {
+                    case .none:
+                        return
+                    case .one(let json):
+                        results += 1
+                        if results == 1, index == last, case .array = json { single = json }
+                        if case .array(let elements) = json { next += elements } else { next.append(json) }
+                    case .many(let values):
+                        results += 1
+                        next += values
+                    }
+                }
+                if undefinedInput, index == first {
+                    try visit(nil)
+                } else {
+                    for item in items { try visit(item) }
+                }
+                if results == 1, let single { return .one(single) }
+                if next.isEmpty { return .none }
+                swap(&items, &next)
+            }
+            return collapse(.many(items))
+        }
+    }
+
+    /// A name looked up in an item as `Evaluator.lookup` does: an object's member, or over an array's elements (arrays
+    /// flattened one level), as a sequence.
+    static func lookup(_ item: JSON?, _ name: String) -> Outcome {
+        switch item {
+        case .object(let object)?:
+            return object[name].map(Outcome.one) ?? .none
+        case .array(let elements)?:
+            var values: [JSON] = []
+            lookup(elements, name, into: &values)
+            return .many(values)
+        default:
+            return .none
+        }
+    }
+
+    private static func lookup(_ elements: [JSON], _ name: String, into values: inout [JSON]) {
+        for element in elements {
+            switch element {
+            case .object(let object):
+                guard let value = object[name] else { continue }
+                if case .array(let inner) = value { values += inner } else { values.append(value) }
+            case .array(let inner):
+                lookup(inner, name, into: &values)
+            default:
+                continue
+            }
+        }
+    }
+
+    /// A sequence as a part's result: none is undefined, one is its value.
+    static func collapse(_ value: Outcome) -> Outcome {
+        guard case .many(let values) = value else { return value }
+        switch values.count {
+        case 0: return .none
+        case 1: return .one(values[0])
+        default: return value
+        }
+    }
+
+    private enum Filter {
+        case index(Double)
+        case predicate(Code)
+
+        /// `Evaluator.filter`: the items of `value` the predicate keeps, as a sequence; a numeric index picks one
+        /// item, and an array it picks is given whole.
+        func apply(to value: Outcome, _ context: DirectContext) throws(Stop) -> Outcome {
+            let items: [JSON]
+            switch value {
+            case .none: items = []
+            case .one(.array(let elements)): items = elements
+            case .one(let json): items = [json]
+            case .many(let values): items = values
+            }
+            switch self {
+            case .index(let number):
+                var index = number.rounded(.down).clampedInt
+                if index < 0 { index += items.count }
+                guard items.indices.contains(index) else { return .many([]) }
+                if case .array = items[index] { return .one(items[index]) }
+                return .many([items[index]])
+            case .predicate(let predicate):
+                try context.tick(items.count)
+                var kept: [JSON] = []
+                for (position, item) in items.enumerated() {
+                    let result = try predicate(item, context)
+                    if let indexes = DirectPlan.indexes(result) {
+                        for number in indexes {
+                            var index = number.rounded(.down).clampedInt
+                            if index < 0 { index += items.count }
+                            if index == position { kept.append(item) }
+                        }
+                    } else if truth(result) == true {
+                        kept.append(item)
+                    }
+                }
+                return .many(kept)
+            }
+        }
+    }
+
+    /// A predicate's result read as indexes: a number, or a non-empty array of numbers only.
+    private static func indexes(_ value: Outcome) -> [Double]? {
+        let values: [JSON]
+        switch value {
+        case .none: return nil
+        case .one(.number(let number)): return [number]
+        case .one(.array(let elements)): values = elements
+        case .one: return nil
+        case .many(let many): values = many
+        }
+        guard !values.isEmpty else { return nil }
+        var numbers: [Double] = []
+        numbers.reserveCapacity(values.count)
+        for value in values {
+            guard case .number(let number) = value else { return nil }
+            numbers.append(number)
+        }
+        return numbers
+    }
+
+    // MARK: Truth, values
+
+    /// `Evaluator.boolean` over a result: `nil` for undefined.
+    static func truth(_ value: Outcome) -> Bool? {
+        switch value {
+        case .none: nil
+        case .one(let json): truth(json)
+        case .many(let values): values.count == 1 ? truth(values[0]) : values.contains { truth($0) }
+        }
+    }
+
+    static func truth(_ json: JSON) -> Bool {
+        switch json {
+        case .null: false
+        case .bool(let flag): flag
+        case .number(let number): number != 0 && !number.isNaN
+        case .string(let string): !string.isEmpty
+        case .object(let object): !object.isEmpty
+        case .array(let elements): elements.count == 1 ? truth(elements[0]) : elements.contains { truth($0) }
+        }
+    }
+
+    /// The evaluator's value for a result: a sequence is a flagged array, as the evaluator would hold it.
+    static func value(_ outcome: Outcome) -> Value? {
+        switch outcome {
+        case .none: nil
+        case .one(let json): Value(json)
+        case .many(let values): .array(ArrayValue.sequence(values.map(Value.init)))
+        }
+    }
+
+    /// An evaluator's value as a result, collapsed as the evaluator collapses a part's result. Functions, and arrays
+    /// with flags other than a sequence's, are handed over.
+    static func outcome(_ value: Value?) throws(Stop) -> Outcome {
+        guard let value else { return .none }
+        switch value {
+        case .function:
+            throw .handover
+        case .array(let array):
+            guard !array.isTupleStream, !array.keepSingleton, !array.outerWrapper, !array.isConstructed else { throw .handover }
+            for item in array.items {
+                switch item {
+                case .function: throw .handover
+                case .array(let inner) where inner.isSequence || inner.isTupleStream || inner.keepSingleton: throw .handover
+                default: continue
+                }
+            }
+            if array.isSequence {
+                if array.items.isEmpty { return .none }
+                if array.items.count == 1 { return .one(array.items[0].json) }
+                return .many(array.items.map(\.json))
+            }
+            return .one(value.json)
+        default:
+            return .one(value.json)
+        }
+    }
+
+    /// A result as one JSON value: a sequence is an array.
+    static func json(_ outcome: Outcome) -> JSON? {
+        switch outcome {
+        case .none: nil
+        case .one(let json): json
+        case .many(let values): .array(values)
+        }
+    }
+
+    // MARK: Operators
+
+    private static func binary(_ node: Node) -> Code? {
+        guard let lhs = node.lhs.flatMap(compile(node:)), let rhs = node.rhs.flatMap(compile(node:)) else { return nil }
+        let op = node.value
+        switch op {
+        case "and", "or":
+            let isAnd = op == "and"
+            return { input, context throws(Stop) in
+                let left = truth(try lhs(input, context)) ?? false
+                if left != isAnd { return .one(.bool(left)) }
+                return .one(.bool(truth(try rhs(input, context)) ?? false))
+            }
+        case "+", "-", "*", "/", "%":
+            return { input, context throws(Stop) in
+                let left = try lhs(input, context)
+                let right = try rhs(input, context)
+                if case .one(.number(let a)) = left, case .one(.number(let b)) = right, a.isFinite, b.isFinite {
+                    switch op {
+                    case "+": return .one(.number(a + b))
+                    case "-": return .one(.number(a - b))
+                    case "*": return .one(.number(a * b))
+                    case "/": return .one(.number(a / b))
+                    default: break
+                    }
+                }
+                return try outcome(evaluated { () throws(JSONataError) in try Evaluator.arithmetic(value(left), value(right), op) })
+            }
+        case "=", "!=":
+            let equal = op == "="
+            return { input, context throws(Stop) in
+                let left = try lhs(input, context)
+                let right = try rhs(input, context)
+                if case .none = left { return .one(.bool(false)) }
+                if case .none = right { return .one(.bool(false)) }
+                if case .one(let a) = left, case .one(let b) = right, let same = scalarEquality(a, b) {
+                    return .one(.bool(same == equal))
+                }
+                return .one(.bool(Evaluator.deepEqual(value(left)!, value(right)!) == equal))
+            }
+        case "<", "<=", ">", ">=":
+            return { input, context throws(Stop) in
+                let left = try lhs(input, context)
+                let right = try rhs(input, context)
+                if case .one(.number(let a)) = left, case .one(.number(let b)) = right {
+                    switch op {
+                    case "<": return .one(.bool(a < b))
+                    case "<=": return .one(.bool(a <= b))
+                    case ">": return .one(.bool(a > b))
+                    default: return .one(.bool(a >= b))
+                    }
+                }
+                return try outcome(evaluated { () throws(JSONataError) in try Evaluator.compare(value(left), value(right), op) })
+            }
+        case "&":
+            return { input, context throws(Stop) in
+                let left = try lhs(input, context)
+                let right = try rhs(input, context)
+                if case .one(.string(let a)) = left, case .one(.string(let b)) = right { return .one(.string(a + b)) }
+                return .one(.string(try text(left) + text(right)))
+            }
+        case "in":
+            return { input, context throws(Stop) in
+                let left = try lhs(input, context)
+                let right = try rhs(input, context)
+                guard let needle = value(left), let haystack = value(right) else { return .one(.bool(false)) }
+                let candidates = haystack.arrayValue?.items ?? [haystack]
+                return .one(.bool(candidates.contains { Evaluator.strictEqual($0, needle) }))
+            }
+        default:
+            return nil
+        }
+    }
+
+    /// `=` between two scalars, or `nil` when either is an array or an object.
+    private static func scalarEquality(_ a: JSON, _ b: JSON) -> Bool? {
+        switch (a, b) {
+        case (.string(let x), .string(let y)): x == y
+        case (.number(let x), .number(let y)): x == y
+        case (.bool(let x), .bool(let y)): x == y
+        case (.null, .null): true
+        case (.array, _), (.object, _), (_, .array), (_, .object): nil
+        default: false
+        }
+    }
+
+    /// `&`'s text for one side: undefined is empty, anything else as `$string` writes it.
+    private static func text(_ outcome: Outcome) throws(Stop) -> String {
+        guard let value = value(outcome) else { return "" }
+        return try evaluated { () throws(JSONataError) in try Evaluator.string(value) }
+    }
+
+    /// Runs one of the evaluator's helpers; any error it raises is the evaluator's to report.
+    private static func evaluated<T>(_ body: () throws(JSONataError) -> T) throws(Stop) -> T {
+        do { return try body() } catch { throw .handover }
+    }
+
+    private static func unary(_ node: Node) -> Code? {
+        switch node.value {
+        case "-":
+            guard let operand = node.expression.flatMap(compile(node:)) else { return nil }
+            return { input, context throws(Stop) in
+                switch try operand(input, context) {
+                case .none: return .none
+                case .one(.number(let number)) where number.isFinite: return .one(.number(-number))
+                default: throw .handover
+                }
+            }
+        case "[":
+            var items: [(code: Code, nested: Bool)] = []
+            for item in node.expressions {
+                guard let code = compile(node: item) else { return nil }
+                items.append((code, item.kind == .unary && item.value == "["))
+            }
+            return { input, context throws(Stop) in
+                var elements: [JSON] = []
+                for (code, nested) in items {
+                    switch try code(input, context) {
+                    case .none: continue
+                    case .one(let json):
+                        if !nested, case .array(let inner) = json { elements += inner } else { elements.append(json) }
+                    case .many(let values):
+                        if nested { elements.append(.array(values)) } else { elements += values }
+                    }
+                }
+                return .one(.array(elements))
+            }
+        case "{":
+            // An object constructor with literal keys over one context; over an array it groups, which the
+            // evaluator does.
+            guard let keys = node.literalKeys else { return nil }
+            var values: [Code] = []
+            for pair in node.pairs {
+                guard let code = compile(node: pair.1) else { return nil }
+                values.append(code)
+            }
+            return { input, context throws(Stop) in
+                if case .array? = input { throw .handover }
+                var presentKeys: [String] = []
+                var presentValues: [JSON] = []
+                presentKeys.reserveCapacity(keys.count)
+                presentValues.reserveCapacity(keys.count)
+                for (index, code) in values.enumerated() {
+                    guard let value = json(try code(input, context)) else { continue }
+                    presentKeys.append(keys[index])
+                    presentValues.append(value)
+                }
+                return .one(.object(JSONObject(uniqueKeys: presentKeys, values: presentValues)))
+            }
+        default:
+            return nil
+        }
+    }
+
+    // MARK: Calls
+
+    /// A call of a built-in that calls nothing back, with `applied` (the left side of `~>`) as its first argument.
+    private static func call(_ node: Node, applying applied: Code?) -> Code? {
+        guard isPlain(node), node.stages.isEmpty, let procedure = node.procedure, procedure.kind == .variable,
+            isPlain(procedure), case .function(let function)? = procedure.builtin, case .native(let native) = function.body,
+            !callsBack.contains(procedure.value)
+        else { return nil }
+        var arguments: [Code] = []
+        if let applied { arguments.append(applied) }
+        for argument in node.arguments {
+            guard argument.kind != .placeholder, let code = compile(node: argument) else { return nil }
+            arguments.append(code)
+        }
+        let name = procedure.value
+        let signature = function.signature
+        let usesContext = signature?.usesContext ?? false
+        return { input, context throws(Stop) in
+            // A binding of the same name hides the built-in.
+            if context.bindings[name] != nil { throw .handover }
+            var values: [Value?] = []
+            values.reserveCapacity(arguments.count)
+            for argument in arguments { values.append(value(try argument(input, context))) }
+            let evaluator = context.evaluator
+            let environment = context.environment
+            // Only a parameter that the context stands in for reads the context (`$eval`, which reads it too, is not
+            // planned), so it is converted only for those.
+            let contextValue = usesContext ? input.map(Value.init) : nil
+            let result = try evaluated { () throws(JSONataError) -> Value? in
+                var checked = values
+                if let signature { checked = try signature.validate(values, context: contextValue) }
+                return try evaluator.invoke(native, checked, contextValue, environment)
+            }
+            return try outcome(result)
+        }
+    }
+
+    /// Built-ins that evaluate an expression given as text. The others call back only functions given to them, and
+    /// no part of a plan gives a function.
+    private static let callsBack: Set<String> = ["eval"]
+}
+
+/// What one run of a `DirectPlan` reads: the input, the host's bindings, and the time limit.
+final class DirectContext {
+    let root: JSON?
+    let bindings: [String: JSON]
+    private let deadline: EvaluationDeadline?
+    private let maximumDepth: Int
+    private var ticks = 0
+
+    init(root: JSON?, bindings: [String: JSON], deadline: EvaluationDeadline?, maximumDepth: Int) {
+        self.root = root
+        self.bindings = bindings
+        self.deadline = deadline
+        self.maximumDepth = maximumDepth
+    }
+
+    /// The evaluator that built-ins are given (for `$now()`'s instant and the time limit), made when first needed.
+    lazy var evaluator = Evaluator(maximumDepth: maximumDepth, deadline: deadline)
+    lazy var environment = Frame(parent: nil)
+
+    /// Counts `count` steps of work, and asks the time limit once per 1,024.
+    func tick(_ count: Int) throws(DirectPlan.Stop) {
+        ticks &+= count + 1
+        guard ticks >= 1024 else { return }
+        let counted = ticks
+        ticks = 0
+        if let deadline, deadline.passed(counting: counted) { throw .timeout }
+    }
+}

@@ -1,0 +1,192 @@
+@testable import JSONata
+import JSONValue
+import Testing
+
+/// An expression of the shapes `DirectPlan` models runs as closures over the input JSON; the evaluator must give the
+/// same. Compared here on generated expressions (paths with filters and indexes, variables, operators, conditions,
+/// constructors, blocks, built-in calls and `~>`) over generated documents (objects, arrays of objects and of scalars,
+/// arrays in arrays, nulls, missing names).
+@Suite struct DirectPlanTests {
+    typealias Generator = PlainPathTests.Generator
+
+    /// A random expression of the planned shapes, at most `depth` levels deep.
+    static func expression(_ generator: inout Generator, depth: Int) -> String {
+        let choice = depth <= 0 ? generator.next(3) : generator.next(16)
+        switch choice {
+        case 0, 1:
+            return path(&generator, depth: depth)
+        case 2:
+            return ["1", "2", "0", "-1", "'s1'", "'x'", "true", "false", "null", "2.5"][generator.next(10)]
+        case 3:
+            let op = ["=", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/", "%", "&", "and", "or", "in"][generator.next(15)]
+            return "(\(expression(&generator, depth: depth - 1)) \(op) \(expression(&generator, depth: depth - 1)))"
+        case 4:
+            let otherwise = generator.next(2) == 0 ? "" : " : \(expression(&generator, depth: depth - 1))"
+            return "(\(expression(&generator, depth: depth - 1)) ? \(expression(&generator, depth: depth - 1))\(otherwise))"
+        case 5:
+            let count = generator.next(3) + 1
+            let members = (0..<count).map { index in "\"k\(index)\": \(expression(&generator, depth: depth - 1))" }
+            return "{" + members.joined(separator: ", ") + "}"
+        case 6:
+            let items = (0..<generator.next(3)).map { _ in
+                generator.next(3) == 0 ? "[\(expression(&generator, depth: depth - 1))]" : expression(&generator, depth: depth - 1)
+            }
+            return "[" + items.joined(separator: ", ") + "]"
+        case 7, 8:
+            let unary = ["$count", "$sum", "$string", "$exists", "$boolean", "$type", "$keys", "$distinct", "$reverse",
+                         "$sort", "$max", "$not", "$number", "$uppercase", "$length", "$abs", "$round"]
+            return "\(unary[generator.next(unary.count)])(\(expression(&generator, depth: depth - 1)))"
+        case 9:
+            let binary = ["$append", "$join", "$lookup", "$contains", "$substringBefore", "$merge"]
+            let function = binary[generator.next(binary.count)]
+            if function == "$merge" { return "$merge([\(expression(&generator, depth: depth - 1)), {'z': 1}])" }
+            let second = function == "$join" ? "','" : function == "$lookup" ? "'a'" : expression(&generator, depth: depth - 1)
+            return "\(function)(\(expression(&generator, depth: depth - 1)), \(second))"
+        case 10:
+            return "(\(expression(&generator, depth: depth - 1)) ~> $count())"
+        case 11:
+            return "(\(expression(&generator, depth: depth - 1)); \(expression(&generator, depth: depth - 1)))"
+        case 12:
+            return "-\(path(&generator, depth: depth))"
+        default:
+            return path(&generator, depth: depth)
+        }
+    }
+
+    /// A path of one to four steps: names, `$`, `$$`, a bound `$v`, each maybe with a filter or an index.
+    static func path(_ generator: inout Generator, depth: Int) -> String {
+        let starts = ["a", "b", "c", "$", "$$", "$v", "a", "b"]
+        var steps: [String] = [starts[generator.next(starts.count)]]
+        for _ in 0..<generator.next(4) {
+            steps.append(["a", "b", "c", "$"][generator.next(4)])
+        }
+        return steps.map { step in
+            switch generator.next(8) {
+            case 0: return step + "[\(["0", "1", "-1", "5"][generator.next(4)])]"
+            case 1: return step + "[\(["a", "b", "c", "$", "[0, 1]", "a.b", "$$.a"][generator.next(7)])]"
+            case 2 where depth > 0: return step + "[\(expression(&generator, depth: depth - 1))]"
+            default: return step
+            }
+        }.joined(separator: ".")
+    }
+
+    static func outcome(_ body: () throws -> JSON?) -> String {
+        do { return try body().map { $0.serialized() } ?? "(undefined)" } catch { return "error \(error)" }
+    }
+
+    @Test func planAndEvaluatorAgreeOnGeneratedExpressions() throws {
+        var compared = 0
+        var planned = 0
+        var defined = 0
+        for seed in 0..<1_500 {
+            var generator = Generator(state: UInt64(seed) &+ 90_000)
+            let text = Self.expression(&generator, depth: 3)
+            let expression: JSONataExpression
+            do { expression = try JSONataExpression(text) } catch {
+                Issue.record("seed \(seed): \(text) does not compile: \(error)")
+                continue
+            }
+            guard let plan = expression.plan else {
+                Issue.record("seed \(seed): \(text) has no plan")
+                continue
+            }
+            var general = expression
+            general.usesPlan = false
+            for document in 0..<8 {
+                var documents = Generator(state: UInt64(seed * 8 + document))
+                var root = JSONObject()
+                for name in PlainPathTests.names { root[name] = PlainPathTests.document(&documents, depth: 0) }
+                let input = JSON.object(root)
+                let bindings: [String: JSON] = ["v": PlainPathTests.document(&documents, depth: 1)]
+                let expected = Self.outcome { try general.evaluate(input, bindings: bindings) }
+                let context = DirectContext(root: input, bindings: bindings, deadline: nil, maximumDepth: 500)
+                compared += 1
+                // What the plan gives by itself, when it does not hand over: it must be what the evaluator gives.
+                if let result = try? plan.run(input, context) {
+                    planned += 1
+                    let actual = DirectPlan.json(result).map { $0.serialized() } ?? "(undefined)"
+                    #expect(actual == expected, "seed \(seed).\(document): \(text) over \(input.serialized()), $v = \(bindings["v"]!.serialized())")
+                    if actual != "(undefined)" { defined += 1 }
+                }
+                // And through the public entry, which hands over to the evaluator: the same, errors included.
+                let public_ = Self.outcome { try expression.evaluate(input, bindings: bindings) }
+                #expect(public_ == expected, "seed \(seed).\(document): \(text) (public entry)")
+            }
+        }
+        #expect(compared == 1_500 * 8)
+        // The plan answers most evaluations itself (a handover is an error case or a shape it leaves), and many
+        // answers are values rather than undefined.
+        #expect(planned > compared * 6 / 10, "the plan answered only \(planned) of \(compared)")
+        #expect(defined > compared / 3, "only \(defined) of the plan's answers were defined")
+    }
+
+    @Test func shapesThatMatter() throws {
+        let cases: [(document: String, expression: String, expected: String)] = [
+            // A last step giving one array from the data gives that array, even of one item; a filter's sequence
+            // of one is its item.
+            (#"{"a": {"b": [1]}}"#, "a.b", "[1]"),
+            (#"{"a": {"b": [[1, 2]]}}"#, "a.b[0]", "[1,2]"),
+            (#"{"a": [{"b": 1}, {"b": [2, 3]}]}"#, "a.b", "[1,2,3]"),
+            (#"{"a": [[{"b": 1}], [{"b": 2}]]}"#, "a.b", "[1,2]"),
+            (#"{"a": {"b": []}}"#, "a.b", "[]"),
+            (#"{"a": [{"b": 1, "c": 2}, {"b": 3, "c": 1}]}"#, "a[c > 1].b", "1"),
+            (#"{"a": [{"b": 1}, {"b": 3}]}"#, "a[[0, 1]].b", "[1,3]"),
+            (#"{"a": [{"b": 1}, {"b": 3}]}"#, "a[-1].b", "3"),
+            (#"{"a": [1, 2, 3]}"#, "a[$ > 1]", "[2,3]"),
+            (#"{"a": [1, 2, 3]}"#, "$sum(a[$ > 1]) & '/' & $count(a)", #""5/3""#),
+            (#"{"a": {"b": "x"}}"#, "a.b ~> $uppercase()", #""X""#),
+            (#"{"a": 1}"#, "{'k': a, 'm': b, 'n': [a, [a]]}", #"{"k":1,"n":[1,[1]]}"#),
+            (#"{"a": 1}"#, "a = 1 ? 'yes' : 'no'", #""yes""#),
+            (#"{"a": 1}"#, "$$.a + $v.b", "3"),
+        ]
+        for (document, text, expected) in cases {
+            let input = try JSONParser.parse(document)
+            let expression = try JSONataExpression(text)
+            #expect(expression.plan != nil, "\(text) has a plan")
+            var general = expression
+            general.usesPlan = false
+            let bindings: [String: JSON] = ["v": ["b": 2]]
+            #expect(Self.outcome { try expression.evaluate(input, bindings: bindings) } == expected, "\(text) over \(document)")
+            #expect(Self.outcome { try general.evaluate(input, bindings: bindings) } == expected, "\(text) over \(document) (evaluator)")
+        }
+    }
+
+    /// What the plan leaves to the evaluator gives the evaluator's answer: errors with their codes, grouping over
+    /// an array, an array input, a binding that hides a built-in, and expressions outside the planned shapes.
+    @Test func whatThePlanLeavesIsTheEvaluators() throws {
+        let input = try JSONParser.parse(#"{"a": [{"b": 1}, {"b": 2}], "s": "x", "n": 3}"#)
+        let cases: [(String, [String: JSON], String)] = [
+            ("s + 1", [:], "T2001"),
+            ("s < n", [:], "T2009"),
+            ("-s", [:], "D1002"),
+            ("$uppercase(n)", [:], "T0410"),
+            ("n / 0", [:], "D1001"),
+            ("a{'k': b}", [:], #"{"k":[1,2]}"#),
+            ("a.{'k': b}", [:], #"[{"k":1},{"k":2}]"#),
+            ("$count(a)", ["count": 1], "T1006"),
+            ("a.b ~> $map(function($x) { $x * 2 })", [:], "[2,4]"),
+        ]
+        for (text, bindings, expected) in cases {
+            let expression = try JSONataExpression(text)
+            let result: String
+            do { result = try expression.evaluate(input, bindings: bindings).map { $0.serialized() } ?? "(undefined)" } catch {
+                result = error.code
+            }
+            #expect(result == expected, "\(text)")
+        }
+        let array = try JSONParser.parse(#"[{"b": 1}, {"b": 2}]"#)
+        #expect(try JSONataExpression("{'k': b}").evaluate(array) == ["k": [1, 2]])
+        #expect(try JSONataExpression("$$[0].b").evaluate(array) == 1)
+    }
+
+    /// A plan's loops over a large input ask the time limit as the evaluator's steps do.
+    @Test func largeInputsMeetTheTimeLimit() throws {
+        let items = JSON.array((0..<200_000).map { ["b": .number(Double($0))] })
+        let expression = try JSONataExpression("$count(a[b > 5].b) + $count(a[b < 5].b)")
+        #expect(expression.plan != nil)
+        #expect(throws: JSONataError.self) {
+            try expression.evaluate(["a": items], limits: .init(timeLimit: .zero))
+        }
+        #expect(try expression.evaluate(["a": items]) == 199_999)
+    }
+}
