@@ -17,6 +17,10 @@ struct DirectPlan: @unchecked Sendable {
     /// against the depth limit before using the plan.
     let depth: Int
 
+    /// The evaluator's nesting that the plan's levels above a delegated part may stand for: a part is given the depth
+    /// limit less this, so that it fails no later than inside the evaluator's whole (and the evaluator then decides).
+    var reservedDepth: Int { depth * 4 + 16 }
+
     typealias Code = (_ input: JSON?, _ context: DirectContext) throws(Stop) -> Outcome
 
     /// What a compiled part gives: undefined, one value (an array from the data stays one value), or a sequence.
@@ -36,7 +40,8 @@ struct DirectPlan: @unchecked Sendable {
 
     /// The plan for `tree`, or `nil` when some part of it is outside what the closures model.
     static func compile(_ tree: Node) -> DirectPlan? {
-        guard let depth = depth(of: tree), let code = compile(node: tree) else { return nil }
+        // A tree whose root the closures do not model has no plan: handing all of it over would only add a step.
+        guard let depth = depth(of: tree), let code = direct(tree) else { return nil }
         return DirectPlan(run: code, depth: depth)
     }
 
@@ -54,13 +59,29 @@ struct DirectPlan: @unchecked Sendable {
 
     /// A node without the decorations that only the evaluator handles: predicates and grouping on a node, tuple
     /// bindings (`@`, `#`), parent references, kept singletons and constructed-array steps.
-    private static func isPlain(_ node: Node, predicates: Bool = false) -> Bool {
-        (predicates || node.predicates.isEmpty) && node.group == nil && !node.keepArray && !node.keepSingletonArray && !node.consArray
+    private static func isPlain(_ node: Node, predicates: Bool = false, constructed: Bool = false) -> Bool {
+        (predicates || node.predicates.isEmpty) && node.group == nil && !node.keepArray && !node.keepSingletonArray
+            && (constructed || !node.consArray)
             && !node.tuple && node.focus == nil && node.indexVariable == nil && node.ancestor == nil && node.slot == nil
             && node.seekingParent.isEmpty && !node.thunk
     }
 
+    /// A part as closures, or else as a call of the evaluator on that part alone.
     private static func compile(node: Node) -> Code? {
+        direct(node) ?? delegated(node)
+    }
+
+    /// A part the closures do not model (a function, a sort, grouping, tuple bindings, a regex), evaluated by the
+    /// evaluator over the part's input, in a scope of the host's bindings and `$$`, as the evaluator would evaluate
+    /// it inside the whole. Not a binding (`:=` would bind in that scope, which the closures do not read) nor a part
+    /// whose parent references (`%`) point outside it: the enclosing part is then delegated instead.
+    private static func delegated(_ node: Node) -> Code? {
+        guard node.seekingParent.isEmpty, node.slot == nil, node.kind != .bind else { return nil }
+        return { input, context throws(Stop) in try outcome(try context.evaluate(node, input)) }
+    }
+
+    /// A part as closures only, or `nil`.
+    private static func direct(_ node: Node) -> Code? {
         guard !node.predicates.isEmpty else { return compileCore(node) }
         // Predicates on a node outside a path (`$v[0]`, `[1, 2][$ > 1]`): applied to its value, then the sequence
         // collapsed. A name's lookup is filtered before it collapses; paths and calls, whose values may be sequences
@@ -176,19 +197,22 @@ struct DirectPlan: @unchecked Sendable {
     private struct PathStep {
         enum Step {
             case name(String)
-            case variable(Code)
+            /// Any other step: its value for the item, predicates applied and collapsed.
+            case code(Code)
         }
 
         let step: Step
         let predicates: [Filter]
         let stages: [Filter]
+        /// The step builds arrays (`a.[b, c]`) that are items of the next step's input whole.
+        let keepsWhole: Bool
 
         /// The step's value for one item, as `Evaluator.evaluate` gives it for the step and `evaluateStep` filters it.
         func value(for item: JSON?, _ context: DirectContext) throws(Stop) -> Outcome {
             var value: Outcome
             switch step {
             case .name(let name): value = lookup(item, name)
-            case .variable(let code): value = try code(item, context)
+            case .code(let code): value = try code(item, context)
             }
             for filter in predicates { value = try filter.apply(to: value, context) }
             value = collapse(value)
@@ -199,25 +223,29 @@ struct DirectPlan: @unchecked Sendable {
 
     private static func path(_ node: Node) -> Code? {
         var steps: [PathStep] = []
-        for step in node.steps {
-            guard isPlain(step, predicates: true), step.kind == .name || step.kind == .variable else { return nil }
-            // A step's predicates (a variable's, as `$v[0].a` parses) filter its value before it collapses, its
-            // stages (`a[0]` in a path) after.
-            var predicates: [Filter] = []
+        for (index, step) in node.steps.enumerated() {
+            // Steps that work on the whole sequence (sorts, a first `[...]`) or bind tuples are the evaluator's.
+            guard isPlain(step, predicates: true) || (step.consArray && index > 0 && isPlain(step, predicates: true, constructed: true)),
+                step.kind != .sort
+            else { return nil }
             var stages: [Filter] = []
-            for predicate in step.predicates {
-                guard predicate.kind == .filter, let filter = filter(predicate.expression) else { return nil }
-                predicates.append(filter)
-            }
             for stage in step.stages {
                 guard stage.kind == .filter, let filter = filter(stage.expression) else { return nil }
                 stages.append(filter)
             }
             if step.kind == .name {
-                steps.append(PathStep(step: .name(step.value), predicates: predicates, stages: stages))
+                // A name's predicates filter its lookup before it collapses, its stages (`a[0]` in a path) after.
+                var predicates: [Filter] = []
+                for predicate in step.predicates {
+                    guard predicate.kind == .filter, let filter = filter(predicate.expression) else { return nil }
+                    predicates.append(filter)
+                }
+                steps.append(PathStep(step: .name(step.value), predicates: predicates, stages: stages, keepsWhole: false))
             } else {
-                guard let code = variable(step) else { return nil }
-                steps.append(PathStep(step: .variable(code), predicates: predicates, stages: stages))
+                guard let code = step.consArray ? constructedArray(step) : compile(node: step) else { return nil }
+                // An array built by a `[...]` step is one item of the next step's input, not flattened into it.
+                steps.append(PathStep(step: .code(code), predicates: [], stages: stages,
+                                      keepsWhole: step.consArray && step.stages.isEmpty && step.predicates.isEmpty))
             }
         }
         guard !steps.isEmpty else { return nil }
@@ -285,7 +313,7 @@ struct DirectPlan: @unchecked Sendable {
                     case .one(let json):
                         results += 1
                         if results == 1, index == last, case .array = json { single = json }
-                        if case .array(let elements) = json { next += elements } else { next.append(json) }
+                        if !step.keepsWhole, case .array(let elements) = json { next += elements } else { next.append(json) }
                     case .many(let values):
                         results += 1
                         next += values
@@ -580,24 +608,7 @@ struct DirectPlan: @unchecked Sendable {
                 }
             }
         case "[":
-            var items: [(code: Code, nested: Bool)] = []
-            for item in node.expressions {
-                guard let code = compile(node: item) else { return nil }
-                items.append((code, item.kind == .unary && item.value == "["))
-            }
-            return { input, context throws(Stop) in
-                var elements: [JSON] = []
-                for (code, nested) in items {
-                    switch try code(input, context) {
-                    case .none: continue
-                    case .one(let json):
-                        if !nested, case .array(let inner) = json { elements += inner } else { elements.append(json) }
-                    case .many(let values):
-                        if nested { elements.append(.array(values)) } else { elements += values }
-                    }
-                }
-                return .one(.array(elements))
-            }
+            return arrayConstructor(node)
         case "{":
             // An object constructor with literal keys over one context; over an array it groups, which the
             // evaluator does.
@@ -625,19 +636,60 @@ struct DirectPlan: @unchecked Sendable {
         }
     }
 
+    /// `[a, b]`: each item's values appended (an array's elements, a sequence's values), a nested `[...]` whole.
+    private static func arrayConstructor(_ node: Node) -> Code? {
+        var items: [(code: Code, nested: Bool)] = []
+        for item in node.expressions {
+            guard let code = compile(node: item) else { return nil }
+            items.append((code, item.kind == .unary && item.value == "["))
+        }
+        return { input, context throws(Stop) in
+            var elements: [JSON] = []
+            for (code, nested) in items {
+                switch try code(input, context) {
+                case .none: continue
+                case .one(let json):
+                    if !nested, case .array(let inner) = json { elements += inner } else { elements.append(json) }
+                case .many(let values):
+                    if nested { elements.append(.array(values)) } else { elements += values }
+                }
+            }
+            return .one(.array(elements))
+        }
+    }
+
+    /// A `[...]` step of a path (`a.[b, c]`), whose arrays the path keeps whole.
+    private static func constructedArray(_ node: Node) -> Code? {
+        guard node.kind == .unary, node.value == "[", node.predicates.isEmpty else { return nil }
+        return arrayConstructor(node)
+    }
+
     // MARK: Calls
 
-    /// A call of a built-in that calls nothing back, with `applied` (the left side of `~>`) as its first argument.
+    /// An argument of a call: a value of the closures, or a value only the evaluator makes (a function, a regex).
+    private enum Argument {
+        case code(Code)
+        case evaluated(Node)
+    }
+
+    /// A call of a built-in, with `applied` (the left side of `~>`) as its first argument. Arguments the closures do
+    /// not model (a lambda, a regex, a built-in passed by name) are the evaluator's values, as are the functions that
+    /// higher-order built-ins call back.
     private static func call(_ node: Node, applying applied: Code?) -> Code? {
         guard isPlain(node), node.stages.isEmpty, let procedure = node.procedure, procedure.kind == .variable,
             isPlain(procedure), case .function(let function)? = procedure.builtin, case .native(let native) = function.body,
-            !callsBack.contains(procedure.value)
+            procedure.value != "eval"
         else { return nil }
-        var arguments: [Code] = []
-        if let applied { arguments.append(applied) }
+        var arguments: [Argument] = []
+        if let applied { arguments.append(.code(applied)) }
         for argument in node.arguments {
-            guard argument.kind != .placeholder, let code = compile(node: argument) else { return nil }
-            arguments.append(code)
+            guard argument.kind != .placeholder else { return nil }
+            if argument.kind != .variable || argument.builtin == nil, let code = direct(argument) {
+                arguments.append(.code(code))
+            } else {
+                guard argument.seekingParent.isEmpty, argument.slot == nil, argument.kind != .bind else { return nil }
+                arguments.append(.evaluated(argument))
+            }
         }
         let name = procedure.value
         let signature = function.signature
@@ -647,11 +699,16 @@ struct DirectPlan: @unchecked Sendable {
             if context.bindings[name] != nil { throw .handover }
             var values: [Value?] = []
             values.reserveCapacity(arguments.count)
-            for argument in arguments { values.append(value(try argument(input, context))) }
+            for argument in arguments {
+                switch argument {
+                case .code(let code): values.append(value(try code(input, context)))
+                case .evaluated(let node): values.append(try context.evaluate(node, input))
+                }
+            }
             let evaluator = context.evaluator
             let environment = context.environment
-            // Only a parameter that the context stands in for reads the context (`$eval`, which reads it too, is not
-            // planned), so it is converted only for those.
+            // Only a parameter that the context stands in for reads the context (`$eval`, which reads it too, is left
+            // to the evaluator), so it is converted only for those.
             let contextValue = usesContext ? input.map(Value.init) : nil
             let result = try evaluated { () throws(JSONataError) -> Value? in
                 var checked = values
@@ -661,10 +718,6 @@ struct DirectPlan: @unchecked Sendable {
             return try outcome(result)
         }
     }
-
-    /// Built-ins that evaluate an expression given as text. The others call back only functions given to them, and
-    /// no part of a plan gives a function.
-    private static let callsBack: Set<String> = ["eval"]
 }
 
 /// What one run of a `DirectPlan` reads: the input, the host's bindings, and the time limit.
@@ -675,16 +728,32 @@ final class DirectContext {
     private let maximumDepth: Int
     private var ticks = 0
 
-    init(root: JSON?, bindings: [String: JSON], deadline: EvaluationDeadline?, maximumDepth: Int) {
+    init(root: JSON?, bindings: [String: JSON], deadline: EvaluationDeadline?, maximumDepth: Int, reservedDepth: Int = 0) {
         self.root = root
         self.bindings = bindings
         self.deadline = deadline
         self.maximumDepth = maximumDepth
+        self.reservedDepth = reservedDepth
     }
 
-    /// The evaluator that built-ins are given (for `$now()`'s instant and the time limit), made when first needed.
-    lazy var evaluator = Evaluator(maximumDepth: maximumDepth, deadline: deadline)
-    lazy var environment = Frame(parent: nil)
+    /// The evaluator that built-ins and delegated parts are given (for `$now()`'s instant and the time limit), made
+    /// when first needed. Its depth limit leaves room for the levels of the plan above the part it evaluates.
+    lazy var evaluator = Evaluator(maximumDepth: maximumDepth - reservedDepth, deadline: deadline)
+    /// The scope the evaluator would give the whole: the host's bindings, and `$` bound to the input.
+    lazy var environment: Frame = {
+        let frame = Frame(parent: nil)
+        for (name, value) in bindings { frame.bind(name, Value(value)) }
+        frame.bind("$", root.map(Value.init))
+        return frame
+    }()
+    private let reservedDepth: Int
+
+    /// A part evaluated by the evaluator over `input`; an error it raises is the evaluator's to report.
+    func evaluate(_ node: Node, _ input: JSON?) throws(DirectPlan.Stop) -> Value? {
+        let evaluator = self.evaluator
+        let environment = self.environment
+        do { return try evaluator.evaluate(node, input.map(Value.init), environment) } catch { throw .handover }
+    }
 
     /// Counts `count` steps of work, and asks the time limit once per 1,024.
     func tick(_ count: Int) throws(DirectPlan.Stop) {

@@ -54,9 +54,10 @@ public struct JSONataExpression: Sendable {
         // The plan, unless the input is an array (the evaluator wraps it), a host function is given, or the depth
         // limit is near enough to the tree's depth that the evaluator could reach it. Anything the plan does not model,
         // an error included, is evaluated again by the evaluator, which alone reports errors.
-        if usesPlan, walksPlainPaths, let plan, functions.isEmpty, limits.maximumDepth >= plan.depth * 4 + 16 {
+        if usesPlan, walksPlainPaths, let plan, functions.isEmpty, limits.maximumDepth >= plan.reservedDepth + 16 {
             if case .array? = input {} else {
-                let context = DirectContext(root: input, bindings: bindings, deadline: deadline, maximumDepth: limits.maximumDepth)
+                let context = DirectContext(root: input, bindings: bindings, deadline: deadline, maximumDepth: limits.maximumDepth,
+                                            reservedDepth: plan.reservedDepth)
                 do {
                     let result = DirectPlan.json(try plan.run(input, context))
                     if case .number(let number)? = result, !number.isFinite {} else { return result }
