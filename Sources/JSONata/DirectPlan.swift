@@ -16,12 +16,23 @@ struct DirectPlan: @unchecked Sendable {
     /// The depth of the tree: the evaluator nests at most a few calls per level, which `JSONataExpression` checks
     /// against the depth limit before using the plan.
     let depth: Int
+    /// How many variables the plan's blocks bind (`$x := ...`), each resolved to a slot when the plan compiles.
+    let slotCount: Int
+    /// How many parts of the plan the evaluator evaluates.
+    let delegatedParts: Int
 
     /// The evaluator's nesting that the plan's levels above a delegated part may stand for: a part is given the depth
     /// limit less this, so that it fails no later than inside the evaluator's whole (and the evaluator then decides).
     var reservedDepth: Int { depth * 4 + 16 }
 
     typealias Code = (_ input: JSON?, _ context: DirectContext) throws(Stop) -> Outcome
+
+    /// A closure kept in an array: a struct's field holds it as it is, where an array of closures would hold each
+    /// behind reabstraction thunks.
+    struct Part {
+        let run: Code
+        init(_ run: @escaping Code) { self.run = run }
+    }
 
     /// What a compiled part gives: undefined, one value (an array from the data stays one value), or a sequence.
     /// A part's result is a sequence of two or more values; sequences of one or none only exist inside a path.
@@ -41,16 +52,48 @@ struct DirectPlan: @unchecked Sendable {
     /// The plan for `tree`, or `nil` when some part of it is outside what the closures model.
     static func compile(_ tree: Node) -> DirectPlan? {
         // A tree whose root the closures do not model has no plan: handing all of it over would only add a step.
-        guard let depth = depth(of: tree), let code = direct(tree) else { return nil }
-        return DirectPlan(run: code, depth: depth)
+        let compilation = Compilation()
+        guard let depth = depth(of: tree), let code = Compilation.$current.withValue(compilation, operation: { direct(tree) })
+        else { return nil }
+        return DirectPlan(run: code, depth: depth, slotCount: compilation.slotCount, delegatedParts: compilation.delegated)
+    }
+
+    /// What compiling one plan keeps track of: the scopes of blocks' variables and their slots.
+    final class Compilation: @unchecked Sendable {
+        // `@unchecked`: used by the one thread that compiles, through a task-local value.
+        @TaskLocal static var current: Compilation?
+        var slotCount = 0
+        var delegated = 0
+        /// The variables of the blocks being compiled, innermost last: a name and its slot.
+        var scopes: [[String: Int]] = []
+
+        /// The slots that may hold `name` where the plan reads it, innermost first. A block's slot is empty until the
+        /// block binds it (and again each time the block starts), so a read falls through to the enclosing ones.
+        func slots(of name: String) -> [Int] {
+            scopes.reversed().compactMap { $0[name] }
+        }
+    }
+
+    /// Every node directly under `node`.
+    private static func children(of node: Node) -> [Node] {
+        var children = [node.lhs, node.rhs, node.expression, node.procedure, node.condition, node.then, node.otherwise,
+                        node.body, node.pattern, node.update, node.delete, node.group].compactMap { $0 }
+        children += node.expressions + node.steps + node.arguments + node.stages + node.predicates
+        children += node.pairs.flatMap { [$0.0, $0.1] } + node.terms.map(\.expression)
+        return children
+    }
+
+    /// Whether a `:=` under `node` binds in the scope `node` is evaluated in: one not inside a block or a function of
+    /// its own, which would bind in theirs.
+    private static func bindsOutside(_ node: Node) -> Bool {
+        if node.kind == .bind { return true }
+        if node.kind == .block || node.kind == .lambda { return false }
+        return children(of: node).contains(where: bindsOutside)
     }
 
     private static func depth(of node: Node) -> Int? {
-        let children: [Node] = [node.lhs, node.rhs, node.expression, node.procedure, node.condition, node.then, node.otherwise]
-            .compactMap { $0 } + node.expressions + node.steps + node.arguments + node.pairs.map(\.1)
-            + (node.stages + node.predicates).compactMap(\.expression)
         var deepest = 0
-        for child in children {
+        for child in children(of: node) {
             guard let depth = depth(of: child) else { return nil }
             deepest = max(deepest, depth)
         }
@@ -68,7 +111,16 @@ struct DirectPlan: @unchecked Sendable {
 
     /// A part as closures, or else as a call of the evaluator on that part alone.
     private static func compile(node: Node) -> Code? {
-        direct(node) ?? delegated(node)
+        // Closures pass through no generic function (`??`, `Optional.map`, arrays of closures): each would wrap them
+        // in reabstraction thunks, two more calls at every use.
+        if let code = direct(node) { return code }
+        return delegated(node)
+    }
+
+    /// `compile(node:)` of an optional child.
+    private static func compile(_ node: Node?) -> Code? {
+        guard let node else { return nil }
+        return compile(node: node)
     }
 
     /// A part the closures do not model (a function, a sort, grouping, tuple bindings, a regex), evaluated by the
@@ -76,8 +128,33 @@ struct DirectPlan: @unchecked Sendable {
     /// it inside the whole. Not a binding (`:=` would bind in that scope, which the closures do not read) nor a part
     /// whose parent references (`%`) point outside it: the enclosing part is then delegated instead.
     private static func delegated(_ node: Node) -> Code? {
-        guard node.seekingParent.isEmpty, node.slot == nil, node.kind != .bind else { return nil }
-        return { input, context throws(Stop) in try outcome(try context.evaluate(node, input)) }
+        guard isDelegable(node) else { return nil }
+        Compilation.current?.delegated += 1
+        let captured = captures(node)
+        return { input, context throws(Stop) in try outcome(try context.evaluate(node, input, captured)) }
+    }
+
+    /// The plan's variables that a delegated part may read: its names that a block of the plan binds, each with its
+    /// slots. The evaluator is given them in a scope of their own.
+    private static func captures(_ node: Node) -> [(name: String, slots: [Int])] {
+        guard let compilation = Compilation.current, !compilation.scopes.isEmpty else { return [] }
+        var names = Set<String>()
+        func collect(_ node: Node) {
+            if node.kind == .variable || node.kind == .bind { names.insert(node.kind == .bind ? node.lhs?.value ?? "" : node.value) }
+            if let procedure = node.procedure { names.insert(procedure.value) }
+            children(of: node).forEach(collect)
+        }
+        collect(node)
+        return names.sorted().compactMap { name in
+            let slots = compilation.slots(of: name)
+            return slots.isEmpty ? nil : (name, slots)
+        }
+    }
+
+    /// A part that the evaluator can evaluate alone: its parent references resolve inside it, and it binds no
+    /// variable in the scope it is given (the closures would not see it).
+    private static func isDelegable(_ node: Node) -> Bool {
+        node.seekingParent.isEmpty && node.slot == nil && !bindsOutside(node)
     }
 
     /// A part as closures only, or `nil`.
@@ -115,7 +192,8 @@ struct DirectPlan: @unchecked Sendable {
     private static func filter(_ predicate: Node?) -> Filter? {
         guard let predicate else { return nil }
         if predicate.kind == .number { return .index(predicate.number) }
-        return compile(node: predicate).map(Filter.predicate)
+        guard let code = compile(node: predicate) else { return nil }
+        return .predicate(code)
     }
 
     /// A node's own code, before its predicates (which `compile(node:)` has checked).
@@ -143,7 +221,7 @@ struct DirectPlan: @unchecked Sendable {
         case .unary:
             return unary(node)
         case .condition:
-            guard let condition = node.condition.flatMap(compile(node:)), let then = node.then.flatMap(compile(node:))
+            guard let condition = compile(node.condition), let then = compile(node.then)
             else { return nil }
             let alternative: Code?
             if let otherwise = node.otherwise {
@@ -157,23 +235,69 @@ struct DirectPlan: @unchecked Sendable {
                 return try alternative?(input, context) ?? .none
             }
         case .block:
-            let expressions = node.expressions.map(compile(node:))
-            let codes = expressions.compactMap { $0 }
-            guard !codes.isEmpty, codes.count == expressions.count else { return nil }
-            if codes.count == 1 { return codes[0] }
-            return { input, context throws(Stop) in
-                var result = Outcome.none
-                for code in codes { result = try code(input, context) }
-                return result
-            }
+            return block(node)
         case .function:
             return call(node, applying: nil)
         case .apply:
             // `x ~> $f(a)` is `$f(x, a)`.
-            guard let rhs = node.rhs, rhs.kind == .function, let lhs = node.lhs.flatMap(compile(node:)) else { return nil }
+            guard let rhs = node.rhs, rhs.kind == .function, let lhs = compile(node.lhs) else { return nil }
             return call(rhs, applying: lhs)
         default:
             return nil
+        }
+    }
+
+    /// `(a; b)`, and the variables it binds (`$x := a`, directly in it): each a slot of the plan, emptied when the
+    /// block starts, as the evaluator gives each block a new scope.
+    private static func block(_ node: Node) -> Code? {
+        guard !node.expressions.isEmpty else { return nil }
+        guard node.expressions.contains(where: { $0.kind == .bind }) else {
+            var codes: [Part] = []
+            for expression in node.expressions {
+                guard let code = compile(node: expression) else { return nil }
+                codes.append(Part(code))
+            }
+            if codes.count == 1 { return codes[0].run }
+            return { input, context throws(Stop) in
+                var result = Outcome.none
+                for code in codes { result = try code.run(input, context) }
+                return result
+            }
+        }
+        guard let compilation = Compilation.current else { return nil }
+        var scope: [String: Int] = [:]
+        for expression in node.expressions where expression.kind == .bind {
+            guard let name = expression.lhs?.value, !name.isEmpty, name != "$" else { return nil }
+            if scope[name] == nil {
+                scope[name] = compilation.slotCount
+                compilation.slotCount += 1
+            }
+        }
+        compilation.scopes.append(scope)
+        defer { compilation.scopes.removeLast() }
+        var codes: [Part] = []
+        for expression in node.expressions {
+            if expression.kind == .bind {
+                // The value is the closures' own (a function bound to a name is the evaluator's to keep).
+                guard let rhs = expression.rhs, !bindsOutside(rhs), let value = direct(rhs) else { return nil }
+                let slot = scope[expression.lhs!.value]!
+                let bind: Code = { input, context throws(Stop) in
+                    let result = try value(input, context)
+                    context.slots[slot] = result
+                    return result
+                }
+                codes.append(Part(bind))
+            } else {
+                guard let code = compile(node: expression) else { return nil }
+                codes.append(Part(code))
+            }
+        }
+        let slots = Array(Set(scope.values))
+        return { input, context throws(Stop) in
+            for slot in slots { context.slots[slot] = nil }
+            var result = Outcome.none
+            for code in codes { result = try code.run(input, context) }
+            return result
         }
     }
 
@@ -185,6 +309,15 @@ struct DirectPlan: @unchecked Sendable {
         if name.isEmpty { return { input, _ in input.map(Outcome.one) ?? .none } }
         if name == "$" { return { _, context in context.root.map(Outcome.one) ?? .none } }
         let isBuiltin = node.builtin != nil
+        let slots = Compilation.current?.slots(of: name) ?? []
+        if !slots.isEmpty {
+            return { _, context throws(Stop) in
+                for slot in slots { if let value = context.slots[slot] { return value } }
+                if let value = context.bindings[name] { return .one(value) }
+                if isBuiltin { throw .handover }
+                return .none
+            }
+        }
         return { _, context throws(Stop) in
             if let value = context.bindings[name] { return .one(value) }
             // An unbound built-in's name is a function value, which the closures do not model.
@@ -502,7 +635,7 @@ struct DirectPlan: @unchecked Sendable {
     // MARK: Operators
 
     private static func binary(_ node: Node) -> Code? {
-        guard let lhs = node.lhs.flatMap(compile(node:)), let rhs = node.rhs.flatMap(compile(node:)) else { return nil }
+        guard let lhs = compile(node.lhs), let rhs = compile(node.rhs) else { return nil }
         let op = node.value
         switch op {
         case "and", "or":
@@ -599,7 +732,7 @@ struct DirectPlan: @unchecked Sendable {
     private static func unary(_ node: Node) -> Code? {
         switch node.value {
         case "-":
-            guard let operand = node.expression.flatMap(compile(node:)) else { return nil }
+            guard let operand = compile(node.expression) else { return nil }
             return { input, context throws(Stop) in
                 switch try operand(input, context) {
                 case .none: return .none
@@ -613,10 +746,10 @@ struct DirectPlan: @unchecked Sendable {
             // An object constructor with literal keys over one context; over an array it groups, which the
             // evaluator does.
             guard let keys = node.literalKeys else { return nil }
-            var values: [Code] = []
+            var values: [Part] = []
             for pair in node.pairs {
                 guard let code = compile(node: pair.1) else { return nil }
-                values.append(code)
+                values.append(Part(code))
             }
             return { input, context throws(Stop) in
                 if case .array? = input { throw .handover }
@@ -625,7 +758,7 @@ struct DirectPlan: @unchecked Sendable {
                 presentKeys.reserveCapacity(keys.count)
                 presentValues.reserveCapacity(keys.count)
                 for (index, code) in values.enumerated() {
-                    guard let value = json(try code(input, context)) else { continue }
+                    guard let value = json(try code.run(input, context)) else { continue }
                     presentKeys.append(keys[index])
                     presentValues.append(value)
                 }
@@ -638,15 +771,15 @@ struct DirectPlan: @unchecked Sendable {
 
     /// `[a, b]`: each item's values appended (an array's elements, a sequence's values), a nested `[...]` whole.
     private static func arrayConstructor(_ node: Node) -> Code? {
-        var items: [(code: Code, nested: Bool)] = []
+        var items: [(code: Part, nested: Bool)] = []
         for item in node.expressions {
             guard let code = compile(node: item) else { return nil }
-            items.append((code, item.kind == .unary && item.value == "["))
+            items.append((Part(code), item.kind == .unary && item.value == "["))
         }
         return { input, context throws(Stop) in
             var elements: [JSON] = []
             for (code, nested) in items {
-                switch try code(input, context) {
+                switch try code.run(input, context) {
                 case .none: continue
                 case .one(let json):
                     if !nested, case .array(let inner) = json { elements += inner } else { elements.append(json) }
@@ -678,7 +811,7 @@ struct DirectPlan: @unchecked Sendable {
     private static func call(_ node: Node, applying applied: Code?) -> Code? {
         guard isPlain(node), node.stages.isEmpty, let procedure = node.procedure, procedure.kind == .variable,
             isPlain(procedure), case .function(let function)? = procedure.builtin, case .native(let native) = function.body,
-            procedure.value != "eval"
+            procedure.value != "eval", Compilation.current?.slots(of: procedure.value).isEmpty ?? true
         else { return nil }
         var arguments: [Argument] = []
         if let applied { arguments.append(.code(applied)) }
@@ -687,12 +820,14 @@ struct DirectPlan: @unchecked Sendable {
             if argument.kind != .variable || argument.builtin == nil, let code = direct(argument) {
                 arguments.append(.code(code))
             } else {
-                guard argument.seekingParent.isEmpty, argument.slot == nil, argument.kind != .bind else { return nil }
+                guard isDelegable(argument) else { return nil }
                 arguments.append(.evaluated(argument))
             }
         }
         let name = procedure.value
         let signature = function.signature
+        let captured = arguments.contains { if case .evaluated = $0 { true } else { false } }
+            ? node.arguments.flatMap(captures) : []
         let usesContext = signature?.usesContext ?? false
         return { input, context throws(Stop) in
             // A binding of the same name hides the built-in.
@@ -702,11 +837,11 @@ struct DirectPlan: @unchecked Sendable {
             for argument in arguments {
                 switch argument {
                 case .code(let code): values.append(value(try code(input, context)))
-                case .evaluated(let node): values.append(try context.evaluate(node, input))
+                case .evaluated(let node): values.append(try context.evaluate(node, input, captured))
                 }
             }
             let evaluator = context.evaluator
-            let environment = context.environment
+            let environment = context.callScope
             // Only a parameter that the context stands in for reads the context (`$eval`, which reads it too, is left
             // to the evaluator), so it is converted only for those.
             let contextValue = usesContext ? input.map(Value.init) : nil
@@ -728,7 +863,9 @@ final class DirectContext {
     private let maximumDepth: Int
     private var ticks = 0
 
-    init(root: JSON?, bindings: [String: JSON], deadline: EvaluationDeadline?, maximumDepth: Int, reservedDepth: Int = 0) {
+    init(root: JSON?, bindings: [String: JSON], deadline: EvaluationDeadline?, maximumDepth: Int, reservedDepth: Int = 0,
+         slotCount: Int = 0) {
+        self.slots = Array(repeating: nil, count: slotCount)
         self.root = root
         self.bindings = bindings
         self.deadline = deadline
@@ -746,12 +883,25 @@ final class DirectContext {
         frame.bind("$", root.map(Value.init))
         return frame
     }()
+    /// The scope built-ins are called in: only `$eval` (left to the evaluator) reads it, so it is empty.
+    lazy var callScope = Frame(parent: nil)
     private let reservedDepth: Int
 
-    /// A part evaluated by the evaluator over `input`; an error it raises is the evaluator's to report.
-    func evaluate(_ node: Node, _ input: JSON?) throws(DirectPlan.Stop) -> Value? {
+    /// The values of the variables the plan's blocks bind, by slot (`nil`: not bound).
+    var slots: [DirectPlan.Outcome?]
+
+    /// A part evaluated by the evaluator over `input`, in a scope with the plan's variables that it reads
+    /// (`captured`); an error it raises is the evaluator's to report.
+    func evaluate(_ node: Node, _ input: JSON?, _ captured: [(name: String, slots: [Int])] = []) throws(DirectPlan.Stop) -> Value? {
         let evaluator = self.evaluator
-        let environment = self.environment
+        var environment = self.environment
+        if !captured.isEmpty {
+            let scope = Frame(parent: environment)
+            for (name, slots) in captured {
+                if let slot = slots.first(where: { self.slots[$0] != nil }) { scope.bind(name, DirectPlan.value(self.slots[slot]!)) }
+            }
+            environment = scope
+        }
         do { return try evaluator.evaluate(node, input.map(Value.init), environment) } catch { throw .handover }
     }
 

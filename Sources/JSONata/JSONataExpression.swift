@@ -57,7 +57,7 @@ public struct JSONataExpression: Sendable {
         if usesPlan, walksPlainPaths, let plan, functions.isEmpty, limits.maximumDepth >= plan.reservedDepth + 16 {
             if case .array? = input {} else {
                 let context = DirectContext(root: input, bindings: bindings, deadline: deadline, maximumDepth: limits.maximumDepth,
-                                            reservedDepth: plan.reservedDepth)
+                                            reservedDepth: plan.reservedDepth, slotCount: plan.slotCount)
                 do {
                     let result = DirectPlan.json(try plan.run(input, context))
                     if case .number(let number)? = result, !number.isFinite {} else { return result }

@@ -11,7 +11,7 @@ import Testing
 
     /// A random expression of the planned shapes, at most `depth` levels deep.
     static func expression(_ generator: inout Generator, depth: Int) -> String {
-        let choice = depth <= 0 ? generator.next(3) : generator.next(24)
+        let choice = depth <= 0 ? generator.next(3) : generator.next(25)
         switch choice {
         case 0, 1:
             return path(&generator, depth: depth)
@@ -69,8 +69,23 @@ import Testing
                 ".(\(inner))", ".{'k': \(inner), 'n': a}", ".[a, b]", ".[a, b][0]", ".$string()", "^(a)", "^(>b).c",
                 "{a: b}", "#$i.a", "@$o.b", "[]", ".a[]", ".%.a", ".[\(inner)].a", "[0].(\(inner))",
             ][generator.next(15)]
-        case 16:
-            return "($x := \(expression(&generator, depth: depth - 1)); \(expression(&generator, depth: depth - 1)) & $string($x))"
+        case 16, 17:
+            // Blocks that bind variables: shadowing, a block entered once per item, a read before the binding, a
+            // function of the evaluator's reading them, a binding inside a call's argument, a built-in's name bound.
+            let first = expression(&generator, depth: depth - 1)
+            let second = expression(&generator, depth: depth - 1)
+            return [
+                "($x := \(first); \(second) & $string($x))",
+                "a.($x := b; {'k': $x, 'n': \(first)})",
+                "($x := \(first); ($x := a; $x) & $string($x))",
+                "($v; $v := \(first); [$v, \(second)])",
+                "($x := \(first); $map([1, 2], function($i) { [$i, $x] }))",
+                "($x := \(first); $string($w := 5) & $string($w) & $string($x))",
+                "($count := \(first); $count(a))",
+                "{'a': $x := \(first), 'b': $x}",
+                "($x := \(first); $y := $x.a; [$y, $x, \(second)])",
+                "a.($p := [$p, b, \(first)]; $p)",
+            ][generator.next(10)]
         default:
             return path(&generator, depth: depth)
         }
@@ -126,7 +141,8 @@ import Testing
                 let input = JSON.object(root)
                 let bindings: [String: JSON] = ["v": PlainPathTests.document(&documents, depth: 1)]
                 let expected = Self.outcome { try general.evaluate(input, bindings: bindings) }
-                let context = DirectContext(root: input, bindings: bindings, deadline: nil, maximumDepth: 500)
+                let context = DirectContext(root: input, bindings: bindings, deadline: nil, maximumDepth: 500,
+                                            reservedDepth: plan.reservedDepth, slotCount: plan.slotCount)
                 compared += 1
                 // What the plan gives by itself, when it does not hand over: it must be what the evaluator gives.
                 if let result = try? plan.run(input, context) {
