@@ -154,7 +154,8 @@ struct DirectPlan: @unchecked Sendable {
     /// A part that the evaluator can evaluate alone: its parent references resolve inside it, and it binds no
     /// variable in the scope it is given (the closures would not see it).
     private static func isDelegable(_ node: Node) -> Bool {
-        node.seekingParent.isEmpty && node.slot == nil && !bindsOutside(node)
+        // A tail call of a function's body (a thunk) only means something to the evaluator's trampoline.
+        node.seekingParent.isEmpty && node.slot == nil && !node.thunk && !bindsOutside(node)
     }
 
     /// A part as closures only, or `nil`.
@@ -198,6 +199,12 @@ struct DirectPlan: @unchecked Sendable {
 
     /// A node's own code, before its predicates (which `compile(node:)` has checked).
     private static func compileCore(_ node: Node) -> Code? {
+        if node.thunk {
+            // A call in a function's tail position (only a planned function's body has one here): its value as the
+            // evaluator's trampoline gives it, uncollapsed.
+            guard node.kind == .lambda, let call = node.body, call.kind == .function else { return nil }
+            return self.call(call, applying: nil, tail: true)
+        }
         guard isPlain(node, predicates: true), node.stages.isEmpty else { return nil }
         switch node.kind {
         case .string:
@@ -623,6 +630,12 @@ struct DirectPlan: @unchecked Sendable {
         }
     }
 
+    /// A whole evaluation's result as JSON; a number out of range is an error, which the evaluator reports.
+    static func answer(_ outcome: Outcome) throws(Stop) -> JSON? {
+        if case .one(.number(let number)) = outcome, !number.isFinite { throw .handover }
+        return json(outcome)
+    }
+
     /// A result as one JSON value: a sequence is an array.
     static func json(_ outcome: Outcome) -> JSON? {
         switch outcome {
@@ -808,7 +821,8 @@ struct DirectPlan: @unchecked Sendable {
     /// A call of a built-in, with `applied` (the left side of `~>`) as its first argument. Arguments the closures do
     /// not model (a lambda, a regex, a built-in passed by name) are the evaluator's values, as are the functions that
     /// higher-order built-ins call back.
-    private static func call(_ node: Node, applying applied: Code?) -> Code? {
+    private static func call(_ node: Node, applying applied: Code?, tail: Bool = false) -> Code? {
+        if !tail, let code = higherOrder(node, applying: applied) { return code }
         guard isPlain(node), node.stages.isEmpty, let procedure = node.procedure, procedure.kind == .variable,
             isPlain(procedure), case .function(let function)? = procedure.builtin, case .native(let native) = function.body,
             procedure.value != "eval", Compilation.current?.slots(of: procedure.value).isEmpty ?? true
@@ -843,14 +857,123 @@ struct DirectPlan: @unchecked Sendable {
             let evaluator = context.evaluator
             let environment = context.callScope
             // Only a parameter that the context stands in for reads the context (`$eval`, which reads it too, is left
-            // to the evaluator), so it is converted only for those.
-            let contextValue = usesContext ? input.map(Value.init) : nil
+            // to the evaluator), so it is converted only for those. The trampoline calls a tail call without one.
+            let contextValue = usesContext && !tail ? input.map(Value.init) : nil
             let result = try evaluated { () throws(JSONataError) -> Value? in
                 var checked = values
                 if let signature { checked = try signature.validate(values, context: contextValue) }
                 return try evaluator.invoke(native, checked, contextValue, environment)
             }
-            return try outcome(result)
+            return try tail ? uncollapsed(result) : outcome(result)
+        }
+    }
+
+    /// A tail call's value, which the trampoline does not collapse: a sequence of two or more is one here as
+    /// anywhere; one of none or one item, which would differ from its collapsed value later, is handed over.
+    private static func uncollapsed(_ value: Value?) throws(Stop) -> Outcome {
+        if case .array(let array)? = value, array.isSequence, array.items.count <= 1 { throw .handover }
+        return try outcome(value)
+    }
+
+    /// `$map`, `$filter` and `$reduce` with a function written in place (`function($x, $i) { ... }`): its parameters
+    /// are slots of the plan and its body closures, called for each item without the evaluator.
+    private static func higherOrder(_ node: Node, applying applied: Code?) -> Code? {
+        guard isPlain(node), node.stages.isEmpty, let procedure = node.procedure, procedure.kind == .variable,
+            isPlain(procedure), procedure.builtin != nil, ["map", "filter", "reduce"].contains(procedure.value),
+            let compilation = Compilation.current, compilation.slots(of: procedure.value).isEmpty
+        else { return nil }
+        let name = procedure.value
+        var argumentNodes: [Node?] = node.arguments
+        if applied != nil { argumentNodes.insert(nil, at: 0) }
+        let expected = name == "reduce" ? 2...3 : 2...2
+        guard expected.contains(argumentNodes.count), let function = argumentNodes[1], function.kind == .lambda,
+            !function.thunk, function.signature == nil, isPlain(function), let body = function.body,
+            function.arguments.allSatisfy({ $0.kind == .variable && !$0.value.isEmpty && $0.value != "$" }),
+            name != "reduce" || function.arguments.count >= 2
+        else { return nil }
+        let list: Code
+        if let applied {
+            list = applied
+        } else {
+            guard let first = argumentNodes[0], let code = compile(node: first) else { return nil }
+            list = code
+        }
+        var initial: Code?
+        if argumentNodes.count == 3 {
+            guard let third = argumentNodes[2], let code = compile(node: third) else { return nil }
+            initial = code
+        }
+        // The parameters, each a slot of a scope of their own.
+        var scope: [String: Int] = [:]
+        var parameters: [Int] = []
+        for parameter in function.arguments {
+            if let slot = scope[parameter.value] {
+                parameters.append(slot)
+            } else {
+                scope[parameter.value] = compilation.slotCount
+                parameters.append(compilation.slotCount)
+                compilation.slotCount += 1
+            }
+        }
+        compilation.scopes.append(scope)
+        let compiledBody = compile(node: body)
+        compilation.scopes.removeLast()
+        guard let lambda = compiledBody else { return nil }
+        let arity = function.arguments.count
+        let apply = { (_ arguments: [Outcome], _ input: JSON?, _ context: DirectContext) throws(Stop) -> Outcome in
+            for (index, slot) in parameters.enumerated() {
+                context.slots[slot] = index < arguments.count ? arguments[index] : Outcome.none
+            }
+            return try lambda(input, context)
+        }
+        return { input, context throws(Stop) in
+            if context.bindings[name] != nil { throw .handover }
+            let value = try list(input, context)
+            // Every argument is evaluated before the call, whatever the array.
+            let start = try initial?(input, context) ?? .none
+            // The array argument as the signature makes it: a single value is a one-item array.
+            let items: [JSON]
+            let whole: Outcome
+            switch value {
+            case .none: return .none
+            case .one(.array(let elements)): items = elements; whole = value
+            case .one(let single): items = [single]; whole = .one(.array([single]))
+            case .many(let values): items = values; whole = value
+            }
+            try context.tick(items.count)
+            switch name {
+            case "map", "filter":
+                var results: [JSON] = []
+                for (index, item) in items.enumerated() {
+                    var arguments: [Outcome] = [.one(item)]
+                    if arity >= 2 { arguments.append(.one(.number(Double(index)))) }
+                    if arity >= 3 { arguments.append(whole) }
+                    let output = try apply(arguments, input, context)
+                    if name == "filter" {
+                        if truth(output) == true { results.append(item) }
+                    } else if let json = json(output) {
+                        results.append(json)
+                    }
+                }
+                return collapse(.many(results))
+            default:
+                var result: Outcome
+                var index = 0
+                if case .none = start, !items.isEmpty {
+                    result = .one(items[0])
+                    index = 1
+                } else {
+                    result = start
+                }
+                while index < items.count {
+                    var arguments: [Outcome] = [result, .one(items[index])]
+                    if arity >= 3 { arguments.append(.one(.number(Double(index)))) }
+                    if arity >= 4 { arguments.append(whole) }
+                    result = try apply(arguments, input, context)
+                    index += 1
+                }
+                return result
+            }
         }
     }
 }

@@ -59,8 +59,7 @@ public struct JSONataExpression: Sendable {
                 let context = DirectContext(root: input, bindings: bindings, deadline: deadline, maximumDepth: limits.maximumDepth,
                                             reservedDepth: plan.reservedDepth, slotCount: plan.slotCount)
                 do {
-                    let result = DirectPlan.json(try plan.run(input, context))
-                    if case .number(let number)? = result, !number.isFinite {} else { return result }
+                    return try DirectPlan.answer(try plan.run(input, context))
                 } catch .timeout {
                     throw JSONataError(code: "U1001", message: "Expression evaluation timeout: Check for infinite loop",
                                        position: tree.position)
