@@ -816,6 +816,10 @@ struct DirectPlan: @unchecked Sendable {
     private enum Argument {
         case code(Code)
         case evaluated(Node)
+        /// A regex literal: its matcher, made when the expression compiled.
+        case constant(Value)
+        /// A built-in by name (`$reduce(x, $append)`), unless the host binds that name.
+        case builtin(String, Value)
     }
 
     /// A call of a built-in, with `applied` (the left side of `~>`) as its first argument. Arguments the closures do
@@ -831,7 +835,13 @@ struct DirectPlan: @unchecked Sendable {
         if let applied { arguments.append(.code(applied)) }
         for argument in node.arguments {
             guard argument.kind != .placeholder else { return nil }
-            if argument.kind != .variable || argument.builtin == nil, let code = direct(argument) {
+            if argument.kind == .regex, isPlain(argument), let matcher = argument.constant {
+                arguments.append(.constant(matcher))
+            } else if argument.kind == .variable, isPlain(argument), let builtin = argument.builtin,
+                Compilation.current?.slots(of: argument.value).isEmpty ?? true
+            {
+                arguments.append(.builtin(argument.value, builtin))
+            } else if argument.kind != .variable || argument.builtin == nil, let code = direct(argument) {
                 arguments.append(.code(code))
             } else {
                 guard isDelegable(argument) else { return nil }
@@ -852,6 +862,8 @@ struct DirectPlan: @unchecked Sendable {
                 switch argument {
                 case .code(let code): values.append(value(try code(input, context)))
                 case .evaluated(let node): values.append(try context.evaluate(node, input, captured))
+                case .constant(let value): values.append(value)
+                case .builtin(let name, let builtin): values.append(context.bindings[name].map(Value.init) ?? builtin)
                 }
             }
             let evaluator = context.evaluator

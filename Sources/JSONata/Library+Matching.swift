@@ -10,17 +10,8 @@ extension Library {
         var results: [RegexMatcher.Match] = []
         func underLimit() -> Bool { limit.map { Double(results.count) < $0 } ?? true }
         if case .regex(let regex) = value.body {
-            let length = (text as NSString).length
-            var next = try regex.firstMatch(in: text, deadline: evaluator.deadline)
-            while let match = next, underLimit() {
-                results.append(match)
-                guard match.end < length else { break }
-                next = try regex.firstMatch(in: text, from: match.end, deadline: evaluator.deadline)
-                if let following = next, following.match.isEmpty, underLimit() {
-                    throw JSONataError(code: "D1004", message: "Regular expression matches zero length string", token: regex.source)
-                }
-            }
-            return results
+            return try regex.matches(in: text, limit: limit.map { !($0 >= 1) ? 0 : Int(Swift.min($0.rounded(.up), 1e9)) },
+                                     deadline: evaluator.deadline)
         }
         var result = try evaluator.apply(matcher, [.string(text)], nil, environment)
         while let current = result, underLimit() {

@@ -36,7 +36,10 @@ final class RegexMatcher: @unchecked Sendable {
         guard offset <= text.length else { return nil }
         var found: NSTextCheckingResult?
         var timedOut = false
-        expression.enumerateMatches(in: string, options: deadline == nil ? [] : [.reportProgress],
+        // As JavaScript's `exec` from `lastIndex`: the text before `offset` still counts for `^`, `\b` and lookbehind.
+        var options: NSRegularExpression.MatchingOptions = [.withTransparentBounds, .withoutAnchoringBounds]
+        if deadline != nil { options.insert(.reportProgress) }
+        expression.enumerateMatches(in: string, options: options,
                                     range: NSRange(location: offset, length: text.length - offset)) { result, _, stop in
             if let result {
                 found = result
@@ -51,14 +54,58 @@ final class RegexMatcher: @unchecked Sendable {
                                token: source)
         }
         guard let result = found else { return nil }
+        return Self.match(result, string, text)
+    }
+
+    /// The matches JSONata's functions (`$match`, `$replace`, `$split`, `$contains`) take in turn, at most `limit`: the
+    /// first, then each from where the one before ended, as jsonata-js's `next()` gives them, in one pass over the
+    /// text. After the first, a match of nothing would never move on: it is error `D1004`.
+    func matches(in string: String, limit: Int?, deadline: EvaluationDeadline?) throws(JSONataError) -> [Match] {
+        let text = string as NSString
+        let length = text.length
+        var results: [Match] = []
+        if let limit, limit <= 0 { return results }
+        var failure: JSONataError?
+        var options: NSRegularExpression.MatchingOptions = []
+        if deadline != nil { options.insert(.reportProgress) }
+        expression.enumerateMatches(in: string, options: options, range: NSRange(location: 0, length: length)) { result, _, stop in
+            guard let result else {
+                if let deadline, deadline.passed {
+                    failure = JSONataError(code: "U1001", message: "Expression evaluation timeout: the regular expression /\(self.source)/ ran past the time limit",
+                                           token: self.source)
+                    stop.pointee = true
+                }
+                return
+            }
+            let match = Self.match(result, string, text)
+            if !results.isEmpty, match.start == match.end {
+                failure = JSONataError(code: "D1004", message: "Regular expression matches zero length string", token: self.source)
+                stop.pointee = true
+                return
+            }
+            results.append(match)
+            let full = limit.map { results.count >= $0 } ?? false
+            if full || match.end >= length {
+                stop.pointee = true
+            } else if match.start == match.end {
+                // The next search would start where this empty match is, and find it again.
+                failure = JSONataError(code: "D1004", message: "Regular expression matches zero length string", token: self.source)
+                stop.pointee = true
+            }
+        }
+        if let failure { throw failure }
+        return results
+    }
+
+    private static func match(_ result: NSTextCheckingResult, _ string: String, _ text: NSString) -> Match {
         var groups: [String] = []
         if result.numberOfRanges > 1 {
             for index in 1..<result.numberOfRanges {
                 let range = result.range(at: index)
-                groups.append(range.location == NSNotFound ? "" : Self.slice(string, range, text))
+                groups.append(range.location == NSNotFound ? "" : slice(string, range, text))
             }
         }
-        return Match(match: Self.slice(string, result.range, text), start: result.range.location,
+        return Match(match: slice(string, result.range, text), start: result.range.location,
                      end: result.range.location + result.range.length, groups: groups)
     }
 

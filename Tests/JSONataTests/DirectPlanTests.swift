@@ -225,6 +225,12 @@ import Testing
             ("a.{'k': b}", [:], #"[{"k":1},{"k":2}]"#),
             ("$count(a)", ["count": 1], "T1006"),
             ("a.b ~> $map(function($x) { $x * 2 })", [:], "[2,4]"),
+            ("$reduce(a.b, $append)", [:], "[1,2]"),
+            ("$reduce(a.b, $append)", ["append": 1], "T0410"),
+            ("$replace(s, /x/, 'y')", [:], #""y""#),
+            ("($count := 3; $count(a))", [:], "T1006"),
+            ("($string($w := 5); $w)", [:], "5"),
+            ("{'a': $x := 1, 'b': $x}", [:], #"{"a":1,"b":1}"#),
         ]
         for (text, bindings, expected) in cases {
             let expression = try JSONataExpression(text)
