@@ -102,8 +102,8 @@ struct DirectPlan: @unchecked Sendable {
 
     /// A node without the decorations that only the evaluator handles: predicates and grouping on a node, tuple
     /// bindings (`@`, `#`), parent references, kept singletons and constructed-array steps.
-    private static func isPlain(_ node: Node, predicates: Bool = false, constructed: Bool = false) -> Bool {
-        (predicates || node.predicates.isEmpty) && node.group == nil && !node.keepArray && !node.keepSingletonArray
+    private static func isPlain(_ node: Node, predicates: Bool = false, constructed: Bool = false, grouped: Bool = false) -> Bool {
+        (predicates || node.predicates.isEmpty) && (grouped || node.group == nil) && !node.keepArray && !node.keepSingletonArray
             && (constructed || !node.consArray)
             && !node.tuple && node.focus == nil && node.indexVariable == nil && node.ancestor == nil && node.slot == nil
             && node.seekingParent.isEmpty && !node.thunk
@@ -205,7 +205,8 @@ struct DirectPlan: @unchecked Sendable {
             guard node.kind == .lambda, let call = node.body, call.kind == .function else { return nil }
             return self.call(call, applying: nil, tail: true)
         }
-        guard isPlain(node, predicates: true), node.stages.isEmpty else { return nil }
+        // A path's grouping (`a.b{key: value}`) is part of the path.
+        guard isPlain(node, predicates: true, grouped: node.kind == .path), node.stages.isEmpty else { return nil }
         switch node.kind {
         case .string:
             let value = Outcome.one(.string(node.value))
@@ -339,6 +340,8 @@ struct DirectPlan: @unchecked Sendable {
             case name(String)
             /// Any other step: its value for the item, predicates applied and collapsed.
             case code(Code)
+            /// An order-by (`^(...)`), which works on all the items at once; the evaluator sorts them.
+            case sort(Node, [(name: String, slots: [Int])])
         }
 
         let step: Step
@@ -353,6 +356,7 @@ struct DirectPlan: @unchecked Sendable {
             switch step {
             case .name(let name): value = lookup(item, name)
             case .code(let code): value = try code(item, context)
+            case .sort: throw .handover
             }
             for filter in predicates { value = try filter.apply(to: value, context) }
             value = collapse(value)
@@ -364,16 +368,19 @@ struct DirectPlan: @unchecked Sendable {
     private static func path(_ node: Node) -> Code? {
         var steps: [PathStep] = []
         for (index, step) in node.steps.enumerated() {
-            // Steps that work on the whole sequence (sorts, a first `[...]`) or bind tuples are the evaluator's.
-            guard isPlain(step, predicates: true) || (step.consArray && index > 0 && isPlain(step, predicates: true, constructed: true)),
-                step.kind != .sort
+            // A first `[...]` step and steps that bind tuples are the evaluator's.
+            guard isPlain(step, predicates: true) || (step.consArray && index > 0 && isPlain(step, predicates: true, constructed: true))
             else { return nil }
             var stages: [Filter] = []
             for stage in step.stages {
                 guard stage.kind == .filter, let filter = filter(stage.expression) else { return nil }
                 stages.append(filter)
             }
-            if step.kind == .name {
+            if step.kind == .sort {
+                guard step.predicates.isEmpty, isDelegable(step) else { return nil }
+                Compilation.current?.delegated += 1
+                steps.append(PathStep(step: .sort(step, captures(step)), predicates: [], stages: stages, keepsWhole: false))
+            } else if step.kind == .name {
                 // A name's predicates filter its lookup before it collapses, its stages (`a[0]` in a path) after.
                 var predicates: [Filter] = []
                 for predicate in step.predicates {
@@ -390,7 +397,69 @@ struct DirectPlan: @unchecked Sendable {
         }
         guard !steps.isEmpty else { return nil }
         let walk = PathWalk(steps: steps, startsWithVariable: node.steps[0].kind == .variable)
-        return { input, context throws(Stop) in try walk.run(input, context) }
+        if let group = node.group {
+            return grouping(group, over: walk)
+        }
+        return { input, context throws(Stop) in collapse(try walk.run(input, context)) }
+    }
+
+    /// `path{key: value}`: the path's items grouped by each pair's key (a string), and each group's value evaluated
+    /// over its items, as `Evaluator.evaluateGroup` does.
+    private static func grouping(_ group: Node, over walk: PathWalk) -> Code? {
+        var pairs: [(key: Part, value: Part)] = []
+        for (key, value) in group.pairs {
+            guard let keyCode = compile(node: key), let valueCode = compile(node: value) else { return nil }
+            pairs.append((Part(keyCode), Part(valueCode)))
+        }
+        return { input, context throws(Stop) in
+            var items: [JSON?]
+            switch try walk.run(input, context) {
+            case .many(let values): items = values
+            case .one(.array(let elements)): items = elements
+            case .one(let value): items = [value]
+            case .none: items = []
+            }
+            if items.isEmpty { items = [nil] }
+            try context.tick(items.count * pairs.count)
+            var order: [String] = []
+            var groups: [String: (data: JSON?, pair: Int)] = [:]
+            for item in items {
+                for (index, pair) in pairs.enumerated() {
+                    let name: String
+                    switch try pair.key.run(item, context) {
+                    case .none: continue
+                    case .one(.string(let text)): name = text
+                    default: throw .handover
+                    }
+                    if let existing = groups[name] {
+                        guard existing.pair == index else { throw .handover }
+                        groups[name] = (appended(existing.data, item), index)
+                    } else {
+                        groups[name] = (item, index)
+                        order.append(name)
+                    }
+                }
+            }
+            var keys: [String] = []
+            var values: [JSON] = []
+            for name in order {
+                let entry = groups[name]!
+                guard let value = json(try pairs[entry.pair].value.run(entry.data, context)) else { continue }
+                keys.append(name)
+                values.append(value)
+            }
+            return .one(.object(JSONObject(uniqueKeys: keys, values: values)))
+        }
+    }
+
+    /// `Evaluator.append` over JSON: undefined is nothing, and arrays are joined element by element.
+    private static func appended(_ first: JSON?, _ second: JSON?) -> JSON? {
+        guard let first else { return second }
+        guard let second else { return first }
+        var left: [JSON]
+        if case .array(let elements) = first { left = elements } else { left = [first] }
+        if case .array(let elements) = second { left += elements } else { left.append(second) }
+        return .array(left)
     }
 
     /// A path's steps, walked as `Evaluator.evaluatePathSteps` walks them.
@@ -412,13 +481,18 @@ struct DirectPlan: @unchecked Sendable {
             plainNames = names
         }
 
+        /// The path's result before it collapses: its sequence (`.many`, of any length), or one array that its last
+        /// step gave from the data (`.one`).
         func run(_ input: JSON?, _ context: DirectContext) throws(Stop) -> Outcome {
             if !plainNames.isEmpty, case .object(var object)? = input {
                 // Through objects, each name's value is the next step's only item, and the last step's value is the
                 // result whatever it is.
                 for (index, name) in plainNames.enumerated() {
-                    guard let value = object[name] else { return .none }
-                    if index == steps.count - 1 { return .one(value) }
+                    guard let value = object[name] else { return .many([]) }
+                    if index == steps.count - 1 {
+                        if case .array = value { return .one(value) }
+                        return .many([value])
+                    }
                     guard case .object(let next) = value else {
                         if case .array(let elements) = value { return try walk(elements, from: index + 1, context) }
                         return try walk([value], from: index + 1, context)
@@ -444,6 +518,22 @@ struct DirectPlan: @unchecked Sendable {
                 let step = steps[index]
                 try context.tick(items.count)
                 next.removeAll(keepingCapacity: true)
+                if case .sort(let node, let captured) = step.step {
+                    // The whole input sorted, then filtered: a sequence, or an array that an index picked.
+                    var value = Outcome.many(try context.sort(node, undefinedInput && index == first ? [] : items, captured))
+                    for filter in step.stages { value = try filter.apply(to: value, context) }
+                    switch value {
+                    case .none: return .many([])
+                    case .one(.array(let elements)):
+                        if index == last { return value }
+                        next = elements
+                    case .one(let single): next = [single]
+                    case .many(let values): next = values
+                    }
+                    if next.isEmpty { return .many([]) }
+                    swap(&items, &next)
+                    continue
+                }
                 var single: JSON?
                 var results = 0
                 func visit(_ item: JSON?) throws(Stop) {
@@ -465,10 +555,10 @@ struct DirectPlan: @unchecked Sendable {
                     for item in items { try visit(item) }
                 }
                 if results == 1, let single { return .one(single) }
-                if next.isEmpty { return .none }
+                if next.isEmpty { return .many([]) }
                 swap(&items, &next)
             }
-            return collapse(.many(items))
+            return .many(items)
         }
     }
 
@@ -1022,6 +1112,17 @@ final class DirectContext {
     lazy var callScope = Frame(parent: nil)
     private let reservedDepth: Int
 
+    /// `items` sorted by an order-by step, by the evaluator.
+    func sort(_ node: Node, _ items: [JSON], _ captured: [(name: String, slots: [Int])]) throws(DirectPlan.Stop) -> [JSON] {
+        let evaluator = self.evaluator
+        let environment = scope(captured)
+        do {
+            return try evaluator.sort(node, ArrayValue.sequence(items.map(Value.init)), environment).items.map(\.json)
+        } catch {
+            throw .handover
+        }
+    }
+
     /// The values of the variables the plan's blocks bind, by slot (`nil`: not bound).
     var slots: [DirectPlan.Outcome?]
 
@@ -1029,15 +1130,18 @@ final class DirectContext {
     /// (`captured`); an error it raises is the evaluator's to report.
     func evaluate(_ node: Node, _ input: JSON?, _ captured: [(name: String, slots: [Int])] = []) throws(DirectPlan.Stop) -> Value? {
         let evaluator = self.evaluator
-        var environment = self.environment
-        if !captured.isEmpty {
-            let scope = Frame(parent: environment)
-            for (name, slots) in captured {
-                if let slot = slots.first(where: { self.slots[$0] != nil }) { scope.bind(name, DirectPlan.value(self.slots[slot]!)) }
-            }
-            environment = scope
-        }
+        let environment = scope(captured)
         do { return try evaluator.evaluate(node, input.map(Value.init), environment) } catch { throw .handover }
+    }
+
+    /// The scope a delegated part is evaluated in: the host's bindings and `$$`, and the plan's variables it reads.
+    private func scope(_ captured: [(name: String, slots: [Int])]) -> Frame {
+        guard !captured.isEmpty else { return environment }
+        let scope = Frame(parent: environment)
+        for (name, slots) in captured {
+            if let slot = slots.first(where: { self.slots[$0] != nil }) { scope.bind(name, DirectPlan.value(self.slots[slot]!)) }
+        }
+        return scope
     }
 
     /// Counts `count` steps of work, and asks the time limit once per 1,024.

@@ -81,7 +81,9 @@ import Testing
             return first + [
                 ".(\(inner))", ".{'k': \(inner), 'n': a}", ".[a, b]", ".[a, b][0]", ".$string()", "^(a)", "^(>b).c",
                 "{a: b}", "#$i.a", "@$o.b", "[]", ".a[]", ".%.a", ".[\(inner)].a", "[0].(\(inner))",
-            ][generator.next(15)]
+                "{$string(a): $count($)}", "{'k': a, 'k': b}", "{b: [a, \(inner)]}", "^(a)[0]", "^(<c)[[0, 1]].b",
+                ".{a: $}", "{$string(a): b}.k",
+            ][generator.next(22)]
         case 16, 17:
             // Blocks that bind variables: shadowing, a block entered once per item, a read before the binding, a
             // function of the evaluator's reading them, a binding inside a call's argument, a built-in's name bound.
@@ -198,6 +200,11 @@ import Testing
             (#"{"a": 1}"#, "{'k': a, 'm': b, 'n': [a, [a]]}", #"{"k":1,"n":[1,[1]]}"#),
             (#"{"a": 1}"#, "a = 1 ? 'yes' : 'no'", #""yes""#),
             (#"{"a": 1}"#, "$$.a + $v.b", "3"),
+            // Grouping joins a group's items as `$append` does; an index after an order-by can pick an array whole.
+            (#"{"a": [[1, 2], 3]}"#, "a{'k': $}", #"{"k":[1,2,3]}"#),
+            (#"{"a": [{"b": "x", "c": 1}, {"b": "y", "c": 2}, {"b": "x", "c": 3}]}"#, "a{b: $sum(c)}", #"{"x":4,"y":2}"#),
+            (#"{"a": [[2], [1]]}"#, "a^($[0])[0]", "[1]"),
+            (#"{"a": [{"b": 2}, {"b": 1}]}"#, "a^(b).b", "[1,2]"),
         ]
         for (document, text, expected) in cases {
             let input = try JSONParser.parse(document)
