@@ -340,7 +340,9 @@ struct DirectPlan: @unchecked Sendable {
             case name(String)
             /// Any other step: its value for the item, predicates applied and collapsed.
             case code(Code)
-            /// An order-by (`^(...)`), which works on all the items at once; the evaluator sorts them.
+            /// An order-by (`^(...)`), which works on all the items at once: its terms, each descending or not.
+            case order(Node, [(descending: Bool, key: Part)])
+            /// An order-by whose terms the closures do not model: the evaluator sorts.
             case sort(Node, [(name: String, slots: [Int])])
         }
 
@@ -356,7 +358,7 @@ struct DirectPlan: @unchecked Sendable {
             switch step {
             case .name(let name): value = lookup(item, name)
             case .code(let code): value = try code(item, context)
-            case .sort: throw .handover
+            case .sort, .order: throw .handover
             }
             for filter in predicates { value = try filter.apply(to: value, context) }
             value = collapse(value)
@@ -377,9 +379,19 @@ struct DirectPlan: @unchecked Sendable {
                 stages.append(filter)
             }
             if step.kind == .sort {
-                guard step.predicates.isEmpty, isDelegable(step) else { return nil }
-                Compilation.current?.delegated += 1
-                steps.append(PathStep(step: .sort(step, captures(step)), predicates: [], stages: stages, keepsWhole: false))
+                guard step.predicates.isEmpty else { return nil }
+                var terms: [(descending: Bool, key: Part)] = []
+                for term in step.terms {
+                    guard let key = direct(term.expression) else { break }
+                    terms.append((term.descending, Part(key)))
+                }
+                if terms.count == step.terms.count {
+                    steps.append(PathStep(step: .order(step, terms), predicates: [], stages: stages, keepsWhole: false))
+                } else {
+                    guard isDelegable(step) else { return nil }
+                    Compilation.current?.delegated += 1
+                    steps.append(PathStep(step: .sort(step, captures(step)), predicates: [], stages: stages, keepsWhole: false))
+                }
             } else if step.kind == .name {
                 // A name's predicates filter its lookup before it collapses, its stages (`a[0]` in a path) after.
                 var predicates: [Filter] = []
@@ -506,6 +518,43 @@ struct DirectPlan: @unchecked Sendable {
             return try walk([], from: 0, undefinedInput: true, context)
         }
 
+        /// `items` in the order of `terms`, as `Evaluator.sort` orders them: each item's keys evaluated once, numbers
+        /// or strings compared term by term, undefined last, through the same merge sort. A key of another type, or
+        /// numbers against strings, is the evaluator's error to report.
+        private func order(_ items: [JSON], by terms: [(descending: Bool, key: Part)], _ context: DirectContext) throws(Stop) -> [JSON] {
+            try context.tick(items.count * terms.count)
+            var keyed: [(value: JSON, keys: [Outcome])] = []
+            keyed.reserveCapacity(items.count)
+            for item in items {
+                var keys: [Outcome] = []
+                keys.reserveCapacity(terms.count)
+                for term in terms { keys.append(try term.key.run(item, context)) }
+                keyed.append((item, keys))
+            }
+            do {
+                return try Evaluator.mergeSort(keyed) { (a, b) throws(JSONataError) -> Bool in
+                    for (index, term) in terms.enumerated() {
+                        var comparison: Int
+                        switch (a.keys[index], b.keys[index]) {
+                        case (.none, .none): continue
+                        case (.none, _): return true
+                        case (_, .none): return false
+                        case (.one(.number(let p)), .one(.number(let q))): comparison = p == q ? 0 : (p < q ? -1 : 1)
+                        case (.one(.string(let p)), .one(.string(let q))):
+                            comparison = p == q ? 0 : (p.utf16.lexicographicallyPrecedes(q.utf16) ? -1 : 1)
+                        default:
+                            throw JSONataError(code: "T2007", message: "")
+                        }
+                        if term.descending { comparison = -comparison }
+                        if comparison != 0 { return comparison == 1 }
+                    }
+                    return false
+                }.map(\.value)
+            } catch {
+                throw .handover
+            }
+        }
+
         /// The steps from `first` on over `items`: each step's values over them flattened one level into the next
         /// step's items; a last step that gives one array from the data gives that array.
         private func walk(_ start: [JSON], from first: Int, undefinedInput: Bool = false, _ context: DirectContext)
@@ -518,9 +567,18 @@ struct DirectPlan: @unchecked Sendable {
                 let step = steps[index]
                 try context.tick(items.count)
                 next.removeAll(keepingCapacity: true)
-                if case .sort(let node, let captured) = step.step {
+                var sorted: [JSON]?
+                switch step.step {
+                case .sort(let node, let captured):
+                    sorted = try context.sort(node, undefinedInput && index == first ? [] : items, captured)
+                case .order(_, let terms):
+                    sorted = try order(undefinedInput && index == first ? [] : items, by: terms, context)
+                default:
+                    sorted = nil
+                }
+                if let sorted {
                     // The whole input sorted, then filtered: a sequence, or an array that an index picked.
-                    var value = Outcome.many(try context.sort(node, undefinedInput && index == first ? [] : items, captured))
+                    var value = Outcome.many(sorted)
                     for filter in step.stages { value = try filter.apply(to: value, context) }
                     switch value {
                     case .none: return .many([])

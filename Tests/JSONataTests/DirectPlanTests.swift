@@ -205,6 +205,8 @@ import Testing
             (#"{"a": [{"b": "x", "c": 1}, {"b": "y", "c": 2}, {"b": "x", "c": 3}]}"#, "a{b: $sum(c)}", #"{"x":4,"y":2}"#),
             (#"{"a": [[2], [1]]}"#, "a^($[0])[0]", "[1]"),
             (#"{"a": [{"b": 2}, {"b": 1}]}"#, "a^(b).b", "[1,2]"),
+            (#"{"a": [{"b": 1, "c": "x"}, {"b": 2, "c": "y"}, {"b": 1, "c": "z"}, {"c": "w"}]}"#, "a^(>b, c).c",
+             #"["y","x","z","w"]"#),
         ]
         for (document, text, expected) in cases {
             let input = try JSONParser.parse(document)
