@@ -167,11 +167,7 @@ struct DirectPlan: @unchecked Sendable {
         guard isPlain(node, predicates: true), node.stages.isEmpty,
             [.variable, .name, .string, .number, .value, .unary, .block, .condition, .binary].contains(node.kind)
         else { return nil }
-        var filters: [Filter] = []
-        for predicate in node.predicates {
-            guard predicate.kind == .filter, let filter = filter(predicate.expression) else { return nil }
-            filters.append(filter)
-        }
+        guard let filters = filters(node.predicates) else { return nil }
         if node.kind == .name {
             let name = node.value
             return { input, context throws(Stop) in
@@ -186,6 +182,16 @@ struct DirectPlan: @unchecked Sendable {
             for filter in filters { value = try filter.apply(to: value, context) }
             return collapse(value)
         }
+    }
+
+    /// Predicates or stages (`[...]` after a node or a step) as filters, or `nil` if one is not a filter.
+    private static func filters(_ nodes: [Node]) -> [Filter]? {
+        var filters: [Filter] = []
+        for node in nodes {
+            guard node.kind == .filter, let filter = filter(node.expression) else { return nil }
+            filters.append(filter)
+        }
+        return filters
     }
 
     /// A predicate (`[expression]`) as a filter: a number literal picks an index (as in `Evaluator.filter`, whatever
@@ -373,11 +379,7 @@ struct DirectPlan: @unchecked Sendable {
             // A first `[...]` step and steps that bind tuples are the evaluator's.
             guard isPlain(step, predicates: true) || (step.consArray && index > 0 && isPlain(step, predicates: true, constructed: true))
             else { return nil }
-            var stages: [Filter] = []
-            for stage in step.stages {
-                guard stage.kind == .filter, let filter = filter(stage.expression) else { return nil }
-                stages.append(filter)
-            }
+            guard let stages = filters(step.stages) else { return nil }
             if step.kind == .sort {
                 guard step.predicates.isEmpty else { return nil }
                 var terms: [(descending: Bool, key: Part)] = []
@@ -394,11 +396,7 @@ struct DirectPlan: @unchecked Sendable {
                 }
             } else if step.kind == .name {
                 // A name's predicates filter its lookup before it collapses, its stages (`a[0]` in a path) after.
-                var predicates: [Filter] = []
-                for predicate in step.predicates {
-                    guard predicate.kind == .filter, let filter = filter(predicate.expression) else { return nil }
-                    predicates.append(filter)
-                }
+                guard let predicates = filters(step.predicates) else { return nil }
                 steps.append(PathStep(step: .name(step.value), predicates: predicates, stages: stages, keepsWhole: false))
             } else {
                 guard let code = step.consArray ? constructedArray(step) : compile(node: step) else { return nil }
