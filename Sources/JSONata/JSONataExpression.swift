@@ -17,9 +17,11 @@ public struct JSONataExpression: Sendable {
     /// Whether paths of plain names are walked over the input directly (`Evaluator.namesThroughArrays`); off only in
     /// the test that compares them with the general walk.
     var walksPlainPaths = true
-    /// The expression as closures over JSON, when all of it is of the shapes they model (`DirectPlan`).
+    /// The expression as closures over JSON (`DirectPlan`), when its root is of a shape they model; parts they do
+    /// not are the evaluator's inside the plan.
     let plan: DirectPlan?
-    /// Whether evaluations use `plan`; off only in tests that compare it with the evaluator.
+    /// Whether evaluations use `plan`; off only in tests that compare it with the evaluator (as is `walksPlainPaths`,
+    /// whose test compares the evaluator's own walks).
     var usesPlan = true
 
     /// Parses `source`; a malformed expression is a `JSONataError` with its code and position.
