@@ -99,8 +99,19 @@ import Testing
             if !clicked { throw CocoaError(.fileNoSuchFile, userInfo: ["selector": selector]) }
         }
 
+        /// Types `text` into the element, again until the page shows it there: WebDriver types into the element it
+        /// found, which a re-render (every 2 s) may have replaced before the keys arrived, and then answers "stale
+        /// element" and types nothing (seen on a loaded machine).
         func type(_ text: String, into selector: String) async throws {
-            _ = try await command("/element/\(try await element(selector))/value", ["text": .string(text)])
+            let selectorText = JSON.string(selector).serialized()
+            let typed = try await ObservabilityEndToEndTests.eventually(60) {
+                guard let id = try? await element(selector) else { return false }
+                _ = try await command("/element/\(id)/clear")
+                _ = try await command("/element/\(id)/value", ["text": .string(text)])
+                let shown = "const e = document.querySelector(\(selectorText)); return e !== null && e.value === \(JSON.string(text).serialized())"
+                return try await script(shown).boolValue == true
+            }
+            if !typed { throw CocoaError(.fileNoSuchFile, userInfo: ["selector": selector, "text": text]) }
         }
 
         func screenshot() async throws -> Data {
