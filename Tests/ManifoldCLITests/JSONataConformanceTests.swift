@@ -8,11 +8,12 @@ import Testing
     /// The number of cases that passed when this was last raised; raise it as conformance improves.
     static let reached = 1199
 
-    @Test func suitePassesAtLeastTheLevelReached() throws {
+    @Test func suitePassesAtLeastTheLevelReached() async throws {
         let conformance = TestPaths.shared.appending(path: "conformance/jsonata")
         try #require(FileManager.default.fileExists(atPath: conformance.appending(path: "run_suite.py").path),
                      "the JSONata suite is expected at \(conformance.path)")
-        let run = try ProcessRun.python(
+        // Waited for off Swift's cooperative threads: the suite's run is the longest child of the whole test run.
+        let run = try await ProcessRun.pythonAsync(
             [conformance.appending(path: "run_suite.py").path, conformance.appending(path: "suite").path,
              "--timeout", "300", "--stall-timeout", "60", "--", TestPaths.manifold.path, "eval", "--jsonl"],
             environment: ["PYTHONIOENCODING": "utf-8:backslashreplace"])

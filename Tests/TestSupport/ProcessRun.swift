@@ -35,6 +35,24 @@ public struct ProcessRun: Sendable {
                           error: String(decoding: FileManager.default.contents(atPath: errorFile.path) ?? Data(), as: UTF8.self))
     }
 
+    /// `run`, waited for on a thread of its own. A test that waits for a long child this way leaves Swift's cooperative
+    /// threads (two on a two-core machine) to the tests running beside it: a loaded run starved a lane test of all its
+    /// calls for 60 s while children were waited for on those threads.
+    public static func runAsync(_ executable: URL, _ arguments: [String], in directory: URL? = nil,
+                                environment: [String: String] = [:]) async throws -> ProcessRun
+    {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try run(executable, arguments, in: directory, environment: environment) })
+            }
+        }
+    }
+
+    /// `python`, waited for on a thread of its own (`runAsync`).
+    public static func pythonAsync(_ arguments: [String], environment: [String: String] = [:]) async throws -> ProcessRun {
+        try await runAsync(URL(fileURLWithPath: "/usr/bin/env"), ["python3"] + arguments, environment: environment)
+    }
+
     /// Runs `python3` (found on the PATH) with `arguments`.
     public static func python(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessRun {
         try run(URL(fileURLWithPath: "/usr/bin/env"), ["python3"] + arguments, environment: environment)
