@@ -1,15 +1,17 @@
 import JSONValue
 
-/// An expression compiled once into closures that work on the input JSON directly, for the shapes most mappings and
-/// conditions are made of: paths of names and variables with filter predicates, literals, operators, conditions,
-/// object and array constructors, blocks without bindings, and calls of built-ins that call nothing back.
+/// An expression compiled once into closures that work on the input JSON directly: paths of any steps with their
+/// predicates, variables and the host's bindings, literals, operators, conditions, object and array constructors,
+/// blocks and the variables they bind (slots resolved when the plan compiles), grouping, order-by, calls of built-ins,
+/// and `$map`/`$filter`/`$reduce` with a function written in place.
 ///
 /// The evaluator walks class nodes and wraps every value it reads (an object per array element, a flagged array per
 /// sequence); these closures read names, filter and flatten over the JSON as it came, and build values only for what
 /// they return. They give what the evaluator gives, step for step (`DirectPlanTests` compares the two on generated
-/// expressions and documents, and the official suite runs through them). Whatever they do not model (an array as the
-/// whole input, grouping, a built-in that returns a function or a flagged sequence, any error) stops them with
-/// `Stop.handover`, and the evaluator evaluates the input again from the start: it alone says what an error is.
+/// expressions and documents, and the official suite runs through them). A part they do not model is evaluated by the
+/// evaluator inside the plan (`delegated`). Whatever they do not model at run time (an array as the whole input, a
+/// value with flags JSON cannot carry, any error) stops them with `Stop.handover`, and the evaluator evaluates the
+/// input again from the start: it alone says what an error is.
 struct DirectPlan: @unchecked Sendable {
     // `@unchecked`: the closures capture only compiled, immutable values (nodes, signatures, built-ins).
     let run: Code
@@ -53,9 +55,8 @@ struct DirectPlan: @unchecked Sendable {
     static func compile(_ tree: Node) -> DirectPlan? {
         // A tree whose root the closures do not model has no plan: handing all of it over would only add a step.
         let compilation = Compilation()
-        guard let depth = depth(of: tree), let code = Compilation.$current.withValue(compilation, operation: { direct(tree) })
-        else { return nil }
-        return DirectPlan(run: code, depth: depth, slotCount: compilation.slotCount, delegatedParts: compilation.delegated)
+        guard let code = Compilation.$current.withValue(compilation, operation: { direct(tree) }) else { return nil }
+        return DirectPlan(run: code, depth: depth(of: tree), slotCount: compilation.slotCount, delegatedParts: compilation.delegated)
     }
 
     /// What compiling one plan keeps track of: the scopes of blocks' variables and their slots.
@@ -71,6 +72,15 @@ struct DirectPlan: @unchecked Sendable {
         /// block binds it (and again each time the block starts), so a read falls through to the enclosing ones.
         func slots(of name: String) -> [Int] {
             scopes.reversed().compactMap { $0[name] }
+        }
+
+        /// `body`'s code, or `nil` with the counts as they were: the slots and delegated parts of an attempt that
+        /// fails are thrown away with it.
+        func attempt(_ body: () -> Code?) -> Code? {
+            let (slots, parts) = (slotCount, delegated)
+            if let code = body() { return code }
+            (slotCount, delegated) = (slots, parts)
+            return nil
         }
     }
 
@@ -91,13 +101,8 @@ struct DirectPlan: @unchecked Sendable {
         return children(of: node).contains(where: bindsOutside)
     }
 
-    private static func depth(of node: Node) -> Int? {
-        var deepest = 0
-        for child in children(of: node) {
-            guard let depth = depth(of: child) else { return nil }
-            deepest = max(deepest, depth)
-        }
-        return deepest + 1
+    private static func depth(of node: Node) -> Int {
+        children(of: node).map(depth(of:)).max().map { $0 + 1 } ?? 1
     }
 
     /// A node without the decorations that only the evaluator handles: predicates and grouping on a node, tuple
@@ -160,6 +165,12 @@ struct DirectPlan: @unchecked Sendable {
 
     /// A part as closures only, or `nil`.
     private static func direct(_ node: Node) -> Code? {
+        guard let compilation = Compilation.current else { return closures(node) }
+        return compilation.attempt { closures(node) }
+    }
+
+    /// `direct`, without undoing the counts of a failed attempt.
+    private static func closures(_ node: Node) -> Code? {
         guard !node.predicates.isEmpty else { return compileCore(node) }
         // Predicates on a node outside a path (`$v[0]`, `[1, 2][$ > 1]`): applied to its value, then the sequence
         // collapsed. A name's lookup is filtered before it collapses; paths and calls, whose values may be sequences
@@ -972,7 +983,7 @@ struct DirectPlan: @unchecked Sendable {
     /// not model (a lambda, a regex, a built-in passed by name) are the evaluator's values, as are the functions that
     /// higher-order built-ins call back.
     private static func call(_ node: Node, applying applied: Code?, tail: Bool = false) -> Code? {
-        if !tail, let code = higherOrder(node, applying: applied) { return code }
+        if !tail, let code = Compilation.current?.attempt({ higherOrder(node, applying: applied) }) { return code }
         guard isPlain(node), node.stages.isEmpty, let procedure = node.procedure, procedure.kind == .variable,
             isPlain(procedure), case .function(let function)? = procedure.builtin, case .native(let native) = function.body,
             procedure.value != "eval", Compilation.current?.slots(of: procedure.value).isEmpty ?? true
