@@ -32,10 +32,10 @@ import Testing
 
         """
 
-    @Test func theAuditNamesEveryRiskOfARiskyConnector() throws {
-        try TemporaryDirectory.with { folder in
+    @Test func theAuditNamesEveryRiskOfARiskyConnector() async throws {
+        try await TemporaryDirectory.withAsync { folder in
             try Self.risky.write(to: folder.appending(path: "risky.yaml"), atomically: true, encoding: .utf8)
-            let run = try EngineEndToEndTests.manifold(["audit", folder.path])
+            let run = try await EngineEndToEndTests.manifold(["audit", folder.path])
             #expect(run.status == 0, "\(run.error)")
             let report = run.output
             #expect(report.hasPrefix("# Integration audit\n"))
@@ -54,8 +54,8 @@ import Testing
 
     /// Any third-party API without a limit is a risk (the known strict ones more so); names with backticks stay
     /// code; --fail-on gates CI on a level.
-    @Test func everyUnlimitedVendorIsARiskAndFailOnGates() throws {
-        try TemporaryDirectory.with { folder in
+    @Test func everyUnlimitedVendorIsARiskAndFailOnGates() async throws {
+        try await TemporaryDirectory.withAsync { folder in
             let connector = """
                 connector: mail
                 source:
@@ -79,33 +79,33 @@ import Testing
                   - { name: local, call: local.post, body: { id: "{% id %}" } }
                 """
             try connector.write(to: folder.appending(path: "mail.yaml"), atomically: true, encoding: .utf8)
-            let run = try EngineEndToEndTests.manifold(["audit", folder.path])
+            let run = try await EngineEndToEndTests.manifold(["audit", folder.path])
             #expect(run.status == 0)
             #expect(run.output.contains("- **low** `mail`: target `jira` calls acme.atlassian.net without a `rate_limit`"), "\(run.output)")
             #expect(!run.output.contains("target `local` calls"), "loopback is not a vendor")
             #expect(run.output.contains("- Deduplication: event id `` `event-data`.id ``"), "\(run.output)")
             #expect(run.output.contains("| `issue` | `` `event-data`.event = 'failed' `` |"), "\(run.output)")
             // Only low and medium risks here (no tests is medium): --fail-on high passes, --fail-on medium fails.
-            #expect(try EngineEndToEndTests.manifold(["audit", folder.path, "--fail-on", "high"]).status == 0)
-            let gated = try EngineEndToEndTests.manifold(["audit", folder.path, "--fail-on", "medium"])
+            #expect(try await EngineEndToEndTests.manifold(["audit", folder.path, "--fail-on", "high"]).status == 0)
+            let gated = try await EngineEndToEndTests.manifold(["audit", folder.path, "--fail-on", "medium"])
             #expect(gated.status == 1 && gated.output.hasPrefix("# Integration audit"))
         }
     }
 
-    @Test func aTestFileThatDoesNotLoadIsARiskWithItsPlace() throws {
-        try TemporaryDirectory.with { folder in
+    @Test func aTestFileThatDoesNotLoadIsARiskWithItsPlace() async throws {
+        try await TemporaryDirectory.withAsync { folder in
             try Self.risky.write(to: folder.appending(path: "risky.yaml"), atomically: true, encoding: .utf8)
             let tests = folder.appending(path: "risky.test.yaml")
             try "connector: risky\ncases:\n  - name: one\n    webhok: {}\n".write(to: tests, atomically: true, encoding: .utf8)
-            let report = try EngineEndToEndTests.manifold(["audit", folder.path]).output
+            let report = try await EngineEndToEndTests.manifold(["audit", folder.path]).output
             #expect(report.contains("| **invalid** |"), "\(report)")
             #expect(report.contains("- **medium** `risky`: its test file does not load: \(tests.path):4:5: error: unknown key 'webhok' in cases[0]; did you mean 'webhook'?"), "\(report)")
             #expect(!report.contains("no tests: add"))
         }
     }
 
-    @Test func theExampleConnectorsAuditCleanOfHighRisks() throws {
-        let run = try EngineEndToEndTests.manifold(["audit", "connectors"])
+    @Test func theExampleConnectorsAuditCleanOfHighRisks() async throws {
+        let run = try await EngineEndToEndTests.manifold(["audit", "connectors"])
         #expect(run.status == 0, "\(run.error)")
         let examples = try FileManager.default.contentsOfDirectory(atPath: TestPaths.packageRoot.appending(path: "connectors").path)
             .filter { $0.hasSuffix(".yaml") && !$0.hasSuffix(".test.yaml") }.count
@@ -117,8 +117,8 @@ import Testing
         }
     }
 
-    @Test func alertRulesExportForPrometheusWithoutTheEnvironment() throws {
-        let run = try EngineEndToEndTests.manifold(["alerts", "export", "--prometheus", "--config", "manifold.yaml"])
+    @Test func alertRulesExportForPrometheusWithoutTheEnvironment() async throws {
+        let run = try await EngineEndToEndTests.manifold(["alerts", "export", "--prometheus", "--config", "manifold.yaml"])
         #expect(run.status == 0, "\(run.error)")
         #expect(run.output.contains("groups:\n  - name: manifold\n    rules:\n"))
         for alert in ["ManifoldDeliveryErrors", "ManifoldSlowVendor", "ManifoldQuietSource", "ManifoldBreakerOpen",
@@ -129,12 +129,12 @@ import Testing
         #expect(run.output.contains("manifold_lane_oldest_job_age_seconds > 600"))
         // quarantined_events, as manifold.yaml writes it: its window and severity.
         #expect(run.output.contains("expr: 'sum by (connector) (increase(manifold_events_quarantined_total[5m])) > 0'"), "\(run.output)")
-        let missing = try EngineEndToEndTests.manifold(["alerts", "export", "--prometheus", "--config", "connectors/example.env"])
+        let missing = try await EngineEndToEndTests.manifold(["alerts", "export", "--prometheus", "--config", "connectors/example.env"])
         #expect(missing.status == 1)
     }
 
-    @Test func aBadGlobalConfigurationStopsTheEngineWithItsLocation() throws {
-        try TemporaryDirectory.with { folder in
+    @Test func aBadGlobalConfigurationStopsTheEngineWithItsLocation() async throws {
+        try await TemporaryDirectory.withAsync { folder in
             let config = folder.appending(path: "manifold.yaml")
             try """
                 version: 1
@@ -145,28 +145,28 @@ import Testing
                     - { kind: error_rate, above: 0.2, sinks: [opps] }
 
                 """.write(to: config, atomically: true, encoding: .utf8)
-            let run = try EngineEndToEndTests.manifold(["run", "--connectors", "connectors", "--env-file", "connectors/example.env",
+            let run = try await EngineEndToEndTests.manifold(["run", "--connectors", "connectors", "--env-file", "connectors/example.env",
                                                         "--store", folder.appending(path: "m.db").path, "--config", config.path])
             #expect(run.status == 1)
             #expect(run.error.contains(config.path + ":6:47: error: no sink is named 'opps' (did you mean 'ops'?)"), "\(run.error)")
 
             // A sink's secret: unset in the environment, refused at its place; unreadable as a file, refused naming the sink.
-            func start(sink url: String) throws -> ProcessRun {
+            func start(sink url: String) async throws -> ProcessRun {
                 try "version: 1\nalerts:\n  sinks:\n    - { name: ops, type: slack, url: \"\(url)\" }\n  rules:\n    - { kind: breaker_open }\n"
                     .write(to: config, atomically: true, encoding: .utf8)
-                return try EngineEndToEndTests.manifold(["run", "--connectors", "connectors", "--env-file", "connectors/example.env",
+                return try await EngineEndToEndTests.manifold(["run", "--connectors", "connectors", "--env-file", "connectors/example.env",
                                                          "--store", folder.appending(path: "m.db").path, "--config", config.path,
                                                          "--listen", "127.0.0.1:0"])
             }
-            let unset = try start(sink: "${env:SLACK_ALERTS_UNSET}")
+            let unset = try await start(sink: "${env:SLACK_ALERTS_UNSET}")
             #expect(unset.status == 1)
             #expect(unset.error.contains(config.path + ":4:38: error: environment variable SLACK_ALERTS_UNSET is not set (alerts.sinks[0].url)"),
                     "\(unset.error)")
-            let unreadable = try start(sink: "${file:/nonexistent/slack-url}")
+            let unreadable = try await start(sink: "${file:/nonexistent/slack-url}")
             #expect(unreadable.status == 2)
             #expect(unreadable.error.contains("alert sink 'ops': cannot read the file /nonexistent/slack-url"), "\(unreadable.error)")
             // Exporting the rules needs no secret.
-            #expect(try EngineEndToEndTests.manifold(["alerts", "export", "--prometheus", "--config", config.path]).status == 0)
+            #expect(try await EngineEndToEndTests.manifold(["alerts", "export", "--prometheus", "--config", config.path]).status == 0)
         }
     }
 }

@@ -220,7 +220,7 @@ import Testing
 
                 // The vendor fails; the page, not reloaded, follows.
                 try await ObservabilityEndToEndTests.post("http://127.0.0.1:\(setup.vendorPort)/_mode?prefix=/crm&status=503")
-                for index in 1...4 { try ObservabilityEndToEndTests.send("b\(index)", setup: setup) }
+                for index in 1...4 { try await ObservabilityEndToEndTests.send("b\(index)", setup: setup) }
                 #expect(try await browser.waitFor("\(lane).querySelector('td.breaker').textContent === 'open'"), "the breaker shows open")
                 #expect(try await browser.waitFor("\(lane).querySelector('td.errors').textContent === '100.0%'"))
                 #expect(try await browser.waitFor("document.querySelectorAll('#failures tbody tr.failure.transient').length > 0"))

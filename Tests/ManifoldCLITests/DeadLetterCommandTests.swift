@@ -32,41 +32,41 @@ import Testing
         }
         store.close()
         let connectors = GoldenFile.packageRoot.appending(path: "connectors").path
-        func manifold(_ arguments: [String]) throws -> ProcessRun {
-            try ProcessRun.run(TestPaths.manifold, arguments + ["--store", path])
+        func manifold(_ arguments: [String]) async throws -> ProcessRun {
+            try await ProcessRun.runAsync(TestPaths.manifold, arguments + ["--store", path])
         }
 
-        let list = try manifold(["dlq", "list"])
+        let list = try await manifold(["dlq", "list"])
         #expect(list.status == 0)
         #expect(ids.allSatisfy { list.output.contains($0) })
         #expect(list.output.contains("the target answered 400"))
-        let show = try manifold(["dlq", "show", ids[0]])
+        let show = try await manifold(["dlq", "show", ids[0]])
         #expect(show.output.contains("attempt 1"))
         #expect(show.output.contains("Authorization: [redacted]"))
         #expect(show.output.contains("channel_not_found"))
-        #expect(try manifold(["dlq", "show", "job_missing"]).status == 1)
-        #expect(try manifold(["dlq", "purge"]).status != 0)
+        #expect(try await manifold(["dlq", "show", "job_missing"]).status == 1)
+        #expect(try await manifold(["dlq", "purge"]).status != 0)
 
-        let replay = try manifold(["dlq", "replay", ids[0], "--connectors", connectors])
+        let replay = try await manifold(["dlq", "replay", ids[0], "--connectors", connectors])
         #expect(replay.status == 0, "\(replay.error)")
         #expect(replay.output.hasPrefix("replayed 1 dead letter(s)\n  \(ids[0]) -> job_"))
-        let original = try manifold(["dlq", "replay", ids[1], "--connectors", connectors, "--original-plan"])
+        let original = try await manifold(["dlq", "replay", ids[1], "--connectors", connectors, "--original-plan"])
         #expect(original.status == 1)
         #expect(original.output.contains("plan sha256:0123456789abcdef was not kept"))
-        let purge = try manifold(["dlq", "purge", "--all"])
+        let purge = try await manifold(["dlq", "purge", "--all"])
         #expect(purge.output == "purged 1 dead letter(s)\n")
-        #expect(try manifold(["dlq", "list"]).output == "no dead letters\n")
+        #expect(try await manifold(["dlq", "list"]).output == "no dead letters\n")
 
         // A misspelt time stops the command; it never widens the selection to every event.
-        let misspelt = try manifold(["replay", "--since", "yesterdayy", "--connectors", connectors])
+        let misspelt = try await manifold(["replay", "--since", "yesterdayy", "--connectors", connectors])
         #expect(misspelt.status != 0)
         #expect(misspelt.error.contains("The value 'yesterdayy' is invalid for '--since <since>': expected a time such as"), "\(misspelt.error)")
-        #expect(try manifold(["dlq", "list", "--since", "banana"]).status != 0)
+        #expect(try await manifold(["dlq", "list", "--since", "banana"]).status != 0)
 
-        let again = try manifold(["replay", "--event", events[0], "--connectors", connectors, "--format", "json"])
+        let again = try await manifold(["replay", "--event", events[0], "--connectors", connectors, "--format", "json"])
         #expect(again.status == 0, "\(again.error)")
         #expect(again.output.contains(#""from" : "\#(events[0])""#) || again.output.contains(#""from": "\#(events[0])""#))
-        let history = try manifold(["events", "show", events[0]])
+        let history = try await manifold(["events", "show", events[0]])
         // The timeline records both replays, with who ran them.
         #expect(history.output.split(separator: "\n").filter { $0.contains("  replayed  ") && $0.contains("by=cli:") }.count == 2)
     }

@@ -17,14 +17,14 @@ import Testing
             try #"{"id":"o1","action":"created"}"#.write(to: body, atomically: true, encoding: .utf8)
             var environment = ObservabilityEndToEndTests.secrets
             environment["VENDOR_PORT"] = String(setup.vendorPort)
-            let sent = try EngineEndToEndTests.manifold(
+            let sent = try await EngineEndToEndTests.manifold(
                 ["send", "orders", "--connectors", folder.appending(path: "connectors").path, "--body", body.path,
                  "--url", "http://127.0.0.1:\(setup.port)"], environment: environment)
             #expect(sent.status == 0, "\(sent.output)\(sent.error)")
             let id = try #require(try JSONParser.parse(String(sent.output.dropFirst(4)))["id"]?.stringValue, "\(sent.output)")
             var output = ""
             _ = try await ObservabilityEndToEndTests.eventually(60) {
-                output = try EngineEndToEndTests.manifold(["test", "--record", id, "--store", folder.appending(path: "m.db").path]).output
+                output = try await EngineEndToEndTests.manifold(["test", "--record", id, "--store", folder.appending(path: "m.db").path]).output
                 return output.contains(#""contact": delivered"#)
             }
             #expect(output.contains(#""contact": delivered"#), "\(output)")

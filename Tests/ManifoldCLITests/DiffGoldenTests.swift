@@ -140,24 +140,24 @@ import Testing
     }
 
     @Test func gitRefAgainstTheWorkingTree() async throws {
-        try TemporaryDirectory.with { folder in
+        try await TemporaryDirectory.withAsync { folder in
             let connectors = folder.appending(path: "connectors")
             try FileManager.default.createDirectory(at: connectors, withIntermediateDirectories: true)
             try String(contentsOf: Self.base, encoding: .utf8)
                 .write(to: connectors.appending(path: "orders.yaml"), atomically: true, encoding: .utf8)
-            let git = { (arguments: [String]) throws -> ProcessRun in
-                try ProcessRun.run(URL(fileURLWithPath: "/usr/bin/env"),
+            let git = { (arguments: [String]) async throws -> ProcessRun in
+                try await ProcessRun.runAsync(URL(fileURLWithPath: "/usr/bin/env"),
                                    ["git", "-C", folder.path, "-c", "user.name=t", "-c", "user.email=t@t"] + arguments)
             }
-            #expect(try git(["init", "-q"]).status == 0)
-            #expect(try git(["add", "."]).status == 0)
-            #expect(try git(["commit", "-q", "-m", "base"]).status == 0)
+            #expect(try await git(["init", "-q"]).status == 0)
+            #expect(try await git(["add", "."]).status == 0)
+            #expect(try await git(["commit", "-q", "-m", "base"]).status == 0)
             try Self.edited("retries-lowered").write(to: connectors.appending(path: "orders.yaml"), atomically: true, encoding: .utf8)
             // The binary, run in the repository as a reviewer does: the old side is connectors/ as committed.
-            let output = try ProcessRun.run(TestPaths.manifold, ["diff", "--git", "HEAD", "--color", "never"], in: folder)
+            let output = try await ProcessRun.runAsync(TestPaths.manifold, ["diff", "--git", "HEAD", "--color", "never"], in: folder)
             #expect(output.status == 1, "\(output.error)")
             try GoldenFile.check(output.output, against: "diff/retries-lowered.txt")
-            let unknown = try ProcessRun.run(TestPaths.manifold, ["diff", "--git", "no-such-branch"], in: folder)
+            let unknown = try await ProcessRun.runAsync(TestPaths.manifold, ["diff", "--git", "no-such-branch"], in: folder)
             #expect(unknown.status == 2)
             #expect(unknown.error.contains("no such git ref: no-such-branch"))
         }

@@ -34,7 +34,7 @@ import Testing
             let environment = connectors.appending(path: "example.env")
             try (String(contentsOf: environment, encoding: .utf8) + "\nORDERS_SECRET=walkthrough-secret\n")
                 .write(to: environment, atomically: true, encoding: .utf8)
-            let (engine, enginePort, log) = try EngineEndToEndTests.start(
+            let (engine, enginePort, log) = try await EngineEndToEndTests.start(
                 store: folder.appending(path: "m.db").path,
                 arguments: ["--connectors", connectors.path, "--env-file", environment.path,
                             "--target", "hubspot=http://127.0.0.1:\(port)", "--target", "slack=http://127.0.0.1:\(port)"])
@@ -43,7 +43,7 @@ import Testing
 
             // 2. A sample event, delivered to the local vendor (HubSpot's OAuth token too).
             let sample = TestPaths.packageRoot.appending(path: "connectors/samples/stripe-checkout-completed.json").path
-            let sent = try EngineEndToEndTests.manifold(["send", "stripe-to-hubspot", "--connectors", connectors.path,
+            let sent = try await EngineEndToEndTests.manifold(["send", "stripe-to-hubspot", "--connectors", connectors.path,
                                                          "--env-file", environment.path, "--body", sample, "--url", url])
             #expect(sent.status == 0 && sent.output.hasPrefix("200 {\"status\":\"accepted\""), "\(sent.output)\(sent.error)")
             var delivered = false
@@ -61,10 +61,10 @@ import Testing
             try tests.write(to: connectors.appending(path: "orders-to-crm.test.yaml"), atomically: true, encoding: .utf8)
 
             // 4. Validate, test, send.
-            let validated = try EngineEndToEndTests.manifold(["validate", "--env-file", environment.path,
+            let validated = try await EngineEndToEndTests.manifold(["validate", "--env-file", environment.path,
                                                               connectors.appending(path: "orders-to-crm.yaml").path])
             #expect(validated.status == 0, "\(validated.output)\(validated.error)")
-            let tested = try EngineEndToEndTests.manifold(["test", connectors.appending(path: "orders-to-crm.test.yaml").path])
+            let tested = try await EngineEndToEndTests.manifold(["test", connectors.appending(path: "orders-to-crm.test.yaml").path])
             #expect(tested.status == 0 && tested.output.contains("3 cases: 3 passed, 0 failed"), "\(tested.output)")
             let order = folder.appending(path: "order.json")
             try #"{"id":"o-9","status":"paid","total":5,"customer":{"email":"cy@example.com","name":"Cy"}}"#
@@ -72,7 +72,7 @@ import Testing
             // The engine reloads the new file by itself; until it has, the path answers 404.
             var answer = ""
             while !answer.hasPrefix("200 "), ContinuousClock.now < deadline + .seconds(60) {
-                answer = try EngineEndToEndTests.manifold(["send", "orders-to-crm", "--connectors", connectors.path, "--env-file",
+                answer = try await EngineEndToEndTests.manifold(["send", "orders-to-crm", "--connectors", connectors.path, "--env-file",
                                                            environment.path, "--body", order.path, "--url", url]).output
                 if !answer.hasPrefix("200 ") { try await Task.sleep(for: .milliseconds(100)) }
             }

@@ -81,7 +81,7 @@ import Testing
         environment["VENDOR_PORT"] = String(vendorPort)
         let engine: (process: Process, port: Int, log: URL)
         do {
-            engine = try EngineEndToEndTests.start(
+            engine = try await EngineEndToEndTests.start(
                 store: folder.appending(path: "m.db").path,
                 arguments: ["--connectors", connectors.path, "--config", folder.appending(path: "manifold.yaml").path,
                             "--log-format", "json", "--no-watch"] + engineArguments,
@@ -108,12 +108,12 @@ import Testing
     }
 
     /// Sends a signed order event with `manifold send` (with a caller's `traceparent` when given).
-    static func send(_ id: String, setup: Setup, traceparent: String? = nil) throws {
+    static func send(_ id: String, setup: Setup, traceparent: String? = nil) async throws {
         let body = setup.folder.appending(path: "\(id).json")
         try #"{"id":"\#(id)","action":"created"}"#.write(to: body, atomically: true, encoding: .utf8)
         var environment = secrets
         environment["VENDOR_PORT"] = String(setup.vendorPort)
-        let run = try EngineEndToEndTests.manifold(
+        let run = try await EngineEndToEndTests.manifold(
             ["send", "orders", "--connectors", setup.folder.appending(path: "connectors").path, "--body", body.path,
              "--url", "http://127.0.0.1:\(setup.port)"] + (traceparent.map { ["--header", "traceparent: \($0)"] } ?? []),
             environment: environment)
@@ -151,7 +151,7 @@ import Testing
             try await Self.post("http://127.0.0.1:\(setup.vendorPort)/_mode?prefix=/alerts&status=503&calls=2")
             let incoming = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
             let failedAt = Date()
-            for index in 1...6 { try Self.send("o\(index)", setup: setup, traceparent: index == 1 ? incoming : nil) }
+            for index in 1...6 { try await Self.send("o\(index)", setup: setup, traceparent: index == 1 ? incoming : nil) }
 
             // Alerts: the error rate and the open breaker, at the webhook sink (the error rate at Slack too), well
             // within the configured window.
@@ -210,7 +210,7 @@ import Testing
             // resolves once.
             // The events wait in the lane while the breaker is open; its probe after open_for then succeeds.
             try await Self.post("http://127.0.0.1:\(setup.vendorPort)/_mode?prefix=/crm&status=200")
-            for index in 7...9 { try Self.send("o\(index)", setup: setup) }
+            for index in 7...9 { try await Self.send("o\(index)", setup: setup) }
             let resolved = try await Self.eventually(30) {
                 try await Self.notifications(setup, path: "/alerts").contains {
                     $0["rule"]?.stringValue == "breaker" && $0["status"]?.stringValue == "resolved"

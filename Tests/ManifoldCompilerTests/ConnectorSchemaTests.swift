@@ -61,7 +61,7 @@ import Testing
     /// The examples validate with a standard tool too: Python's `jsonschema`, on the YAML that PyYAML reads — the
     /// connectors against their schema, their test files against theirs.
     @Test(arguments: [("connector.schema.json", false), ("connector-test.schema.json", true)])
-    func examplesValidateWithAStandardTool(_ schema: String, testFiles: Bool) throws {
+    func examplesValidateWithAStandardTool(_ schema: String, testFiles: Bool) async throws {
         let script = """
             import glob, json, sys, yaml, jsonschema
             validator = jsonschema.Draft202012Validator(json.load(open(sys.argv[1])), format_checker=None)
@@ -75,7 +75,7 @@ import Testing
             print(f"{len(files)} files, {bad} errors")
             sys.exit(1 if bad or not files else 0)
             """
-        let run = try ProcessRun.python(["-c", script, Fixtures.packageRoot.appending(path: "schemas/" + schema).path,
+        let run = try await ProcessRun.pythonAsync(["-c", script, Fixtures.packageRoot.appending(path: "schemas/" + schema).path,
                                          Fixtures.packageRoot.appending(path: "connectors").path, testFiles ? "tests" : "connectors"])
         #expect(run.status == 0, "python jsonschema: \(run.output)\(run.error)")
         // Every example connector (and its test file): none is skipped.

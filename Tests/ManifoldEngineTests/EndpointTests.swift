@@ -98,7 +98,7 @@ import Testing
     }
 
     /// Verifies each call at an independent verifier: `standardwebhooks` with `secret`; returns "verified" or the error.
-    static func verify(_ checks: [(call: MockVendor.Call, secret: String)]) throws -> [String] {
+    static func verify(_ checks: [(call: MockVendor.Call, secret: String)]) async throws -> [String] {
         let input = JSON.array(checks.map { check in
             ["secret": .string(check.secret), "body": .string(check.call.body),
              "headers": .object(JSONObject(check.call.headers.map { ($0.key, JSON.string($0.value)) }))]
@@ -115,7 +115,7 @@ import Testing
                     out.append(str(error))
             print(json.dumps(out))
             """
-        let run = try ProcessRun.python(["-c", script, input.serialized()])
+        let run = try await ProcessRun.pythonAsync(["-c", script, input.serialized()])
         try #require(run.status == 0, "\(run.error)")
         return try JSONParser.parse(run.output).arrayValue?.compactMap(\.stringValue) ?? []
     }
@@ -158,9 +158,9 @@ import Testing
         #expect(Set(setup.recorder.finished.withLock { $0.map(\.lane) }) == ["app/customers@\(a1.id)", "app/customers@\(a2.id)", "app/customers@\(g1.id)"])
         // Every call verifies with its endpoint's secret, and with no other tenant's.
         let secrets = ["/acme/all": a1Secret, "/acme/invoices": a2Secret, "/globex": g1Secret]
-        let verdicts = try Self.verify(calls.map { ($0, secrets[$0.path]!) })
+        let verdicts = try await Self.verify(calls.map { ($0, secrets[$0.path]!) })
         #expect(verdicts == Array(repeating: "verified", count: calls.count), "\(verdicts)")
-        let crossed = try Self.verify(calls.filter { $0.path == "/globex" }.map { ($0, a1Secret) })
+        let crossed = try await Self.verify(calls.filter { $0.path == "/globex" }.map { ($0, a1Secret) })
         #expect(crossed.allSatisfy { $0 != "verified" })
         // The store never holds a secret in the clear.
         let bytes = try Data(contentsOf: URL(fileURLWithPath: setup.store.path))
@@ -233,7 +233,7 @@ import Testing
         try await setup.settled(1)
         let call = try #require(vendor.calls.first { $0.path == "/rotating" })
         #expect((call.headers["webhook-signature"] ?? "").split(separator: " ").count == 2)
-        #expect(try Self.verify([(call, old), (call, new)]) == ["verified", "verified"], "receivers knowing either secret accept it")
+        #expect(try await Self.verify([(call, old), (call, new)]) == ["verified", "verified"], "receivers knowing either secret accept it")
         // The overlap over: only the new secret signs.
         _ = try await setup.admin.rotate(endpoint.id, overlap: .zero)
         let newest = try await setup.admin.endpoint(endpoint.id).secrets.count

@@ -19,8 +19,8 @@ import Testing
         try TestConnector.plan(name: "vendor", webhook: webhook)
     }
 
-    static func python(_ expression: String) throws -> String {
-        let run = try ProcessRun.python(["-c", "import base64, hashlib, hmac, sys; s = sys.argv[1].encode(); print(\(expression))", secret])
+    static func python(_ expression: String) async throws -> String {
+        let run = try await ProcessRun.pythonAsync(["-c", "import base64, hashlib, hmac, sys; s = sys.argv[1].encode(); print(\(expression))", secret])
         try #require(run.status == 0, "\(run.error)")
         return run.output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
@@ -37,7 +37,7 @@ import Testing
 
     @Test func zoomsValidationIsAnsweredWithTheHMACOfItsToken() async throws {
         let plan = try Self.plan("path: /zoom\nverify: { scheme: zoom, secret: \"${env:SECRET}\" }\nhandshake: { preset: zoom }")
-        let expected = try Self.python("hmac.new(s, b'qgg8vlvZRS6UYooatFL8Aw', hashlib.sha256).hexdigest()")
+        let expected = try await Self.python("hmac.new(s, b'qgg8vlvZRS6UYooatFL8Aw', hashlib.sha256).hexdigest()")
         let store = try SQLiteEventStore(path: EngineHTTPTests.storePath())
         try await InProcessEngine.with(store: store, plan: plan, resolver: Self.resolver) { running in
             let body = #"{"payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"},"event_ts":1654503849680,"event":"endpoint.url_validation"}"#
@@ -91,7 +91,7 @@ import Testing
             let answer = try await running.get("/graph?validationToken=Validation%3A%20Testing%20client", method: .post)
             #expect(answer.status == 200 && answer.text == "Validation: Testing client")
         }
-        let crc = try Self.python("'sha256=' + base64.b64encode(hmac.new(s, b'crc-token-42', hashlib.sha256).digest()).decode()")
+        let crc = try await Self.python("'sha256=' + base64.b64encode(hmac.new(s, b'crc-token-42', hashlib.sha256).digest()).decode()")
         try await InProcessEngine.with(store: try store(), plan: try Self.plan("path: /x\nverify: { scheme: x, secret: \"${env:SECRET}\" }\nhandshake: { preset: x }"),
                                        resolver: Self.resolver) { running in
             let answer = try await running.get("/x?crc_token=crc-token-42")
@@ -117,7 +117,7 @@ import Testing
               match: { method: GET, query: [check], when: "query.mode = 'verify'" }
               respond: { body: "{ 'echo': query.check, 'proof': $hmac('sha256', query.check, 'base64') }", headers: { X-Echo: "query.check" } }
             """)
-        let proof = try Self.python("base64.b64encode(hmac.new(s, b'abc', hashlib.sha256).digest()).decode()")
+        let proof = try await Self.python("base64.b64encode(hmac.new(s, b'abc', hashlib.sha256).digest()).decode()")
         try await InProcessEngine.with(store: try SQLiteEventStore(path: EngineHTTPTests.storePath()), plan: plan, resolver: Self.resolver) { running in
             let answer = try await running.get("/custom?check=abc&mode=verify")
             #expect(answer.status == 200 && answer.text == #"{"echo":"abc","proof":"\#(proof)"}"#)

@@ -145,7 +145,7 @@ import Testing
         let input = FileManager.default.temporaryDirectory.appending(path: "sw-checks-\(UUID().uuidString).json")
         try Data(JSON.array(checks).serialized().utf8).write(to: input)
         defer { try? FileManager.default.removeItem(at: input) }
-        let python = try ProcessRun.python(["-c", "import sys; sys.stdin = open(sys.argv[1]); exec(sys.argv[2])",
+        let python = try await ProcessRun.pythonAsync(["-c", "import sys; sys.stdin = open(sys.argv[1]); exec(sys.argv[2])",
                                             input.path, script])
         #expect(python.status == 0, "\(python.error)")
         #expect(python.output.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -46,8 +46,8 @@ import Testing
                        body: Array(body.utf8), remoteAddress: nil)
     }
 
-    @Test func everyPresetMatchesTheDocumentedAlgorithmAndRefusesForgeries() throws {
-        let run = try ProcessRun.python(["-c", Self.oracle, Self.body, Self.secret, String(Self.now)])
+    @Test func everyPresetMatchesTheDocumentedAlgorithmAndRefusesForgeries() async throws {
+        let run = try await ProcessRun.pythonAsync(["-c", Self.oracle, Self.body, Self.secret, String(Self.now)])
         try #require(run.status == 0, "\(run.error)")
         let expected = try JSONParser.parse(run.output)
         let schemes = Self.schemes
@@ -101,9 +101,9 @@ import Testing
         verification: Verification(scheme: .mailgun, secrets: [], tolerance: .seconds(300), publicURL: nil, idHeader: nil, hmac: nil),
         secrets: [key], publicURL: nil)
 
-    @Test func bodySignaturesVerifyAndForgeriesAreRefused() throws {
+    @Test func bodySignaturesVerifyAndForgeriesAreRefused() async throws {
         let token = "a8ce0edb2dd8301dcc6d4d8f9ef8e5b0cd7bd8f6a6c8f3f2a5"
-        let run = try ProcessRun.python(["-c", "import hmac, hashlib, sys; print(hmac.new(sys.argv[1].encode(), (sys.argv[2] + sys.argv[3]).encode(), hashlib.sha256).hexdigest())",
+        let run = try await ProcessRun.pythonAsync(["-c", "import hmac, hashlib, sys; print(hmac.new(sys.argv[1].encode(), (sys.argv[2] + sys.argv[3]).encode(), hashlib.sha256).hexdigest())",
                                          Self.key, String(Self.now), token])
         let expected = run.output.trimmingCharacters(in: .whitespacesAndNewlines)
         let json = #"{"signature":{"timestamp":"\#(Self.now)","token":"\#(token)","signature":"\#(expected)"},"event-data":{"id":"m-1","event":"failed"}}"#

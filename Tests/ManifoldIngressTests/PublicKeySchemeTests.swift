@@ -115,7 +115,7 @@ import Testing
 
     /// A generic scheme that signs in the body (like Mailgun): the signature and the timestamp are fields of the JSON
     /// body and the string to sign takes body values, checked by Python's hmac written from the settings.
-    @Test func aGenericHMACInTheBodyMatchesAnIndependentImplementation() throws {
+    @Test func aGenericHMACInTheBodyMatchesAnIndependentImplementation() async throws {
         let settings = HMACSettings(header: "", algorithm: .sha256, encoding: .hex, prefix: "", timestampHeader: nil,
                                     stringToSign: "{json:/auth/ts}:{json:/auth/nonce}:{json:/event/id}",
                                     signatureField: "/auth/sig", timestampField: "/auth/ts", timestampFormat: .unixMilliseconds)
@@ -124,7 +124,7 @@ import Testing
                                                                  idHeader: nil, hmac: settings),
                                       secrets: [secret], publicURL: nil)
         let stamp = String(Self.now * 1000)
-        let run = try ProcessRun.python(["-c", "import hmac, hashlib, sys; print(hmac.new(sys.argv[1].encode(), sys.argv[2].encode(), hashlib.sha256).hexdigest())",
+        let run = try await ProcessRun.pythonAsync(["-c", "import hmac, hashlib, sys; print(hmac.new(sys.argv[1].encode(), sys.argv[2].encode(), hashlib.sha256).hexdigest())",
                                          secret, "\(stamp):n-42:evt-7"])
         let mac = run.output.trimmingCharacters(in: .whitespacesAndNewlines)
         let body = #"{"event":{"id":"evt-7"},"auth":{"ts":\#(stamp),"nonce":"n-42","sig":"\#(mac)"}}"#

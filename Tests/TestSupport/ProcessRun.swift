@@ -58,3 +58,23 @@ public struct ProcessRun: Sendable {
         try run(URL(fileURLWithPath: "/usr/bin/env"), ["python3"] + arguments, environment: environment)
     }
 }
+
+extension Process {
+    /// Waits for the process to end on a thread of its own, as `ProcessRun.runAsync` does: an engine that drains its
+    /// lanes when stopped can take a while on a loaded machine, and `waitUntilExit` would hold a cooperative thread
+    /// all that time.
+    public func exited() async {
+        let process = UncheckedProcess(process: self)
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread {
+                process.process.waitUntilExit()
+                continuation.resume()
+            }
+        }
+    }
+}
+
+/// A `Process` handed to the thread that waits for it: only `waitUntilExit` is called there.
+private struct UncheckedProcess: @unchecked Sendable {
+    let process: Process
+}
