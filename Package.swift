@@ -179,7 +179,7 @@ let package = Package(
                 swiftSettings: strictSwift),
         .testTarget(name: "JSONValueTests", dependencies: ["JSONValue"]),
         .testTarget(name: "ManifoldMonitorTests", dependencies: ["ManifoldMonitor", "ManifoldPlan"]),
-        .testTarget(name: "JSONataTests", dependencies: ["JSONata", "JSONValue", "TestSupport"]),
+        .testTarget(name: "JSONataTests", dependencies: ["JSONata", "JSONValue", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(
             name: "JSONSchemaTests",
             dependencies: ["JSONSchema", "JSONValue", "TestSupport"],

@@ -80,7 +80,10 @@ enum NumberPicture {
         var maximumFractionSize: Int
         var minimumExponentSize: Int
         var suffix: String
-        var picture: [Character]
+        /// Whether the sub-picture has a percent sign, a per-mille sign, a decimal separator.
+        var percent: Bool
+        var perMille: Bool
+        var decimalSeparator: Bool
     }
 
     /// A picture taken apart with its decimal format's characters: all `format` needs besides the number.
@@ -182,17 +185,22 @@ enum NumberPicture {
             if let code { throw JSONataError(code: code, message: "Invalid picture string for formatNumber: \(picture)") }
         }
 
-        func groupingPositions(_ part: [Character], toLeft: Bool) -> [Int] {
+        // Where the grouping separators of `part` are, each as the number of digit places to its right (or left). As in
+        // jsonata-js, each separator after the first is looked for in the integer part, even for the fraction's
+        // positions: "#,##0.0,0,0" groups its fraction at one place and at the integer part's second separator.
+        func groupingPositions(_ part: [Character], integer: [Character], toLeft: Bool) -> [Int] {
             var positions: [Int] = []
-            for (index, character) in part.enumerated() where character == groupingSeparator {
-                let side = toLeft ? part[..<index] : part[index...]
+            var found = part.firstIndex(of: groupingSeparator)
+            while let index = found {
+                let side = toLeft ? part[..<Swift.min(index, part.count)] : part[Swift.min(index, part.count)...]
                 positions.append(side.filter { digits.contains($0) || $0 == digitSign }.count)
+                found = index + 1 < integer.count ? integer[(index + 1)...].firstIndex(of: groupingSeparator) : nil
             }
             return positions
         }
 
         func analyse(_ parts: Parts) -> Analysis {
-            let integerPositions = groupingPositions(parts.integer, toLeft: false)
+            let integerPositions = groupingPositions(parts.integer, integer: parts.integer, toLeft: false)
             var regular = 0
             if !integerPositions.isEmpty {
                 func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? a : gcd(b, a % b) }
@@ -216,9 +224,12 @@ enum NumberPicture {
             if minimumInteger == 0, minimumFraction == 0 { minimumFraction = 1 }
             let minimumExponent = parts.exponent.map { $0.filter { digits.contains($0) }.count } ?? 0
             return Analysis(integerGroupingPositions: integerPositions, regularGrouping: regular, minimumIntegerSize: minimumInteger,
-                            scalingFactor: scaling, prefix: String(parts.prefix), fractionGroupingPositions: groupingPositions(parts.fraction, toLeft: true),
+                            scalingFactor: scaling, prefix: String(parts.prefix),
+                            fractionGroupingPositions: groupingPositions(parts.fraction, integer: parts.integer, toLeft: true),
                             minimumFractionSize: minimumFraction, maximumFractionSize: maximumFraction,
-                            minimumExponentSize: minimumExponent, suffix: String(parts.suffix), picture: parts.picture)
+                            minimumExponentSize: minimumExponent, suffix: String(parts.suffix),
+                            percent: parts.picture.contains(percent), perMille: parts.picture.contains(perMille),
+                            decimalSeparator: parts.picture.contains(decimalSeparator))
         }
 
         let parts = subPictures.map(split)
@@ -234,14 +245,15 @@ enum NumberPicture {
                         variables: variables)
     }
 
-    /// `value` formatted with a compiled picture.
+    /// `value` formatted with a compiled picture, as jsonata-js formats it (XPath F&O 4.7.5's bullets). The text is
+    /// built as bytes: printf's ASCII digits and two marks for the separators, given the decimal format's characters
+    /// only when written out. A separator placed left of the text's start counts from its end, as JavaScript's
+    /// `slice` does with a negative index (`$formatNumber(1, "#,##0,00,0")` is `"00,0,,1"`), and one placed past its
+    /// end is appended.
     static func format(_ value: Double, _ compiled: Compiled) -> String {
-        let (zero, digits, decimalSeparator) = (compiled.zero, compiled.digits, compiled.decimalSeparator)
-        let (groupingSeparator, exponentSeparator) = (compiled.groupingSeparator, compiled.exponentSeparator)
-        let (percent, perMille, minus) = (compiled.percent, compiled.perMille, compiled.minus)
         let pic = value >= 0 ? compiled.variables[0] : compiled.variables[1]
         var adjusted = value
-        if pic.picture.contains(percent) { adjusted = value * 100 } else if pic.picture.contains(perMille) { adjusted = value * 1000 }
+        if pic.percent { adjusted = value * 100 } else if pic.perMille { adjusted = value * 1000 }
         var mantissa = adjusted
         var exponent: Int?
         if pic.minimumExponentSize != 0 {
@@ -258,50 +270,74 @@ enum NumberPicture {
             exponent = power
         }
         let rounded = Library.round(mantissa, precision: pic.maximumFractionSize)
-        func makeString(_ number: Double, _ places: Int) -> [Character] {
-            let text = fixedDecimal(Swift.abs(number), places: places)
-            return text.map { character in
-                if let digit = character.wholeNumberValue, character.isASCII { return digits[digit] }
-                return character
-            }
-        }
-        var text = makeString(rounded, pic.maximumFractionSize)
-        if let dot = text.firstIndex(of: ".") { text[dot] = decimalSeparator } else { text.append(decimalSeparator) }
-        while text.first == zero { text.removeFirst() }
-        while text.last == zero { text.removeLast() }
-        var decimal = text.firstIndex(of: decimalSeparator)!
+        let decimalMark = Mark.decimal, groupingMark = Mark.grouping, zero = UInt8(ascii: "0")
+        // Bullet 7: the digits, the point made the decimal separator (added when there is none), then zeros trimmed
+        // at both ends.
+        var text = Array(fixedDecimal(Swift.abs(rounded), places: pic.maximumFractionSize).utf8)
+        if let point = text.firstIndex(of: UInt8(ascii: ".")) { text[point] = decimalMark } else { text.append(decimalMark) }
+        let first = text.firstIndex { $0 != zero } ?? text.count
+        let last = text.lastIndex { $0 != zero } ?? -1
+        text = first <= last ? Array(text[first...last]) : []
+        // Bullets 8 and 9: padded to the minimum sizes.
+        var decimal = text.firstIndex(of: decimalMark) ?? -1
         let padLeft = pic.minimumIntegerSize - decimal
         let padRight = pic.minimumFractionSize - (text.count - decimal - 1)
-        if padLeft > 0 { text = Array(repeating: zero, count: padLeft) + text }
-        if padRight > 0 { text += Array(repeating: zero, count: padRight) }
-        decimal = text.firstIndex(of: decimalSeparator)!
+        if padLeft > 0 { text.insert(contentsOf: repeatElement(zero, count: padLeft), at: 0) }
+        if padRight > 0 { text.append(contentsOf: repeatElement(zero, count: padRight)) }
+        // Bullets 10 and 11: grouping separators.
+        func insertSeparator(at offset: Int) {
+            let index = offset < 0 ? Swift.max(0, text.count + offset) : Swift.min(offset, text.count)
+            text.insert(groupingMark, at: index)
+        }
+        decimal = text.firstIndex(of: decimalMark) ?? -1
         if pic.regularGrouping > 0 {
             let groups = (decimal - 1) / pic.regularGrouping
             if groups >= 1 {
-                for group in 1...groups {
-                    text.insert(groupingSeparator, at: decimal - group * pic.regularGrouping)
-                }
+                for group in 1...groups { insertSeparator(at: decimal - group * pic.regularGrouping) }
             }
         } else {
             for position in pic.integerGroupingPositions {
-                text.insert(groupingSeparator, at: decimal - position)
+                insertSeparator(at: decimal - position)
                 decimal += 1
             }
         }
-        decimal = text.firstIndex(of: decimalSeparator)!
-        for position in pic.fractionGroupingPositions {
-            text.insert(groupingSeparator, at: position + decimal + 1)
-        }
-        decimal = text.firstIndex(of: decimalSeparator)!
-        if pic.maximumFractionSize == 0 || decimal == text.count - 1 {
-            text.remove(at: decimal)
-        }
+        decimal = text.firstIndex(of: decimalMark) ?? -1
+        for position in pic.fractionGroupingPositions { insertSeparator(at: position + decimal + 1) }
+        // Bullet 12: no decimal separator without a fraction.
+        decimal = text.firstIndex(of: decimalMark) ?? -1
+        if !text.isEmpty, !pic.decimalSeparator || decimal == text.count - 1 { text.removeLast() }
+        var result = pic.prefix
+        result.reserveCapacity(pic.prefix.utf8.count + text.count + pic.suffix.utf8.count)
+        compiled.write(text, to: &result)
+        // Bullet 13: the exponent.
         if let exponent {
-            var exponentText = makeString(Double(exponent), 0)
-            let pad = pic.minimumExponentSize - exponentText.count
-            if pad > 0 { exponentText = Array(repeating: zero, count: pad) + exponentText }
-            text += [exponentSeparator] + (exponent < 0 ? Array(minus) : []) + exponentText
+            var digits = Array(String(Swift.abs(exponent)).utf8)
+            let pad = pic.minimumExponentSize - digits.count
+            if pad > 0 { digits.insert(contentsOf: repeatElement(zero, count: pad), at: 0) }
+            result.append(compiled.exponentSeparator)
+            if exponent < 0 { result += compiled.minus }
+            compiled.write(digits, to: &result)
         }
-        return pic.prefix + String(text) + pic.suffix
+        return result + pic.suffix
+    }
+
+    /// The bytes that stand for the separators in `format`'s text, which is otherwise printf's ASCII.
+    enum Mark {
+        static let decimal: UInt8 = 1
+        static let grouping: UInt8 = 2
+    }
+}
+
+extension NumberPicture.Compiled {
+    /// `text` (`format`'s bytes) written with this decimal format's digits and separators.
+    func write(_ text: [UInt8], to result: inout String) {
+        for byte in text {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): result.append(digits[Int(byte) - 0x30])
+            case NumberPicture.Mark.decimal: result.append(decimalSeparator)
+            case NumberPicture.Mark.grouping: result.append(groupingSeparator)
+            default: result.unicodeScalars.append(Unicode.Scalar(byte))
+            }
+        }
     }
 }

@@ -150,8 +150,34 @@ enum Library {
 
     /// Rounds half to even at `precision` decimal places, shifting in decimal text as jsonata-js does.
     static func round(_ value: Double, precision: Int) -> Double {
-        // The decimal point moved in the number's shortest text, as jsonata-js does: exact where multiplying by a power
-        // of ten is not (1.005 * 100 is 100.49999999999999).
+        if let rounded = roundByScaling(value, precision: precision) { return rounded }
+        return roundByText(value, precision: precision)
+    }
+
+    /// Powers of ten that a `Double` holds exactly.
+    private static let exactPowersOfTen: [Double] = (0...22).map { pow(10, Double($0)) }
+
+    /// `roundByText`'s answer without printing the number, when multiplying by a power of ten cannot change it: the
+    /// product is within a few units in the last place of the shifted text's value, so when it is far from halfway
+    /// between two integers both round to the same one, and dividing that integer by the power is correctly rounded,
+    /// as parsing its shifted text is. `nil` near halfway (1.005 * 100 is 100.49999999999999, where the text gives
+    /// 100.5) and outside the range where that holds.
+    static func roundByScaling(_ value: Double, precision: Int) -> Double? {
+        guard precision > 0, precision < exactPowersOfTen.count else { return nil }
+        let scale = exactPowersOfTen[precision]
+        let scaled = value * scale
+        // Below 2^26 a unit in the last place is at most 2^-27: a few of them are far inside the margin below.
+        guard Swift.abs(scaled) < 67_108_864 else { return nil }
+        let whole = Foundation.floor(scaled)
+        let fraction = scaled - whole
+        guard Swift.abs(fraction - 0.5) > 1e-6 else { return nil }
+        let result = (fraction > 0.5 ? whole + 1 : whole) / scale
+        return result == 0 ? 0 : result   // no -0
+    }
+
+    /// Rounds half to even at `precision` decimals, moving the decimal point in the number's shortest text, as
+    /// jsonata-js does: exact where multiplying by a power of ten is not (1.005 * 100 is 100.49999999999999).
+    static func roundByText(_ value: Double, precision: Int) -> Double {
         func shift(_ number: Double, _ places: Int) -> Double {
             guard number.isFinite else { return number }
             let text = number.description
