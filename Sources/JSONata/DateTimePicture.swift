@@ -14,11 +14,14 @@ struct DateTimePicture {
         var widthMax: Int?
         var integerFormat: IntegerPicture?
         var yearDigits = -1
+        /// Whether the component is a number written with `integerFormat` or a name (all but `f`, `Z`, `z`, `P`, `C`
+        /// and `E`, which are written their own ways).
+        var numeric = false
     }
 
     enum Part {
         case literal(String)
-        case marker(Marker)
+        indirect case marker(Marker)
     }
 
     let parts: [Part]
@@ -69,6 +72,7 @@ struct DateTimePicture {
             throw JSONataError(code: "D3132", message: "Unknown component specifier in date/time picture string")
         }
         var marker = Marker(component: component)
+        marker.numeric = "YMDdFWwXxHhms".contains(component)
         var presentation: Substring
         if let comma = text.lastIndex(of: ",") {
             let width = text[text.index(after: comma)...]

@@ -106,6 +106,8 @@ struct IntegerPicture {
             if zeroCode != 0x30 {
                 text = String(String.UnicodeScalarView(text.unicodeScalars.map { Unicode.Scalar($0.value + zeroCode - 0x30)! }))
             }
+            // Plain digits, as date fields mostly are, need no grouping: the text is done.
+            if separators.isEmpty, !ordinal { break }
             var characters = Array(text)
             if let regular {
                 let count = (characters.count - 1) / regular.position

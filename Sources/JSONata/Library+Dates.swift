@@ -60,7 +60,11 @@ extension Library {
 
     /// The value of one picture component at `millis` (already shifted to the wanted timezone).
     static func component(_ millis: Double, _ component: Character) -> Value? {
-        let fields = CivilTime.fields(millis)
+        Self.component(millis, CivilTime.fields(millis), component)
+    }
+
+    /// `component(millis, component)` with the fields of `millis` worked out already.
+    static func component(_ millis: Double, _ fields: CivilTime.Fields, _ component: Character) -> Value? {
         func startOfFirstWeek(_ year: Int, _ month: Int) -> Double {
             let first = CivilTime.utc(year, month)
             var weekday = CivilTime.fields(first).weekday
@@ -138,23 +142,24 @@ extension Library {
         }
         let spec = try picture.map { (text) throws(JSONataError) in try DateTimePicture.cached(text) } ?? DateTimePicture.iso8601
         let shifted = millis + Double(60 * offsetHours + offsetMinutes) * 60_000
+        let fields = CivilTime.fields(shifted)
         var result = ""
         for part in spec.parts {
             switch part {
             case .literal(let text):
                 result += text
             case .marker(let marker):
-                result += try formatComponent(shifted, marker, offsetHours: offsetHours, offsetMinutes: offsetMinutes)
+                result += try formatComponent(shifted, fields, marker, offsetHours: offsetHours, offsetMinutes: offsetMinutes)
             }
         }
         return result
     }
 
-    private static func formatComponent(_ millis: Double, _ marker: DateTimePicture.Marker, offsetHours: Int, offsetMinutes: Int)
-        throws(JSONataError) -> String
+    private static func formatComponent(_ millis: Double, _ fields: CivilTime.Fields, _ marker: DateTimePicture.Marker,
+                                        offsetHours: Int, offsetMinutes: Int) throws(JSONataError) -> String
     {
-        let value = component(millis, marker.component)
-        if "YMDdFWwXxHhms".contains(marker.component) {
+        let value = component(millis, fields, marker.component)
+        if marker.numeric {
             guard case .number(var number)? = value else { return "" }
             if marker.component == "Y", marker.yearDigits != -1 {
                 number = number.truncatingRemainder(dividingBy: pow(10, Double(marker.yearDigits)))
