@@ -502,18 +502,17 @@ struct DirectPlan: @unchecked Sendable {
             plainNames = names
         }
 
-        /// The path's result before it collapses: its sequence (`.many`, of any length), or one array that its last
-        /// step gave from the data (`.one`).
+        /// The path's result before it collapses: its sequence (`.many`, of any length), or one value (`.one`): an
+        /// array that its last step gave from the data, or a sequence's only item.
         func run(_ input: JSON?, _ context: DirectContext) throws(Stop) -> Outcome {
             if !plainNames.isEmpty, case .object(var object)? = input {
                 // Through objects, each name's value is the next step's only item, and the last step's value is the
                 // result whatever it is.
                 for (index, name) in plainNames.enumerated() {
                     guard let value = object[name] else { return .many([]) }
-                    if index == steps.count - 1 {
-                        if case .array = value { return .one(value) }
-                        return .many([value])
-                    }
+                    // The last value is the result as it is: an array whole, anything else the sequence's one item,
+                    // which needs no array of its own.
+                    if index == steps.count - 1 { return .one(value) }
                     guard case .object(let next) = value else {
                         if case .array(let elements) = value { return try walk(elements, from: index + 1, context) }
                         return try walk([value], from: index + 1, context)

@@ -139,11 +139,14 @@ extension Library {
                 var result = ""
                 var position = 0
                 var count = 0
+                // A replacement without a `$` is the same text for every match.
+                let literal: String? = if case .string(let template)? = replacement,
+                    !template.utf8.contains(UInt8(ascii: "$")) { template } else { nil }
                 for match in try matches(pattern, in: text, limit: limit, function: "replace", evaluator: evaluator, environment: environment) {
-                    result += nsText.substring(with: NSRange(location: position, length: match.start - position))
+                    result += RegexMatcher.slice(text, NSRange(location: position, length: match.start - position), nsText)
                     switch replacement {
                     case .string(let template)?:
-                        result += substitute(template, match)
+                        result += literal ?? substitute(template, match)
                     case .function?:
                         let object = ObjectValue()
                         object["match"] = .string(match.match)
@@ -161,7 +164,7 @@ extension Library {
                     position = match.end
                     count += 1
                 }
-                return .string(result + nsText.substring(from: position))
+                return .string(result + RegexMatcher.slice(text, NSRange(location: position, length: nsText.length - position), nsText))
             default:
                 return .string(text)
             }
