@@ -1025,12 +1025,12 @@ struct DirectPlan: @unchecked Sendable {
             let evaluator = context.evaluator
             let environment = context.callScope
             // Only a parameter that the context stands in for reads the context (`$eval`, which reads it too, is left
-            // to the evaluator), so it is converted only for those. The trampoline calls a tail call without one.
-            let contextValue = usesContext && !tail ? input.map(Value.init) : nil
+            // to the evaluator), so it is converted only when such a parameter's argument is missing. The trampoline
+            // calls a tail call without one.
             let result = try evaluated { () throws(JSONataError) -> Value? in
                 var checked = values
-                if let signature { checked = try signature.validate(values, context: contextValue) }
-                return try evaluator.invoke(native, checked, contextValue, environment)
+                if let signature { checked = try signature.validate(values, context: usesContext && !tail ? input.map(Value.init) : nil) }
+                return try evaluator.invoke(native, checked, nil, environment)
             }
             return try tail ? uncollapsed(result) : outcome(result)
         }

@@ -190,7 +190,8 @@ struct Signature: Sendable {
 
     /// The arguments checked and completed: the context stands in for a missing `-` argument, and a
     /// single value becomes a one-item array where an array is expected.
-    func validate(_ arguments: [Value?], context: Value?) throws(JSONataError) -> [Value?] {
+    /// `context` is asked for only when a `-` parameter's argument is missing.
+    func validate(_ arguments: [Value?], context: @autoclosure () -> Value?) throws(JSONataError) -> [Value?] {
         // The common case needs no completion: one argument per parameter, of an accepted type, none of them
         // an array parameter (which would wrap a single value).
         // So does one argument per parameter of an accepted type when some parameters take arrays: each argument is
@@ -212,7 +213,7 @@ struct Signature: Sendable {
             }
             return validated
         }
-        return try validateGenerally(arguments, context: context)
+        return try validateGenerally(arguments, context: context())
     }
 
     /// `validate` by the general match alone (the shortcuts above must give the same; a test compares them).
