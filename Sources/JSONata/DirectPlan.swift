@@ -1011,7 +1011,7 @@ struct DirectPlan: @unchecked Sendable {
         let usesContext = signature?.usesContext ?? false
         return { input, context throws(Stop) in
             // A binding of the same name hides the built-in.
-            if context.bindings[name] != nil { throw .handover }
+            if !context.bindings.isEmpty, context.bindings[name] != nil { throw .handover }
             var values: [Value?] = []
             values.reserveCapacity(arguments.count)
             for argument in arguments {

@@ -43,9 +43,11 @@ extension Library {
             guard padLength <= maximumPad else {
                 throw JSONataError(code: "U1001", message: "$pad to \(width) characters exceeds the limit of \(maximumPad)")
             }
-            var padding = String(repeating: padCharacters, count: padLength)
-            padding = String(String.UnicodeScalarView(padding.unicodeScalars.prefix(padLength)))
-            return .string(width > 0 ? text + padding : padding + text)
+            // `padLength` code points of the pad characters repeated.
+            let scalars = Array(padCharacters.unicodeScalars)
+            var padding = String.UnicodeScalarView()
+            for index in 0..<padLength { padding.append(scalars[index % scalars.count]) }
+            return .string(width > 0 ? text + String(padding) : String(padding) + text)
         }
         define("contains", "<s-(sf):b>", 2) { evaluator, arguments, _, environment in
             guard let text = string(arguments, 0), argument(arguments, 1) != nil else { return nil }
@@ -203,22 +205,22 @@ extension Library {
     }
 
     /// The first place `needle` occurs in `text`, code point by code point (no canonical equivalence, as JavaScript).
+    /// Compared as UTF-8 bytes, which is the same: a needle starts with a scalar's first byte, which no byte inside a
+    /// scalar equals, and ends with a whole scalar, so a byte match starts and ends between scalars of `text`.
     static func find(_ needle: String, in text: Substring) -> Range<String.Index>? {
-        let target = Array(needle.unicodeScalars)
+        let target = needle.utf8
         guard let first = target.first else { return text.startIndex..<text.startIndex }
-        let scalars = text.unicodeScalars
-        var index = scalars.startIndex
-        while index != scalars.endIndex {
-            if scalars[index] == first {
-                var cursor = index
-                var matched = 0
-                while matched < target.count, cursor != scalars.endIndex, scalars[cursor] == target[matched] {
-                    matched += 1
-                    cursor = scalars.index(after: cursor)
-                }
-                if matched == target.count { return index..<cursor }
+        let bytes = text.utf8
+        var from = bytes.startIndex
+        while let start = bytes[from...].firstIndex(of: first) {
+            var cursor = bytes.index(after: start)
+            var matched = target.index(after: target.startIndex)
+            while matched != target.endIndex, cursor != bytes.endIndex, bytes[cursor] == target[matched] {
+                cursor = bytes.index(after: cursor)
+                matched = target.index(after: matched)
             }
-            index = scalars.index(after: index)
+            if matched == target.endIndex { return start..<cursor }
+            from = bytes.index(after: start)
         }
         return nil
     }
@@ -316,22 +318,28 @@ extension Library {
 
 extension Library {
     /// `$trim`: runs of spaces, tabs, line feeds and carriage returns become one space, and a space at either end
-    /// goes (a scan of the scalars: the regex it replaces was compiled, through a cache keyed by a printed struct,
-    /// at every call).
+    /// goes (a scan of the bytes: the regex it replaces was compiled, through a cache keyed by a printed struct, at
+    /// every call). Text with nothing to change is given back as it is.
     static func collapsingWhitespace(_ text: String) -> String {
-        var result = String.UnicodeScalarView()
+        // Byte by byte: the four whitespace characters are ASCII, and no byte of another scalar equals one of them.
+        var result: [UInt8] = []
+        result.reserveCapacity(text.utf8.count)
         var pendingSpace = false
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case " ", "\t", "\n", "\r":
+        var changed = false
+        for byte in text.utf8 {
+            switch byte {
+            case 0x20, 0x09, 0x0A, 0x0D:
+                // Anything but one space between two other characters changes the text.
+                if pendingSpace || byte != 0x20 || result.isEmpty { changed = true }
                 pendingSpace = true
             default:
-                if pendingSpace, !result.isEmpty { result.append(" ") }
+                if pendingSpace, !result.isEmpty { result.append(0x20) }
                 pendingSpace = false
-                result.append(scalar)
+                result.append(byte)
             }
         }
-        return String(result)
+        if pendingSpace { changed = true }
+        return changed ? String(decoding: result, as: UTF8.self) : text
     }
 
     /// Whether `text` is a JSON number as `$number` accepts it: `-?[0-9]+(\.[0-9]+)?([Ee][-+]?[0-9]+)?`, whole.

@@ -1,0 +1,87 @@
+@testable import JSONata
+import Testing
+
+/// `find` (behind `$contains`, `$split`, `$replace`, `$substringBefore/After`) and `$trim` scan UTF-8 bytes; they give
+/// what a scan of code points gives, on generated text that mixes ASCII, accents (composed and decomposed), other
+/// scripts, emoji and the whitespace `$trim` collapses.
+@Suite struct StringScanTests {
+    static let alphabet: [String] = ["a", "b", " ", "  ", "\t", "\n", "\r", "é", "e\u{301}", "\u{301}", "ß", "日", "本", "😀", "👍🏽",
+                                     ",", ", ", "x"]
+
+    static func generated(_ state: inout UInt64, length: Int) -> String {
+        var text = ""
+        for _ in 0..<length {
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            text += alphabet[Int(state % UInt64(alphabet.count))]
+        }
+        return text
+    }
+
+    /// The first match code point by code point, as `find` was written before.
+    static func scalarFind(_ needle: String, in text: Substring) -> Range<String.Index>? {
+        let target = Array(needle.unicodeScalars)
+        guard let first = target.first else { return text.startIndex..<text.startIndex }
+        let scalars = text.unicodeScalars
+        var index = scalars.startIndex
+        while index != scalars.endIndex {
+            if scalars[index] == first {
+                var cursor = index
+                var matched = 0
+                while matched < target.count, cursor != scalars.endIndex, scalars[cursor] == target[matched] {
+                    matched += 1
+                    cursor = scalars.index(after: cursor)
+                }
+                if matched == target.count { return index..<cursor }
+            }
+            index = scalars.index(after: index)
+        }
+        return nil
+    }
+
+    /// `$trim` as jsonata-js writes it: `/[ \t\n\r]+/g` replaced by one space, then a space at either end removed.
+    static func scalarTrim(_ text: String) -> String {
+        var result = String.UnicodeScalarView()
+        var pendingSpace = false
+        for scalar in text.unicodeScalars {
+            if [" ", "\t", "\n", "\r"].contains(scalar) {
+                pendingSpace = true
+            } else {
+                if pendingSpace, !result.isEmpty { result.append(" ") }
+                pendingSpace = false
+                result.append(scalar)
+            }
+        }
+        return String(result)
+    }
+
+    @Test func findAgreesWithAScanOfCodePoints() {
+        var state: UInt64 = 0xD1B5_4A32_D192_ED03
+        var found = 0
+        for _ in 0..<20_000 {
+            let text = Self.generated(&state, length: Int(state % 12))
+            let needle = Self.generated(&state, length: Int(state % 3) + 1)
+            // Searched from a place inside the text too, as `$split` and `$replace` search the rest.
+            let offset = text.isEmpty ? 0 : Int(state % UInt64(text.unicodeScalars.count + 1))
+            let rest = text[text.unicodeScalars.index(text.unicodeScalars.startIndex, offsetBy: offset)...]
+            let byBytes = Library.find(needle, in: rest)
+            #expect(byBytes == Self.scalarFind(needle, in: rest), "\(needle.debugDescription) in \(rest.debugDescription)")
+            if byBytes != nil { found += 1 }
+        }
+        #expect(found > 1_000, "the generated needles are often found")
+        // A decomposed accent is a letter and a combining mark; a composed one is neither.
+        #expect(Library.find("e", in: "cafe\u{301}") != nil)
+        #expect(Library.find("é", in: "cafe\u{301}") == nil)
+        #expect(Library.find("\u{301}", in: "café") == nil)
+    }
+
+    @Test func trimAgreesWithJsonataJsRule() {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for _ in 0..<20_000 {
+            let text = Self.generated(&state, length: Int(state % 10))
+            #expect(Library.collapsingWhitespace(text) == Self.scalarTrim(text), "\(text.debugDescription)")
+        }
+        #expect(Library.collapsingWhitespace("  a \t\n b  ") == "a b")
+        #expect(Library.collapsingWhitespace("a b") == "a b")
+        #expect(Library.collapsingWhitespace(" ") == "")
+    }
+}
