@@ -8,12 +8,15 @@ import Testing
     static let alphabet: [String] = ["a", "b", " ", "  ", "\t", "\n", "\r", "é", "e\u{301}", "\u{301}", "ß", "日", "本", "😀", "👍🏽",
                                      ",", ", ", "x"]
 
-    static func generated(_ state: inout UInt64, length: Int) -> String {
+    static func next(_ state: inout UInt64, below bound: Int) -> Int {
+        state ^= state << 13; state ^= state >> 7; state ^= state << 17
+        return Int(state % UInt64(bound))
+    }
+
+    /// Up to `maximum` pieces of `alphabet`.
+    static func generated(_ state: inout UInt64, maximum: Int) -> String {
         var text = ""
-        for _ in 0..<length {
-            state ^= state << 13; state ^= state >> 7; state ^= state << 17
-            text += alphabet[Int(state % UInt64(alphabet.count))]
-        }
+        for _ in 0..<next(&state, below: maximum + 1) { text += alphabet[next(&state, below: alphabet.count)] }
         return text
     }
 
@@ -58,10 +61,11 @@ import Testing
         var state: UInt64 = 0xD1B5_4A32_D192_ED03
         var found = 0
         for _ in 0..<20_000 {
-            let text = Self.generated(&state, length: Int(state % 12))
-            let needle = Self.generated(&state, length: Int(state % 3) + 1)
+            let text = Self.generated(&state, maximum: 12)
+            var needle = ""
+            while needle.isEmpty { needle = Self.generated(&state, maximum: 3) }
             // Searched from a place inside the text too, as `$split` and `$replace` search the rest.
-            let offset = text.isEmpty ? 0 : Int(state % UInt64(text.unicodeScalars.count + 1))
+            let offset = Self.next(&state, below: text.unicodeScalars.count + 1)
             let rest = text[text.unicodeScalars.index(text.unicodeScalars.startIndex, offsetBy: offset)...]
             let byBytes = Library.find(needle, in: rest)
             #expect(byBytes == Self.scalarFind(needle, in: rest), "\(needle.debugDescription) in \(rest.debugDescription)")
@@ -77,7 +81,7 @@ import Testing
     @Test func trimAgreesWithJsonataJsRule() {
         var state: UInt64 = 0x9E37_79B9_7F4A_7C15
         for _ in 0..<20_000 {
-            let text = Self.generated(&state, length: Int(state % 10))
+            let text = Self.generated(&state, maximum: 10)
             #expect(Library.collapsingWhitespace(text) == Self.scalarTrim(text), "\(text.debugDescription)")
         }
         #expect(Library.collapsingWhitespace("  a \t\n b  ") == "a b")
