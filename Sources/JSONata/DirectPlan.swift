@@ -549,7 +549,7 @@ struct DirectPlan: @unchecked Sendable {
                         case (_, .none): return false
                         case (.one(.number(let p)), .one(.number(let q))): comparison = p == q ? 0 : (p < q ? -1 : 1)
                         case (.one(.string(let p)), .one(.string(let q))):
-                            comparison = p == q ? 0 : (p.utf16.lexicographicallyPrecedes(q.utf16) ? -1 : 1)
+                            comparison = p == q ? 0 : (Evaluator.precedesInUTF16(p, q) ? -1 : 1)
                         default:
                             throw JSONataError(code: "T2007", message: "")
                         }

@@ -98,12 +98,11 @@ extension Evaluator {
             default: a >= b
             }
         case (.string(let a), .string(let b)):
-            let (x, y) = (Array(a.utf16), Array(b.utf16))
             ordering = switch op {
-            case "<": x.lexicographicallyPrecedes(y)
-            case "<=": !y.lexicographicallyPrecedes(x)
-            case ">": y.lexicographicallyPrecedes(x)
-            default: !x.lexicographicallyPrecedes(y)
+            case "<": Self.precedesInUTF16(a, b)
+            case "<=": !Self.precedesInUTF16(b, a)
+            case ">": Self.precedesInUTF16(b, a)
+            default: !Self.precedesInUTF16(a, b)
             }
         default:
             ordering = nil
@@ -278,5 +277,24 @@ extension Evaluator {
     static func roundTo15(_ number: Double) -> Double {
         guard number != 0, number.isFinite else { return number }
         return Double(fixedDecimal(number, places: 14, exponent: true)) ?? number
+    }
+}
+
+extension Evaluator {
+    /// Whether `a` comes before `b` in JavaScript's order of strings, UTF-16 code unit by code unit, found from their
+    /// UTF-8 bytes without transcoding. UTF-8 orders text as its code points; UTF-16 orders it the same way except
+    /// that a code point past U+FFFF (written with surrogates, D800-DFFF) comes before one from U+E000 to U+FFFF. At
+    /// the first byte that differs, that is the case exactly when one byte leads such a code point (EE or EF) and the
+    /// other a code point past U+FFFF (F0 to F4): a byte inside a code point differs only after equal leading bytes.
+    static func precedesInUTF16(_ a: String, _ b: String) -> Bool {
+        var left = a.utf8.makeIterator()
+        var right = b.utf8.makeIterator()
+        while true {
+            guard let x = left.next() else { return right.next() != nil }
+            guard let y = right.next() else { return false }
+            if x == y { continue }
+            let swapped = (x >= 0xF0 && (y == 0xEE || y == 0xEF)) || (y >= 0xF0 && (x == 0xEE || x == 0xEF))
+            return swapped ? x > y : x < y
+        }
     }
 }

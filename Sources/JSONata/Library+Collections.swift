@@ -44,7 +44,7 @@ extension Library {
                 sorted = try Evaluator.mergeSort(list) { (a, b) throws(JSONataError) -> Bool in a.numberValue! > b.numberValue! }
             } else if list.allSatisfy({ $0.stringValue != nil }) {
                 sorted = try Evaluator.mergeSort(list) { (a, b) throws(JSONataError) -> Bool in
-                    b.stringValue!.utf16.lexicographicallyPrecedes(a.stringValue!.utf16)
+                    Evaluator.precedesInUTF16(b.stringValue!, a.stringValue!)
                 }
             } else {
                 throw error("D3070", "The single argument form of the sort function can only be applied to an array of strings or an array of numbers.  Use the second argument to specify a comparison function")

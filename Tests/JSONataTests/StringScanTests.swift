@@ -89,3 +89,32 @@ import Testing
         #expect(Library.collapsingWhitespace(" ") == "")
     }
 }
+
+/// Strings are ordered as JavaScript orders them (UTF-16 code units), from their UTF-8 bytes.
+@Suite struct StringOrderTests {
+    /// Code points on both sides of the places where UTF-8 and UTF-16 orders part: below and inside the surrogates'
+    /// range, U+E000 to U+FFFF, and past U+FFFF.
+    static let alphabet: [String] = ["a", "b", "Z", "é", "\u{7FF}", "\u{800}", "\u{D7FF}", "\u{E000}", "\u{F8FF}", "\u{FFFD}", "\u{FFFF}",
+                                     "\u{10000}", "😀", "\u{10FFFF}", ""]
+
+    @Test func agreesWithUTF16CodeUnitOrder() {
+        var state: UInt64 = 0x2545_F491_4F6C_DD1D
+        var swappedPairs = 0
+        for _ in 0..<30_000 {
+            var pieces: [String] = []
+            for _ in 0..<2 {
+                var text = ""
+                for _ in 0..<StringScanTests.next(&state, below: 4) { text += Self.alphabet[StringScanTests.next(&state, below: Self.alphabet.count)] }
+                pieces.append(text)
+            }
+            let (a, b) = (pieces[0], pieces[1])
+            let expected = a.utf16.lexicographicallyPrecedes(b.utf16)
+            #expect(Evaluator.precedesInUTF16(a, b) == expected, "\(a.debugDescription) < \(b.debugDescription)")
+            if expected != a.unicodeScalars.lexicographicallyPrecedes(b.unicodeScalars) { swappedPairs += 1 }
+        }
+        #expect(swappedPairs > 100, "the pairs where code point order and UTF-16 order part are many")
+        #expect(Evaluator.precedesInUTF16("😀", "\u{FFFD}"))
+        #expect(!Evaluator.precedesInUTF16("\u{FFFD}", "😀"))
+        #expect(Evaluator.precedesInUTF16("ab", "abc") && !Evaluator.precedesInUTF16("abc", "ab") && !Evaluator.precedesInUTF16("ab", "ab"))
+    }
+}
