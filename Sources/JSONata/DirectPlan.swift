@@ -549,7 +549,7 @@ struct DirectPlan: @unchecked Sendable {
                         case (_, .none): return false
                         case (.one(.number(let p)), .one(.number(let q))): comparison = p == q ? 0 : (p < q ? -1 : 1)
                         case (.one(.string(let p)), .one(.string(let q))):
-                            comparison = p == q ? 0 : (Evaluator.precedesInUTF16(p, q) ? -1 : 1)
+                            comparison = Evaluator.sameText(p, q) ? 0 : (Evaluator.precedesInUTF16(p, q) ? -1 : 1)
                         default:
                             throw JSONataError(code: "T2007", message: "")
                         }
@@ -878,7 +878,7 @@ struct DirectPlan: @unchecked Sendable {
     /// `=` between two scalars, or `nil` when either is an array or an object.
     private static func scalarEquality(_ a: JSON, _ b: JSON) -> Bool? {
         switch (a, b) {
-        case (.string(let x), .string(let y)): x == y
+        case (.string(let x), .string(let y)): Evaluator.sameText(x, y)
         case (.number(let x), .number(let y)): x == y
         case (.bool(let x), .bool(let y)): x == y
         case (.null, .null): true

@@ -144,7 +144,7 @@ extension Evaluator {
                 case (_, nil): comparison = -1
                 case (.number(let p)?, .number(let q)?): comparison = p == q ? 0 : (p < q ? -1 : 1)
                 case (.string(let p)?, .string(let q)?):
-                    comparison = p == q ? 0 : (Evaluator.precedesInUTF16(p, q) ? -1 : 1)
+                    comparison = Evaluator.sameText(p, q) ? 0 : (Evaluator.precedesInUTF16(p, q) ? -1 : 1)
                 case (.number?, .string?), (.string?, .number?):
                     throw JSONataError(code: "T2007", message: "Type mismatch when comparing values in order-by clause", position: node.position)
                 default:

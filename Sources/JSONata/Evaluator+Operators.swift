@@ -193,7 +193,7 @@ extension Evaluator {
         case (.null, .null): return true
         case (.bool(let a), .bool(let b)): return a == b
         case (.number(let a), .number(let b)): return a == b
-        case (.string(let a), .string(let b)): return a == b
+        case (.string(let a), .string(let b)): return sameText(a, b)
         case (.array(let a), .array(let b)):
             guard a.items.count == b.items.count else { return false }
             return zip(a.items, b.items).allSatisfy { deepEqual($0, $1) }
@@ -211,7 +211,7 @@ extension Evaluator {
         case (.null, .null): return true
         case (.bool(let a), .bool(let b)): return a == b
         case (.number(let a), .number(let b)): return a == b
-        case (.string(let a), .string(let b)): return a == b
+        case (.string(let a), .string(let b)): return sameText(a, b)
         case (.array(let a), .array(let b)): return a === b
         case (.object(let a), .object(let b)): return a === b
         case (.function(let a), .function(let b)): return a === b
@@ -281,6 +281,12 @@ extension Evaluator {
 }
 
 extension Evaluator {
+    /// Whether two strings are the same text for JavaScript: the same code points. Swift's `==` also takes canonically
+    /// equivalent text for equal (a composed "é" and "e" with a combining accent), which jsonata-js does not.
+    static func sameText(_ a: String, _ b: String) -> Bool {
+        a.utf8.elementsEqual(b.utf8)
+    }
+
     /// Whether `a` comes before `b` in JavaScript's order of strings, UTF-16 code unit by code unit, found from their
     /// UTF-8 bytes without transcoding. UTF-8 orders text as its code points; UTF-16 orders it the same way except
     /// that a code point past U+FFFF (written with surrogates, D800-DFFF) comes before one from U+E000 to U+FFFF. At

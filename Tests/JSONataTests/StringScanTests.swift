@@ -90,8 +90,29 @@ import Testing
     }
 }
 
-/// Strings are ordered as JavaScript orders them (UTF-16 code units), from their UTF-8 bytes.
+/// Strings are ordered as JavaScript orders them (UTF-16 code units), from their UTF-8 bytes, and equal only when their
+/// code points are: Swift's `==` takes canonically equivalent text for equal, which jsonata-js does not.
 @Suite struct StringOrderTests {
+    @Test(arguments: [true, false])
+    func equalityComparesCodePoints(plan: Bool) throws {
+        func evaluate(_ source: String) throws -> String {
+            var expression = try JSONataExpression(source)
+            expression.usesPlan = plan
+            return try expression.evaluate(.object(["nfc": .string("caf\u{E9}"), "nfd": .string("cafe\u{301}")]))?.serialized()
+                ?? "(undefined)"
+        }
+        #expect(try evaluate("nfc = nfd") == "false")
+        #expect(try evaluate("nfc != nfd") == "true")
+        #expect(try evaluate("nfc = nfc & ''") == "true")
+        #expect(try evaluate("nfc in [nfd]") == "false")
+        #expect(try evaluate("$count($distinct([nfc, nfd, nfc]))") == "2")
+        #expect(try evaluate("[nfc, nfd][$ = $$.nfd] = nfd") == "true")
+        // Ordered by code units: "e" (65) before "é" (E9), whichever side starts.
+        #expect(try evaluate("[nfc, nfd]^($)[0] = nfd") == "true")
+        #expect(try evaluate("$sort([nfc, nfd])[0] = nfd") == "true")
+        #expect(try evaluate("nfd < nfc") == "true")
+    }
+
     /// Code points on both sides of the places where UTF-8 and UTF-16 orders part: below and inside the surrogates'
     /// range, U+E000 to U+FFFF, and past U+FFFF.
     static let alphabet: [String] = ["a", "b", "Z", "é", "\u{7FF}", "\u{800}", "\u{D7FF}", "\u{E000}", "\u{F8FF}", "\u{FFFD}", "\u{FFFF}",
