@@ -1,5 +1,11 @@
+import Foundation
+
 /// Members under string keys, in insertion order: searched linearly while few (most objects in
 /// webhooks are small), through a hash index past `indexThreshold` keys.
+///
+/// Keys are the same only when their code points are (`ExactKey`), as in JSON and JavaScript: Swift's `==` and
+/// `Dictionary` take canonically equivalent text for the same key, so a composed "é" and an "e" with a combining accent
+/// were one member, and parsing an object with both kept only the last.
 ///
 /// Generic across modules, so its members are `@inlinable` to be specialised where they are used.
 public struct OrderedMembers<Element> {
@@ -10,22 +16,39 @@ public struct OrderedMembers<Element> {
     @inlinable public var keys: [String] { storedKeys }
     /// The values, in the order of their keys.
     @inlinable public var values: [Element] { storedValues }
+    /// Past `indexThreshold` keys, each key's position, under `String`'s own hashing: canonically equivalent keys share
+    /// one entry, the first one's. A lookup checks that the entry's key is the same text, and searches exactly when not.
     @usableFromInline var index: [String: Int]?
 
     /// Collections with more keys than this keep a hash index.
     @inlinable public static var indexThreshold: Int { 16 }
 
+    /// Whether some key may have a byte past ASCII (keys given all at once are not scanned). While none has, the key
+    /// that `==` takes for equal to a key looked up is the same text, so that lookups in ASCII objects (nearly all of
+    /// them) cost nothing more than before keys were compared exactly. The exception is a key looked up with one of
+    /// the few code points canonically equivalent to a single ASCII character (the Kelvin sign for "K", the Greek
+    /// question mark for ";", the Greek varia for "`"): it still reads the ASCII key. Assigning one is exact: it marks
+    /// the object before it searches.
+    @usableFromInline var mayHaveNonASCIIKeys = false
+
     @inlinable public init() {}
+
+    @inlinable static func isASCII(_ key: String) -> Bool {
+        key.utf8.allSatisfy { $0 < 0x80 }
+    }
 
     /// Members from distinct keys and their values, in order (as for `Dictionary(uniqueKeysWithValues:)`).
     @inlinable public init(uniqueKeys keys: [String], values: [Element]) {
         precondition(keys.count == values.count, "as many keys as values")
         self.storedKeys = keys
         self.storedValues = values
+        // Not scanned (objects built from an expression's keys are made at every evaluation, and rarely searched):
+        // their lookups compare exactly.
+        mayHaveNonASCIIKeys = true
         if keys.count > Self.indexThreshold {
-            index = Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, $0) })
+            index = Self.index(of: keys)
         } else {
-            assert(Set(keys).count == keys.count, "duplicate keys in OrderedMembers(uniqueKeys:values:)")
+            assert(Set(keys.map(ExactKey.init)).count == keys.count, "duplicate keys in OrderedMembers(uniqueKeys:values:)")
         }
     }
 
@@ -37,8 +60,24 @@ public struct OrderedMembers<Element> {
     }
 
     @inlinable func position(of key: String) -> Int? {
-        if let index { return index[key] }
-        return keys.firstIndex(of: key)
+        let first: Int? = if let index { index[key] } else { storedKeys.firstIndex(of: key) }
+        guard let found = first else { return nil }
+        // While every key is ASCII, the key `==` takes for equal is the same text (see `mayHaveNonASCIIKeys`); otherwise
+        // `exactPosition` decides.
+        if !mayHaveNonASCIIKeys { return found }
+        return exactPosition(of: key, found: found)
+    }
+
+    /// The position of the key that is the same text as `key`, given the first that `==` takes for equal (`found`):
+    /// that one when it is the same text, else one found by searching exactly (canonically equivalent text came
+    /// first). With no key `==` takes for equal, none is the same text, so `position` does not come here.
+    @usableFromInline func exactPosition(of key: String, found: Int) -> Int? {
+        if ExactKey.same(storedKeys[found], key) { return found }
+        return storedKeys.firstIndex { ExactKey.same($0, key) }
+    }
+
+    @inlinable static func index(of keys: [String]) -> [String: Int] {
+        Dictionary(keys.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// The value of `key`; assigning `nil` removes it, assigning to a new key appends it.
@@ -46,13 +85,14 @@ public struct OrderedMembers<Element> {
         get { position(of: key).map { values[$0] } }
         set {
             if let newValue {
+                if !mayHaveNonASCIIKeys, !Self.isASCII(key) { mayHaveNonASCIIKeys = true }
                 if let position = position(of: key) {
                     storedValues[position] = newValue
                 } else {
                     storedKeys.append(key)
                     storedValues.append(newValue)
                     if index != nil {
-                        index![key] = keys.count - 1
+                        if index![key] == nil { index![key] = keys.count - 1 }
                     } else if keys.count > Self.indexThreshold {
                         reindex()
                     }
@@ -66,8 +106,52 @@ public struct OrderedMembers<Element> {
     }
 
     @inlinable mutating func reindex() {
-        index = keys.count > Self.indexThreshold ? Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, $0) }) : nil
+        index = keys.count > Self.indexThreshold ? Self.index(of: keys) : nil
     }
 }
 
 extension OrderedMembers: Sendable where Element: Sendable {}
+
+/// A string compared and hashed by its code points (its UTF-8 bytes), as JSON and JavaScript compare keys and text.
+public struct ExactKey: Hashable, Sendable {
+    public let text: String
+
+    @inlinable public init(_ text: String) {
+        self.text = text
+    }
+
+    /// Whether `a` and `b` have the same code points: the same UTF-8 bytes. Two strings with the same bits are the
+    /// same text (a short string's bytes are in its bits, a long one's bits point at its storage), which settles most
+    /// lookups of short keys here; otherwise `sameBytes` decides.
+    @inlinable public static func same(_ a: String, _ b: String) -> Bool {
+        #if arch(x86_64) || arch(arm64)
+        if unsafeBitCast(a, to: (UInt64, UInt64).self) == unsafeBitCast(b, to: (UInt64, UInt64).self) { return true }
+        #endif
+        return sameBytes(a, b)
+    }
+
+    /// Whether `a` and `b` have the same UTF-8 bytes: their counts, known without counting, then their bytes.
+    public static func sameBytes(_ a: String, _ b: String) -> Bool {
+        let x = a.utf8
+        let y = b.utf8
+        guard x.count == y.count else { return false }
+        let compared = x.withContiguousStorageIfAvailable { p in
+            y.withContiguousStorageIfAvailable { q in
+                p.isEmpty || memcmp(p.baseAddress!, q.baseAddress!, p.count) == 0
+            }
+        }
+        if let compared, let equal = compared { return equal }
+        return x.elementsEqual(y)
+    }
+
+    @inlinable public static func == (lhs: ExactKey, rhs: ExactKey) -> Bool {
+        same(lhs.text, rhs.text)
+    }
+
+    @inlinable public func hash(into hasher: inout Hasher) {
+        let hashed: Void? = text.utf8.withContiguousStorageIfAvailable { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        if hashed == nil {
+            for byte in text.utf8 { hasher.combine(byte) }
+        }
+    }
+}

@@ -443,7 +443,7 @@ struct DirectPlan: @unchecked Sendable {
             if items.isEmpty { items = [nil] }
             try context.tick(items.count * pairs.count)
             var order: [String] = []
-            var groups: [String: (data: JSON?, pair: Int)] = [:]
+            var groups: [ExactKey: (data: JSON?, pair: Int)] = [:]
             for item in items {
                 for (index, pair) in pairs.enumerated() {
                     let name: String
@@ -452,11 +452,11 @@ struct DirectPlan: @unchecked Sendable {
                     case .one(.string(let text)): name = text
                     default: throw .handover
                     }
-                    if let existing = groups[name] {
+                    if let existing = groups[ExactKey(name)] {
                         guard existing.pair == index else { throw .handover }
-                        groups[name] = (appended(existing.data, item), index)
+                        groups[ExactKey(name)] = (appended(existing.data, item), index)
                     } else {
-                        groups[name] = (item, index)
+                        groups[ExactKey(name)] = (item, index)
                         order.append(name)
                     }
                 }
@@ -464,7 +464,7 @@ struct DirectPlan: @unchecked Sendable {
             var keys: [String] = []
             var values: [JSON] = []
             for name in order {
-                let entry = groups[name]!
+                let entry = groups[ExactKey(name)]!
                 guard let value = json(try pairs[entry.pair].value.run(entry.data, context)) else { continue }
                 keys.append(name)
                 values.append(value)

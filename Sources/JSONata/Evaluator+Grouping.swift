@@ -1,3 +1,4 @@
+import JSONValue
 extension Evaluator {
     /// An object constructor, or a grouping `step{key: value}`: one member per distinct key.
     func evaluateGroup(_ node: Node, _ input: Value?, _ environment: Frame) throws(JSONataError) -> Value? {
@@ -5,7 +6,7 @@ extension Evaluator {
             return try constructObject(node, input, environment)
         }
         let result = ObjectValue()
-        var groups: [String: (data: Value?, pairIndex: Int)] = [:]
+        var groups: [ExactKey: (data: Value?, pairIndex: Int)] = [:]
         var order: [String] = []
         var items: [Value?]
         var isTupleStream = false
@@ -25,20 +26,20 @@ extension Evaluator {
             }
             for (pairIndex, pair) in node.pairs.enumerated() {
                 guard let name = try key(of: pair.0, in: node, context, frame) else { continue }
-                if let existing = groups[name] {
+                if let existing = groups[ExactKey(name)] {
                     if existing.pairIndex != pairIndex {
                         throw JSONataError(code: "D1009", message: "Multiple key definitions evaluate to same key: \(name)",
                                            position: node.position)
                     }
-                    groups[name] = (Self.append(existing.data, item), pairIndex)
+                    groups[ExactKey(name)] = (Self.append(existing.data, item), pairIndex)
                 } else {
-                    groups[name] = (item, pairIndex)
+                    groups[ExactKey(name)] = (item, pairIndex)
                     order.append(name)
                 }
             }
         }
         for key in order {
-            let entry = groups[key]!
+            let entry = groups[ExactKey(key)]!
             var context = entry.data
             var frame = environment
             if isTupleStream {
@@ -74,7 +75,7 @@ extension Evaluator {
         keys.reserveCapacity(node.pairs.count)
         for (pairIndex, pair) in node.pairs.enumerated() {
             guard let name = try key(of: pair.0, in: node, input, environment) else { continue }
-            if let existing = keys.first(where: { $0.0 == name }) {
+            if let existing = keys.first(where: { ExactKey.same($0.0, name) }) {
                 if existing.1 != pairIndex {
                     throw JSONataError(code: "D1009", message: "Multiple key definitions evaluate to same key: \(name)",
                                        position: node.position)

@@ -284,7 +284,7 @@ extension Evaluator {
     /// Whether two strings are the same text for JavaScript: the same code points. Swift's `==` also takes canonically
     /// equivalent text for equal (a composed "é" and "e" with a combining accent), which jsonata-js does not.
     static func sameText(_ a: String, _ b: String) -> Bool {
-        a.utf8.elementsEqual(b.utf8)
+        ExactKey.same(a, b)
     }
 
     /// Whether `a` comes before `b` in JavaScript's order of strings, UTF-16 code unit by code unit, found from their

@@ -10,6 +10,30 @@ import Testing
         #expect(value.serialized() == #"{"z":1,"a":[true,null,"xé\n"],"m":-2500}"#)
     }
 
+    /// Keys are the same only when their code points are, as in JSON and JavaScript: a composed "é" and an "e" with a
+    /// combining accent are two members, in small objects (searched key by key) and large ones (through an index).
+    /// Before, Swift's canonical equivalence made them one, and parsing kept only the last value.
+    @Test(arguments: [0, 30])
+    func canonicallyEquivalentKeysAreDistinct(others: Int) throws {
+        let filler = (0..<others).map { #""k\#($0)": \#($0), "# }.joined()
+        let value = try JSONParser.parse("{" + filler + #""caf\u00e9": 1, "cafe\u0301": 2}"#)
+        let object = try #require(value.objectValue)
+        #expect(object.count == others + 2)
+        #expect(object["caf\u{E9}"] == 1)
+        #expect(object["cafe\u{301}"] == 2)
+        #expect(object["cafe"] == nil)
+        var changed = object
+        changed["cafe\u{301}"] = 3
+        #expect(changed["caf\u{E9}"] == 1 && changed["cafe\u{301}"] == 3 && changed.count == others + 2)
+        changed["caf\u{E9}"] = nil
+        #expect(changed["cafe\u{301}"] == 3 && changed.count == others + 1)
+        #expect(value.serialized().hasSuffix(#""café":1,"café":2}"#))
+        // A key that is one code point canonically equivalent to an ASCII character is a member of its own too.
+        let kelvin = try JSONParser.parse("{" + filler + #""K": 1, "\u212a": 2}"#)
+        #expect(kelvin.objectValue?.count == others + 2)
+        #expect(kelvin["\u{212A}"] == 2)
+    }
+
     @Test func decodesSurrogatePairs() throws {
         #expect(try JSONParser.parse(#""\ud83d\ude00""#) == "😀")
     }

@@ -111,6 +111,10 @@ import Testing
         #expect(try evaluate("[nfc, nfd]^($)[0] = nfd") == "true")
         #expect(try evaluate("$sort([nfc, nfd])[0] = nfd") == "true")
         #expect(try evaluate("nfd < nfc") == "true")
+        // Keys too: an object may have both, and grouping keeps them apart.
+        #expect(try evaluate("$count($keys({nfc: 1, nfd: 2}))") == "2")
+        #expect(try evaluate("$lookup({nfc: 1, nfd: 2}, nfd)") == "2")
+        #expect(try evaluate("$count($keys([{'k': nfc}, {'k': nfd}, {'k': nfc}]{k: $count($)}))") == "2")
     }
 
     /// Code points on both sides of the places where UTF-8 and UTF-16 orders part: below and inside the surrogates'
