@@ -26,14 +26,16 @@ import Testing
         process.standardError = try FileHandle(forWritingTo: log)
         process.standardOutput = FileHandle.nullDevice
         try process.run()
-        let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline {
+        // A generous bound: a loaded machine (a compiler and a second test run on two cores) has taken over 30 s to
+        // start an engine. The log is read once more after the bound, so a wait that overslept still sees the line.
+        let deadline = Date().addingTimeInterval(180)
+        while true {
             let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
             if let range = text.range(of: #"listening on http://127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
                 let port = Int(text[range].split(separator: ":").last!)!
                 return (process, port, log)
             }
-            if !process.isRunning { break }
+            if !process.isRunning || Date() >= deadline { break }
             try await Task.sleep(for: .milliseconds(50))
         }
         process.terminate()
