@@ -149,9 +149,10 @@ public struct ExactKey: Hashable, Sendable {
     }
 
     @inlinable public func hash(into hasher: inout Hasher) {
+        // The same bytes hashed the same way whether the text is contiguous or has to be copied first.
         let hashed: Void? = text.utf8.withContiguousStorageIfAvailable { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
         if hashed == nil {
-            for byte in text.utf8 { hasher.combine(byte) }
+            Array(text.utf8).withUnsafeBytes { hasher.combine(bytes: $0) }
         }
     }
 }

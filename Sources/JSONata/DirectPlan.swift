@@ -1029,7 +1029,9 @@ struct DirectPlan: @unchecked Sendable {
             // calls a tail call without one.
             let result = try evaluated { () throws(JSONataError) -> Value? in
                 var checked = values
-                if let signature { checked = try signature.validate(values, context: usesContext && !tail ? input.map(Value.init) : nil) }
+                if let signature {
+                    checked = try signature.validate(values, context: usesContext && !tail ? input.map(Value.init) : nil)
+                }
                 return try evaluator.invoke(native, checked, nil, environment)
             }
             return try tail ? uncollapsed(result) : outcome(result)
