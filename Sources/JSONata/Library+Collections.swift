@@ -92,8 +92,13 @@ extension Library {
             func keys(_ value: Value?) -> [String] {
                 switch value {
                 case .array(let array)?:
+                    // Each key once, in the order first met, the same only when its code points are (a set: a list
+                    // searched for each key was quadratic in the number of keys, and compared text as Swift does).
                     var merged: [String] = []
-                    for item in array.items { for key in keys(item) where !merged.contains(key) { merged.append(key) } }
+                    var seen = Set<ExactKey>()
+                    for item in array.items {
+                        for key in keys(item) where seen.insert(ExactKey(key)).inserted { merged.append(key) }
+                    }
                     return merged
                 case .object(let object)?:
                     return object.keys

@@ -114,6 +114,7 @@ import Testing
         // Keys too: an object may have both, and grouping keeps them apart.
         #expect(try evaluate("$count($keys({nfc: 1, nfd: 2}))") == "2")
         #expect(try evaluate("$lookup({nfc: 1, nfd: 2}, nfd)") == "2")
+        #expect(try evaluate("$count($keys([{nfc: 1}, {nfd: 2}, {nfc: 3}]))") == "2")
         #expect(try evaluate("$count($keys([{'k': nfc}, {'k': nfd}, {'k': nfc}]{k: $count($)}))") == "2")
     }
 
