@@ -442,21 +442,21 @@ struct DirectPlan: @unchecked Sendable {
             }
             if items.isEmpty { items = [nil] }
             try context.tick(items.count * pairs.count)
-            var order: [String] = []
+            var order: [ExactKey] = []
             var groups: [ExactKey: (data: JSON?, pair: Int)] = [:]
             for item in items {
                 for (index, pair) in pairs.enumerated() {
-                    let name: String
+                    let name: ExactKey
                     switch try pair.key.run(item, context) {
                     case .none: continue
-                    case .one(.string(let text)): name = text
+                    case .one(.string(let text)): name = ExactKey(text)
                     default: throw .handover
                     }
-                    if let existing = groups[ExactKey(name)] {
+                    if let existing = groups[name] {
                         guard existing.pair == index else { throw .handover }
-                        groups[ExactKey(name)] = (appended(existing.data, item), index)
+                        groups[name] = (appended(existing.data, item), index)
                     } else {
-                        groups[ExactKey(name)] = (item, index)
+                        groups[name] = (item, index)
                         order.append(name)
                     }
                 }
@@ -464,9 +464,9 @@ struct DirectPlan: @unchecked Sendable {
             var keys: [String] = []
             var values: [JSON] = []
             for name in order {
-                let entry = groups[ExactKey(name)]!
+                let entry = groups[name]!
                 guard let value = json(try pairs[entry.pair].value.run(entry.data, context)) else { continue }
-                keys.append(name)
+                keys.append(name.text)
                 values.append(value)
             }
             return .one(.object(JSONObject(uniqueKeys: keys, values: values)))

@@ -1,4 +1,5 @@
 import JSONValue
+
 extension Evaluator {
     /// An object constructor, or a grouping `step{key: value}`: one member per distinct key.
     func evaluateGroup(_ node: Node, _ input: Value?, _ environment: Frame) throws(JSONataError) -> Value? {
@@ -7,7 +8,7 @@ extension Evaluator {
         }
         let result = ObjectValue()
         var groups: [ExactKey: (data: Value?, pairIndex: Int)] = [:]
-        var order: [String] = []
+        var order: [ExactKey] = []
         var items: [Value?]
         var isTupleStream = false
         if case .array(let array)? = input {
@@ -26,20 +27,21 @@ extension Evaluator {
             }
             for (pairIndex, pair) in node.pairs.enumerated() {
                 guard let name = try key(of: pair.0, in: node, context, frame) else { continue }
-                if let existing = groups[ExactKey(name)] {
+                let key = ExactKey(name)
+                if let existing = groups[key] {
                     if existing.pairIndex != pairIndex {
                         throw JSONataError(code: "D1009", message: "Multiple key definitions evaluate to same key: \(name)",
                                            position: node.position)
                     }
-                    groups[ExactKey(name)] = (Self.append(existing.data, item), pairIndex)
+                    groups[key] = (Self.append(existing.data, item), pairIndex)
                 } else {
-                    groups[ExactKey(name)] = (item, pairIndex)
-                    order.append(name)
+                    groups[key] = (item, pairIndex)
+                    order.append(key)
                 }
             }
         }
         for key in order {
-            let entry = groups[ExactKey(key)]!
+            let entry = groups[key]!
             var context = entry.data
             var frame = environment
             if isTupleStream {
@@ -49,7 +51,7 @@ extension Evaluator {
                 frame = Self.frame(from: tuple, environment)
             }
             if let value = try evaluate(node.pairs[entry.pairIndex].1, context, frame) {
-                result[key] = value
+                result[key.text] = value
             }
         }
         return .object(result)
