@@ -1009,19 +1009,8 @@ struct DirectPlan: @unchecked Sendable {
         let captured = arguments.contains { if case .evaluated = $0 { true } else { false } }
             ? node.arguments.flatMap(captures) : []
         let usesContext = signature?.usesContext ?? false
-        return { input, context throws(Stop) in
-            // A binding of the same name hides the built-in.
-            if !context.bindings.isEmpty, context.bindings[name] != nil { throw .handover }
-            var values: [Value?] = []
-            values.reserveCapacity(arguments.count)
-            for argument in arguments {
-                switch argument {
-                case .code(let code): values.append(value(try code(input, context)))
-                case .evaluated(let node): values.append(try context.evaluate(node, input, captured))
-                case .constant(let value): values.append(value)
-                case .builtin(let name, let builtin): values.append(context.bindings[name].map(Value.init) ?? builtin)
-                }
-            }
+        // The library's call of the built-in with the arguments' values.
+        let library = { (values: [Value?], input: JSON?, context: DirectContext) throws(Stop) -> Outcome in
             let evaluator = context.evaluator
             let environment = context.callScope
             // Only a parameter that the context stands in for reads the context (`$eval`, which reads it too, is left
@@ -1035,6 +1024,62 @@ struct DirectPlan: @unchecked Sendable {
                 return try evaluator.invoke(native, checked, nil, environment)
             }
             return try tail ? uncollapsed(result) : outcome(result)
+        }
+        let codes = arguments.compactMap { if case .code(let code) = $0 { Part(code) } else { nil } }
+        if !tail, codes.count == arguments.count, let entry = JSONBuiltins.entry(name, count: codes.count) {
+            return jsonCall(name, entry, codes, library: library)
+        }
+        return { input, context throws(Stop) in
+            // A binding of the same name hides the built-in.
+            if !context.bindings.isEmpty, context.bindings[name] != nil { throw .handover }
+            var values: [Value?] = []
+            values.reserveCapacity(arguments.count)
+            for argument in arguments {
+                switch argument {
+                case .code(let code): values.append(value(try code(input, context)))
+                case .evaluated(let node): values.append(try context.evaluate(node, input, captured))
+                case .constant(let value): values.append(value)
+                case .builtin(let name, let builtin): values.append(context.bindings[name].map(Value.init) ?? builtin)
+                }
+            }
+            return try library(values, input, context)
+        }
+    }
+
+    /// A call of a built-in that `JSONBuiltins` answers over JSON, its one to three arguments all closures: their
+    /// values go to the library only when `JSONBuiltins` leaves them to it.
+    private static func jsonCall(_ name: String, _ entry: JSONBuiltins.Entry, _ codes: [Part],
+                                 library: @escaping ([Value?], JSON?, DirectContext) throws(Stop) -> Outcome) -> Code
+    {
+        let first = codes[0].run
+        let second = codes.count > 1 ? codes[1].run : nil
+        let third = codes.count > 2 ? codes[2].run : nil
+        /// An argument as `JSONBuiltins` takes it: a sequence is an array, undefined is `nil`.
+        func given(_ outcome: Outcome) -> JSON? {
+            switch outcome {
+            case .none: nil
+            case .one(let json): json
+            case .many(let items): .array(items)
+            }
+        }
+        return { input, context throws(Stop) in
+            if !context.bindings.isEmpty, context.bindings[name] != nil { throw .handover }
+            let a = try first(input, context)
+            let b = try second?(input, context)
+            let c = try third?(input, context)
+            let y = b.flatMap(given)
+            let z = c.flatMap(given)
+            if let x = given(a), second == nil || y != nil, third == nil || z != nil {
+                switch entry.run(x, y, z) {
+                case .value(let json): return .one(json)
+                case .undefined: return .none
+                case .library: break
+                }
+            }
+            var values: [Value?] = [value(a)]
+            if let b { values.append(value(b)) }
+            if let c { values.append(value(c)) }
+            return try library(values, input, context)
         }
     }
 

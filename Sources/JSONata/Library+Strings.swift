@@ -18,14 +18,12 @@ extension Library {
         define("substringBefore", "<s-s:s>", 2) { _, arguments, _, _ in
             guard let text = string(arguments, 0) else { return nil }
             guard let chars = string(arguments, 1) else { return .string(text) }
-            if chars.isEmpty { return .string("") }
-            guard let range = find(chars, in: text) else { return .string(text) }
-            return .string(String(text[..<range.lowerBound]))
+            return .string(substring(of: text, before: chars))
         }
         define("substringAfter", "<s-s:s>", 2) { _, arguments, _, _ in
             guard let text = string(arguments, 0) else { return nil }
-            guard let chars = string(arguments, 1), let range = find(chars, in: text) else { return .string(text) }
-            return .string(String(text[range.upperBound...]))
+            guard let chars = string(arguments, 1) else { return .string(text) }
+            return .string(substring(of: text, after: chars))
         }
         define("uppercase", "<s-:s>", 1) { _, arguments, _, _ in string(arguments, 0).map { .string($0.uppercased()) } }
         define("lowercase", "<s-:s>", 1) { _, arguments, _, _ in string(arguments, 0).map { .string($0.lowercased()) } }
@@ -35,19 +33,7 @@ extension Library {
         }
         define("pad", "<s-ns?:s>", 3) { _, arguments, _, _ in
             guard let text = string(arguments, 0) else { return nil }
-            let width = (number(arguments, 1) ?? 0).clampedInt
-            var padCharacters = string(arguments, 2) ?? " "
-            if padCharacters.isEmpty { padCharacters = " " }
-            let padLength = Swift.abs(width) - text.unicodeScalars.count
-            guard padLength > 0 else { return .string(text) }
-            guard padLength <= maximumPad else {
-                throw JSONataError(code: "U1001", message: "$pad to \(width) characters exceeds the limit of \(maximumPad)")
-            }
-            // `padLength` code points of the pad characters repeated.
-            let scalars = Array(padCharacters.unicodeScalars)
-            var padding = String.UnicodeScalarView()
-            for index in 0..<padLength { padding.append(scalars[index % scalars.count]) }
-            return .string(width > 0 ? text + String(padding) : String(padding) + text)
+            return .string(try pad(text, width: number(arguments, 1) ?? 0, with: string(arguments, 2)))
         }
         define("contains", "<s-(sf):b>", 2) { evaluator, arguments, _, environment in
             guard let text = string(arguments, 0), argument(arguments, 1) != nil else { return nil }
@@ -71,13 +57,7 @@ extension Library {
                 if separator.isEmpty {
                     parts = text.utf16.map { String(utf16CodeUnits: [$0], count: 1) }
                 } else {
-                    // Literal code points, as JavaScript's split (Foundation's took canonically equivalent text).
-                    var rest = Substring(text)
-                    while let range = find(separator, in: rest) {
-                        parts.append(String(rest[..<range.lowerBound]))
-                        rest = rest[range.upperBound...]
-                    }
-                    parts.append(String(rest))
+                    parts = split(text, separator: separator)
                 }
             case let matcher?:
                 let nsText = text as NSString
@@ -127,15 +107,7 @@ extension Library {
             switch pattern {
             case .string(let search)?:
                 guard case .string(let substitute)? = replacement else { return .string(text) }
-                var result = ""
-                var rest = Substring(text)
-                var count = 0
-                while let range = find(search, in: rest), limit.map({ Double(count) < $0 }) ?? true {
-                    result += rest[..<range.lowerBound] + substitute
-                    rest = rest[range.upperBound...]
-                    count += 1
-                }
-                return .string(result + rest)
+                return .string(replacing(search, in: text, with: substitute, limit: limit))
             case .function?:
                 let nsText = text as NSString
                 var result = ""
@@ -227,6 +199,63 @@ extension Library {
 
     /// The widest `$pad` allowed: one expression may not allocate without bound.
     static let maximumPad = 10_000_000
+
+    /// `$substringBefore`: the text before the first `chars`, all of it when there is none, none when `chars` is empty.
+    static func substring(of text: String, before chars: String) -> String {
+        if chars.isEmpty { return "" }
+        guard let range = find(chars, in: text) else { return text }
+        return String(text[..<range.lowerBound])
+    }
+
+    /// `$substringAfter`: the text after the first `chars`, all of it when there is none.
+    static func substring(of text: String, after chars: String) -> String {
+        guard let range = find(chars, in: text) else { return text }
+        return String(text[range.upperBound...])
+    }
+
+    /// `$pad`: `text` widened to `width` code points with `characters` repeated (a space when none or empty), on the
+    /// right for a positive width and on the left for a negative one.
+    static func pad(_ text: String, width: Double, with characters: String?) throws(JSONataError) -> String {
+        let width = width.clampedInt
+        var padCharacters = characters ?? " "
+        if padCharacters.isEmpty { padCharacters = " " }
+        let padLength = Swift.abs(width) - text.unicodeScalars.count
+        guard padLength > 0 else { return text }
+        guard padLength <= maximumPad else {
+            throw JSONataError(code: "U1001", message: "$pad to \(width) characters exceeds the limit of \(maximumPad)")
+        }
+        // `padLength` code points of the pad characters repeated.
+        let scalars = Array(padCharacters.unicodeScalars)
+        var padding = String.UnicodeScalarView()
+        for index in 0..<padLength { padding.append(scalars[index % scalars.count]) }
+        return width > 0 ? text + String(padding) : String(padding) + text
+    }
+
+    /// `$split` at a separator that is not empty: literal code points, as JavaScript's split (Foundation's took
+    /// canonically equivalent text).
+    static func split(_ text: String, separator: String) -> [String] {
+        var parts: [String] = []
+        var rest = Substring(text)
+        while let range = find(separator, in: rest) {
+            parts.append(String(rest[..<range.lowerBound]))
+            rest = rest[range.upperBound...]
+        }
+        parts.append(String(rest))
+        return parts
+    }
+
+    /// `$replace` of a literal `search` that is not empty: its first `limit` occurrences (all when `nil`).
+    static func replacing(_ search: String, in text: String, with substitute: String, limit: Double?) -> String {
+        var result = ""
+        var rest = Substring(text)
+        var count = 0
+        while let range = find(search, in: rest), limit.map({ Double(count) < $0 }) ?? true {
+            result += rest[..<range.lowerBound] + substitute
+            rest = rest[range.upperBound...]
+            count += 1
+        }
+        return result + rest
+    }
 
     static let uriUnreserved = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.!~*'()".unicodeScalars)
     static let uriReserved = Set(";,/?:@&=+$#".unicodeScalars)

@@ -104,15 +104,7 @@ enum Library {
             case .number: return value
             case .bool(let flag): return .number(flag ? 1 : 0)
             case .string(let text):
-                if isDecimalNumberText(text),
-                    let number = Double(text), number.isFinite
-                {
-                    return .number(number)
-                }
-                let lower = text.lowercased()
-                for (prefix, radix) in [("0x", 16), ("0o", 8), ("0b", 2)] where lower.hasPrefix(prefix) {
-                    if let number = Int(lower.dropFirst(2), radix: radix) { return .number(Double(number)) }
-                }
+                if let number = number(fromText: text) { return .number(number) }
                 throw error("D3030", "Unable to cast value to a number: \(Value.describe(value))")
             default:
                 throw error("D3030", "Unable to cast value to a number: \(Value.describe(value))")
@@ -123,7 +115,7 @@ enum Library {
         define("ceil", "<n-:n>", 1) { _, arguments, _, _ in number(arguments, 0).map { .number(Foundation.ceil($0)) } }
         define("round", "<n-n?:n>", 2) { _, arguments, _, _ in
             guard let value = number(arguments, 0) else { return nil }
-            return .number(round(value, precision: Swift.max(-400, Swift.min(400, (number(arguments, 1) ?? 0).clampedInt))))
+            return .number(round(value, places: number(arguments, 1) ?? 0))
         }
         define("sqrt", "<n-:n>", 1) { _, arguments, _, _ in
             guard let value = number(arguments, 0) else { return nil }
@@ -146,6 +138,21 @@ enum Library {
             Evaluator.boolean(argument(arguments, 0)).map { .bool(!$0) }
         }
         define("exists", "<x:b>", 1) { _, arguments, _, _ in .bool(argument(arguments, 0) != nil) }
+    }
+
+    /// `$number` of a text: a decimal number, or an integer after `0x`, `0o` or `0b`; `nil` when it is neither.
+    static func number(fromText text: String) -> Double? {
+        if isDecimalNumberText(text), let number = Double(text), number.isFinite { return number }
+        let lower = text.lowercased()
+        for (prefix, radix) in [("0x", 16), ("0o", 8), ("0b", 2)] where lower.hasPrefix(prefix) {
+            if let number = Int(lower.dropFirst(2), radix: radix) { return Double(number) }
+        }
+        return nil
+    }
+
+    /// `$round`: `places` as an integer within ±400.
+    static func round(_ value: Double, places: Double) -> Double {
+        round(value, precision: Swift.max(-400, Swift.min(400, places.clampedInt)))
     }
 
     /// Rounds half to even at `precision` decimal places, shifting in decimal text as jsonata-js does.
