@@ -433,18 +433,17 @@ struct DirectPlan: @unchecked Sendable {
             pairs.append((Part(keyCode), Part(valueCode)))
         }
         return { input, context throws(Stop) in
-            var items: [JSON?]
+            let items: [JSON]
             switch try walk.run(input, context) {
             case .many(let values): items = values
             case .one(.array(let elements)): items = elements
             case .one(let value): items = [value]
             case .none: items = []
             }
-            if items.isEmpty { items = [nil] }
-            try context.tick(items.count * pairs.count)
+            try context.tick(Swift.max(1, items.count) * pairs.count)
             var order: [ExactKey] = []
-            var groups: [ExactKey: (data: JSON?, pair: Int)] = [:]
-            for item in items {
+            var groups: [ExactKey: Group] = [:]
+            func add(_ item: JSON?) throws(Stop) {
                 for (index, pair) in pairs.enumerated() {
                     let name: ExactKey
                     switch try pair.key.run(item, context) {
@@ -452,20 +451,22 @@ struct DirectPlan: @unchecked Sendable {
                     case .one(.string(let text)): name = ExactKey(text)
                     default: throw .handover
                     }
-                    if let existing = groups[name] {
-                        guard existing.pair == index else { throw .handover }
-                        groups[name] = (appended(existing.data, item), index)
+                    if let position = groups.index(forKey: name) {
+                        guard groups.values[position].pair == index else { throw .handover }
+                        groups.values[position].add(item)
                     } else {
-                        groups[name] = (item, index)
+                        groups[name] = Group(first: item, pair: index)
                         order.append(name)
                     }
                 }
             }
+            if items.isEmpty { try add(nil) }
+            for item in items { try add(item) }
             var keys: [String] = []
             var values: [JSON] = []
             for name in order {
-                let entry = groups[name]!
-                guard let value = json(try pairs[entry.pair].value.run(entry.data, context)) else { continue }
+                let group = groups[name]!
+                guard let value = json(try pairs[group.pair].value.run(group.data, context)) else { continue }
                 keys.append(name.text)
                 values.append(value)
             }
@@ -473,14 +474,34 @@ struct DirectPlan: @unchecked Sendable {
         }
     }
 
-    /// `Evaluator.append` over JSON: undefined is nothing, and arrays are joined element by element.
-    private static func appended(_ first: JSON?, _ second: JSON?) -> JSON? {
-        guard let first else { return second }
-        guard let second else { return first }
-        var left: [JSON]
-        if case .array(let elements) = first { left = elements } else { left = [first] }
-        if case .array(let elements) = second { left += elements } else { left.append(second) }
-        return .array(left)
+    /// The items of one group: its first item alone, or all of them appended as `Evaluator.append` appends them (an
+    /// array's elements, not the array), gathered in one array rather than copied at each item.
+    private struct Group {
+        var first: JSON?
+        var merged: [JSON]?
+        let pair: Int
+
+        init(first: JSON?, pair: Int) {
+            self.first = first
+            self.pair = pair
+        }
+
+        mutating func add(_ item: JSON?) {
+            guard let item else { return }
+            guard let head = first else {
+                first = item
+                return
+            }
+            if merged == nil {
+                if case .array(let elements) = head { merged = elements } else { merged = [head] }
+            }
+            if case .array(let elements) = item { merged!.append(contentsOf: elements) } else { merged!.append(item) }
+        }
+
+        var data: JSON? {
+            guard let merged else { return first }
+            return .array(merged)
+        }
     }
 
     /// A path's steps, walked as `Evaluator.evaluatePathSteps` walks them.

@@ -7,7 +7,8 @@ extension Evaluator {
             return try constructObject(node, input, environment)
         }
         let result = ObjectValue()
-        var groups: [ExactKey: (data: Value?, pairIndex: Int)] = [:]
+        // `owned`: the data is an array made here, which later items are appended to.
+        var groups: [ExactKey: (data: Value?, pairIndex: Int, owned: Bool)] = [:]
         var order: [ExactKey] = []
         var items: [Value?]
         var isTupleStream = false
@@ -33,9 +34,16 @@ extension Evaluator {
                         throw JSONataError(code: "D1009", message: "Multiple key definitions evaluate to same key: \(name)",
                                            position: node.position)
                     }
-                    groups[key] = (Self.append(existing.data, item), pairIndex)
+                    // The group's array, once made here, is appended to in place: making a new one for each item
+                    // copied every item before it again.
+                    if existing.owned, case .array(let array)? = existing.data, let item {
+                        if case .array(let elements) = item { array.items += elements.items } else { array.append(item) }
+                    } else {
+                        let data = Self.append(existing.data, item)
+                        groups[key] = (data, pairIndex, existing.data != nil && item != nil)
+                    }
                 } else {
-                    groups[key] = (item, pairIndex)
+                    groups[key] = (item, pairIndex, false)
                     order.append(key)
                 }
             }
