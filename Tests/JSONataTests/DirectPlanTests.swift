@@ -203,6 +203,14 @@ import Testing
             // Grouping joins a group's items as `$append` does; an index after an order-by can pick an array whole.
             (#"{"a": [[1, 2], 3]}"#, "a{'k': $}", #"{"k":[1,2,3]}"#),
             (#"{"a": [{"b": "x", "c": 1}, {"b": "y", "c": 2}, {"b": "x", "c": 3}]}"#, "a{b: $sum(c)}", #"{"x":4,"y":2}"#),
+            // A group of three or more items gathers them in one array (an array's items, not the array), in order;
+            // the data's own arrays are not changed by it, so the next group and the next path see them whole.
+            (#"{"a": [[1, 2], 3, [4], 5]}"#, "a{'k': $}", #"{"k":[1,2,3,4,5]}"#),
+            (#"{"a": [3, [1, 2], 4]}"#, "a{'k': $}", #"{"k":[3,1,2,4]}"#),
+            (#"{"a": [{"g": "x", "t": [1, 2]}, {"g": "x", "t": 3}, {"g": "y", "t": [4]}, {"g": "x", "t": [5]}]}"#,
+             "{'groups': a{g: t}, 'data': a.t}", #"{"groups":{"x":[1,2,3,5],"y":[4]},"data":[1,2,3,4,5]}"#),
+            (#"{"a": [{"g": "x", "v": 1}, {"g": "x", "v": 2}, {"g": "x", "v": 3}, {"g": "y", "v": 4}]}"#,
+             "a{g: $count(v) & ':' & $sum(v)}", #"{"x":"3:6","y":"1:4"}"#),
             (#"{"a": [[2], [1]]}"#, "a^($[0])[0]", "[1]"),
             (#"{"a": [{"b": 2}, {"b": 1}]}"#, "a^(b).b", "[1,2]"),
             (#"{"a": [{"b": 1, "c": "x"}, {"b": 2, "c": "y"}, {"b": 1, "c": "z"}, {"c": "w"}]}"#, "a^(>b, c).c",
