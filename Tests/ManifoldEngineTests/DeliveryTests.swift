@@ -129,7 +129,7 @@ final class MockVendor: Sendable {
                 token_url: http://127.0.0.1:\(port)/token
                 client_id: manifold
                 client_secret: "${env:CRM_SECRET}"
-            timeout: 2s
+            timeout: 60s
             concurrency: 4
             retry:
               max_attempts: 3

@@ -16,7 +16,9 @@ import Testing
 /// that was running (never repeating a completed one), a dead flow replays from its failed step, and a failing
 /// element is a dead letter of its own.
 @Suite struct FlowTests {
-    static func connector(port: Int) -> String {
+    /// The connector, its calls timing out after `timeout`: generous unless a test is about a call that hangs, so
+    /// that a call slowed by a loaded machine is not retried.
+    static func connector(port: Int, timeout: String = "60s") -> String {
         """
         connector: orders
         version: 1
@@ -30,7 +32,7 @@ import Testing
             base_url: http://127.0.0.1:\(port)
             auth:
               oauth2: { grant: client_credentials, token_url: "http://127.0.0.1:\(port)/token", client_id: manifold, client_secret: "${env:CRM_SECRET}" }
-            timeout: 2s
+            timeout: \(timeout)
             retry: { max_attempts: 2, backoff: { initial: 50ms, max: 50ms, jitter: none } }
             operations:
               contact: { method: POST, path: /contacts }
@@ -71,9 +73,9 @@ import Testing
         let signer: WebhookEndpoint
         let transport = AsyncHTTPTransport()
 
-        init(path: String, vendor: MockVendor) throws {
+        init(path: String, vendor: MockVendor, timeout: String = "60s") throws {
             store = try SQLiteEventStore(path: path)
-            let result = ConnectorCompiler().compile([SourceFile(path: "orders.yaml", text: FlowTests.connector(port: vendor.port))])
+            let result = ConnectorCompiler().compile([SourceFile(path: "orders.yaml", text: FlowTests.connector(port: vendor.port, timeout: timeout))])
             plan = try #require(result.plan, "\(result.diagnostics.map(\.message))")
             let resolver = ConfigResolver(environment: ["HOOK_SECRET": "hook-secret", "CRM_SECRET": "crm-secret"])
             var logger = Logger(label: "flow")
@@ -157,7 +159,7 @@ import Testing
         // The deal's first call hangs past the timeout: the first engine stops while the flow is at that step.
         vendor.delay("/contacts/c-1/deals", by: .seconds(5))
         let path = EngineHTTPTests.storePath()
-        let first = try Node(path: path, vendor: vendor)
+        let first = try Node(path: path, vendor: vendor, timeout: "2s")
         #expect(await first.post(#"{"id":"o2","email":"bo@example.com","amount":3,"lines":[]}"#).status == 200)
         try await first.until { vendor.arrivals.contains("/contacts/c-1/deals") }
         let midway = try #require(try await first.jobs().first)
@@ -170,7 +172,7 @@ import Testing
         let contactsBefore = vendor.calls.filter { $0.path == "/contacts" }
 
         vendor.delay("/contacts/c-1/deals", by: nil)
-        let second = try Node(path: path, vendor: vendor)
+        let second = try Node(path: path, vendor: vendor, timeout: "2s")
         try await second.until { try await second.jobs().first?.state == .delivered }
         await second.stop()
         try await vendor.stop()

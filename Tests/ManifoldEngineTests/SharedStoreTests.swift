@@ -216,13 +216,16 @@ import Testing
         stopB.set()
         await runningB.value
         let calls = timeline.calls.withLock { $0 }
-        // Engine a's five calls, then b's; a call a made whose outcome it could not record before it died is made
-        // again by b, with the same key.
-        let fromA = Set(calls.prefix(5).map(\.key))
-        let repeated = calls.dropFirst(5).filter { fromA.contains($0.key) }
-        #expect(calls.prefix(5).allSatisfy { $0.engine == "a" } && calls.dropFirst(5).allSatisfy { $0.engine == "b" },
+        // Engine a's calls (its burst of five, and more if a loaded machine let its next window open before it was
+        // killed), then b's; a call a made whose outcome it could not record before it died is made again by b, with the
+        // same key: at most the calls after its burst, and one in flight at its end.
+        let madeByA = calls.prefix { $0.engine == "a" }
+        let fromA = Set(madeByA.map(\.key))
+        let repeated = calls.dropFirst(madeByA.count).filter { fromA.contains($0.key) }
+        #expect(madeByA.count >= 5 && calls.dropFirst(madeByA.count).allSatisfy { $0.engine == "b" },
                 "\(calls.map { "\($0.engine) \($0.key)" })")
-        #expect(Set(calls.map(\.key)).count == 8 && calls.count == 8 + repeated.count && repeated.count <= 1)
+        #expect(Set(calls.map(\.key)).count == 8 && calls.count == 8 + repeated.count && repeated.count <= madeByA.count - 4,
+                "\(calls.map { "\($0.engine) \($0.key)" })")
         // Any 7 calls span at least the 4 s window (one call of slack, as above): without the wait, b's first calls
         // follow a's burst within its window.
         for index in calls.indices.dropFirst(6) {
