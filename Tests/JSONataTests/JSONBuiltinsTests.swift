@@ -96,6 +96,9 @@ import Testing
                 let answer = JSONBuiltins.table[function.name]!.run(first, values.count > 1 ? values[1] : nil,
                                                                      values.count > 2 ? values[2] : nil)
                 switch answer {
+                case .value(.number(let number)) where !number.isFinite:
+                    // Out of range (`$round(1e300, 400)`): the whole evaluation's result is an error, as the evaluator's.
+                    #expect(expected.hasPrefix("error D1001"), "\(text) (table)")
                 case .value(let json): #expect(json.serialized() == expected, "\(text) (table)")
                 case .undefined: #expect(expected == "(undefined)", "\(text) (table)")
                 case .library: continue
