@@ -55,7 +55,7 @@ import Testing
         }
         // All three calls are made, one at a time, while the first outcome is still being written. (A call is counted
         // before its outcome reaches the store: both are waited for.)
-        let deadline = ContinuousClock.now + .seconds(60)
+        let deadline = ContinuousClock.now + .seconds(300)
         while vendor.calls.load(ordering: .relaxed) < 3 || store.recordsWaiting.load(ordering: .relaxed) < 3, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(5))
         }
@@ -65,7 +65,7 @@ import Testing
         // Once written, each is delivered, each call made once.
         store.recordsStalled.store(false, ordering: .relaxed)
         // A deadline of its own: a first phase that ran out its bound left this one none.
-        let written = ContinuousClock.now + .seconds(60)
+        let written = ContinuousClock.now + .seconds(300)
         while try await store.inner.jobs(JobQuery(states: [.delivered])).count != 3, ContinuousClock.now < written { try await Task.sleep(for: .milliseconds(5)) }
         #expect(try await store.inner.jobs(JobQuery(states: [.delivered])).count == 3)
         #expect(vendor.calls.load(ordering: .relaxed) == calls)

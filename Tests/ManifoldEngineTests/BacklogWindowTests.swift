@@ -48,7 +48,7 @@ import Testing
         let request = WebhookRequest(method: "POST", target: "/in", headers: ["Content-Type": "application/json"],
                                      body: Array(#"{"id":"o1"}"#.utf8), remoteAddress: "127.0.0.1")
         #expect(await engine.receive(request, on: route).status == 200)
-        let started = ContinuousClock.now + .seconds(30)
+        let started = ContinuousClock.now + .seconds(300)
         while transport.calls.load(ordering: .relaxed) == 0, ContinuousClock.now < started { try await Task.sleep(for: .milliseconds(5)) }
     }
 
@@ -133,7 +133,7 @@ import Testing
         let taken = try await store.claimJobs(owner: "other-engine", leaseUntil: Date() + 3600, now: Date() + 60, limit: 10, lane: nil)
         #expect(taken.count == 1)
         transport.open.store(true, ordering: .relaxed)
-        let deadline = ContinuousClock.now + .seconds(30)
+        let deadline = ContinuousClock.now + .seconds(300)
         while runtime.backlog > 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
         #expect(runtime.backlog == 0, "the engine kept retrying a job another engine holds")
         #expect(transport.calls.load(ordering: .relaxed) == 1)
@@ -155,7 +155,7 @@ import Testing
         #expect(taken.count == 1)
         _ = await runtime.sweep()
         transport.open.store(true, ordering: .relaxed)
-        let deadline = ContinuousClock.now + .seconds(30)
+        let deadline = ContinuousClock.now + .seconds(300)
         var job = try #require(try await store.job(id: taken[0].job.id))
         while job.attempts.isEmpty, runtime.backlog > 0, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(10))

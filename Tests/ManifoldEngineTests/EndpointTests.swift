@@ -82,7 +82,7 @@ import Testing
 
         /// Waits (60 s at most) until `count` jobs have a final outcome.
         func settled(_ count: Int) async throws {
-            let deadline = ContinuousClock.now + .seconds(60)
+            let deadline = ContinuousClock.now + .seconds(300)
             while recorder.finished.withLock({ $0.filter { !$0.outcome.isRetry }.count }) < count,
                   ContinuousClock.now < deadline
             {
@@ -195,7 +195,7 @@ import Testing
         #expect(stored.state == .disabled && stored.stateReason?.hasPrefix("every attempt failed for") == true, "\(stored)")
         #expect(try await setup.admin.history(dead.id).map(\.kind) == ["created", "disabled"])
         // Once the registry has it disabled, new events make no job for it and it gets no call; the live one still does.
-        let deadline = ContinuousClock.now + .seconds(60)
+        let deadline = ContinuousClock.now + .seconds(300)
         while setup.registry.endpoint(dead.id)?.stored.state != .disabled, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(5))
         }

@@ -304,7 +304,7 @@ import Testing
             }
             // Shut down once some are acknowledged and the rest are still coming (bounded wait, not a window).
             group.addTask {
-                let deadline = ContinuousClock.now + .seconds(60)
+                let deadline = ContinuousClock.now + .seconds(300)
                 while answered.value.load(ordering: .relaxed) < 10, ContinuousClock.now < deadline {
                     try? await Task.sleep(for: .milliseconds(1))
                 }
@@ -339,7 +339,7 @@ extension EngineHTTPTests {
                             group.addTask {
                                 await ExpressionThreads.run {
                                     self.held.withLock { $0 += 1 }
-                                    let limit = ContinuousClock.now + .seconds(60)
+                                    let limit = ContinuousClock.now + .seconds(300)
                                     while !self.open.withLock({ $0 }), ContinuousClock.now < limit { usleep(1_000) }
                                 }
                             }
@@ -347,7 +347,7 @@ extension EngineHTTPTests {
                     }
                 }
                 holders.withLock { $0 = task }
-                let deadline = ContinuousClock.now + .seconds(60)
+                let deadline = ContinuousClock.now + .seconds(300)
                 while held.withLock({ $0 }) < ExpressionThreads.threadCount, ContinuousClock.now < deadline {
                     try await Task.sleep(for: .milliseconds(5))
                 }
@@ -463,7 +463,7 @@ extension EngineHTTPTests {
                 let arrivedWhileHeld = !vendor.calls.isEmpty && !gate.open.withLock { $0 }
                 #expect(arrivedWhileHeld == !checksSchema, "body schema \(checksSchema): the call arrived while held: \(arrivedWhileHeld)")
                 await gate.release()
-                let delivered = ContinuousClock.now + .seconds(30)
+                let delivered = ContinuousClock.now + .seconds(300)
                 while vendor.calls.isEmpty, ContinuousClock.now < delivered { try await Task.sleep(for: .milliseconds(10)) }
                 #expect(vendor.calls.count == 1)
                 await runtime.drain()

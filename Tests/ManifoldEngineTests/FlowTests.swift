@@ -100,7 +100,7 @@ import Testing
 
         /// Waits (up to a generous bound, not a window) until `done` holds of the store.
         func until(_ done: @escaping () async throws -> Bool) async throws {
-            let deadline = ContinuousClock.now + .seconds(60)
+            let deadline = ContinuousClock.now + .seconds(300)
             while try await !done(), ContinuousClock.now < deadline {
                 await runtime.sweep()
                 try await Task.sleep(for: .milliseconds(20))

@@ -259,19 +259,22 @@ import Testing
         let clock = HoldingClock()
         let drop = folder.appending(path: "empty")
         try FileManager.default.createDirectory(at: drop, withIntermediateDirectories: true)
-        let setup = try Self.setup(Self.pulled("files: { directory: drop, format: jsonl, every: 7s }"), folder: folder, clock: clock, files: drop)
+        let setup = try Self.setup(Self.pulled("files: { directory: drop, format: jsonl, every: 1h }"), folder: folder, clock: clock, files: drop)
         setup.puller.sync()
-        let deadline = ContinuousClock.now + .seconds(30)
+        let deadline = ContinuousClock.now + .seconds(300)
         while clock.deadlines.withLock({ $0.isEmpty }), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
         setup.puller.stop()
-        // One run, then one sleep until `every` after that run's start (less the time the run took, however busy the machine).
+        // One run, then one sleep until `every` after that run's start (less the time the run took, however busy the
+        // machine: an hour, so that no run outlasts it).
         let deadlines = clock.deadlines.withLock { $0 }
-        #expect(deadlines.count == 1 && deadlines[0] > .seconds(100) && deadlines[0] <= .seconds(107), "\(deadlines)")
+        #expect(deadlines.count == 1 && deadlines[0] > .seconds(100 + 3_600 - 600) && deadlines[0] <= .seconds(100 + 3_600),
+                "\(deadlines)")
         // The run's count reaches the metrics when its report does, which may be just after the loop asks to sleep.
         let idle = #"manifold_pull_runs_total{connector="issues",outcome="idle"} 1"#
-        let counted = ContinuousClock.now + .seconds(30)
+        let counted = ContinuousClock.now + .seconds(300)
         while await !setup.engine.scrape().contains(idle), ContinuousClock.now < counted { try await Task.sleep(for: .milliseconds(5)) }
-        #expect(await setup.engine.scrape().contains(idle))
+        let scraped = await setup.engine.scrape()
+        #expect(scraped.contains(idle), "\(scraped.split(separator: "\n").filter { $0.contains("pull_runs") })")
         await setup.close()
     } }
 
