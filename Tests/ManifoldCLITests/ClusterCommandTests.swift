@@ -7,7 +7,7 @@ import TestSupport
 import Testing
 
 /// `manifold cluster status` and `manifold store check` on a PostgreSQL store shared by engines.
-@Suite(.timeLimit(.minutes(3))) struct ClusterCommandTests {
+@Suite(.timeLimit(.minutes(10))) struct ClusterCommandTests {
     @Test func listsLiveEnginesTheirPlansAndLanesAndSaysWhenPlansDiffer() async throws {
         let url = try await PrivatePostgres.freshDatabase()
         let store = try await PostgresStore.open(url: url, connections: 2)

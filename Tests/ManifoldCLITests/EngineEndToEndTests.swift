@@ -340,7 +340,7 @@ import Testing
 
 /// Two real engines on one PostgreSQL database, as an operator starts them: each runs a share of the lanes (none
 /// twice), says which in /readyz, and `manifold cluster status` lists both with the same plan.
-@Suite(.timeLimit(.minutes(3))) struct SharedStoreProcessTests {
+@Suite(.timeLimit(.minutes(10))) struct SharedStoreProcessTests {
     @Test func twoEnginesOnOnePostgresShareTheLanes() async throws {
         let url = try await PrivatePostgres.freshDatabase()
         var engines: [(process: Process, port: Int, log: URL)] = []

@@ -17,7 +17,7 @@ import Testing
 /// Rollouts through the admin API over HTTP: started with a candidate's YAML, its share set, rolled back; each action
 /// logged as the admin API's; the candidate's text never served back.
 @Suite struct RolloutAdminTests {
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(10)))
     func aRolloutIsStartedSetAndRolledBackThroughTheAPI() async throws {
         let store = try SQLiteEventStore(path: EngineHTTPTests.storePath())
         let plan = try #require(ConnectorCompiler().compile([SourceFile(path: "orders.yaml", text: RolloutTests.current)]).plan)

@@ -111,7 +111,7 @@ import Testing
                       startedAt: Date(), startedBy: "test", minimum: 5)
     }
 
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(10)))
     func aCanaryGetsTheEventsItsKeysSelectAndDeliversWithItsOwnMapping() async throws {
         let setup = try await Self.setup { _ in Self.record(.canary, basisPoints: 3000) }
         let ids = (0..<60).map { "o\($0)" }
@@ -134,7 +134,7 @@ import Testing
         await setup.close()
     }
 
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(10)))
     func aShadowSendsNothingOfTheCandidateAndRecordsBothVersionsCalls() async throws {
         let setup = try await Self.setup { _ in Self.record(.shadow, basisPoints: 10_000) }
         for id in ["a", "b", "c"] { #expect(await setup.post(id) == 200) }
@@ -153,7 +153,7 @@ import Testing
         await setup.close()
     }
 
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(10)))
     func aStickByKeyKeepsTheSameVersionForTheSameCustomer() async throws {
         let setup = try await Self.setup { _ in Self.record(.canary, basisPoints: 5000, stickBy: "customer") }
         let candidateVersion = try #require(setup.engine.rollouts.running["orders"]).plan.version
@@ -167,7 +167,7 @@ import Testing
         await setup.close()
     }
 
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(10)))
     func aCanaryThatMakesTheVendorRefuseIsRolledBackAndEveryLaterEventIsTheCurrents() async throws {
         let bad = Self.connector(body: #"{ id: "{% id %}", email: "{% email %}", bad: true }"#, version: 2)
         let setup = try await Self.setup { _ in

@@ -15,7 +15,7 @@ import Testing
 /// Several engines on one PostgreSQL database (the private server `scripts/test` starts): each event is stored once
 /// whichever engine receives it, each job is delivered by one engine, and the jobs of an engine that stops are
 /// delivered by another once its lease runs out.
-@Suite(.timeLimit(.minutes(3))) struct SharedStoreTests {
+@Suite(.timeLimit(.minutes(10))) struct SharedStoreTests {
     /// A vendor that records each call's idempotency key; calls wait while the gate is closed.
     final class Vendor: HTTPTransport {
         let open: Atomic<Bool>

@@ -28,7 +28,7 @@ import Testing
 
     /// `timeout` bounds the whole exchange: a head followed by a stalled body ends as a timeout (a transient
     /// failure), where the call used to stay in flight forever.
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(10)))
     func aStalledBodyEndsAtTheTimeout() async throws {
         let (release, releasing) = AsyncStream.makeStream(of: Void.self)
         let (ports, port) = AsyncStream.makeStream(of: Int.self)

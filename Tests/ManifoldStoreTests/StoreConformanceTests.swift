@@ -8,7 +8,7 @@ import Testing
 
 /// The store contract, checked of every implementation: each test runs on SQLite, in memory and on PostgreSQL, and
 /// asserts what an engine or an operator reads back. A store that passes can replace another.
-@Suite(.timeLimit(.minutes(3))) struct StoreConformanceTests {
+@Suite(.timeLimit(.minutes(10))) struct StoreConformanceTests {
     /// A fresh, empty store of `kind`, and how to close it.
     static func fresh(_ kind: StoreKind) async throws -> any EngineStore {
         try await kind.make()
