@@ -740,13 +740,7 @@ struct DirectPlan: @unchecked Sendable {
         case .many(let many): values = many
         }
         guard !values.isEmpty else { return nil }
-        var numbers: [Double] = []
-        numbers.reserveCapacity(values.count)
-        for value in values {
-            guard case .number(let number) = value else { return nil }
-            numbers.append(number)
-        }
-        return numbers
+        return JSONBuiltins.numbers(only: values)
     }
 
     // MARK: Truth, values

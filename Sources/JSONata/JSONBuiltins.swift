@@ -36,16 +36,20 @@ enum JSONBuiltins {
     private static func numbers(_ value: JSON) -> [Double]? {
         switch value {
         case .number(let number): return [number]
-        case .array(let items):
-            var numbers: [Double] = []
-            numbers.reserveCapacity(items.count)
-            for item in items {
-                guard case .number(let number) = item else { return nil }
-                numbers.append(number)
-            }
-            return numbers
+        case .array(let items): return numbers(only: items)
         default: return nil
         }
+    }
+
+    /// The numbers of `items`, or `nil` when one of them is not a number.
+    static func numbers(only items: [JSON]) -> [Double]? {
+        var numbers: [Double] = []
+        numbers.reserveCapacity(items.count)
+        for item in items {
+            guard case .number(let number) = item else { return nil }
+            numbers.append(number)
+        }
+        return numbers
     }
 
     /// An optional text argument: `.some(nil)` when not given, `.some(text)` for a string, `nil` for anything else.
