@@ -209,6 +209,14 @@ enum JSONBuiltins {
         "not": Entry(counts: 1...1) { value, _, _ in
             truth(value).map { .value(.bool(!$0)) } ?? .library
         },
+        "append": Entry(counts: 2...2) { first, second, _ in
+            // `Evaluator.append` of two defined values: a new array of the first's items (or itself), then the second's.
+            guard let second else { return .library }
+            var items: [JSON]
+            if case .array(let elements) = first { items = elements } else { items = [first] }
+            if case .array(let elements) = second { items += elements } else { items.append(second) }
+            return .value(.array(items))
+        },
         "lookup": Entry(counts: 2...2) { value, key, _ in
             guard case .object(let object) = value, case .string(let key)? = key else { return .library }
             return object[key].map(Answer.value) ?? .undefined

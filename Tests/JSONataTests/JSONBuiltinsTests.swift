@@ -52,7 +52,7 @@ import Testing
         ("uppercase", "s"), ("lowercase", "s"), ("trim", "s"), ("pad", "sns"), ("contains", "ss"), ("split", "ss"),
         ("join", "as"), ("replace", "sss"), ("number", "x"), ("abs", "n"), ("floor", "n"), ("ceil", "n"),
         ("round", "nn"), ("sum", "a"), ("max", "a"), ("min", "a"), ("average", "a"), ("count", "x"), ("exists", "x"),
-        ("boolean", "x"), ("not", "x"), ("lookup", "os"), ("formatNumber", "ns"), ("formatInteger", "ns"),
+        ("boolean", "x"), ("not", "x"), ("append", "xx"), ("lookup", "os"), ("formatNumber", "ns"), ("formatInteger", "ns"),
         ("fromMillis", "nss"),
     ]
 
