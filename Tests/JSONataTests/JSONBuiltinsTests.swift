@@ -56,10 +56,6 @@ import Testing
         ("fromMillis", "nss"),
     ]
 
-    static func outcome(_ body: () throws -> JSON?) -> String {
-        do { return try body().map { $0.serialized() } ?? "(undefined)" } catch { return "error \(error)" }
-    }
-
     @Test func everyFunctionOfTheTableIsOneTheLibraryDefines() {
         for (name, entry) in JSONBuiltins.table {
             #expect(Library.definitions[name] != nil, "\(name)")
@@ -85,8 +81,8 @@ import Testing
                 let expression = try JSONataExpression(text)
                 var general = expression
                 general.usesPlan = false
-                let expected = Self.outcome { try general.evaluate(Self.document) }
-                #expect(Self.outcome { try expression.evaluate(Self.document) } == expected, "\(text)")
+                let expected = DirectPlanTests.outcome { try general.evaluate(Self.document) }
+                #expect(DirectPlanTests.outcome { try expression.evaluate(Self.document) } == expected, "\(text)")
                 compared += 1
                 // What the table itself answers for the arguments' values, when it does not leave them to the library.
                 let values = try arguments.map { try JSONataExpression($0).evaluate(Self.document) }
