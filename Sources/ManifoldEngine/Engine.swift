@@ -390,11 +390,15 @@ public final class Engine: Sendable {
             ])
             return .error(503, "unavailable", "the event could not be stored; retry later")
         }
-        var metadata: Logger.Metadata = [
-            "connector": "\(admitted.connector)", "event": "\(stored.id)", "event_id": "\(admitted.eventID)",
-            "trace_id": "\(traceID)",
-        ]
-        if let type = admitted.eventType { metadata["event_type"] = "\(type)" }
+        // Made only when a record is written at its level (`info` and `warning` are below the benchmark's `error`).
+        func metadata(_ more: Logger.Metadata = [:]) -> Logger.Metadata {
+            var metadata: Logger.Metadata = [
+                "connector": "\(admitted.connector)", "event": "\(stored.id)", "event_id": "\(admitted.eventID)",
+                "trace_id": "\(traceID)",
+            ]
+            if let type = admitted.eventType { metadata["event_type"] = "\(type)" }
+            return metadata.merging(more) { $1 }
+        }
         switch stored {
         case .stored(let id):
             await keepShadow(outcome.shadow)
@@ -406,15 +410,14 @@ public final class Engine: Sendable {
                 runtime?.jobsStored(lanes: jobs.map(\.lane))
             }
             if let reason = quarantine {
-                logger.warning("event quarantined", metadata: metadata.merging(["reason": "\(reason)"]) { $1 })
+                logger.warning("event quarantined", metadata: metadata(["reason": "\(reason)"]))
                 return Reply(status: 202, body: ["status": "quarantined", "id": .string(id)])
             }
-            metadata["routes"] = "\(jobs?.map(\.route).joined(separator: ",") ?? "")"
-            logger.info("event stored", metadata: metadata)
+            logger.info("event stored", metadata: metadata(["routes": "\(jobs?.map(\.route).joined(separator: ",") ?? "")"]))
             return Reply(status: 200, body: ["status": "accepted", "id": .string(id)])
         case .duplicate(let id):
             metrics.received(admitted.connector, .duplicate, at: received)
-            logger.info("duplicate delivery", metadata: metadata)
+            logger.info("duplicate delivery", metadata: metadata())
             return Reply(status: 200, body: ["status": "duplicate", "id": .string(id)])
         }
     }

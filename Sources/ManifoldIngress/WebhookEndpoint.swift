@@ -166,7 +166,7 @@ public final class WebhookEndpoint: Sendable {
 
     private func contentType(of request: WebhookRequest) -> WebhookSource.ContentType? {
         let mediaType = (request.headers["Content-Type"] ?? "")
-            .split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).asciiLowercased } ?? ""
+            .split(separator: ";", maxSplits: 1).first.map { $0.trimmingWhitespace.asciiLowercased } ?? ""
         let format: WebhookSource.ContentType? =
             if mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json")) {
                 .json
@@ -185,21 +185,23 @@ public final class WebhookEndpoint: Sendable {
     }
 
     private func parsed(_ request: WebhookRequest, format: WebhookSource.ContentType) -> Parsed {
-        var event = AdmittedEvent(connector: connector, eventID: deliveryID(request) ?? bodyHash(request.body), eventType: nil,
-                                  contentType: format, headers: redacted(request.headers), body: request.body, payload: nil,
-                                  quarantine: nil)
+        // The quarantined event (its redacted headers, its id from the delivery header or the body's hash) is made
+        // only for a body that does not parse.
+        func quarantined(_ reason: String) -> Parsed {
+            .failure(AdmittedEvent(connector: connector, eventID: deliveryID(request) ?? bodyHash(request.body), eventType: nil,
+                                   contentType: format, headers: redacted(request.headers), body: request.body, payload: nil,
+                                   quarantine: reason))
+        }
         switch format {
         case .json:
             do {
                 return .success(try JSONParser.parse(bytes: request.body))
             } catch {
-                event.quarantine = "the body is not valid JSON (\(error))"
-                return .failure(event)
+                return quarantined("the body is not valid JSON (\(error))")
             }
         case .form:
             guard let form = Self.formPayload(request.body) else {
-                event.quarantine = "the body is not valid form-urlencoded UTF-8"
-                return .failure(event)
+                return quarantined("the body is not valid form-urlencoded UTF-8")
             }
             return .success(form)
         }
@@ -216,7 +218,7 @@ public final class WebhookEndpoint: Sendable {
             let headers = redacted(request.headers)
             let event = AdmittedEvent(connector: connector, eventID: "", eventType: nil, contentType: format,
                                       headers: headers, body: request.body, payload: payload, quarantine: nil)
-            return identified(event, fallbackID: deliveryID(request) ?? bodyHash(request.body), bindings: bindings(headers))
+            return identified(event, fallbackID: { self.deliveryID(request) ?? self.bodyHash(request.body) }, bindings: bindings(headers))
         }
     }
 
@@ -254,12 +256,13 @@ public final class WebhookEndpoint: Sendable {
             let body = Array(element.serialized().utf8)
             let event = AdmittedEvent(connector: connector, eventID: "", eventType: nil, contentType: .json, headers: headers,
                                       body: body, payload: element, quarantine: nil)
-            return identified(event, fallbackID: delivery.map { "\($0):\(index)" } ?? bodyHash(body), bindings: bindings)
+            return identified(event, fallbackID: { delivery.map { "\($0):\(index)" } ?? self.bodyHash(body) }, bindings: bindings)
         }
     }
 
-    /// The event's id and type from its payload, and its contract checked; `fallbackID` when there is no `event_id`.
-    private func identified(_ admitted: AdmittedEvent, fallbackID: String, bindings: [String: JSON]) -> AdmittedEvent {
+    /// The event's id and type from its payload, and its contract checked; `fallbackID` (made only then) when there is no
+    /// `event_id` or it gives none.
+    private func identified(_ admitted: AdmittedEvent, fallbackID: () -> String, bindings: [String: JSON]) -> AdmittedEvent {
         var event = admitted
         let payload = admitted.payload ?? .null
         do {
@@ -268,12 +271,12 @@ public final class WebhookEndpoint: Sendable {
                 // timestamp would be stored and delivered again. Quarantined instead, with the reason.
                 guard let value = try eventID.evaluate(payload, bindings: bindings) else {
                     event.quarantine = "event_id gave nothing for this payload (a field with a dash needs backticks: `event-data`.id)"
-                    event.eventID = fallbackID
+                    event.eventID = fallbackID()
                     return event
                 }
                 guard let id = Self.text(of: value), !id.isEmpty else {
                     event.quarantine = "event_id gave \(value.typeName == "string" ? "an empty string" : value.typeName), not a string or number"
-                    event.eventID = fallbackID
+                    event.eventID = fallbackID()
                     return event
                 }
                 event.eventID = id
@@ -285,7 +288,7 @@ public final class WebhookEndpoint: Sendable {
             event.quarantine = "evaluating the event id or type failed: \(error)"
         }
         if event.eventID.isEmpty {
-            event.eventID = fallbackID
+            event.eventID = fallbackID()
         }
         // The payload contract: an event that breaks it is kept and quarantined, where and why (never the values).
         if event.quarantine == nil,

@@ -162,7 +162,7 @@ public struct WebhookSignature: Sendable {
             for item in value.split(separator: separator) {
                 let pair = item.split(separator: "=", maxSplits: 1)
                 guard pair.count == 2 else { throw .malformedHeader(name) }
-                let key = pair[0].trimmingCharacters(in: .whitespaces)
+                let key = pair[0].trimmingWhitespace
                 if key == stampKey {
                     timestamp = String(pair[1])
                 } else if key == signatureKey, let bytes = Encoding.fromHex(pair[1]) {
@@ -198,13 +198,13 @@ public struct WebhookSignature: Sendable {
             return SignatureHeader(signatures: try one(Substring(value)),
                                    timestamp: try required("X-HubSpot-Request-Timestamp", in: request))
         case .sendgrid:
-            return SignatureHeader(signatures: try one(Substring(value.trimmingCharacters(in: .whitespaces))),
+            return SignatureHeader(signatures: try one(Substring(value.trimmingWhitespace)),
                                    timestamp: try required("X-Twilio-Email-Event-Webhook-Timestamp", in: request))
         case .discord:
-            return SignatureHeader(signatures: try one(Substring(value.trimmingCharacters(in: .whitespaces))),
+            return SignatureHeader(signatures: try one(Substring(value.trimmingWhitespace)),
                                    timestamp: try required("X-Signature-Timestamp", in: request))
         case .shopify, .twilio, .square, .dropbox, .asana, .linear:
-            return SignatureHeader(signatures: try one(Substring(value.trimmingCharacters(in: .whitespaces))))
+            return SignatureHeader(signatures: try one(Substring(value.trimmingWhitespace)))
         case .none, .mailgun, .box, .hmac, .ed25519, .ecdsaP256:
             return SignatureHeader(signatures: [])
         }
@@ -225,7 +225,7 @@ public struct WebhookSignature: Sendable {
             (text, failure) = (try required(settings.header, in: request), .malformedHeader(settings.header))
         }
         guard text.hasPrefix(settings.prefix) else { throw failure }
-        let encoded = text.dropFirst(settings.prefix.count).trimmingCharacters(in: .whitespaces)
+        let encoded = text.dropFirst(settings.prefix.count).trimmingWhitespace
         guard let signature = settings.encoding == .hex ? Encoding.fromHex(Substring(encoded)) : Encoding.fromBase64(Substring(encoded))
         else { throw failure }
         var stamp: String?
@@ -261,7 +261,7 @@ public struct WebhookSignature: Sendable {
         guard !given.isEmpty else { throw .missingHeader(signatureHeaders[0]) }
         let message = signedMessage(request, timestamp: stamp)
         for (name, value) in given {
-            guard let signature = Encoding.fromBase64(Substring(value.trimmingCharacters(in: .whitespaces))) else {
+            guard let signature = Encoding.fromBase64(Substring(value.trimmingWhitespace)) else {
                 throw .malformedHeader(name)
             }
             for key in keys where isValid(signature, message: message, key: key) { return }
@@ -290,7 +290,7 @@ public struct WebhookSignature: Sendable {
 
     /// Unix seconds of a signed timestamp written as the scheme writes it.
     private func seconds(of stamp: String) -> Int64? {
-        let text = stamp.trimmingCharacters(in: .whitespaces)
+        let text = stamp.trimmingWhitespace
         switch timestampFormat {
         case .unix: return Int64(text)
         case .unixMilliseconds: return Int64(text).map { $0 / 1000 }

@@ -1,5 +1,6 @@
+import Foundation
 import JSONValue
-import ManifoldIngress
+@testable import ManifoldIngress
 import ManifoldPlan
 import TestSupport
 import Testing
@@ -102,6 +103,38 @@ import Testing
         #expect(admitted.payload == nil)
     }
 
+    @Test func aBodyThatDoesNotParseIsKeptWithItsHashAndRedactedHeaders() throws {
+        // No delivery header: the quarantined event's id is the body's hash, and its headers are stored redacted.
+        let endpoint = try Self.endpoint("path: /hooks/x\nverify: { scheme: none }")
+        let request = Self.request("{", headers: ["Content-Type": "application/json", "Authorization": "Bearer abc",
+                                                  "User-Agent": "curl/8"])
+        let admitted = try endpoint.admit(request, now: 0).get()
+        #expect(admitted.quarantine?.hasPrefix("the body is not valid JSON") == true)
+        #expect(admitted.eventID == "sha256:021fb596db81e6d02bf3d2586ee3981fe519f275c0ac9ca76bbcf2ebb4097d96")
+        #expect(admitted.headers["Authorization"] == "[redacted]")
+        #expect(admitted.headers["User-Agent"] == "curl/8")
+        #expect(admitted.body == Array("{".utf8))
+
+        // An event id expression that gives nothing falls back to the hash too, quarantined with the reason.
+        let byExpression = try Self.endpoint("path: /hooks/x\nverify: { scheme: none }\nevent_id: missing")
+        let fallback = try byExpression.admit(Self.request(#"{"a":1}"#), now: 0).get()
+        #expect(fallback.eventID == "sha256:015abd7f5cc57a2dd94b7590f04ad8084273905ee33ec5cebeae62276a97f862")
+        #expect(fallback.quarantine?.hasPrefix("event_id gave nothing") == true)
+    }
+
+    @Test func contentTypesAreReadAsHTTPWritesThem() throws {
+        let endpoint = try Self.endpoint("path: /hooks/x\nverify: { scheme: none }")
+        for accepted in ["application/json", " Application/JSON ; charset=utf-8", "\tapplication/json\t", "application/cloudevents+json",
+                         "\u{00A0}application/json\u{2003}; charset=utf-8"] {
+            #expect(Self.status(endpoint.admit(Self.request("{}", headers: ["Content-Type": accepted]), now: 0)) == 200,
+                    "\(accepted.debugDescription) is JSON")
+        }
+        for refused in ["text/plain", "application/jsonx", "application /json", "", "application/x-www-form-urlencoded"] {
+            #expect(Self.status(endpoint.admit(Self.request("{}", headers: ["Content-Type": refused]), now: 0)) == 415,
+                    "\(refused.debugDescription) is not JSON here")
+        }
+    }
+
     @Test func formBodiesBecomeObjects() throws {
         let endpoint = try Self.endpoint("""
         path: /hooks/form
@@ -164,5 +197,23 @@ import Testing
             try Self.endpoint(Self.github, environment: [:])
         }
         #expect(error?.description == "connector demo: the environment variable SECRET is not set")
+    }
+}
+
+/// `trimmingWhitespace` gives what Foundation's `trimmingCharacters(in: .whitespaces)` gives, on any text.
+@Suite struct TrimmingWhitespaceTests {
+    @Test func itTrimsAsFoundationDoes() {
+        let pieces = ["", " ", "\t", "\n", "\r", "a", "Z", "=", "é", "\u{00A0}", "\u{2003}", "\u{3000}", "\u{200B}", "\u{0301}", "\u{7F}",
+                      "\u{1F600}", "v1", ";", ","]
+        var generator = SystemRandomNumberGenerator()
+        var texts = pieces.flatMap { a in pieces.map { b in a + b } }
+        for _ in 0..<4_000 {
+            texts.append((0..<Int.random(in: 1...6, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined())
+        }
+        for text in texts {
+            #expect(text.trimmingWhitespace == text.trimmingCharacters(in: .whitespaces), "\(text.debugDescription)")
+            let sub = Substring(text)
+            #expect(sub.trimmingWhitespace == sub.trimmingCharacters(in: .whitespaces), "\(text.debugDescription) as a substring")
+        }
     }
 }
