@@ -40,6 +40,14 @@ public struct JSONObject: Sendable, Hashable, Sequence {
         self.init(uniqueKeys: members.map(\.0), values: members.map(\.1))
     }
 
+    /// A parsed object: `keys` distinct by their code points, and their values; `allASCII` when no key has a byte past
+    /// ASCII, so that lookups compare as they do in an object built key by key.
+    init(parsedKeys keys: [String], values: [JSON], allASCII: Bool) {
+        var members = OrderedMembers(uniqueKeys: keys, values: values)
+        members.mayHaveNonASCIIKeys = !allASCII
+        storage = Storage(members)
+    }
+
     /// An object of distinct `keys` and their `values`, in order.
     @inlinable public init(uniqueKeys keys: [String], values: [JSON]) {
         storage = Storage(OrderedMembers(uniqueKeys: keys, values: values))

@@ -19,6 +19,8 @@ public struct JSONParser {
     private let bytes: [UInt8]
     private var index = 0
     private var depth = 0
+    /// Whether the last string parsed had only ASCII characters, escaped or not.
+    private var lastStringWasASCII = true
 
     private init(bytes: [UInt8]) {
         self.bytes = bytes
@@ -97,12 +99,17 @@ public struct JSONParser {
     private mutating func parseObject() throws(Error) -> JSON {
         try enter()
         index += 1
-        var object = JSONObject()
+        // The members are gathered here and made into an object once: assigning them one by one searched the
+        // object, checked its key and grew two arrays at every member (a tenth of admitting a webhook).
+        var keys: [String] = []
+        var values: [JSON] = []
+        var allASCII = true
+        var positions: [ExactKey: Int]?
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
             depth -= 1
-            return .object(object)
+            return .object(JSONObject())
         }
         while true {
             skipWhitespace()
@@ -110,11 +117,21 @@ public struct JSONParser {
                 throw error("expected a string key")
             }
             let key = try parseString()
+            allASCII = allASCII && lastStringWasASCII
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
             index += 1
             skipWhitespace()
-            object[key] = try parseValue()
+            let value = try parseValue()
+            // A repeated key keeps its first place and takes the last value; keys are the same when their code
+            // points are.
+            if let position = Self.position(of: key, in: keys, positions: &positions) {
+                values[position] = value
+            } else {
+                keys.append(key)
+                values.append(value)
+                positions?[ExactKey(key)] = keys.count - 1
+            }
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input in an object") }
             if bytes[index] == UInt8(ascii: ",") {
@@ -122,11 +139,20 @@ public struct JSONParser {
             } else if bytes[index] == UInt8(ascii: "}") {
                 index += 1
                 depth -= 1
-                return .object(object)
+                return .object(JSONObject(parsedKeys: keys, values: values, allASCII: allASCII))
             } else {
                 throw error("expected ',' or '}'")
             }
         }
+    }
+
+    /// Where `key` already is among `keys`: searched while they are few, through `positions` (made then) past that.
+    private static func position(of key: String, in keys: [String], positions: inout [ExactKey: Int]?) -> Int? {
+        if positions == nil {
+            if keys.count <= OrderedMembers<JSON>.indexThreshold { return keys.firstIndex { ExactKey.same($0, key) } }
+            positions = Dictionary(keys.enumerated().map { (ExactKey($1), $0) }, uniquingKeysWith: { first, _ in first })
+        }
+        return positions![ExactKey(key)]
     }
 
     private mutating func parseArray() throws(Error) -> JSON {
@@ -192,12 +218,14 @@ public struct JSONParser {
         // to a scalar view decoded it twice and was a tenth of the engine's time on ingest.)
         var buffer: [UInt8]?
         var runStart = index
+        var high: UInt8 = 0
         while true {
             guard index < bytes.count else { throw error("unterminated string", at: start) }
             let byte = bytes[index]
             switch byte {
             case UInt8(ascii: "\""):
                 defer { index += 1 }
+                lastStringWasASCII = high < 0x80
                 guard var gathered = buffer else { return String(decoding: bytes[runStart..<index], as: UTF8.self) }
                 gathered.append(contentsOf: bytes[runStart..<index])
                 return String(decoding: gathered, as: UTF8.self)
@@ -218,6 +246,7 @@ public struct JSONParser {
                 case UInt8(ascii: "t"): gathered.append(0x09)
                 case UInt8(ascii: "u"):
                     var code = try parseHex4()
+                    if code >= 0x80 { high = 0x80 }
                     if (0xD800...0xDBFF).contains(code), index + 1 < bytes.count,
                         bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u")
                     {
@@ -239,6 +268,7 @@ public struct JSONParser {
             case 0x00..<0x20:
                 throw error("control character in a string must be escaped")
             default:
+                high |= byte
                 index += 1
             }
         }

@@ -1,3 +1,4 @@
+import Foundation
 import JSONValue
 import Testing
 
@@ -201,5 +202,39 @@ import Testing
         #expect(object["key3"] == nil)
         #expect(object["key39"] == .number(39))
         #expect(object["late"] == .bool(true))
+    }
+
+    /// A parsed object is the object its members make assigned one by one: a repeated key keeps its first place and
+    /// takes the last value, keys are the same when their code points are, and every key (and every canonically
+    /// equivalent one) is found as it would be there. Generated objects of 0 to 40 members from keys that repeat, are
+    /// long, escaped, composed or decomposed, on both sides of the size where objects keep an index.
+    @Test func parsedObjectsAreTheObjectsTheirMembersMake() throws {
+        let pool = ["a", "b", "type", "K", "\u{212A}", "caf\u{E9}", "cafe\u{301}", "中文", "😀", "a key longer than fifteen bytes",
+                    "quote\"d", "tab\there", "x"] + (0..<24).map { "k\($0)" }
+        var generator = SystemRandomNumberGenerator()
+        func text(of key: String) -> String {
+            // Some keys written with \u escapes for every character, so that escaped keys repeat plain ones.
+            if Bool.random(using: &generator) {
+                return "\"" + key.utf16.map { String(format: "\\u%04x", $0) }.joined() + "\""
+            }
+            return JSON.string(key).serialized()
+        }
+        for round in 0..<3_000 {
+            let count = Int.random(in: 0...40, using: &generator)
+            let members = (0..<count).map { index in (pool.randomElement(using: &generator)!, JSON.number(Double(index))) }
+            let source = "{" + members.map { text(of: $0.0) + ": " + $0.1.serialized() }.joined(separator: ", ") + "}"
+            let parsed = try #require(try JSONParser.parse(source).objectValue, "\(source)")
+            let built = JSONObject(members)
+            #expect(parsed.keys == built.keys, "round \(round): \(source)")
+            #expect(parsed == built, "round \(round): \(source)")
+            for key in pool + ["cafe", "k", "missing"] {
+                #expect(parsed[key] == built[key], "round \(round): \(key.debugDescription) in \(source)")
+            }
+            var changed = parsed
+            changed["caf\u{E9}"] = .bool(true)
+            var expected = built
+            expected["caf\u{E9}"] = .bool(true)
+            #expect(changed.keys == expected.keys && changed["cafe\u{301}"] == expected["cafe\u{301}"], "round \(round)")
+        }
     }
 }
