@@ -390,7 +390,7 @@ public final class Engine: Sendable {
             ])
             return .error(503, "unavailable", "the event could not be stored; retry later")
         }
-        // Made only when a record is written at its level (`info` and `warning` are below the benchmark's `error`).
+        // Built only when a record is written at its level: an engine logging at `error` builds none for each event.
         func metadata(_ more: Logger.Metadata = [:]) -> Logger.Metadata {
             var metadata: Logger.Metadata = [
                 "connector": "\(admitted.connector)", "event": "\(stored.id)", "event_id": "\(admitted.eventID)",
