@@ -19,6 +19,8 @@ final class GroupCommitWriter: @unchecked Sendable {
 
     private let database: DatabasePool
     private let maximumBatch: Int
+    /// Told after every commit (the background checkpointer).
+    private let committed: @Sendable () -> Void
     private let condition = NSCondition()
     // Guarded by `condition`.
     private var pending: [Job] = []
@@ -27,9 +29,10 @@ final class GroupCommitWriter: @unchecked Sendable {
     private var batches = 0
     private var written = 0
 
-    init(database: DatabasePool, maximumBatch: Int = 1024) {
+    init(database: DatabasePool, maximumBatch: Int = 1024, committed: @escaping @Sendable () -> Void = {}) {
         self.database = database
         self.maximumBatch = maximumBatch
+        self.committed = committed
         let thread = Thread { [self] in run() }
         thread.name = "manifold-store-writer"
         thread.start()
@@ -118,6 +121,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         batches += 1
         written += batch.count
         condition.unlock()
+        committed()
         for (job, result) in zip(batch, results) {
             job.continuation.resume(with: result)
         }

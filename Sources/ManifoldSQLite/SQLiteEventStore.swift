@@ -12,12 +12,17 @@ public final class SQLiteEventStore: EventStore {
     public let path: String
     let database: DatabasePool
     let writer: GroupCommitWriter
+    private let checkpointer: Checkpointer
 
     /// Opens (creating and migrating if needed) the store at `path`.
     /// With `create: false`, a missing file is an error rather than a new empty store. With `verify`, an existing
     /// file is checked first (`SQLiteEventStore.check`): a damaged, emptied or newer store is refused with what was
     /// found and how to recover, instead of starting and failing every webhook.
-    public init(path: String, create: Bool = true, verify: Bool = false) throws {
+    ///
+    /// The log is copied into the database file on a thread of the store's own, within `checkpointInterval` of a
+    /// commit (`Checkpointer`), not by the writer.
+    public init(path: String, create: Bool = true, verify: Bool = false,
+                checkpointInterval: Duration = .milliseconds(200)) throws {
         let exists = FileManager.default.fileExists(atPath: path)
         if !create && !exists {
             throw StoreError("there is no event store at \(path)")
@@ -34,20 +39,27 @@ public final class SQLiteEventStore: EventStore {
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            // The checkpointer copies the log as it grows; the writer checkpoints only a log this long.
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Checkpointer.writerCheckpointPages)")
         }
         do {
             database = try DatabasePool(path: path, configuration: configuration)
             try Self.migrator.migrate(database)
+            checkpointer = try Checkpointer(path: path, interval: checkpointInterval)
         } catch {
             throw StoreError("cannot open the event store at \(path): \(error)")
         }
-        writer = GroupCommitWriter(database: database)
+        writer = GroupCommitWriter(database: database, committed: { [checkpointer] in checkpointer.committed() })
     }
 
     /// Commits what is waiting and stops writing.
     public func close() {
         writer.close()
+        checkpointer.stop()
     }
+
+    /// Checkpoints the store's checkpointer has run since opening.
+    public var checkpointCount: Int { checkpointer.count }
 
     /// Group-commit batches and the writes in them since opening.
     public var commitStatistics: (batches: Int, writes: Int) { writer.statistics }
