@@ -205,7 +205,7 @@ import Testing
     @Test func itTrimsAsFoundationDoes() {
         let pieces = ["", " ", "\t", "\n", "\r", "a", "Z", "=", "é", "\u{00A0}", "\u{2003}", "\u{3000}", "\u{200B}", "\u{0301}", "\u{7F}",
                       "\u{1F600}", "v1", ";", ","]
-        var generator = SystemRandomNumberGenerator()
+        var generator = SeededGenerator(seed: 25)
         var texts = pieces.flatMap { a in pieces.map { b in a + b } }
         for _ in 0..<4_000 {
             texts.append((0..<Int.random(in: 1...6, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined())
