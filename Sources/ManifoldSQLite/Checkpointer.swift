@@ -117,6 +117,12 @@ final class Checkpointer: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Closes the connection, after `stop`. When it is the last one open on the store, SQLite copies what is left
+    /// of the log into the database file and removes the log.
+    func close() {
+        try? connection.close()
+    }
+
     private var now: Duration { clock.now - start }
 
     private func run() {

@@ -53,10 +53,22 @@ public final class SQLiteEventStore: EventStore {
         writer = GroupCommitWriter(database: database, committed: { [checkpointer] in checkpointer.committed() })
     }
 
-    /// Commits what is waiting and stops writing.
+    /// Commits what is waiting, stops writing and closes the database. The last connection to close copies the
+    /// log into the database file and removes it: a store left by a stopped engine is one file, not a database
+    /// beside a log of up to 40 MB. (Another process with the store open keeps the log, and copies it when it
+    /// closes.) Reads and writes after `close` fail.
     public func close() {
         writer.close()
         checkpointer.stop()
+        // The pool first (its writer, then its readers), then the checkpointer's connection, which can write: SQLite
+        // makes its last checkpoint and removes the log only when the connection that closes last may write.
+        do {
+            try database.close()
+        } catch {
+            // A statement still open somewhere: the connections close when the process ends, and the log is copied
+            // by the next opening. Nothing committed depends on it.
+        }
+        checkpointer.close()
     }
 
     /// Checkpoints the store's checkpointer has run since opening.

@@ -243,10 +243,10 @@ import Testing
         try await setup.registry.refresh()
         #expect(try await setup.post(#"{"id":"r2","customer":"acme","type":"x"}"#).status == 200)
         await setup.runtime.sweep()
+        #expect(try await setup.admin.history(endpoint.id).map(\.kind) == ["created", "rotated", "rotated", "removed"])
         await setup.stop()
         try await vendor.stop()
         #expect(vendor.calls.filter { $0.path == "/rotating" }.count == 1)
-        #expect(try await setup.admin.history(endpoint.id).map(\.kind) == ["created", "rotated", "rotated", "removed"])
     }
 
     /// Addresses an endpoint may not have, without private networks allowed, each refused with the reason.

@@ -121,7 +121,8 @@ import Testing
         vendor.body("/contacts", #"{"id":"c-7"}"#)
         vendor.body("/contacts/c-7/deals", #"{"id":"d-9"}"#)
         vendor.answer("/deals/d-9/lines", with: [201, 422, 201])
-        let node = try Node(path: EngineHTTPTests.storePath(), vendor: vendor)
+        let path = EngineHTTPTests.storePath()
+        let node = try Node(path: path, vendor: vendor)
         let reply = await node.post(#"{"id":"o1","email":"ada@example.com","amount":12,"lines":["A","B","C"]}"#)
         #expect(reply.status == 200)
         try await node.until { try await node.jobs().contains { $0.state == .delivered } }
@@ -141,7 +142,10 @@ import Testing
             "orders:o1:sale/contact", "orders:o1:sale/deal", "orders:o1:sale/lines/0", "orders:o1:sale/lines/1", "orders:o1:sale/lines/2",
         ])
         #expect(try JSONParser.parse(calls[3].body) == ["sku": "B", "n": 1])
-        let jobs = try await node.store.jobs(JobQuery(limit: 10))
+        // What the stopped engine left in its store, opened again.
+        let store = try SQLiteEventStore(path: path)
+        defer { store.close() }
+        let jobs = try await store.jobs(JobQuery(limit: 10))
         let flow = try #require(jobs.first { $0.state == .delivered })
         let progress = FlowProgress(json: try #require(flow.flow))
         #expect(progress.done && progress.results["deal"]?["body"]?["id"] == "d-9")
@@ -182,7 +186,9 @@ import Testing
                 "the completed contact step is never called again: \(paths)")
         #expect(Set(contacts.map { $0.headers["idempotency-key"] ?? "" }).count == 1, "a retry carries the same key")
         #expect(paths.filter { $0 == "/contacts/c-1/deals" }.count >= 1)
-        let final = try await second.jobs().first?.flow
+        let store = try SQLiteEventStore(path: path)
+        defer { store.close() }
+        let final = try await store.jobs(JobQuery(limit: 100)).first?.flow
         #expect(FlowProgress(json: try #require(final)).done)
     }
 

@@ -62,4 +62,34 @@ import Testing
         #expect(store.checkpointCount >= 1)
         #expect(try await store.count() == 50)
     }
+
+    /// A closed store is one file: its log is copied into the database and removed, and the file alone, opened again,
+    /// holds everything. A store another process still has open keeps its log until that one closes too.
+    @Test func aClosedStoreLeavesNoLogBehind() async throws {
+        let path = SQLiteEventStoreTests.temporaryPath()
+        // A checkpointer that never runs in the test's time: only closing can copy the log.
+        let store = try SQLiteEventStore(path: path, checkpointInterval: .seconds(3_600))
+        for index in 0..<40 {
+            _ = try await store.append(SQLiteEventStoreTests.event("evt_\(index)"))
+        }
+        let log = path + "-wal"
+        #expect(try FileManager.default.attributesOfItem(atPath: log)[.size] as? Int ?? 0 > 0, "the events are in the log")
+        store.close()
+        #expect(!FileManager.default.fileExists(atPath: log), "the log is left beside the closed store")
+        #expect(!FileManager.default.fileExists(atPath: path + "-shm"))
+        let copy = SQLiteEventStoreTests.temporaryPath()
+        try FileManager.default.copyItem(atPath: path, toPath: copy)
+        let inFile = try await DatabaseQueue(path: copy).read { try Int.fetchOne($0, sql: "SELECT count(*) FROM events") }
+        #expect(inFile == 40, "the database file alone holds \(inFile ?? 0) of the 40 events")
+
+        // Another connection open on the store (the CLI, a backup) keeps the log; nothing is lost either way.
+        let again = try SQLiteEventStore(path: path, checkpointInterval: .seconds(3_600))
+        let other = try DatabaseQueue(path: path)
+        _ = try await again.append(SQLiteEventStoreTests.event("evt_late"))
+        again.close()
+        #expect(try await other.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM events") } == 41)
+        try other.close()
+        #expect(!FileManager.default.fileExists(atPath: log), "the last connection to close removes the log")
+        await #expect(throws: (any Error).self, "reads after close fail") { try await store.count() }
+    }
 }
