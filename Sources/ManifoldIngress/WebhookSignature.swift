@@ -32,8 +32,9 @@ public enum SignatureFailure: Error, Equatable, Sendable, CustomStringConvertibl
 /// (`HMAC.isValidAuthenticationCode`); each of several secrets is tried, so a rotation loses nothing.
 public struct WebhookSignature: Sendable {
     public let verification: Verification
-    /// The HMAC keys of the secrets resolved from the plan's references, in order, derived once.
-    private let keys: [SymmetricKey]
+    /// The HMAC of each secret resolved from the plan's references, in order, keyed once: a request copies it and
+    /// hashes only its message.
+    private let keys: [PreparedMAC]
     /// The vendor's public keys, for the public-key schemes.
     private let publicKeys: [VerifyingKey]
     /// Private keys that sign as the vendor would (tests and `manifold send`); the first signs.
@@ -45,7 +46,9 @@ public struct WebhookSignature: Sendable {
                 signingKeys: [SigningKey] = [])
     {
         self.verification = verification
-        self.keys = secrets.map { SymmetricKey(data: Self.keyBytes($0, scheme: verification.scheme)) }
+        let algorithm = Self.algorithm(of: verification)
+        self.keys = secrets.map { PreparedMAC(key: SymmetricKey(data: Self.keyBytes($0, scheme: verification.scheme)),
+                                              algorithm: algorithm) }
         self.publicKeys = publicKeys
         self.signingKeys = signingKeys
         self.publicURL = publicURL
@@ -343,28 +346,20 @@ public struct WebhookSignature: Sendable {
         return Encoding.fromBase64(encoded) ?? Array(secret.utf8)
     }
 
-    private func isValid(_ signature: [UInt8], message: [UInt8], key: SymmetricKey) -> Bool {
-        switch algorithm {
-        case .sha1: HMAC<Insecure.SHA1>.isValidAuthenticationCode(signature, authenticating: message, using: key)
-        case .sha256: HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: message, using: key)
-        case .sha512: HMAC<SHA512>.isValidAuthenticationCode(signature, authenticating: message, using: key)
-        }
+    private func isValid(_ signature: [UInt8], message: [UInt8], key: PreparedMAC) -> Bool {
+        key.isValid(signature, for: message)
     }
 
-    private var algorithm: HMACSettings.Algorithm {
-        switch scheme {
+    private static func algorithm(of verification: Verification) -> HMACSettings.Algorithm {
+        switch verification.scheme {
         case .twilio, .intercom: .sha1
         case .hmac: verification.hmac!.algorithm
         default: .sha256
         }
     }
 
-    private func mac(_ message: [UInt8], key: SymmetricKey) -> [UInt8] {
-        switch algorithm {
-        case .sha1: Array(HMAC<Insecure.SHA1>.authenticationCode(for: message, using: key))
-        case .sha256: Array(HMAC<SHA256>.authenticationCode(for: message, using: key))
-        case .sha512: Array(HMAC<SHA512>.authenticationCode(for: message, using: key))
-        }
+    private func mac(_ message: [UInt8], key: PreparedMAC) -> [UInt8] {
+        key.code(for: message)
     }
 
     // MARK: What is signed
@@ -638,4 +633,43 @@ func constantTimeEquals(_ left: [UInt8], _ right: [UInt8]) -> Bool {
     var difference: UInt8 = 0
     for index in left.indices { difference |= left[index] ^ right[index] }
     return difference == 0
+}
+
+/// An HMAC keyed with one secret, made once per secret. Keying hashes the padded key twice; every request copies
+/// this state (its hash contexts are copied on write) and hashes only its message.
+private enum PreparedMAC: Sendable {
+    case sha1(HMAC<Insecure.SHA1>)
+    case sha256(HMAC<SHA256>)
+    case sha512(HMAC<SHA512>)
+
+    init(key: SymmetricKey, algorithm: HMACSettings.Algorithm) {
+        switch algorithm {
+        case .sha1: self = .sha1(HMAC(key: key))
+        case .sha256: self = .sha256(HMAC(key: key))
+        case .sha512: self = .sha512(HMAC(key: key))
+        }
+    }
+
+    /// Whether `signature` is the MAC of `message`, compared in constant time (`HashedAuthenticationCode ==`).
+    func isValid(_ signature: [UInt8], for message: [UInt8]) -> Bool {
+        switch self {
+        case .sha1(let keyed): Self.finish(keyed, message) == signature
+        case .sha256(let keyed): Self.finish(keyed, message) == signature
+        case .sha512(let keyed): Self.finish(keyed, message) == signature
+        }
+    }
+
+    func code(for message: [UInt8]) -> [UInt8] {
+        switch self {
+        case .sha1(let keyed): Array(Self.finish(keyed, message))
+        case .sha256(let keyed): Array(Self.finish(keyed, message))
+        case .sha512(let keyed): Array(Self.finish(keyed, message))
+        }
+    }
+
+    private static func finish<H: HashFunction>(_ keyed: HMAC<H>, _ message: [UInt8]) -> HashedAuthenticationCode<H> {
+        var copy = keyed
+        message.withUnsafeBytes { copy.update(data: $0) }
+        return copy.finalize()
+    }
 }

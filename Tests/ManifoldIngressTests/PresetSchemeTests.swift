@@ -124,3 +124,53 @@ import Testing
         #expect(throws: Never.self) { try Self.signature.verify(Self.request(String(decoding: signed, as: UTF8.self)), now: Self.now) }
     }
 }
+
+/// One verifier serves every request of its source, concurrently: each secret's HMAC is keyed once and copied per
+/// request.
+@Suite struct SharedVerifierTests {
+    /// Many generated bodies, verified from several tasks at once with each algorithm, against Python's
+    /// `hmac`: each vendor's request is accepted and each body changed by one byte is refused, whatever was verified
+    /// before or beside it.
+    @Test func oneVerifierChecksManyRequestsAtOnceWithEachAlgorithm() async throws {
+        var random = SeededGenerator(seed: 23)
+        let bodies = (0..<120).map { index in
+            let length = Int.random(in: 0...300, using: &random)
+            let text = String((0..<length).map { _ in Character(UnicodeScalar(UInt8.random(in: 0x20...0x7e, using: &random))) })
+            return #"{"n":\#(index),"t":"\#(text.replacingOccurrences(of: "\\", with: "").replacingOccurrences(of: "\"", with: ""))"}"#
+        }
+        let oracle = """
+            import hashlib, hmac, json, sys
+            secret, bodies = sys.argv[1].encode(), json.loads(sys.argv[2])
+            print(json.dumps({name: [hmac.new(secret, b.encode(), getattr(hashlib, name)).hexdigest() for b in bodies]
+                              for name in ["sha1", "sha256", "sha512"]}))
+            """
+        let run = try await ProcessRun.pythonAsync(["-c", oracle, PresetSchemeTests.secret, JSON.array(bodies.map(JSON.string)).serialized()])
+        try #require(run.status == 0, "\(run.error)")
+        let macs = try JSONParser.parse(run.output)
+        for algorithm in [HMACSettings.Algorithm.sha1, .sha256, .sha512] {
+            let settings = HMACSettings(header: "X-Sig", algorithm: algorithm, encoding: .hex, prefix: "", timestampHeader: nil,
+                                        stringToSign: "{body}")
+            let verifier = WebhookSignature(verification: Verification(scheme: .hmac, secrets: [], tolerance: nil, publicURL: nil,
+                                                                       idHeader: nil, hmac: settings),
+                                            secrets: ["another-secret", PresetSchemeTests.secret], publicURL: nil)
+            let expected = (macs[algorithm.rawValue]?.arrayValue ?? []).compactMap(\.stringValue)
+            try #require(expected.count == bodies.count)
+            let failures = await withTaskGroup(of: [String].self) { group in
+                for lane in 0..<6 {
+                    group.addTask {
+                        var failures: [String] = []
+                        for index in stride(from: lane, to: bodies.count, by: 6) {
+                            let good = PresetSchemeTests.request([("X-Sig", expected[index])], body: bodies[index])
+                            if (try? verifier.verify(good, now: PresetSchemeTests.now)) == nil { failures.append("body \(index) refused") }
+                            let forged = PresetSchemeTests.request([("X-Sig", expected[index])], body: bodies[index] + " ")
+                            if (try? verifier.verify(forged, now: PresetSchemeTests.now)) != nil { failures.append("body \(index) + 1 byte accepted") }
+                        }
+                        return failures
+                    }
+                }
+                return await group.reduce(into: []) { $0 += $1 }
+            }
+            #expect(failures.isEmpty, "\(algorithm): \(failures.prefix(5))")
+        }
+    }
+}
