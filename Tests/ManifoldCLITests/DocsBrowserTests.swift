@@ -62,7 +62,7 @@ import Testing
                     let hash = link.contains("#") ? String(link.split(separator: "#", maxSplits: 1)[1]) : ""
                     let landed = try await browser.waitFor(
                         "document.readyState === 'complete' && document.querySelector('main h1') !== null"
-                            + (hash.isEmpty ? "" : " && document.getElementById(\(JSON.string(hash).serialized())) !== null"), seconds: 30)
+                            + (hash.isEmpty ? "" : " && document.getElementById(\(JSON.string(hash).serialized())) !== null"))
                     #expect(landed, "the link \(link) does not land")
                 }
                 // A screenshot of a connector's page, kept under .build for a person to look at.

@@ -125,14 +125,10 @@ import Testing
         try await get("http://127.0.0.1:\(setup.vendorPort)/_log").split(separator: "\n").map { try JSONParser.parse(String($0)) }
     }
 
-    /// Polls `condition` every 200 ms for up to `seconds`.
-    static func eventually(_ seconds: Double, _ condition: () async throws -> Bool) async throws -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(200))
-        }
-        return try await condition()
+    /// Polls `condition` every 200 ms until it holds (`Eventually`'s bound, for a hang: a window of seconds failed on a
+    /// busy machine).
+    static func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
+        try await Eventually.until(every: .milliseconds(200), condition)
     }
 
     /// The notifications a sink path took (answered 200), parsed.
@@ -156,7 +152,7 @@ import Testing
             // Alerts: the error rate and the open breaker, at the webhook sink (the error rate at Slack too), well
             // within the configured window.
             var alerts: [JSON] = []
-            let fired = try await Self.eventually(30) {
+            let fired = try await Self.eventually {
                 alerts = try await Self.notifications(setup, path: "/alerts")
                 return Set(alerts.filter { $0["status"]?.stringValue == "firing" }.compactMap { $0["rule"]?.stringValue }) == ["errors", "breaker"]
             }
@@ -185,7 +181,7 @@ import Testing
             #expect(metrics.contains(#"manifold_delivery_duration_seconds_bucket{connector="orders",target="crm",le="+Inf"}"#))
             #expect(metrics.contains(#"manifold_alert_notifications_total{rule="errors",status="firing"} 1"#))
             #expect(metrics.contains("# HELP manifold_lane_oldest_job_age_seconds"))
-            let deadLettered = try await Self.eventually(20) {
+            let deadLettered = try await Self.eventually {
                 try await Self.get(engine + "/metrics").contains(#"manifold_jobs_completed_total{connector="orders",target="crm",outcome="dead_lettered"}"#)
             }
             #expect(deadLettered)
@@ -211,7 +207,7 @@ import Testing
             // The events wait in the lane while the breaker is open; its probe after open_for then succeeds.
             try await Self.post("http://127.0.0.1:\(setup.vendorPort)/_mode?prefix=/crm&status=200")
             for index in 7...9 { try await Self.send("o\(index)", setup: setup) }
-            let resolved = try await Self.eventually(30) {
+            let resolved = try await Self.eventually {
                 try await Self.notifications(setup, path: "/alerts").contains {
                     $0["rule"]?.stringValue == "breaker" && $0["status"]?.stringValue == "resolved"
                 }

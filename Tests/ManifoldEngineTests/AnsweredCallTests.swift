@@ -55,9 +55,8 @@ import Testing
         }
         // All three calls are made, one at a time, while the first outcome is still being written. (A call is counted
         // before its outcome reaches the store: both are waited for.)
-        let deadline = ContinuousClock.now + .seconds(300)
-        while vendor.calls.load(ordering: .relaxed) < 3 || store.recordsWaiting.load(ordering: .relaxed) < 3, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(5))
+        try await Eventually.until(every: .milliseconds(5)) {
+            vendor.calls.load(ordering: .relaxed) >= 3 && store.recordsWaiting.load(ordering: .relaxed) >= 3
         }
         #expect(vendor.calls.load(ordering: .relaxed) == 3, "the lane waited for the outcome to be written")
         #expect(vendor.most.load(ordering: .relaxed) == 1, "the lane's concurrency (1) held")

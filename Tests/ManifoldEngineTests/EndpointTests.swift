@@ -82,11 +82,8 @@ import Testing
 
         /// Waits (60 s at most) until `count` jobs have a final outcome.
         func settled(_ count: Int) async throws {
-            let deadline = ContinuousClock.now + .seconds(300)
-            while recorder.finished.withLock({ $0.filter { !$0.outcome.isRetry }.count }) < count,
-                  ContinuousClock.now < deadline
-            {
-                try await Task.sleep(for: .milliseconds(5))
+            try await Eventually.until(every: .milliseconds(5)) {
+                recorder.finished.withLock({ $0.filter { !$0.outcome.isRetry }.count }) >= count
             }
         }
 
@@ -195,10 +192,7 @@ import Testing
         #expect(stored.state == .disabled && stored.stateReason?.hasPrefix("every attempt failed for") == true, "\(stored)")
         #expect(try await setup.admin.history(dead.id).map(\.kind) == ["created", "disabled"])
         // Once the registry has it disabled, new events make no job for it and it gets no call; the live one still does.
-        let deadline = ContinuousClock.now + .seconds(300)
-        while setup.registry.endpoint(dead.id)?.stored.state != .disabled, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(5))
-        }
+        try await Eventually.until(every: .milliseconds(5)) { setup.registry.endpoint(dead.id)?.stored.state == .disabled }
         let callsWhenDisabled = vendor.calls.filter { $0.path == "/dead" }.count
         for index in 5..<7 {
             #expect(try await setup.post(#"{"id":"e\#(index)","customer":"acme","type":"x","data":\#(index)}"#).status == 200)

@@ -100,10 +100,10 @@ import Testing
 
         /// Waits (up to a generous bound, not a window) until `done` holds of the store.
         func until(_ done: @escaping () async throws -> Bool) async throws {
-            let deadline = ContinuousClock.now + .seconds(300)
-            while try await !done(), ContinuousClock.now < deadline {
+            try await Eventually.until(every: .milliseconds(20)) {
+                if try await done() { return true }
                 await runtime.sweep()
-                try await Task.sleep(for: .milliseconds(20))
+                return false
             }
         }
 

@@ -15,8 +15,7 @@ import Testing
 @Suite struct LeaseKeepingTests {
     /// Waits (up to a generous bound) until `done` holds.
     static func eventually(_ done: () -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(300)
-        while !done(), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        try await Eventually.until(every: .milliseconds(5)) { done() }
     }
 
     @Test func leasesAreRenewedWhileAClaimIsHeldUp() async throws {

@@ -104,10 +104,7 @@ import Testing
             request.headers.append(field.name, field.value)
         }
         #expect(await engine.receive(request, on: try #require(engine.route(for: "/hooks/app"))).status == 200)
-        let deadline = ContinuousClock.now + .seconds(300)
-        while finished.withLock({ $0.values.filter { $0 == .delivered }.count }) < 4, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(10))
-        }
+        try await Eventually.until { finished.withLock({ $0.values.filter { $0 == .delivered }.count }) >= 4 }
         await runtime.drain()
         await transport.shutdown()
         try await vendor.stop()

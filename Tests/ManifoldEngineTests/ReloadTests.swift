@@ -124,12 +124,7 @@ final class ReloadHarness: Sendable {
 
     /// Waits until `condition` holds (at most 300 s: a bound for a hang, not a window).
     func until(_ condition: () async throws -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now + .seconds(300)
-        while ContinuousClock.now < deadline {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        return false
+        try await Eventually.until(every: .milliseconds(20), condition)
     }
 
     /// The bodies the vendor got at `path`.

@@ -77,8 +77,7 @@ import Testing
 
     /// Waits (up to a generous bound) until `done` holds.
     static func eventually(_ done: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(300)
-        while try await !done(), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        try await Eventually.until(every: .milliseconds(20), done)
     }
 
     @Test func twoEnginesStoreEachEventOnceAndDeliverEachJobOnce() async throws {
