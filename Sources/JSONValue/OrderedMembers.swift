@@ -60,7 +60,7 @@ public struct OrderedMembers<Element> {
     }
 
     @inlinable func position(of key: String) -> Int? {
-        let first: Int? = if let index { index[key] } else { storedKeys.firstIndex(of: key) }
+        let first: Int? = if let index { index[key] } else { StringBits.firstPosition(of: key, in: storedKeys) }
         guard let found = first else { return nil }
         // While every key is ASCII, the key `==` takes for equal is the same text (see `mayHaveNonASCIIKeys`); otherwise
         // `exactPosition` decides.
@@ -111,6 +111,50 @@ public struct OrderedMembers<Element> {
 }
 
 extension OrderedMembers: Sendable where Element: Sendable {}
+
+/// A linear search for a key without a call per key. A short ASCII string (up to 15 bytes) is held in its own bits,
+/// with its count and a marker, and no storage: two of them are the same text exactly when their bits are, so most
+/// keys of a webhook's objects are compared in two integer comparisons. `==` (an out-of-line call that compares
+/// bytes) decides every other pair: a long key, a non-ASCII one, a short one kept in storage.
+@usableFromInline enum StringBits {
+    /// Whether this build's strings mark short ASCII ones as the search expects (the layout of 64-bit platforms):
+    /// checked once on known strings, and when it does not hold, every pair is compared by `==`.
+    @usableFromInline static let marksShortASCII: Bool = {
+        #if arch(x86_64) || arch(arm64)
+        func marked(_ text: String) -> Bool { isShortASCII(unsafeBitCast(text, to: (UInt64, UInt64).self)) }
+        var stored = String()
+        stored.reserveCapacity(32)
+        stored += "ab"
+        return marked("a") && marked("fifteen bytes!!") && !marked("\u{E9}") && !marked("\u{212A}")
+            && !marked("sixteen bytes!!!") && !marked(stored)
+        #else
+        return false
+        #endif
+    }()
+
+    @inlinable static func isShortASCII(_ bits: (UInt64, UInt64)) -> Bool { bits.1 >> 60 == 0xE }
+
+    /// The position of the first of `keys` that `==` takes for equal to `key`, as `keys.firstIndex(of: key)`.
+    @inlinable static func firstPosition(of key: String, in keys: [String]) -> Int? {
+        #if arch(x86_64) || arch(arm64)
+        guard marksShortASCII else { return keys.firstIndex(of: key) }
+        let wanted = unsafeBitCast(key, to: (UInt64, UInt64).self)
+        let wantedIsShortASCII = isShortASCII(wanted)
+        return keys.withUnsafeBufferPointer { buffer -> Int? in
+            let raw = UnsafeRawBufferPointer(buffer)
+            for position in 0..<buffer.count {
+                let bits = raw.loadUnaligned(fromByteOffset: position * MemoryLayout<String>.stride, as: (UInt64, UInt64).self)
+                if bits == wanted { return position }
+                if wantedIsShortASCII && isShortASCII(bits) { continue }
+                if buffer[position] == key { return position }
+            }
+            return nil
+        }
+        #else
+        return keys.firstIndex(of: key)
+        #endif
+    }
+}
 
 /// A string compared and hashed by its code points (its UTF-8 bytes), as JSON and JavaScript compare keys and text.
 public struct ExactKey: Hashable, Sendable {
