@@ -127,7 +127,7 @@ public struct WebhookSignature: Sendable {
         }
         let message = signedMessage(request, timestamp: header.timestamp)
         for key in keys {
-            for signature in header.signatures where isValid(signature, message: message, key: key) {
+            for signature in header.signatures where key.isValid(signature, for: message) {
                 return
             }
         }
@@ -267,7 +267,7 @@ public struct WebhookSignature: Sendable {
             guard let signature = Encoding.fromBase64(Substring(value.trimmingWhitespace)) else {
                 throw .malformedHeader(name)
             }
-            for key in keys where isValid(signature, message: message, key: key) { return }
+            for key in keys where key.isValid(signature, for: message) { return }
         }
         throw .mismatch
     }
@@ -346,20 +346,12 @@ public struct WebhookSignature: Sendable {
         return Encoding.fromBase64(encoded) ?? Array(secret.utf8)
     }
 
-    private func isValid(_ signature: [UInt8], message: [UInt8], key: PreparedMAC) -> Bool {
-        key.isValid(signature, for: message)
-    }
-
     private static func algorithm(of verification: Verification) -> HMACSettings.Algorithm {
         switch verification.scheme {
         case .twilio, .intercom: .sha1
         case .hmac: verification.hmac!.algorithm
         default: .sha256
         }
-    }
-
-    private func mac(_ message: [UInt8], key: PreparedMAC) -> [UInt8] {
-        key.code(for: message)
     }
 
     // MARK: What is signed
@@ -495,7 +487,7 @@ public struct WebhookSignature: Sendable {
         try checkTolerance(fields.timestamp, now: now)
         guard let given = Encoding.fromHex(Substring(fields.signature)) else { throw .malformedHeader("signature (in the body)") }
         let message = Array((fields.timestamp + fields.token).utf8)
-        for key in keys where isValid(given, message: message, key: key) { return }
+        for key in keys where key.isValid(given, for: message) { return }
         throw .mismatch
     }
 
@@ -507,7 +499,7 @@ public struct WebhookSignature: Sendable {
         guard scheme == .mailgun, let key = keys.first else { return nil }
         let stamp = String(now)
         let token = Encoding.hex(SHA256.hash(data: Array((deliveryID + stamp).utf8)))
-        let signature = Encoding.hex(mac(Array((stamp + token).utf8), key: key))
+        let signature = Encoding.hex(key.code(for: Array((stamp + token).utf8)))
         if (request.headers["Content-Type"] ?? "").lowercased().hasPrefix("application/x-www-form-urlencoded") {
             let extra = "timestamp=\(stamp)&token=\(token)&signature=\(signature)"
             return request.body.isEmpty ? Array(extra.utf8) : request.body + Array(("&" + extra).utf8)
@@ -547,7 +539,7 @@ public struct WebhookSignature: Sendable {
             code = signingKeys[index].signature(for: message)
         } else {
             guard keys.indices.contains(index) else { return nil }
-            code = mac(message, key: keys[index])
+            code = keys[index].code(for: message)
         }
         return encoding == .hex ? Encoding.hex(code) : Encoding.base64(code)
     }

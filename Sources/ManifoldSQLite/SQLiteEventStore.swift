@@ -60,14 +60,11 @@ public final class SQLiteEventStore: EventStore {
     public func close() {
         writer.close()
         checkpointer.stop()
-        // The pool first (its writer, then its readers), then the checkpointer's connection, which can write: SQLite
-        // makes its last checkpoint and removes the log only when the connection that closes last may write.
-        do {
-            try database.close()
-        } catch {
-            // A statement still open somewhere: the connections close when the process ends, and the log is copied
-            // by the next opening. Nothing committed depends on it.
-        }
+        // The pool (its writer, then its readers), then the checkpointer's connection: whichever closes last makes
+        // SQLite's last checkpoint and removes the log.
+        // Should a statement still be open somewhere, the pool stays open until the process ends, and the next opening
+        // copies the log. Nothing committed depends on it.
+        try? database.close()
         checkpointer.close()
     }
 
