@@ -360,60 +360,92 @@ def wrk(port, body_file, signature, tag, seconds):
     return rate, non2xx
 
 
+def cpu_seconds(pid):
+    """User and system CPU time a process has used so far, from /proc."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def prove_throughput(options, vendor, results):
+    """Ingest only against ingested + delivered, and at a steady 1,000 events/s. With --baseline-bin, an earlier build
+    runs the same in the same invocation, the two alternating which goes first, and each run's ratio is printed: on a
+    shared machine the rate of one build moves by 2x from run to run, its engine CPU per event much less."""
     body = json.dumps({"type": "push", "padding": "x" * 900}).encode()
     body_file = os.path.join(options.work, "body.json")
     open(body_file, "wb").write(body)
     signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-    figures = {"baseline": [], "delivered": []}
+    builds = [("now", options.bin)]
+    if options.baseline_bin:
+        baseline = options.baseline_bin
+        builds.append(("before", os.path.dirname(baseline) if os.path.isfile(baseline) else baseline))
+    figures = {label: {"baseline": [], "delivered": [], "steady": []} for label, _ in builds}
     for kind, condition in [("baseline", "type = 'never'"), ("delivered", "type = 'push'")]:
         for run in range(options.runs):
-            work = os.path.join(options.work, f"{kind}-{run}")
-            os.makedirs(work)
-            engine = Engine(options.bin, work, {"bench": BENCH_CONNECTOR.format(port=vendor.port, condition=condition)})
-            engine.start()
-            try:
-                rate, non2xx = wrk(engine.port, body_file, signature, f"{kind}{run}", options.seconds)
-                if kind == "delivered":
-                    wait_until(lambda: engine.jobs().get("pending", 0) == 0, 300, step=0.2)
-                    first, last, latencies = store_latencies(engine.store)
-                    delivered = len(latencies)
-                    span = max(1, last - first) / 1000
-                    figures[kind].append((delivered / span, percentile(latencies, 0.5), percentile(latencies, 0.99)))
-                    print(f"{kind} run {run + 1}: ingested {rate:,.0f}/s, delivered {delivered:,} in {span:.1f} s ="
-                          f" {delivered / span:,.0f} events/s end to end; latency p50 {percentile(latencies, 0.5):.0f} ms,"
-                          f" p99 {percentile(latencies, 0.99):.0f} ms; non-2xx {non2xx}")
-                else:
-                    figures[kind].append((rate, 0, 0))
-                    print(f"{kind} run {run + 1} (ingest only, no route matches): {rate:,.0f} events/s; non-2xx {non2xx}")
-            finally:
-                engine.stop()
+            for label, bin_dir in (builds if run % 2 == 0 else builds[::-1]):
+                work = os.path.join(options.work, f"{label}-{kind}-{run}")
+                os.makedirs(work)
+                engine = Engine(bin_dir, work, {"bench": BENCH_CONNECTOR.format(port=vendor.port, condition=condition)})
+                engine.start()
+                try:
+                    cpu_before = cpu_seconds(engine.process.pid)
+                    rate, non2xx = wrk(engine.port, body_file, signature, f"{label}{kind}{run}", options.seconds)
+                    name = f"{kind} run {run + 1}" + (f" ({label})" if len(builds) > 1 else "")
+                    if kind == "delivered":
+                        wait_until(lambda: engine.jobs().get("pending", 0) == 0, 300, step=0.2)
+                        cpu = cpu_seconds(engine.process.pid) - cpu_before
+                        first, last, latencies = store_latencies(engine.store)
+                        delivered = len(latencies)
+                        span = max(1, last - first) / 1000
+                        per_event = 1e6 * cpu / max(1, delivered)
+                        figures[label][kind].append((delivered / span, percentile(latencies, 0.5), percentile(latencies, 0.99), per_event))
+                        print(f"{name}: ingested {rate:,.0f}/s, delivered {delivered:,} in {span:.1f} s ="
+                              f" {delivered / span:,.0f} events/s end to end; latency p50 {percentile(latencies, 0.5):.0f} ms,"
+                              f" p99 {percentile(latencies, 0.99):.0f} ms; engine CPU {per_event:.0f} us per delivered event; non-2xx {non2xx}")
+                    else:
+                        per_event = 1e6 * (cpu_seconds(engine.process.pid) - cpu_before) / max(1, rate * options.seconds)
+                        figures[label][kind].append((rate, 0, 0, per_event))
+                        print(f"{name} (ingest only, no route matches): {rate:,.0f} events/s;"
+                              f" engine CPU {per_event:.0f} us an event; non-2xx {non2xx}")
+                finally:
+                    engine.stop()
     # At a steady 1,000 events/s.
-    work = os.path.join(options.work, "steady")
-    os.makedirs(work)
-    engine = Engine(options.bin, work, {"bench": BENCH_CONNECTOR.format(port=vendor.port, condition="type = 'push'")})
-    engine.start()
-    steady = []
-    try:
-        for run in range(options.runs):
-            since = max_seq(engine.store)
-            sender_body = body
-            acknowledged = send_bench(engine.port, sender_body, signature, 1000 * options.seconds, rate=1000, tag=f"steady{run}")
-            wait_until(lambda: engine.jobs().get("pending", 0) == 0, 120, step=0.2)
-            _, _, latencies = store_latencies(engine.store, since)
-            steady.append((percentile(latencies, 0.5), percentile(latencies, 0.99)))
-            print(f"steady run {run + 1}: {acknowledged} events at 1,000/s, delivered {len(latencies)}; latency p50"
-                  f" {steady[-1][0]:.0f} ms, p99 {steady[-1][1]:.0f} ms")
-    finally:
-        engine.stop()
+    for label, bin_dir in builds:
+        work = os.path.join(options.work, f"{label}-steady")
+        os.makedirs(work)
+        engine = Engine(bin_dir, work, {"bench": BENCH_CONNECTOR.format(port=vendor.port, condition="type = 'push'")})
+        engine.start()
+        try:
+            for run in range(options.runs):
+                since = max_seq(engine.store)
+                acknowledged = send_bench(engine.port, body, signature, 1000 * options.seconds, rate=1000, tag=f"{label}steady{run}")
+                wait_until(lambda: engine.jobs().get("pending", 0) == 0, 120, step=0.2)
+                _, _, latencies = store_latencies(engine.store, since)
+                figures[label]["steady"].append((percentile(latencies, 0.5), percentile(latencies, 0.99)))
+                print(f"steady run {run + 1}" + (f" ({label})" if len(builds) > 1 else "") +
+                      f": {acknowledged} events at 1,000/s, delivered {len(latencies)}; latency p50"
+                      f" {figures[label]['steady'][-1][0]:.0f} ms, p99 {figures[label]['steady'][-1][1]:.0f} ms")
+        finally:
+            engine.stop()
     median = lambda values: sorted(values)[len(values) // 2]
-    baseline = median([f[0] for f in figures["baseline"]])
-    delivered = median([f[0] for f in figures["delivered"]])
-    print(f"median: ingest only {baseline:,.0f}/s; ingested + delivered end to end {delivered:,.0f} events/s"
-          f" ({delivered / baseline:.2f}x the ingest-only baseline); at max p50 {median([f[1] for f in figures['delivered']]):.0f} ms"
-          f" p99 {median([f[2] for f in figures['delivered']]):.0f} ms")
-    p99 = median([s[1] for s in steady])
-    print(f"median at 1,000/s: p50 {median([s[0] for s in steady]):.0f} ms, p99 {p99:.0f} ms")
+    for label, _ in builds:
+        mine = figures[label]
+        baseline, delivered = median([f[0] for f in mine["baseline"]]), median([f[0] for f in mine["delivered"]])
+        print(f"median{'' if len(builds) == 1 else f' ({label})'}: ingest only {baseline:,.0f}/s,"
+              f" {median([f[3] for f in mine['baseline']]):.0f} us of engine CPU an event; ingested + delivered end to end"
+              f" {delivered:,.0f} events/s ({delivered / baseline:.2f}x the ingest-only baseline),"
+              f" {median([f[3] for f in mine['delivered']]):.0f} us of engine CPU per delivered event;"
+              f" at max p50 {median([f[1] for f in mine['delivered']]):.0f} ms p99 {median([f[2] for f in mine['delivered']]):.0f} ms")
+        print(f"median at 1,000/s{'' if len(builds) == 1 else f' ({label})'}: p50 {median([s[0] for s in mine['steady']]):.0f} ms,"
+              f" p99 {median([s[1] for s in mine['steady']]):.0f} ms")
+    if len(builds) > 1:
+        now, before = figures["now"], figures["before"]
+        ratios = lambda kind, index: ", ".join(f"{b[index] / a[index]:.2f}x" if index == 3 else f"{a[index] / b[index]:.2f}x"
+                                               for a, b in zip(now[kind], before[kind]))
+        print(f"now against before, run by run: end to end {ratios('delivered', 0)}; engine CPU per delivered event"
+              f" {ratios('delivered', 3)} less; ingest only {ratios('baseline', 0)}, CPU an event {ratios('baseline', 3)} less")
+    mine = figures["now"]
+    baseline, delivered = median([f[0] for f in mine["baseline"]]), median([f[0] for f in mine["delivered"]])
+    p99 = median([s[1] for s in mine["steady"]])
     results.append((f"at least 5,000 events/s end to end ({delivered:,.0f})", delivered >= 5000))
     results.append((f"end to end at least 0.6x the ingest-only rate ({delivered / baseline:.2f}x)", delivered / baseline >= 0.6))
     results.append((f"p99 under 50 ms at 1,000/s ({p99:.0f} ms)", p99 < 50))
@@ -798,6 +830,7 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--rate", type=int, default=200)
     parser.add_argument("--line-rate", type=int, default=100)
+    parser.add_argument("--baseline-bin", help="throughput: an earlier build (its folder, or its manifold) run beside --bin")
     options = parser.parse_args()
     options.events = options.events or {"ratelimit": 10_000, "outage": 500, "crash": 3000, "isolation": 0, "throughput": 0,
                                        "backlog": 1_000_000, "flows": 2000, "foreach": 3, "flowbench": 5000}[options.scenario]
