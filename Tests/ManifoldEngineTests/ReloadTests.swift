@@ -306,18 +306,24 @@ final class ReloadHarness: Sendable {
             /// Waits for the watcher's reload after `change` that `shows` it: on a busy machine the watcher may also
             /// reload for something else (a burst split by a pause: the reload after the one that applied the change
             /// changes nothing), and two reloads may finish between two looks; every outcome since the change is read,
-            /// not only the latest. The latest reload, or nil, when none shows it within a generous bound.
+            /// not only the latest. A file written in place is emptied first: a pause between emptying and writing
+            /// longer than the watcher's quiet time makes a reload of the empty file (rejected, the running plan kept),
+            /// and the write's own events reload again; such a reload shows nothing about the change. The latest
+            /// reload, or nil, when none shows it within a generous bound.
             func reload(after change: () throws -> Void, shows: (ReloadOutcome) -> Bool) async throws -> ReloadOutcome? {
                 let before = reloader.recent.count
                 try change()
-                let deadline = ContinuousClock.now + .seconds(300)
                 var latest: ReloadOutcome?
-                while ContinuousClock.now < deadline {
+                let tornWrite = { (outcome: ReloadOutcome) in outcome.diagnostics.contains { $0.contains("error: file is empty") } }
+                try await Eventually.until {
                     let (count, outcomes) = reloader.recent
-                    let since = outcomes.suffix(count - before)
-                    if let shown = since.first(where: shows) { return shown }
+                    let since = outcomes.suffix(count - before).filter { !tornWrite($0) }
+                    if let shown = since.first(where: shows) {
+                        latest = shown
+                        return true
+                    }
                     latest = since.last ?? latest
-                    try await Task.sleep(for: .milliseconds(10))
+                    return false
                 }
                 return latest
             }
