@@ -177,7 +177,7 @@ let package = Package(
                                                 .product(name: "PostgresNIO", package: "postgres-nio")],
                 path: "Tests/TestSupport",
                 swiftSettings: strictSwift),
-        .testTarget(name: "JSONValueTests", dependencies: ["JSONValue"]),
+        .testTarget(name: "JSONValueTests", dependencies: ["JSONValue", "TestSupport"]),
         .testTarget(name: "ManifoldMonitorTests", dependencies: ["ManifoldMonitor", "ManifoldPlan"]),
         .testTarget(name: "JSONataTests", dependencies: ["JSONata", "JSONValue", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(

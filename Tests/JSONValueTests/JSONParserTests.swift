@@ -1,5 +1,6 @@
 import Foundation
 import JSONValue
+import TestSupport
 import Testing
 
 @Suite struct JSONParserTests {
@@ -81,25 +82,13 @@ import Testing
         }
         let pieces = ["a", "plain text", "é", "中文", "😀", "\u{301}", "\"", "\\", "\n", "\r", "\t", "\u{08}", "\u{0C}", "\u{00}",
                       "\u{1F}", "\u{7F}", "/", ""]
-        var generator = SplitMix(seed: 23)
+        var generator = SeededGenerator(seed: 23)
         for _ in 0..<3_000 {
             let text = (0..<Int(generator.next() % 8)).map { _ in pieces[Int(generator.next() % UInt64(pieces.count))] }.joined()
             var written = ""
             JSON.writeQuoted(text, to: &written)
             #expect(written == reference(text), "\(text.debugDescription)")
             #expect(try JSONParser.parse(written) == .string(text), "\(text.debugDescription)")
-        }
-    }
-
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
         }
     }
 
@@ -211,7 +200,7 @@ import Testing
     @Test func parsedObjectsAreTheObjectsTheirMembersMake() throws {
         let pool = ["a", "b", "type", "K", "\u{212A}", "caf\u{E9}", "cafe\u{301}", "中文", "😀", "a key longer than fifteen bytes",
                     "quote\"d", "tab\there", "x"] + (0..<24).map { "k\($0)" }
-        var generator = JSONParserTests.SplitMix(seed: 24)
+        var generator = SeededGenerator(seed: 24)
         func text(of key: String) -> String {
             // Some keys written with \u escapes for every character, so that escaped keys repeat plain ones.
             if Bool.random(using: &generator) {

@@ -1,4 +1,5 @@
 @testable import JSONValue
+import TestSupport
 import Testing
 
 /// The key search that compares short ASCII keys by their bits finds what `firstIndex(of:)` finds, whatever way each
@@ -18,7 +19,7 @@ import Testing
                      "fifteen bytes!!", "fifteen bytes!?", "sixteen bytes!!!", "a key far longer than fifteen bytes", "中文"]
         // Each text in its usual form, in storage of its own, and rebuilt from its bytes.
         let forms = texts.flatMap { [$0, Self.inStorage($0), String(decoding: Array($0.utf8), as: UTF8.self)] }
-        var generator = JSONParserTests.SplitMix(seed: 31)
+        var generator = SeededGenerator(seed: 31)
         for round in 0..<4_000 {
             let keys = (0..<Int.random(in: 0...20, using: &generator)).map { _ in forms.randomElement(using: &generator)! }
             for wanted in forms {
