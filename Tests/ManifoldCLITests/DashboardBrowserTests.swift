@@ -104,7 +104,7 @@ import Testing
         /// element" and types nothing (seen on a loaded machine).
         func type(_ text: String, into selector: String) async throws {
             let selectorText = JSON.string(selector).serialized()
-            let typed = try await ObservabilityEndToEndTests.eventually {
+            let typed = try await Eventually.until(every: .milliseconds(200)) {
                 guard let id = try? await element(selector) else { return false }
                 _ = try await command("/element/\(id)/clear")
                 _ = try await command("/element/\(id)/value", ["text": .string(text)])
@@ -126,7 +126,7 @@ import Testing
 
         /// Polls a JavaScript condition until it returns true (`Eventually`: a bound on a hang, not a window).
         func waitFor(_ condition: String) async throws -> Bool {
-            try await ObservabilityEndToEndTests.eventually { try await script("return Boolean(\(condition))").boolValue == true }
+            try await Eventually.until(every: .milliseconds(200)) { try await script("return Boolean(\(condition))").boolValue == true }
         }
 
         func quit() async {
@@ -246,7 +246,7 @@ import Testing
                 try await ObservabilityEndToEndTests.post("http://127.0.0.1:\(setup.vendorPort)/_mode?prefix=/crm&status=200")
                 try await browser.click(#"#dead-letters tbody tr[data-job="\#(job)"] button.replay"#)
                 #expect(try await browser.waitFor("document.querySelector('#action-result').textContent.startsWith('replay: done')"))
-                let replayed = try await ObservabilityEndToEndTests.eventually {
+                let replayed = try await Eventually.until(every: .milliseconds(200)) {
                     try await ObservabilityEndToEndTests.calls(setup).contains {
                         $0["path"]?.stringValue == "/crm/contacts" && $0["status"]?.numberValue == 200
                     }

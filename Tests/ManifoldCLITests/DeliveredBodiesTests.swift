@@ -23,7 +23,7 @@ import Testing
             #expect(sent.status == 0, "\(sent.output)\(sent.error)")
             let id = try #require(try JSONParser.parse(String(sent.output.dropFirst(4)))["id"]?.stringValue, "\(sent.output)")
             var output = ""
-            _ = try await ObservabilityEndToEndTests.eventually {
+            _ = try await Eventually.until(every: .milliseconds(200)) {
                 output = try await EngineEndToEndTests.manifold(["test", "--record", id, "--store", folder.appending(path: "m.db").path]).output
                 return output.contains(#""contact": delivered"#)
             }

@@ -125,12 +125,6 @@ import Testing
         try await get("http://127.0.0.1:\(setup.vendorPort)/_log").split(separator: "\n").map { try JSONParser.parse(String($0)) }
     }
 
-    /// Polls `condition` every 200 ms until it holds (`Eventually`'s bound, for a hang: a window of seconds failed on a
-    /// busy machine).
-    static func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
-        try await Eventually.until(every: .milliseconds(200), condition)
-    }
-
     /// The notifications a sink path took (answered 200), parsed.
     static func notifications(_ setup: Setup, path: String) async throws -> [JSON] {
         try await calls(setup).filter { $0["path"]?.stringValue == path && $0["status"]?.numberValue == 200 }
@@ -152,7 +146,7 @@ import Testing
             // Alerts: the error rate and the open breaker, at the webhook sink (the error rate at Slack too), well
             // within the configured window.
             var alerts: [JSON] = []
-            let fired = try await Self.eventually {
+            let fired = try await Eventually.until(every: .milliseconds(200)) {
                 alerts = try await Self.notifications(setup, path: "/alerts")
                 return Set(alerts.filter { $0["status"]?.stringValue == "firing" }.compactMap { $0["rule"]?.stringValue }) == ["errors", "breaker"]
             }
@@ -181,7 +175,7 @@ import Testing
             #expect(metrics.contains(#"manifold_delivery_duration_seconds_bucket{connector="orders",target="crm",le="+Inf"}"#))
             #expect(metrics.contains(#"manifold_alert_notifications_total{rule="errors",status="firing"} 1"#))
             #expect(metrics.contains("# HELP manifold_lane_oldest_job_age_seconds"))
-            let deadLettered = try await Self.eventually {
+            let deadLettered = try await Eventually.until(every: .milliseconds(200)) {
                 try await Self.get(engine + "/metrics").contains(#"manifold_jobs_completed_total{connector="orders",target="crm",outcome="dead_lettered"}"#)
             }
             #expect(deadLettered)
@@ -207,7 +201,7 @@ import Testing
             // The events wait in the lane while the breaker is open; its probe after open_for then succeeds.
             try await Self.post("http://127.0.0.1:\(setup.vendorPort)/_mode?prefix=/crm&status=200")
             for index in 7...9 { try await Self.send("o\(index)", setup: setup) }
-            let resolved = try await Self.eventually {
+            let resolved = try await Eventually.until(every: .milliseconds(200)) {
                 try await Self.notifications(setup, path: "/alerts").contains {
                     $0["rule"]?.stringValue == "breaker" && $0["status"]?.stringValue == "resolved"
                 }

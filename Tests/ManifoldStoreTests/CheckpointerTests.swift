@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 @testable import ManifoldSQLite
+import TestSupport
 import Testing
 
 /// The store's log is copied into its database file by a checkpointer of its own, after commits, at most every interval.
@@ -50,13 +51,12 @@ import Testing
         }
         let copy = SQLiteEventStoreTests.temporaryPath()
         var inFile = 0
-        let deadline = ContinuousClock.now + .seconds(300)
-        while inFile < 50, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
+        try await Eventually.until(every: .milliseconds(20)) {
             // A copy made while a checkpoint writes may be torn: read again.
             try? FileManager.default.removeItem(atPath: copy)
-            guard (try? FileManager.default.copyItem(atPath: path, toPath: copy)) != nil else { continue }
+            guard (try? FileManager.default.copyItem(atPath: path, toPath: copy)) != nil else { return false }
             inFile = (try? await DatabaseQueue(path: copy).read { try Int.fetchOne($0, sql: "SELECT count(*) FROM events") ?? 0 }) ?? 0
+            return inFile == 50
         }
         #expect(inFile == 50, "the database file alone holds \(inFile) of the 50 events committed")
         #expect(store.checkpointCount >= 1)
