@@ -438,11 +438,11 @@ def prove_throughput(options, vendor, results):
         print(f"median at 1,000/s{'' if len(builds) == 1 else f' ({label})'}: p50 {median([s[0] for s in mine['steady']]):.0f} ms,"
               f" p99 {median([s[1] for s in mine['steady']]):.0f} ms")
     if len(builds) > 1:
-        now, before = figures["now"], figures["before"]
-        ratios = lambda kind, index: ", ".join(f"{b[index] / a[index]:.2f}x" if index == 3 else f"{a[index] / b[index]:.2f}x"
-                                               for a, b in zip(now[kind], before[kind]))
-        print(f"now against before, run by run: end to end {ratios('delivered', 0)}; engine CPU per delivered event"
-              f" {ratios('delivered', 3)} less; ingest only {ratios('baseline', 0)}, CPU an event {ratios('baseline', 3)} less")
+        pairs = lambda kind: list(zip(figures["now"][kind], figures["before"][kind]))   # the same run's two builds
+        faster = lambda kind: ", ".join(f"{now[0] / before[0]:.2f}x" for now, before in pairs(kind))
+        less_cpu = lambda kind: ", ".join(f"{before[3] / now[3]:.2f}x" for now, before in pairs(kind))
+        print(f"now against before, run by run: end to end {faster('delivered')}; engine CPU per delivered event"
+              f" {less_cpu('delivered')} less; ingest only {faster('baseline')}, CPU an event {less_cpu('baseline')} less")
     mine = figures["now"]
     baseline, delivered = median([f[0] for f in mine["baseline"]]), median([f[0] for f in mine["delivered"]])
     p99 = median([s[1] for s in mine["steady"]])
