@@ -163,6 +163,54 @@ import Testing
         #expect(due.first?.job.attempts == 1 && due.first?.job.lastStatus == 503)
     }
 
+    /// A claim hands the engine the job and its event as stored, every field: the ones a delivery reads (headers,
+    /// content type, the plan, the ordering key, a flow's progress) are not the ones the other tests look at.
+    @Test(arguments: StoreKind.allCases)
+    func aClaimedJobAndItsEventAreTheStoredOnesFieldByField(kind: StoreKind) async throws {
+        let store = try await Self.fresh(kind)
+        defer { store.close() }
+        let start = Date(timeIntervalSince1970: 1_795_430_000.25)
+        var job = NewJob(route: "to-crm", target: "crm", lane: "shop/crm", orderingKey: "cus_9",
+                         traceID: String(repeating: "7", count: 32), planVersion: "plan-job")
+        job.flow = ["step": 2, "results": ["a": "b"]]
+        job.pinsPlan = true
+        let new = NewEvent(connector: "shop", eventID: "evt_fields", eventType: "order.paid", planVersion: "plan-event",
+                           receivedAt: start, contentType: "form",
+                           headers: [("Content-Type", "application/x-www-form-urlencoded"), ("X-Shop", "é ü")],
+                           body: Array("a=1&b=%C3%A9".utf8), remoteAddress: "10.1.2.3", status: .received, detail: nil,
+                           jobs: [job], lease: nil)
+        guard case .stored(let id) = try await store.append(new) else { Issue.record("not stored"); return }
+        let claimed = try #require(try await store.claimJobs(owner: "a", leaseUntil: start + 60, now: start, limit: 10,
+                                                             lane: nil).first)
+        let stored = try #require(try await store.event(id: id))
+        let summary = try #require(try await store.job(id: job.id)).summary
+        #expect(claimed.job == summary)
+        #expect(try await store.jobs(JobQuery()) == [summary])
+        #expect(summary.id == job.id && summary.eventID == id && summary.connector == "shop" && summary.route == "to-crm")
+        #expect(summary.target == "crm" && summary.lane == "shop/crm" && summary.planVersion == "plan-job")
+        #expect(summary.orderingKey == "cus_9" && summary.traceID == job.traceID && summary.state == .pending)
+        #expect(summary.attempts == 0 && summary.createdAt == start && summary.firstAttemptAt == nil && summary.notBefore == nil)
+        #expect(summary.pinsPlan && summary.flow == job.flow && summary.lastStatus == nil && summary.replayOf == nil)
+        let event = claimed.event
+        #expect(event.summary.id == id && event.summary.connector == "shop" && event.summary.eventID == "evt_fields")
+        #expect(event.summary.eventType == "order.paid" && event.summary.planVersion == "plan-event")
+        #expect(event.summary.receivedAt == start && stored.summary.receivedAt == start)
+        #expect(event.contentType == "form" && event.body == new.body && event.remoteAddress == "10.1.2.3")
+        #expect(event.headers.map { "\($0.name): \($0.value)" } == stored.headers.map { "\($0.name): \($0.value)" })
+        #expect(event.headers.map(\.value) == ["application/x-www-form-urlencoded", "é ü"])
+        #expect(claimed.fence == 1)
+        // Its outcome, from the claim's holder and fence, lands on this job and this event's history.
+        try await store.record(Self.attempt(job.id, at: start + 1, owner: "a", fence: claimed.fence, status: 201),
+                               outcome: .delivered)
+        let done = try #require(try await store.job(id: job.id))
+        #expect(done.summary.state == .delivered && done.summary.lastStatus == 201 && done.attempts.count == 1)
+        let history = try #require(try await store.event(id: id)).history
+        let last = try #require(history.last)
+        #expect(last.status == .delivered)
+        #expect(last.detail?["job"] == .string(job.id) && last.detail?["route"] == "to-crm" && last.detail?["target"] == "crm")
+        #expect(last.detail?["status"] == 201)
+    }
+
     @Test(arguments: StoreKind.allCases)
     func claimsAreOldestFirstByLaneAndNeverTwiceWhileLeased(kind: StoreKind) async throws {
         let store = try await Self.fresh(kind)
