@@ -87,31 +87,26 @@ public final class AsyncHTTPTransport: HTTPTransport {
 
     /// Sends `request` and reads the answer, all within `timeout`: connecting, the head, and the body (a vendor
     /// that sends its head and then stalls the body is cut off at the deadline, a transient failure).
+    ///
+    /// The answer is gathered on the connection's event loop (`KeptAnswer`) and handed to the caller once, when it is
+    /// whole: the client's streaming interface hands over the request body and every part of the response through
+    /// async sequences, each a hop between the event loop and the task.
     public func execute(_ request: OutboundRequest, timeout: Duration) async throws(TransportError) -> InboundResponse {
-        var outbound = HTTPClientRequest(url: request.url)
-        outbound.method = HTTPMethod(rawValue: request.method)
-        for header in request.headers { outbound.headers.add(name: header.name, value: header.value) }
-        if let body = request.body {
-            outbound.body = .bytes(ByteBuffer(bytes: body))
-        }
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(request.headers.count)
+        for header in request.headers { headers.add(name: header.name, value: header.value) }
         let nanoseconds = timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
+        // The client's deadline bounds the whole exchange: it fails the call when the response has not ended by then.
         let deadline = NIODeadline.now() + .nanoseconds(nanoseconds)
-        let (client, bodyLimit, prepared) = (self.client, self.bodyLimit, outbound)
         do {
-            // The client's deadline covers the head; this one, the whole exchange, body included.
-            let answer = try await Deadline.run(within: timeout, on: client.eventLoopGroup.next()) {
-                let response = try await client.execute(prepared, deadline: deadline)
-                var kept: [UInt8] = []
-                for try await chunk in response.body {
-                    if kept.count < bodyLimit {
-                        kept.append(contentsOf: chunk.readableBytesView.prefix(bodyLimit - kept.count))
-                    }
-                }
-                return InboundResponse(status: Int(response.status.code),
-                                       headers: response.headers.map { (name: $0.name, value: $0.value) }, body: kept)
+            let outbound = try HTTPClient.Request(url: request.url, method: HTTPMethod(rawValue: request.method),
+                                                  headers: headers, body: request.body.map { .bytes($0) })
+            let task = client.execute(request: outbound, delegate: KeptAnswer(limit: bodyLimit), deadline: deadline)
+            return try await withTaskCancellationHandler {
+                try await task.futureResult.get()
+            } onCancel: {
+                task.cancel()
             }
-            guard let answer else { throw HTTPClientError.deadlineExceeded }
-            return answer
         } catch let error as HTTPClientError {
             if [HTTPClientError.deadlineExceeded, .readTimeout, .connectTimeout, .writeTimeout].contains(error) {
                 throw .timeout(timeout)
@@ -123,5 +118,37 @@ public final class AsyncHTTPTransport: HTTPTransport {
         } catch {
             throw .connection(String(describing: error))
         }
+    }
+}
+
+/// A vendor's answer as it arrives: the head, and the body up to `limit` bytes; the rest is read and dropped, so the
+/// connection can be reused. The client calls it on the connection's event loop, one call after another, which is
+/// what makes its state safe without a lock.
+private final class KeptAnswer: HTTPClientResponseDelegate, @unchecked Sendable {
+    typealias Response = InboundResponse
+    private let limit: Int
+    private var status = 0
+    private var headers: [(name: String, value: String)] = []
+    private var kept: [UInt8] = []
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    func didReceiveHead(task: HTTPClient.Task<InboundResponse>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
+        status = Int(head.status.code)
+        headers = head.headers.map { (name: $0.name, value: $0.value) }
+        return task.eventLoop.makeSucceededVoidFuture()
+    }
+
+    func didReceiveBodyPart(task: HTTPClient.Task<InboundResponse>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
+        if kept.count < limit {
+            kept.append(contentsOf: buffer.readableBytesView.prefix(limit - kept.count))
+        }
+        return task.eventLoop.makeSucceededVoidFuture()
+    }
+
+    func didFinishRequest(task: HTTPClient.Task<InboundResponse>) throws -> InboundResponse {
+        InboundResponse(status: status, headers: headers, body: kept)
     }
 }
