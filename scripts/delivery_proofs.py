@@ -366,8 +366,39 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def drain(bin_dir, work, connector, body_file, signature, tag, seconds):
+    """Delivery alone: `wrk` posts for `seconds` to an engine whose target allows one call an hour, so every job waits
+    in the store; that engine stops, and one without the limit starts on the same store, claims the backlog and
+    delivers it. Returns (deliveries/s, engine CPU us per delivery, backlog), from the restarted engine's deliveries
+    (first to last, as recorded) and its CPU time from when it answered."""
+    held = connector.replace("    concurrency: 64\n", "    concurrency: 64\n    rate_limit: { requests: 1, per: 1h }\n")
+    assert held != connector, "the benchmark connector's target has no `concurrency: 64` line to put a limit after"
+    engine = Engine(bin_dir, work, {"bench": held})
+    engine.start()
+    try:
+        wrk(engine.port, body_file, signature, tag, seconds)
+    finally:
+        engine.stop()
+    backlog = Engine(bin_dir, work, {"bench": connector}).jobs().get("pending", 0)
+    engine = Engine(bin_dir, work, {"bench": connector})
+    engine.start()
+    try:
+        started = int(time.time() * 1000)
+        cpu_before = cpu_seconds(engine.process.pid)
+        wait_until(lambda: engine.jobs().get("pending", 0) == 0, 300, step=0.2)
+        cpu = cpu_seconds(engine.process.pid) - cpu_before
+        database = sqlite3.connect(engine.store, timeout=30)
+        count, first, last = database.execute("SELECT count(*), min(updated_at), max(updated_at) FROM jobs"
+                                              " WHERE state = 'delivered' AND updated_at >= ?", (started,)).fetchone()
+        database.close()
+    finally:
+        engine.stop()
+    return count / (max(1, (last or 0) - (first or 0)) / 1000), 1e6 * cpu / max(1, count), backlog
+
+
 def prove_throughput(options, vendor, results):
-    """Ingest only against ingested + delivered, and at a steady 1,000 events/s. With --baseline-bin, an earlier build
+    """Ingest only against ingested + delivered, delivery alone (a backlog drained), and at a steady 1,000 events/s.
+    With --baseline-bin, an earlier build
     runs the same in the same invocation, the two alternating which goes first, and each run's ratio is printed: on a
     shared machine the rate of one build moves by 2x from run to run, its engine CPU per event much less."""
     body = json.dumps({"type": "push", "padding": "x" * 900}).encode()
@@ -378,13 +409,21 @@ def prove_throughput(options, vendor, results):
     if options.baseline_bin:
         baseline = options.baseline_bin
         builds.append(("before", os.path.dirname(baseline) if os.path.isfile(baseline) else baseline))
-    figures = {label: {"baseline": [], "delivered": [], "steady": []} for label, _ in builds}
-    for kind, condition in [("baseline", "type = 'never'"), ("delivered", "type = 'push'")]:
+    figures = {label: {"baseline": [], "delivered": [], "drain": [], "steady": []} for label, _ in builds}
+    for kind, condition in [("baseline", "type = 'never'"), ("delivered", "type = 'push'"), ("drain", "type = 'push'")]:
         for run in range(options.runs):
             for label, bin_dir in (builds if run % 2 == 0 else builds[::-1]):
                 work = os.path.join(options.work, f"{label}-{kind}-{run}")
                 os.makedirs(work)
-                engine = Engine(bin_dir, work, {"bench": BENCH_CONNECTOR.format(port=vendor.port, condition=condition)})
+                connector = BENCH_CONNECTOR.format(port=vendor.port, condition=condition)
+                if kind == "drain":
+                    figures[label][kind].append(drain(bin_dir, work, connector, body_file, signature, f"{label}{kind}{run}", options.seconds))
+                    rate, per_event, backlog = figures[label][kind][-1]
+                    print(f"drain run {run + 1}" + (f" ({label})" if len(builds) > 1 else "") +
+                          f": a backlog of {backlog:,} delivered at {rate:,.0f} events/s by a restarted engine;"
+                          f" engine CPU {per_event:.0f} us a delivery")
+                    continue
+                engine = Engine(bin_dir, work, {"bench": connector})
                 engine.start()
                 try:
                     cpu_before = cpu_seconds(engine.process.pid)
@@ -429,6 +468,9 @@ def prove_throughput(options, vendor, results):
     median = lambda values: sorted(values)[len(values) // 2]
     for label, _ in builds:
         mine = figures[label]
+        print(f"median{'' if len(builds) == 1 else f' ({label})'}: delivery alone (a backlog drained)"
+              f" {median([f[0] for f in mine['drain']]):,.0f} events/s, {median([f[1] for f in mine['drain']]):.0f} us of"
+              f" engine CPU a delivery")
         baseline, delivered = median([f[0] for f in mine["baseline"]]), median([f[0] for f in mine["delivered"]])
         print(f"median{'' if len(builds) == 1 else f' ({label})'}: ingest only {baseline:,.0f}/s,"
               f" {median([f[3] for f in mine['baseline']]):.0f} us of engine CPU an event; ingested + delivered end to end"
@@ -443,6 +485,9 @@ def prove_throughput(options, vendor, results):
         less_cpu = lambda kind: ", ".join(f"{before[3] / now[3]:.2f}x" for now, before in pairs(kind))
         print(f"now against before, run by run: end to end {faster('delivered')}; engine CPU per delivered event"
               f" {less_cpu('delivered')} less; ingest only {faster('baseline')}, CPU an event {less_cpu('baseline')} less")
+        drained = pairs("drain")
+        print(f"now against before, run by run, delivery alone: {', '.join(f'{now[0] / before[0]:.2f}x' for now, before in drained)};"
+              f" engine CPU a delivery {', '.join(f'{before[1] / now[1]:.2f}x' for now, before in drained)} less")
     mine = figures["now"]
     baseline, delivered = median([f[0] for f in mine["baseline"]]), median([f[0] for f in mine["delivered"]])
     p99 = median([s[1] for s in mine["steady"]])
