@@ -125,8 +125,10 @@ extension SQLiteEventStore: JobStore {
                          AND earlier.seq < jobs.seq AND earlier.not_before > ? AND earlier.lease_owner IS NOT ?))
                 ORDER BY seq LIMIT ?
                 """), arguments: StatementArguments(laneArguments + [current, current, current, owner, limit]))
-            for seq in seqs {
-                try db.cachedStatement(sql: "UPDATE jobs SET lease_owner = ?, fence = fence + 1 WHERE seq = ?").execute(arguments: [owner, seq])
+            // One statement for the batch: the claim raises each job's fence and takes its lease.
+            if !seqs.isEmpty {
+                try db.execute(sql: "UPDATE jobs SET lease_owner = ?, fence = fence + 1 WHERE seq IN (\(seqs.map(String.init).joined(separator: ",")))",
+                               arguments: [owner])
             }
             return seqs
         }
