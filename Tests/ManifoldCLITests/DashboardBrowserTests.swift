@@ -33,16 +33,21 @@ import Testing
             driver.standardOutput = try FileHandle(forWritingTo: log)
             driver.standardError = FileHandle.nullDevice
             try driver.run()
+            // Until it says it listens (or exits): on a busy machine that took more than the 10 s this once allowed.
             var port = 0
-            for _ in 0..<100 where port == 0 {
-                let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            var text = ""
+            try await Eventually.until(every: .milliseconds(100)) {
+                text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
                 if let range = text.range(of: #"started successfully on port (\d+)"#, options: .regularExpression) {
                     port = Int(text[range].split(separator: " ").last!) ?? 0
-                } else {
-                    try await Task.sleep(for: .milliseconds(100))
                 }
+                return port > 0 || !driver.isRunning
             }
-            guard port > 0 else { driver.terminate(); throw CocoaError(.fileReadUnknown) }
+            guard port > 0 else {
+                driver.terminate()
+                Issue.record("chromedriver did not say it listens: \(text.suffix(500))")
+                throw CocoaError(.fileReadUnknown)
+            }
             let base = "http://127.0.0.1:\(port)"
             // A profile of its own: the browser's processes are found by it, and killed, when the test quits.
             let profile = FileManager.default.temporaryDirectory.appending(path: "manifold-chromium-\(UUID().uuidString)").path

@@ -85,9 +85,9 @@ import Testing
             try base.replacingOccurrences(of: "concurrency: 4", with: "concurrency: 2").write(to: file, atomically: true, encoding: .utf8)
             kill(engine.processIdentifier, SIGHUP)
             var signalled = ""
-            for _ in 0..<100 where !signalled.contains(#""trigger":"signal""#) {
-                try await Task.sleep(for: .milliseconds(50))
+            try await Eventually.until(every: .milliseconds(50)) {
                 signalled = try await Self.get("/readyz", port: port).1
+                return signalled.contains(#""trigger":"signal""#)
             }
             #expect(signalled.contains(#""result":"applied","trigger":"signal""#), "\(signalled)")
 
