@@ -1,5 +1,6 @@
 @testable import JSONata
 import JSONValue
+import TestSupport
 import Testing
 
 /// An expression of the shapes `DirectPlan` models runs as closures over the input JSON; the evaluator must give the
@@ -7,7 +8,7 @@ import Testing
 /// constructors, blocks, built-in calls and `~>`) over generated documents (objects, arrays of objects and of scalars,
 /// arrays in arrays, nulls, missing names).
 @Suite struct DirectPlanTests {
-    typealias Generator = PlainPathTests.Generator
+    typealias Generator = SeededGenerator
 
     /// A random expression of the planned shapes, at most `depth` levels deep.
     static func expression(_ generator: inout Generator, depth: Int) -> String {
@@ -134,7 +135,7 @@ import Testing
         var planned = 0
         var defined = 0
         for seed in 0..<3_000 {
-            var generator = Generator(state: UInt64(seed) &+ 90_000)
+            var generator = Generator(seed: UInt64(seed) &+ 90_000)
             let text = Self.expression(&generator, depth: 3)
             let expression: JSONataExpression
             do { expression = try JSONataExpression(text) } catch {
@@ -150,7 +151,7 @@ import Testing
             var general = expression
             general.usesPlan = false
             for document in 0..<8 {
-                var documents = Generator(state: UInt64(seed * 8 + document))
+                var documents = Generator(seed: UInt64(seed * 8 + document))
                 var root = JSONObject()
                 for name in PlainPathTests.names { root[name] = PlainPathTests.document(&documents, depth: 0) }
                 let input = JSON.object(root)

@@ -1,5 +1,6 @@
 @testable import JSONata
 import JSONValue
+import TestSupport
 import Testing
 
 /// Paths of plain names (`a.b.c`) are walked over the input directly, through arrays too, without the general
@@ -7,21 +8,10 @@ import Testing
 /// thousands of generated documents (objects, arrays of objects and of scalars, arrays in arrays, one-item arrays,
 /// nulls, missing keys) and every path of up to four names.
 @Suite struct PlainPathTests {
-    /// A small deterministic generator (SplitMix64), so that a failure names a seed that reproduces it.
-    struct Generator {
-        var state: UInt64
-        mutating func next(_ bound: Int) -> Int {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return Int((z ^ (z >> 31)) % UInt64(bound))
-        }
-    }
-
+    /// Documents are drawn from `SeededGenerator` (SplitMix64), so that a failure names a seed that reproduces it.
     static let names = ["a", "b", "c"]
 
-    static func document(_ generator: inout Generator, depth: Int) -> JSON {
+    static func document(_ generator: inout SeededGenerator, depth: Int) -> JSON {
         let choice = depth >= 4 ? generator.next(4) : generator.next(9)
         switch choice {
         case 0: return .number(Double(generator.next(100)))
@@ -63,7 +53,7 @@ import Testing
         var compared = 0
         var throughArrays = 0
         for seed in 0..<400 {
-            var generator = Generator(state: UInt64(seed))
+            var generator = SeededGenerator(seed: UInt64(seed))
             var root = JSONObject()
             for name in Self.names { root[name] = Self.document(&generator, depth: 0) }
             let input = JSON.object(root)
@@ -90,7 +80,7 @@ import Testing
         var compared = 0
         var defined = 0
         for seed in 0..<150 {
-            var generator = Generator(state: UInt64(seed) &+ 7_000)
+            var generator = SeededGenerator(seed: UInt64(seed) &+ 7_000)
             var root = JSONObject()
             for name in Self.names { root[name] = Self.document(&generator, depth: 0) }
             let input = JSON.object(root)
@@ -139,5 +129,13 @@ import Testing
             #expect(try Self.evaluate(names, input, plain: true) == expected, "\(path) over \(document)")
             #expect(try Self.evaluate(names, input, plain: false) == expected, "\(path) over \(document) (general walk)")
         }
+    }
+}
+
+extension SeededGenerator {
+    /// A number below `bound`: the generated cases of the JSONata tests, from their seeds (the same SplitMix64
+    /// sequence as the generator of their own they used).
+    mutating func next(_ bound: Int) -> Int {
+        Int(next() % UInt64(bound))
     }
 }
