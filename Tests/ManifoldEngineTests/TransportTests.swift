@@ -55,36 +55,24 @@ import Testing
     /// failure), where the call used to stay in flight forever.
     @Test(.timeLimit(.minutes(10)))
     func aStalledBodyEndsAtTheTimeout() async throws {
-        let (release, releasing) = AsyncStream.makeStream(of: Void.self)
-        let (ports, port) = AsyncStream.makeStream(of: Int.self)
-        var logger = Logger(label: "vendor")
-        logger.logLevel = .critical
-        let application = Application(responder: StallingVendor(release: release),
-                                      configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                                      onServerRunning: { port.yield($0.localAddress?.port ?? 0) }, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [application], logger: logger))
-        let server = Task { try await group.run() }
-        var iterator = ports.makeAsyncIterator()
-        let bound = try #require(await iterator.next())
+        let vendor = try await RunningVendor.start()
         let transport = AsyncHTTPTransport()
 
         let outcome: Result<InboundResponse, TransportError>
         do {
             outcome = .success(try await transport.execute(
-                OutboundRequest(method: "GET", url: "http://127.0.0.1:\(bound)/stall", headers: [], body: nil), timeout: .milliseconds(300)))
+                OutboundRequest(method: "GET", url: "http://127.0.0.1:\(vendor.port)/stall", headers: [], body: nil), timeout: .milliseconds(300)))
         } catch {
             outcome = .failure(error)
         }
         #expect(throws: TransportError.timeout(.milliseconds(300))) { try outcome.get() }
         // The transport is still usable.
         let fine = try await transport.execute(
-            OutboundRequest(method: "GET", url: "http://127.0.0.1:\(bound)/fine", headers: [], body: nil), timeout: .seconds(30))
+            OutboundRequest(method: "GET", url: "http://127.0.0.1:\(vendor.port)/fine", headers: [], body: nil), timeout: .seconds(30))
         #expect(fine.status == 200 && fine.body == Array("{}".utf8))
 
-        releasing.finish()
         await transport.shutdown()
-        await group.triggerGracefulShutdown()
-        try await server.value
+        try await vendor.stop()
     }
 
     /// A running `StallingVendor` on a port of its own, and how to stop it.
