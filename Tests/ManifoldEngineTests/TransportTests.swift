@@ -39,6 +39,8 @@ import Testing
                     }
                     try await writer.finish(nil)
                 })
+            case "/moved":
+                return Response(status: .found, headers: [.location: "/fine"], body: .init(byteBuffer: ByteBuffer(string: "moved")))
             default:
                 return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "{}")))
             }
@@ -123,6 +125,11 @@ import Testing
         #expect(answer.headers.filter { $0.name.lowercased() == "x-seen" }.map(\.value) == ["one", "two"])
         #expect(String(decoding: answer.body, as: UTF8.self)
                 == "PATCH\nx-one: 1\nx-two: a\nx-two: b\n" + #"{"amount":1250,"name":"Zoë"}"#)
+        // A redirect is an answer like any other, classed by its status: not followed.
+        let moved = try await transport.execute(
+            OutboundRequest(method: "POST", url: "http://127.0.0.1:\(vendor.port)/moved", headers: [], body: Array("{}".utf8)),
+            timeout: .seconds(60))
+        #expect(moved.status == 302 && moved.header("location") == "/fine" && moved.body == Array("moved".utf8))
         await transport.shutdown()
         try await vendor.stop()
     }
