@@ -416,19 +416,18 @@ extension SQLiteEventStore: JobStore {
         }
     }
 
-    /// Reads `jobColumns` by position, from `first` (a query may select other columns before them). A column found
-    /// by name costs a case-insensitive search that lowercases the name at every lookup: reading a claimed backlog's
-    /// jobs by name was a twentieth of the engine's CPU while it delivered them.
-    static func jobSummary(_ row: Row, from first: Int = 0) -> JobSummary {
-        let at = first
-        return JobSummary(id: row[at], eventID: row[at + 1], connector: row[at + 2], route: row[at + 3],
-                          target: row[at + 4], lane: row[at + 5], planVersion: row[at + 6],
-                          orderingKey: row[at + 7], traceID: row[at + 8],
-                          state: JobState(rawValue: row[at + 9]) ?? .pending, attempts: row[at + 10],
-                          createdAt: date(row[at + 11]), firstAttemptAt: (row[at + 12] as Int64?).map(date),
-                          notBefore: (row[at + 13] as Int64?).map(date), updatedAt: date(row[at + 14]),
-                          lastStatus: row[at + 15], lastError: row[at + 16], replayOf: row[at + 17],
-                          pinsPlan: (row[at + 18] as Int) == 1,
-                          flow: (row[at + 19] as String?).flatMap { try? JSONParser.parse($0) })
+    /// Reads `jobColumns` by position, from `at` (a query may select other columns before them). A column found by
+    /// name costs a case-insensitive search that lowercases the name at every lookup: reading a claimed backlog's jobs
+    /// by name was a twentieth of the engine's CPU while it delivered them.
+    static func jobSummary(_ row: Row, from at: Int = 0) -> JobSummary {
+        JobSummary(id: row[at], eventID: row[at + 1], connector: row[at + 2], route: row[at + 3],
+                   target: row[at + 4], lane: row[at + 5], planVersion: row[at + 6],
+                   orderingKey: row[at + 7], traceID: row[at + 8],
+                   state: JobState(rawValue: row[at + 9]) ?? .pending, attempts: row[at + 10],
+                   createdAt: date(row[at + 11]), firstAttemptAt: (row[at + 12] as Int64?).map(date),
+                   notBefore: (row[at + 13] as Int64?).map(date), updatedAt: date(row[at + 14]),
+                   lastStatus: row[at + 15], lastError: row[at + 16], replayOf: row[at + 17],
+                   pinsPlan: (row[at + 18] as Int) == 1,
+                   flow: (row[at + 19] as String?).flatMap { try? JSONParser.parse($0) })
     }
 }
