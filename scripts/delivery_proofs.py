@@ -369,8 +369,9 @@ def cpu_seconds(pid):
 def drain(bin_dir, work, connector, body_file, signature, tag, seconds):
     """Delivery alone: `wrk` posts for `seconds` to an engine whose target allows one call an hour, so every job waits
     in the store; that engine stops, and one without the limit starts on the same store, claims the backlog and
-    delivers it. Returns (deliveries/s, engine CPU us per delivery, backlog), from the restarted engine's deliveries
-    (first to last, as recorded) and its CPU time from when it answered."""
+    delivers it. Returns (deliveries/s, 0, 0, engine CPU us per delivery, backlog), shaped as the other kinds' figures
+    (no latencies), from the restarted engine's deliveries (first to last, as recorded) and its CPU time from when it
+    answered."""
     held = connector.replace("    concurrency: 64\n", "    concurrency: 64\n    rate_limit: { requests: 1, per: 1h }\n")
     assert held != connector, "the benchmark connector's target has no `concurrency: 64` line to put a limit after"
     engine = Engine(bin_dir, work, {"bench": held})
@@ -379,8 +380,8 @@ def drain(bin_dir, work, connector, body_file, signature, tag, seconds):
         wrk(engine.port, body_file, signature, tag, seconds)
     finally:
         engine.stop()
-    backlog = Engine(bin_dir, work, {"bench": connector}).jobs().get("pending", 0)
     engine = Engine(bin_dir, work, {"bench": connector})
+    backlog = engine.jobs().get("pending", 0)
     engine.start()
     try:
         started = int(time.time() * 1000)
@@ -393,14 +394,14 @@ def drain(bin_dir, work, connector, body_file, signature, tag, seconds):
         database.close()
     finally:
         engine.stop()
-    return count / (max(1, (last or 0) - (first or 0)) / 1000), 1e6 * cpu / max(1, count), backlog
+    return count / (max(1, (last or 0) - (first or 0)) / 1000), 0, 0, 1e6 * cpu / max(1, count), backlog
 
 
 def prove_throughput(options, vendor, results):
     """Ingest only against ingested + delivered, delivery alone (a backlog drained), and at a steady 1,000 events/s.
-    With --baseline-bin, an earlier build
-    runs the same in the same invocation, the two alternating which goes first, and each run's ratio is printed: on a
-    shared machine the rate of one build moves by 2x from run to run, its engine CPU per event much less."""
+    With --baseline-bin, an earlier build runs the same in the same invocation, the two alternating which goes first,
+    and each run's ratio is printed: on a shared machine the rate of one build moves by 2x from run to run, its engine
+    CPU per event much less."""
     body = json.dumps({"type": "push", "padding": "x" * 900}).encode()
     body_file = os.path.join(options.work, "body.json")
     open(body_file, "wb").write(body)
@@ -418,7 +419,7 @@ def prove_throughput(options, vendor, results):
                 connector = BENCH_CONNECTOR.format(port=vendor.port, condition=condition)
                 if kind == "drain":
                     figures[label][kind].append(drain(bin_dir, work, connector, body_file, signature, f"{label}{kind}{run}", options.seconds))
-                    rate, per_event, backlog = figures[label][kind][-1]
+                    rate, _, _, per_event, backlog = figures[label][kind][-1]
                     print(f"drain run {run + 1}" + (f" ({label})" if len(builds) > 1 else "") +
                           f": a backlog of {backlog:,} delivered at {rate:,.0f} events/s by a restarted engine;"
                           f" engine CPU {per_event:.0f} us a delivery")
@@ -469,7 +470,7 @@ def prove_throughput(options, vendor, results):
     for label, _ in builds:
         mine = figures[label]
         print(f"median{'' if len(builds) == 1 else f' ({label})'}: delivery alone (a backlog drained)"
-              f" {median([f[0] for f in mine['drain']]):,.0f} events/s, {median([f[1] for f in mine['drain']]):.0f} us of"
+              f" {median([f[0] for f in mine['drain']]):,.0f} events/s, {median([f[3] for f in mine['drain']]):.0f} us of"
               f" engine CPU a delivery")
         baseline, delivered = median([f[0] for f in mine["baseline"]]), median([f[0] for f in mine["delivered"]])
         print(f"median{'' if len(builds) == 1 else f' ({label})'}: ingest only {baseline:,.0f}/s,"
@@ -485,9 +486,7 @@ def prove_throughput(options, vendor, results):
         less_cpu = lambda kind: ", ".join(f"{before[3] / now[3]:.2f}x" for now, before in pairs(kind))
         print(f"now against before, run by run: end to end {faster('delivered')}; engine CPU per delivered event"
               f" {less_cpu('delivered')} less; ingest only {faster('baseline')}, CPU an event {less_cpu('baseline')} less")
-        drained = pairs("drain")
-        print(f"now against before, run by run, delivery alone: {', '.join(f'{now[0] / before[0]:.2f}x' for now, before in drained)};"
-              f" engine CPU a delivery {', '.join(f'{before[1] / now[1]:.2f}x' for now, before in drained)} less")
+        print(f"now against before, run by run, delivery alone: {faster('drain')}; engine CPU a delivery {less_cpu('drain')} less")
     mine = figures["now"]
     baseline, delivered = median([f[0] for f in mine["baseline"]]), median([f[0] for f in mine["delivered"]])
     p99 = median([s[1] for s in mine["steady"]])
