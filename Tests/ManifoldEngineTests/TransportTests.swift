@@ -10,7 +10,8 @@ import Testing
 /// The outbound transport against a vendor on loopback that misbehaves on the wire.
 @Suite struct TransportTests {
     /// A vendor that answers `/stall` with its head and the first bytes of a body, then sends nothing more (until
-    /// the test ends), and `/fine` at once.
+    /// the test ends); `/echo` with what it received; `/big` with 300 KB; `/moved` with a redirect; anything else
+    /// (`/fine`) at once.
     struct StallingVendor: HTTPResponder {
         let release: AsyncStream<Void>
         /// Told of each `/stall` request as it arrives.
@@ -166,7 +167,7 @@ import Testing
                 OutboundRequest(method: "GET", url: "http://127.0.0.1:\(vendor.port)/stall", headers: [], body: nil),
                 timeout: .seconds(3_600))
         }
-        // In flight: the vendor has the request, and has sent the head and the first bytes of its body.
+        // In flight: the vendor has the request (it answers with a head and the first bytes of a body, then nothing).
         var arrivals = vendor.arrivals.makeAsyncIterator()
         _ = await arrivals.next()
         call.cancel()
