@@ -8,10 +8,9 @@ import Testing
 /// constructors, blocks, built-in calls and `~>`) over generated documents (objects, arrays of objects and of scalars,
 /// arrays in arrays, nulls, missing names).
 @Suite struct DirectPlanTests {
-    typealias Generator = SeededGenerator
 
     /// A random expression of the planned shapes, at most `depth` levels deep.
-    static func expression(_ generator: inout Generator, depth: Int) -> String {
+    static func expression(_ generator: inout SeededGenerator, depth: Int) -> String {
         let choice = depth <= 0 ? generator.next(3) : generator.next(27)
         switch choice {
         case 0, 1:
@@ -108,7 +107,7 @@ import Testing
     }
 
     /// A path of one to four steps: names, `$`, `$$`, a bound `$v`, each maybe with a filter or an index.
-    static func path(_ generator: inout Generator, depth: Int) -> String {
+    static func path(_ generator: inout SeededGenerator, depth: Int) -> String {
         let starts = ["a", "b", "c", "$", "$$", "$v", "a", "b"]
         var steps: [String] = [starts[generator.next(starts.count)]]
         for _ in 0..<generator.next(4) {
@@ -135,7 +134,7 @@ import Testing
         var planned = 0
         var defined = 0
         for seed in 0..<3_000 {
-            var generator = Generator(seed: UInt64(seed) &+ 90_000)
+            var generator = SeededGenerator(seed: UInt64(seed) &+ 90_000)
             let text = Self.expression(&generator, depth: 3)
             let expression: JSONataExpression
             do { expression = try JSONataExpression(text) } catch {
@@ -151,7 +150,7 @@ import Testing
             var general = expression
             general.usesPlan = false
             for document in 0..<8 {
-                var documents = Generator(seed: UInt64(seed * 8 + document))
+                var documents = SeededGenerator(seed: UInt64(seed * 8 + document))
                 var root = JSONObject()
                 for name in PlainPathTests.names { root[name] = PlainPathTests.document(&documents, depth: 0) }
                 let input = JSON.object(root)

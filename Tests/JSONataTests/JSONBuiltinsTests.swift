@@ -8,7 +8,6 @@ import Testing
 /// each called with generated arguments of the types it answers for and of every other kind (undefined, sequences,
 /// arrays, objects, text that is no number, pictures that are errors).
 @Suite struct JSONBuiltinsTests {
-    typealias Generator = SeededGenerator
 
     /// Arguments of each kind, as JSONata literals or paths into `document`.
     static let texts = ["'hello world'", "'  padded\\t text \\n'", "''", "'café'", "'cafe\\u0301'", "'😀 emoji 😀'",
@@ -30,7 +29,7 @@ import Testing
     ])
 
     /// An argument for a parameter that expects `kind` ("s", "n", "a", "o" or "x"): usually of that kind, else any.
-    static func argument(_ kind: Character, _ generator: inout Generator) -> String {
+    static func argument(_ kind: Character, _ generator: inout SeededGenerator) -> String {
         let pool: [String]
         switch generator.next(10) {
         case 0..<6:
@@ -70,7 +69,7 @@ import Testing
         var answered = 0
         for (index, function) in Self.functions.enumerated() {
             for seed in 0..<400 {
-                var generator = Generator(seed: UInt64(index * 10_000 + seed))
+                var generator = SeededGenerator(seed: UInt64(index * 10_000 + seed))
                 let kinds = Array(function.kinds)
                 let minimum = JSONBuiltins.table[function.name]!.counts.lowerBound
                 let count = minimum + generator.next(kinds.count - minimum + 1)
