@@ -68,6 +68,17 @@ public struct JSONObject: Sendable, Hashable, Sequence {
         set { members[key] = newValue }
     }
 
+    /// The value at `position` when its key is `key`, the same text exactly; else `nil`. With `valueAndPosition(of:)`,
+    /// a caller that looks one key up in many objects of one shape can try the position where it found it last.
+    @inlinable public func value(at position: Int, ifKeyIs key: String) -> JSON? {
+        storage.members.value(at: position, ifKeyIs: key)
+    }
+
+    /// The value of `key` and its position among the members: what `self[key]` gives, and where.
+    @inlinable public func valueAndPosition(of key: String) -> (value: JSON, position: Int)? {
+        storage.members.valueAndPosition(of: key)
+    }
+
     /// The members in order.
     public func makeIterator() -> some IteratorProtocol<(key: String, value: JSON)> {
         zip(storage.members.keys, storage.members.values).lazy.map { (key: $0.0, value: $0.1) }.makeIterator()

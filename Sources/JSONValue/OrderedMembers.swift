@@ -76,6 +76,35 @@ public struct OrderedMembers<Element> {
         return storedKeys.firstIndex { ExactKey.same($0, key) }
     }
 
+    /// The value at `position` when the key there is `key`, the same text exactly, else `nil`: the check a remembered
+    /// position needs before it is used. A position outside the members is `nil`. Two short ASCII keys are compared by
+    /// their bits (see `StringBits`); any other pair by their bytes.
+    @inlinable public func value(at position: Int, ifKeyIs key: String) -> Element? {
+        guard position >= 0, position < storedKeys.count else { return nil }
+        #if arch(x86_64) || arch(arm64)
+        let wanted = unsafeBitCast(key, to: (UInt64, UInt64).self)
+        let bits = storedKeys.withUnsafeBufferPointer { buffer in
+            UnsafeRawBufferPointer(buffer).loadUnaligned(fromByteOffset: position * MemoryLayout<String>.stride,
+                                                          as: (UInt64, UInt64).self)
+        }
+        if bits == wanted { return storedValues[position] }
+        if StringBits.isShortASCII(wanted) && StringBits.isShortASCII(bits) && StringBits.marksShortASCII { return nil }
+        #endif
+        return value(at: position, ifSameBytesAs: key)
+    }
+
+    /// The value at `position` when its key has the same bytes as `key`: out of line, so that the check above stays
+    /// small where it is inlined.
+    @inline(never) @usableFromInline func value(at position: Int, ifSameBytesAs key: String) -> Element? {
+        ExactKey.same(storedKeys[position], key) ? storedValues[position] : nil
+    }
+
+    /// The value of `key` and its position, as `self[key]` finds it.
+    @inlinable public func valueAndPosition(of key: String) -> (value: Element, position: Int)? {
+        guard let position = position(of: key) else { return nil }
+        return (storedValues[position], position)
+    }
+
     @inlinable static func index(of keys: [String]) -> [String: Int] {
         Dictionary(keys.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
     }

@@ -1,4 +1,5 @@
 import JSONValue
+import Synchronization
 
 /// An expression compiled once into closures that work on the input JSON directly: paths of any steps with their
 /// predicates, variables and the host's bindings, literals, operators, conditions, object and array constructors,
@@ -22,6 +23,8 @@ struct DirectPlan: @unchecked Sendable {
     let slotCount: Int
     /// How many parts of the plan the evaluator evaluates.
     let delegatedParts: Int
+    /// Where the plan's name lookups remember their keys' positions: theirs for as long as the plan lives.
+    let hints: KeyHints
 
     /// The evaluator's nesting that the plan's levels above a delegated part may stand for: a part is given the depth
     /// limit less this, so that it fails no later than inside the evaluator's whole (and the evaluator then decides).
@@ -56,7 +59,58 @@ struct DirectPlan: @unchecked Sendable {
         // A tree whose root the closures do not model has no plan: handing all of it over would only add a step.
         let compilation = Compilation()
         guard let code = Compilation.$current.withValue(compilation, operation: { direct(tree) }) else { return nil }
-        return DirectPlan(run: code, depth: depth(of: tree), slotCount: compilation.slotCount, delegatedParts: compilation.delegated)
+        return DirectPlan(run: code, depth: depth(of: tree), slotCount: compilation.slotCount, delegatedParts: compilation.delegated,
+                          hints: compilation.hints)
+    }
+
+    /// A name that a compiled step looks up, with the position where it found it last. Objects of one shape (the items
+    /// of an array, one vendor's events) keep a key at one place, so a lookup checks that place first, by the key's
+    /// bits, and searches (or hashes) only when the key is elsewhere. Every thread that evaluates the plan shares the
+    /// position, read and written relaxed: a stale one is only a wrong guess, which the check catches.
+    struct Key {
+        let name: String
+        /// The position, in the plan's `KeyHints`: a pointer, so that copying a step costs no reference counting.
+        let hint: UnsafeMutablePointer<Atomic<Int>>
+
+        func value(in object: JSONObject) -> JSON? {
+            if let value = object.value(at: hint.pointee.load(ordering: .relaxed), ifKeyIs: name) { return value }
+            guard let (value, position) = object.valueAndPosition(of: name) else { return nil }
+            hint.pointee.store(position, ordering: .relaxed)
+            return value
+        }
+    }
+
+    /// The positions of one plan's keys, freed with the plan.
+    final class KeyHints: @unchecked Sendable {
+        // `@unchecked`: `slots` changes only while the plan compiles, on the one thread that compiles it; the positions
+        // are atomics.
+        private var slots: [UnsafeMutablePointer<Atomic<Int>>] = []
+
+        /// Outside a compilation (which `compile` always starts), one position that all such keys share: guesses only.
+        nonisolated(unsafe) static let shared: UnsafeMutablePointer<Atomic<Int>> = {
+            let slot = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: 1)
+            slot.initialize(to: Atomic(0))
+            return slot
+        }()
+
+        func key(_ name: String) -> Key {
+            let slot = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: 1)
+            slot.initialize(to: Atomic(0))
+            slots.append(slot)
+            return Key(name: name, hint: slot)
+        }
+
+        deinit {
+            for slot in slots {
+                slot.deinitialize(count: 1)
+                slot.deallocate()
+            }
+        }
+    }
+
+    /// `name` as a compiled lookup, its position kept by the plan being compiled.
+    private static func key(_ name: String) -> Key {
+        Compilation.current?.hints.key(name) ?? Key(name: name, hint: KeyHints.shared)
     }
 
     /// What compiling one plan keeps track of: the scopes of blocks' variables and their slots.
@@ -65,6 +119,7 @@ struct DirectPlan: @unchecked Sendable {
         @TaskLocal static var current: Compilation?
         var slotCount = 0
         var delegated = 0
+        let hints = KeyHints()
         /// The variables of the blocks being compiled, innermost last: a name and its slot.
         var scopes: [[String: Int]] = []
 
@@ -180,7 +235,7 @@ struct DirectPlan: @unchecked Sendable {
         else { return nil }
         guard let filters = filters(node.predicates) else { return nil }
         if node.kind == .name {
-            let name = node.value
+            let name = key(node.value)
             return { input, context throws(Stop) in
                 var value = lookup(input, name)
                 for filter in filters { value = try filter.apply(to: value, context) }
@@ -235,7 +290,7 @@ struct DirectPlan: @unchecked Sendable {
             let value = Outcome.one(node.boolean.map(JSON.bool) ?? .null)
             return { _, _ in value }
         case .name:
-            let name = node.value
+            let name = key(node.value)
             return { input, _ in collapse(lookup(input, name)) }
         case .variable:
             return variable(node)
@@ -354,7 +409,7 @@ struct DirectPlan: @unchecked Sendable {
     /// One step of a path: what it gives for one item, and its filters.
     private struct PathStep {
         enum Step {
-            case name(String)
+            case name(Key)
             /// Any other step: its value for the item, predicates applied and collapsed.
             case code(Code)
             /// An order-by (`^(...)`), which works on all the items at once: its terms, each descending or not.
@@ -408,7 +463,7 @@ struct DirectPlan: @unchecked Sendable {
             } else if step.kind == .name {
                 // A name's predicates filter its lookup before it collapses, its stages (`a[0]` in a path) after.
                 guard let predicates = filters(step.predicates) else { return nil }
-                steps.append(PathStep(step: .name(step.value), predicates: predicates, stages: stages, keepsWhole: false))
+                steps.append(PathStep(step: .name(key(step.value)), predicates: predicates, stages: stages, keepsWhole: false))
             } else {
                 guard let code = step.consArray ? constructedArray(step) : compile(node: step) else { return nil }
                 // An array built by a `[...]` step is one item of the next step's input, not flattened into it.
@@ -510,12 +565,12 @@ struct DirectPlan: @unchecked Sendable {
         let startsWithVariable: Bool
         /// How many of the first steps are names without predicates: those are read member by member while they meet
         /// objects.
-        let plainNames: [String]
+        let plainNames: [Key]
 
         init(steps: [PathStep], startsWithVariable: Bool) {
             self.steps = steps
             self.startsWithVariable = startsWithVariable
-            var names: [String] = []
+            var names: [Key] = []
             for step in steps {
                 guard case .name(let name) = step.step, step.predicates.isEmpty, step.stages.isEmpty else { break }
                 names.append(name)
@@ -530,7 +585,7 @@ struct DirectPlan: @unchecked Sendable {
                 // Through objects, each name's value is the next step's only item, and the last step's value is the
                 // result whatever it is.
                 for (index, name) in plainNames.enumerated() {
-                    guard let value = object[name] else { return .many([]) }
+                    guard let value = name.value(in: object) else { return .many([]) }
                     // The last value is the result as it is: an array whole, anything else the sequence's one item,
                     // which needs no array of its own.
                     if index == steps.count - 1 { return .one(value) }
@@ -651,10 +706,10 @@ struct DirectPlan: @unchecked Sendable {
 
     /// A name looked up in an item as `Evaluator.lookup` does: an object's member, or over an array's elements (arrays
     /// flattened one level), as a sequence.
-    static func lookup(_ item: JSON?, _ name: String) -> Outcome {
+    static func lookup(_ item: JSON?, _ name: Key) -> Outcome {
         switch item {
         case .object(let object)?:
-            return object[name].map(Outcome.one) ?? .none
+            return name.value(in: object).map(Outcome.one) ?? .none
         case .array(let elements)?:
             var values: [JSON] = []
             lookup(elements, name, into: &values)
@@ -664,11 +719,11 @@ struct DirectPlan: @unchecked Sendable {
         }
     }
 
-    private static func lookup(_ elements: [JSON], _ name: String, into values: inout [JSON]) {
+    private static func lookup(_ elements: [JSON], _ name: Key, into values: inout [JSON]) {
         for element in elements {
             switch element {
             case .object(let object):
-                guard let value = object[name] else { continue }
+                guard let value = name.value(in: object) else { continue }
                 if case .array(let inner) = value { values += inner } else { values.append(value) }
             case .array(let inner):
                 lookup(inner, name, into: &values)

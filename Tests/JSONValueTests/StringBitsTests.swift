@@ -39,3 +39,42 @@ import Testing
         #expect(object[Self.inStorage("typ")] == nil && object["types"] == nil)
     }
 }
+
+/// A remembered position is only a guess: the value there is given only when the key there is the same text as the
+/// one looked up, whatever way each is held; any other key, or a position outside the members, gives nothing.
+@Suite struct RememberedPositionTests {
+    @Test func aPositionGivesItsValueOnlyForTheSameText() {
+        let texts = ["a", "b", "id", "K", "\u{212A}", "caf\u{E9}", "cafe\u{301}", "fifteen bytes!!", "sixteen bytes!!!",
+                     "a key far longer than fifteen bytes", "中文"]
+        let forms = texts.flatMap { [$0, StringBitsTests.inStorage($0), String(decoding: Array($0.utf8), as: UTF8.self)] }
+        var generator = SeededGenerator(seed: 47)
+        var hits = 0
+        for round in 0..<2_000 {
+            // Distinct texts (one form of each), in a random order, with some past the hash index's threshold.
+            var keys: [String] = []
+            // (By index: `==` takes "K" and the Kelvin sign, or a composed and a decomposed "é", for the same text.)
+            for index in texts.indices.shuffled(using: &generator) where Int.random(in: 0..<3, using: &generator) != 0 {
+                keys.append(forms[index * 3 + Int.random(in: 0..<3, using: &generator)])
+            }
+            if Bool.random(using: &generator) { keys += (0..<12).map { "filler\($0)" } }
+            let values = keys.indices.map { JSON.number(Double($0)) }
+            let object = JSONObject(uniqueKeys: keys, values: values)
+            for wanted in forms {
+                for position in [-1, keys.count, keys.count + 3] {
+                    #expect(object.value(at: position, ifKeyIs: wanted) == nil, "round \(round): \(position)")
+                }
+                for position in keys.indices {
+                    let same = Array(keys[position].utf8) == Array(wanted.utf8)
+                    #expect(object.value(at: position, ifKeyIs: wanted) == (same ? Optional(values[position]) : JSON?.none),
+                            "round \(round): \(wanted.debugDescription) at \(position) of \(keys)")
+                    if same { hits += 1 }
+                }
+                // Where `self[key]` finds it, and the same value.
+                let found = object.valueAndPosition(of: wanted)
+                #expect(found?.value == object[wanted], "round \(round): \(wanted.debugDescription)")
+                if let found { #expect(values[found.position] == found.value) }
+            }
+        }
+        #expect(hits > 10_000)
+    }
+}

@@ -262,6 +262,54 @@ import Testing
         #expect(try JSONataExpression("$$[0].b").evaluate(array) == 1)
     }
 
+    /// A compiled name remembers where it found its key last, and looks there first. Over documents whose objects put
+    /// their keys in other places, leave them out, hold more than the hash index's threshold, or hold canonically
+    /// equivalent keys (a composed and a decomposed "é") and keys too long for a string's bits, one compiled expression
+    /// must still give what the evaluator gives each time: a remembered position is only a guess.
+    @Test func aRememberedPositionIsOnlyAGuess() throws {
+        let long = "a key far longer than fifteen bytes"
+        let pool = ["a", "b", "sku", "n", long, "caf\u{E9}", "cafe\u{301}"]
+        let texts = ["a", "a.b", "items.sku", "items[n > 2].sku", "$sum(items.n)", "items.a.b", "`caf\u{E9}`",
+                     "`cafe\u{301}`", "items.`cafe\u{301}` & items.`caf\u{E9}`", "`\(long)`", "items.`\(long)`",
+                     "{'x': a.b, 'y': items.sku, 'z': $count(items[sku = 's1'])}"]
+        var generator = SeededGenerator(seed: 4_242)
+        func object(depth: Int) -> JSON {
+            var members: [(String, JSON)] = []
+            for key in pool where generator.next(4) != 0 {
+                let value: JSON = switch generator.next(depth > 1 ? 2 : 4) {
+                case 0: .number(Double(generator.next(5)))
+                case 1: .string("s\(generator.next(3))")
+                case 2: object(depth: depth + 1)
+                default: .array((0..<generator.next(4)).map { _ in object(depth: depth + 1) })
+                }
+                members.append((key, value))
+            }
+            // Past the threshold, objects keep a hash index.
+            if generator.next(3) == 0 { members += (0..<14).map { ("filler\($0)", .number(Double($0))) } }
+            members.shuffle(using: &generator)
+            return .object(JSONObject(uniqueKeysWithValues: members))
+        }
+        // Half as built, half parsed from their text (a parsed object's keys are held as the parser makes them).
+        let documents = try (0..<300).map { index -> JSON in
+            var root = object(depth: 0).objectValue!
+            root["items"] = .array((0..<generator.next(6)).map { _ in object(depth: 1) })
+            return index % 2 == 0 ? .object(root) : try JSONParser.parse(JSON.object(root).serialized())
+        }
+        var defined = 0
+        for text in texts {
+            let expression = try JSONataExpression(text)
+            #expect(expression.plan != nil, "\(text) has a plan")
+            var general = expression
+            general.usesPlan = false
+            for (index, document) in documents.enumerated() {
+                let expected = Self.outcome { try general.evaluate(document) }
+                #expect(Self.outcome { try expression.evaluate(document) } == expected, "\(text) over document \(index)")
+                if expected != "(undefined)" { defined += 1 }
+            }
+        }
+        #expect(defined > texts.count * documents.count / 3, "only \(defined) answers were defined")
+    }
+
     /// A plan's loops over a large input ask the time limit as the evaluator's steps do.
     @Test func largeInputsMeetTheTimeLimit() throws {
         let items = JSON.array((0..<200_000).map { ["b": .number(Double($0))] })
