@@ -432,9 +432,20 @@ public enum StoredText {
         }))]))
     }
 
-    /// Headers as a JSON array of `[name, value]` pairs, in order.
+    /// Headers as a JSON array of `[name, value]` pairs, in order: the text `JSON.serialized()` gives for them,
+    /// written directly (every stored event and attempt has them, and building the arrays first cost as much again).
     public static func headers(_ headers: [(name: String, value: String)]) -> String {
-        JSON.array(headers.map { .array([.string($0.name), .string($0.value)]) }).serialized()
+        var text = "["
+        text.reserveCapacity(headers.reduce(2) { $0 + $1.name.utf8.count + $1.value.utf8.count + 8 })
+        for (position, header) in headers.enumerated() {
+            text += position == 0 ? "[" : ",["
+            JSON.writeQuoted(header.name, to: &text)
+            text += ","
+            JSON.writeQuoted(header.value, to: &text)
+            text += "]"
+        }
+        text += "]"
+        return text
     }
 
     /// Headers read back from `headers(_:)`'s text.
