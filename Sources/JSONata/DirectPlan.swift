@@ -64,8 +64,8 @@ struct DirectPlan: @unchecked Sendable {
     }
 
     /// A name that a compiled step looks up, with the position where it found it last. Objects of one shape (the items
-    /// of an array, one vendor's events) keep a key at one place, so a lookup checks that place first, by the key's
-    /// bits, and searches (or hashes) only when the key is elsewhere. Every thread that evaluates the plan shares the
+    /// of an array, one vendor's events) keep a key at one place, so a lookup checks that place first (is the key there
+    /// the same text?) and searches (or hashes) only when the key is elsewhere. Every thread that evaluates the plan shares the
     /// position, read and written relaxed: a stale one is only a wrong guess, which the check catches.
     struct Key {
         let name: String

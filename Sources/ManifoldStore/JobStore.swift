@@ -432,8 +432,9 @@ public enum StoredText {
         }))]))
     }
 
-    /// Headers as a JSON array of `[name, value]` pairs, in order: the text `JSON.serialized()` gives for them,
-    /// written directly (every stored event and attempt has them, and building the arrays first cost as much again).
+    /// Headers as a JSON array of `[name, value]` pairs, in order: the text `JSON.serialized()` gives for them, written
+    /// directly, without the arrays that printing them as JSON would build first (every stored event and attempt has
+    /// headers).
     public static func headers(_ headers: [(name: String, value: String)]) -> String {
         var text = "["
         text.reserveCapacity(headers.reduce(2) { $0 + $1.name.utf8.count + $1.value.utf8.count + 8 })
