@@ -459,13 +459,11 @@ extension EngineHTTPTests {
                 // Without a schema: the call arrives while the threads are held (a bound on a hang, which ends as soon
                 // as it arrives). With one: it does not within a second (this wait can only end early when that is
                 // broken).
-                let bound = ContinuousClock.now + (checksSchema ? .seconds(1) : Eventually.bound)
-                while vendor.calls.isEmpty, ContinuousClock.now < bound { try await Task.sleep(for: .milliseconds(10)) }
+                try await Eventually.until(within: checksSchema ? .seconds(1) : Eventually.bound) { !vendor.calls.isEmpty }
                 let arrivedWhileHeld = !vendor.calls.isEmpty && !gate.open.withLock { $0 }
                 #expect(arrivedWhileHeld == !checksSchema, "body schema \(checksSchema): the call arrived while held: \(arrivedWhileHeld)")
                 await gate.release()
-                let delivered = ContinuousClock.now + .seconds(300)
-                while vendor.calls.isEmpty, ContinuousClock.now < delivered { try await Task.sleep(for: .milliseconds(10)) }
+                try await Eventually.until { !vendor.calls.isEmpty }
                 #expect(vendor.calls.count == 1)
                 await runtime.drain()
                 await transport.shutdown()
