@@ -16,13 +16,20 @@ public struct JSONParser {
     /// Nesting deeper than this is refused instead of exhausting the stack.
     public static let maximumDepth = 512
 
-    private let bytes: [UInt8]
+    /// The text being parsed: the caller's contiguous bytes, borrowed for the parse (no copy, no bounds check
+    /// past the ones the grammar needs).
+    private let bytes: UnsafeBufferPointer<UInt8>
     private var index = 0
     private var depth = 0
     /// Whether the last string parsed had only ASCII characters, escaped or not.
     private var lastStringWasASCII = true
+    /// The members of the objects and the elements of the arrays being parsed, innermost last: one pair of stacks
+    /// for the whole document, from which each object and array is copied once, at its exact size, when it ends.
+    /// (Each object gathering its own members grew two arrays member by member.)
+    private var keys = ElementStack<String>(capacity: 32)
+    private var values = ElementStack<JSON>(capacity: 64)
 
-    private init(bytes: [UInt8]) {
+    private init(bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
     }
 
@@ -32,12 +39,26 @@ public struct JSONParser {
     /// let value = try JSONParser.parse(#"{"id": "evt_1", "amount": 42}"#)
     /// ```
     public static func parse(_ text: String) throws(Error) -> JSON {
-        try parse(bytes: Array(text.utf8))
+        var text = text
+        return try text.withUTF8 { buffer in Result { () throws(Error) in try parse(buffer: buffer) } }.get()
     }
 
     /// Parses one JSON document from UTF-8 bytes.
     public static func parse(bytes: some Collection<UInt8>) throws(Error) -> JSON {
-        var parser = JSONParser(bytes: Array(bytes))
+        if let parsed = bytes.withContiguousStorageIfAvailable({ buffer in
+            Result { () throws(Error) in try parse(buffer: buffer) }
+        }) {
+            return try parsed.get()
+        }
+        return try Array(bytes).withUnsafeBufferPointer { buffer in Result { () throws(Error) in try parse(buffer: buffer) } }.get()
+    }
+
+    private static func parse(buffer: UnsafeBufferPointer<UInt8>) throws(Error) -> JSON {
+        var parser = JSONParser(bytes: buffer)
+        defer {
+            parser.keys.free()
+            parser.values.free()
+        }
         parser.skipWhitespace()
         let value = try parser.parseValue()
         parser.skipWhitespace()
@@ -99,10 +120,6 @@ public struct JSONParser {
     private mutating func parseObject() throws(Error) -> JSON {
         try enter()
         index += 1
-        // The members are gathered here and made into an object once: assigning them one by one searched the
-        // object, checked its key and grew two arrays at every member (a tenth of admitting a webhook).
-        var keys: [String] = []
-        var values: [JSON] = []
         var allASCII = true
         var positions: [ExactKey: Int]?
         skipWhitespace()
@@ -111,6 +128,7 @@ public struct JSONParser {
             depth -= 1
             return .object(JSONObject())
         }
+        let keyBase = keys.count, valueBase = values.count
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
@@ -125,12 +143,12 @@ public struct JSONParser {
             let value = try parseValue()
             // A repeated key keeps its first place and takes the last value; keys are the same when their code
             // points are.
-            if let position = Self.position(of: key, in: keys, positions: &positions) {
-                values[position] = value
+            if let position = position(of: key, from: keyBase, positions: &positions) {
+                values[valueBase + position] = value
             } else {
-                keys.append(key)
-                values.append(value)
-                positions?[ExactKey(key)] = keys.count - 1
+                keys.push(key)
+                values.push(value)
+                positions?[ExactKey(key)] = keys.count - keyBase - 1
             }
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input in an object") }
@@ -139,35 +157,57 @@ public struct JSONParser {
             } else if bytes[index] == UInt8(ascii: "}") {
                 index += 1
                 depth -= 1
-                return .object(JSONObject(parsedKeys: keys, values: values, allASCII: allASCII))
+                return .object(JSONObject(parsedKeys: keys.popArray(from: keyBase), values: values.popArray(from: valueBase),
+                                          allASCII: allASCII))
             } else {
                 throw error("expected ',' or '}'")
             }
         }
     }
 
-    /// Where `key` already is among `keys`: searched while they are few, through `positions` (made then) past that.
-    private static func position(of key: String, in keys: [String], positions: inout [ExactKey: Int]?) -> Int? {
+    /// Where `key` already is among the keys of the object being parsed (those from `base` on), counted from `base`:
+    /// searched while they are few, through `positions` (made then) past that.
+    private func position(of key: String, from base: Int, positions: inout [ExactKey: Int]?) -> Int? {
         if positions == nil {
-            if keys.count <= OrderedMembers<JSON>.indexThreshold { return keys.firstIndex { ExactKey.same($0, key) } }
-            positions = Dictionary(keys.enumerated().map { (ExactKey($1), $0) }, uniquingKeysWith: { first, _ in first })
+            if keys.count - base <= OrderedMembers<JSON>.indexThreshold {
+                var position = base
+                while position < keys.count {
+                    if Self.same(keys[position], key) { return position - base }
+                    position += 1
+                }
+                return nil
+            }
+            positions = Dictionary((base..<keys.count).map { (ExactKey(keys[$0]), $0 - base) }, uniquingKeysWith: { first, _ in first })
         }
         return positions![ExactKey(key)]
+    }
+
+    /// Whether two keys have the same code points. Equal bits are the same text; two short ASCII strings with
+    /// different bits are different texts (see `StringBits`), which settles most pairs of distinct keys without
+    /// reading their bytes.
+    @inline(__always) private static func same(_ a: String, _ b: String) -> Bool {
+        #if arch(x86_64) || arch(arm64)
+        let x = unsafeBitCast(a, to: (UInt64, UInt64).self), y = unsafeBitCast(b, to: (UInt64, UInt64).self)
+        if x == y { return true }
+        if StringBits.isShortASCII(x) && StringBits.isShortASCII(y) && StringBits.marksShortASCII { return false }
+        #endif
+        return ExactKey.sameBytes(a, b)
     }
 
     private mutating func parseArray() throws(Error) -> JSON {
         try enter()
         index += 1
-        var elements: [JSON] = []
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
             index += 1
             depth -= 1
-            return .array(elements)
+            return .array([])
         }
+        let base = values.count
         while true {
             skipWhitespace()
-            elements.append(try parseValue())
+            let element = try parseValue()
+            values.push(element)
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input in an array") }
             if bytes[index] == UInt8(ascii: ",") {
@@ -175,40 +215,80 @@ public struct JSONParser {
             } else if bytes[index] == UInt8(ascii: "]") {
                 index += 1
                 depth -= 1
-                return .array(elements)
+                return .array(values.popArray(from: base))
             } else {
                 throw error("expected ',' or ']'")
             }
         }
     }
 
+    /// A number: read once, its digits gathered as they are checked. When they are at most 19, their value at most
+    /// 2^53 and the power of ten at most 22 either way, both are exact doubles and one multiplication or division
+    /// rounds correctly (Clinger's fast path): the value is the one `strtod` gives, without making a string for
+    /// it. Any other number is read by `Double(String)`, as before.
     private mutating func parseNumber() throws(Error) -> JSON {
         let start = index
-        if bytes[index] == UInt8(ascii: "-") { index += 1 }
-        func digits(_ parser: inout JSONParser) -> Int {
+        let negative = bytes[index] == UInt8(ascii: "-")
+        if negative { index += 1 }
+        var mantissa: UInt64 = 0
+        var gathered = 0
+        var exact = true
+        func digits(_ parser: inout JSONParser, mantissa: inout UInt64, gathered: inout Int, exact: inout Bool) -> Int {
             let from = parser.index
-            while parser.index < parser.bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(parser.bytes[parser.index]) {
+            while parser.index < parser.bytes.count {
+                let digit = parser.bytes[parser.index] &- UInt8(ascii: "0")
+                guard digit < 10 else { break }
+                if gathered < 19 {
+                    mantissa = mantissa &* 10 &+ UInt64(digit)
+                    if mantissa != 0 { gathered += 1 }
+                } else {
+                    exact = false
+                }
                 parser.index += 1
             }
             return parser.index - from
         }
         let integerStart = index
-        let integerDigits = digits(&self)
+        let integerDigits = digits(&self, mantissa: &mantissa, gathered: &gathered, exact: &exact)
         guard integerDigits > 0 else { throw error("invalid number", at: start) }
         if integerDigits > 1, bytes[integerStart] == UInt8(ascii: "0") { throw error("leading zeros are not allowed", at: start) }
+        var exponent = 0
         if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
             index += 1
-            guard digits(&self) > 0 else { throw error("expected digits after '.'", at: index) }
+            let fractionDigits = digits(&self, mantissa: &mantissa, gathered: &gathered, exact: &exact)
+            guard fractionDigits > 0 else { throw error("expected digits after '.'", at: index) }
+            exponent = -fractionDigits
         }
         if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
             index += 1
-            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
-            guard digits(&self) > 0 else { throw error("expected digits in the exponent", at: index) }
+            var exponentNegative = false
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+                exponentNegative = bytes[index] == UInt8(ascii: "-")
+                index += 1
+            }
+            let from = index
+            var written = 0
+            while index < bytes.count, bytes[index] &- UInt8(ascii: "0") < 10 {
+                if written < 100_000 { written = written * 10 + Int(bytes[index] &- UInt8(ascii: "0")) }
+                index += 1
+            }
+            guard index > from else { throw error("expected digits in the exponent", at: index) }
+            exponent += exponentNegative ? -written : written
         }
-        let text = String(decoding: bytes[start..<index], as: UTF8.self)
+        if exact, mantissa <= 1 << 53, exponent >= -22, exponent <= 22 {
+            let magnitude = exponent < 0 ? Double(mantissa) / Self.powersOfTen[-exponent] : Double(mantissa) * Self.powersOfTen[exponent]
+            return .number(negative ? -magnitude : magnitude)
+        }
+        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
         guard let value = Double(text) else { throw error("invalid number", at: start) }
         return .number(value)
     }
+
+    /// 10^0 through 10^22: every one an exact double.
+    private static let powersOfTen: [Double] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19,
+        1e20, 1e21, 1e22,
+    ]
 
     private mutating func parseString() throws(Error) -> String {
         let start = index
@@ -226,13 +306,13 @@ public struct JSONParser {
             case UInt8(ascii: "\""):
                 defer { index += 1 }
                 lastStringWasASCII = high < 0x80
-                guard var gathered = buffer else { return String(decoding: bytes[runStart..<index], as: UTF8.self) }
-                gathered.append(contentsOf: bytes[runStart..<index])
+                guard var gathered = buffer else { return String(decoding: UnsafeBufferPointer(rebasing: bytes[runStart..<index]), as: UTF8.self) }
+                gathered.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
                 return String(decoding: gathered, as: UTF8.self)
             case UInt8(ascii: "\\"):
                 var gathered = buffer ?? []
                 buffer = nil
-                gathered.append(contentsOf: bytes[runStart..<index])
+                gathered.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
                 index += 1
                 guard index < bytes.count else { throw error("unterminated escape") }
                 let escape = bytes[index]
@@ -290,5 +370,53 @@ public struct JSONParser {
             index += 1
         }
         return value
+    }
+}
+
+/// A stack whose top elements are handed over as an array of their exact size, and then dropped from the stack without
+/// shifting or resizing it (an `Array`'s `removeLast(_:)` went through its general `replaceSubrange`). Owned by one
+/// parse, which frees it.
+private struct ElementStack<Element> {
+    private var base: UnsafeMutablePointer<Element>
+    private var capacity: Int
+    private(set) var count = 0
+
+    init(capacity: Int) {
+        base = .allocate(capacity: capacity)
+        self.capacity = capacity
+    }
+
+    subscript(position: Int) -> Element {
+        get { base[position] }
+        nonmutating set { base[position] = newValue }
+    }
+
+    mutating func push(_ element: Element) {
+        if count == capacity {
+            let larger = UnsafeMutablePointer<Element>.allocate(capacity: capacity * 2)
+            larger.moveInitialize(from: base, count: count)
+            base.deallocate()
+            base = larger
+            capacity *= 2
+        }
+        (base + count).initialize(to: element)
+        count += 1
+    }
+
+    /// The elements from `start` to the top, in order, as an array; the stack ends at `start`.
+    mutating func popArray(from start: Int) -> [Element] {
+        let moved = count - start
+        guard moved > 0 else { return [] }
+        let source = base + start
+        count = start
+        let array = Array(UnsafeBufferPointer(start: source, count: moved))
+        source.deinitialize(count: moved)
+        return array
+    }
+
+    /// Releases what is left (a parse that failed midway) and the storage.
+    func free() {
+        base.deinitialize(count: count)
+        base.deallocate()
     }
 }

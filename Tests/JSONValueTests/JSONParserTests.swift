@@ -226,4 +226,109 @@ import Testing
             #expect(changed.keys == expected.keys && changed["cafe\u{301}"] == expected["cafe\u{301}"], "round \(round)")
         }
     }
+
+    /// Every number is the double `strtod` reads from its text, to the bit (the sign of a zero too): the parser reads
+    /// most numbers itself (digits gathered, one exact multiplication or division) and leaves the rest to
+    /// `Double(String)`. Generated texts on both sides of each bound of that shortcut: 19 digits, 2^53, 10^22.
+    @Test func numbersAreTheDoublesStrtodReads() throws {
+        var generator = SeededGenerator(seed: 53)
+        func digits(_ count: Int) -> String {
+            String((0..<count).map { _ in Character(String(Int.random(in: 0...9, using: &generator))) })
+        }
+        var texts = ["0", "-0", "0.0", "-0.0", "0e5", "-0e-5", "1e22", "1e23", "1e-22", "1e-23", "9007199254740992",
+                     "9007199254740993", "-9007199254740993", "9007199254740992.5", "18014398509481985", "4503599627370497.5",
+                     "1e400", "-1e400", "1e-400", "123456789012345678901234567890", "0.1", "0.2", "0.3", "1.7976931348623157e308",
+                     "5e-324", "2.2250738585072014e-308", "1E+2", "1e+00002", "1.5e0000000000000000000001",
+                     "0.00000000000000000000000000000000000001", "100000000000000000000000", "7.0e-10", "8.3e21"]
+        for _ in 0..<20_000 {
+            var text = Bool.random(using: &generator) ? "-" : ""
+            let integer = Int.random(in: 1...22, using: &generator)
+            text += Int.random(in: 0...5, using: &generator) == 0 ? "0" : String(Int.random(in: 1...9, using: &generator)) + digits(integer - 1)
+            if Bool.random(using: &generator) { text += "." + digits(Int.random(in: 1...22, using: &generator)) }
+            if Int.random(in: 0...2, using: &generator) == 0 {
+                text += ["e", "E"].randomElement(using: &generator)! + ["", "+", "-"].randomElement(using: &generator)!
+                text += String(Int.random(in: 0...30, using: &generator))
+            }
+            texts.append(text)
+        }
+        for text in texts {
+            let expected = try #require(Double(text), "\(text)")
+            let parsed = try JSONParser.parse(text)
+            guard case .number(let value) = parsed else {
+                Issue.record("\(text) gave \(parsed)")
+                continue
+            }
+            #expect(value.bitPattern == expected.bitPattern, "\(text): \(value) instead of \(expected)")
+            // The same inside a document, where what follows the number ends it.
+            #expect(try JSONParser.parse("[" + text + ",\n" + text + "]") == .array([.number(expected), .number(expected)]), "\(text)")
+        }
+    }
+
+    /// Generated documents (objects and arrays nested, some far larger than the parser's first buffers, strings with
+    /// escapes and characters of every width, numbers, literals) read back as the values they were written from,
+    /// whatever the whitespace, and whether the bytes come as a string, an array, a slice, `Data` or a collection with
+    /// no contiguous storage.
+    @Test func documentsReadBackAsTheyWereWritten() throws {
+        var generator = SeededGenerator(seed: 8259)
+        let words = ["", "a", "id", "type", "caf\u{E9}", "cafe\u{301}", "中文", "😀", "quote\"d", "back\\slash", "tab\t", "line\n",
+                     "\u{1}", "a string longer than fifteen bytes", "\u{212A}", "K"]
+        var budget = 0
+        func value(_ depth: Int) -> JSON {
+            budget -= 1
+            switch Int.random(in: 0...(depth > 3 || budget < 0 ? 4 : 7), using: &generator) {
+            case 0: return .null
+            case 1: return .bool(Bool.random(using: &generator))
+            case 2: return .number(Double(Int.random(in: -1_000_000...1_000_000, using: &generator)) / [1, 10, 1000].randomElement(using: &generator)!)
+            case 3, 4: return .string(words.randomElement(using: &generator)! + String(Int.random(in: 0...99, using: &generator)))
+            case 5:
+                let count = Int.random(in: 0...(Bool.random(using: &generator) ? 4 : 150), using: &generator)
+                return .array((0..<count).map { _ in value(depth + 1) })
+            default:
+                let count = Int.random(in: 0...(Bool.random(using: &generator) ? 5 : 80), using: &generator)
+                var object = JSONObject()
+                for index in 0..<count { object[words.randomElement(using: &generator)! + String(index)] = value(depth + 1) }
+                return .object(object)
+            }
+        }
+        func spaced(_ text: String) -> String {
+            // Whitespace between tokens: after each comma, colon and bracket outside strings.
+            var result = "", inString = false, escaped = false
+            for character in text {
+                result.append(character)
+                if inString {
+                    if escaped { escaped = false } else if character == "\\" { escaped = true } else if character == "\"" { inString = false }
+                } else if character == "\"" {
+                    inString = true
+                } else if ",:[{".contains(character), Int.random(in: 0...2, using: &generator) == 0 {
+                    result += [" ", "\n", "\t", "\r\n  "].randomElement(using: &generator)!
+                }
+            }
+            return result
+        }
+        for round in 0..<200 {
+            budget = 1_500
+            let document = value(0)
+            let text = spaced(document.serialized())
+            let bytes = Array(text.utf8)
+            #expect(try JSONParser.parse(text) == document, "round \(round)")
+            #expect(try JSONParser.parse(bytes: bytes) == document, "round \(round)")
+            #expect(try JSONParser.parse(bytes: Data(bytes)) == document, "round \(round)")
+            #expect(try JSONParser.parse(bytes: ([0x20, 0x20] + bytes)[2...]) == document, "round \(round)")
+            if round % 10 == 0 {
+                #expect(try JSONParser.parse(bytes: bytes.lazy.map { $0 }) == document, "round \(round)")
+            }
+        }
+    }
+
+    /// A document cut short anywhere is refused with an error inside the text, never a value and never a crash
+    /// (the parser's buffers hold the members it had gathered when it stops).
+    @Test func everyDocumentCutShortIsRefused() throws {
+        let text = #"{"a": [1, 2.5, {"b": "x\u00e9y", "c": [true, false, null, [], {}]}, "long string past fifteen"], "d": -1e3, "e": {"f": "g"}}"#
+        let bytes = Array(text.utf8)
+        _ = try JSONParser.parse(bytes: bytes)
+        for length in 0..<bytes.count {
+            let error = try #require(throws: JSONParser.Error.self, "cut at \(length)") { try JSONParser.parse(bytes: bytes[..<length]) }
+            #expect(error.offset <= length, "cut at \(length): \(error)")
+        }
+    }
 }
