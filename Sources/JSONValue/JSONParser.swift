@@ -29,6 +29,10 @@ public struct JSONParser {
     private var keys = ElementStack<String>(capacity: 32)
     private var values = ElementStack<JSON>(capacity: 64)
 
+    /// `StringBits.marksShortASCII` and the powers of ten, read once for the parse instead of at every key and number.
+    private let marksShortASCII = StringBits.marksShortASCII
+    private let powersOfTen = JSONParser.exactPowersOfTen
+
     private init(bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
     }
@@ -172,7 +176,7 @@ public struct JSONParser {
             if keys.count - base <= OrderedMembers<JSON>.indexThreshold {
                 var position = base
                 while position < keys.count {
-                    if Self.same(keys[position], key) { return position - base }
+                    if same(keys[position], key) { return position - base }
                     position += 1
                 }
                 return nil
@@ -185,11 +189,11 @@ public struct JSONParser {
     /// Whether two keys have the same code points. Equal bits are the same text; two short ASCII strings with
     /// different bits are different texts (see `StringBits`), which settles most pairs of distinct keys without
     /// reading their bytes.
-    @inline(__always) private static func same(_ a: String, _ b: String) -> Bool {
+    @inline(__always) private func same(_ a: String, _ b: String) -> Bool {
         #if arch(x86_64) || arch(arm64)
         let x = unsafeBitCast(a, to: (UInt64, UInt64).self), y = unsafeBitCast(b, to: (UInt64, UInt64).self)
         if x == y { return true }
-        if StringBits.isShortASCII(x) && StringBits.isShortASCII(y) && StringBits.marksShortASCII { return false }
+        if StringBits.isShortASCII(x) && StringBits.isShortASCII(y) && marksShortASCII { return false }
         #endif
         return ExactKey.sameBytes(a, b)
     }
@@ -276,7 +280,7 @@ public struct JSONParser {
             exponent += exponentNegative ? -written : written
         }
         if exact, mantissa <= 1 << 53, exponent >= -22, exponent <= 22 {
-            let magnitude = exponent < 0 ? Double(mantissa) / Self.powersOfTen[-exponent] : Double(mantissa) * Self.powersOfTen[exponent]
+            let magnitude = exponent < 0 ? Double(mantissa) / powersOfTen[-exponent] : Double(mantissa) * powersOfTen[exponent]
             return .number(negative ? -magnitude : magnitude)
         }
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
@@ -285,7 +289,7 @@ public struct JSONParser {
     }
 
     /// 10^0 through 10^22: every one an exact double.
-    private static let powersOfTen: [Double] = [
+    private static let exactPowersOfTen: [Double] = [
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19,
         1e20, 1e21, 1e22,
     ]
