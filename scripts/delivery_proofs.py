@@ -125,9 +125,10 @@ def send(port, path, count, threads=8, rate=None, prefix="e", stop_after=120, ex
             if time.time() - started > stop_after:
                 return
             if rate:
-                due = started + index / rate
-                if due > time.time():
-                    time.sleep(due - time.time())
+                # One reading of the clock: two let the wait turn negative in between (a ValueError).
+                wait = started + index / rate - time.time()
+                if wait > 0:
+                    time.sleep(wait)
             body = json.dumps({"id": f"{prefix}-{index}", "sent_ms": time.time() * 1000, **extra(index)}).encode()
             signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
             try:
@@ -591,9 +592,11 @@ def send_bench(port, body, signature, count, rate, tag, threads=4):
     def worker(offset):
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         for index in range(offset, count, threads):
-            due = started + index / rate
-            if due > time.time():
-                time.sleep(due - time.time())
+            # One reading of the clock: reading it twice let the wait turn negative in between (a ValueError that
+            # ended this sender, and the steady phase sent fewer events than it said).
+            wait = started + index / rate - time.time()
+            if wait > 0:
+                time.sleep(wait)
             if time.time() - started > count / rate + 30:
                 return
             connection.request("POST", "/hooks/bench", body=body, headers={

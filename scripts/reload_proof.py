@@ -59,9 +59,10 @@ class Load:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
         sent = 0
         while not self.stopping.is_set() and time.time() - self.started < 600:
-            due = self.started + sent * self.threads / self.rate
-            if due > time.time():
-                time.sleep(due - time.time())
+            # One reading of the clock: two let the wait turn negative in between (a ValueError).
+            wait = self.started + sent * self.threads / self.rate - time.time()
+            if wait > 0:
+                time.sleep(wait)
             name = f"c{generator.randrange(self.connectors):03d}"
             event = f"r{number}-{sent}"
             sent += 1
