@@ -26,8 +26,8 @@ public struct JSONParser {
     /// The members of the objects and the elements of the arrays being parsed, innermost last: one pair of stacks
     /// for the whole document, from which each object and array is copied once, at its exact size, when it ends.
     /// (Each object gathering its own members grew two arrays member by member.)
-    private var keys = ElementStack<String>(capacity: 32)
-    private var values = ElementStack<JSON>(capacity: 64)
+    private var keys = ElementStack<String>()
+    private var values = ElementStack<JSON>()
 
     /// `StringBits.marksShortASCII` and the powers of ten, read once for the parse instead of at every key and number.
     private let marksShortASCII = StringBits.marksShortASCII
@@ -381,29 +381,27 @@ public struct JSONParser {
 /// shifting or resizing it (an `Array`'s `removeLast(_:)` went through its general `replaceSubrange`). Owned by one
 /// parse, which frees it.
 private struct ElementStack<Element> {
-    private var base: UnsafeMutablePointer<Element>
-    private var capacity: Int
+    /// Allocated at the first push: a document of one value (a number, a string) allocates none.
+    private var base: UnsafeMutablePointer<Element>?
+    private var capacity = 0
     private(set) var count = 0
 
-    init(capacity: Int) {
-        base = .allocate(capacity: capacity)
-        self.capacity = capacity
-    }
-
     subscript(position: Int) -> Element {
-        get { base[position] }
-        nonmutating set { base[position] = newValue }
+        get { base.unsafelyUnwrapped[position] }
+        nonmutating set { base.unsafelyUnwrapped[position] = newValue }
     }
 
     mutating func push(_ element: Element) {
         if count == capacity {
-            let larger = UnsafeMutablePointer<Element>.allocate(capacity: capacity * 2)
-            larger.moveInitialize(from: base, count: count)
-            base.deallocate()
+            let larger = UnsafeMutablePointer<Element>.allocate(capacity: max(16, capacity * 2))
+            if let base {
+                larger.moveInitialize(from: base, count: count)
+                base.deallocate()
+            }
             base = larger
-            capacity *= 2
+            capacity = max(16, capacity * 2)
         }
-        (base + count).initialize(to: element)
+        (base.unsafelyUnwrapped + count).initialize(to: element)
         count += 1
     }
 
@@ -411,7 +409,7 @@ private struct ElementStack<Element> {
     mutating func popArray(from start: Int) -> [Element] {
         let moved = count - start
         guard moved > 0 else { return [] }
-        let source = base + start
+        let source = base.unsafelyUnwrapped + start
         count = start
         let array = Array(UnsafeBufferPointer(start: source, count: moved))
         source.deinitialize(count: moved)
@@ -420,6 +418,7 @@ private struct ElementStack<Element> {
 
     /// Releases what is left (a parse that failed midway) and the storage.
     func free() {
+        guard let base else { return }
         base.deinitialize(count: count)
         base.deallocate()
     }
