@@ -176,7 +176,7 @@ public struct JSONParser {
             if keys.count - base <= OrderedMembers<JSON>.indexThreshold {
                 var position = base
                 while position < keys.count {
-                    if same(keys[position], key) { return position - base }
+                    if ExactKey.same(keys[position], key, shortASCIIMarked: marksShortASCII) { return position - base }
                     position += 1
                 }
                 return nil
@@ -184,18 +184,6 @@ public struct JSONParser {
             positions = Dictionary((base..<keys.count).map { (ExactKey(keys[$0]), $0 - base) }, uniquingKeysWith: { first, _ in first })
         }
         return positions![ExactKey(key)]
-    }
-
-    /// Whether two keys have the same code points. Equal bits are the same text; two short ASCII strings with
-    /// different bits are different texts (see `StringBits`), which settles most pairs of distinct keys without
-    /// reading their bytes.
-    @inline(__always) private func same(_ a: String, _ b: String) -> Bool {
-        #if arch(x86_64) || arch(arm64)
-        let x = unsafeBitCast(a, to: (UInt64, UInt64).self), y = unsafeBitCast(b, to: (UInt64, UInt64).self)
-        if x == y { return true }
-        if StringBits.isShortASCII(x) && StringBits.isShortASCII(y) && marksShortASCII { return false }
-        #endif
-        return ExactKey.sameBytes(a, b)
     }
 
     private mutating func parseArray() throws(Error) -> JSON {

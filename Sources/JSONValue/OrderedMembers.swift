@@ -194,11 +194,20 @@ public struct ExactKey: Hashable, Sendable {
     }
 
     /// Whether `a` and `b` have the same code points: the same UTF-8 bytes. Two strings with the same bits are the
-    /// same text (a short string's bytes are in its bits, a long one's bits point at its storage), which settles most
-    /// lookups of short keys here; otherwise `sameBytes` decides.
+    /// same text (a short string's bytes are in its bits, a long one's bits point at its storage), and two short ASCII
+    /// strings with different bits are different texts (see `StringBits`): that settles most pairs of short keys
+    /// here; otherwise `sameBytes` decides.
     @inlinable public static func same(_ a: String, _ b: String) -> Bool {
+        same(a, b, shortASCIIMarked: StringBits.marksShortASCII)
+    }
+
+    /// `same(_:_:)`, with `StringBits.marksShortASCII` given by a caller that compares many pairs and reads it once
+    /// (it is read here only for two short ASCII strings with different bits).
+    @inlinable @inline(__always) static func same(_ a: String, _ b: String, shortASCIIMarked marked: @autoclosure () -> Bool) -> Bool {
         #if arch(x86_64) || arch(arm64)
-        if unsafeBitCast(a, to: (UInt64, UInt64).self) == unsafeBitCast(b, to: (UInt64, UInt64).self) { return true }
+        let x = unsafeBitCast(a, to: (UInt64, UInt64).self), y = unsafeBitCast(b, to: (UInt64, UInt64).self)
+        if x == y { return true }
+        if StringBits.isShortASCII(x) && StringBits.isShortASCII(y) && marked() { return false }
         #endif
         return sameBytes(a, b)
     }
