@@ -309,21 +309,21 @@ public enum TraceContext {
         TraceParent(traceID: traceID, spanID: eventSpanID(traceID: traceID))
     }
 
-    /// `bytes` random bytes as hex, drawn eight at a time: the system generator is a system call per draw, and
-    /// drawing a byte at a time made a trace id sixteen of them.
+    /// `bytes` (at most 16) random bytes as hex, from two numbers of the shared pool (`PooledRandom`), written
+    /// straight into the string's storage.
     private static func randomHex(bytes: Int) -> String {
-        var generator = SystemRandomNumberGenerator()
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes * 2)
-        var word: UInt64 = 0
-        for index in 0..<bytes {
-            if index % 8 == 0 { word = generator.next() }
-            let byte = UInt8(truncatingIfNeeded: word >> UInt64(8 * (index % 8)))
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
+        precondition(bytes <= 16, "at most 16 random bytes")
+        let (first, second) = PooledRandom.pair()
+        return String(unsafeUninitializedCapacity: bytes * 2) { out in
+            let digits: StaticString = "0123456789abcdef"
+            for index in 0..<bytes {
+                let word = index < 8 ? first : second
+                let byte = UInt8(truncatingIfNeeded: word >> UInt64(8 * (index % 8)))
+                out[2 * index] = digits.utf8Start[Int(byte >> 4)]
+                out[2 * index + 1] = digits.utf8Start[Int(byte & 0x0F)]
+            }
+            return bytes * 2
         }
-        return String(decoding: out, as: UTF8.self)
     }
 }
 

@@ -205,26 +205,36 @@ public struct StoreError: Error, CustomStringConvertible {
 
 /// Event ids: `ev_` and a ULID (48 bits of milliseconds, 80 random bits, Crockford base32), sortable by time.
 public enum EventIdentifier {
-    private static let alphabet = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ".utf8)
+    private static let alphabet: StaticString = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
     public static func make(at date: Date) -> String {
-        var generator = SystemRandomNumberGenerator()
-        return make(milliseconds: UInt64(max(0, date.timeIntervalSince1970 * 1000)), using: &generator)
+        let (high, low) = PooledRandom.pair()
+        return make(milliseconds: UInt64(max(0, date.timeIntervalSince1970 * 1000)), high: high, low: low)
     }
 
     static func make(milliseconds: UInt64, using generator: inout some RandomNumberGenerator) -> String {
-        var out = Array("ev_".utf8)
-        for shift in stride(from: 45, through: 0, by: -5) {
-            out.append(alphabet[Int((milliseconds >> UInt64(shift)) & 0x1F)])
-        }
-        // 80 random bits as 16 characters.
         let high = generator.next() as UInt64
         let low = generator.next() as UInt64
-        for index in 0..<16 {
-            let bits = index < 12 ? high >> UInt64(4 + 5 * (11 - index)) : low >> UInt64(5 * (15 - index))
-            out.append(alphabet[Int(bits & 0x1F)])
+        return make(milliseconds: milliseconds, high: high, low: low)
+    }
+
+    /// `ev_`, 10 characters of time, 16 of random bits (80 of them: the high word's top 60, the low word's 20 lowest),
+    /// written straight into the string's storage.
+    private static func make(milliseconds: UInt64, high: UInt64, low: UInt64) -> String {
+        String(unsafeUninitializedCapacity: 29) { out in
+            let digits = alphabet.utf8Start
+            out[0] = UInt8(ascii: "e")
+            out[1] = UInt8(ascii: "v")
+            out[2] = UInt8(ascii: "_")
+            for (offset, shift) in stride(from: 45, through: 0, by: -5).enumerated() {
+                out[3 + offset] = digits[Int((milliseconds >> UInt64(shift)) & 0x1F)]
+            }
+            for index in 0..<16 {
+                let bits = index < 12 ? high >> UInt64(4 + 5 * (11 - index)) : low >> UInt64(5 * (15 - index))
+                out[13 + index] = digits[Int(bits & 0x1F)]
+            }
+            return 29
         }
-        return String(decoding: out, as: UTF8.self)
     }
 }
 

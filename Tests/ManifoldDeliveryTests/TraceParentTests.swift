@@ -23,6 +23,22 @@ import Tracing
         #expect(TraceParent(headers: [("TraceParent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")]) != nil)
     }
 
+    /// New ids are what a `traceparent` header carries: 32 and 16 lower-case hex digits, each one new.
+    @Test func newIdsAreValidInAHeaderAndNeverRepeat() {
+        let traces = (0..<2_000).map { _ in TraceContext.newTraceID() }
+        let spans = (0..<2_000).map { _ in TraceContext.newSpanID() }
+        #expect(Set(traces).count == traces.count && Set(spans).count == spans.count)
+        for (trace, span) in zip(traces, spans) {
+            #expect(trace.count == 32 && span.count == 16)
+            #expect(TraceParent(header: TraceContext.traceparent(traceID: trace, spanID: span))
+                == TraceParent(traceID: trace, spanID: span, sampled: true), "\(trace) \(span)")
+        }
+        // Every hex digit turns up in every position of a trace id: the digits are not drawn from part of the bytes.
+        for position in 0..<32 {
+            #expect(Set(traces.map { Array($0)[position] }).count == 16, "position \(position)")
+        }
+    }
+
     @Test func spansJoinTheirParentsTraceAndInjectTheirOwnContext() {
         let finished = Mutex<[FinishedSpan]>([])
         let tracer = W3CTracer { span in finished.withLock { $0.append(span) } }
