@@ -79,7 +79,8 @@ let package = Package(
         // The embedded store on SQLite (WAL, group commit, versioned migrations), and reading a pull's SQLite table.
         .target(
             name: "ManifoldSQLite",
-            dependencies: ["JSONValue", "ManifoldStore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["JSONValue", "ManifoldStore", .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "GRDBSQLite", package: "GRDB.swift")],
             swiftSettings: strictSwift
         ),
         // The shared store on PostgreSQL, for several engines on one database (claims with SKIP LOCKED, fenced

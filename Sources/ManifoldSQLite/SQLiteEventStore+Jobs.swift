@@ -79,11 +79,11 @@ extension SQLiteEventStore: JobStore {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         for job in jobs {
-            try statement.execute(arguments: [
-                job.id, eventSeq, connector, job.route, job.target, job.lane, job.planVersion, job.orderingKey,
-                job.traceID, job.state.rawValue, at, job.state == .pending ? lease?.owner : nil, nil as Int64?, at, job.replayOf,
-                job.pinsPlan ? 1 : 0, job.flow?.serialized(), job.reason,
-            ])
+            try statement.run(.text(job.id), .integer(eventSeq), .text(connector), .text(job.route), .text(job.target),
+                              .text(job.lane), .text(job.planVersion), .text(job.orderingKey), .text(job.traceID),
+                              .text(job.state.rawValue), .integer(at), .text(job.state == .pending ? lease?.owner : nil),
+                              .null, .integer(at), .text(job.replayOf), .integer(job.pinsPlan ? 1 : 0),
+                              .text(job.flow?.serialized()), .text(job.reason))
         }
     }
 
@@ -202,9 +202,10 @@ extension SQLiteEventStore: JobStore {
                 INSERT INTO job_attempts (job_seq, at, duration_ms, counts, class, request, response_status,
                                           response_headers, response_body, error)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [seq, at, Self.milliseconds(attempt.duration), attempt.countsAsAttempt ? 1 : 0,
-                                         attempt.errorClass, request, attempt.responseStatus, headers,
-                                         attempt.responseBody, attempt.error])
+                """).run(.integer(seq), .integer(at), .integer(Self.milliseconds(attempt.duration)),
+                         .integer(attempt.countsAsAttempt ? 1 : 0), .text(attempt.errorClass), .text(request),
+                         .integer(attempt.responseStatus.map(Int64.init)), .text(headers), .text(attempt.responseBody),
+                         .text(attempt.error))
             let state: JobState
             var notBefore: Int64?
             var eventStatus: EventStatus?
@@ -231,9 +232,10 @@ extension SQLiteEventStore: JobStore {
                     not_before = ?, last_status = ?, last_error = ?, updated_at = ?,
                     lease_owner = CASE WHEN ? = 'pending' THEN lease_owner END, flow = coalesce(?, flow)
                 WHERE seq = ?
-                """).execute(arguments: [state.rawValue, attempt.countsAsAttempt ? 1 : 0,
-                                         attempt.request == nil ? nil : at, notBefore, attempt.responseStatus,
-                                         reason ?? attempt.error, now, state.rawValue, progress, seq])
+                """).run(.text(state.rawValue), .integer(attempt.countsAsAttempt ? 1 : 0),
+                         .integer(attempt.request == nil ? nil : at), .integer(notBefore),
+                         .integer(attempt.responseStatus.map(Int64.init)), .text(reason ?? attempt.error), .integer(now),
+                         .text(state.rawValue), .text(progress), .integer(seq))
             if !spawn.isEmpty {
                 // Made by this outcome (a flow's failure steps): held by the same engine, which runs them at once; should
                 // it die first, its lease runs out and any engine's sweep claims them.

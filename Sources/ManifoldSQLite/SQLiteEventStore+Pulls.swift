@@ -26,11 +26,11 @@ extension SQLiteEventStore: PullStateStore {
     }
 
     public func append(all events: [NewEvent], pullState: JSON, of connector: String) async throws -> [AppendOutcome] {
-        let ids = events.map { EventIdentifier.make(at: $0.receivedAt) }
+        let rows = events.map { EventRows($0, id: EventIdentifier.make(at: $0.receivedAt)) }
         let text = pullState.serialized()
         let at = Self.milliseconds(Date())
         return try await writer.write { db in
-            let outcomes = try zip(events, ids).map { event, id in try Self.insert(db, event, id: id) }
+            let outcomes = try rows.map { try Self.insert(db, $0) }
             try Self.writePullState(db, connector: connector, text: text, at: at)
             return outcomes
         }

@@ -154,52 +154,67 @@ public final class SQLiteEventStore: EventStore {
     // MARK: Writing
 
     public func append(_ event: NewEvent) async throws -> AppendOutcome {
-        let id = EventIdentifier.make(at: event.receivedAt)
-        return try await writer.write { db in try Self.insert(db, event, id: id) }
+        let rows = EventRows(event, id: EventIdentifier.make(at: event.receivedAt))
+        return try await writer.write { db in try Self.insert(db, rows) }
     }
 
     public func append(all events: [NewEvent]) async throws -> [AppendOutcome] {
         guard !events.isEmpty else { return [] }
-        let ids = events.map { EventIdentifier.make(at: $0.receivedAt) }
+        let rows = events.map { EventRows($0, id: EventIdentifier.make(at: $0.receivedAt)) }
         // One piece of work: one transaction, all or nothing.
         return try await writer.write { db in
-            try zip(events, ids).map { event, id in try Self.insert(db, event, id: id) }
+            try rows.map { try Self.insert(db, $0) }
         }
     }
 
-    /// Inserts `event` (with its first status and its jobs), or records it as a duplicate of the one stored.
-    static func insert(_ db: Database, _ event: NewEvent, id: String) throws -> AppendOutcome {
-        let headers = StoredText.headers(event.headers)
-        let at = Self.milliseconds(event.receivedAt)
-        let detail = event.detail?.serialized()
-        do {
-            try db.cachedStatement(sql: """
-                INSERT INTO events (id, connector, event_id, event_type, plan_version, received_at, content_type,
-                                    headers, body, remote_address)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (connector, event_id) DO NOTHING
-                """).execute(arguments: [id, event.connector, event.eventID, event.eventType, event.planVersion, at,
-                                         event.contentType, headers, Data(event.body), event.remoteAddress])
-            if db.changesCount == 1 {
-                let seq = db.lastInsertedRowID
-                try Self.insertHistory(db, seq: seq, at: at, status: event.status, detail: detail)
-                if let jobs = event.jobs {
-                    try Self.insertJobs(db, jobs, eventSeq: seq, connector: event.connector, at: at, lease: event.lease)
-                    try Self.insertHistory(db, seq: seq, at: at, status: jobs.isEmpty ? .skipped : .routed,
-                                           detail: StoredText.routedDetail(jobs).serialized())
-                }
-                return AppendOutcome.stored(id: id)
-            }
-            let original = try Row.fetchOne(db, sql: "SELECT seq, id, body FROM events WHERE connector = ? AND event_id = ?",
-                                            arguments: [event.connector, event.eventID])!
-            // A pull reads records again by design (a lookback, a page after a crash): not news in the history.
-            guard event.recordsDuplicate else { return AppendOutcome.duplicate(of: original["id"]) }
-            let sameBody = (original["body"] as Data?) == Data(event.body)
-            let note = JSON.object(JSONObject([("same_body", .bool(sameBody)),
-                                               ("remote_address", event.remoteAddress.map(JSON.string) ?? .null)]))
-            try Self.insertHistory(db, seq: original["seq"], at: at, status: .duplicate, detail: note.serialized())
-            return AppendOutcome.duplicate(of: original["id"])
+    /// An event and the texts its rows hold (headers, its first status's detail, its routing's), made before it is
+    /// handed to the writer: the writer's one thread, which every event waits for, only binds them.
+    struct EventRows: Sendable {
+        var event: NewEvent
+        var id: String
+        var headers: String
+        var detail: String?
+        var routed: String?
+
+        init(_ event: NewEvent, id: String) {
+            self.event = event
+            self.id = id
+            headers = StoredText.headers(event.headers)
+            detail = event.detail?.serialized()
+            routed = event.jobs.map { StoredText.routedDetail($0).serialized() }
         }
+    }
+
+    /// Inserts the event (with its first status and its jobs), or records it as a duplicate of the one stored.
+    static func insert(_ db: Database, _ rows: EventRows) throws -> AppendOutcome {
+        let event = rows.event
+        let at = Self.milliseconds(event.receivedAt)
+        try db.cachedStatement(sql: """
+            INSERT INTO events (id, connector, event_id, event_type, plan_version, received_at, content_type,
+                                headers, body, remote_address)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (connector, event_id) DO NOTHING
+            """).run(.text(rows.id), .text(event.connector), .text(event.eventID), .text(event.eventType),
+                     .text(event.planVersion), .integer(at), .text(event.contentType), .text(rows.headers),
+                     .blob(event.body), .text(event.remoteAddress))
+        if db.changesCount == 1 {
+            let seq = db.lastInsertedRowID
+            try Self.insertHistory(db, seq: seq, at: at, status: event.status, detail: rows.detail)
+            if let jobs = event.jobs {
+                try Self.insertJobs(db, jobs, eventSeq: seq, connector: event.connector, at: at, lease: event.lease)
+                try Self.insertHistory(db, seq: seq, at: at, status: jobs.isEmpty ? .skipped : .routed, detail: rows.routed)
+            }
+            return AppendOutcome.stored(id: rows.id)
+        }
+        let original = try Row.fetchOne(db, sql: "SELECT seq, id, body FROM events WHERE connector = ? AND event_id = ?",
+                                        arguments: [event.connector, event.eventID])!
+        // A pull reads records again by design (a lookback, a page after a crash): not news in the history.
+        guard event.recordsDuplicate else { return AppendOutcome.duplicate(of: original["id"]) }
+        let sameBody = (original["body"] as Data?) == Data(event.body)
+        let note = JSON.object(JSONObject([("same_body", .bool(sameBody)),
+                                           ("remote_address", event.remoteAddress.map(JSON.string) ?? .null)]))
+        try Self.insertHistory(db, seq: original["seq"], at: at, status: .duplicate, detail: note.serialized())
+        return AppendOutcome.duplicate(of: original["id"])
     }
 
     public func recordStatus(_ status: EventStatus, of id: String, detail: JSON?) async throws {
@@ -223,7 +238,7 @@ public final class SQLiteEventStore: EventStore {
 
     static func insertHistory(_ db: Database, seq: Int64, at: Int64, status: EventStatus, detail: String?) throws {
         try db.cachedStatement(sql: "INSERT INTO event_history (event_seq, at, status, detail) VALUES (?, ?, ?, ?)")
-            .execute(arguments: [seq, at, status.rawValue, detail])
+            .run(.integer(seq), .integer(at), .text(status.rawValue), .text(detail))
     }
 
     // MARK: Reading
