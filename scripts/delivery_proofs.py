@@ -352,8 +352,12 @@ def max_seq(store):
         database.close()
 
 
-def wrk(port, body_file, signature, tag, seconds):
+def wrk(port, body_file, signature, tag, seconds, per_thread=None):
+    """`wrk` posting for `seconds`; with `per_thread`, each of its two threads stops once that many of its requests
+    are answered (wrk itself still waits out `seconds`)."""
     environment = dict(os.environ, BENCH_BODY=body_file, BENCH_SIGNATURE=signature, BENCH_TAG=tag)
+    if per_thread:
+        environment["BENCH_MAX_PER_THREAD"] = str(per_thread)
     output = subprocess.run(["wrk", "-t2", "-c64", f"-d{seconds}s", "-s", "benchmarks/fixtures/ingress/post.lua",
                              f"http://127.0.0.1:{port}/hooks/bench"], env=environment, capture_output=True, text=True).stdout
     rate = float(next(line.split()[1] for line in output.splitlines() if line.startswith("Requests/sec")))
@@ -367,8 +371,11 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+DRAIN_BACKLOG = 20_000
+
+
 def drain(bin_dir, work, connector, body_file, signature, tag, seconds):
-    """Delivery alone: `wrk` posts for `seconds` to an engine whose target allows one call an hour, so every job waits
+    """Delivery alone: `wrk` posts DRAIN_BACKLOG events to an engine whose target allows one call an hour, so every job waits
     in the store; that engine stops, and one without the limit starts on the same store, claims the backlog and
     delivers it. Returns (deliveries/s, 0, 0, engine CPU us per delivery, backlog), shaped as the other kinds' figures
     (no latencies), from the restarted engine's deliveries (first to last, as recorded) and its CPU time from when it
@@ -378,7 +385,9 @@ def drain(bin_dir, work, connector, body_file, signature, tag, seconds):
     engine = Engine(bin_dir, work, {"bench": held})
     engine.start()
     try:
-        wrk(engine.port, body_file, signature, tag, seconds)
+        # The same backlog for every build (DRAIN_BACKLOG, and the requests in flight when wrk's threads stop): a build
+        # that ingested faster left a larger one, and drained it into larger tables and indexes.
+        wrk(engine.port, body_file, signature, tag, 2 * seconds, per_thread=DRAIN_BACKLOG // 2)
     finally:
         engine.stop()
     engine = Engine(bin_dir, work, {"bench": connector})
