@@ -156,6 +156,26 @@ import Testing
         #expect(throws: StoreError.self) { try SQLiteEventStore(path: path + ".absent", create: false) }
     }
 
+    #if os(Linux)
+    /// The store's threads are named as `top -H` and profiles show them. A name set before the thread started, or longer
+    /// than the kernel's 15 characters, was never shown.
+    @Test func theStoresThreadsCarryTheirNames() async throws {
+        let store = try SQLiteEventStore(path: Self.temporaryPath())
+        defer { store.close() }
+        func names() -> Set<String> {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+            return Set(tasks.compactMap { try? String(contentsOfFile: "/proc/self/task/\($0)/comm", encoding: .utf8) }
+                .map { $0.trimmingCharacters(in: .newlines) })
+        }
+        // Each thread names itself as it starts: wait for that (the deadline only bounds a failure).
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !names().isSuperset(of: ["store-writer", "store-checkpt"]), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(names().isSuperset(of: ["store-writer", "store-checkpt"]), "\(names().sorted())")
+    }
+    #endif
+
     @Test func writesAfterCloseFailInsteadOfHanging() async throws {
         let store = try SQLiteEventStore(path: Self.temporaryPath())
         store.close()
