@@ -26,8 +26,33 @@ extension Statement {
     /// the batch. An error carries SQLite's code and message, and the statement's text (never its values).
     func run(_ arguments: SQLArgument...) throws {
         let statement = sqliteStatement
-        let connection = sqlite3_db_handle(statement)
-        guard sqlite3_get_autocommit(connection) == 0 else {
+        defer { sqlite3_reset(statement) }
+        try bind(arguments)
+        while true {
+            switch sqlite3_step(statement) {
+            case SQLITE_DONE: return
+            case SQLITE_ROW: continue
+            case let code: throw failure(code)
+            }
+        }
+    }
+
+    /// Runs this query with `arguments` bound straight to SQLite (as `run` does, inside a transaction only) and gives its
+    /// first row to `read`, or `nil` when it has none; the query is reset before this returns.
+    func first<Value>(_ arguments: SQLArgument..., read: (BoundRow) throws -> Value) throws -> Value? {
+        let statement = sqliteStatement
+        defer { sqlite3_reset(statement) }
+        try bind(arguments)
+        switch sqlite3_step(statement) {
+        case SQLITE_ROW: return try read(BoundRow(statement: statement))
+        case SQLITE_DONE: return nil
+        case let code: throw failure(code)
+        }
+    }
+
+    private func bind(_ arguments: [SQLArgument]) throws {
+        let statement = sqliteStatement
+        guard sqlite3_get_autocommit(sqlite3_db_handle(statement)) == 0 else {
             throw DatabaseError(resultCode: .SQLITE_MISUSE, message: "a bound statement runs only inside a transaction", sql: sql)
         }
         guard arguments.count == Int(sqlite3_bind_parameter_count(statement)) else {
@@ -35,7 +60,6 @@ extension Statement {
                                 message: "\(arguments.count) arguments for \(sqlite3_bind_parameter_count(statement)) parameters", sql: sql)
         }
         sqlite3_reset(statement)
-        defer { sqlite3_reset(statement) }
         for (offset, argument) in arguments.enumerated() {
             let index = Int32(offset + 1)
             let code: Int32
@@ -56,21 +80,30 @@ extension Statement {
                     ? sqlite3_bind_zeroblob(statement, index, 0)
                     : bytes.withUnsafeBytes { sqlite3_bind_blob(statement, index, $0.baseAddress, Int32($0.count), SQLITE_TRANSIENT) }
             }
-            guard code == SQLITE_OK else { throw failure(code, connection) }
-        }
-        while true {
-            switch sqlite3_step(statement) {
-            case SQLITE_DONE: return
-            case SQLITE_ROW: continue
-            case let code: throw failure(code, connection)
-            }
+            guard code == SQLITE_OK else { throw failure(code) }
         }
     }
 
-    private func failure(_ code: Int32, _ connection: OpaquePointer?) -> DatabaseError {
+    private func failure(_ code: Int32) -> DatabaseError {
+        let connection = sqlite3_db_handle(sqliteStatement)
         let extended = connection.map { sqlite3_extended_errcode($0) } ?? code
         let message = connection.flatMap { sqlite3_errmsg($0) }.map { String(cString: $0) }
         return DatabaseError(resultCode: ResultCode(rawValue: extended), message: message, sql: sql)
+    }
+}
+
+/// The row a `first` query stands on, read by column position (from 0), valid only inside its `read`.
+struct BoundRow {
+    fileprivate let statement: OpaquePointer
+
+    func isNull(_ column: Int32) -> Bool { sqlite3_column_type(statement, column) == SQLITE_NULL }
+
+    func integer(_ column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
+
+    /// The column's text, or `nil` when it is NULL.
+    func text(_ column: Int32) -> String? {
+        guard !isNull(column), let bytes = sqlite3_column_text(statement, column) else { return nil }
+        return String(decoding: UnsafeBufferPointer(start: bytes, count: Int(sqlite3_column_bytes(statement, column))), as: UTF8.self)
     }
 }
 

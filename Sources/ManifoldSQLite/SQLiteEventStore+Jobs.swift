@@ -181,11 +181,12 @@ extension SQLiteEventStore: JobStore {
         let headers = StoredText.headers(attempt.responseHeaders)
         let progress = flow?.serialized()
         try await writer.write { db in
-            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT seq, event_seq, route, target, state, lease_owner, fence FROM jobs WHERE id = ?"),
-                                             arguments: [attempt.jobID])
+            guard let job = try db.cachedStatement(sql: "SELECT seq, event_seq, route, target, state, lease_owner, fence FROM jobs WHERE id = ?")
+                .first(.text(attempt.jobID), read: { row in
+                    (seq: row.integer(0), eventSeq: row.integer(1), route: row.text(2) ?? "", target: row.text(3) ?? "",
+                     state: row.text(4) ?? "", leaseOwner: row.text(5), fence: Int(row.integer(6)))
+                })
             else { throw StoreError("there is no job \(attempt.jobID)") }
-            let job = (seq: row[0] as Int64, eventSeq: row[1] as Int64, route: row[2] as String, target: row[3] as String,
-                       state: row[4] as String, leaseOwner: row[5] as String?, fence: row[6] as Int)
             // Only a pending job takes an outcome, and only from the engine that holds it (or from anyone when no
             // engine does): a finished job keeps its outcome, and a job claimed by another engine keeps its holder's.
             guard job.state == JobState.pending.rawValue else {
@@ -243,12 +244,9 @@ extension SQLiteEventStore: JobStore {
                                     lease: job.leaseOwner.map { ($0, Date()) })
             }
             if let eventStatus {
-                var detail: [(String, JSON)] = [("job", .string(attempt.jobID)), ("route", .string(job.route)),
-                                                ("target", .string(job.target))]
-                if let status = attempt.responseStatus { detail.append(("status", .number(Double(status)))) }
-                if let reason { detail.append(("reason", .string(reason))) }
                 try Self.insertHistory(db, seq: job.eventSeq, at: now, status: eventStatus,
-                                       detail: JSON.object(JSONObject(detail)).serialized())
+                                       detail: StoredText.outcome(job: attempt.jobID, route: job.route, target: job.target,
+                                                                  status: attempt.responseStatus, reason: reason))
             }
         }
     }

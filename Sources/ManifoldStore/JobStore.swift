@@ -432,6 +432,23 @@ public enum StoredText {
         }))]))
     }
 
+    /// An outcome's detail in an event's history: `{"job", "route", "target"[, "status"][, "reason"]}`, the text
+    /// `JSON.serialized()` gives for that object, written directly (every delivered call records one).
+    public static func outcome(job: String, route: String, target: String, status: Int?, reason: String?) -> String {
+        var text = "{\"job\":"
+        JSON.writeQuoted(job, to: &text)
+        text += ",\"route\":"
+        JSON.writeQuoted(route, to: &text)
+        text += ",\"target\":"
+        JSON.writeQuoted(target, to: &text)
+        if let status { text += ",\"status\":\(status)" }
+        if let reason {
+            text += ",\"reason\":"
+            JSON.writeQuoted(reason, to: &text)
+        }
+        return text + "}"
+    }
+
     /// Headers as a JSON array of `[name, value]` pairs, in order: the text `JSON.serialized()` gives for them, written
     /// directly, without the arrays that printing them as JSON would build first (every stored event and attempt has
     /// headers).

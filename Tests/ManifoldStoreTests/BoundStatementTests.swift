@@ -64,6 +64,25 @@ import Testing
         #expect(try queue.read { try String.fetchAll($0, sql: "SELECT a FROM t ORDER BY id") } == ["first", "after"])
     }
 
+    @Test func aQueryGivesItsFirstRowByPositionOrNothing() throws {
+        let queue = try DatabaseQueue()
+        try queue.write { db in
+            try db.execute(sql: Self.create)
+            let insert = try db.makeStatement(sql: Self.insert)
+            for (a, c, d) in [("é \u{0} 中文", Int64.min, nil), ("", 7, "seven"), ("third", 9, "")] as [(String, Int64, String?)] {
+                try insert.run(.text(a), .blob([1]), .integer(c), .text(d))
+            }
+            let query = try db.makeStatement(sql: "SELECT a, c, d FROM t WHERE c >= ? ORDER BY id")
+            let read = { (row: BoundRow) in (row.text(0), row.integer(1), row.text(2), row.isNull(2)) }
+            let first = try query.first(.integer(Int64.min), read: read)
+            #expect(first?.0 == "é \u{0} 中文" && first?.1 == .min && first?.2 == nil && first?.3 == true)
+            let second = try query.first(.integer(0), read: read)
+            #expect(second?.0 == "" && second?.1 == 7 && second?.2 == "seven" && second?.3 == false)
+            #expect(try query.first(.integer(10), read: read) == nil)
+        }
+        #expect(try queue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM t") } == 3)
+    }
+
     /// Outside a transaction it refuses: after an error that ended the writer's transaction, running would commit the
     /// row alone, where the batch it belongs to is rolled back.
     @Test func itRunsOnlyInsideATransaction() throws {

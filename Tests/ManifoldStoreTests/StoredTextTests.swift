@@ -21,4 +21,22 @@ import Testing
             #expect(back.map(\.name) == headers.map(\.name) && back.map(\.value) == headers.map(\.value), "round \(round)")
         }
     }
+
+    /// An outcome's detail in an event's history is the text `JSON.serialized()` prints for the same object.
+    @Test func anOutcomesDetailIsTheTextJSONPrints() {
+        let pieces = ["", "job_01J", "orders", "crm.create", "quote \" inside", "back\\slash", "line\nbreak", "\u{01}control",
+                      "caf\u{E9}", "中文", "emoji 🙂", "/"]
+        var generator = SeededGenerator(seed: 78)
+        for round in 0..<2_000 {
+            let (job, route, target) = (pieces.randomElement(using: &generator)!, pieces.randomElement(using: &generator)!,
+                                        pieces.randomElement(using: &generator)!)
+            let status = Bool.random(using: &generator) ? Int.random(in: 100...599, using: &generator) : nil
+            let reason = Bool.random(using: &generator) ? pieces.randomElement(using: &generator)! : nil
+            var members: [(String, JSON)] = [("job", .string(job)), ("route", .string(route)), ("target", .string(target))]
+            if let status { members.append(("status", .number(Double(status)))) }
+            if let reason { members.append(("reason", .string(reason))) }
+            #expect(StoredText.outcome(job: job, route: route, target: target, status: status, reason: reason)
+                == JSON.object(JSONObject(members)).serialized(), "round \(round)")
+        }
+    }
 }
