@@ -365,6 +365,26 @@ def wrk(port, body_file, signature, tag, seconds, per_thread=None):
     return rate, non2xx
 
 
+def writer_thread(pid):
+    """The store writer's thread: by its name (`store-writer`), or, in a build from before it was named, the thread
+    started just before the HTTP server's first event loop (the store opens first)."""
+    tasks = sorted(int(task) for task in os.listdir(f"/proc/{pid}/task"))
+    names = {task: open(f"/proc/{pid}/task/{task}/comm").read().strip() for task in tasks}
+    named = [task for task in tasks if names[task] == "store-writer"]
+    if named:
+        return named[0]
+    loops = [index for index, task in enumerate(tasks) if names[task].startswith("NIO-SGLTN")]
+    return tasks[loops[0] - 1] if loops and loops[0] > 0 else None
+
+
+def thread_cpu_seconds(pid, tid):
+    """User and system CPU time one thread of a process has used so far, from /proc (0 without a thread)."""
+    if tid is None:
+        return 0.0
+    fields = open(f"/proc/{pid}/task/{tid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(pid):
     """User and system CPU time a process has used so far, from /proc."""
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
@@ -395,16 +415,18 @@ def drain(bin_dir, work, connector, body_file, signature, tag, seconds):
     engine.start()
     try:
         started = int(time.time() * 1000)
-        cpu_before = cpu_seconds(engine.process.pid)
+        writer = writer_thread(engine.process.pid)
+        cpu_before, writer_before = cpu_seconds(engine.process.pid), thread_cpu_seconds(engine.process.pid, writer)
         wait_until(lambda: engine.jobs().get("pending", 0) == 0, 300, step=0.2)
         cpu = cpu_seconds(engine.process.pid) - cpu_before
+        writer_cpu = thread_cpu_seconds(engine.process.pid, writer) - writer_before
         database = sqlite3.connect(engine.store, timeout=30)
         count, first, last = database.execute("SELECT count(*), min(updated_at), max(updated_at) FROM jobs"
                                               " WHERE state = 'delivered' AND updated_at >= ?", (started,)).fetchone()
         database.close()
     finally:
         engine.stop()
-    return count / (max(1, (last or 0) - (first or 0)) / 1000), 0, 0, 1e6 * cpu / max(1, count), backlog
+    return count / (max(1, (last or 0) - (first or 0)) / 1000), 0, 0, 1e6 * cpu / max(1, count), backlog, 1e6 * writer_cpu / max(1, count)
 
 
 def prove_throughput(options, vendor, results):
@@ -429,10 +451,10 @@ def prove_throughput(options, vendor, results):
                 connector = BENCH_CONNECTOR.format(port=vendor.port, condition=condition)
                 if kind == "drain":
                     figures[label][kind].append(drain(bin_dir, work, connector, body_file, signature, f"{label}{kind}{run}", options.seconds))
-                    rate, _, _, per_event, backlog = figures[label][kind][-1]
+                    rate, _, _, per_event, backlog, writer = figures[label][kind][-1]
                     print(f"drain run {run + 1}" + (f" ({label})" if len(builds) > 1 else "") +
                           f": a backlog of {backlog:,} delivered at {rate:,.0f} events/s by a restarted engine;"
-                          f" engine CPU {per_event:.0f} us a delivery")
+                          f" engine CPU {per_event:.0f} us a delivery, {writer:.0f} us of it on the store's writer thread")
                     continue
                 engine = Engine(bin_dir, work, {"bench": connector})
                 engine.start()
@@ -481,7 +503,7 @@ def prove_throughput(options, vendor, results):
         mine = figures[label]
         print(f"median{'' if len(builds) == 1 else f' ({label})'}: delivery alone (a backlog drained)"
               f" {median([f[0] for f in mine['drain']]):,.0f} events/s, {median([f[3] for f in mine['drain']]):.0f} us of"
-              f" engine CPU a delivery")
+              f" engine CPU a delivery, {median([f[5] for f in mine['drain']]):.0f} us of it on the store's writer thread")
         baseline, delivered = median([f[0] for f in mine["baseline"]]), median([f[0] for f in mine["delivered"]])
         print(f"median{'' if len(builds) == 1 else f' ({label})'}: ingest only {baseline:,.0f}/s,"
               f" {median([f[3] for f in mine['baseline']]):.0f} us of engine CPU an event; ingested + delivered end to end"
@@ -496,7 +518,8 @@ def prove_throughput(options, vendor, results):
         less_cpu = lambda kind: ", ".join(f"{before[3] / now[3]:.2f}x" for now, before in pairs(kind))
         print(f"now against before, run by run: end to end {faster('delivered')}; engine CPU per delivered event"
               f" {less_cpu('delivered')} less; ingest only {faster('baseline')}, CPU an event {less_cpu('baseline')} less")
-        print(f"now against before, run by run, delivery alone: {faster('drain')}; engine CPU a delivery {less_cpu('drain')} less")
+        print(f"now against before, run by run, delivery alone: {faster('drain')}; engine CPU a delivery {less_cpu('drain')} less;"
+              f" the writer thread's CPU a delivery " + ", ".join(f"{before[5] / max(1e-9, now[5]):.2f}x" for now, before in pairs("drain")) + " less")
     mine = figures["now"]
     baseline, delivered = median([f[0] for f in mine["baseline"]]), median([f[0] for f in mine["delivered"]])
     p99 = median([s[1] for s in mine["steady"]])
