@@ -10,7 +10,6 @@ enum SQLArgument {
 
     static func text(_ text: String?) -> SQLArgument { text.map(SQLArgument.text) ?? .null }
     static func integer(_ number: Int64?) -> SQLArgument { number.map(SQLArgument.integer) ?? .null }
-    static func integer(_ number: Int) -> SQLArgument { .integer(Int64(number)) }
 }
 
 extension Statement {
