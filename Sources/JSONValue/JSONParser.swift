@@ -381,13 +381,13 @@ private struct ElementStack<Element> {
 
     mutating func push(_ element: Element) {
         if count == capacity {
-            let larger = UnsafeMutablePointer<Element>.allocate(capacity: max(16, capacity * 2))
+            capacity = max(16, capacity * 2)
+            let larger = UnsafeMutablePointer<Element>.allocate(capacity: capacity)
             if let base {
                 larger.moveInitialize(from: base, count: count)
                 base.deallocate()
             }
             base = larger
-            capacity = max(16, capacity * 2)
         }
         (base.unsafelyUnwrapped + count).initialize(to: element)
         count += 1
